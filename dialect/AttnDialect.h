@@ -1,0 +1,56 @@
+//===- AttnDialect.h - the attn dialect, its attributes and ops -*- C++ -*-===//
+// Umbrella header: include this to use anything of the attn dialect.
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_DIALECT_ATTNDIALECT_H
+#define ATTN_DIALECT_ATTNDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include <cstdint>
+#include <optional>
+
+namespace mlir::attn {
+
+/// How a (query tile, key tile) pair must be computed.
+enum class TileKind {
+  Skip,    ///< no allowed pair: do not visit
+  Full,    ///< every pair has multiplicity 1: no mask
+  Partial, ///< apply the element predicate
+};
+
+/// A half-open range of key indices [first, last).
+struct KeyRange {
+  int64_t first = 0;
+  int64_t last = 0;
+  bool empty() const { return first >= last; }
+};
+
+/// Floor division and modulo for possibly negative positions (query rows of
+/// Nq > Nk sit at negative positions).
+inline int64_t floorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+inline int64_t floorMod(int64_t a, int64_t b) { return a - floorDiv(a, b) * b; }
+
+/// ALiBi slopes for H heads as SPEC.md defines them (lightning's default).
+void defaultLightningSlopes(int64_t numHeads, double *slopes);
+
+} // namespace mlir::attn
+
+#include "dialect/AttnDialect.h.inc"
+#include "dialect/AttnEnums.h.inc"
+#include "dialect/AttnInterfaces.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/AttnAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialect/AttnOps.h.inc"
+
+#endif // ATTN_DIALECT_ATTNDIALECT_H

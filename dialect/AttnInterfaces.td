@@ -1,0 +1,43 @@
+//===- AttnInterfaces.td - the pattern interface ----------------*- tablegen -*-===//
+// The one interface every softmax pattern attribute implements: the mask and
+// the tile structure, answered analytically. Tilers on every target ask it.
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_INTERFACES_TD
+#define ATTN_INTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def Attn_PatternAttrInterface : AttrInterface<"PatternAttrInterface"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    A softmax attention pattern. Positions are absolute: query row `i` of
+    `Nq` sits at `p = Nk - Nq + i` (bottom-right alignment). Heads matter only
+    to patterns whose mask depends on the head (dilated offsets).
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Multiplicity m(p, j) of the pair (query position p, key j) for query
+        head `head` of `numHeads`, for a sequence of `numKeys` keys.
+        For landmark patterns: 1 when the query reads key j at all (its
+        score enters the top-level or a block-local softmax), else 0.
+      }], "int64_t", "multiplicity",
+      (ins "int64_t":$p, "int64_t":$j, "int64_t":$head, "int64_t":$numHeads,
+           "int64_t":$numKeys)>,
+    InterfaceMethod<[{
+        Classifies the tile of query positions [p0, p1) and keys [n0, n1):
+        Skip (no allowed pair), Full (every pair has m = 1, no mask needed) or
+        Partial (apply the element predicate).
+      }], "::mlir::attn::TileKind", "classifyTile",
+      (ins "int64_t":$p0, "int64_t":$p1, "int64_t":$n0, "int64_t":$n1,
+           "int64_t":$head, "int64_t":$numHeads, "int64_t":$numKeys)>,
+    InterfaceMethod<[{
+        The half-open range of keys [first, last) a query tile with positions
+        [p0, p1) may touch, clamped to [0, numKeys). Every allowed key lies in
+        it; tiles inside it may still be skipped by classifyTile.
+      }], "::mlir::attn::KeyRange", "keyRange",
+      (ins "int64_t":$p0, "int64_t":$p1, "int64_t":$head, "int64_t":$numHeads,
+           "int64_t":$numKeys)>,
+  ];
+}
+
+#endif // ATTN_INTERFACES_TD

@@ -1,0 +1,425 @@
+//===- Patterns.cpp - pattern attributes: syntax, checks, block structure -===//
+// The pattern interface of every softmax pattern of SPEC.md: the element
+// multiplicity m(p, j), tile classification and the key range of a query
+// tile, all analytic. Both the CPU and the GPU tilers ask these.
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/AttnAttrs.cpp.inc"
+
+void AttnDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialect/AttnAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Shared helpers
+//===----------------------------------------------------------------------===//
+
+/// Sizes beyond 2^40 are rejected so position arithmetic cannot overflow.
+static constexpr int64_t kMaxSize = int64_t(1) << 40;
+
+static LogicalResult checkSize(function_ref<InFlightDiagnostic()> emitError,
+                               StringRef what, int64_t value) {
+  if (value <= 0)
+    return emitError() << what << " must be positive, got " << value;
+  if (value > kMaxSize)
+    return emitError() << what << " must be at most " << kMaxSize << ", got "
+                       << value;
+  return success();
+}
+
+static KeyRange clampRange(int64_t first, int64_t last, int64_t numKeys) {
+  first = std::max<int64_t>(first, 0);
+  last = std::min<int64_t>(last, numKeys);
+  if (last < first)
+    last = first;
+  return {first, last};
+}
+
+/// Classification of a tile from the extreme values of p - j over it, for
+/// masks of the form lo <= p - j <= hi.
+static TileKind classifyBand(int64_t p0, int64_t p1, int64_t n0, int64_t n1,
+                             int64_t lo, int64_t hi) {
+  int64_t maxDiff = (p1 - 1) - n0;
+  int64_t minDiff = p0 - (n1 - 1);
+  if (maxDiff < lo || minDiff > hi)
+    return TileKind::Skip;
+  if (minDiff >= lo && maxDiff <= hi)
+    return TileKind::Full;
+  return TileKind::Partial;
+}
+
+void mlir::attn::defaultLightningSlopes(int64_t numHeads, double *slopes) {
+  auto pow2Slopes = [](int64_t n, int64_t i) {
+    return std::pow(2.0, -8.0 * double(i + 1) / double(n));
+  };
+  int64_t closest = 1;
+  while (closest * 2 <= numHeads)
+    closest *= 2;
+  for (int64_t h = 0; h < std::min(numHeads, closest); ++h)
+    slopes[h] = pow2Slopes(closest, h);
+  // The remaining heads take the even-indexed slopes of twice as many heads.
+  for (int64_t h = closest, i = 0; h < numHeads; ++h, i += 2)
+    slopes[h] = pow2Slopes(2 * closest, i);
+}
+
+//===----------------------------------------------------------------------===//
+// full
+//===----------------------------------------------------------------------===//
+
+int64_t FullAttr::multiplicity(int64_t, int64_t j, int64_t, int64_t,
+                               int64_t numKeys) const {
+  return j >= 0 && j < numKeys;
+}
+TileKind FullAttr::classifyTile(int64_t, int64_t, int64_t, int64_t, int64_t,
+                                int64_t, int64_t) const {
+  return TileKind::Full;
+}
+KeyRange FullAttr::keyRange(int64_t, int64_t, int64_t, int64_t,
+                            int64_t numKeys) const {
+  return {0, numKeys};
+}
+
+//===----------------------------------------------------------------------===//
+// causal
+//===----------------------------------------------------------------------===//
+
+int64_t CausalAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
+                                 int64_t numKeys) const {
+  return j >= 0 && j < numKeys && j <= p;
+}
+TileKind CausalAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
+                                  int64_t n1, int64_t, int64_t,
+                                  int64_t) const {
+  return classifyBand(p0, p1, n0, n1, 0, INT64_MAX);
+}
+KeyRange CausalAttr::keyRange(int64_t, int64_t p1, int64_t, int64_t,
+                              int64_t numKeys) const {
+  return clampRange(0, p1, numKeys);
+}
+
+//===----------------------------------------------------------------------===//
+// sliding_window
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+SlidingWindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          int64_t window) {
+  return checkSize(emitError, "sliding_window 'window'", window);
+}
+int64_t SlidingWindowAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
+                                        int64_t numKeys) const {
+  return j >= 0 && j < numKeys && p - j >= 0 && p - j <= getWindow();
+}
+TileKind SlidingWindowAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
+                                         int64_t n1, int64_t, int64_t,
+                                         int64_t) const {
+  return classifyBand(p0, p1, n0, n1, 0, getWindow());
+}
+KeyRange SlidingWindowAttr::keyRange(int64_t p0, int64_t p1, int64_t, int64_t,
+                                     int64_t numKeys) const {
+  return clampRange(p0 - getWindow(), p1, numKeys);
+}
+
+//===----------------------------------------------------------------------===//
+// block_causal
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+BlockCausalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        int64_t block) {
+  return checkSize(emitError, "block_causal 'block'", block);
+}
+/// First key a query at position p may see: the start of the previous block.
+static int64_t bcaLowest(int64_t p, int64_t b) {
+  return (floorDiv(p, b) - 1) * b;
+}
+int64_t BlockCausalAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
+                                      int64_t numKeys) const {
+  return j >= 0 && j < numKeys && j <= p && j >= bcaLowest(p, getBlock());
+}
+TileKind BlockCausalAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
+                                       int64_t n1, int64_t, int64_t,
+                                       int64_t) const {
+  int64_t b = getBlock();
+  // The lowest visible key grows with p, the highest is p itself: the best
+  // candidate query is the first one that sees n0 at all.
+  int64_t pStar = std::max(p0, n0);
+  if (pStar > p1 - 1 || n1 - 1 < bcaLowest(pStar, b))
+    return TileKind::Skip;
+  if (n1 - 1 <= p0 && n0 >= bcaLowest(p1 - 1, b))
+    return TileKind::Full;
+  return TileKind::Partial;
+}
+KeyRange BlockCausalAttr::keyRange(int64_t p0, int64_t p1, int64_t, int64_t,
+                                   int64_t numKeys) const {
+  return clampRange(bcaLowest(p0, getBlock()), p1, numKeys);
+}
+
+//===----------------------------------------------------------------------===//
+// dilated
+//===----------------------------------------------------------------------===//
+
+Attribute DilatedAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<int64_t> segments, rates;
+  auto parseList = [&](StringRef name, SmallVectorImpl<int64_t> &out) {
+    return ParseResult(failure(
+        parser.parseKeyword(name) || parser.parseEqual() ||
+        parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+          return parser.parseInteger(out.emplace_back());
+        })));
+  };
+  if (parser.parseLess() || parseList("segments", segments) ||
+      parser.parseComma() || parseList("rates", rates))
+    return {};
+  bool causal = true;
+  OffsetMode offsets = OffsetMode::interleaved;
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    StringRef key, value;
+    if (parser.parseKeyword(&key))
+      return {};
+    if (key != "causal" && key != "offsets") {
+      parser.emitError(keyLoc, "unknown dilated parameter '")
+          << key << "' (expected causal or offsets)";
+      return {};
+    }
+    if (parser.parseEqual())
+      return {};
+    SMLoc valueLoc = parser.getCurrentLocation();
+    if (parser.parseOptionalKeyword(&value))
+      value = "";
+    if (key == "causal") {
+      if (value != "true" && value != "false") {
+        parser.emitError(valueLoc, "dilated 'causal' must be true or false");
+        return {};
+      }
+      causal = value == "true";
+      continue;
+    }
+    std::optional<OffsetMode> mode = symbolizeOffsetMode(value);
+    if (!mode) {
+      parser.emitError(valueLoc,
+                       "dilated 'offsets' must be interleaved or grouped");
+      return {};
+    }
+    offsets = *mode;
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<DilatedAttr>(loc, parser.getContext(), segments,
+                                        rates, causal, offsets);
+}
+
+void DilatedAttr::print(AsmPrinter &printer) const {
+  printer << "<segments = [";
+  llvm::interleaveComma(getSegments(), printer);
+  printer << "], rates = [";
+  llvm::interleaveComma(getRates(), printer);
+  printer << "]";
+  if (!getCausal())
+    printer << ", causal = false";
+  if (getOffsets() != OffsetMode::interleaved)
+    printer << ", offsets = " << stringifyOffsetMode(getOffsets());
+  printer << ">";
+}
+
+LogicalResult DilatedAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  ArrayRef<int64_t> segments,
+                                  ArrayRef<int64_t> rates, bool,
+                                  OffsetMode) {
+  if (segments.empty())
+    return emitError() << "dilated 'segments' must not be empty";
+  if (segments.size() != rates.size())
+    return emitError() << "dilated 'segments' and 'rates' must have the same "
+                          "length, got "
+                       << segments.size() << " and " << rates.size();
+  for (size_t k = 0; k < segments.size(); ++k) {
+    if (failed(checkSize(emitError, "dilated 'segments'", segments[k])) ||
+        failed(checkSize(emitError, "dilated 'rates'", rates[k])))
+      return failure();
+    if (k > 0 && segments[k] <= segments[k - 1])
+      return emitError() << "dilated 'segments' must be strictly increasing, "
+                            "got "
+                         << segments[k - 1] << " then " << segments[k];
+    if (k > 0 && rates[k] < rates[k - 1])
+      return emitError() << "dilated 'rates' must not decrease, got "
+                         << rates[k - 1] << " then " << rates[k];
+    if (segments[k] % rates[k] != 0)
+      return emitError() << "dilated segment length " << segments[k]
+                         << " is not a multiple of its rate " << rates[k]
+                         << " (index " << k << ")";
+  }
+  return success();
+}
+
+int64_t DilatedAttr::offsetFor(size_t k, int64_t head, int64_t numHeads) const {
+  int64_t r = getRates()[k];
+  if (getOffsets() == OffsetMode::interleaved)
+    return head % r;
+  int64_t headsPerOffset = (numHeads + r - 1) / r;
+  return head / headsPerOffset;
+}
+
+int64_t DilatedAttr::multiplicity(int64_t p, int64_t j, int64_t head,
+                                  int64_t numHeads, int64_t numKeys) const {
+  if (p < 0 || p >= numKeys || j < 0 || j >= numKeys)
+    return 0;
+  if (getCausal() && j > p)
+    return 0;
+  int64_t m = 0;
+  for (size_t k = 0; k < getSegments().size(); ++k) {
+    int64_t w = getSegments()[k], r = getRates()[k];
+    int64_t o = offsetFor(k, head, numHeads);
+    m += (p / w == j / w) && (p % w) % r == o && (j % w) % r == o;
+  }
+  return m;
+}
+
+/// Whether pattern k has an allowed pair among query positions [p0, p1) and
+/// keys [n0, n1). Because w % r == 0, t is selected iff t mod r == o.
+static bool dilatedPatternHits(int64_t w, int64_t r, int64_t o, bool causal,
+                               int64_t p0, int64_t p1, int64_t n0, int64_t n1) {
+  int64_t sFirst = std::max(p0 / w, n0 / w);
+  int64_t sLast = std::min((p1 - 1) / w, (n1 - 1) / w);
+  for (int64_t s = sFirst; s <= sLast; ++s) {
+    int64_t qa = std::max(p0, s * w), qb = std::min(p1 - 1, s * w + w - 1);
+    int64_t ka = std::max(n0, s * w), kb = std::min(n1 - 1, s * w + w - 1);
+    int64_t jMin = ka + floorMod(o - ka, r); // first selected key
+    int64_t pMax = qb - floorMod(qb - o, r); // last selected query
+    if (jMin <= kb && pMax >= qa && (!causal || jMin <= pMax))
+      return true;
+  }
+  return false;
+}
+
+TileKind DilatedAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
+                                   int64_t n1, int64_t head, int64_t numHeads,
+                                   int64_t numKeys) const {
+  p0 = std::max<int64_t>(p0, 0);
+  p1 = std::min(p1, numKeys);
+  n1 = std::min(n1, numKeys);
+  if (p0 >= p1 || n0 >= n1)
+    return TileKind::Skip;
+  unsigned hits = 0;
+  for (size_t k = 0; k < getSegments().size(); ++k)
+    hits += dilatedPatternHits(getSegments()[k], getRates()[k],
+                               offsetFor(k, head, numHeads), getCausal(), p0,
+                               p1, n0, n1);
+  if (hits == 0)
+    return TileKind::Skip;
+  // A single dense pattern within one segment needs no mask.
+  if (getSegments().size() == 1 && getRates()[0] == 1) {
+    int64_t w = getSegments()[0];
+    bool oneSegment = p0 / w == (p1 - 1) / w && n0 / w == p0 / w &&
+                      (n1 - 1) / w == p0 / w;
+    if (oneSegment && (!getCausal() || n1 - 1 <= p0))
+      return TileKind::Full;
+  }
+  return TileKind::Partial;
+}
+
+KeyRange DilatedAttr::keyRange(int64_t p0, int64_t p1, int64_t, int64_t,
+                               int64_t numKeys) const {
+  p0 = std::max<int64_t>(p0, 0);
+  p1 = std::min(p1, numKeys);
+  if (p0 >= p1)
+    return {0, 0};
+  int64_t first = numKeys, last = 0;
+  for (int64_t w : getSegments()) {
+    first = std::min(first, (p0 / w) * w);
+    last = std::max(last, getCausal() ? p1 : ((p1 - 1) / w + 1) * w);
+  }
+  return clampRange(first, last, numKeys);
+}
+
+//===----------------------------------------------------------------------===//
+// landmark
+//===----------------------------------------------------------------------===//
+
+Attribute LandmarkAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  int64_t block = 0, topk = 0;
+  if (parser.parseLess() || parser.parseKeyword("block") ||
+      parser.parseEqual() || parser.parseInteger(block))
+    return {};
+  if (succeeded(parser.parseOptionalComma())) {
+    SMLoc valueLoc;
+    if (parser.parseKeyword("topk") || parser.parseEqual())
+      return {};
+    valueLoc = parser.getCurrentLocation();
+    if (parser.parseInteger(topk))
+      return {};
+    if (topk < 1) {
+      parser.emitError(valueLoc, "landmark 'topk' must be at least 1, got ")
+          << topk;
+      return {};
+    }
+  }
+  if (parser.parseGreater())
+    return {};
+  return parser.getChecked<LandmarkAttr>(loc, parser.getContext(), block, topk);
+}
+
+void LandmarkAttr::print(AsmPrinter &printer) const {
+  printer << "<block = " << getBlock();
+  if (getTopk() > 0)
+    printer << ", topk = " << getTopk();
+  printer << ">";
+}
+
+LogicalResult
+LandmarkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                     int64_t block, int64_t topk) {
+  if (block < 2)
+    return emitError() << "landmark 'block' must be at least 2 (one key and "
+                          "its landmark), got "
+                       << block;
+  if (block > kMaxSize)
+    return emitError() << "landmark 'block' must be at most " << kMaxSize
+                       << ", got " << block;
+  if (topk < 0)
+    return emitError() << "landmark 'topk' must be at least 1, got " << topk;
+  return success();
+}
+
+int64_t LandmarkAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
+                                   int64_t numKeys) const {
+  int64_t b = getBlock();
+  if (p < 0 || j < 0 || j >= numKeys || j > p)
+    return 0;
+  if (floorDiv(j, b) < floorDiv(p, b))
+    return 1; // earlier block: landmark or block-local softmax member
+  return j % b != b - 1; // own block, never its own landmark
+}
+
+TileKind LandmarkAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
+                                    int64_t n1, int64_t, int64_t,
+                                    int64_t) const {
+  if (p1 <= 0 || n0 > p1 - 1)
+    return TileKind::Skip;
+  // Keys all in blocks before the first query's block: read whole.
+  if (p0 >= 0 && n1 <= floorDiv(p0, getBlock()) * getBlock())
+    return TileKind::Full;
+  return TileKind::Partial;
+}
+
+KeyRange LandmarkAttr::keyRange(int64_t, int64_t p1, int64_t, int64_t,
+                                int64_t numKeys) const {
+  return clampRange(0, p1, numKeys);
+}

@@ -1,0 +1,386 @@
+// Every diagnostic of the attn verifiers, one case each.
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+func.func @f(%q: memref<8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{operand 'q' must have rank 4 ([B, H, Nq, D]), got rank 3}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>, %lse: memref<8x64xf32>) {
+  // expected-error @+1 {{operand 'lse' must have rank 3 ([B, H, Nq]), got rank 2}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>) lse(%lse : memref<8x64xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x0x32xf32>, %v: memref<1x2x0x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{operand 'k' dimension 2 must be positive, got 0}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x0x32xf32>, memref<1x2x0x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<2x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{batch size B mismatch: 'q' has 1 but 'k' has 2}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<2x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x4x64x32xf32>) {
+  // expected-error @+1 {{query heads H mismatch: 'q' has 8 but 'out' has 4}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x4x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x4x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{kv heads Hk mismatch: 'k' has 2 but 'v' has 4}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x4x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x32x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{key length Nk mismatch: 'k' has 64 but 'v' has 32}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x32x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x63x32xf32>) {
+  // expected-error @+1 {{query length Nq mismatch: 'q' has 64 but 'out' has 63}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x63x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x64xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{head dim D mismatch: 'q' has 32 but 'k' has 64}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x64xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x16xf32>) {
+  // expected-error @+1 {{value head dim Dv mismatch: 'v' has 32 but 'out' has 16}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x16xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x3x64x32xf32>, %v: memref<1x3x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{number of query heads H = 8 must be a multiple of the number of kv heads Hk = 3}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x3x64x32xf32>, memref<1x3x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xi32>, %k: memref<1x2x64x32xi32>, %v: memref<1x2x64x32xi32>, %o: memref<1x8x64x32xi32>) {
+  // expected-error @+1 {{operand 'q' element type must be f32, f16 or bf16, got 'i32'}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xi32>, memref<1x2x64x32xi32>, memref<1x2x64x32xi32>) outs(%o : memref<1x8x64x32xi32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf16>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{operands 'q', 'k' and 'v' must have the same element type, got 'f32', 'f16' and 'f32'}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf16>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xbf16>, %k: memref<1x2x64x32xbf16>, %v: memref<1x2x64x32xbf16>, %o: memref<1x8x64x32xf16>) {
+  // expected-error @+1 {{operand 'out' element type must be the input type 'bf16' or f32, got 'f16'}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xbf16>, memref<1x2x64x32xbf16>, memref<1x2x64x32xbf16>) outs(%o : memref<1x8x64x32xf16>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>, %lse: memref<1x8x64xf16>) {
+  // expected-error @+1 {{operand 'lse' element type must be f32, got 'f16'}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>) lse(%lse : memref<1x8x64xf16>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>, %lse: memref<1x8x32xf32>) {
+  // expected-error @+1 {{query length Nq mismatch: 'q' has 64 but 'lse' has 32}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>) lse(%lse : memref<1x8x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{'scale' must be finite}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>) {scale = 0x7F800000 : f32}
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x1x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x1x32xf32>) {
+  // expected-error @+1 {{dilated attention needs Nq == Nk; query/key length mismatch: 'q' has 1 but 'k' has 64}}
+  attn.attention #attn.dilated<segments = [8], rates = [1]> ins(%q, %k, %v : memref<1x8x1x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x1x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{sliding_window 'window' must be positive, got 0}}
+  attn.attention #attn.sliding_window<window = 0> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{block_causal 'block' must be positive, got -4}}
+  attn.attention #attn.block_causal<block = -4> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'segments' and 'rates' must have the same length, got 3 and 2}}
+  attn.attention #attn.dilated<segments = [4, 8, 16], rates = [1, 2]> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'segments' must be strictly increasing, got 8 then 8}}
+  attn.attention #attn.dilated<segments = [8, 8], rates = [1, 2]> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'rates' must not decrease, got 2 then 1}}
+  attn.attention #attn.dilated<segments = [8, 16], rates = [2, 1]> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated segment length 16384 is not a multiple of its rate 6 (index 1)}}
+  attn.attention #attn.dilated<segments = [8192, 16384], rates = [4, 6]> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'segments' must be positive, got 0}}
+  attn.attention #attn.dilated<segments = [0, 8], rates = [1, 2]> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'rates' must be positive, got 0}}
+  attn.attention #attn.dilated<segments = [4, 8], rates = [0, 2]> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'segments' must not be empty}}
+  attn.attention #attn.dilated<segments = [], rates = []> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'offsets' must be interleaved or grouped}}
+  attn.attention #attn.dilated<segments = [8], rates = [1], offsets = striped> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{dilated 'causal' must be true or false}}
+  attn.attention #attn.dilated<segments = [8], rates = [1], causal = maybe> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{unknown dilated parameter 'window' (expected causal or offsets)}}
+  attn.attention #attn.dilated<segments = [8], rates = [1], window = 4> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{landmark 'block' must be at least 2 (one key and its landmark), got 1}}
+  attn.attention #attn.landmark<block = 1> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{landmark 'topk' must be at least 1, got 0}}
+  attn.attention #attn.landmark<block = 64, topk = 0> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x4x64x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x64x16xf32>, %slopes: memref<3xf32>) {
+  // expected-error @+1 {{slopes length must equal the number of query heads; length mismatch: 'slopes' has 3 but 'q' has 4}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x64x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x64x16xf32>) slopes(%slopes : memref<3xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x4x64x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x64x16xf32>, %slopes: memref<4xf16>) {
+  // expected-error @+1 {{operand 'slopes' element type must be f32, got 'f16'}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x64x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x64x16xf32>) slopes(%slopes : memref<4xf16>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x4x64x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x64x16xf32>, %slopes: memref<1x4xf32>) {
+  // expected-error @+1 {{operand 'slopes' must have rank 1 ([H]), got rank 2}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x64x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x64x16xf32>) slopes(%slopes : memref<1x4xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x4x64x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x64x16xf32>, %state_in: memref<1x4x32x32xf32>) {
+  // expected-error @+1 {{value head dim Dv mismatch: 'state_in' has 32 but 'v' has 16}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x64x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x64x16xf32>) state_in(%state_in : memref<1x4x32x32xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x4x64x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x64x16xf32>, %state_out: memref<1x4x16x16xf32>) {
+  // expected-error @+1 {{head dim D mismatch: 'state_out' has 16 but 'q' has 32}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x64x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x64x16xf32>) state_out(%state_out : memref<1x4x16x16xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x4x64x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x64x16xf32>, %state_out: memref<1x4x32x16xbf16>) {
+  // expected-error @+1 {{operand 'state_out' element type must be f32, got 'bf16'}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x64x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x64x16xf32>) state_out(%state_out : memref<1x4x32x16xbf16>)
+  return
+}
+
+
+// -----
+
+func.func @f(%q: memref<1x4x1x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x1x16xf32>) {
+  // expected-error @+1 {{lightning attention is causal over one sequence; length N mismatch: 'q' has 1 but 'k' has 64}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x1x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x1x16xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x99x64xf16>, %lb: memref<1x8x100xf32>, %o: memref<1x8x100x64xf16>, %l: memref<1x8x100xf32>) {
+  // expected-error @+1 {{shape mismatch: 'out_a' has 100 but 'out_b' has 99}}
+  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x99x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf32>, %o: memref<1x8x100x64xf16>, %l: memref<1x8x10xf32>) {
+  // expected-error @+1 {{shape mismatch: 'lse_a' has 100 but 'lse' has 10}}
+  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x10xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf16>, %o: memref<1x8x100x64xf16>, %l: memref<1x8x100xf32>) {
+  // expected-error @+1 {{operand 'lse_b' element type must be f32, got 'f16'}}
+  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf16>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
+  return
+}
+
+
+// -----
+
+func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf32>, %o: memref<1x8x100x64xf32>, %l: memref<1x8x100xf32>) {
+  // expected-error @+1 {{operands 'out_a', 'out_b' and 'out' must have the same element type}}
+  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf32>, memref<1x8x100xf32>)
+  return
+}
+

@@ -1,0 +1,65 @@
+// Every op and pattern attribute of the attn dialect prints and parses back.
+// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s --mlir-print-op-generic | attn-opt | FileCheck %s
+
+!q = memref<2x8x100x64xf16>
+!kv = memref<2x2x100x64xf16>
+!lse = memref<2x8x100xf32>
+
+// CHECK-LABEL: func @patterns
+func.func @patterns(%q: !q, %k: !kv, %v: !kv, %o: !q, %lse: !lse) {
+  // CHECK: attn.attention #attn.full ins(%{{.*}}, %{{.*}}, %{{.*}} : memref<2x8x100x64xf16>, memref<2x2x100x64xf16>, memref<2x2x100x64xf16>) outs(%{{.*}} : memref<2x8x100x64xf16>)
+  attn.attention #attn.full ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q)
+  // CHECK: attn.attention #attn.causal {{.*}} lse(%{{.*}} : memref<2x8x100xf32>)
+  attn.attention #attn.causal ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q) lse(%lse : !lse)
+  // CHECK: attn.attention #attn.sliding_window<window = 16> {{.*}} {scale = 5.000000e-01 : f32}
+  attn.attention #attn.sliding_window<window = 16> ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q) {scale = 0.5 : f32}
+  // CHECK: attn.attention #attn.block_causal<block = 32>
+  attn.attention #attn.block_causal<block = 32> ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q)
+  // CHECK: attn.attention #attn.dilated<segments = [4, 8, 16], rates = [1, 2, 4]> ins
+  attn.attention #attn.dilated<segments = [4, 8, 16], rates = [1, 2, 4]> ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q)
+  // CHECK: attn.attention #attn.dilated<segments = [8], rates = [2], causal = false, offsets = grouped> ins
+  attn.attention #attn.dilated<segments = [8], rates = [2], causal = false, offsets = grouped> ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q)
+  // The defaults are not printed.
+  // CHECK: attn.attention #attn.dilated<segments = [8], rates = [2]> ins
+  attn.attention #attn.dilated<segments = [8], rates = [2], causal = true, offsets = interleaved> ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q)
+  // CHECK: attn.attention #attn.landmark<block = 64> ins
+  attn.attention #attn.landmark<block = 64> ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q)
+  // CHECK: attn.attention #attn.landmark<block = 64, topk = 4> ins
+  attn.attention #attn.landmark<block = 64, topk = 4> ins(%q, %k, %v : !q, !kv, !kv) outs(%o : !q)
+  return
+}
+
+// Dynamic shapes, strided views ([B, N, H, D] storage), f32 output of f16 inputs.
+// CHECK-LABEL: func @strided
+func.func @strided(%q: memref<?x?x?x128xbf16, strided<[?, 128, ?, 1], offset: ?>>,
+                   %k: memref<?x?x?x128xbf16, strided<[?, 128, ?, 1], offset: ?>>,
+                   %v: memref<?x?x?x96xbf16, strided<[?, 96, ?, 1], offset: ?>>,
+                   %o: memref<?x?x?x96xf32>) {
+  // CHECK: attn.attention #attn.causal ins({{.*}}) outs(%{{.*}} : memref<?x?x?x96xf32>)
+  attn.attention #attn.causal ins(%q, %k, %v : memref<?x?x?x128xbf16, strided<[?, 128, ?, 1], offset: ?>>, memref<?x?x?x128xbf16, strided<[?, 128, ?, 1], offset: ?>>, memref<?x?x?x96xbf16, strided<[?, 96, ?, 1], offset: ?>>) outs(%o : memref<?x?x?x96xf32>)
+  return
+}
+
+// CHECK-LABEL: func @lightning
+func.func @lightning(%q: memref<1x4x256x64xf32>, %k: memref<1x4x256x64xf32>,
+                     %v: memref<1x4x256x32xf32>, %o: memref<1x4x256x32xf32>,
+                     %s: memref<4xf32>, %kv0: memref<1x4x64x32xf32>,
+                     %kv1: memref<1x4x64x32xf32>) {
+  // CHECK: attn.lightning ins(%{{.*}}, %{{.*}}, %{{.*}} : memref<1x4x256x64xf32>, memref<1x4x256x64xf32>, memref<1x4x256x32xf32>) outs(%{{.*}} : memref<1x4x256x32xf32>){{$}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x256x64xf32>, memref<1x4x256x64xf32>, memref<1x4x256x32xf32>) outs(%o : memref<1x4x256x32xf32>)
+  // CHECK: attn.lightning {{.*}} slopes(%{{.*}} : memref<4xf32>) state_in(%{{.*}} : memref<1x4x64x32xf32>) state_out(%{{.*}} : memref<1x4x64x32xf32>) {scale = 2.500000e-01 : f32}
+  attn.lightning ins(%q, %k, %v : memref<1x4x256x64xf32>, memref<1x4x256x64xf32>, memref<1x4x256x32xf32>) outs(%o : memref<1x4x256x32xf32>) slopes(%s : memref<4xf32>) state_in(%kv0 : memref<1x4x64x32xf32>) state_out(%kv1 : memref<1x4x64x32xf32>) {scale = 0.25 : f32}
+  // CHECK: attn.lightning {{.*}} state_out(%{{.*}} : memref<1x4x64x32xf32>){{$}}
+  attn.lightning ins(%q, %k, %v : memref<1x4x256x64xf32>, memref<1x4x256x64xf32>, memref<1x4x256x32xf32>) outs(%o : memref<1x4x256x32xf32>) state_out(%kv1 : memref<1x4x64x32xf32>)
+  return
+}
+
+// CHECK-LABEL: func @merge
+func.func @merge(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>,
+                 %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf32>,
+                 %o: memref<1x8x100x64xf16>, %l: memref<1x8x100xf32>) {
+  // CHECK: attn.merge ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%{{.*}}, %{{.*}} : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
+  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
+  return
+}
