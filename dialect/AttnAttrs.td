@@ -19,35 +19,41 @@ def Attn_OffsetMode : I32EnumAttr<"OffsetMode",
   let genSpecializedAttr = 0;
 }
 
-class Attn_PatternAttr<string name, string attrMnemonic>
+class Attn_PatternAttr<string name, string attrMnemonic,
+                       list<string> extra = []>
     : AttrDef<Attn_Dialect, name,
-              [DeclareAttrInterfaceMethods<Attn_PatternAttrInterface>]> {
+              [DeclareAttrInterfaceMethods<Attn_PatternAttrInterface, extra>]> {
   let mnemonic = attrMnemonic;
 }
 
-def Attn_FullAttr : Attn_PatternAttr<"Full", "full"> {
+/// Patterns whose allowed keys per query form one interval [lo(p), hi(p)].
+class Attn_IntervalPatternAttr<string name, string attrMnemonic>
+    : Attn_PatternAttr<name, attrMnemonic, ["rowBounds", "buildRowBounds"]>;
+
+def Attn_FullAttr : Attn_IntervalPatternAttr<"Full", "full"> {
   let summary = "dense attention: every query sees every key";
 }
 
-def Attn_CausalAttr : Attn_PatternAttr<"Causal", "causal"> {
+def Attn_CausalAttr : Attn_IntervalPatternAttr<"Causal", "causal"> {
   let summary = "causal attention: m(p, j) = [j <= p]";
 }
 
-def Attn_SlidingWindowAttr : Attn_PatternAttr<"SlidingWindow", "sliding_window"> {
+def Attn_SlidingWindowAttr : Attn_IntervalPatternAttr<"SlidingWindow", "sliding_window"> {
   let summary = "sliding window: m(p, j) = [0 <= p - j <= window]";
   let parameters = (ins "int64_t":$window);
   let assemblyFormat = "`<` `window` `=` $window `>`";
   let genVerifyDecl = 1;
 }
 
-def Attn_BlockCausalAttr : Attn_PatternAttr<"BlockCausal", "block_causal"> {
+def Attn_BlockCausalAttr : Attn_IntervalPatternAttr<"BlockCausal", "block_causal"> {
   let summary = "block-causal: own block causally plus the whole previous block";
   let parameters = (ins "int64_t":$block);
   let assemblyFormat = "`<` `block` `=` $block `>`";
   let genVerifyDecl = 1;
 }
 
-def Attn_DilatedAttr : Attn_PatternAttr<"Dilated", "dilated"> {
+def Attn_DilatedAttr : Attn_PatternAttr<"Dilated", "dilated",
+    ["multiplicity", "classifyTile", "keyRange"]> {
   let summary = "LongNet dilated attention, mixed by softmax denominators";
   let description = [{
     `#attn.dilated<segments = [w1, ..., wn], rates = [r1, ..., rn]>` with
@@ -65,7 +71,8 @@ def Attn_DilatedAttr : Attn_PatternAttr<"Dilated", "dilated"> {
   }];
 }
 
-def Attn_LandmarkAttr : Attn_PatternAttr<"Landmark", "landmark"> {
+def Attn_LandmarkAttr : Attn_PatternAttr<"Landmark", "landmark",
+    ["multiplicity", "classifyTile", "keyRange"]> {
   let summary = "Landmark attention: grouped softmax, optional top-k retrieval";
   let description = [{
     `#attn.landmark<block = L>` or `#attn.landmark<block = L, topk = k>`.

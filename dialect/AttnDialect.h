@@ -41,6 +41,18 @@ inline int64_t floorMod(int64_t a, int64_t b) { return a - floorDiv(a, b) * b; }
 /// ALiBi slopes for H heads as SPEC.md defines them (lightning's default).
 void defaultLightningSlopes(int64_t numHeads, double *slopes);
 
+class PatternAttrInterface;
+namespace detail {
+// Interface defaults for interval patterns, derived from rowBounds.
+int64_t intervalMultiplicity(PatternAttrInterface attr, int64_t p, int64_t j,
+                             int64_t numKeys);
+TileKind intervalClassifyTile(PatternAttrInterface attr, int64_t p0,
+                              int64_t p1, int64_t n0, int64_t n1,
+                              int64_t numKeys);
+KeyRange intervalKeyRange(PatternAttrInterface attr, int64_t p0, int64_t p1,
+                          int64_t numKeys);
+} // namespace detail
+
 } // namespace mlir::attn
 
 #include "dialect/AttnDialect.h.inc"

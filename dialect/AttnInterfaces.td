@@ -22,21 +22,41 @@ def Attn_PatternAttrInterface : AttrInterface<"PatternAttrInterface"> {
         score enters the top-level or a block-local softmax), else 0.
       }], "int64_t", "multiplicity",
       (ins "int64_t":$p, "int64_t":$j, "int64_t":$head, "int64_t":$numHeads,
-           "int64_t":$numKeys)>,
+           "int64_t":$numKeys), "",
+      "return ::mlir::attn::detail::intervalMultiplicity($_attr, p, j, numKeys);">,
     InterfaceMethod<[{
         Classifies the tile of query positions [p0, p1) and keys [n0, n1):
         Skip (no allowed pair), Full (every pair has m = 1, no mask needed) or
         Partial (apply the element predicate).
       }], "::mlir::attn::TileKind", "classifyTile",
       (ins "int64_t":$p0, "int64_t":$p1, "int64_t":$n0, "int64_t":$n1,
-           "int64_t":$head, "int64_t":$numHeads, "int64_t":$numKeys)>,
+           "int64_t":$head, "int64_t":$numHeads, "int64_t":$numKeys), "",
+      "return ::mlir::attn::detail::intervalClassifyTile($_attr, p0, p1, n0, n1, numKeys);">,
     InterfaceMethod<[{
         The half-open range of keys [first, last) a query tile with positions
         [p0, p1) may touch, clamped to [0, numKeys). Every allowed key lies in
         it; tiles inside it may still be skipped by classifyTile.
       }], "::mlir::attn::KeyRange", "keyRange",
       (ins "int64_t":$p0, "int64_t":$p1, "int64_t":$head, "int64_t":$numHeads,
-           "int64_t":$numKeys)>,
+           "int64_t":$numKeys), "",
+      "return ::mlir::attn::detail::intervalKeyRange($_attr, p0, p1, numKeys);">,
+    InterfaceMethod<[{
+        For interval patterns (each query position p reads exactly the keys
+        lo(p) <= j <= hi(p), multiplicity 1, lo and hi nondecreasing in p):
+        sets the inclusive bounds, unclamped, and returns true. Other patterns
+        return false.
+      }], "bool", "rowBounds",
+      (ins "int64_t":$p, "int64_t":$numKeys, "int64_t &":$lo, "int64_t &":$hi),
+      "", "return false;">,
+    InterfaceMethod<[{
+        The same bounds as IR (index values) for a query position `p` that is
+        only known at run time; null values for non-interval patterns. This
+        and rowBounds are one template, so the generated masks are the ones
+        the unit tests check.
+      }], "std::pair<::mlir::Value, ::mlir::Value>", "buildRowBounds",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::Location":$loc,
+           "::mlir::Value":$p, "::mlir::Value":$numKeys),
+      "", "return {};">,
   ];
 }
 

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnDialect.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -50,19 +51,6 @@ static KeyRange clampRange(int64_t first, int64_t last, int64_t numKeys) {
   return {first, last};
 }
 
-/// Classification of a tile from the extreme values of p - j over it, for
-/// masks of the form lo <= p - j <= hi.
-static TileKind classifyBand(int64_t p0, int64_t p1, int64_t n0, int64_t n1,
-                             int64_t lo, int64_t hi) {
-  int64_t maxDiff = (p1 - 1) - n0;
-  int64_t minDiff = p0 - (n1 - 1);
-  if (maxDiff < lo || minDiff > hi)
-    return TileKind::Skip;
-  if (minDiff >= lo && maxDiff <= hi)
-    return TileKind::Full;
-  return TileKind::Partial;
-}
-
 void mlir::attn::defaultLightningSlopes(int64_t numHeads, double *slopes) {
   auto pow2Slopes = [](int64_t n, int64_t i) {
     return std::pow(2.0, -8.0 * double(i + 1) / double(n));
@@ -78,96 +66,159 @@ void mlir::attn::defaultLightningSlopes(int64_t numHeads, double *slopes) {
 }
 
 //===----------------------------------------------------------------------===//
-// full
+// Interval patterns: one formula per pattern for lo(p) and hi(p), written once
+// over an integer domain that is either int64_t (the analytic interface) or
+// index values in IR (the generated masks and key ranges).
 //===----------------------------------------------------------------------===//
 
-int64_t FullAttr::multiplicity(int64_t, int64_t j, int64_t, int64_t,
-                               int64_t numKeys) const {
-  return j >= 0 && j < numKeys;
+namespace {
+/// An index value under construction, with the arithmetic the bounds use.
+struct IrInt {
+  OpBuilder *b;
+  Location loc;
+  Value v;
+  IrInt make(Value x) const { return {b, loc, x}; }
+};
+IrInt lit(IrInt like, int64_t c) {
+  return like.make(arith::ConstantIndexOp::create(*like.b, like.loc, c));
 }
-TileKind FullAttr::classifyTile(int64_t, int64_t, int64_t, int64_t, int64_t,
-                                int64_t, int64_t) const {
-  return TileKind::Full;
+int64_t lit(int64_t, int64_t c) { return c; }
+IrInt operator+(IrInt x, IrInt y) {
+  return x.make(arith::AddIOp::create(*x.b, x.loc, x.v, y.v));
 }
-KeyRange FullAttr::keyRange(int64_t, int64_t, int64_t, int64_t,
-                            int64_t numKeys) const {
-  return {0, numKeys};
+IrInt operator-(IrInt x, IrInt y) {
+  return x.make(arith::SubIOp::create(*x.b, x.loc, x.v, y.v));
+}
+IrInt operator*(IrInt x, int64_t c) {
+  return x.make(arith::MulIOp::create(*x.b, x.loc, x.v, lit(x, c).v));
+}
+IrInt floorDivC(IrInt x, int64_t c) {
+  return x.make(arith::FloorDivSIOp::create(*x.b, x.loc, x.v, lit(x, c).v));
+}
+int64_t floorDivC(int64_t x, int64_t c) { return floorDiv(x, c); }
+
+template <typename I> std::pair<I, I> fullBounds(I, I numKeys) {
+  return {lit(numKeys, 0), numKeys - lit(numKeys, 1)};
+}
+template <typename I> std::pair<I, I> causalBounds(I p, I) {
+  return {lit(p, 0), p};
+}
+template <typename I> std::pair<I, I> windowBounds(I p, I, int64_t w) {
+  return {p - lit(p, w), p};
+}
+/// Own block causally plus the whole previous block.
+template <typename I> std::pair<I, I> blockCausalBounds(I p, I, int64_t b) {
+  return {(floorDivC(p, b) - lit(p, 1)) * b, p};
 }
 
-//===----------------------------------------------------------------------===//
-// causal
-//===----------------------------------------------------------------------===//
+std::pair<Value, Value> toValues(std::pair<IrInt, IrInt> bounds) {
+  return {bounds.first.v, bounds.second.v};
+}
+} // namespace
 
-int64_t CausalAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
-                                 int64_t numKeys) const {
-  return j >= 0 && j < numKeys && j <= p;
-}
-TileKind CausalAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
-                                  int64_t n1, int64_t, int64_t,
-                                  int64_t) const {
-  return classifyBand(p0, p1, n0, n1, 0, INT64_MAX);
-}
-KeyRange CausalAttr::keyRange(int64_t, int64_t p1, int64_t, int64_t,
-                              int64_t numKeys) const {
-  return clampRange(0, p1, numKeys);
+int64_t mlir::attn::detail::intervalMultiplicity(PatternAttrInterface attr, int64_t p,
+                                     int64_t j, int64_t numKeys) {
+  int64_t lo, hi;
+  if (!attr.rowBounds(p, numKeys, lo, hi))
+    return 0;
+  return j >= 0 && j < numKeys && j >= lo && j <= hi;
 }
 
-//===----------------------------------------------------------------------===//
-// sliding_window
-//===----------------------------------------------------------------------===//
+TileKind mlir::attn::detail::intervalClassifyTile(PatternAttrInterface attr, int64_t p0,
+                                      int64_t p1, int64_t n0, int64_t n1,
+                                      int64_t numKeys) {
+  int64_t loFirst, hiFirst, loLast, hiLast;
+  if (!attr.rowBounds(p0, numKeys, loFirst, hiFirst) ||
+      !attr.rowBounds(p1 - 1, numKeys, loLast, hiLast))
+    return TileKind::Partial;
+  // lo and hi grow with p: the extremes sit at the first and last query.
+  if (n0 > hiLast || n1 - 1 < loFirst)
+    return TileKind::Skip;
+  if (n0 >= loLast && n1 - 1 <= hiFirst)
+    return TileKind::Full;
+  return TileKind::Partial;
+}
+
+KeyRange mlir::attn::detail::intervalKeyRange(PatternAttrInterface attr, int64_t p0,
+                                  int64_t p1, int64_t numKeys) {
+  int64_t loFirst, hiFirst, loLast, hiLast;
+  if (!attr.rowBounds(p0, numKeys, loFirst, hiFirst) ||
+      !attr.rowBounds(p1 - 1, numKeys, loLast, hiLast))
+    return {0, numKeys};
+  return clampRange(loFirst, hiLast + 1, numKeys);
+}
+
+/// Evaluates one bounds formula on integers or on IR values.
+template <typename Bounds>
+static bool scalarBounds(Bounds bounds, int64_t p, int64_t numKeys,
+                         int64_t &lo, int64_t &hi) {
+  std::tie(lo, hi) = bounds(p, numKeys);
+  return true;
+}
+template <typename Bounds>
+static std::pair<Value, Value> irBounds(Bounds bounds, OpBuilder &b,
+                                        Location loc, Value p, Value numKeys) {
+  return toValues(bounds(IrInt{&b, loc, p}, IrInt{&b, loc, numKeys}));
+}
+
+bool FullAttr::rowBounds(int64_t p, int64_t n, int64_t &lo, int64_t &hi) const {
+  return scalarBounds([](auto p, auto n) { return fullBounds(p, n); }, p, n,
+                      lo, hi);
+}
+std::pair<Value, Value> FullAttr::buildRowBounds(OpBuilder &b, Location loc,
+                                                 Value p, Value n) const {
+  return irBounds([](auto p, auto n) { return fullBounds(p, n); }, b, loc, p,
+                  n);
+}
+bool CausalAttr::rowBounds(int64_t p, int64_t n, int64_t &lo,
+                           int64_t &hi) const {
+  return scalarBounds([](auto p, auto n) { return causalBounds(p, n); }, p, n,
+                      lo, hi);
+}
+std::pair<Value, Value> CausalAttr::buildRowBounds(OpBuilder &b, Location loc,
+                                                   Value p, Value n) const {
+  return irBounds([](auto p, auto n) { return causalBounds(p, n); }, b, loc,
+                  p, n);
+}
+bool SlidingWindowAttr::rowBounds(int64_t p, int64_t n, int64_t &lo,
+                                  int64_t &hi) const {
+  int64_t w = getWindow();
+  return scalarBounds([w](auto p, auto n) { return windowBounds(p, n, w); },
+                      p, n, lo, hi);
+}
+std::pair<Value, Value>
+SlidingWindowAttr::buildRowBounds(OpBuilder &b, Location loc, Value p,
+                                  Value n) const {
+  int64_t w = getWindow();
+  return irBounds([w](auto p, auto n) { return windowBounds(p, n, w); }, b,
+                  loc, p, n);
+}
+bool BlockCausalAttr::rowBounds(int64_t p, int64_t n, int64_t &lo,
+                                int64_t &hi) const {
+  int64_t blk = getBlock();
+  return scalarBounds(
+      [blk](auto p, auto n) { return blockCausalBounds(p, n, blk); }, p, n, lo,
+      hi);
+}
+std::pair<Value, Value> BlockCausalAttr::buildRowBounds(OpBuilder &b,
+                                                        Location loc, Value p,
+                                                        Value n) const {
+  int64_t blk = getBlock();
+  return irBounds(
+      [blk](auto p, auto n) { return blockCausalBounds(p, n, blk); }, b, loc,
+      p, n);
+}
 
 LogicalResult
 SlidingWindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                           int64_t window) {
   return checkSize(emitError, "sliding_window 'window'", window);
 }
-int64_t SlidingWindowAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
-                                        int64_t numKeys) const {
-  return j >= 0 && j < numKeys && p - j >= 0 && p - j <= getWindow();
-}
-TileKind SlidingWindowAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
-                                         int64_t n1, int64_t, int64_t,
-                                         int64_t) const {
-  return classifyBand(p0, p1, n0, n1, 0, getWindow());
-}
-KeyRange SlidingWindowAttr::keyRange(int64_t p0, int64_t p1, int64_t, int64_t,
-                                     int64_t numKeys) const {
-  return clampRange(p0 - getWindow(), p1, numKeys);
-}
-
-//===----------------------------------------------------------------------===//
-// block_causal
-//===----------------------------------------------------------------------===//
 
 LogicalResult
 BlockCausalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         int64_t block) {
   return checkSize(emitError, "block_causal 'block'", block);
-}
-/// First key a query at position p may see: the start of the previous block.
-static int64_t bcaLowest(int64_t p, int64_t b) {
-  return (floorDiv(p, b) - 1) * b;
-}
-int64_t BlockCausalAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
-                                      int64_t numKeys) const {
-  return j >= 0 && j < numKeys && j <= p && j >= bcaLowest(p, getBlock());
-}
-TileKind BlockCausalAttr::classifyTile(int64_t p0, int64_t p1, int64_t n0,
-                                       int64_t n1, int64_t, int64_t,
-                                       int64_t) const {
-  int64_t b = getBlock();
-  // The lowest visible key grows with p, the highest is p itself: the best
-  // candidate query is the first one that sees n0 at all.
-  int64_t pStar = std::max(p0, n0);
-  if (pStar > p1 - 1 || n1 - 1 < bcaLowest(pStar, b))
-    return TileKind::Skip;
-  if (n1 - 1 <= p0 && n0 >= bcaLowest(p1 - 1, b))
-    return TileKind::Full;
-  return TileKind::Partial;
-}
-KeyRange BlockCausalAttr::keyRange(int64_t p0, int64_t p1, int64_t, int64_t,
-                                   int64_t numKeys) const {
-  return clampRange(bcaLowest(p0, getBlock()), p1, numKeys);
 }
 
 //===----------------------------------------------------------------------===//
