@@ -3,6 +3,7 @@
 // passes and prints IR of the attn dialect and every upstream dialect.
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -12,6 +13,8 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
+  mlir::attn::registerAttnPasses();
+  mlir::attn::registerAttnPipelines();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);

@@ -1,0 +1,773 @@
+//===- LowerToCPU.cpp - attn ops to tiled vector micro-kernels ------------===//
+// The CPU code generator: FlashAttention-style tiling with the online softmax
+// in transposed form (one vector lane per query), register-blocked
+// broadcast-FMA micro-kernels, key tiles chosen by the pattern interface.
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNLOWERTOCPU
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Small IR-building conveniences over index and f32 values.
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+
+  Value idx(int64_t c) { return arith::ConstantIndexOp::create(b, loc, c); }
+  Value f32(double c) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(c)));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value ceilDiv(Value x, Value y) {
+    return arith::CeilDivUIOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value dim(Value memref, int64_t d) {
+    return memref::DimOp::create(b, loc, memref, d);
+  }
+  Value toF32(Value x) {
+    if (x.getType().isF32())
+      return x;
+    return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+  }
+  Value fromF32(Value x, Type t) {
+    if (t.isF32())
+      return x;
+    return arith::TruncFOp::create(b, loc, t, x);
+  }
+  Value toI32(Value index) {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+  }
+  Value splat(Value scalar, VectorType t) {
+    return vector::BroadcastOp::create(b, loc, t, scalar);
+  }
+  Value vload(VectorType t, Value mem, ValueRange idx) {
+    return vector::LoadOp::create(b, loc, t, mem, idx);
+  }
+  void vstore(Value v, Value mem, ValueRange idx) {
+    vector::StoreOp::create(b, loc, v, mem, idx);
+  }
+  Value load(Value mem, ValueRange idx) {
+    return memref::LoadOp::create(b, loc, mem, idx);
+  }
+  void store(Value v, Value mem, ValueRange idx) {
+    memref::StoreOp::create(b, loc, v, mem, idx);
+  }
+
+  /// for (i = lb; i < ub; i += step) body(i), no loop-carried values.
+  void forLoop(Value lb, Value ub, Value step,
+               function_ref<void(Value)> body) {
+    scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                         OpBuilder::InsertionGuard g(b);
+                         b.setInsertionPoint(nb.getInsertionBlock(),
+                                             nb.getInsertionPoint());
+                         body(iv);
+                         scf::YieldOp::create(b, loc);
+                       });
+  }
+  void forLoop(int64_t lb, int64_t ub, int64_t step,
+               function_ref<void(Value)> body) {
+    forLoop(idx(lb), idx(ub), idx(step), body);
+  }
+  /// A loop carrying `init` through `body(iv, carried) -> next`.
+  SmallVector<Value>
+  forLoop(Value lb, Value ub, Value step, ValueRange init,
+          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto loop = scf::ForOp::create(
+        b, loc, lb, ub, step, init,
+        [&](OpBuilder &nb, Location, Value iv, ValueRange carried) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> next = body(iv, carried);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(loop.getResults());
+  }
+  void ifThen(Value cond, function_ref<void()> body) {
+    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&op.getThenRegion().front());
+    body();
+  }
+};
+
+/// Rows of a 4-D [B, H, N, X] operand seen by one work item: physical row of
+/// local row t is base + stride * t (stride > 1 for dilated segments).
+struct RowView {
+  Value mem, batch, head, base, stride;
+  Value row(Emitter &e, Value t) const {
+    return e.add(base, e.mul(stride, t));
+  }
+  /// Element (t, col) of a 4-D operand, or element t of 3-D LSE rows when
+  /// col is null.
+  Value load(Emitter &e, Value t, Value col) const {
+    if (!col)
+      return e.load(mem, {batch, head, row(e, t)});
+    return e.load(mem, {batch, head, row(e, t), col});
+  }
+  void store(Emitter &e, Value v, Value t, Value col) const {
+    if (!col)
+      return e.store(v, mem, {batch, head, row(e, t)});
+    e.store(v, mem, {batch, head, row(e, t), col});
+  }
+};
+
+/// Per-thread scratch of the tile code, allocated once per run function.
+struct Scratch {
+  Value qT;    // [D][BM] f32: queries of the tile, transposed and scaled
+  Value sT;    // [BN][BM] f32: scores, then probabilities, transposed
+  Value oT;    // [Dv][BM] f32: unnormalised output accumulator, transposed
+  Value m, l;  // [BM] f32: running row max and row sum
+  Value alpha; // [BM] f32: rescale factor of the current key tile
+  Value lo, hi; // [BM] i32: first and last allowed key of each query row
+};
+
+/// How a tile's result reaches the output.
+enum class Epilogue { Store, Merge };
+
+class TileCodegen {
+public:
+  TileCodegen(OpBuilder &b, Location loc, const CPUOptions &opt, int64_t d,
+              int64_t dv, Type outType, double scale)
+      : e{b, loc}, opt(opt), d(d), dv(dv), outType(outType), scale(scale) {
+    f32 = b.getF32Type();
+    vec = VectorType::get({opt.vectorWidth}, f32);
+    ivec = VectorType::get({opt.vectorWidth}, b.getI32Type());
+    qBlock = 2 * opt.vectorWidth;
+  }
+
+  Scratch allocScratch() {
+    auto alloc = [&](ArrayRef<int64_t> shape, Type t) -> Value {
+      auto type = MemRefType::get(shape, t);
+      return memref::AllocaOp::create(e.b, e.loc, type, ValueRange{},
+                                      e.b.getI64IntegerAttr(64));
+    };
+    Scratch s;
+    s.qT = alloc({d, opt.blockM}, f32);
+    s.sT = alloc({opt.blockN, opt.blockM}, f32);
+    s.oT = alloc({dv, opt.blockM}, f32);
+    s.m = alloc({opt.blockM}, f32);
+    s.l = alloc({opt.blockM}, f32);
+    s.alpha = alloc({opt.blockM}, f32);
+    s.lo = alloc({opt.blockM}, e.b.getI32Type());
+    s.hi = alloc({opt.blockM}, e.b.getI32Type());
+    return s;
+  }
+
+  /// One query tile `qt` of local length nq against nk local keys, with the
+  /// interval pattern giving each local query position its key bounds.
+  void emitTile(const Scratch &s, PatternAttrInterface pattern,
+                const RowView &q, const RowView &k, const RowView &v,
+                const RowView &o, std::optional<RowView> lse, Value qt,
+                Value nq, Value nk, Epilogue epilogue);
+
+private:
+  Emitter e;
+  const CPUOptions &opt;
+  int64_t d, dv;
+  Type outType, f32;
+  double scale;
+  VectorType vec, ivec;
+  int64_t qBlock;
+
+  Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
+  Value clampedBounds(PatternAttrInterface pattern, Value p, Value nk,
+                      Value &hi);
+  void emitScores(const Scratch &s, const RowView &k, Value n0, Value nk);
+  void emitMask(const Scratch &s, Value n0);
+  void emitSoftmax(const Scratch &s);
+  void emitValues(const Scratch &s, const RowView &v, Value n0, Value nk);
+  void emitValueBlock(const Scratch &s, const RowView &v, Value n0, Value nk,
+                      Value col0, int64_t rows);
+  void emitEpilogue(const Scratch &s, const RowView &o,
+                    std::optional<RowView> lse, Value m0, Value valid,
+                    Epilogue epilogue);
+};
+
+Value TileCodegen::clampedBounds(PatternAttrInterface pattern, Value p,
+                                 Value nk, Value &hi) {
+  auto [lo, hiRaw] = pattern.buildRowBounds(e.b, e.loc, p, nk);
+  hi = e.min(hiRaw, e.sub(nk, e.idx(1)));
+  return e.max(lo, e.idx(0));
+}
+
+void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
+                           const RowView &q, const RowView &k,
+                           const RowView &v, const RowView &o,
+                           std::optional<RowView> lse, Value qt, Value nq,
+                           Value nk, Epilogue epilogue) {
+  int64_t bm = opt.blockM, bn = opt.blockN, w = opt.vectorWidth;
+  Value m0 = e.mul(qt, e.idx(bm));
+  Value valid = e.min(e.idx(bm), e.sub(nq, m0));
+  Value shift = e.sub(nk, nq); // query row i sits at position nk - nq + i
+  Value lastRow = e.sub(nq, e.idx(1));
+
+  // Pack the query tile transposed and scaled; rows past nq repeat the last
+  // row (their results are never stored). Bounds per row, clamped to keys.
+  Value scaleV = e.f32(scale);
+  e.forLoop(0, bm, 1, [&](Value i) {
+    Value row = e.min(e.add(m0, i), lastRow);
+    Value hi;
+    Value lo = clampedBounds(pattern, e.add(shift, row), nk, hi);
+    e.store(e.toI32(lo), s.lo, {i});
+    e.store(e.toI32(hi), s.hi, {i});
+    e.forLoop(0, d, 1, [&](Value c) {
+      Value x = e.toF32(q.load(e, row, c));
+      e.store(arith::MulFOp::create(e.b, e.loc, x, scaleV), s.qT, {c, i});
+    });
+  });
+  e.forLoop(0, bm, w, [&](Value i) {
+    e.vstore(e.splat(negInf(), vec), s.m, {i});
+    e.vstore(e.splat(e.f32(0), vec), s.l, {i});
+  });
+  e.forLoop(0, dv, 1, [&](Value c) {
+    e.forLoop(0, bm, w,
+              [&](Value i) { e.vstore(e.splat(e.f32(0), vec), s.oT, {c, i}); });
+  });
+
+  // The key range of the tile from the bounds of its first and last query.
+  Value pFirst = e.add(shift, m0);
+  Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+  Value hiFirst, hiLast;
+  Value loFirst = clampedBounds(pattern, pFirst, nk, hiFirst);
+  Value loLast = clampedBounds(pattern, pLast, nk, hiLast);
+  Value last = e.add(hiLast, e.idx(1));
+
+  e.forLoop(loFirst, last, e.idx(bn), [&](Value n0) {
+    emitScores(s, k, n0, nk);
+    // Full tile: every query sees every key of it (bounds are monotone).
+    Value n1 = e.add(n0, e.idx(bn));
+    Value full = arith::AndIOp::create(
+        e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, n0, loLast),
+        e.cmp(arith::CmpIPredicate::sle, e.sub(n1, e.idx(1)), hiFirst));
+    Value partial = arith::XOrIOp::create(
+        e.b, e.loc, full,
+        arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true)));
+    e.ifThen(partial, [&] { emitMask(s, n0); });
+    emitSoftmax(s);
+    emitValues(s, v, n0, nk);
+  });
+
+  emitEpilogue(s, o, lse, m0, valid, epilogue);
+}
+
+/// S^T[n][i] = sum_d K[n0 + n][d] * Q^T[d][i]: mrKeys broadcast keys times
+/// two query vectors per block, accumulators in registers across D.
+void TileCodegen::emitScores(const Scratch &s, const RowView &k, Value n0,
+                             Value nk) {
+  int64_t mr = opt.mrKeys, w = opt.vectorWidth;
+  Value lastKey = e.sub(nk, e.idx(1));
+  e.forLoop(0, opt.blockN, mr, [&](Value kb) {
+    SmallVector<Value> keyRows;
+    for (int64_t r = 0; r < mr; ++r)
+      keyRows.push_back(e.min(e.add(n0, e.add(kb, e.idx(r))), lastKey));
+    e.forLoop(0, opt.blockM, qBlock, [&](Value qb) {
+      Value zero = e.splat(e.f32(0), vec);
+      SmallVector<Value> init(mr * 2, zero);
+      Value qb1 = e.add(qb, e.idx(w));
+      SmallVector<Value> acc = e.forLoop(
+          e.idx(0), e.idx(d), e.idx(1), init,
+          [&](Value c, ValueRange carried) {
+            Value qv[2] = {e.vload(vec, s.qT, {c, qb}),
+                           e.vload(vec, s.qT, {c, qb1})};
+            SmallVector<Value> next;
+            for (int64_t r = 0; r < mr; ++r) {
+              Value kv = e.splat(e.toF32(k.load(e, keyRows[r], c)), vec);
+              for (int64_t j = 0; j < 2; ++j)
+                next.push_back(vector::FMAOp::create(e.b, e.loc, kv, qv[j],
+                                                     carried[r * 2 + j]));
+            }
+            return next;
+          });
+      for (int64_t r = 0; r < mr; ++r) {
+        Value row = e.add(kb, e.idx(r));
+        e.vstore(acc[r * 2], s.sT, {row, qb});
+        e.vstore(acc[r * 2 + 1], s.sT, {row, qb1});
+      }
+    });
+  });
+}
+
+/// Partial tiles only: scores outside [lo, hi] of their query become -inf.
+void TileCodegen::emitMask(const Scratch &s, Value n0) {
+  int64_t w = opt.vectorWidth;
+  e.forLoop(0, opt.blockN, 1, [&](Value n) {
+    Value key = e.splat(e.toI32(e.add(n0, n)), ivec);
+    e.forLoop(0, opt.blockM, w, [&](Value i) {
+      Value lo = e.vload(ivec, s.lo, {i});
+      Value hi = e.vload(ivec, s.hi, {i});
+      Value ok = arith::AndIOp::create(
+          e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, key, lo),
+          e.cmp(arith::CmpIPredicate::sle, key, hi));
+      Value sc = e.vload(vec, s.sT, {n, i});
+      e.vstore(e.select(ok, sc, e.splat(negInf(), vec)), s.sT, {n, i});
+    });
+  });
+}
+
+/// Online softmax, lane-wise: new max, rescale factor, probabilities in
+/// place of the scores, running sums. A row that has seen no key keeps
+/// max -inf and subtracts 0, so exp(-inf) = 0 and nothing becomes NaN.
+void TileCodegen::emitSoftmax(const Scratch &s) {
+  int64_t w = opt.vectorWidth;
+  Value ninf = e.splat(negInf(), vec);
+  Value zero = e.splat(e.f32(0), vec);
+  e.forLoop(0, opt.blockM, w, [&](Value i) {
+    Value mOld = e.vload(vec, s.m, {i});
+    Value mNew = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {mOld},
+                           [&](Value n, ValueRange mx) -> SmallVector<Value> {
+                             Value sc = e.vload(vec, s.sT, {n, i});
+                             Value gt = e.cmpf(arith::CmpFPredicate::OGT, sc,
+                                               mx[0]);
+                             return {e.select(gt, sc, mx[0])};
+                           })[0];
+    Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninf);
+    Value mUse = e.select(empty, zero, mNew);
+    Value alpha = math::ExpOp::create(
+        e.b, e.loc, arith::SubFOp::create(e.b, e.loc, mOld, mUse));
+    Value sum = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {zero},
+                          [&](Value n, ValueRange acc) -> SmallVector<Value> {
+                            Value sc = e.vload(vec, s.sT, {n, i});
+                            Value p = math::ExpOp::create(
+                                e.b, e.loc,
+                                arith::SubFOp::create(e.b, e.loc, sc, mUse));
+                            e.vstore(p, s.sT, {n, i});
+                            return {arith::AddFOp::create(e.b, e.loc, acc[0],
+                                                          p)};
+                          })[0];
+    Value l = e.vload(vec, s.l, {i});
+    l = vector::FMAOp::create(e.b, e.loc, l, alpha, sum);
+    e.vstore(mNew, s.m, {i});
+    e.vstore(l, s.l, {i});
+    e.vstore(alpha, s.alpha, {i});
+  });
+}
+
+/// O^T = alpha * O^T + V^T P^T in blocks of mrValues output columns (and
+/// one block of the remainder).
+void TileCodegen::emitValues(const Scratch &s, const RowView &v, Value n0,
+                             Value nk) {
+  int64_t mr = opt.mrValues;
+  int64_t main = dv / mr * mr;
+  if (main > 0)
+    e.forLoop(0, main, mr,
+              [&](Value col0) { emitValueBlock(s, v, n0, nk, col0, mr); });
+  if (dv > main)
+    emitValueBlock(s, v, n0, nk, e.idx(main), dv - main);
+}
+
+void TileCodegen::emitValueBlock(const Scratch &s, const RowView &v, Value n0,
+                                 Value nk, Value col0, int64_t rows) {
+  int64_t w = opt.vectorWidth;
+  Value lastKey = e.sub(nk, e.idx(1));
+  SmallVector<Value> cols;
+  for (int64_t r = 0; r < rows; ++r)
+    cols.push_back(e.add(col0, e.idx(r)));
+  e.forLoop(0, opt.blockM, qBlock, [&](Value qb) {
+    Value qb1 = e.add(qb, e.idx(w));
+    Value alpha[2] = {e.vload(vec, s.alpha, {qb}),
+                      e.vload(vec, s.alpha, {qb1})};
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < 2; ++j)
+        init.push_back(arith::MulFOp::create(
+            e.b, e.loc, e.vload(vec, s.oT, {cols[r], j ? qb1 : qb}),
+            alpha[j]));
+    SmallVector<Value> acc = e.forLoop(
+        e.idx(0), e.idx(opt.blockN), e.idx(1), init,
+        [&](Value n, ValueRange carried) {
+          Value key = e.min(e.add(n0, n), lastKey);
+          Value pv[2] = {e.vload(vec, s.sT, {n, qb}),
+                         e.vload(vec, s.sT, {n, qb1})};
+          SmallVector<Value> next;
+          for (int64_t r = 0; r < rows; ++r) {
+            Value vv = e.splat(e.toF32(v.load(e, key, cols[r])), vec);
+            for (int64_t j = 0; j < 2; ++j)
+              next.push_back(vector::FMAOp::create(e.b, e.loc, vv, pv[j],
+                                                   carried[r * 2 + j]));
+          }
+          return next;
+        });
+    for (int64_t r = 0; r < rows; ++r) {
+      e.vstore(acc[r * 2], s.oT, {cols[r], qb});
+      e.vstore(acc[r * 2 + 1], s.oT, {cols[r], qb1});
+    }
+  });
+}
+
+/// O = O^T / l (0 for rows without keys), LSE = m + ln l (-inf then); in
+/// merge mode the result is combined with what the output already holds.
+void TileCodegen::emitEpilogue(const Scratch &s, const RowView &o,
+                               std::optional<RowView> lse, Value m0,
+                               Value valid, Epilogue epilogue) {
+  Value zero = e.f32(0), one = e.f32(1), ninf = negInf();
+  e.forLoop(e.idx(0), valid, e.idx(1), [&](Value i) {
+    Value row = e.add(m0, i);
+    Value l = e.load(s.l, {i});
+    Value m = e.load(s.m, {i});
+    Value has = e.cmpf(arith::CmpFPredicate::OGT, l, zero);
+    Value inv =
+        e.select(has, arith::DivFOp::create(e.b, e.loc, one, l), zero);
+    Value safeL = e.select(has, l, one);
+    Value lseNew = e.select(
+        has,
+        arith::AddFOp::create(e.b, e.loc, m,
+                              math::LogOp::create(e.b, e.loc, safeL)),
+        ninf);
+    Value wOld = zero, wNew = inv, lseOut = lseNew;
+    if (epilogue == Epilogue::Merge) {
+      // ln(e^a + e^b) with -inf on either or both sides.
+      Value lseOld = lse->load(e, row, Value());
+      Value mx = arith::MaximumFOp::create(e.b, e.loc, lseOld, lseNew);
+      Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, ninf);
+      Value mxSafe = e.select(none, zero, mx);
+      Value ea = math::ExpOp::create(
+          e.b, e.loc, arith::SubFOp::create(e.b, e.loc, lseOld, mxSafe));
+      Value eb = math::ExpOp::create(
+          e.b, e.loc, arith::SubFOp::create(e.b, e.loc, lseNew, mxSafe));
+      Value sum = arith::AddFOp::create(e.b, e.loc, ea, eb);
+      Value any = e.cmpf(arith::CmpFPredicate::OGT, sum, zero);
+      Value sumSafe = e.select(any, sum, one);
+      Value rcp = arith::DivFOp::create(e.b, e.loc, one, sumSafe);
+      wOld = e.select(any, arith::MulFOp::create(e.b, e.loc, ea, rcp), zero);
+      wNew = e.select(
+          any,
+          arith::MulFOp::create(e.b, e.loc,
+                                arith::MulFOp::create(e.b, e.loc, eb, rcp),
+                                inv),
+          zero);
+      lseOut = e.select(
+          any,
+          arith::AddFOp::create(e.b, e.loc, mxSafe,
+                                math::LogOp::create(e.b, e.loc, sumSafe)),
+          ninf);
+    }
+    e.forLoop(0, dv, 1, [&](Value c) {
+      Value acc = arith::MulFOp::create(e.b, e.loc, e.load(s.oT, {c, i}), wNew);
+      if (epilogue == Epilogue::Merge) {
+        Value old = e.toF32(o.load(e, row, c));
+        acc = arith::AddFOp::create(
+            e.b, e.loc, acc, arith::MulFOp::create(e.b, e.loc, old, wOld));
+      }
+      o.store(e, e.fromF32(acc, outType), row, c);
+    });
+    if (lse)
+      lse->store(e, lseOut, row, Value());
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel ABI: phases of work items
+//===----------------------------------------------------------------------===//
+
+/// Operands of the kernel function, by role.
+struct KernelArgs {
+  Value q, k, v, o, lse;
+};
+
+/// One phase: how many items, and how to run one.
+struct Phase {
+  std::function<Value(Emitter &, const KernelArgs &)> count;
+  std::function<void(Emitter &, TileCodegen &, const Scratch &,
+                     const KernelArgs &, Value item)>
+      run;
+  bool needsScratch = true;
+};
+
+RowView view(Value mem, Value batch, Value head, Value base, Value stride) {
+  return RowView{mem, batch, head, base, stride};
+}
+
+class LowerToCPU : public attn::impl::AttnLowerToCPUBase<LowerToCPU> {
+public:
+  using Base::Base;
+  void runOnOperation() override;
+
+private:
+  LogicalResult lowerKernel(func::FuncOp func, AttentionOp op);
+};
+
+} // namespace
+
+LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
+  CPUOptions opt{blockM, blockN, vectorWidth, mrKeys, mrValues};
+  if (opt.blockM % (2 * opt.vectorWidth) != 0 ||
+      opt.blockN % opt.mrKeys != 0 || opt.blockM <= 0 || opt.blockN <= 0)
+    return func.emitError() << "attn-lower-to-cpu: block-m must be a multiple "
+                               "of 2 * vector-width and block-n a multiple "
+                               "of mr-keys";
+  auto qType = cast<MemRefType>(op.getQ().getType());
+  auto vType = cast<MemRefType>(op.getV().getType());
+  auto oType = cast<MemRefType>(op.getOut().getType());
+  int64_t d = qType.getDimSize(3), dv = vType.getDimSize(3);
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv))
+    return op.emitOpError() << "the CPU target needs static head dims D and "
+                               "Dv (they set the register blocking)";
+  double scale = *op.getEffectiveScale();
+
+  // Operands must be the function's arguments: the ABI passes them through.
+  Block &entry = func.getBody().front();
+  for (Value operand : op->getOperands())
+    if (!isa<BlockArgument>(operand) ||
+        cast<BlockArgument>(operand).getOwner() != &entry)
+      return op.emitOpError()
+             << "the CPU target lowers kernels whose attn op works on the "
+                "function's arguments";
+  if (!llvm::all_of(entry.without_terminator(),
+                    [&](Operation &o) { return &o == op.getOperation(); }))
+    return func.emitError() << "the CPU target lowers kernel functions whose "
+                               "body is one attn op";
+
+  auto argIndex = [&](Value v) -> int64_t {
+    return v ? int64_t(cast<BlockArgument>(v).getArgNumber()) : -1;
+  };
+  int64_t iq = argIndex(op.getQ()), ik = argIndex(op.getK()),
+          iv = argIndex(op.getV()), io = argIndex(op.getOut()),
+          il = argIndex(op.getLse());
+  auto pattern = op.getPattern();
+  int64_t bm = opt.blockM;
+
+  SmallVector<Phase> phases;
+  // Head bookkeeping shared by the phases: (b, h) from a flat index.
+  auto headsOf = [](Emitter &e, const KernelArgs &a) {
+    return std::pair(e.dim(a.q, 1), e.dim(a.k, 1));
+  };
+  int64_t unusedLo, unusedHi;
+  if (pattern.rowBounds(0, 1, unusedLo, unusedHi)) {
+    // Interval pattern: items are (batch, head, query tile), the last tile
+    // of each head first so the dynamic scheduler starts with long rows.
+    Phase p;
+    p.count = [bm](Emitter &e, const KernelArgs &a) {
+      Value tiles = e.ceilDiv(e.dim(a.q, 2), e.idx(bm));
+      return e.mul(e.mul(e.dim(a.q, 0), e.dim(a.q, 1)), tiles);
+    };
+    p.run = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
+                const KernelArgs &a, Value item) {
+      Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
+      auto [h, hk] = headsOf(e, a);
+      Value tiles = e.ceilDiv(nq, e.idx(bm));
+      Value bh = e.div(item, tiles);
+      Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
+      Value batch = e.div(bh, h), head = e.rem(bh, h);
+      Value kvHead = e.div(head, e.div(h, hk));
+      Value zero = e.idx(0), one = e.idx(1);
+      std::optional<RowView> lse;
+      if (a.lse)
+        lse = view(a.lse, batch, head, zero, one);
+      tc.emitTile(s, pattern, view(a.q, batch, head, zero, one),
+                  view(a.k, batch, kvHead, zero, one),
+                  view(a.v, batch, kvHead, zero, one),
+                  view(a.o, batch, head, zero, one), lse, qt, nq, nk,
+                  Epilogue::Store);
+    };
+    phases.push_back(std::move(p));
+  } else if (auto dil = dyn_cast<DilatedAttr>(pattern)) {
+    if (!op.getLse())
+      return op.emitOpError() << "the CPU target needs an lse operand for "
+                                 "dilated attention (it merges patterns "
+                                 "through it)";
+    // Phase 0: clear O and LSE; items are (batch, head).
+    Phase init;
+    init.needsScratch = false;
+    init.count = [](Emitter &e, const KernelArgs &a) {
+      return e.mul(e.dim(a.q, 0), e.dim(a.q, 1));
+    };
+    init.run = [dv, oType](Emitter &e, TileCodegen &, const Scratch &,
+                           const KernelArgs &a, Value item) {
+      Value h = e.dim(a.q, 1);
+      Value batch = e.div(item, h), head = e.rem(item, h);
+      Value zero = e.fromF32(e.f32(0), oType.getElementType());
+      Value ninf = e.f32(-std::numeric_limits<double>::infinity());
+      e.forLoop(e.idx(0), e.dim(a.q, 2), e.idx(1), [&](Value row) {
+        e.forLoop(0, dv, 1,
+                  [&](Value c) { e.store(zero, a.o, {batch, head, row, c}); });
+        e.store(ninf, a.lse, {batch, head, row});
+      });
+    };
+    phases.push_back(std::move(init));
+    Attribute local = dil.getCausal() ? Attribute(CausalAttr::get(op.getContext()))
+                                      : Attribute(FullAttr::get(op.getContext()));
+    auto localPattern = cast<PatternAttrInterface>(local);
+    bool grouped = dil.getOffsets() == OffsetMode::grouped;
+    for (auto [w, r] : llvm::zip(dil.getSegments(), dil.getRates())) {
+      int64_t tilesPerSeg = (w / r + bm - 1) / bm;
+      Phase p;
+      p.count = [=](Emitter &e, const KernelArgs &a) {
+        Value segs = e.ceilDiv(e.dim(a.q, 2), e.idx(w));
+        return e.mul(e.mul(e.mul(e.dim(a.q, 0), e.dim(a.q, 1)), segs),
+                     e.idx(tilesPerSeg));
+      };
+      p.run = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
+                  const KernelArgs &a, Value item) {
+        Value n = e.dim(a.q, 2);
+        auto [h, hk] = headsOf(e, a);
+        Value segs = e.ceilDiv(n, e.idx(w));
+        Value qt = e.rem(item, e.idx(tilesPerSeg));
+        Value rest = e.div(item, e.idx(tilesPerSeg));
+        Value seg = e.rem(rest, segs);
+        Value bh = e.div(rest, segs);
+        Value batch = e.div(bh, h), head = e.rem(bh, h);
+        Value kvHead = e.div(head, e.div(h, hk));
+        // Offset of this head: h mod r, or h / ceil(H / r) (torchscale).
+        Value rV = e.idx(r);
+        Value off = grouped ? e.div(head, e.ceilDiv(h, rV)) : e.rem(head, rV);
+        Value start = e.mul(seg, e.idx(w));
+        Value len = e.min(e.idx(w), e.sub(n, start));
+        // Selected rows of the segment: start + off + r * t, t < count.
+        Value count = e.select(
+            e.cmp(arith::CmpIPredicate::sgt, len, off),
+            e.ceilDiv(e.sub(len, off), rV), e.idx(0));
+        Value base = e.add(start, off);
+        e.ifThen(e.cmp(arith::CmpIPredicate::slt, e.mul(qt, e.idx(bm)), count),
+                 [&] {
+                   RowView lse = view(a.lse, batch, head, base, rV);
+                   tc.emitTile(s, localPattern, view(a.q, batch, head, base, rV),
+                               view(a.k, batch, kvHead, base, rV),
+                               view(a.v, batch, kvHead, base, rV),
+                               view(a.o, batch, head, base, rV), lse, qt,
+                               count, count, Epilogue::Merge);
+                 });
+      };
+      phases.push_back(std::move(p));
+    }
+  } else {
+    return op.emitOpError() << "pattern " << pattern
+                            << " is not supported by the CPU target yet";
+  }
+
+  // Emit the phase functions next to the kernel.
+  OpBuilder b(func);
+  Location loc = func.getLoc();
+  MLIRContext *ctx = func.getContext();
+  auto argTypes = func.getFunctionType().getInputs();
+  auto unitAttr = UnitAttr::get(ctx);
+  auto bindArgs = [&](Block &block) {
+    KernelArgs a{block.getArgument(iq), block.getArgument(ik),
+                 block.getArgument(iv), block.getArgument(io),
+                 il >= 0 ? block.getArgument(il) : Value()};
+    return a;
+  };
+  Type outElt = oType.getElementType();
+  SmallVector<func::FuncOp> countFns, runFns;
+  for (auto [pi, phase] : llvm::enumerate(phases)) {
+    std::string suffix = std::to_string(pi);
+    auto countFn = func::FuncOp::create(
+        b, loc, (func.getName() + "__count" + suffix).str(),
+        FunctionType::get(ctx, argTypes, {b.getIndexType()}));
+    countFn->setAttr("llvm.emit_c_interface", unitAttr);
+    {
+      OpBuilder::InsertionGuard g(b);
+      Block *block = countFn.addEntryBlock();
+      b.setInsertionPointToStart(block);
+      Emitter e{b, loc};
+      Value n = phase.count(e, bindArgs(*block));
+      func::ReturnOp::create(b, loc, n);
+    }
+    SmallVector<Type> runTypes(argTypes.begin(), argTypes.end());
+    runTypes.push_back(b.getIndexType());
+    runTypes.push_back(b.getIndexType());
+    auto runFn = func::FuncOp::create(
+        b, loc, (func.getName() + "__run" + suffix).str(),
+        FunctionType::get(ctx, runTypes, {}));
+    runFn->setAttr("llvm.emit_c_interface", unitAttr);
+    {
+      OpBuilder::InsertionGuard g(b);
+      Block *block = runFn.addEntryBlock();
+      b.setInsertionPointToStart(block);
+      Emitter e{b, loc};
+      TileCodegen tc(b, loc, opt, d, dv, outElt, scale);
+      Scratch s;
+      if (phase.needsScratch)
+        s = tc.allocScratch();
+      KernelArgs a = bindArgs(*block);
+      Value begin = block->getArgument(argTypes.size());
+      Value end = block->getArgument(argTypes.size() + 1);
+      e.forLoop(begin, end, e.idx(1),
+                [&](Value item) { phase.run(e, tc, s, a, item); });
+      func::ReturnOp::create(b, loc);
+    }
+    countFns.push_back(countFn);
+    runFns.push_back(runFn);
+  }
+  auto phasesFn = func::FuncOp::create(
+      b, loc, (func.getName() + "__phases").str(),
+      FunctionType::get(ctx, {}, {b.getIndexType()}));
+  phasesFn->setAttr("llvm.emit_c_interface", unitAttr);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(phasesFn.addEntryBlock());
+    func::ReturnOp::create(
+        b, loc, ValueRange{arith::ConstantIndexOp::create(b, loc, phases.size())});
+  }
+
+  // The kernel itself: every phase in order, serially.
+  op.erase();
+  b.setInsertionPoint(entry.getTerminator());
+  SmallVector<Value> args(entry.getArguments());
+  for (auto [countFn, runFn] : llvm::zip(countFns, runFns)) {
+    Value n = func::CallOp::create(b, loc, countFn, args).getResult(0);
+    SmallVector<Value> runArgs = args;
+    runArgs.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    runArgs.push_back(n);
+    func::CallOp::create(b, loc, runFn, runArgs);
+  }
+  func->setAttr("llvm.emit_c_interface", unitAttr);
+  return success();
+}
+
+void LowerToCPU::runOnOperation() {
+  SmallVector<std::pair<func::FuncOp, AttentionOp>> work;
+  bool failedAny = false;
+  getOperation().walk([&](func::FuncOp func) {
+    func.walk([&](Operation *op) {
+      if (auto att = dyn_cast<AttentionOp>(op))
+        work.emplace_back(func, att);
+      else if (isa<LightningOp, MergeOp>(op)) {
+        op->emitOpError() << "is not supported by the CPU target yet";
+        failedAny = true;
+      }
+    });
+  });
+  for (auto [func, op] : work)
+    if (failed(lowerKernel(func, op)))
+      failedAny = true;
+  if (failedAny)
+    signalPassFailure();
+}

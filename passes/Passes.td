@@ -1,0 +1,79 @@
+//===- Passes.td - the attn compiler passes ---------------------*- tablegen -*-===//
+// Every pass of the attn pipeline: one def here, one .cpp, one test file
+// named after the pass argument.
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_PASSES_TD
+#define ATTN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
+  let summary = "Tile attn ops FlashAttention-style into vector micro-kernels "
+                "for the CPU";
+  let description = [{
+    Rewrites every kernel function whose body is one `attn.attention` on its
+    arguments into a kernel ABI of phases. Phase `p` is a pair of functions:
+    `F__count<p>(args) -> index` gives the number of independent work items
+    and `F__run<p>(args, begin, end)` runs items [begin, end); the runtime
+    spreads the items of a phase over its threads and runs phases in order.
+    `F` itself becomes a serial driver of all phases; `F__phases()` returns
+    their number.
+
+    A work item is one query tile of one (batch, head): the query tile is
+    packed transposed and scaled (`[D][BM]`), then the key tiles the pattern
+    interface allows are visited in order. Each computes `S^T = K Q^T` with a
+    register-blocked broadcast-FMA micro-kernel (MR keys x NV query vectors),
+    masks it only when the interface's bounds say the tile is partial, runs
+    the online softmax lane-wise (one lane per query: no horizontal
+    reductions) and accumulates `O^T += V^T P^T` with a second micro-kernel.
+    No `Nq x Nk` buffer exists: scratch is O(BM * (D + BN + Dv)) per thread.
+
+    Dilated attention is addressing, not gathers: phase 0 clears O and LSE,
+    then one phase per (segment length, rate) runs the same tile code over
+    rows `seg * w + o + r * t` of each segment and merges its (O, LSE) into
+    the output by log-sum-exp.
+
+    Before:
+    ```mlir
+    func.func @causal(%q: memref<?x?x?x64xf32>, ...) {
+      attn.attention #attn.causal ins(%q, %k, %v : ...) outs(%o : ...)
+      return
+    }
+    ```
+    After: `@causal__phases`, `@causal__count0`, `@causal__run0` (scf loops
+    over vector.fma micro-kernels) and `@causal` calling them in order.
+  }];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", "64",
+           "query rows per tile (a multiple of vector-width * 2)">,
+    Option<"blockN", "block-n", "int64_t", "96",
+           "keys per tile (a multiple of the QK micro-kernel's key count)">,
+    Option<"vectorWidth", "vector-width", "int64_t", "8",
+           "f32 lanes per vector register (8: AVX2, 16: AVX-512)">,
+    Option<"mrKeys", "mr-keys", "int64_t", "6",
+           "keys per QK micro-kernel block (registers: mr * 2 + 3 <= regs)">,
+    Option<"mrValues", "mr-values", "int64_t", "4",
+           "value columns per PV micro-kernel block">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
+def AttnApproximateMath : Pass<"attn-approximate-math", "ModuleOp"> {
+  let summary = "Replace math.exp by its FMA polynomial approximation";
+  let description = [{
+    Applies MLIR's polynomial approximation of `math.exp` (f32, scalar and
+    vector): a handful of FMAs instead of a libm call. It clamps its input at
+    about -87.8, so `exp(-inf)` is exactly 0, which the masked softmax needs.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+#endif // ATTN_PASSES_TD
