@@ -208,14 +208,16 @@ private:
   int64_t qBlock;
 
   Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
+  Value exp2(Value x);
   Value clampedBounds(PatternAttrInterface pattern, Value p, Value nk,
                       Value &hi);
   void emitScores(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitMask(const Scratch &s, Value n0);
   void emitSoftmax(const Scratch &s);
   void emitValues(const Scratch &s, const RowView &v, Value n0, Value nk);
-  void emitValueBlock(const Scratch &s, const RowView &v, Value n0, Value nk,
-                      Value col0, int64_t rows);
+  /// nValid: keys of the tile that exist (the rest have probability 0).
+  void emitValueBlock(const Scratch &s, const RowView &v, Value n0,
+                      Value nValid, Value col0, int64_t rows);
   void emitEpilogue(const Scratch &s, const RowView &o,
                     std::optional<RowView> lse, Value m0, Value valid,
                     Epilogue epilogue);
@@ -226,6 +228,34 @@ Value TileCodegen::clampedBounds(PatternAttrInterface pattern, Value p,
   auto [lo, hiRaw] = pattern.buildRowBounds(e.b, e.loc, p, nk);
   hi = e.min(hiRaw, e.sub(nk, e.idx(1)));
   return e.max(lo, e.idx(0));
+}
+
+/// 2^x on a vector: 2^floor(x) from the exponent bits times a degree-5
+/// polynomial of the fraction (relative error ~1e-7). x is clamped to
+/// [-127, 127]; at -127 the exponent bits are 0, so 2^-inf is exactly 0,
+/// which the masked softmax relies on.
+Value TileCodegen::exp2(Value x) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto splatF = [&](double c) { return e.splat(e.f32(c), vec); };
+  x = arith::MaximumFOp::create(b, loc, x, splatF(-127.0));
+  x = arith::MinimumFOp::create(b, loc, x, splatF(127.0));
+  Value fl = math::FloorOp::create(b, loc, x);
+  Value f = arith::SubFOp::create(b, loc, x, fl);
+  // Least-squares fit of 2^f on [0, 1) at Chebyshev nodes, highest first.
+  const double coeffs[] = {0.0018951072908285624, 0.008946214666694539,
+                           0.05586328265903522,   0.24014077009186624,
+                           0.6931546200033051,    0.9999998957631354};
+  Value poly = splatF(coeffs[0]);
+  for (double c : ArrayRef<double>(coeffs).drop_front())
+    poly = vector::FMAOp::create(b, loc, poly, f, splatF(c));
+  Value i = arith::FPToSIOp::create(b, loc, ivec, fl);
+  Value biased = arith::AddIOp::create(
+      b, loc, i, e.splat(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(127)), ivec));
+  Value bits = arith::ShLIOp::create(
+      b, loc, biased, e.splat(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(23)), ivec));
+  Value pow2 = arith::BitcastOp::create(b, loc, vec, bits);
+  return arith::MulFOp::create(b, loc, poly, pow2);
 }
 
 void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
@@ -241,7 +271,8 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
 
   // Pack the query tile transposed and scaled; rows past nq repeat the last
   // row (their results are never stored). Bounds per row, clamped to keys.
-  Value scaleV = e.f32(scale);
+  // Scores in log2 units: exp2 is cheaper than exp, the epilogue converts.
+  Value scaleV = e.f32(scale * M_LOG2E);
   e.forLoop(0, bm, 1, [&](Value i) {
     Value row = e.min(e.add(m0, i), lastRow);
     Value hi;
@@ -360,13 +391,11 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
                            })[0];
     Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninf);
     Value mUse = e.select(empty, zero, mNew);
-    Value alpha = math::ExpOp::create(
-        e.b, e.loc, arith::SubFOp::create(e.b, e.loc, mOld, mUse));
+    Value alpha = exp2(arith::SubFOp::create(e.b, e.loc, mOld, mUse));
     Value sum = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {zero},
                           [&](Value n, ValueRange acc) -> SmallVector<Value> {
                             Value sc = e.vload(vec, s.sT, {n, i});
-                            Value p = math::ExpOp::create(
-                                e.b, e.loc,
+                            Value p = exp2(
                                 arith::SubFOp::create(e.b, e.loc, sc, mUse));
                             e.vstore(p, s.sT, {n, i});
                             return {arith::AddFOp::create(e.b, e.loc, acc[0],
@@ -384,6 +413,9 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
 /// one block of the remainder).
 void TileCodegen::emitValues(const Scratch &s, const RowView &v, Value n0,
                              Value nk) {
+  // Keys past nk have probability 0: stop at the last real key instead of
+  // clamping every row index.
+  nk = e.min(e.idx(opt.blockN), e.sub(nk, n0));
   int64_t mr = opt.mrValues;
   int64_t main = dv / mr * mr;
   if (main > 0)
@@ -394,9 +426,8 @@ void TileCodegen::emitValues(const Scratch &s, const RowView &v, Value n0,
 }
 
 void TileCodegen::emitValueBlock(const Scratch &s, const RowView &v, Value n0,
-                                 Value nk, Value col0, int64_t rows) {
+                                 Value nValid, Value col0, int64_t rows) {
   int64_t w = opt.vectorWidth;
-  Value lastKey = e.sub(nk, e.idx(1));
   SmallVector<Value> cols;
   for (int64_t r = 0; r < rows; ++r)
     cols.push_back(e.add(col0, e.idx(r)));
@@ -411,9 +442,9 @@ void TileCodegen::emitValueBlock(const Scratch &s, const RowView &v, Value n0,
             e.b, e.loc, e.vload(vec, s.oT, {cols[r], j ? qb1 : qb}),
             alpha[j]));
     SmallVector<Value> acc = e.forLoop(
-        e.idx(0), e.idx(opt.blockN), e.idx(1), init,
+        e.idx(0), nValid, e.idx(1), init,
         [&](Value n, ValueRange carried) {
-          Value key = e.min(e.add(n0, n), lastKey);
+          Value key = e.add(n0, n);
           Value pv[2] = {e.vload(vec, s.sT, {n, qb}),
                          e.vload(vec, s.sT, {n, qb1})};
           SmallVector<Value> next;
@@ -448,8 +479,9 @@ void TileCodegen::emitEpilogue(const Scratch &s, const RowView &o,
     Value safeL = e.select(has, l, one);
     Value lseNew = e.select(
         has,
-        arith::AddFOp::create(e.b, e.loc, m,
-                              math::LogOp::create(e.b, e.loc, safeL)),
+        arith::AddFOp::create(
+            e.b, e.loc, arith::MulFOp::create(e.b, e.loc, m, e.f32(M_LN2)),
+            math::LogOp::create(e.b, e.loc, safeL)),
         ninf);
     Value wOld = zero, wNew = inv, lseOut = lseNew;
     if (epilogue == Epilogue::Merge) {
@@ -735,6 +767,34 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
     b.setInsertionPointToStart(phasesFn.addEntryBlock());
     func::ReturnOp::create(
         b, loc, ValueRange{arith::ConstantIndexOp::create(b, loc, phases.size())});
+  }
+
+  // Metadata for the runtime core (which parses no MLIR): one line per
+  // argument, role:dtype:rank:dims with -1 for dynamic dims.
+  {
+    std::string meta = "attn-kernel v1\nop attention\n";
+    llvm::raw_string_ostream os(meta);
+    os << "pattern " << pattern << "\n";
+    os << "phases " << phases.size() << "\n";
+    const char *roles[] = {"q", "k", "v", "out", "lse"};
+    int64_t indices[] = {iq, ik, iv, io, il};
+    for (unsigned a = 0; a < argTypes.size(); ++a) {
+      StringRef role = "?";
+      for (unsigned r = 0; r < 5; ++r)
+        if (indices[r] == int64_t(a))
+          role = roles[r];
+      auto t = cast<MemRefType>(argTypes[a]);
+      os << "arg " << role << " " << t.getElementType() << " " << t.getRank();
+      for (int64_t dim : t.getShape())
+        os << " " << (ShapedType::isDynamic(dim) ? -1 : dim);
+      os << "\n";
+    }
+    meta.push_back('\0');
+    auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), meta.size());
+    LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/true,
+                           LLVM::Linkage::External,
+                           (func.getName() + "__attn_meta").str(),
+                           b.getStringAttr(meta));
   }
 
   // The kernel itself: every phase in order, serially.

@@ -29,7 +29,7 @@ struct CPUOptions {
   int64_t blockN = 96;
   int64_t vectorWidth = 8;
   int64_t mrKeys = 6;
-  int64_t mrValues = 4;
+  int64_t mrValues = 6;
 };
 
 /// attn -> tiled vector code (the `mlir` stage of attnc's CPU target).

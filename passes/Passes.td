@@ -52,7 +52,7 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
            "f32 lanes per vector register (8: AVX2, 16: AVX-512)">,
     Option<"mrKeys", "mr-keys", "int64_t", "6",
            "keys per QK micro-kernel block (registers: mr * 2 + 3 <= regs)">,
-    Option<"mrValues", "mr-values", "int64_t", "4",
+    Option<"mrValues", "mr-values", "int64_t", "6",
            "value columns per PV micro-kernel block">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",

@@ -1,0 +1,116 @@
+/*===- attnrt.h - the attn runtime: C API ---------------------------------===*
+ *
+ * The attn runtime runs attention kernels compiled by the attn compiler.
+ * It has two layers:
+ *
+ *  - the core, libattnrt: loads compiled kernels (CPU shared objects built by
+ *    `attnc --emit=so` or by the JIT) and launches them on its thread pool.
+ *    It links no LLVM or MLIR, so an engine can ship it with precompiled
+ *    kernels;
+ *  - the JIT, libattnjit: attn_get_kernel() compiles a kernel on first use,
+ *    keeps it in memory and in a disk cache ($ATTN_CACHE_DIR, default
+ *    ~/.cache/attn), and hands it to the core.
+ *
+ * Conventions
+ *  - Every function returns an attn_status; ATTN_OK is 0. On failure,
+ *    attn_last_error() returns a message naming the problem (per thread,
+ *    valid until the next call on that thread). Nothing aborts.
+ *  - Tensors are described by attn_tensor: a data pointer, a dtype, a rank
+ *    and, per dimension, the size and the stride in ELEMENTS (not bytes).
+ *    The innermost stride must be 1; the others are free, so a [B, N, H, D]
+ *    buffer is passed as a [B, H, N, D] view without a copy.
+ *  - Attention operands follow the attn dialect: Q [B, H, Nq, D],
+ *    K [B, Hk, Nk, D], V [B, Hk, Nk, Dv], O [B, H, Nq, Dv] and the optional
+ *    LSE [B, H, Nq] (float32, natural log). H must be a multiple of Hk.
+ *  - All functions are thread-safe. One context may launch from several
+ *    threads; launches on one context are serialised on its thread pool.
+ *===----------------------------------------------------------------------===*/
+#ifndef ATTNRT_H
+#define ATTNRT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum attn_status {
+  ATTN_OK = 0,
+  ATTN_ERROR_INVALID_ARGUMENT = 1, /* bad shape, dtype, stride, pointer */
+  ATTN_ERROR_UNSUPPORTED = 2,      /* valid, but not implemented yet */
+  ATTN_ERROR_COMPILE = 3,          /* the JIT could not compile the kernel */
+  ATTN_ERROR_IO = 4,               /* a file could not be read or written */
+  ATTN_ERROR_NO_DEVICE = 5,        /* the requested device is not there */
+  ATTN_ERROR_INTERNAL = 6,
+} attn_status;
+
+typedef enum attn_dtype {
+  ATTN_F32 = 0,
+  ATTN_F16 = 1,
+  ATTN_BF16 = 2,
+} attn_dtype;
+
+typedef enum attn_device {
+  ATTN_DEVICE_CPU = 0,
+  ATTN_DEVICE_CUDA = 1,
+} attn_device;
+
+#define ATTN_MAX_RANK 4
+
+typedef struct attn_tensor {
+  void *data;
+  attn_dtype dtype;
+  int32_t rank;
+  int64_t shape[ATTN_MAX_RANK];
+  int64_t strides[ATTN_MAX_RANK]; /* in elements */
+} attn_tensor;
+
+typedef struct attn_context attn_context;
+typedef struct attn_kernel attn_kernel;
+
+/* The message of the last failed call on this thread ("" if none). */
+const char *attn_last_error(void);
+
+/* Name of a status code, e.g. "ATTN_ERROR_INVALID_ARGUMENT". */
+const char *attn_status_name(attn_status status);
+
+/* Creates a context on `device`. For the CPU, `threads` worker threads
+ * (0 = one per hardware thread). ATTN_DEVICE_CUDA is not available in this
+ * build and returns ATTN_ERROR_NO_DEVICE. */
+attn_status attn_context_create(attn_device device, int threads,
+                                attn_context **out);
+void attn_context_destroy(attn_context *ctx);
+int attn_context_threads(const attn_context *ctx);
+
+/* Loads kernel `name` from a shared object built by `attnc --emit=so`.
+ * The kernel stays valid until attn_kernel_release(). */
+attn_status attn_kernel_load(attn_context *ctx, const char *path,
+                             const char *name, attn_kernel **out);
+void attn_kernel_release(attn_kernel *kernel);
+
+/* The kernel's metadata (argument roles, dtypes, ranks), as text. */
+const char *attn_kernel_info(const attn_kernel *kernel);
+
+/* Number of tensor arguments the kernel takes, in order (q, k, v, out and,
+ * if it writes one, lse). */
+int attn_kernel_num_args(const attn_kernel *kernel);
+
+/* Runs the kernel on `args` (attn_kernel_num_args of them). Checks every
+ * shape, dtype and stride against the kernel and against each other before
+ * anything runs. */
+attn_status attn_launch(attn_context *ctx, const attn_kernel *kernel,
+                        const attn_tensor *args, int num_args);
+
+/* JIT layer (libattnjit): the kernel for `pattern` (the attn dialect's
+ * attribute syntax, e.g. "#attn.sliding_window<window = 256>"), input
+ * dtype, head dims D and Dv, with or without an LSE output. Compiled on
+ * first use, then served from memory or from the disk cache. */
+attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
+                            attn_dtype dtype, int64_t d, int64_t dv,
+                            int with_lse, attn_kernel **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTNRT_H */

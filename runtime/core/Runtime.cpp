@@ -1,0 +1,473 @@
+//===- Runtime.cpp - the attn runtime core --------------------------------===//
+// Loads compiled CPU kernels (shared objects with the phase ABI of
+// attn-lower-to-cpu), checks launches against their metadata and runs their
+// work items on a thread pool. Links no LLVM or MLIR.
+//===----------------------------------------------------------------------===//
+#include "runtime/attnrt.h"
+#include "runtime/core/Internal.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <dlfcn.h>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+thread_local std::string lastError;
+} // namespace
+
+attn_status attnrt::fail(attn_status status, const std::string &message) {
+  lastError = message;
+  return status;
+}
+
+extern "C" const char *attn_last_error(void) { return lastError.c_str(); }
+
+extern "C" const char *attn_status_name(attn_status status) {
+  switch (status) {
+  case ATTN_OK:
+    return "ATTN_OK";
+  case ATTN_ERROR_INVALID_ARGUMENT:
+    return "ATTN_ERROR_INVALID_ARGUMENT";
+  case ATTN_ERROR_UNSUPPORTED:
+    return "ATTN_ERROR_UNSUPPORTED";
+  case ATTN_ERROR_COMPILE:
+    return "ATTN_ERROR_COMPILE";
+  case ATTN_ERROR_IO:
+    return "ATTN_ERROR_IO";
+  case ATTN_ERROR_NO_DEVICE:
+    return "ATTN_ERROR_NO_DEVICE";
+  case ATTN_ERROR_INTERNAL:
+    return "ATTN_ERROR_INTERNAL";
+  }
+  return "unknown status";
+}
+
+//===----------------------------------------------------------------------===//
+// Thread pool: one job at a time, items handed out one by one.
+//===----------------------------------------------------------------------===//
+
+namespace {
+class ThreadPool {
+public:
+  explicit ThreadPool(int threads) {
+    for (int i = 1; i < threads; ++i)
+      workers.emplace_back([this] { loop(); });
+    size = threads;
+  }
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> g(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    for (std::thread &t : workers)
+      t.join();
+  }
+  int threads() const { return size; }
+
+  /// Runs fn(item) for every item in [0, n), the caller taking part.
+  void parallelFor(int64_t n, const std::function<void(int64_t)> &fn) {
+    std::lock_guard<std::mutex> launch(launchMutex);
+    if (n <= 0)
+      return;
+    if (workers.empty() || n == 1) {
+      for (int64_t i = 0; i < n; ++i)
+        fn(i);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> g(mutex);
+      job = &fn;
+      total = n;
+      next.store(0);
+      active = int(workers.size());
+      ++generation;
+    }
+    wake.notify_all();
+    work();
+    std::unique_lock<std::mutex> lock(mutex);
+    done.wait(lock, [&] { return active == 0; });
+    job = nullptr;
+  }
+
+private:
+  void work() {
+    for (int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1))
+      (*job)(i);
+  }
+  void loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] { return stopping || generation != seen; });
+        if (stopping)
+          return;
+        seen = generation;
+      }
+      work();
+      std::lock_guard<std::mutex> g(mutex);
+      if (--active == 0)
+        done.notify_all();
+    }
+  }
+
+  std::vector<std::thread> workers;
+  int size = 1;
+  std::mutex mutex, launchMutex;
+  std::condition_variable wake, done;
+  const std::function<void(int64_t)> *job = nullptr;
+  int64_t total = 0;
+  std::atomic<int64_t> next{0};
+  int active = 0;
+  uint64_t generation = 0;
+  bool stopping = false;
+};
+} // namespace
+
+struct attn_context {
+  attn_device device;
+  ThreadPool pool;
+  attn_context(attn_device device, int threads)
+      : device(device), pool(threads) {}
+};
+
+extern "C" attn_status attn_context_create(attn_device device, int threads,
+                                           attn_context **out) {
+  if (!out)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "out pointer is null");
+  *out = nullptr;
+  if (device == ATTN_DEVICE_CUDA)
+    return attnrt::fail(ATTN_ERROR_NO_DEVICE,
+                        "CUDA devices are not supported by this build of the "
+                        "runtime yet");
+  if (device != ATTN_DEVICE_CPU)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "unknown device");
+  if (threads < 0 || threads > 1024)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "threads must be in [0, 1024], got " +
+                            std::to_string(threads));
+  if (threads == 0)
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  *out = new attn_context(device, threads);
+  return ATTN_OK;
+}
+
+extern "C" void attn_context_destroy(attn_context *ctx) { delete ctx; }
+
+extern "C" int attn_context_threads(const attn_context *ctx) {
+  return ctx ? ctx->pool.threads() : 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct ArgMeta {
+  std::string role;
+  attn_dtype dtype;
+  int rank;
+  std::vector<int64_t> dims; // -1: dynamic
+};
+} // namespace
+
+struct attn_kernel {
+  void *handle = nullptr;
+  std::string name, info, pattern;
+  std::vector<ArgMeta> args;
+  std::vector<void *> count, run;
+  ~attn_kernel() {
+    if (handle)
+      dlclose(handle);
+  }
+};
+
+static bool parseDtype(const std::string &s, attn_dtype &out) {
+  if (s == "f32")
+    out = ATTN_F32;
+  else if (s == "f16")
+    out = ATTN_F16;
+  else if (s == "bf16")
+    out = ATTN_BF16;
+  else
+    return false;
+  return true;
+}
+
+static const char *dtypeName(attn_dtype t) {
+  switch (t) {
+  case ATTN_F32:
+    return "f32";
+  case ATTN_F16:
+    return "f16";
+  case ATTN_BF16:
+    return "bf16";
+  }
+  return "?";
+}
+
+static attn_status parseMeta(attn_kernel &k) {
+  std::istringstream in(k.info);
+  std::string line, header;
+  std::getline(in, header);
+  if (header != "attn-kernel v1")
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "kernel '" + k.name + "' has unknown metadata '" +
+                            header + "'");
+  int64_t phases = -1;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string key;
+    ls >> key;
+    if (key == "phases") {
+      ls >> phases;
+    } else if (key == "pattern") {
+      std::getline(ls, k.pattern);
+      if (!k.pattern.empty() && k.pattern[0] == ' ')
+        k.pattern.erase(0, 1);
+    } else if (key == "arg") {
+      ArgMeta a;
+      std::string dtype;
+      ls >> a.role >> dtype >> a.rank;
+      if (!parseDtype(dtype, a.dtype) || a.rank < 1 || a.rank > 4)
+        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                            "kernel '" + k.name + "' has a bad argument in "
+                            "its metadata: " + line);
+      a.dims.resize(a.rank);
+      for (int64_t &d : a.dims)
+        ls >> d;
+      k.args.push_back(a);
+    }
+  }
+  if (phases < 1 || phases > 64 || k.args.empty() || k.args.size() > 8)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "kernel '" + k.name + "' has incomplete metadata");
+  for (int64_t p = 0; p < phases; ++p) {
+    std::string c = "_mlir_ciface_" + k.name + "__count" + std::to_string(p);
+    std::string r = "_mlir_ciface_" + k.name + "__run" + std::to_string(p);
+    void *cf = dlsym(k.handle, c.c_str()), *rf = dlsym(k.handle, r.c_str());
+    if (!cf || !rf)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          "kernel '" + k.name + "' lacks phase " +
+                              std::to_string(p) + " entry points");
+    k.count.push_back(cf);
+    k.run.push_back(rf);
+  }
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_kernel_load(attn_context *ctx, const char *path,
+                                        const char *name, attn_kernel **out) {
+  if (!ctx || !path || !name || !out)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  *out = nullptr;
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    return attnrt::fail(ATTN_ERROR_IO, std::string("cannot load '") + path +
+                                           "': " + dlerror());
+  auto k = std::make_unique<attn_kernel>();
+  k->handle = handle;
+  k->name = name;
+  auto *meta = static_cast<const char *>(
+      dlsym(handle, (std::string(name) + "__attn_meta").c_str()));
+  if (!meta)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        std::string("'") + path + "' has no attn kernel named '" +
+                            name + "'");
+  k->info = meta;
+  if (attn_status s = parseMeta(*k))
+    return s;
+  *out = k.release();
+  return ATTN_OK;
+}
+
+extern "C" void attn_kernel_release(attn_kernel *kernel) { delete kernel; }
+
+extern "C" const char *attn_kernel_info(const attn_kernel *kernel) {
+  return kernel ? kernel->info.c_str() : "";
+}
+
+extern "C" int attn_kernel_num_args(const attn_kernel *kernel) {
+  return kernel ? int(kernel->args.size()) : 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Launch
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A memref descriptor as MLIR's C interface lays it out.
+struct Descriptor {
+  int64_t words[3 + 2 * ATTN_MAX_RANK];
+};
+
+template <size_t... I>
+int64_t callCount(void *fn, void **d, std::index_sequence<I...>) {
+  using F = int64_t (*)(decltype((void)I, (void *)nullptr)...);
+  return reinterpret_cast<F>(fn)(d[I]...);
+}
+template <size_t... I>
+void callRun(void *fn, void **d, int64_t b, int64_t e,
+             std::index_sequence<I...>) {
+  using F = void (*)(decltype((void)I, (void *)nullptr)..., int64_t, int64_t);
+  reinterpret_cast<F>(fn)(d[I]..., b, e);
+}
+template <size_t N> struct Caller {
+  static int64_t count(void *fn, void **d) {
+    return callCount(fn, d, std::make_index_sequence<N>{});
+  }
+  static void run(void *fn, void **d, int64_t b, int64_t e) {
+    callRun(fn, d, b, e, std::make_index_sequence<N>{});
+  }
+};
+
+int64_t countFor(size_t n, void *fn, void **d) {
+  switch (n) {
+  case 1: return Caller<1>::count(fn, d);
+  case 2: return Caller<2>::count(fn, d);
+  case 3: return Caller<3>::count(fn, d);
+  case 4: return Caller<4>::count(fn, d);
+  case 5: return Caller<5>::count(fn, d);
+  case 6: return Caller<6>::count(fn, d);
+  case 7: return Caller<7>::count(fn, d);
+  default: return Caller<8>::count(fn, d);
+  }
+}
+void runFor(size_t n, void *fn, void **d, int64_t b, int64_t e) {
+  switch (n) {
+  case 1: return Caller<1>::run(fn, d, b, e);
+  case 2: return Caller<2>::run(fn, d, b, e);
+  case 3: return Caller<3>::run(fn, d, b, e);
+  case 4: return Caller<4>::run(fn, d, b, e);
+  case 5: return Caller<5>::run(fn, d, b, e);
+  case 6: return Caller<6>::run(fn, d, b, e);
+  case 7: return Caller<7>::run(fn, d, b, e);
+  default: return Caller<8>::run(fn, d, b, e);
+  }
+}
+} // namespace
+
+attn_status attnrt::checkAttentionArgs(const std::string &pattern,
+                                       const attn_tensor *q,
+                                       const attn_tensor *k,
+                                       const attn_tensor *v,
+                                       const attn_tensor *o,
+                                       const attn_tensor *lse) {
+  auto bad = [](const std::string &m) {
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, m);
+  };
+  int64_t B = q->shape[0], H = q->shape[1], Nq = q->shape[2], D = q->shape[3];
+  int64_t Hk = k->shape[1], Nk = k->shape[2], Dv = v->shape[3];
+  auto dims = [](const attn_tensor *t) {
+    std::string s = "[";
+    for (int i = 0; i < t->rank; ++i)
+      s += (i ? ", " : "") + std::to_string(t->shape[i]);
+    return s + "]";
+  };
+  if (k->shape[0] != B || v->shape[0] != B || o->shape[0] != B)
+    return bad("batch sizes differ: q " + dims(q) + ", k " + dims(k) +
+               ", v " + dims(v) + ", out " + dims(o));
+  if (v->shape[1] != Hk || v->shape[2] != Nk)
+    return bad("k " + dims(k) + " and v " + dims(v) +
+               " must agree on kv heads and length");
+  if (k->shape[3] != D)
+    return bad("head dim D differs: q " + dims(q) + ", k " + dims(k));
+  if (H % Hk != 0)
+    return bad("query heads H = " + std::to_string(H) +
+               " must be a multiple of kv heads Hk = " + std::to_string(Hk));
+  if (o->shape[1] != H || o->shape[2] != Nq || o->shape[3] != Dv)
+    return bad("out " + dims(o) + " must be [B, H, Nq, Dv] = [" +
+               std::to_string(B) + ", " + std::to_string(H) + ", " +
+               std::to_string(Nq) + ", " + std::to_string(Dv) + "]");
+  if (lse && (lse->shape[0] != B || lse->shape[1] != H || lse->shape[2] != Nq))
+    return bad("lse " + dims(lse) + " must be [B, H, Nq]");
+  if (pattern.rfind("#attn.dilated", 0) == 0 && Nq != Nk)
+    return bad("dilated attention needs Nq == Nk, got " + std::to_string(Nq) +
+               " and " + std::to_string(Nk));
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_launch(attn_context *ctx,
+                                   const attn_kernel *kernel,
+                                   const attn_tensor *args, int num_args) {
+  if (!ctx || !kernel || !args)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  size_t n = kernel->args.size();
+  if (num_args != int(n))
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "kernel '" + kernel->name + "' takes " +
+                            std::to_string(n) + " tensors, got " +
+                            std::to_string(num_args));
+  const attn_tensor *byRole[5] = {};
+  const char *roles[5] = {"q", "k", "v", "out", "lse"};
+  std::vector<Descriptor> descs(n);
+  std::vector<void *> ptrs(n);
+  for (size_t i = 0; i < n; ++i) {
+    const ArgMeta &m = kernel->args[i];
+    const attn_tensor &t = args[i];
+    std::string what = "argument " + std::to_string(i) + " (" + m.role + ")";
+    if (!t.data)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, what + " has no data");
+    if (t.dtype != m.dtype)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          what + " must be " + dtypeName(m.dtype) + ", got " +
+                              dtypeName(t.dtype));
+    if (t.rank != m.rank)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          what + " must have rank " + std::to_string(m.rank) +
+                              ", got " + std::to_string(t.rank));
+    for (int dIdx = 0; dIdx < m.rank; ++dIdx) {
+      if (t.shape[dIdx] <= 0)
+        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                            what + " dimension " + std::to_string(dIdx) +
+                                " must be positive, got " +
+                                std::to_string(t.shape[dIdx]));
+      if (m.dims[dIdx] >= 0 && t.shape[dIdx] != m.dims[dIdx])
+        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                            what + " dimension " + std::to_string(dIdx) +
+                                " must be " + std::to_string(m.dims[dIdx]) +
+                                " for this kernel, got " +
+                                std::to_string(t.shape[dIdx]));
+    }
+    if (t.strides[m.rank - 1] != 1)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          what + " must have innermost stride 1, got " +
+                              std::to_string(t.strides[m.rank - 1]));
+    for (int r = 0; r < 5; ++r)
+      if (m.role == roles[r])
+        byRole[r] = &t;
+    int64_t *w = descs[i].words;
+    std::memcpy(&w[0], &t.data, sizeof(void *));
+    std::memcpy(&w[1], &t.data, sizeof(void *));
+    w[2] = 0;
+    for (int dIdx = 0; dIdx < m.rank; ++dIdx) {
+      w[3 + dIdx] = t.shape[dIdx];
+      w[3 + m.rank + dIdx] = t.strides[dIdx];
+    }
+    ptrs[i] = &descs[i];
+  }
+  if (!byRole[0] || !byRole[1] || !byRole[2] || !byRole[3])
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "kernel '" + kernel->name + "' metadata lacks q, k, v "
+                        "or out");
+  if (attn_status s = attnrt::checkAttentionArgs(
+          kernel->pattern, byRole[0], byRole[1], byRole[2], byRole[3],
+          byRole[4]))
+    return s;
+  for (size_t p = 0; p < kernel->count.size(); ++p) {
+    int64_t items = countFor(n, kernel->count[p], ptrs.data());
+    void *run = kernel->run[p];
+    ctx->pool.parallelFor(items, [&](int64_t item) {
+      runFor(n, run, ptrs.data(), item, item + 1);
+    });
+  }
+  return ATTN_OK;
+}

@@ -1,0 +1,365 @@
+//===- Compiler.cpp - the attn compiler driver ----------------------------===//
+// Parses kernel source, runs the target's pipelines, translates to LLVM IR,
+// optimises for the chosen CPU and emits objects, shared objects (linked by
+// the system C compiler driver) and C headers.
+//===----------------------------------------------------------------------===//
+#include "runtime/jit/Compiler.h"
+
+#include "dialect/AttnDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <mutex>
+
+using namespace mlir;
+
+namespace attn {
+
+const char *compilerVersion() { return "attn-cpu-0.3"; }
+
+mlir::attn::CPUOptions hostCPUOptions() {
+  mlir::attn::CPUOptions o;
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f")) {
+    // 32 zmm registers: MR * 2 + 2 + 1 <= 32 keeps the blocks spill-free.
+    o.vectorWidth = 16;
+    o.blockM = 64;
+    o.mrKeys = 12;
+    o.blockN = 96;
+    o.mrValues = 12;
+  }
+  return o;
+}
+
+bool writeFileAtomic(const std::string &path, const std::string &data,
+                     std::string &error) {
+  llvm::SmallString<256> tmp;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+          path + ".tmp-%%%%%%%%", fd, tmp)) {
+    error = "cannot write '" + path + "': " + ec.message();
+    return false;
+  }
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << data;
+    os.flush();
+    if (os.has_error()) {
+      error = "cannot write '" + path + "': " + os.error().message();
+      os.clear_error();
+      llvm::sys::fs::remove(tmp);
+      return false;
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+    error = "cannot rename into '" + path + "': " + ec.message();
+    llvm::sys::fs::remove(tmp);
+    return false;
+  }
+  return true;
+}
+
+std::string attentionKernelSource(const std::string &name,
+                                  const std::string &pattern,
+                                  const std::string &dtype, int64_t d,
+                                  int64_t dv, bool withLse) {
+  auto t = [&](int64_t hd) {
+    return "memref<?x?x?x" + std::to_string(hd) + "x" + dtype +
+           ", strided<[?, ?, ?, 1], offset: ?>>";
+  };
+  std::string lse = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>";
+  std::string s = "func.func @" + name + "(%q: " + t(d) + ", %k: " + t(d) +
+                  ", %v: " + t(dv) + ", %o: " + t(dv);
+  if (withLse)
+    s += ", %lse: " + lse;
+  s += ") {\n  attn.attention " + pattern + " ins(%q, %k, %v : " + t(d) +
+       ", " + t(d) + ", " + t(dv) + ") outs(%o : " + t(dv) + ")";
+  if (withLse)
+    s += " lse(%lse : " + lse + ")";
+  s += "\n  return\n}\n";
+  return s;
+}
+
+namespace {
+
+void registerDialects(MLIRContext &ctx) {
+  DialectRegistry registry;
+  registry.insert<mlir::attn::AttnDialect, func::FuncDialect,
+                  arith::ArithDialect, math::MathDialect,
+                  memref::MemRefDialect, scf::SCFDialect,
+                  vector::VectorDialect, LLVM::LLVMDialect>();
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  ctx.appendDialectRegistry(registry);
+  ctx.loadAllAvailableDialects();
+}
+
+std::string print(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  op->print(os);
+  return s;
+}
+
+void dump(const CompileOptions &o, const std::string &name,
+          const std::string &data) {
+  if (o.dumpDir.empty())
+    return;
+  llvm::sys::fs::create_directories(o.dumpDir);
+  std::string err;
+  writeFileAtomic(o.dumpDir + "/" + name, data, err);
+}
+
+std::string cTypeOfRank(int64_t rank) {
+  return "attn_memref" + std::to_string(rank);
+}
+
+/// A C header declaring the kernel ABI of every lowered kernel in `module`.
+std::string emitHeader(ModuleOp module, const std::string &sourceName) {
+  std::string h;
+  llvm::raw_string_ostream os(h);
+  os << "/* Generated by attnc from " << sourceName
+     << ": CPU kernels of the attn compiler (" << compilerVersion()
+     << ").\n"
+     << " * Link with the shared object attnc emitted for the same file.\n"
+     << " * Each kernel F runs as phases; phase p has count_p(args) work\n"
+     << " * items, run_p(args, begin, end) runs items [begin, end) and may be\n"
+     << " * called from several threads on disjoint ranges. Phases must run in\n"
+     << " * order. F(args) runs everything on the calling thread.\n"
+     << " * Memref descriptors: sizes and strides in elements; the innermost\n"
+     << " * stride must be 1. */\n"
+     << "#ifndef ATTN_KERNELS_H\n#define ATTN_KERNELS_H\n#include <stdint.h>\n"
+     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n";
+  for (int64_t rank : {1, 2, 3, 4})
+    os << "#ifndef ATTN_MEMREF" << rank << "_DEFINED\n#define ATTN_MEMREF"
+       << rank << "_DEFINED\ntypedef struct { void *allocated; void *aligned; "
+       << "int64_t offset; int64_t sizes[" << rank << "]; int64_t strides["
+       << rank << "]; } " << cTypeOfRank(rank) << ";\n#endif\n";
+  module.walk([&](func::FuncOp phasesFn) {
+    StringRef fname = phasesFn.getName();
+    if (!fname.ends_with("__phases"))
+      return;
+    std::string kernel = fname.drop_back(strlen("__phases")).str();
+    auto fn = module.lookupSymbol<func::FuncOp>(kernel);
+    if (!fn)
+      return;
+    std::string params, args;
+    for (auto [i, t] : llvm::enumerate(fn.getFunctionType().getInputs())) {
+      auto m = cast<MemRefType>(t);
+      if (i) {
+        params += ", ";
+        args += ", ";
+      }
+      params += cTypeOfRank(m.getRank()) + " *a" + std::to_string(i);
+      args += "a" + std::to_string(i);
+    }
+    os << "\n/* " << kernel << " */\n";
+    os << "void _mlir_ciface_" << kernel << "(" << params << ");\n";
+    os << "int64_t _mlir_ciface_" << kernel << "__phases(void);\n";
+    int64_t phases = 0;
+    while (module.lookupSymbol<func::FuncOp>(kernel + "__count" +
+                                             std::to_string(phases)))
+      ++phases;
+    for (int64_t p = 0; p < phases; ++p) {
+      os << "int64_t _mlir_ciface_" << kernel << "__count" << p << "("
+         << params << ");\n";
+      os << "void _mlir_ciface_" << kernel << "__run" << p << "(" << params
+         << ", int64_t begin, int64_t end);\n";
+    }
+    os << "extern const char " << kernel << "__attn_meta[];\n";
+    os << "static inline void attn_" << kernel << "(" << params
+       << ") { _mlir_ciface_" << kernel << "(" << args << "); }\n";
+  });
+  os << "#ifdef __cplusplus\n}\n#endif\n#endif\n";
+  return h;
+}
+
+bool linkShared(const std::string &object, std::string &out,
+                std::string &error) {
+  llvm::SmallString<128> dir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("attn-link", dir)) {
+    error = "cannot create a temporary directory: " + ec.message();
+    return false;
+  }
+  std::string obj = (dir + "/kernel.o").str(), so = (dir + "/kernel.so").str();
+  auto cleanup = [&] {
+    llvm::sys::fs::remove(obj);
+    llvm::sys::fs::remove(so);
+    llvm::sys::fs::remove(dir);
+  };
+  if (!writeFileAtomic(obj, object, error)) {
+    cleanup();
+    return false;
+  }
+  const char *ccEnv = getenv("ATTN_CC");
+  auto cc = llvm::sys::findProgramByName(ccEnv ? ccEnv : "cc");
+  if (!cc) {
+    error = "no C compiler driver ('cc', or $ATTN_CC) to link the shared "
+            "object";
+    cleanup();
+    return false;
+  }
+  std::string msg;
+  llvm::SmallVector<llvm::StringRef> argv = {*cc,  "-shared", "-o",
+                                             so,   obj,       "-lm"};
+  int rc = llvm::sys::ExecuteAndWait(*cc, argv, std::nullopt, {}, 0, 0, &msg);
+  if (rc != 0) {
+    error = "linking the shared object failed (" + *cc + " exit " +
+            std::to_string(rc) + (msg.empty() ? "" : ": " + msg) + ")";
+    cleanup();
+    return false;
+  }
+  auto buf = llvm::MemoryBuffer::getFile(so);
+  if (!buf) {
+    error = "cannot read the linked shared object";
+    cleanup();
+    return false;
+  }
+  out = (*buf)->getBuffer().str();
+  cleanup();
+  return true;
+}
+
+} // namespace
+
+bool compile(const std::string &source, const std::string &sourceName,
+             Emit emit, const CompileOptions &options, std::string &out,
+             std::string &error) {
+  static std::once_flag initTargets;
+  std::call_once(initTargets, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+
+  MLIRContext ctx(MLIRContext::Threading::DISABLED);
+  registerDialects(ctx);
+  std::string diagnostics;
+  llvm::raw_string_ostream diagOs(diagnostics);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(source, sourceName), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &ctx, diagOs);
+
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+  auto fail = [&](const std::string &what) {
+    error = what + (diagnostics.empty() ? "" : "\n" + diagnostics);
+    return false;
+  };
+  if (!module)
+    return fail("cannot parse " + sourceName);
+  dump(options, "0-attn.mlir", print(*module));
+
+  PassManager tiling(&ctx);
+  mlir::attn::buildCPUTilingPipeline(tiling, options.cpu);
+  if (failed(tiling.run(*module)))
+    return fail("tiling failed");
+  std::string tiled = print(*module);
+  dump(options, "1-tiled.mlir", tiled);
+  if (emit == Emit::Tiled) {
+    out = tiled;
+    return true;
+  }
+  if (emit == Emit::Header) {
+    out = emitHeader(*module, sourceName);
+    return true;
+  }
+
+  PassManager lowering(&ctx);
+  mlir::attn::buildCPUToLLVMPipeline(lowering);
+  if (failed(lowering.run(*module)))
+    return fail("lowering to the LLVM dialect failed");
+  std::string llvmDialect = print(*module);
+  dump(options, "2-llvm-dialect.mlir", llvmDialect);
+  if (emit == Emit::LLVMDialect) {
+    out = llvmDialect;
+    return true;
+  }
+
+  llvm::LLVMContext llvmCtx;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmCtx, sourceName);
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  std::string cpu = options.cpuName.empty()
+                        ? llvm::sys::getHostCPUName().str()
+                        : options.cpuName;
+  std::string features = options.cpuFeatures;
+  if (options.cpuName.empty() && features.empty()) {
+    llvm::SmallVector<std::string> list;
+    for (auto &f : llvm::sys::getHostCPUFeatures())
+      list.push_back((f.second ? "+" : "-") + f.first().str());
+    features = llvm::join(list, ",");
+  }
+  std::string lookupError;
+  llvm::Triple tt(triple);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(tt, lookupError);
+  if (!target)
+    return fail("no LLVM target for " + triple + ": " + lookupError);
+  llvm::TargetOptions targetOptions;
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      tt, cpu, features, targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  llvmModule->setDataLayout(tm->createDataLayout());
+  llvmModule->setTargetTriple(tt);
+  auto optimize = makeOptimizingTransformer(3, 0, tm.get());
+  if (llvm::Error err = optimize(llvmModule.get()))
+    return fail("LLVM optimisation failed: " + llvm::toString(std::move(err)));
+  std::string ir;
+  {
+    llvm::raw_string_ostream os(ir);
+    llvmModule->print(os, nullptr);
+  }
+  dump(options, "3-llvm.ll", ir);
+  if (emit == Emit::LLVMIR) {
+    out = ir;
+    return true;
+  }
+
+  llvm::SmallString<0> object;
+  {
+    llvm::raw_svector_ostream os(object);
+    llvm::legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, os, nullptr,
+                                llvm::CodeGenFileType::ObjectFile))
+      return fail("the target cannot emit object files");
+    pm.run(*llvmModule);
+  }
+  if (emit == Emit::Object) {
+    out = object.str().str();
+    return true;
+  }
+  return linkShared(object.str().str(), out, error);
+}
+
+} // namespace attn

@@ -1,0 +1,133 @@
+//===- Jit.cpp - the JIT layer of the runtime: compile on a cache miss ----===//
+// attn_get_kernel(): builds the kernel source for a pattern, looks it up in
+// memory and in the disk cache (key = hash of compiler version, source,
+// target and tile options), compiles it when missing, and loads it through
+// the core.
+//===----------------------------------------------------------------------===//
+#include "runtime/attnrt.h"
+#include "runtime/core/Internal.h"
+#include "runtime/jit/Compiler.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+namespace {
+
+std::string sha256Hex(llvm::StringRef data) {
+  return llvm::toHex(llvm::SHA256::hash(llvm::arrayRefFromStringRef(data)),
+                     /*LowerCase=*/true);
+}
+
+std::string cacheDir() {
+  if (const char *dir = std::getenv("ATTN_CACHE_DIR"))
+    if (*dir)
+      return dir;
+  if (const char *home = std::getenv("HOME"))
+    return std::string(home) + "/.cache/attn";
+  return "/tmp/attn-cache";
+}
+
+int64_t envInt(const char *name, int64_t fallback) {
+  const char *v = std::getenv(name);
+  if (!v || !*v)
+    return fallback;
+  char *end = nullptr;
+  long long x = std::strtoll(v, &end, 10);
+  return (end && *end == 0 && x > 0) ? x : fallback;
+}
+
+/// Reads a cache entry; false when missing or when its hash does not match.
+bool readEntry(const std::string &so, const std::string &sha) {
+  auto data = llvm::MemoryBuffer::getFile(so);
+  auto expect = llvm::MemoryBuffer::getFile(sha);
+  if (!data || !expect)
+    return false;
+  return sha256Hex((*data)->getBuffer()) == (*expect)->getBuffer().trim();
+}
+
+std::mutex cacheMutex;
+std::map<std::string, std::string> memoryCache; // key -> .so path
+
+const char *dtypeName(attn_dtype t) {
+  return t == ATTN_F32 ? "f32" : t == ATTN_F16 ? "f16" : "bf16";
+}
+
+} // namespace
+
+extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
+                                       attn_dtype dtype, int64_t d,
+                                       int64_t dv, int with_lse,
+                                       attn_kernel **out) {
+  using attnrt::fail;
+  if (!ctx || !pattern || !out)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  *out = nullptr;
+  if (dtype != ATTN_F32 && dtype != ATTN_F16 && dtype != ATTN_BF16)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, "unknown dtype");
+  if (d <= 0 || dv <= 0 || d > 1024 || dv > 1024)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "head dims must be in [1, 1024], got D = " +
+                    std::to_string(d) + ", Dv = " + std::to_string(dv));
+  std::string p = pattern;
+  if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "pattern must be one attribute, got '" + p + "'");
+
+  attn::CompileOptions options;
+  options.cpu = attn::hostCPUOptions();
+  options.cpu.blockM = envInt("ATTN_BLOCK_M", options.cpu.blockM);
+  options.cpu.blockN = envInt("ATTN_BLOCK_N", options.cpu.blockN);
+  if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
+    options.dumpDir = dump;
+  std::string source = attn::attentionKernelSource(
+      "kernel", p, dtypeName(dtype), d, dv, with_lse != 0);
+  std::string key = sha256Hex(
+      std::string(attn::compilerVersion()) + "\n" + source + "\n" +
+      llvm::sys::getHostCPUName().str() + "\n" +
+      std::to_string(options.cpu.blockM) + "," +
+      std::to_string(options.cpu.blockN) + "," +
+      std::to_string(options.cpu.vectorWidth) + "," +
+      std::to_string(options.cpu.mrKeys) + "," +
+      std::to_string(options.cpu.mrValues));
+
+  std::string so;
+  {
+    std::lock_guard<std::mutex> g(cacheMutex);
+    auto it = memoryCache.find(key);
+    if (it != memoryCache.end())
+      so = it->second;
+  }
+  if (so.empty()) {
+    std::string dir = cacheDir();
+    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+      return fail(ATTN_ERROR_IO,
+                  "cannot create cache directory '" + dir + "': " +
+                      ec.message());
+    std::string path = dir + "/" + key + ".so", sha = path + ".sha256";
+    if (!readEntry(path, sha)) {
+      // Missing or corrupt: compile, then publish .so before its hash so a
+      // reader never accepts a half-written entry.
+      std::string binary, error;
+      if (!attn::compile(source, "<attn-jit>", attn::Emit::SharedObject,
+                         options, binary, error))
+        return fail(ATTN_ERROR_COMPILE,
+                    "cannot compile pattern " + p + ": " + error);
+      if (!attn::writeFileAtomic(path, binary, error) ||
+          !attn::writeFileAtomic(sha, sha256Hex(binary) + "\n", error))
+        return fail(ATTN_ERROR_IO, error);
+    }
+    so = path;
+    std::lock_guard<std::mutex> g(cacheMutex);
+    memoryCache[key] = so;
+  }
+  return attn_kernel_load(ctx, so.c_str(), "kernel", out);
+}
