@@ -4,6 +4,7 @@
 #include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -21,6 +22,10 @@ void mlir::attn::buildCPUTilingPipeline(OpPassManager &pm,
 
 void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createAttnApproximateMath());
+  // bf16 <-> f32 as integer code: no libgcc/compiler-rt helper needed.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
   pm.addPass(createLoopInvariantCodeMotionPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -103,11 +103,12 @@ attn_status attn_launch(attn_context *ctx, const attn_kernel *kernel,
 
 /* JIT layer (libattnjit): the kernel for `pattern` (the attn dialect's
  * attribute syntax, e.g. "#attn.sliding_window<window = 256>"), input
- * dtype, head dims D and Dv, with or without an LSE output. Compiled on
- * first use, then served from memory or from the disk cache. */
+ * dtype, head dims D and Dv, score scale (0 means 1/sqrt(D)), with or
+ * without an LSE output. Compiled on first use, then served from memory or
+ * from the disk cache. Release it with attn_kernel_release(). */
 attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                             attn_dtype dtype, int64_t d, int64_t dv,
-                            int with_lse, attn_kernel **out);
+                            float scale, int with_lse, attn_kernel **out);
 
 #ifdef __cplusplus
 }

@@ -42,7 +42,7 @@ using namespace mlir;
 
 namespace attn {
 
-const char *compilerVersion() { return "attn-cpu-0.3"; }
+const char *compilerVersion() { return "attn-cpu-0.4"; }
 
 mlir::attn::CPUOptions hostCPUOptions() {
   mlir::attn::CPUOptions o;
@@ -89,7 +89,7 @@ bool writeFileAtomic(const std::string &path, const std::string &data,
 std::string attentionKernelSource(const std::string &name,
                                   const std::string &pattern,
                                   const std::string &dtype, int64_t d,
-                                  int64_t dv, bool withLse) {
+                                  int64_t dv, bool withLse, float scale) {
   auto t = [&](int64_t hd) {
     return "memref<?x?x?x" + std::to_string(hd) + "x" + dtype +
            ", strided<[?, ?, ?, 1], offset: ?>>";
@@ -103,6 +103,11 @@ std::string attentionKernelSource(const std::string &name,
        ", " + t(d) + ", " + t(dv) + ") outs(%o : " + t(dv) + ")";
   if (withLse)
     s += " lse(%lse : " + lse + ")";
+  if (scale != 0) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), " {scale = %.9e : f32}", double(scale));
+    s += buf;
+  }
   s += "\n  return\n}\n";
   return s;
 }

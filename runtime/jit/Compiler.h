@@ -39,7 +39,7 @@ bool compile(const std::string &source, const std::string &sourceName,
 std::string attentionKernelSource(const std::string &name,
                                   const std::string &pattern,
                                   const std::string &dtype, int64_t d,
-                                  int64_t dv, bool withLse);
+                                  int64_t dv, bool withLse, float scale = 0);
 
 /// Writes `data` to `path` atomically (temporary file + rename).
 bool writeFileAtomic(const std::string &path, const std::string &data,

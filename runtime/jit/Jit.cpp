@@ -16,6 +16,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -65,7 +66,7 @@ const char *dtypeName(attn_dtype t) {
 
 extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                                        attn_dtype dtype, int64_t d,
-                                       int64_t dv, int with_lse,
+                                       int64_t dv, float scale, int with_lse,
                                        attn_kernel **out) {
   using attnrt::fail;
   if (!ctx || !pattern || !out)
@@ -77,6 +78,8 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
     return fail(ATTN_ERROR_INVALID_ARGUMENT,
                 "head dims must be in [1, 1024], got D = " +
                     std::to_string(d) + ", Dv = " + std::to_string(dv));
+  if (!std::isfinite(scale))
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, "scale must be finite");
   std::string p = pattern;
   if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
     return fail(ATTN_ERROR_INVALID_ARGUMENT,
@@ -89,7 +92,7 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
   std::string source = attn::attentionKernelSource(
-      "kernel", p, dtypeName(dtype), d, dv, with_lse != 0);
+      "kernel", p, dtypeName(dtype), d, dv, with_lse != 0, scale);
   std::string key = sha256Hex(
       std::string(attn::compilerVersion()) + "\n" + source + "\n" +
       llvm::sys::getHostCPUName().str() + "\n" +

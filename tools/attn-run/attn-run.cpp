@@ -1,0 +1,511 @@
+//===- attn-run.cpp - run attention kernels on .npy inputs ----------------===//
+// The runner: one pattern on .npy inputs through the runtime's C API (JIT +
+// cache), or one function of a kernel file; optional float64 check and
+// benchmark. Bad input: one line naming the problem, exit 2, no output file.
+//===----------------------------------------------------------------------===//
+#include "runtime/attnrt.h"
+#include "runtime/jit/Compiler.h"
+#include "tools/attn-run/Npy.h"
+#include "tools/attn-run/Reference.h"
+
+#include "dialect/AttnDialect.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace attn;
+using llvm::dyn_cast;
+using llvm::isa;
+
+namespace {
+
+const char *kUsage = R"(usage:
+  attn-run --pattern PATTERN --q q.npy --k k.npy --v v.npy --out o.npy
+           [--lse lse.npy] [--scale S] [--dtype f32|f16|bf16] [--threads N]
+           [--check] [--bench N] [--target cpu|cuda]
+  attn-run FILE.mlir --entry F --arg q.npy --arg k.npy --arg v.npy
+           --out o.npy [--lse lse.npy] [--threads N] [--check] [--bench N]
+
+Runs one attention pattern of the attn dialect on .npy inputs (float32 or
+float16, C order): Q [B, H, Nq, D], K [B, Hk, Nk, D], V [B, Hk, Nk, Dv];
+writes O [B, H, Nq, Dv] (float32, or float16 for float16 kernels) and the
+row log-sum-exp LSE [B, H, Nq] (float32). The kernel is compiled on first use
+and cached ($ATTN_CACHE_DIR, default ~/.cache/attn).
+
+PATTERN is the dialect's attribute syntax, e.g.
+  '#attn.causal'  '#attn.sliding_window<window = 256>'
+  '#attn.block_causal<block = 64>'  '#attn.full'
+  '#attn.dilated<segments = [2048, 4096], rates = [1, 2]>'
+
+  --dtype T     kernel input dtype (default: the inputs' dtype); bf16 rounds
+                the float32 inputs to bfloat16
+  --scale S     score scale (default 1/sqrt(D))
+  --threads N   worker threads (default: all hardware threads)
+  --check       compare with the float64 reference of SPEC.md; prints max
+                abs and relative error, exits 1 beyond tolerance
+                (f32 1e-5, f16/bf16 1e-2 relative to max |O|)
+  --bench N     run N times, print the median time and useful GFLOP/s
+  --target T    cpu (default) or cuda (not available in this build)
+Exit status: 0 ok, 1 check failed, 2 bad input or unsupported request.
+)";
+
+[[noreturn]] void die(const std::string &msg) {
+  std::fprintf(stderr, "attn-run: error: %s\n", msg.c_str());
+  std::exit(2);
+}
+
+struct Options {
+  std::string pattern, file, entry, q, k, v, out, lse, dtype, target = "cpu";
+  std::vector<std::string> args;
+  double scale = 0;
+  int threads = 0, bench = 0;
+  bool check = false;
+};
+
+Options parseArgs(int argc, char **argv) {
+  Options o;
+  auto value = [&](int &i) -> std::string {
+    if (i + 1 >= argc)
+      die(std::string("option ") + argv[i] + " needs a value");
+    return argv[++i];
+  };
+  auto number = [&](const std::string &flag, const std::string &s) {
+    char *end = nullptr;
+    double x = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end)
+      die(flag + " needs a number, got '" + s + "'");
+    return x;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--pattern") {
+      o.pattern = value(i);
+    } else if (a == "--q") {
+      o.q = value(i);
+    } else if (a == "--k") {
+      o.k = value(i);
+    } else if (a == "--v") {
+      o.v = value(i);
+    } else if (a == "--out") {
+      o.out = value(i);
+    } else if (a == "--lse") {
+      o.lse = value(i);
+    } else if (a == "--dtype") {
+      o.dtype = value(i);
+      if (o.dtype != "f32" && o.dtype != "f16" && o.dtype != "bf16")
+        die("--dtype must be f32, f16 or bf16, got '" + o.dtype + "'");
+    } else if (a == "--scale") {
+      o.scale = number(a, value(i));
+      if (!std::isfinite(o.scale) || o.scale == 0)
+        die("--scale must be finite and nonzero");
+    } else if (a == "--threads") {
+      double t = number(a, value(i));
+      if (t < 1 || t > 1024 || t != std::floor(t))
+        die("--threads must be an integer in [1, 1024]");
+      o.threads = int(t);
+    } else if (a == "--bench") {
+      double t = number(a, value(i));
+      if (t < 1 || t > 100000 || t != std::floor(t))
+        die("--bench must be an integer in [1, 100000]");
+      o.bench = int(t);
+    } else if (a == "--check") {
+      o.check = true;
+    } else if (a == "--target") {
+      o.target = value(i);
+      if (a.rfind("--target=", 0) == 0)
+        o.target = a.substr(9);
+    } else if (a.rfind("--target=", 0) == 0) {
+      o.target = a.substr(9);
+    } else if (a == "--entry") {
+      o.entry = value(i);
+    } else if (a == "--arg") {
+      o.args.push_back(value(i));
+    } else if (!a.empty() && a[0] != '-' && o.file.empty()) {
+      o.file = a;
+    } else {
+      die("unknown option '" + a + "' (see --help)");
+    }
+  }
+  if (o.target != "cpu" && o.target != "cuda")
+    die("--target must be cpu or cuda, got '" + o.target + "'");
+  if (o.file.empty() && o.pattern.empty())
+    die("give --pattern or a kernel file (see --help)");
+  if (!o.file.empty() && !o.pattern.empty())
+    die("give either --pattern or a kernel file, not both");
+  if (!o.file.empty()) {
+    if (o.entry.empty())
+      die("a kernel file needs --entry F");
+    if (o.args.size() != 3)
+      die("a kernel file needs --arg q.npy --arg k.npy --arg v.npy");
+    o.q = o.args[0], o.k = o.args[1], o.v = o.args[2];
+  }
+  if (o.q.empty() || o.k.empty() || o.v.empty())
+    die("--q, --k and --v are required");
+  if (o.out.empty())
+    die("--out is required");
+  return o;
+}
+
+/// The pattern's parameters for the reference, from the parsed attribute.
+ref::Pattern refPattern(mlir::Attribute attr) {
+  using namespace mlir::attn;
+  ref::Pattern p;
+  if (isa<FullAttr>(attr)) {
+    p.kind = ref::Pattern::Full;
+  } else if (isa<CausalAttr>(attr)) {
+    p.kind = ref::Pattern::Causal;
+  } else if (auto w = dyn_cast<SlidingWindowAttr>(attr)) {
+    p.kind = ref::Pattern::Window;
+    p.window = w.getWindow();
+  } else if (auto b = dyn_cast<BlockCausalAttr>(attr)) {
+    p.kind = ref::Pattern::BlockCausal;
+    p.block = b.getBlock();
+  } else if (auto d = dyn_cast<DilatedAttr>(attr)) {
+    p.kind = ref::Pattern::Dilated;
+    p.segments.assign(d.getSegments().begin(), d.getSegments().end());
+    p.rates.assign(d.getRates().begin(), d.getRates().end());
+    p.causal = d.getCausal();
+    p.grouped = d.getOffsets() == OffsetMode::grouped;
+  } else if (auto l = dyn_cast<LandmarkAttr>(attr)) {
+    p.kind = ref::Pattern::Landmark;
+    p.block = l.getBlock();
+    p.topk = l.getTopk();
+  }
+  return p;
+}
+
+/// Parses and verifies the pattern text; dies with the parser's message.
+mlir::Attribute parsePattern(mlir::MLIRContext &ctx, const std::string &text) {
+  std::string diag;
+  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
+    if (diag.empty())
+      diag = d.str();
+    return mlir::success();
+  });
+  if (text == "#attn.lightning")
+    die("pattern #attn.lightning: lightning attention is not supported by "
+        "the CPU target yet");
+  size_t consumed = 0;
+  mlir::Attribute attr = mlir::parseAttribute(text, &ctx, mlir::Type(),
+                                              &consumed);
+  if (!attr || consumed != text.size())
+    die("invalid pattern '" + text + "'" +
+        (diag.empty() ? std::string() : ": " + diag));
+  if (!isa<mlir::attn::PatternAttrInterface>(attr))
+    die("'" + text + "' is not an attention pattern (see --help)");
+  return attr;
+}
+
+attn_dtype dtypeOf(const std::string &s) {
+  return s == "f32" ? ATTN_F32 : s == "f16" ? ATTN_F16 : ATTN_BF16;
+}
+
+/// A tensor in the kernel's dtype, dense [B, H, N, D] (or [B, H, N]).
+struct Buffer {
+  std::vector<int64_t> shape;
+  attn_dtype dtype;
+  std::vector<uint8_t> bytes;
+
+  Buffer(std::vector<int64_t> s, attn_dtype t) : shape(std::move(s)), dtype(t) {
+    bytes.resize(size_t(count()) * elementSize());
+  }
+  int64_t count() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  size_t elementSize() const { return dtype == ATTN_F32 ? 4 : 2; }
+  void set(int64_t i, double x) {
+    if (dtype == ATTN_F32) {
+      float f = float(x);
+      std::memcpy(&bytes[4 * i], &f, 4);
+      return;
+    }
+    uint16_t h = dtype == ATTN_F16 ? floatToHalf(float(x)) : floatToBf16(float(x));
+    std::memcpy(&bytes[2 * i], &h, 2);
+  }
+  double get(int64_t i) const {
+    if (dtype == ATTN_F32) {
+      float f;
+      std::memcpy(&f, &bytes[4 * i], 4);
+      return f;
+    }
+    uint16_t h;
+    std::memcpy(&h, &bytes[2 * i], 2);
+    return dtype == ATTN_F16 ? halfToFloat(h) : bf16ToFloat(h);
+  }
+  attn_tensor tensor() {
+    attn_tensor t{};
+    t.data = bytes.data();
+    t.dtype = dtype;
+    t.rank = int32_t(shape.size());
+    int64_t stride = 1;
+    for (int d = t.rank - 1; d >= 0; --d) {
+      t.shape[d] = shape[d];
+      t.strides[d] = stride;
+      stride *= shape[d];
+    }
+    return t;
+  }
+  ref::Tensor toRef() const {
+    ref::Tensor t{shape[0], shape[1], shape[2], shape[3], {}};
+    t.v.resize(count());
+    for (int64_t i = 0; i < count(); ++i)
+      t.v[i] = get(i);
+    return t;
+  }
+};
+
+Buffer loadInput(const std::string &path, const std::string &name,
+                 attn_dtype dtype) {
+  Array a;
+  std::string error;
+  if (!readNpy(path, a, error))
+    die(error);
+  if (a.shape.size() != 4)
+    die("--" + name + " '" + path + "' must have rank 4 ([B, H, N, D]), got " +
+        std::to_string(a.shape.size()));
+  for (size_t d = 0; d < 4; ++d)
+    if (a.shape[d] <= 0)
+      die("--" + name + " '" + path + "' has an empty dimension " +
+          std::to_string(d));
+  Buffer b(a.shape, dtype);
+  for (int64_t i = 0; i < b.count(); ++i) {
+    if (!std::isfinite(a.data[i]))
+      die("--" + name + " '" + path + "' holds a non-finite value at flat "
+          "index " + std::to_string(i));
+    b.set(i, a.data[i]);
+  }
+  return b;
+}
+
+std::string fileDtype(const std::string &path) {
+  Array a;
+  std::string error;
+  if (!readNpy(path, a, error))
+    die(error);
+  return a.dtype;
+}
+
+void check(attn_status s, const char *what) {
+  if (s == ATTN_OK)
+    return;
+  die(std::string(what) + ": " + attn_last_error());
+}
+
+/// A kernel of a kernel file: compiled through the cache like the JIT's.
+attn_kernel *loadFileKernel(attn_context *ctx, const Options &o) {
+  auto buf = llvm::MemoryBuffer::getFile(o.file);
+  if (!buf)
+    die("cannot open '" + o.file + "'");
+  CompileOptions options;
+  options.cpu = hostCPUOptions();
+  if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
+    options.dumpDir = dump;
+  std::string source = (*buf)->getBuffer().str(), binary, error;
+  if (!compile(source, o.file, Emit::SharedObject, options, binary, error))
+    die(error);
+  llvm::SmallString<128> path;
+  int fd;
+  if (llvm::sys::fs::createTemporaryFile("attn-run", "so", fd, path))
+    die("cannot create a temporary file");
+  ::close(fd);
+  if (!writeFileAtomic(path.str().str(), binary, error))
+    die(error);
+  attn_kernel *kernel = nullptr;
+  attn_status s = attn_kernel_load(ctx, path.c_str(), o.entry.c_str(), &kernel);
+  llvm::sys::fs::remove(path); // dlopen keeps the mapping
+  check(s, ("loading entry '" + o.entry + "'").c_str());
+  return kernel;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parseArgs(argc, argv);
+  if (o.target == "cuda") {
+    attn_context *cuda = nullptr;
+    attn_status s = attn_context_create(ATTN_DEVICE_CUDA, 0, &cuda);
+    if (s != ATTN_OK)
+      die(std::string("--target cuda: ") + attn_last_error());
+  }
+
+  mlir::MLIRContext mctx;
+  mctx.loadDialect<mlir::attn::AttnDialect>();
+
+  // Inputs, in the kernel's dtype.
+  std::string dtype = o.dtype;
+  if (dtype.empty()) {
+    dtype = fileDtype(o.q);
+    for (const std::string *p : {&o.k, &o.v})
+      if (fileDtype(*p) != dtype)
+        die("--q, --k and --v have different dtypes (" + dtype + " and " +
+            fileDtype(*p) + "); convert them or pass --dtype");
+  }
+  attn_dtype kt = dtypeOf(dtype);
+  Buffer q = loadInput(o.q, "q", kt), k = loadInput(o.k, "k", kt),
+         v = loadInput(o.v, "v", kt);
+  int64_t B = q.shape[0], H = q.shape[1], Nq = q.shape[2], D = q.shape[3];
+  int64_t Hk = k.shape[1], Nk = k.shape[2], Dv = v.shape[3];
+  auto shapeText = [](const Buffer &b) {
+    std::string s = "[";
+    for (size_t i = 0; i < b.shape.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(b.shape[i]);
+    return s + "]";
+  };
+  if (k.shape[0] != B || v.shape[0] != B)
+    die("batch sizes differ: q " + shapeText(q) + ", k " + shapeText(k) +
+        ", v " + shapeText(v));
+  if (k.shape[3] != D)
+    die("head dim differs: q " + shapeText(q) + ", k " + shapeText(k));
+  if (v.shape[1] != Hk || v.shape[2] != Nk)
+    die("k " + shapeText(k) + " and v " + shapeText(v) +
+        " must agree on kv heads and length");
+  if (H % Hk != 0)
+    die("query heads H = " + std::to_string(H) +
+        " must be a multiple of kv heads Hk = " + std::to_string(Hk));
+
+  attn_context *ctx = nullptr;
+  check(attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx), "context");
+
+  attn_kernel *kernel = nullptr;
+  std::string patternText = o.pattern;
+  auto t0 = std::chrono::steady_clock::now();
+  if (o.file.empty()) {
+    mlir::Attribute attr = parsePattern(mctx, o.pattern);
+    (void)attr;
+    check(attn_get_kernel(ctx, o.pattern.c_str(), kt, D, Dv, float(o.scale),
+                          /*with_lse=*/1, &kernel),
+          "compiling the kernel");
+  } else {
+    kernel = loadFileKernel(ctx, o);
+    std::string info = attn_kernel_info(kernel);
+    size_t at = info.find("pattern ");
+    if (at != std::string::npos)
+      patternText = info.substr(at + 8, info.find('\n', at) - at - 8);
+  }
+  double getMs = std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - t0)
+                     .count();
+  int nargs = attn_kernel_num_args(kernel);
+  if (nargs != 4 && nargs != 5)
+    die("entry takes " + std::to_string(nargs) +
+        " tensors; attn-run runs attention kernels (q, k, v, out[, lse])");
+
+  // Outputs, poisoned so that an unwritten element shows.
+  attn_dtype outType = kt == ATTN_F16 ? ATTN_F16 : kt;
+  Buffer out({B, H, Nq, Dv}, outType), lse({B, H, Nq}, ATTN_F32);
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  for (int64_t i = 0; i < out.count(); ++i)
+    out.set(i, nan);
+  for (int64_t i = 0; i < lse.count(); ++i)
+    lse.set(i, nan);
+  std::vector<attn_tensor> args = {q.tensor(), k.tensor(), v.tensor(),
+                                   out.tensor()};
+  if (nargs == 5)
+    args.push_back(lse.tensor());
+  check(attn_launch(ctx, kernel, args.data(), nargs), "launch");
+
+  mlir::Attribute attr = parsePattern(mctx, patternText);
+  ref::Pattern pattern = refPattern(attr);
+  if (o.bench > 0) {
+    std::vector<double> ms;
+    for (int r = 0; r < o.bench; ++r) {
+      auto a = std::chrono::steady_clock::now();
+      check(attn_launch(ctx, kernel, args.data(), nargs), "launch");
+      ms.push_back(std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now() - a)
+                       .count());
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms[ms.size() / 2];
+    double flops = ref::usefulFlops(pattern, B, H, Nq, Nk, D, Dv);
+    std::printf("bench: %s B=%lld H=%lld Hk=%lld Nq=%lld Nk=%lld D=%lld "
+                "Dv=%lld %s threads=%d: median %.3f ms over %d runs "
+                "(min %.3f), %.1f useful GFLOP/s; kernel ready in %.1f ms\n",
+                patternText.c_str(), (long long)B, (long long)H,
+                (long long)Hk, (long long)Nq, (long long)Nk, (long long)D,
+                (long long)Dv, dtype.c_str(), attn_context_threads(ctx),
+                median, o.bench, ms.front(), flops / (median * 1e6), getMs);
+  }
+
+  int status = 0;
+  if (o.check) {
+    ref::Tensor ro;
+    std::vector<double> rl;
+    double scale = o.scale != 0 ? o.scale : 1.0 / std::sqrt(double(D));
+    ref::attention(pattern, q.toRef(), k.toRef(), v.toRef(), scale, ro, rl);
+    double maxAbs = 0, norm = 0, lseErr = 0, lseNorm = 1;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < out.count(); ++i) {
+      double g = out.get(i), w = ro.v[i];
+      norm = std::max(norm, std::fabs(w));
+      if (std::isnan(g))
+        ++bad;
+      else
+        maxAbs = std::max(maxAbs, std::fabs(g - w));
+    }
+    int64_t lseMismatch = 0;
+    if (nargs == 5)
+      for (int64_t i = 0; i < lse.count(); ++i) {
+        double g = lse.get(i), w = rl[i];
+        if (std::isinf(w) || std::isinf(g) || std::isnan(g)) {
+          lseMismatch += !(std::isinf(w) && std::isinf(g) && (w < 0) == (g < 0));
+          continue;
+        }
+        lseNorm = std::max(lseNorm, std::fabs(w));
+        lseErr = std::max(lseErr, std::fabs(g - w));
+      }
+    double tol = kt == ATTN_F32 ? 1e-5 : 1e-2;
+    double rel = norm > 0 ? maxAbs / norm : maxAbs;
+    double lseRel = lseErr / lseNorm;
+    bool ok = bad == 0 && lseMismatch == 0 && rel <= tol && lseRel <= tol;
+    std::printf("check: %s %s: max abs error %.3g, relative %.3g (tolerance "
+                "%.0e); lse relative %.3g; %lld NaN outputs, %lld LSE "
+                "infinities misplaced: %s\n",
+                patternText.c_str(), dtype.c_str(), maxAbs, rel, tol, lseRel,
+                (long long)bad, (long long)lseMismatch, ok ? "PASS" : "FAIL");
+    status = ok ? 0 : 1;
+  }
+
+  // Outputs are written only now, whole and atomically.
+  std::string error;
+  std::vector<float> data(out.count());
+  for (int64_t i = 0; i < out.count(); ++i)
+    data[i] = float(out.get(i));
+  if (!writeNpy(o.out, out.shape, data, outType == ATTN_F16 ? "f16" : "f32",
+                error))
+    die(error);
+  if (!o.lse.empty()) {
+    std::vector<float> l(lse.count());
+    for (int64_t i = 0; i < lse.count(); ++i)
+      l[i] = float(lse.get(i));
+    if (!writeNpy(o.lse, lse.shape, l, "f32", error))
+      die(error);
+  }
+  attn_kernel_release(kernel);
+  attn_context_destroy(ctx);
+  return status;
+}
