@@ -265,6 +265,7 @@ bool compile(const std::string &source, const std::string &sourceName,
   });
 
   MLIRContext ctx(MLIRContext::Threading::DISABLED);
+  ctx.printOpOnDiagnostic(false);
   registerDialects(ctx);
   std::string diagnostics;
   llvm::raw_string_ostream diagOs(diagnostics);

@@ -16,7 +16,9 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -116,7 +118,18 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                   "cannot create cache directory '" + dir + "': " +
                       ec.message());
     std::string path = dir + "/" + key + ".so", sha = path + ".sha256";
-    if (!readEntry(path, sha)) {
+    bool log = std::getenv("ATTN_JIT_LOG") != nullptr;
+    auto start = std::chrono::steady_clock::now();
+    auto elapsedMs = [&] {
+      return std::chrono::duration<double, std::milli>(
+                 std::chrono::steady_clock::now() - start)
+          .count();
+    };
+    if (readEntry(path, sha)) {
+      if (log)
+        std::fprintf(stderr, "attn-jit: disk cache hit %s (%.1f ms)\n",
+                     key.substr(0, 12).c_str(), elapsedMs());
+    } else {
       // Missing or corrupt: compile, then publish .so before its hash so a
       // reader never accepts a half-written entry.
       std::string binary, error;
@@ -127,6 +140,9 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
       if (!attn::writeFileAtomic(path, binary, error) ||
           !attn::writeFileAtomic(sha, sha256Hex(binary) + "\n", error))
         return fail(ATTN_ERROR_IO, error);
+      if (log)
+        std::fprintf(stderr, "attn-jit: compiled %s in %.1f ms\n",
+                     key.substr(0, 12).c_str(), elapsedMs());
     }
     so = path;
     std::lock_guard<std::mutex> g(cacheMutex);

@@ -1,0 +1,65 @@
+// The CPU tiler: phases, the register-blocked micro-kernels, masks only on
+// partial tiles, scratch bounded by the tile sizes (no N x N buffer).
+// RUN: attn-opt %s --attn-lower-to-cpu | FileCheck %s
+// RUN: attn-opt %s --attn-lower-to-cpu="block-m=32 block-n=48" | FileCheck %s --check-prefix=SMALL
+// RUN: not attn-opt %s --attn-lower-to-cpu="block-m=40" 2>&1 | FileCheck %s --check-prefix=BADOPT
+
+!t = memref<?x?x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
+!l = memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>
+
+// CHECK-LABEL: func.func @causal__count0
+// CHECK-SAME: -> index attributes {llvm.emit_c_interface}
+// CHECK: arith.ceildivui
+// CHECK-LABEL: func.func @causal__run0
+// CHECK-SAME: %{{.*}}: index, %{{.*}}: index) attributes {llvm.emit_c_interface}
+// Scratch: Q^T [D][BM], S^T [BN][BM], O^T [Dv][BM]; nothing sized by N.
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<96x64xf32>
+// CHECK-NOT: memref.alloc(
+// The key loop runs from the first allowed key in steps of BN.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c96
+// QK micro-kernel: 6 keys x 2 vectors = 12 accumulators carried over D.
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK-COUNT-12: vector.fma
+// Masks only when the tile is partial.
+// CHECK: scf.if
+// CHECK: arith.cmpi sge, {{.*}} : vector<8xi32>
+// CHECK: arith.select {{.*}} : vector<8xi1>, vector<8xf32>
+// Online softmax in exp2 form, lane-wise.
+// CHECK: math.floor {{.*}} : vector<8xf32>
+// PV micro-kernel: 6 value columns x 2 vectors.
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: math.log
+// CHECK-LABEL: func.func @causal__phases
+// CHECK: arith.constant 1 : index
+// CHECK: llvm.mlir.global external constant @causal__attn_meta("attn-kernel v1\0Aop attention\0Apattern #attn.causal\0Aphases 1\0Aarg q f32 4 -1 -1 -1 64
+// CHECK-LABEL: func.func @causal(
+// CHECK: call @causal__count0
+// CHECK: call @causal__run0
+// CHECK-NOT: attn.attention
+
+// SMALL-LABEL: func.func @causal__run0
+// SMALL-DAG: memref<64x32xf32>
+// SMALL-DAG: memref<48x32xf32>
+
+// BADOPT: block-m must be a multiple of 2 * vector-width
+func.func @causal(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+  return
+}
+
+// Dilated: a clearing phase, then one phase per (segment, rate) merging
+// into the output through the LSE.
+// CHECK-LABEL: func.func @dilated__run0
+// CHECK: arith.constant 0xFF800000 : f32
+// CHECK-LABEL: func.func @dilated__count1
+// CHECK-LABEL: func.func @dilated__run1
+// CHECK: arith.remui
+// CHECK: arith.maximumf
+// CHECK-LABEL: func.func @dilated__count2
+// CHECK-LABEL: func.func @dilated__phases
+// CHECK: arith.constant 3 : index
+func.func @dilated(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  attn.attention #attn.dilated<segments = [64, 256], rates = [1, 4]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+  return
+}

@@ -1,0 +1,182 @@
+/* A C program that uses only attnrt.h: JIT a kernel, launch it, compare with
+ * a naive double-precision causal attention, and exercise the error paths.
+ * Prints one line per check; exits 1 if any fails. */
+#include "runtime/attnrt.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    int ok_ = (cond);                                                          \
+    printf("%s: ", ok_ ? "ok" : "FAIL");                                       \
+    printf(__VA_ARGS__);                                                       \
+    printf("\n");                                                              \
+    failures += !ok_;                                                          \
+  } while (0)
+
+enum { B = 1, H = 4, HK = 2, N = 37, D = 16 };
+
+static attn_tensor dense(float *data, int64_t b, int64_t h, int64_t n,
+                         int64_t d) {
+  attn_tensor t;
+  memset(&t, 0, sizeof t);
+  t.data = data;
+  t.dtype = ATTN_F32;
+  t.rank = 4;
+  t.shape[0] = b, t.shape[1] = h, t.shape[2] = n, t.shape[3] = d;
+  t.strides[3] = 1, t.strides[2] = d, t.strides[1] = n * d,
+  t.strides[0] = h * n * d;
+  return t;
+}
+
+static float q[B * H * N * D], k[B * HK * N * D], v[B * HK * N * D];
+static float o[B * H * N * D], o2[B * H * N * D];
+
+static double naiveError(const float *out) {
+  double worst = 0;
+  for (int h = 0; h < H; ++h)
+    for (int i = 0; i < N; ++i) {
+      int hk = h / (H / HK);
+      double s[N], mx = -INFINITY, sum = 0;
+      for (int j = 0; j <= i; ++j) {
+        s[j] = 0;
+        for (int c = 0; c < D; ++c)
+          s[j] += (double)q[(h * N + i) * D + c] * k[(hk * N + j) * D + c];
+        s[j] /= sqrt((double)D);
+        if (s[j] > mx)
+          mx = s[j];
+      }
+      for (int j = 0; j <= i; ++j)
+        sum += exp(s[j] - mx);
+      for (int c = 0; c < D; ++c) {
+        double want = 0;
+        for (int j = 0; j <= i; ++j)
+          want += exp(s[j] - mx) / sum * v[(hk * N + j) * D + c];
+        double err = fabs(want - out[(h * N + i) * D + c]);
+        if (!(err <= worst)) /* NaN counts as a failure */
+          worst = isnan(err) ? INFINITY : err;
+      }
+    }
+  return worst;
+}
+
+struct Job {
+  attn_context *ctx;
+  attn_kernel *kernel;
+  attn_tensor args[4];
+  attn_status status;
+};
+
+static void *launchThread(void *p) {
+  struct Job *job = (struct Job *)p;
+  for (int r = 0; r < 20 && job->status == ATTN_OK; ++r)
+    job->status = attn_launch(job->ctx, job->kernel, job->args, 4);
+  return NULL;
+}
+
+int main(void) {
+  srand(7);
+  for (size_t i = 0; i < sizeof q / sizeof *q; ++i)
+    q[i] = (float)rand() / RAND_MAX - 0.5f;
+  for (size_t i = 0; i < sizeof k / sizeof *k; ++i) {
+    k[i] = (float)rand() / RAND_MAX - 0.5f;
+    v[i] = (float)rand() / RAND_MAX - 0.5f;
+  }
+  for (size_t i = 0; i < sizeof o / sizeof *o; ++i)
+    o[i] = o2[i] = NAN;
+
+  attn_context *ctx = NULL;
+  attn_status s = attn_context_create(ATTN_DEVICE_CPU, 2, &ctx);
+  CHECK(s == ATTN_OK && ctx, "context on the CPU with 2 threads");
+
+  attn_kernel *kernel = NULL;
+  s = attn_get_kernel(ctx, "#attn.causal", ATTN_F32, D, D, 0.0f, 0, &kernel);
+  CHECK(s == ATTN_OK && kernel, "JIT kernel for #attn.causal f32 D=16 (%s)",
+        attn_last_error());
+  if (!kernel)
+    return 1;
+  CHECK(attn_kernel_num_args(kernel) == 4, "kernel takes q, k, v, out");
+
+  attn_tensor args[4] = {dense(q, B, H, N, D), dense(k, B, HK, N, D),
+                         dense(v, B, HK, N, D), dense(o, B, H, N, D)};
+  s = attn_launch(ctx, kernel, args, 4);
+  double err = naiveError(o);
+  CHECK(s == ATTN_OK && err < 1e-5, "causal GQA launch, max error %.2e", err);
+
+  /* Several threads launching on one context. */
+  struct Job jobs[2];
+  pthread_t threads[2];
+  for (int t = 0; t < 2; ++t) {
+    jobs[t].ctx = ctx;
+    jobs[t].kernel = kernel;
+    memcpy(jobs[t].args, args, sizeof args);
+    jobs[t].args[3] = dense(t ? o2 : o, B, H, N, D);
+    jobs[t].status = ATTN_OK;
+    pthread_create(&threads[t], NULL, launchThread, &jobs[t]);
+  }
+  for (int t = 0; t < 2; ++t)
+    pthread_join(threads[t], NULL);
+  err = fmax(naiveError(o), naiveError(o2));
+  CHECK(jobs[0].status == ATTN_OK && jobs[1].status == ATTN_OK && err < 1e-5,
+        "concurrent launches from 2 threads, max error %.2e", err);
+
+  /* Error paths: each returns a code and names the problem. */
+  attn_tensor bad[4];
+  memcpy(bad, args, sizeof bad);
+  bad[1].dtype = ATTN_F16;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "(k) must be f32"),
+        "wrong dtype: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[3].shape[2] = N - 1;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT && strstr(attn_last_error(), "out"),
+        "wrong output shape: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[0].strides[3] = 2;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "innermost stride"),
+        "non-unit inner stride: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[1].shape[1] = 3, bad[2].shape[1] = 3;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "multiple of kv heads"),
+        "H %% Hk != 0: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[0].shape[3] = 8, bad[1].shape[3] = 8;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "must be 16 for this kernel"),
+        "head dim other than compiled: %s", attn_last_error());
+  s = attn_launch(ctx, kernel, args, 3);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "argument count: %s",
+        attn_last_error());
+
+  attn_kernel *none = NULL;
+  s = attn_get_kernel(ctx, "#attn.sliding_window<window = 0>", ATTN_F32, D, D,
+                      0.0f, 0, &none);
+  CHECK(s == ATTN_ERROR_COMPILE && !none &&
+            strstr(attn_last_error(), "'window' must be positive"),
+        "invalid pattern: %s", attn_last_error());
+  s = attn_get_kernel(ctx, "#attn.causal", ATTN_F32, 0, D, 0.0f, 0, &none);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "head dim 0: %s", attn_last_error());
+  s = attn_kernel_load(ctx, "/nonexistent/kernel.so", "k", &none);
+  CHECK(s == ATTN_ERROR_IO, "missing shared object: %s", attn_last_error());
+  attn_context *gpu = NULL;
+  s = attn_context_create(ATTN_DEVICE_CUDA, 0, &gpu);
+  CHECK(s == ATTN_ERROR_NO_DEVICE && !gpu, "CUDA context: %s",
+        attn_last_error());
+
+  attn_kernel_release(kernel);
+  attn_context_destroy(ctx);
+  printf("%d failures\n", failures);
+  return failures ? 1 : 0;
+}
