@@ -25,8 +25,8 @@ namespace mlir::attn {
 
 /// Tile sizes and register blocking of the CPU target.
 struct CPUOptions {
-  int64_t blockM = 64;
-  int64_t blockN = 96;
+  int64_t blockM = 0; ///< 0: chosen per kernel from the head dim
+  int64_t blockN = 0;
   int64_t vectorWidth = 8;
   int64_t mrKeys = 6;
   int64_t mrValues = 6;

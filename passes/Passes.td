@@ -44,10 +44,12 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
     over vector.fma micro-kernels) and `@causal` calling them in order.
   }];
   let options = [
-    Option<"blockM", "block-m", "int64_t", "64",
-           "query rows per tile (a multiple of vector-width * 2)">,
-    Option<"blockN", "block-n", "int64_t", "96",
-           "keys per tile (a multiple of the QK micro-kernel's key count)">,
+    Option<"blockM", "block-m", "int64_t", "0",
+           "query rows per tile (a multiple of vector-width * 2; 0: fit "
+           "Q^T in about 16 KB)">,
+    Option<"blockN", "block-n", "int64_t", "0",
+           "keys per tile (a multiple of mr-keys; 0: fit a K tile in about "
+           "24 KB)">,
     Option<"vectorWidth", "vector-width", "int64_t", "8",
            "f32 lanes per vector register (8: AVX2, 16: AVX-512)">,
     Option<"mrKeys", "mr-keys", "int64_t", "6",

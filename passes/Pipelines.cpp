@@ -42,8 +42,8 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
 
 namespace {
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
-  Option<int64_t> blockM{*this, "block-m", llvm::cl::init(64)};
-  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(96)};
+  Option<int64_t> blockM{*this, "block-m", llvm::cl::init(0)};
+  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(0)};
   Option<int64_t> vectorWidth{*this, "vector-width", llvm::cl::init(8)};
 };
 } // namespace

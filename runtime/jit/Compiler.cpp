@@ -42,7 +42,7 @@ using namespace mlir;
 
 namespace attn {
 
-const char *compilerVersion() { return "attn-cpu-0.4"; }
+const char *compilerVersion() { return "attn-cpu-0.5"; }
 
 mlir::attn::CPUOptions hostCPUOptions() {
   mlir::attn::CPUOptions o;
@@ -50,9 +50,7 @@ mlir::attn::CPUOptions hostCPUOptions() {
   if (features.lookup("avx512f")) {
     // 32 zmm registers: MR * 2 + 2 + 1 <= 32 keeps the blocks spill-free.
     o.vectorWidth = 16;
-    o.blockM = 64;
     o.mrKeys = 12;
-    o.blockN = 96;
     o.mrValues = 12;
   }
   return o;

@@ -89,6 +89,14 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
 
   attn::CompileOptions options;
   options.cpu = attn::hostCPUOptions();
+  // Overrides for tuning and for testing the other register blocking.
+  if (envInt("ATTN_VECTOR_WIDTH", 0) == 16) {
+    options.cpu.vectorWidth = 16;
+    options.cpu.mrKeys = options.cpu.mrValues = 12;
+  } else if (envInt("ATTN_VECTOR_WIDTH", 0) == 8) {
+    options.cpu.vectorWidth = 8;
+    options.cpu.mrKeys = options.cpu.mrValues = 6;
+  }
   options.cpu.blockM = envInt("ATTN_BLOCK_M", options.cpu.blockM);
   options.cpu.blockN = envInt("ATTN_BLOCK_N", options.cpu.blockN);
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))

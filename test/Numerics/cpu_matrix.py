@@ -1,0 +1,128 @@
+"""SPEC's test matrix on the CPU target: every supported pattern, f32/f16/bf16,
+odd N, D in {32, 64, 80, 128}, GQA and MQA, Nq < Nk, Nq = 1, rows without keys.
+
+Each case draws fresh random inputs, runs attn-run (which poisons its outputs
+with NaN before the kernel runs) and compares O and LSE with the float64
+reference in reference.py, written from SPEC.md independently of the compiler.
+Prints one line per case and a summary; exits 1 on any failure.
+usage: cpu_matrix.py WORKDIR [--quick]
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference  # noqa: E402
+
+WORK = sys.argv[1]
+os.makedirs(WORK, exist_ok=True)
+RUN = os.environ.get("ATTN_RUN", "attn-run")
+
+PATTERNS = [
+    "#attn.full",
+    "#attn.causal",
+    "#attn.sliding_window<window = 7>",
+    "#attn.sliding_window<window = 40>",
+    "#attn.block_causal<block = 16>",
+    "#attn.dilated<segments = [8, 16, 32], rates = [1, 2, 4]>",
+    "#attn.dilated<segments = [12, 48], rates = [2, 4], causal = false, offsets = grouped>",
+    # No rate 1: rows of some heads are selected by no pattern (O = 0, LSE = -inf).
+    "#attn.dilated<segments = [16, 32], rates = [4, 8]>",
+]
+
+# (B, H, Hk, Nq, Nk, D, Dv, what)
+SHAPES = [
+    (2, 8, 2, 77, 77, 32, 32, "GQA 8/2, odd N, D=32"),
+    (1, 4, 1, 130, 130, 64, 64, "MQA, N=130, D=64"),
+    (1, 2, 2, 100, 100, 80, 80, "D=80"),
+    (1, 3, 3, 65, 65, 128, 128, "D=128, N=65"),
+    (1, 2, 1, 33, 150, 64, 48, "Nq < Nk (bottom-right), Dv=48"),
+    (2, 2, 2, 1, 97, 64, 64, "Nq = 1 (decoding)"),
+    (1, 2, 2, 40, 20, 32, 32, "Nq > Nk: early rows see no key"),
+]
+DTYPES = ["f32", "f16", "bf16"]
+TOL = {"f32": 1e-5, "f16": 1e-2, "bf16": 1e-2}
+
+
+def quantize(x, dtype):
+    """The values the kernel actually sees, as float64."""
+    if dtype == "f16":
+        return x.astype(np.float16).astype(np.float64)
+    if dtype == "bf16":
+        bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+        return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    return x.astype(np.float32).astype(np.float64)
+
+
+def run_case(pattern, shape, dtype, rng):
+    b, h, hk, nq, nk, d, dv, what = shape
+    is_dilated = pattern.startswith("#attn.dilated")
+    if is_dilated and nq != nk:
+        return None
+    q = rng.standard_normal((b, h, nq, d))
+    k = rng.standard_normal((b, hk, nk, d))
+    v = rng.standard_normal((b, hk, nk, dv))
+    file_dtype = np.float16 if dtype == "f16" else np.float32
+    paths = {}
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        paths[name] = os.path.join(WORK, f"{name}.npy")
+        np.save(paths[name], x.astype(file_dtype))
+    out = os.path.join(WORK, "o.npy")
+    lse = os.path.join(WORK, "lse.npy")
+    for f in (out, lse):
+        if os.path.exists(f):
+            os.remove(f)
+    cmd = [RUN, "--pattern", pattern, "--q", paths["q"], "--k", paths["k"],
+           "--v", paths["v"], "--out", out, "--lse", lse, "--threads", "2"]
+    if dtype == "bf16":
+        cmd += ["--dtype", "bf16"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return False, f"attn-run failed: {proc.stderr.strip()}"
+    got_o = np.load(out).astype(np.float64)
+    got_l = np.load(lse).astype(np.float64)
+    want_o, want_l = reference.attention(
+        quantize(q, dtype), quantize(k, dtype), quantize(v, dtype),
+        reference.pattern_from_text(pattern))
+    if dtype == "f16":  # the kernel rounds O to f16 on the way out
+        want_cmp = want_o
+    else:
+        want_cmp = want_o
+    _, rel = reference.rel_error(got_o, want_cmp)
+    inf_ok = np.array_equal(np.isneginf(got_l), np.isneginf(want_l))
+    finite = np.isfinite(want_l)
+    lse_err = (np.max(np.abs(got_l[finite] - want_l[finite]))
+               / max(1.0, np.max(np.abs(want_l[finite])))) if finite.any() else 0.0
+    empty_rows = int((~finite).sum())
+    ok = rel <= TOL[dtype] and lse_err <= TOL[dtype] and inf_ok \
+        and not np.isnan(got_o).any() and not np.isnan(got_l).any()
+    msg = (f"rel {rel:.2e} lse {lse_err:.2e} empty rows {empty_rows}"
+           + ("" if inf_ok else " LSE -inf rows differ"))
+    return ok, msg
+
+
+def main():
+    quick = "--quick" in sys.argv
+    rng = np.random.default_rng()
+    passed = failed = 0
+    for pattern in PATTERNS:
+        for dtype in DTYPES:
+            shapes = SHAPES if dtype == "f32" or not quick else SHAPES[:3]
+            for shape in shapes:
+                result = run_case(pattern, shape, dtype, rng)
+                if result is None:
+                    continue
+                ok, msg = result
+                passed += ok
+                failed += not ok
+                print(f"{'PASS' if ok else 'FAIL'} {pattern} {dtype} "
+                      f"[{shape[-1]}]: {msg}", flush=True)
+    print(f"cpu matrix: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
