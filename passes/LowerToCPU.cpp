@@ -530,10 +530,18 @@ void TileCodegen::emitEpilogue(const Scratch &s, const RowView &o,
 // Kernel ABI: phases of work items
 //===----------------------------------------------------------------------===//
 
-/// Operands of the kernel function, by role.
+/// Operands of the kernel function, by role (null when absent).
 struct KernelArgs {
-  Value q, k, v, o, lse;
+  Value q, k, v, o, lse, slopes, stateIn, stateOut;
 };
+
+/// The two functions of one phase, as the ABI emitter builds them.
+struct PhaseFns {
+  std::function<Value(Emitter &, const KernelArgs &)> count;
+  std::function<void(Emitter &, const KernelArgs &, Value begin, Value end)>
+      run;
+};
+
 
 /// One phase: how many items, and how to run one.
 struct Phase {
@@ -548,6 +556,23 @@ RowView view(Value mem, Value batch, Value head, Value base, Value stride) {
   return RowView{mem, batch, head, base, stride};
 }
 
+/// Operands must be the function's arguments (the ABI passes them through)
+/// and the attn op the function's only operation.
+LogicalResult checkKernelShape(func::FuncOp func, Operation *op) {
+  Block &entry = func.getBody().front();
+  for (Value operand : op->getOperands())
+    if (!isa<BlockArgument>(operand) ||
+        cast<BlockArgument>(operand).getOwner() != &entry)
+      return op->emitOpError()
+             << "the CPU target lowers kernels whose attn op works on the "
+                "function's arguments";
+  if (!llvm::all_of(entry.without_terminator(),
+                    [&](Operation &o) { return &o == op; }))
+    return func.emitError() << "the CPU target lowers kernel functions whose "
+                               "body is one attn op";
+  return success();
+}
+
 class LowerToCPU : public attn::impl::AttnLowerToCPUBase<LowerToCPU> {
 public:
   using Base::Base;
@@ -555,9 +580,15 @@ public:
 
 private:
   LogicalResult lowerKernel(func::FuncOp func, AttentionOp op);
+  LogicalResult lowerLightning(func::FuncOp func, LightningOp op);
 };
 
 } // namespace
+
+static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
+                          StringRef pattern,
+                          ArrayRef<std::pair<StringRef, int64_t>> roles,
+                          ArrayRef<PhaseFns> phases);
 
 LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   CPUOptions opt{blockM, blockN, vectorWidth, mrKeys, mrValues};
@@ -587,18 +618,8 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
                                "Dv (they set the register blocking)";
   double scale = *op.getEffectiveScale();
 
-  // Operands must be the function's arguments: the ABI passes them through.
-  Block &entry = func.getBody().front();
-  for (Value operand : op->getOperands())
-    if (!isa<BlockArgument>(operand) ||
-        cast<BlockArgument>(operand).getOwner() != &entry)
-      return op.emitOpError()
-             << "the CPU target lowers kernels whose attn op works on the "
-                "function's arguments";
-  if (!llvm::all_of(entry.without_terminator(),
-                    [&](Operation &o) { return &o == op.getOperation(); }))
-    return func.emitError() << "the CPU target lowers kernel functions whose "
-                               "body is one attn op";
+  if (failed(checkKernelShape(func, op)))
+    return failure();
 
   auto argIndex = [&](Value v) -> int64_t {
     return v ? int64_t(cast<BlockArgument>(v).getArgNumber()) : -1;
@@ -717,19 +738,67 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
                             << " is not supported by the CPU target yet";
   }
 
-  // Emit the phase functions next to the kernel.
+  Type outElt = oType.getElementType();
+  SmallVector<PhaseFns> fns;
+  for (Phase &phase : phases) {
+    PhaseFns f;
+    f.count = [&phase](Emitter &e, const KernelArgs &a) {
+      return phase.count(e, a);
+    };
+    f.run = [&, outElt](Emitter &e, const KernelArgs &a, Value begin,
+                        Value end) {
+      TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
+      Scratch s;
+      if (phase.needsScratch)
+        s = tc.allocScratch();
+      e.forLoop(begin, end, e.idx(1),
+                [&](Value item) { phase.run(e, tc, s, a, item); });
+    };
+    fns.push_back(std::move(f));
+  }
+  std::string patternText;
+  llvm::raw_string_ostream(patternText) << pattern;
+  emitKernelABI(func, op, "attention", patternText,
+                {{"q", iq}, {"k", ik}, {"v", iv}, {"out", io}, {"lse", il}},
+                fns);
+  return success();
+}
+
+/// Builds F__count<p>, F__run<p>, F__phases, the metadata global and the
+/// serial driver F, then erases the attn op.
+static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
+                   StringRef pattern,
+                   ArrayRef<std::pair<StringRef, int64_t>> roles,
+                   ArrayRef<PhaseFns> phases) {
   OpBuilder b(func);
   Location loc = func.getLoc();
   MLIRContext *ctx = func.getContext();
+  Block &entry = func.getBody().front();
   auto argTypes = func.getFunctionType().getInputs();
   auto unitAttr = UnitAttr::get(ctx);
   auto bindArgs = [&](Block &block) {
-    KernelArgs a{block.getArgument(iq), block.getArgument(ik),
-                 block.getArgument(iv), block.getArgument(io),
-                 il >= 0 ? block.getArgument(il) : Value()};
+    KernelArgs a;
+    for (auto [role, index] : roles) {
+      Value v = index >= 0 ? block.getArgument(index) : Value();
+      if (role == "q")
+        a.q = v;
+      else if (role == "k")
+        a.k = v;
+      else if (role == "v")
+        a.v = v;
+      else if (role == "out")
+        a.o = v;
+      else if (role == "lse")
+        a.lse = v;
+      else if (role == "slopes")
+        a.slopes = v;
+      else if (role == "state_in")
+        a.stateIn = v;
+      else if (role == "state_out")
+        a.stateOut = v;
+    }
     return a;
   };
-  Type outElt = oType.getElementType();
   SmallVector<func::FuncOp> countFns, runFns;
   for (auto [pi, phase] : llvm::enumerate(phases)) {
     std::string suffix = std::to_string(pi);
@@ -757,15 +826,8 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
       Block *block = runFn.addEntryBlock();
       b.setInsertionPointToStart(block);
       Emitter e{b, loc};
-      TileCodegen tc(b, loc, opt, d, dv, outElt, scale);
-      Scratch s;
-      if (phase.needsScratch)
-        s = tc.allocScratch();
-      KernelArgs a = bindArgs(*block);
-      Value begin = block->getArgument(argTypes.size());
-      Value end = block->getArgument(argTypes.size() + 1);
-      e.forLoop(begin, end, e.idx(1),
-                [&](Value item) { phase.run(e, tc, s, a, item); });
+      phase.run(e, bindArgs(*block), block->getArgument(argTypes.size()),
+                block->getArgument(argTypes.size() + 1));
       func::ReturnOp::create(b, loc);
     }
     countFns.push_back(countFn);
@@ -779,23 +841,24 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(phasesFn.addEntryBlock());
     func::ReturnOp::create(
-        b, loc, ValueRange{arith::ConstantIndexOp::create(b, loc, phases.size())});
+        b, loc,
+        ValueRange{arith::ConstantIndexOp::create(b, loc, phases.size())});
   }
 
   // Metadata for the runtime core (which parses no MLIR): one line per
   // argument, role:dtype:rank:dims with -1 for dynamic dims.
   {
-    std::string meta = "attn-kernel v1\nop attention\n";
+    std::string meta = "attn-kernel v1\n";
     llvm::raw_string_ostream os(meta);
-    os << "pattern " << pattern << "\n";
+    os << "op " << opName << "\n";
+    if (!pattern.empty())
+      os << "pattern " << pattern << "\n";
     os << "phases " << phases.size() << "\n";
-    const char *roles[] = {"q", "k", "v", "out", "lse"};
-    int64_t indices[] = {iq, ik, iv, io, il};
     for (unsigned a = 0; a < argTypes.size(); ++a) {
       StringRef role = "?";
-      for (unsigned r = 0; r < 5; ++r)
-        if (indices[r] == int64_t(a))
-          role = roles[r];
+      for (auto [name, index] : roles)
+        if (index == int64_t(a))
+          role = name;
       auto t = cast<MemRefType>(argTypes[a]);
       os << "arg " << role << " " << t.getElementType() << " " << t.getRank();
       for (int64_t dim : t.getShape())
@@ -811,7 +874,7 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   }
 
   // The kernel itself: every phase in order, serially.
-  op.erase();
+  op->erase();
   b.setInsertionPoint(entry.getTerminator());
   SmallVector<Value> args(entry.getArguments());
   for (auto [countFn, runFn] : llvm::zip(countFns, runFns)) {
@@ -822,25 +885,276 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
     func::CallOp::create(b, loc, runFn, runArgs);
   }
   func->setAttr("llvm.emit_c_interface", unitAttr);
+}
+
+
+//===----------------------------------------------------------------------===//
+// Lightning attention: Lightning-Attention-2 blocks with a carried KV state
+//===----------------------------------------------------------------------===//
+
+/// One (batch, head) of attn.lightning: blocks of `bl` rows in order; the
+/// intra-block product with the decay mask, the inter-block product with the
+/// f32 state KV [D][Dv], then the state update. Decay powers come from a
+/// table of lambda^x for 0 <= x <= bl, so lambda^-t never appears.
+class LightningCodegen {
+public:
+  LightningCodegen(Emitter &e, int64_t w, int64_t bl, int64_t d, int64_t dv,
+                   Type outType, double scale)
+      : e(e), w(w), bl(bl), d(d), dv(dv), outType(outType), scale(scale) {
+    vec = VectorType::get({w}, e.b.getF32Type());
+  }
+
+  struct Scratch {
+    Value kv, s, pw;
+  };
+  Scratch alloc() {
+    auto f32 = e.b.getF32Type();
+    auto mk = [&](ArrayRef<int64_t> shape) -> Value {
+      return memref::AllocaOp::create(e.b, e.loc, MemRefType::get(shape, f32),
+                                      ValueRange{}, e.b.getI64IntegerAttr(64));
+    };
+    return {mk({d, dv}), mk({bl, bl}), mk({bl + 1})};
+  }
+
+  void emitItem(const Scratch &sc, const KernelArgs &a, Value item);
+
+private:
+  Emitter &e;
+  int64_t w, bl, d, dv;
+  Type outType;
+  double scale;
+  VectorType vec;
+
+  Value vload(Value mem, ValueRange idx) {
+    auto t = cast<MemRefType>(mem.getType()).getElementType();
+    Value x = e.vload(VectorType::get({w}, t), mem, idx);
+    if (t.isF32())
+      return x;
+    return arith::ExtFOp::create(e.b, e.loc, vec, x);
+  }
+  Value mulf(Value x, Value y) {
+    return arith::MulFOp::create(e.b, e.loc, x, y);
+  }
+  Value fma(Value a, Value x, Value acc) {
+    return vector::FMAOp::create(e.b, e.loc, a, x, acc);
+  }
+  Value defaultSlope(Value head, Value numHeads);
+};
+
+/// SPEC's ALiBi slopes: 2^(-8 (h+1) / c) for the first c = 2^floor(log2 H)
+/// heads, then the even-indexed slopes of the 2c sequence.
+Value LightningCodegen::defaultSlope(Value head, Value numHeads) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value h64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), numHeads);
+  Value lz = math::CountLeadingZerosOp::create(b, loc, h64);
+  Value log2c = arith::SubIOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(63)), lz);
+  Value c = arith::ShLIOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1)), log2c);
+  Value cIdx = arith::IndexCastOp::create(b, loc, b.getIndexType(), c);
+  Value first = e.cmp(arith::CmpIPredicate::slt, head, cIdx);
+  // numerator index and sequence length for either branch
+  Value num = e.select(first, e.add(head, e.idx(1)),
+                       e.add(e.mul(e.sub(head, cIdx), e.idx(2)), e.idx(1)));
+  Value len = e.select(first, cIdx, e.mul(cIdx, e.idx(2)));
+  auto toF = [&](Value i) {
+    Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), i);
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), i64);
+  };
+  Value expo = arith::DivFOp::create(b, loc, mulf(e.f32(-8.0), toF(num)),
+                                     toF(len));
+  return math::Exp2Op::create(b, loc, expo);
+}
+
+void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
+                                Value item) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value numHeads = e.dim(a.q, 1), n = e.dim(a.q, 2);
+  Value batch = e.div(item, numHeads), head = e.rem(item, numHeads);
+  Value kvHead = e.div(head, e.div(numHeads, e.dim(a.k, 1)));
+  Value slope = a.slopes ? e.load(a.slopes, {head})
+                         : defaultSlope(head, numHeads);
+  // lambda^x = 2^(x * log2 lambda), log2 lambda = -slope * log2(e).
+  Value log2l = mulf(slope, e.f32(-M_LOG2E));
+  e.forLoop(0, bl + 1, 1, [&](Value x) {
+    Value xi = arith::IndexCastOp::create(b, loc, b.getI64Type(), x);
+    Value xf = arith::SIToFPOp::create(b, loc, b.getF32Type(), xi);
+    e.store(math::Exp2Op::create(b, loc, mulf(xf, log2l)), sc.pw, {x});
+  });
+  Value zero = e.splat(e.f32(0), vec);
+  e.forLoop(0, d, 1, [&](Value r) {
+    e.forLoop(0, dv, w, [&](Value c) {
+      Value init = a.stateIn ? e.vload(vec, a.stateIn, {batch, head, r, c})
+                             : zero;
+      e.vstore(init, sc.kv, {r, c});
+    });
+  });
+  Value scaleV = e.f32(scale);
+  int64_t chunk = std::min<int64_t>(dv / w, 4); // accumulator vectors
+  e.forLoop(e.idx(0), n, e.idx(bl), [&](Value t0) {
+    Value len = e.min(e.idx(bl), e.sub(n, t0));
+    // Intra-block scores with the decay mask: S[i][j] = c q_i.k_j l^(i-j).
+    e.forLoop(e.idx(0), len, e.idx(1), [&](Value i) {
+      Value qi = e.add(t0, i);
+      e.forLoop(e.idx(0), e.add(i, e.idx(1)), e.idx(1), [&](Value j) {
+        Value kj = e.add(t0, j);
+        Value acc = e.forLoop(e.idx(0), e.idx(d), e.idx(w), {zero},
+                              [&](Value c, ValueRange v) -> SmallVector<Value> {
+                                return {fma(vload(a.q, {batch, head, qi, c}),
+                                            vload(a.k, {batch, kvHead, kj, c}),
+                                            v[0])};
+                              })[0];
+        Value dot = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::ADD, acc);
+        Value decay = e.load(sc.pw, {e.sub(i, j)});
+        e.store(mulf(mulf(dot, scaleV), decay), sc.s, {i, j});
+      });
+    });
+    // Output rows: inter-block c l^(i+1) q_i KV, plus intra-block S V.
+    e.forLoop(e.idx(0), len, e.idx(1), [&](Value i) {
+      Value qi = e.add(t0, i);
+      Value qScale = mulf(scaleV, e.load(sc.pw, {e.add(i, e.idx(1))}));
+      for (int64_t c0 = 0; c0 < dv; c0 += chunk * w) {
+        int64_t nv = std::min(chunk, (dv - c0) / w);
+        SmallVector<Value> init(nv, zero);
+        SmallVector<Value> acc = e.forLoop(
+            e.idx(0), e.idx(d), e.idx(1), init,
+            [&](Value r, ValueRange v) {
+              Value qv = mulf(e.toF32(e.load(a.q, {batch, head, qi, r})),
+                              qScale);
+              Value qb = e.splat(qv, vec);
+              SmallVector<Value> next;
+              for (int64_t x = 0; x < nv; ++x)
+                next.push_back(fma(qb, e.vload(vec, sc.kv,
+                                               {r, e.idx(c0 + x * w)}),
+                                   v[x]));
+              return next;
+            });
+        acc = e.forLoop(e.idx(0), e.add(i, e.idx(1)), e.idx(1), acc,
+                        [&](Value j, ValueRange v) {
+                          Value sb = e.splat(e.load(sc.s, {i, j}), vec);
+                          Value kj = e.add(t0, j);
+                          SmallVector<Value> next;
+                          for (int64_t x = 0; x < nv; ++x)
+                            next.push_back(fma(
+                                sb,
+                                vload(a.v, {batch, kvHead, kj,
+                                            e.idx(c0 + x * w)}),
+                                v[x]));
+                          return next;
+                        });
+        for (int64_t x = 0; x < nv; ++x) {
+          Value out = acc[x];
+          if (!outType.isF32())
+            out = arith::TruncFOp::create(
+                b, loc, VectorType::get({w}, outType), out);
+          e.vstore(out, a.o, {batch, head, qi, e.idx(c0 + x * w)});
+        }
+      }
+    });
+    // State: KV = l^len KV + sum_j l^(len-1-j) k_j^T v_j.
+    Value lLen = e.splat(e.load(sc.pw, {len}), vec);
+    e.forLoop(0, d, 1, [&](Value r) {
+      for (int64_t c0 = 0; c0 < dv; c0 += chunk * w) {
+        int64_t nv = std::min(chunk, (dv - c0) / w);
+        SmallVector<Value> init;
+        for (int64_t x = 0; x < nv; ++x)
+          init.push_back(
+              mulf(e.vload(vec, sc.kv, {r, e.idx(c0 + x * w)}), lLen));
+        SmallVector<Value> acc = e.forLoop(
+            e.idx(0), len, e.idx(1), init, [&](Value j, ValueRange v) {
+              Value kj = e.add(t0, j);
+              Value coef = mulf(
+                  e.load(sc.pw, {e.sub(e.sub(len, e.idx(1)), j)}),
+                  e.toF32(e.load(a.k, {batch, kvHead, kj, r})));
+              Value cb = e.splat(coef, vec);
+              SmallVector<Value> next;
+              for (int64_t x = 0; x < nv; ++x)
+                next.push_back(fma(
+                    cb, vload(a.v, {batch, kvHead, kj, e.idx(c0 + x * w)}),
+                    v[x]));
+              return next;
+            });
+        for (int64_t x = 0; x < nv; ++x)
+          e.vstore(acc[x], sc.kv, {r, e.idx(c0 + x * w)});
+      }
+    });
+  });
+  if (a.stateOut)
+    e.forLoop(0, d, 1, [&](Value r) {
+      e.forLoop(0, dv, w, [&](Value c) {
+        e.vstore(e.vload(vec, sc.kv, {r, c}), a.stateOut,
+                 {batch, head, r, c});
+      });
+    });
+}
+
+LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
+  if (failed(checkKernelShape(func, op)))
+    return failure();
+  auto qType = cast<MemRefType>(op.getQ().getType());
+  auto vType = cast<MemRefType>(op.getV().getType());
+  auto oType = cast<MemRefType>(op.getOut().getType());
+  int64_t d = qType.getDimSize(3), dv = vType.getDimSize(3);
+  int64_t w = vectorWidth;
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % w ||
+      dv % w)
+    return op.emitOpError() << "the CPU target needs static head dims D and "
+                               "Dv that are multiples of the vector width "
+                            << w;
+  for (Value st : {op.getStateIn(), op.getStateOut()})
+    if (st && cast<MemRefType>(st.getType()).getLayout() &&
+        !cast<MemRefType>(st.getType()).getLayout().isIdentity())
+      return op.emitOpError() << "the CPU target needs contiguous states";
+  double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0;
+  int64_t bl = 64;
+  auto argIndex = [&](Value v) -> int64_t {
+    return v ? int64_t(cast<BlockArgument>(v).getArgNumber()) : -1;
+  };
+  Type outElt = oType.getElementType();
+  PhaseFns phase;
+  phase.count = [](Emitter &e, const KernelArgs &a) {
+    return e.mul(e.dim(a.q, 0), e.dim(a.q, 1));
+  };
+  phase.run = [=](Emitter &e, const KernelArgs &a, Value begin, Value end) {
+    LightningCodegen lc(e, w, bl, d, dv, outElt, scale);
+    auto sc = lc.alloc();
+    e.forLoop(begin, end, e.idx(1),
+              [&](Value item) { lc.emitItem(sc, a, item); });
+  };
+  emitKernelABI(func, op, "lightning", "",
+                {{"q", argIndex(op.getQ())},
+                 {"k", argIndex(op.getK())},
+                 {"v", argIndex(op.getV())},
+                 {"out", argIndex(op.getOut())},
+                 {"slopes", argIndex(op.getSlopes())},
+                 {"state_in", argIndex(op.getStateIn())},
+                 {"state_out", argIndex(op.getStateOut())}},
+                {phase});
   return success();
 }
 
 void LowerToCPU::runOnOperation() {
-  SmallVector<std::pair<func::FuncOp, AttentionOp>> work;
+  SmallVector<std::pair<func::FuncOp, Operation *>> work;
   bool failedAny = false;
   getOperation().walk([&](func::FuncOp func) {
     func.walk([&](Operation *op) {
-      if (auto att = dyn_cast<AttentionOp>(op))
-        work.emplace_back(func, att);
-      else if (isa<LightningOp, MergeOp>(op)) {
+      if (isa<AttentionOp, LightningOp>(op))
+        work.emplace_back(func, op);
+      else if (isa<MergeOp>(op)) {
         op->emitOpError() << "is not supported by the CPU target yet";
         failedAny = true;
       }
     });
   });
-  for (auto [func, op] : work)
-    if (failed(lowerKernel(func, op)))
-      failedAny = true;
+  for (auto [func, op] : work) {
+    LogicalResult r = isa<AttentionOp>(op)
+                          ? lowerKernel(func, cast<AttentionOp>(op))
+                          : lowerLightning(func, cast<LightningOp>(op));
+    failedAny |= failed(r);
+  }
   if (failedAny)
     signalPassFailure();
 }

@@ -110,6 +110,21 @@ attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                             attn_dtype dtype, int64_t d, int64_t dv,
                             float scale, int with_lse, attn_kernel **out);
 
+/* Flags of attn_get_lightning_kernel: which optional tensors the kernel
+ * takes, in this order after q, k, v, out. */
+#define ATTN_LIGHTNING_SLOPES 1    /* float32 [H] decay slopes (default ALiBi) */
+#define ATTN_LIGHTNING_STATE_IN 2  /* float32 [B, H, D, Dv] initial KV state */
+#define ATTN_LIGHTNING_STATE_OUT 4 /* float32 [B, H, D, Dv] final KV state */
+
+/* JIT layer: lightning attention (causal linear attention with per-head
+ * decay, SPEC.md) for input dtype, head dims D and Dv (multiples of 8),
+ * score scale (0 means 1), with the optional tensors named by `flags`.
+ * A prefill with ATTN_LIGHTNING_STATE_OUT returns the state a decode step
+ * (N = 1, ATTN_LIGHTNING_STATE_IN | ATTN_LIGHTNING_STATE_OUT) continues. */
+attn_status attn_get_lightning_kernel(attn_context *ctx, attn_dtype dtype,
+                                      int64_t d, int64_t dv, float scale,
+                                      int flags, attn_kernel **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,12 @@ attn_status checkAttentionArgs(const std::string &pattern,
                                const attn_tensor *q, const attn_tensor *k,
                                const attn_tensor *v, const attn_tensor *o,
                                const attn_tensor *lse);
+/// The same for attn.lightning (states [B, H, D, Dv], slopes [H]).
+attn_status checkLightningArgs(const attn_tensor *q, const attn_tensor *k,
+                               const attn_tensor *v, const attn_tensor *o,
+                               const attn_tensor *slopes,
+                               const attn_tensor *stateIn,
+                               const attn_tensor *stateOut);
 } // namespace attnrt
 
 #endif

@@ -181,7 +181,7 @@ struct ArgMeta {
 
 struct attn_kernel {
   void *handle = nullptr;
-  std::string name, info, pattern;
+  std::string name, info, pattern, op;
   std::vector<ArgMeta> args;
   std::vector<void *> count, run;
   ~attn_kernel() {
@@ -229,6 +229,8 @@ static attn_status parseMeta(attn_kernel &k) {
     ls >> key;
     if (key == "phases") {
       ls >> phases;
+    } else if (key == "op") {
+      ls >> k.op;
     } else if (key == "pattern") {
       std::getline(ls, k.pattern);
       if (!k.pattern.empty() && k.pattern[0] == ' ')
@@ -247,6 +249,10 @@ static attn_status parseMeta(attn_kernel &k) {
       k.args.push_back(a);
     }
   }
+  if (k.op != "attention" && k.op != "lightning")
+    return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
+                        "kernel '" + k.name + "' is a '" + k.op +
+                            "' kernel, which this runtime cannot launch");
   if (phases < 1 || phases > 64 || k.args.empty() || k.args.size() > 8)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "kernel '" + k.name + "' has incomplete metadata");
@@ -395,6 +401,41 @@ attn_status attnrt::checkAttentionArgs(const std::string &pattern,
   return ATTN_OK;
 }
 
+static bool r0IsDense(const std::string &role) {
+  return role == "slopes" || role == "state_in" || role == "state_out";
+}
+
+attn_status attnrt::checkLightningArgs(const attn_tensor *q,
+                                       const attn_tensor *k,
+                                       const attn_tensor *v,
+                                       const attn_tensor *o,
+                                       const attn_tensor *slopes,
+                                       const attn_tensor *stateIn,
+                                       const attn_tensor *stateOut) {
+  if (q->shape[2] != k->shape[2])
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "lightning attention needs q and k of one length N, got " +
+                    std::to_string(q->shape[2]) + " and " +
+                    std::to_string(k->shape[2]));
+  if (attn_status s = checkAttentionArgs("", q, k, v, o, nullptr))
+    return s;
+  int64_t B = q->shape[0], H = q->shape[1], D = q->shape[3],
+          Dv = v->shape[3];
+  if (slopes && slopes->shape[0] != H)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "slopes must have H = " + std::to_string(H) +
+                    " entries, got " + std::to_string(slopes->shape[0]));
+  for (const attn_tensor *st : {stateIn, stateOut})
+    if (st && (st->shape[0] != B || st->shape[1] != H || st->shape[2] != D ||
+               st->shape[3] != Dv))
+      return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                  std::string(st == stateIn ? "state_in" : "state_out") +
+                      " must be [B, H, D, Dv] = [" + std::to_string(B) +
+                      ", " + std::to_string(H) + ", " + std::to_string(D) +
+                      ", " + std::to_string(Dv) + "]");
+  return ATTN_OK;
+}
+
 extern "C" attn_status attn_launch(attn_context *ctx,
                                    const attn_kernel *kernel,
                                    const attn_tensor *args, int num_args) {
@@ -406,8 +447,9 @@ extern "C" attn_status attn_launch(attn_context *ctx,
                         "kernel '" + kernel->name + "' takes " +
                             std::to_string(n) + " tensors, got " +
                             std::to_string(num_args));
-  const attn_tensor *byRole[5] = {};
-  const char *roles[5] = {"q", "k", "v", "out", "lse"};
+  const attn_tensor *byRole[8] = {};
+  const char *roles[8] = {"q",   "k",      "v",        "out",
+                          "lse", "slopes", "state_in", "state_out"};
   std::vector<Descriptor> descs(n);
   std::vector<void *> ptrs(n);
   for (size_t i = 0; i < n; ++i) {
@@ -441,9 +483,19 @@ extern "C" attn_status attn_launch(attn_context *ctx,
       return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                           what + " must have innermost stride 1, got " +
                               std::to_string(t.strides[m.rank - 1]));
-    for (int r = 0; r < 5; ++r)
+    for (int r = 0; r < 8; ++r)
       if (m.role == roles[r])
         byRole[r] = &t;
+    // Slopes and states are plain contiguous arrays in the kernel ABI.
+    if (r0IsDense(m.role)) {
+      int64_t stride = 1;
+      for (int dIdx = m.rank - 1; dIdx >= 0; --dIdx) {
+        if (t.strides[dIdx] != stride)
+          return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                              what + " must be contiguous (row-major)");
+        stride *= t.shape[dIdx];
+      }
+    }
     int64_t *w = descs[i].words;
     std::memcpy(&w[0], &t.data, sizeof(void *));
     std::memcpy(&w[1], &t.data, sizeof(void *));
@@ -458,10 +510,15 @@ extern "C" attn_status attn_launch(attn_context *ctx,
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "kernel '" + kernel->name + "' metadata lacks q, k, v "
                         "or out");
-  if (attn_status s = attnrt::checkAttentionArgs(
-          kernel->pattern, byRole[0], byRole[1], byRole[2], byRole[3],
-          byRole[4]))
-    return s;
+  attn_status checked =
+      kernel->op == "lightning"
+          ? attnrt::checkLightningArgs(byRole[0], byRole[1], byRole[2],
+                                       byRole[3], byRole[5], byRole[6],
+                                       byRole[7])
+          : attnrt::checkAttentionArgs(kernel->pattern, byRole[0], byRole[1],
+                                       byRole[2], byRole[3], byRole[4]);
+  if (checked != ATTN_OK)
+    return checked;
   for (size_t p = 0; p < kernel->count.size(); ++p) {
     int64_t items = countFor(n, kernel->count[p], ptrs.data());
     void *run = kernel->run[p];

@@ -42,7 +42,7 @@ using namespace mlir;
 
 namespace attn {
 
-const char *compilerVersion() { return "attn-cpu-0.5"; }
+const char *compilerVersion() { return "attn-cpu-0.6"; }
 
 mlir::attn::CPUOptions hostCPUOptions() {
   mlir::attn::CPUOptions o;
@@ -101,6 +101,41 @@ std::string attentionKernelSource(const std::string &name,
        ", " + t(d) + ", " + t(dv) + ") outs(%o : " + t(dv) + ")";
   if (withLse)
     s += " lse(%lse : " + lse + ")";
+  if (scale != 0) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), " {scale = %.9e : f32}", double(scale));
+    s += buf;
+  }
+  s += "\n  return\n}\n";
+  return s;
+}
+
+std::string lightningKernelSource(const std::string &name,
+                                  const std::string &dtype, int64_t d,
+                                  int64_t dv, int flags, float scale) {
+  auto t = [&](int64_t hd) {
+    return "memref<?x?x?x" + std::to_string(hd) + "x" + dtype +
+           ", strided<[?, ?, ?, 1], offset: ?>>";
+  };
+  std::string st =
+      "memref<?x?x" + std::to_string(d) + "x" + std::to_string(dv) + "xf32>";
+  std::string s = "func.func @" + name + "(%q: " + t(d) + ", %k: " + t(d) +
+                  ", %v: " + t(dv) + ", %o: " + t(dv);
+  std::string tail;
+  if (flags & 1) {
+    s += ", %slopes: memref<?xf32>";
+    tail += " slopes(%slopes : memref<?xf32>)";
+  }
+  if (flags & 2) {
+    s += ", %kv_in: " + st;
+    tail += " state_in(%kv_in : " + st + ")";
+  }
+  if (flags & 4) {
+    s += ", %kv_out: " + st;
+    tail += " state_out(%kv_out : " + st + ")";
+  }
+  s += ") {\n  attn.lightning ins(%q, %k, %v : " + t(d) + ", " + t(d) + ", " +
+       t(dv) + ") outs(%o : " + t(dv) + ")" + tail;
   if (scale != 0) {
     char buf[64];
     snprintf(buf, sizeof(buf), " {scale = %.9e : f32}", double(scale));

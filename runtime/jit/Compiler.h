@@ -41,6 +41,12 @@ std::string attentionKernelSource(const std::string &name,
                                   const std::string &dtype, int64_t d,
                                   int64_t dv, bool withLse, float scale = 0);
 
+/// MLIR source of one lightning kernel; flags as ATTN_LIGHTNING_* of the C
+/// API (1 slopes, 2 state in, 4 state out).
+std::string lightningKernelSource(const std::string &name,
+                                  const std::string &dtype, int64_t d,
+                                  int64_t dv, int flags, float scale = 0);
+
 /// Writes `data` to `path` atomically (temporary file + rename).
 bool writeFileAtomic(const std::string &path, const std::string &data,
                      std::string &error);

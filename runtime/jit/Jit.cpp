@@ -64,14 +64,12 @@ const char *dtypeName(attn_dtype t) {
   return t == ATTN_F32 ? "f32" : t == ATTN_F16 ? "f16" : "bf16";
 }
 
-} // namespace
-
-extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
-                                       attn_dtype dtype, int64_t d,
-                                       int64_t dv, float scale, int with_lse,
-                                       attn_kernel **out) {
+/// Checks shared by the entry points; ATTN_OK when the request is sane.
+attn_status checkRequest(attn_context *ctx, attn_kernel **out,
+                         attn_dtype dtype, int64_t d, int64_t dv,
+                         float scale) {
   using attnrt::fail;
-  if (!ctx || !pattern || !out)
+  if (!ctx || !out)
     return fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
   *out = nullptr;
   if (dtype != ATTN_F32 && dtype != ATTN_F16 && dtype != ATTN_BF16)
@@ -82,11 +80,13 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                     std::to_string(d) + ", Dv = " + std::to_string(dv));
   if (!std::isfinite(scale))
     return fail(ATTN_ERROR_INVALID_ARGUMENT, "scale must be finite");
-  std::string p = pattern;
-  if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                "pattern must be one attribute, got '" + p + "'");
+  return ATTN_OK;
+}
 
+/// The kernel `kernel` of `source`: from memory, the disk cache, or compiled.
+attn_status kernelForSource(attn_context *ctx, const std::string &source,
+                            const std::string &what, attn_kernel **out) {
+  using attnrt::fail;
   attn::CompileOptions options;
   options.cpu = attn::hostCPUOptions();
   // Overrides for tuning and for testing the other register blocking.
@@ -101,8 +101,6 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
   options.cpu.blockN = envInt("ATTN_BLOCK_N", options.cpu.blockN);
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
-  std::string source = attn::attentionKernelSource(
-      "kernel", p, dtypeName(dtype), d, dv, with_lse != 0, scale);
   std::string key = sha256Hex(
       std::string(attn::compilerVersion()) + "\n" + source + "\n" +
       llvm::sys::getHostCPUName().str() + "\n" +
@@ -144,7 +142,7 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
       if (!attn::compile(source, "<attn-jit>", attn::Emit::SharedObject,
                          options, binary, error))
         return fail(ATTN_ERROR_COMPILE,
-                    "cannot compile pattern " + p + ": " + error);
+                    "cannot compile " + what + ": " + error);
       if (!attn::writeFileAtomic(path, binary, error) ||
           !attn::writeFileAtomic(sha, sha256Hex(binary) + "\n", error))
         return fail(ATTN_ERROR_IO, error);
@@ -157,4 +155,41 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
     memoryCache[key] = so;
   }
   return attn_kernel_load(ctx, so.c_str(), "kernel", out);
+}
+
+} // namespace
+
+extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
+                                       attn_dtype dtype, int64_t d,
+                                       int64_t dv, float scale, int with_lse,
+                                       attn_kernel **out) {
+  if (attn_status s = checkRequest(ctx, out, dtype, d, dv, scale))
+    return s;
+  if (!pattern)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null pattern");
+  std::string p = pattern;
+  if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "pattern must be one attribute, got '" + p + "'");
+  return kernelForSource(ctx,
+                         attn::attentionKernelSource("kernel", p,
+                                                     dtypeName(dtype), d, dv,
+                                                     with_lse != 0, scale),
+                         "pattern " + p, out);
+}
+
+extern "C" attn_status attn_get_lightning_kernel(attn_context *ctx,
+                                                 attn_dtype dtype, int64_t d,
+                                                 int64_t dv, float scale,
+                                                 int flags, attn_kernel **out) {
+  if (attn_status s = checkRequest(ctx, out, dtype, d, dv, scale))
+    return s;
+  if (flags & ~7)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "unknown lightning flags " + std::to_string(flags));
+  return kernelForSource(
+      ctx,
+      attn::lightningKernelSource("kernel", dtypeName(dtype), d, dv, flags,
+                                  scale),
+      "lightning attention", out);
 }

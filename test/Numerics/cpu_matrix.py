@@ -1,4 +1,5 @@
-"""SPEC's test matrix on the CPU target: every supported pattern, f32/f16/bf16,
+"""SPEC's test matrix on the CPU target: every supported pattern and lightning
+attention (prefill, decode, states), f32/f16/bf16,
 odd N, D in {32, 64, 80, 128}, GQA and MQA, Nq < Nk, Nq = 1, rows without keys.
 
 Each case draws fresh random inputs, runs attn-run (which poisons its outputs
@@ -104,6 +105,58 @@ def run_case(pattern, shape, dtype, rng):
     return ok, msg
 
 
+# (B, H, Hk, N, D, Dv, slopes, state in, state out, what)
+LIGHTNING = [
+    (2, 4, 2, 150, 64, 32, False, False, True, "GQA, N=150, default ALiBi slopes"),
+    (1, 6, 6, 77, 32, 32, True, False, True, "6 heads, own slopes, odd N"),
+    (1, 3, 3, 65, 128, 128, False, True, True, "D=128, state in and out"),
+    (2, 2, 1, 1, 64, 64, True, True, True, "decode step (N = 1)"),
+]
+
+
+def run_lightning(case, dtype, rng):
+    b, h, hk, n, d, dv, has_slopes, has_in, has_out, what = case
+    q = 0.3 * rng.standard_normal((b, h, n, d))
+    k = 0.3 * rng.standard_normal((b, hk, n, d))
+    v = rng.standard_normal((b, hk, n, dv))
+    file_dtype = np.float16 if dtype == "f16" else np.float32
+    cmd = [RUN, "--pattern", "#attn.lightning", "--threads", "2"]
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        path = os.path.join(WORK, f"{name}.npy")
+        np.save(path, x.astype(file_dtype))
+        cmd += [f"--{name}", path]
+    out = os.path.join(WORK, "o.npy")
+    cmd += ["--out", out]
+    slopes = state_in = None
+    if has_slopes:
+        slopes = rng.uniform(0.001, 1.0, h)
+        np.save(os.path.join(WORK, "s.npy"), slopes.astype(np.float32))
+        cmd += ["--slopes", os.path.join(WORK, "s.npy")]
+        slopes = slopes.astype(np.float32).astype(np.float64)
+    if has_in:
+        state_in = rng.standard_normal((b, h, d, dv))
+        np.save(os.path.join(WORK, "kv_in.npy"), state_in.astype(np.float32))
+        cmd += ["--state-in", os.path.join(WORK, "kv_in.npy")]
+        state_in = state_in.astype(np.float32).astype(np.float64)
+    if has_out:
+        cmd += ["--state-out", os.path.join(WORK, "kv_out.npy")]
+    if dtype == "bf16":
+        cmd += ["--dtype", "bf16"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return False, f"attn-run failed: {proc.stderr.strip()}", what
+    want_o, want_s = reference.lightning(
+        quantize(q, dtype), quantize(k, dtype), quantize(v, dtype),
+        slopes=slopes, state_in=state_in)
+    _, rel = reference.rel_error(np.load(out).astype(np.float64), want_o)
+    srel = 0.0
+    if has_out:
+        _, srel = reference.rel_error(
+            np.load(os.path.join(WORK, "kv_out.npy")).astype(np.float64), want_s)
+    ok = rel <= TOL[dtype] and srel <= TOL[dtype]
+    return ok, f"rel {rel:.2e} state {srel:.2e}", what
+
+
 def main():
     quick = "--quick" in sys.argv
     rng = np.random.default_rng()
@@ -120,6 +173,13 @@ def main():
                 failed += not ok
                 print(f"{'PASS' if ok else 'FAIL'} {pattern} {dtype} "
                       f"[{shape[-1]}]: {msg}", flush=True)
+    for case in LIGHTNING:
+        for dtype in DTYPES:
+            ok, msg, what = run_lightning(case, dtype, rng)
+            passed += ok
+            failed += not ok
+            print(f"{'PASS' if ok else 'FAIL'} #attn.lightning {dtype} [{what}]: "
+                  f"{msg}", flush=True)
     print(f"cpu matrix: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -35,3 +35,12 @@ func.func @not_arguments(%q: !t, %k: !t, %v: !t) {
   attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
   return
 }
+
+// -----
+
+!t = memref<1x2x16x12xf32>
+func.func @lightning_odd_head_dim(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @+1 {{Dv that are multiples of the vector width 8}}
+  attn.lightning ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
+  return
+}

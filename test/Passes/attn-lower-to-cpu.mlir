@@ -63,3 +63,22 @@ func.func @dilated(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
   attn.attention #attn.dilated<segments = [64, 256], rates = [1, 4]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
   return
 }
+
+// Lightning: one phase over (batch, head); a decay table, the state in an
+// f32 scratch, intra-block scores, state update; no N-sized buffer.
+// CHECK-LABEL: func.func @lightning__run0
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x32xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<64x64xf32>
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<65xf32>
+// CHECK-NOT: memref.alloc(
+// CHECK: math.ctlz
+// CHECK: math.exp2
+// CHECK: vector.reduction <add>
+// CHECK: vector.fma
+// CHECK: llvm.mlir.global external constant @lightning__attn_meta("attn-kernel v1\0Aop lightning\0Aphases 1\0Aarg q f32 4 -1 -1 -1 64\0Aarg k f32 4 -1 -1 -1 64\0Aarg v f32 4 -1 -1 -1 32\0Aarg out f32 4 -1 -1 -1 32\0Aarg state_out f32 4 -1 -1 64 32
+!lq = memref<?x?x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
+!lv = memref<?x?x?x32xf32, strided<[?, ?, ?, 1], offset: ?>>
+func.func @lightning(%q: !lq, %k: !lq, %v: !lv, %o: !lv, %kv: memref<?x?x64x32xf32>) {
+  attn.lightning ins(%q, %k, %v : !lq, !lq, !lv) outs(%o : !lv) state_out(%kv : memref<?x?x64x32xf32>)
+  return
+}

@@ -154,6 +154,47 @@ void attention(const Pattern &pt, const Tensor &q, const Tensor &k,
     }
 }
 
+std::vector<double> alibiSlopes(int64_t numHeads) {
+  int64_t c = 1;
+  while (c * 2 <= numHeads)
+    c *= 2;
+  std::vector<double> s;
+  for (int64_t h = 0; h < numHeads && h < c; ++h)
+    s.push_back(std::pow(2.0, -8.0 * double(h + 1) / double(c)));
+  for (int64_t i = 0; int64_t(s.size()) < numHeads; i += 2)
+    s.push_back(std::pow(2.0, -8.0 * double(i + 1) / double(2 * c)));
+  return s;
+}
+
+void lightning(const Tensor &q, const Tensor &k, const Tensor &v,
+               const std::vector<double> &slopes, double scale,
+               const std::vector<double> &stateIn, Tensor &o,
+               std::vector<double> &stateOut) {
+  int64_t B = q.b, H = q.h, N = q.n, D = q.d, Dv = v.d, group = H / k.h;
+  o = Tensor{B, H, N, Dv, std::vector<double>(B * H * N * Dv, 0.0)};
+  stateOut.assign(B * H * D * Dv, 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      double lambda = std::exp(-slopes[h]);
+      double *kv = &stateOut[(b * H + h) * D * Dv];
+      if (!stateIn.empty())
+        std::copy_n(&stateIn[(b * H + h) * D * Dv], D * Dv, kv);
+      for (int64_t t = 0; t < N; ++t) {
+        for (int64_t x = 0; x < D * Dv; ++x)
+          kv[x] *= lambda;
+        for (int64_t i = 0; i < D; ++i)
+          for (int64_t j = 0; j < Dv; ++j)
+            kv[i * Dv + j] += k.at(b, h / group, t, i) * v.at(b, h / group, t, j);
+        for (int64_t j = 0; j < Dv; ++j) {
+          double acc = 0;
+          for (int64_t i = 0; i < D; ++i)
+            acc += q.at(b, h, t, i) * kv[i * Dv + j];
+          o.at(b, h, t, j) = scale * acc;
+        }
+      }
+    }
+}
+
 double usefulFlops(const Pattern &pt, int64_t batch, int64_t heads,
                    int64_t nq, int64_t nk, int64_t d, int64_t dv) {
   double perPair = 2.0 * double(d + dv), pairs = 0;

@@ -43,6 +43,17 @@ void attention(const Pattern &pattern, const Tensor &q, const Tensor &k,
 double usefulFlops(const Pattern &pattern, int64_t batch, int64_t heads,
                    int64_t nq, int64_t nk, int64_t d, int64_t dv);
 
+/// Lightning attention from SPEC's recurrent form, in float64:
+/// KV_t = lambda KV_{t-1} + k_t^T v_t, o_t = scale * q_t KV_t, starting from
+/// `stateIn` ([B, H, D, Dv], or zeros when empty). Writes the final state.
+void lightning(const Tensor &q, const Tensor &k, const Tensor &v,
+               const std::vector<double> &slopes, double scale,
+               const std::vector<double> &stateIn, Tensor &o,
+               std::vector<double> &stateOut);
+
+/// SPEC's default slopes (ALiBi) for H heads.
+std::vector<double> alibiSlopes(int64_t numHeads);
+
 } // namespace attn::ref
 
 #endif

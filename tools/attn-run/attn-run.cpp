@@ -54,6 +54,9 @@ PATTERN is the dialect's attribute syntax, e.g.
   '#attn.causal'  '#attn.sliding_window<window = 256>'
   '#attn.block_causal<block = 64>'  '#attn.full'
   '#attn.dilated<segments = [2048, 4096], rates = [1, 2]>'
+  '#attn.lightning' (linear attention with decay; Nq = Nk) with
+     [--slopes s.npy] (float32 [H], default ALiBi) [--state-in kv.npy]
+     [--state-out kv.npy] (float32 [B, H, D, Dv]); scale defaults to 1
 
   --dtype T     kernel input dtype (default: the inputs' dtype); bf16 rounds
                 the float32 inputs to bfloat16
@@ -74,6 +77,7 @@ Exit status: 0 ok, 1 check failed, 2 bad input or unsupported request.
 
 struct Options {
   std::string pattern, file, entry, q, k, v, out, lse, dtype, target = "cpu";
+  std::string slopes, stateIn, stateOut;
   std::vector<std::string> args;
   double scale = 0;
   int threads = 0, bench = 0;
@@ -111,6 +115,12 @@ Options parseArgs(int argc, char **argv) {
       o.out = value(i);
     } else if (a == "--lse") {
       o.lse = value(i);
+    } else if (a == "--slopes") {
+      o.slopes = value(i);
+    } else if (a == "--state-in") {
+      o.stateIn = value(i);
+    } else if (a == "--state-out") {
+      o.stateOut = value(i);
     } else if (a == "--dtype") {
       o.dtype = value(i);
       if (o.dtype != "f32" && o.dtype != "f16" && o.dtype != "bf16")
@@ -164,6 +174,13 @@ Options parseArgs(int argc, char **argv) {
     die("--q, --k and --v are required");
   if (o.out.empty())
     die("--out is required");
+  bool lightning = o.pattern == "#attn.lightning";
+  if (!lightning && !(o.slopes.empty() && o.stateIn.empty() &&
+                      o.stateOut.empty()))
+    die("--slopes, --state-in and --state-out go with --pattern "
+        "'#attn.lightning'");
+  if (lightning && !o.lse.empty())
+    die("lightning attention has no LSE (--lse)");
   return o;
 }
 
@@ -203,9 +220,6 @@ mlir::Attribute parsePattern(mlir::MLIRContext &ctx, const std::string &text) {
       diag = d.str();
     return mlir::success();
   });
-  if (text == "#attn.lightning")
-    die("pattern #attn.lightning: lightning attention is not supported by "
-        "the CPU target yet");
   size_t consumed = 0;
   mlir::Attribute attr = mlir::parseAttribute(text, &ctx, mlir::Type(),
                                               &consumed);
@@ -392,8 +406,19 @@ int main(int argc, char **argv) {
 
   attn_kernel *kernel = nullptr;
   std::string patternText = o.pattern;
+  bool lightning = patternText == "#attn.lightning";
+  if (lightning && Nq != Nk)
+    die("lightning attention needs q and k of one length, got " +
+        std::to_string(Nq) + " and " + std::to_string(Nk));
+  int flags = (o.slopes.empty() ? 0 : ATTN_LIGHTNING_SLOPES) |
+              (o.stateIn.empty() ? 0 : ATTN_LIGHTNING_STATE_IN) |
+              (o.stateOut.empty() ? 0 : ATTN_LIGHTNING_STATE_OUT);
   auto t0 = std::chrono::steady_clock::now();
-  if (o.file.empty()) {
+  if (lightning) {
+    check(attn_get_lightning_kernel(ctx, kt, D, Dv, float(o.scale), flags,
+                                    &kernel),
+          "compiling the kernel");
+  } else if (o.file.empty()) {
     mlir::Attribute attr = parsePattern(mctx, o.pattern);
     (void)attr;
     check(attn_get_kernel(ctx, o.pattern.c_str(), kt, D, Dv, float(o.scale),
@@ -410,7 +435,7 @@ int main(int argc, char **argv) {
                      std::chrono::steady_clock::now() - t0)
                      .count();
   int nargs = attn_kernel_num_args(kernel);
-  if (nargs != 4 && nargs != 5)
+  if (!lightning && nargs != 4 && nargs != 5)
     die("entry takes " + std::to_string(nargs) +
         " tensors; attn-run runs attention kernels (q, k, v, out[, lse])");
 
@@ -424,12 +449,48 @@ int main(int argc, char **argv) {
     lse.set(i, nan);
   std::vector<attn_tensor> args = {q.tensor(), k.tensor(), v.tensor(),
                                    out.tensor()};
-  if (nargs == 5)
+  // Lightning's optional tensors, float32 and contiguous.
+  auto loadF32 = [&](const std::string &path, const std::string &flag,
+                     std::vector<int64_t> shape) {
+    Array a;
+    std::string error;
+    if (!readNpy(path, a, error))
+      die(error);
+    if (a.shape != shape) {
+      std::string want;
+      for (int64_t x : shape)
+        want += (want.empty() ? "" : ", ") + std::to_string(x);
+      die(flag + " '" + path + "' must have shape [" + want + "]");
+    }
+    Buffer b(shape, ATTN_F32);
+    for (int64_t i = 0; i < b.count(); ++i)
+      b.set(i, a.data[i]);
+    return b;
+  };
+  Buffer slopes({H}, ATTN_F32), stateIn({B, H, D, Dv}, ATTN_F32),
+      stateOut({B, H, D, Dv}, ATTN_F32);
+  if (lightning) {
+    if (!o.slopes.empty()) {
+      slopes = loadF32(o.slopes, "--slopes", {H});
+      args.push_back(slopes.tensor());
+    }
+    if (!o.stateIn.empty()) {
+      stateIn = loadF32(o.stateIn, "--state-in", {B, H, D, Dv});
+      args.push_back(stateIn.tensor());
+    }
+    if (!o.stateOut.empty()) {
+      for (int64_t i = 0; i < stateOut.count(); ++i)
+        stateOut.set(i, nan);
+      args.push_back(stateOut.tensor());
+    }
+  } else if (nargs == 5) {
     args.push_back(lse.tensor());
+  }
   check(attn_launch(ctx, kernel, args.data(), nargs), "launch");
 
-  mlir::Attribute attr = parsePattern(mctx, patternText);
-  ref::Pattern pattern = refPattern(attr);
+  ref::Pattern pattern;
+  if (!lightning)
+    pattern = refPattern(parsePattern(mctx, patternText));
   if (o.bench > 0) {
     std::vector<double> ms;
     for (int r = 0; r < o.bench; ++r) {
@@ -441,7 +502,11 @@ int main(int argc, char **argv) {
     }
     std::sort(ms.begin(), ms.end());
     double median = ms[ms.size() / 2];
-    double flops = ref::usefulFlops(pattern, B, H, Nq, Nk, D, Dv);
+    // Lightning: SPEC's block formula at the kernel's block of 64.
+    double flops =
+        lightning ? double(B * H) * (2.0 * Nq * 64 * (D + Dv) +
+                                     4.0 * Nq * D * Dv)
+                  : ref::usefulFlops(pattern, B, H, Nq, Nk, D, Dv);
     std::printf("bench: %s B=%lld H=%lld Hk=%lld Nq=%lld Nk=%lld D=%lld "
                 "Dv=%lld %s threads=%d: median %.3f ms over %d runs "
                 "(min %.3f), %.1f useful GFLOP/s; kernel ready in %.1f ms\n",
@@ -454,9 +519,21 @@ int main(int argc, char **argv) {
   int status = 0;
   if (o.check) {
     ref::Tensor ro;
-    std::vector<double> rl;
-    double scale = o.scale != 0 ? o.scale : 1.0 / std::sqrt(double(D));
-    ref::attention(pattern, q.toRef(), k.toRef(), v.toRef(), scale, ro, rl);
+    std::vector<double> rl, refState;
+    if (lightning) {
+      std::vector<double> sl = ref::alibiSlopes(H), st;
+      if (!o.slopes.empty())
+        for (int64_t i = 0; i < H; ++i)
+          sl[i] = slopes.get(i);
+      if (!o.stateIn.empty())
+        for (int64_t i = 0; i < stateIn.count(); ++i)
+          st.push_back(stateIn.get(i));
+      ref::lightning(q.toRef(), k.toRef(), v.toRef(), sl,
+                     o.scale != 0 ? o.scale : 1.0, st, ro, refState);
+    } else {
+      double scale = o.scale != 0 ? o.scale : 1.0 / std::sqrt(double(D));
+      ref::attention(pattern, q.toRef(), k.toRef(), v.toRef(), scale, ro, rl);
+    }
     double maxAbs = 0, norm = 0, lseErr = 0, lseNorm = 1;
     int64_t bad = 0;
     for (int64_t i = 0; i < out.count(); ++i) {
@@ -468,7 +545,16 @@ int main(int argc, char **argv) {
         maxAbs = std::max(maxAbs, std::fabs(g - w));
     }
     int64_t lseMismatch = 0;
-    if (nargs == 5)
+    double stateErr = 0, stateNorm = 0;
+    if (lightning && !o.stateOut.empty())
+      for (int64_t i = 0; i < stateOut.count(); ++i) {
+        double g = stateOut.get(i);
+        stateNorm = std::max(stateNorm, std::fabs(refState[i]));
+        stateErr = std::isnan(g) ? INFINITY
+                                 : std::max(stateErr,
+                                            std::fabs(g - refState[i]));
+      }
+    if (!lightning && nargs == 5)
       for (int64_t i = 0; i < lse.count(); ++i) {
         double g = lse.get(i), w = rl[i];
         if (std::isinf(w) || std::isinf(g) || std::isnan(g)) {
@@ -481,11 +567,15 @@ int main(int argc, char **argv) {
     double tol = kt == ATTN_F32 ? 1e-5 : 1e-2;
     double rel = norm > 0 ? maxAbs / norm : maxAbs;
     double lseRel = lseErr / lseNorm;
+    double stateRel = stateNorm > 0 ? stateErr / stateNorm : stateErr;
+    if (lightning) // the state plays the LSE's part in the report
+      lseRel = stateRel;
     bool ok = bad == 0 && lseMismatch == 0 && rel <= tol && lseRel <= tol;
     std::printf("check: %s %s: max abs error %.3g, relative %.3g (tolerance "
-                "%.0e); lse relative %.3g; %lld NaN outputs, %lld LSE "
+                "%.0e); %s relative %.3g; %lld NaN outputs, %lld LSE "
                 "infinities misplaced: %s\n",
-                patternText.c_str(), dtype.c_str(), maxAbs, rel, tol, lseRel,
+                patternText.c_str(), dtype.c_str(), maxAbs, rel, tol,
+                lightning ? "state" : "lse", lseRel,
                 (long long)bad, (long long)lseMismatch, ok ? "PASS" : "FAIL");
     status = ok ? 0 : 1;
   }
@@ -498,6 +588,13 @@ int main(int argc, char **argv) {
   if (!writeNpy(o.out, out.shape, data, outType == ATTN_F16 ? "f16" : "f32",
                 error))
     die(error);
+  if (!o.stateOut.empty()) {
+    std::vector<float> st(stateOut.count());
+    for (int64_t i = 0; i < stateOut.count(); ++i)
+      st[i] = float(stateOut.get(i));
+    if (!writeNpy(o.stateOut, stateOut.shape, st, "f32", error))
+      die(error);
+  }
   if (!o.lse.empty()) {
     std::vector<float> l(lse.count());
     for (int64_t i = 0; i < lse.count(); ++i)
