@@ -174,6 +174,9 @@ public:
     qBlock = 2 * opt.vectorWidth;
   }
 
+  /// Landmark attention: key tiles are the landmark blocks of this size.
+  void setLandmarkBlock(int64_t block) { landmarkBlock = block; }
+
   Scratch allocScratch() {
     auto alloc = [&](ArrayRef<int64_t> shape, Type t) -> Value {
       auto type = MemRefType::get(shape, t);
@@ -207,6 +210,7 @@ private:
   double scale;
   VectorType vec, ivec;
   int64_t qBlock;
+  int64_t landmarkBlock = 0;
 
   Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
   Value exp2(Value x);
@@ -214,6 +218,7 @@ private:
                       Value &hi);
   void emitScores(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitMask(const Scratch &s, Value n0);
+  void emitLandmarkScores(const Scratch &s, Value n0);
   void emitSoftmax(const Scratch &s);
   void emitValues(const Scratch &s, const RowView &v, Value n0, Value nk);
   /// nValid: keys of the tile that exist (the rest have probability 0).
@@ -232,7 +237,7 @@ Value TileCodegen::clampedBounds(PatternAttrInterface pattern, Value p,
 }
 
 /// 2^x on a vector: 2^floor(x) from the exponent bits times a degree-5
-/// polynomial of the fraction (relative error ~1e-7). x is clamped to
+/// polynomial of the fraction (relative error 1.2e-7, exact at integers). x is clamped to
 /// [-127, 127]; at -127 the exponent bits are 0, so 2^-inf is exactly 0,
 /// which the masked softmax relies on.
 Value TileCodegen::exp2(Value x) {
@@ -243,10 +248,13 @@ Value TileCodegen::exp2(Value x) {
   x = arith::MinimumFOp::create(b, loc, x, splatF(127.0));
   Value fl = math::FloorOp::create(b, loc, x);
   Value f = arith::SubFOp::create(b, loc, x, fl);
-  // Least-squares fit of 2^f on [0, 1) at Chebyshev nodes, highest first.
-  const double coeffs[] = {0.0018951072908285624, 0.008946214666694539,
-                           0.05586328265903522,   0.24014077009186624,
-                           0.6931546200033051,    0.9999998957631354};
+  // 1 + f (a1 + ... + a5 f^4), least squares at Chebyshev nodes, highest
+  // first. The constant is exactly 1 so that 2^0 == 1: the online softmax
+  // rescales by 2^0 at every key tile, and a factor 1 - 1e-7 compounds into
+  // a visible bias of the LSE after thousands of tiles.
+  const double coeffs[] = {0.001885403786492268, 0.008972899303729368,
+                           0.05583659802186705,  0.24015244462069452,
+                           0.6931525352660035,   1.0};
   Value poly = splatF(coeffs[0]);
   for (double c : ArrayRef<double>(coeffs).drop_front())
     poly = vector::FMAOp::create(b, loc, poly, f, splatF(c));
@@ -276,10 +284,20 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   Value scaleV = e.f32(scale * M_LOG2E);
   e.forLoop(0, bm, 1, [&](Value i) {
     Value row = e.min(e.add(m0, i), lastRow);
-    Value hi;
-    Value lo = clampedBounds(pattern, e.add(shift, row), nk, hi);
-    e.store(e.toI32(lo), s.lo, {i});
-    e.store(e.toI32(hi), s.hi, {i});
+    Value pos = e.add(shift, row);
+    if (landmarkBlock) {
+      // Landmark rows keep their position and the start of their block.
+      Value own = e.mul(arith::FloorDivSIOp::create(e.b, e.loc, pos,
+                                                    e.idx(landmarkBlock)),
+                        e.idx(landmarkBlock));
+      e.store(e.toI32(pos), s.lo, {i});
+      e.store(e.toI32(own), s.hi, {i});
+    } else {
+      Value hi;
+      Value lo = clampedBounds(pattern, pos, nk, hi);
+      e.store(e.toI32(lo), s.lo, {i});
+      e.store(e.toI32(hi), s.hi, {i});
+    }
     e.forLoop(0, d, 1, [&](Value c) {
       Value x = e.toF32(q.load(e, row, c));
       e.store(arith::MulFOp::create(e.b, e.loc, x, scaleV), s.qT, {c, i});
@@ -294,8 +312,22 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
               [&](Value i) { e.vstore(e.splat(e.f32(0), vec), s.oT, {c, i}); });
   });
 
-  // The key range of the tile from the bounds of its first and last query.
   Value pFirst = e.add(shift, m0);
+  Value pLast0 = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+  if (landmarkBlock) {
+    // Every block up to the last query's own one, a block per key tile.
+    Value last = e.max(e.min(e.add(pLast0, e.idx(1)), nk), e.idx(0));
+    e.forLoop(e.idx(0), last, e.idx(landmarkBlock), [&](Value n0) {
+      emitScores(s, k, n0, nk);
+      emitLandmarkScores(s, n0);
+      emitSoftmax(s);
+      emitValues(s, v, n0, nk);
+    });
+    emitEpilogue(s, o, lse, m0, valid, epilogue);
+    return;
+  }
+
+  // The key range of the tile from the bounds of its first and last query.
   Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
   Value hiFirst, hiLast;
   Value loFirst = clampedBounds(pattern, pFirst, nk, hiFirst);
@@ -370,6 +402,60 @@ void TileCodegen::emitMask(const Scratch &s, Value n0) {
           e.cmp(arith::CmpIPredicate::sle, key, hi));
       Value sc = e.vload(vec, s.sT, {n, i});
       e.vstore(e.select(ok, sc, e.splat(negInf(), vec)), s.sT, {n, i});
+    });
+  });
+}
+
+/// Landmark attention as one softmax over adjusted scores. For a query whose
+/// block comes later, an earlier block is one top-level member with score
+/// s(landmark) spread over the block's other keys by their block-local
+/// softmax: key j gets s_j - lse_block + s(landmark), so the block's weights
+/// sum to e^s(landmark). In the query's own block, keys j <= p other than
+/// the landmark keep their score. Everything else is -inf.
+void TileCodegen::emitLandmarkScores(const Scratch &s, Value n0) {
+  int64_t w = opt.vectorWidth, lb = landmarkBlock;
+  Value ninf = e.splat(negInf(), vec);
+  Value n0v = e.splat(e.toI32(n0), ivec);
+  Value blockEnd = e.splat(e.toI32(e.add(n0, e.idx(lb))), ivec);
+  e.forLoop(0, opt.blockM, w, [&](Value i) {
+    Value pos = e.vload(ivec, s.lo, {i});
+    Value own = e.vload(ivec, s.hi, {i});
+    Value earlier = e.cmp(arith::CmpIPredicate::sle, blockEnd, own);
+    Value isOwn = e.cmp(arith::CmpIPredicate::eq, n0v, own);
+    // Block-local log2-sum-exp over the non-landmark keys.
+    Value mx = e.forLoop(e.idx(0), e.idx(lb - 1), e.idx(1), {ninf},
+                         [&](Value n, ValueRange m) -> SmallVector<Value> {
+                           Value sc = e.vload(vec, s.sT, {n, i});
+                           Value gt = e.cmpf(arith::CmpFPredicate::OGT, sc,
+                                             m[0]);
+                           return {e.select(gt, sc, m[0])};
+                         })[0];
+    Value zero = e.splat(e.f32(0), vec);
+    Value sum = e.forLoop(e.idx(0), e.idx(lb - 1), e.idx(1), {zero},
+                          [&](Value n, ValueRange acc) -> SmallVector<Value> {
+                            Value sc = e.vload(vec, s.sT, {n, i});
+                            return {arith::AddFOp::create(
+                                e.b, e.loc, acc[0],
+                                exp2(arith::SubFOp::create(e.b, e.loc, sc,
+                                                           mx)))};
+                          })[0];
+    Value lse2 = arith::AddFOp::create(e.b, e.loc, mx,
+                                       math::Log2Op::create(e.b, e.loc, sum));
+    Value landmark = e.vload(vec, s.sT, {e.idx(lb - 1), i});
+    Value shiftV = arith::SubFOp::create(e.b, e.loc, landmark, lse2);
+    e.forLoop(0, opt.blockN, 1, [&](Value n) {
+      Value key = e.splat(e.toI32(e.add(n0, n)), ivec);
+      Value inBlock = e.splat(e.cmp(arith::CmpIPredicate::slt, n,
+                                    e.idx(lb - 1)),
+                              VectorType::get({w}, e.b.getI1Type()));
+      Value ownOk = arith::AndIOp::create(
+          e.b, e.loc, isOwn, e.cmp(arith::CmpIPredicate::sle, key, pos));
+      ownOk = arith::AndIOp::create(e.b, e.loc, ownOk, inBlock);
+      Value earlierOk = arith::AndIOp::create(e.b, e.loc, earlier, inBlock);
+      Value sc = e.vload(vec, s.sT, {n, i});
+      Value adjusted = arith::AddFOp::create(e.b, e.loc, sc, shiftV);
+      e.vstore(e.select(earlierOk, adjusted, e.select(ownOk, sc, ninf)), s.sT,
+               {n, i});
     });
   });
 }
@@ -631,6 +717,7 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   int64_t bm = opt.blockM;
 
   SmallVector<Phase> phases;
+  int64_t landmarkBlock = 0;
   // Head bookkeeping shared by the phases: (b, h) from a flat index.
   auto headsOf = [](Emitter &e, const KernelArgs &a) {
     return std::pair(e.dim(a.q, 1), e.dim(a.k, 1));
@@ -733,6 +820,38 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
       };
       phases.push_back(std::move(p));
     }
+  } else if (auto lm = dyn_cast<LandmarkAttr>(pattern)) {
+    if (lm.getTopk() > 0)
+      return op.emitOpError() << "landmark top-k retrieval is not supported "
+                                 "by the CPU target yet";
+    landmarkBlock = lm.getBlock();
+    // A key tile holds one whole block (rounded up to the micro-kernel).
+    opt.blockN = (landmarkBlock + opt.mrKeys - 1) / opt.mrKeys * opt.mrKeys;
+    Phase p;
+    p.count = [bm](Emitter &e, const KernelArgs &a) {
+      Value tiles = e.ceilDiv(e.dim(a.q, 2), e.idx(bm));
+      return e.mul(e.mul(e.dim(a.q, 0), e.dim(a.q, 1)), tiles);
+    };
+    p.run = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
+                const KernelArgs &a, Value item) {
+      Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
+      auto [h, hk] = headsOf(e, a);
+      Value tiles = e.ceilDiv(nq, e.idx(bm));
+      Value bh = e.div(item, tiles);
+      Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
+      Value batch = e.div(bh, h), head = e.rem(bh, h);
+      Value kvHead = e.div(head, e.div(h, hk));
+      Value zero = e.idx(0), one = e.idx(1);
+      std::optional<RowView> lse;
+      if (a.lse)
+        lse = view(a.lse, batch, head, zero, one);
+      tc.emitTile(s, pattern, view(a.q, batch, head, zero, one),
+                  view(a.k, batch, kvHead, zero, one),
+                  view(a.v, batch, kvHead, zero, one),
+                  view(a.o, batch, head, zero, one), lse, qt, nq, nk,
+                  Epilogue::Store);
+    };
+    phases.push_back(std::move(p));
   } else {
     return op.emitOpError() << "pattern " << pattern
                             << " is not supported by the CPU target yet";
@@ -748,6 +867,7 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
     f.run = [&, outElt](Emitter &e, const KernelArgs &a, Value begin,
                         Value end) {
       TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
+      tc.setLandmarkBlock(landmarkBlock);
       Scratch s;
       if (phase.needsScratch)
         s = tc.allocScratch();

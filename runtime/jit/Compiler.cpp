@@ -42,7 +42,7 @@ using namespace mlir;
 
 namespace attn {
 
-const char *compilerVersion() { return "attn-cpu-0.6"; }
+const char *compilerVersion() { return "attn-cpu-0.7"; }
 
 mlir::attn::CPUOptions hostCPUOptions() {
   mlir::attn::CPUOptions o;

@@ -223,6 +223,22 @@ def main():
                f"(linear scaling is 1.00x; the bar is <= 2x).")
         say(lin)
 
+    say("\n| Lightning N | threads | time ms | GFLOP/s (SPEC block formula) | peak RSS MiB |")
+    say("|---|---|---|---|---|")
+    light = []
+    lightning_times = {}
+    for n in ([4096, 65536] if QUICK else [4096, 16384, 65536, 262144, 1048576]):
+        ms, gf, rss = attn_run("#attn.lightning", n, 64, 2, 3, h=2)
+        lightning_times[n] = ms
+        row = f"| {n} | 2 | {ms:.1f} | {gf:.1f} | {rss:.0f} |"
+        light.append(row)
+        say(row)
+    light_lin = ""
+    if 1048576 in lightning_times:
+        light_lin = (f"1M tokens took {lightning_times[1048576] / (16 * lightning_times[65536]):.2f}x "
+                     f"of 16 x the 64K time.")
+        say(light_lin)
+
     doc = os.path.join(ROOT, "docs", "cpu-benchmarks.md")
     with open(doc, "w") as f:
         f.write("# CPU benchmarks\n\n")
@@ -247,8 +263,13 @@ def main():
         f.write("Peak RSS is the whole attn-run process, its .npy inputs and outputs "
                 "included (it holds them as float64 too): what matters is that it "
                 "grows linearly with N.\n\n")
-        f.write("## Lightning attention\n\nNot measured: the CPU target does not "
-                "compile `attn.lightning` yet.\n")
+        f.write("## Lightning attention (B = 1, H = 2, D = Dv = 64, f32, block 64, "
+                "default ALiBi slopes)\n\n")
+        f.write("| Lightning N | threads | time ms | GFLOP/s (SPEC block formula) | peak RSS MiB |\n")
+        f.write("|---|---|---|---|---|\n")
+        f.write("\n".join(light) + "\n\n")
+        if light_lin:
+            f.write(light_lin + "\n")
     say(f"\nwrote {doc}")
 
 

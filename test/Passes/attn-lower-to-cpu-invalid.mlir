@@ -20,9 +20,9 @@ func.func @dilated_without_lse(%q: !t, %k: !t, %v: !t, %o: !t) {
 // -----
 
 !t = memref<1x2x16x8xf32>
-func.func @landmark(%q: !t, %k: !t, %v: !t, %o: !t) {
-  // expected-error @+1 {{pattern #attn.landmark<block = 4> is not supported by the CPU target yet}}
-  attn.attention #attn.landmark<block = 4> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
+func.func @landmark_topk(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @+1 {{landmark top-k retrieval is not supported by the CPU target yet}}
+  attn.attention #attn.landmark<block = 4, topk = 2> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
   return
 }
 

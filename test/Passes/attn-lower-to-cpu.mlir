@@ -64,6 +64,18 @@ func.func @dilated(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
   return
 }
 
+// Landmark: one key tile per landmark block (rounded up to 6 keys), the
+// block-local log2-sum-exp folded into the scores.
+// CHECK-LABEL: func.func @landmark__run0
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<66x64xf32>
+// CHECK: arith.floordivsi
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64
+// CHECK: math.log2 {{.*}} : vector<8xf32>
+func.func @landmark(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  attn.attention #attn.landmark<block = 64> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+  return
+}
+
 // Lightning: one phase over (batch, head); a decay table, the state in an
 // f32 scratch, intra-block scores, state update; no N-sized buffer.
 // CHECK-LABEL: func.func @lightning__run0
