@@ -722,10 +722,19 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   auto headsOf = [](Emitter &e, const KernelArgs &a) {
     return std::pair(e.dim(a.q, 1), e.dim(a.k, 1));
   };
+  if (auto lm = dyn_cast<LandmarkAttr>(pattern)) {
+    if (lm.getTopk() > 0)
+      return op.emitOpError() << "landmark top-k retrieval is not supported "
+                                 "by the CPU target yet";
+    landmarkBlock = lm.getBlock();
+    // A key tile holds one whole block (rounded up to the micro-kernel).
+    opt.blockN = (landmarkBlock + opt.mrKeys - 1) / opt.mrKeys * opt.mrKeys;
+  }
   int64_t unusedLo, unusedHi;
-  if (pattern.rowBounds(0, 1, unusedLo, unusedHi)) {
-    // Interval pattern: items are (batch, head, query tile), the last tile
-    // of each head first so the dynamic scheduler starts with long rows.
+  if (landmarkBlock || pattern.rowBounds(0, 1, unusedLo, unusedHi)) {
+    // Interval and landmark patterns: items are (batch, head, query tile),
+    // the last tile of each head first so the dynamic scheduler starts with
+    // the longest rows.
     Phase p;
     p.count = [bm](Emitter &e, const KernelArgs &a) {
       Value tiles = e.ceilDiv(e.dim(a.q, 2), e.idx(bm));
@@ -820,38 +829,6 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
       };
       phases.push_back(std::move(p));
     }
-  } else if (auto lm = dyn_cast<LandmarkAttr>(pattern)) {
-    if (lm.getTopk() > 0)
-      return op.emitOpError() << "landmark top-k retrieval is not supported "
-                                 "by the CPU target yet";
-    landmarkBlock = lm.getBlock();
-    // A key tile holds one whole block (rounded up to the micro-kernel).
-    opt.blockN = (landmarkBlock + opt.mrKeys - 1) / opt.mrKeys * opt.mrKeys;
-    Phase p;
-    p.count = [bm](Emitter &e, const KernelArgs &a) {
-      Value tiles = e.ceilDiv(e.dim(a.q, 2), e.idx(bm));
-      return e.mul(e.mul(e.dim(a.q, 0), e.dim(a.q, 1)), tiles);
-    };
-    p.run = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
-                const KernelArgs &a, Value item) {
-      Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
-      auto [h, hk] = headsOf(e, a);
-      Value tiles = e.ceilDiv(nq, e.idx(bm));
-      Value bh = e.div(item, tiles);
-      Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
-      Value batch = e.div(bh, h), head = e.rem(bh, h);
-      Value kvHead = e.div(head, e.div(h, hk));
-      Value zero = e.idx(0), one = e.idx(1);
-      std::optional<RowView> lse;
-      if (a.lse)
-        lse = view(a.lse, batch, head, zero, one);
-      tc.emitTile(s, pattern, view(a.q, batch, head, zero, one),
-                  view(a.k, batch, kvHead, zero, one),
-                  view(a.v, batch, kvHead, zero, one),
-                  view(a.o, batch, head, zero, one), lse, qt, nq, nk,
-                  Epilogue::Store);
-    };
-    phases.push_back(std::move(p));
   } else {
     return op.emitOpError() << "pattern " << pattern
                             << " is not supported by the CPU target yet";

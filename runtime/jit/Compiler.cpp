@@ -84,14 +84,26 @@ bool writeFileAtomic(const std::string &path, const std::string &data,
   return true;
 }
 
+/// The kernel library's operand type: a strided [B, H, N, hd] view.
+static std::string viewType(const std::string &dtype, int64_t hd) {
+  return "memref<?x?x?x" + std::to_string(hd) + "x" + dtype +
+         ", strided<[?, ?, ?, 1], offset: ?>>";
+}
+
+/// " {scale = ...}" when a scale is given (0 keeps the op's default).
+static std::string scaleSuffix(float scale) {
+  if (scale == 0)
+    return "";
+  char buf[64];
+  snprintf(buf, sizeof(buf), " {scale = %.9e : f32}", double(scale));
+  return buf;
+}
+
 std::string attentionKernelSource(const std::string &name,
                                   const std::string &pattern,
                                   const std::string &dtype, int64_t d,
                                   int64_t dv, bool withLse, float scale) {
-  auto t = [&](int64_t hd) {
-    return "memref<?x?x?x" + std::to_string(hd) + "x" + dtype +
-           ", strided<[?, ?, ?, 1], offset: ?>>";
-  };
+  auto t = [&](int64_t hd) { return viewType(dtype, hd); };
   std::string lse = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>";
   std::string s = "func.func @" + name + "(%q: " + t(d) + ", %k: " + t(d) +
                   ", %v: " + t(dv) + ", %o: " + t(dv);
@@ -101,22 +113,14 @@ std::string attentionKernelSource(const std::string &name,
        ", " + t(d) + ", " + t(dv) + ") outs(%o : " + t(dv) + ")";
   if (withLse)
     s += " lse(%lse : " + lse + ")";
-  if (scale != 0) {
-    char buf[64];
-    snprintf(buf, sizeof(buf), " {scale = %.9e : f32}", double(scale));
-    s += buf;
-  }
-  s += "\n  return\n}\n";
+  s += scaleSuffix(scale) + "\n  return\n}\n";
   return s;
 }
 
 std::string lightningKernelSource(const std::string &name,
                                   const std::string &dtype, int64_t d,
                                   int64_t dv, int flags, float scale) {
-  auto t = [&](int64_t hd) {
-    return "memref<?x?x?x" + std::to_string(hd) + "x" + dtype +
-           ", strided<[?, ?, ?, 1], offset: ?>>";
-  };
+  auto t = [&](int64_t hd) { return viewType(dtype, hd); };
   std::string st =
       "memref<?x?x" + std::to_string(d) + "x" + std::to_string(dv) + "xf32>";
   std::string s = "func.func @" + name + "(%q: " + t(d) + ", %k: " + t(d) +
@@ -135,13 +139,8 @@ std::string lightningKernelSource(const std::string &name,
     tail += " state_out(%kv_out : " + st + ")";
   }
   s += ") {\n  attn.lightning ins(%q, %k, %v : " + t(d) + ", " + t(d) + ", " +
-       t(dv) + ") outs(%o : " + t(dv) + ")" + tail;
-  if (scale != 0) {
-    char buf[64];
-    snprintf(buf, sizeof(buf), " {scale = %.9e : f32}", double(scale));
-    s += buf;
-  }
-  s += "\n  return\n}\n";
+       t(dv) + ") outs(%o : " + t(dv) + ")" + tail + scaleSuffix(scale) +
+       "\n  return\n}\n";
   return s;
 }
 

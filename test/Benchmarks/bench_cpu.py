@@ -138,9 +138,9 @@ def ensure_torch():
         say(f"setting up {VENV} with CPU PyTorch (benchmark only) ...")
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
         subprocess.run([py, "-m", "pip", "install", "-q", "numpy"], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "torch",
-                        "--index-url", "https://download.pytorch.org/whl/cpu"],
-                       check=True)
+        # PyPI's wheel (download.pytorch.org is not reachable from every
+        # machine); it runs on the CPU when there is no GPU.
+        subprocess.run([py, "-m", "pip", "install", "-q", "torch"], check=True)
     return py
 
 
@@ -244,7 +244,7 @@ def main():
         f.write("# CPU benchmarks\n\n")
         f.write("Written by `python3 test/Benchmarks/bench_cpu.py` "
                 "(one run; medians; f32; B = 1, H = 1 for dense causal).\n\n")
-        f.write(header + f" PyTorch {torch_version} (CPU wheel).\n\n")
+        f.write(header + f" PyTorch {torch_version} (pip wheel, run on the CPU).\n\n")
         f.write(f"sgemm (numpy over OpenBLAS, 4096^3): {sgemm[1]:.1f} GFLOP/s on 1 thread, "
                 f"{sgemm[2]:.1f} on 2.\n\n")
         f.write("## Dense causal attention (useful GFLOP/s = 4 D N(N+1)/2 / time)\n\n")
