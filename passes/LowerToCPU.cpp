@@ -158,6 +158,10 @@ struct Scratch {
   Value m, l;  // [BM] f32: running row max and row sum
   Value alpha; // [BM] f32: rescale factor of the current key tile
   Value lo, hi; // [BM] i32: first and last allowed key of each query row
+  // Landmark top-k only: the k best landmark scores per query (sorted,
+  // [k][BM]), the k-th of them, how many blocks scoring exactly that may
+  // still be taken, and how many were.
+  Value best, threshold, tiesAllowed, tiesTaken;
 };
 
 /// How a tile's result reaches the output.
@@ -175,7 +179,10 @@ public:
   }
 
   /// Landmark attention: key tiles are the landmark blocks of this size.
-  void setLandmarkBlock(int64_t block) { landmarkBlock = block; }
+  void setLandmarkBlock(int64_t block, int64_t topk) {
+    landmarkBlock = block;
+    landmarkTopk = topk;
+  }
 
   Scratch allocScratch() {
     auto alloc = [&](ArrayRef<int64_t> shape, Type t) -> Value {
@@ -192,6 +199,12 @@ public:
     s.alpha = alloc({opt.blockM}, f32);
     s.lo = alloc({opt.blockM}, e.b.getI32Type());
     s.hi = alloc({opt.blockM}, e.b.getI32Type());
+    if (landmarkTopk) {
+      s.best = alloc({landmarkTopk, opt.blockM}, f32);
+      s.threshold = alloc({opt.blockM}, f32);
+      s.tiesAllowed = alloc({opt.blockM}, e.b.getI32Type());
+      s.tiesTaken = alloc({opt.blockM}, e.b.getI32Type());
+    }
     return s;
   }
 
@@ -210,7 +223,7 @@ private:
   double scale;
   VectorType vec, ivec;
   int64_t qBlock;
-  int64_t landmarkBlock = 0;
+  int64_t landmarkBlock = 0, landmarkTopk = 0;
 
   Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
   Value exp2(Value x);
@@ -218,7 +231,9 @@ private:
                       Value &hi);
   void emitScores(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitMask(const Scratch &s, Value n0);
-  void emitLandmarkScores(const Scratch &s, Value n0);
+  void emitLandmarkScores(const Scratch &s, const RowView &k, Value n0);
+  Value landmarkScore(const Scratch &s, const RowView &k, Value key, Value i);
+  void emitTopkSelection(const Scratch &s, const RowView &k, Value last);
   void emitSoftmax(const Scratch &s);
   void emitValues(const Scratch &s, const RowView &v, Value n0, Value nk);
   /// nValid: keys of the tile that exist (the rest have probability 0).
@@ -317,9 +332,11 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   if (landmarkBlock) {
     // Every block up to the last query's own one, a block per key tile.
     Value last = e.max(e.min(e.add(pLast0, e.idx(1)), nk), e.idx(0));
+    if (landmarkTopk)
+      emitTopkSelection(s, k, last);
     e.forLoop(e.idx(0), last, e.idx(landmarkBlock), [&](Value n0) {
       emitScores(s, k, n0, nk);
-      emitLandmarkScores(s, n0);
+      emitLandmarkScores(s, k, n0);
       emitSoftmax(s);
       emitValues(s, v, n0, nk);
     });
@@ -412,7 +429,69 @@ void TileCodegen::emitMask(const Scratch &s, Value n0) {
 /// softmax: key j gets s_j - lse_block + s(landmark), so the block's weights
 /// sum to e^s(landmark). In the query's own block, keys j <= p other than
 /// the landmark keep their score. Everything else is -inf.
-void TileCodegen::emitLandmarkScores(const Scratch &s, Value n0) {
+/// The scores of the queries of lane vector i against key row `key`, with
+/// one fixed order of operations: top-k selection compares these values for
+/// equality between its two passes.
+Value TileCodegen::landmarkScore(const Scratch &s, const RowView &k,
+                                 Value key, Value i) {
+  Value zero = e.splat(e.f32(0), vec);
+  return e.forLoop(e.idx(0), e.idx(d), e.idx(1), {zero},
+                   [&](Value c, ValueRange acc) -> SmallVector<Value> {
+                     Value kv = e.splat(e.toF32(k.load(e, key, c)), vec);
+                     return {vector::FMAOp::create(
+                         e.b, e.loc, kv, e.vload(vec, s.qT, {c, i}), acc[0])};
+                   })[0];
+}
+
+/// Top-k retrieval, first pass: per query, the k largest landmark scores of
+/// its earlier blocks, kept sorted by insertion (a later block displaces an
+/// entry only when strictly larger, so ties go to the earlier block), then
+/// the k-th score and how many blocks scoring exactly that are in the top k.
+void TileCodegen::emitTopkSelection(const Scratch &s, const RowView &k,
+                                    Value last) {
+  int64_t w = opt.vectorWidth, lb = landmarkBlock;
+  Value ninf = e.splat(negInf(), vec);
+  e.forLoop(0, opt.blockM, w, [&](Value i) {
+    for (int64_t j = 0; j < landmarkTopk; ++j)
+      e.vstore(ninf, s.best, {e.idx(j), i});
+  });
+  e.forLoop(e.idx(0), last, e.idx(lb), [&](Value n0) {
+    Value blockEnd = e.splat(e.toI32(e.add(n0, e.idx(lb))), ivec);
+    e.forLoop(0, opt.blockM, w, [&](Value i) {
+      Value own = e.vload(ivec, s.hi, {i});
+      Value earlier = e.cmp(arith::CmpIPredicate::sle, blockEnd, own);
+      Value score = landmarkScore(s, k, e.add(n0, e.idx(lb - 1)), i);
+      Value cand = e.select(earlier, score, ninf);
+      for (int64_t j = 0; j < landmarkTopk; ++j) {
+        Value cur = e.vload(vec, s.best, {e.idx(j), i});
+        Value gt = e.cmpf(arith::CmpFPredicate::OGT, cand, cur);
+        e.vstore(e.select(gt, cand, cur), s.best, {e.idx(j), i});
+        cand = e.select(gt, cur, cand);
+      }
+    });
+  });
+  Value one = e.splat(arith::ConstantOp::create(e.b, e.loc,
+                                                e.b.getI32IntegerAttr(1)),
+                      ivec);
+  Value zeroI = e.splat(arith::ConstantOp::create(e.b, e.loc,
+                                                  e.b.getI32IntegerAttr(0)),
+                        ivec);
+  e.forLoop(0, opt.blockM, w, [&](Value i) {
+    Value thr = e.vload(vec, s.best, {e.idx(landmarkTopk - 1), i});
+    Value ties = zeroI;
+    for (int64_t j = 0; j < landmarkTopk; ++j) {
+      Value eq = e.cmpf(arith::CmpFPredicate::OEQ,
+                        e.vload(vec, s.best, {e.idx(j), i}), thr);
+      ties = arith::AddIOp::create(e.b, e.loc, ties, e.select(eq, one, zeroI));
+    }
+    e.vstore(thr, s.threshold, {i});
+    e.vstore(ties, s.tiesAllowed, {i});
+    e.vstore(zeroI, s.tiesTaken, {i});
+  });
+}
+
+void TileCodegen::emitLandmarkScores(const Scratch &s, const RowView &k,
+                                     Value n0) {
   int64_t w = opt.vectorWidth, lb = landmarkBlock;
   Value ninf = e.splat(negInf(), vec);
   Value n0v = e.splat(e.toI32(n0), ivec);
@@ -422,6 +501,26 @@ void TileCodegen::emitLandmarkScores(const Scratch &s, Value n0) {
     Value own = e.vload(ivec, s.hi, {i});
     Value earlier = e.cmp(arith::CmpIPredicate::sle, blockEnd, own);
     Value isOwn = e.cmp(arith::CmpIPredicate::eq, n0v, own);
+    if (landmarkTopk) {
+      // Keep an earlier block only when it is among the query's k best.
+      Value score = landmarkScore(s, k, e.add(n0, e.idx(lb - 1)), i);
+      Value thr = e.vload(vec, s.threshold, {i});
+      Value taken = e.vload(ivec, s.tiesTaken, {i});
+      Value tie = arith::AndIOp::create(
+          e.b, e.loc, e.cmpf(arith::CmpFPredicate::OEQ, score, thr),
+          e.cmp(arith::CmpIPredicate::slt, taken,
+                e.vload(ivec, s.tiesAllowed, {i})));
+      tie = arith::AndIOp::create(e.b, e.loc, tie, earlier);
+      Value one = e.splat(arith::ConstantOp::create(
+                              e.b, e.loc, e.b.getI32IntegerAttr(1)),
+                          ivec);
+      e.vstore(e.select(tie, arith::AddIOp::create(e.b, e.loc, taken, one),
+                        taken),
+               s.tiesTaken, {i});
+      Value chosen = arith::OrIOp::create(
+          e.b, e.loc, e.cmpf(arith::CmpFPredicate::OGT, score, thr), tie);
+      earlier = arith::AndIOp::create(e.b, e.loc, earlier, chosen);
+    }
     // Block-local log2-sum-exp over the non-landmark keys.
     Value mx = e.forLoop(e.idx(0), e.idx(lb - 1), e.idx(1), {ninf},
                          [&](Value n, ValueRange m) -> SmallVector<Value> {
@@ -717,16 +816,14 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   int64_t bm = opt.blockM;
 
   SmallVector<Phase> phases;
-  int64_t landmarkBlock = 0;
+  int64_t landmarkBlock = 0, landmarkTopk = 0;
   // Head bookkeeping shared by the phases: (b, h) from a flat index.
   auto headsOf = [](Emitter &e, const KernelArgs &a) {
     return std::pair(e.dim(a.q, 1), e.dim(a.k, 1));
   };
   if (auto lm = dyn_cast<LandmarkAttr>(pattern)) {
-    if (lm.getTopk() > 0)
-      return op.emitOpError() << "landmark top-k retrieval is not supported "
-                                 "by the CPU target yet";
     landmarkBlock = lm.getBlock();
+    landmarkTopk = lm.getTopk();
     // A key tile holds one whole block (rounded up to the micro-kernel).
     opt.blockN = (landmarkBlock + opt.mrKeys - 1) / opt.mrKeys * opt.mrKeys;
   }
@@ -844,7 +941,7 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
     f.run = [&, outElt](Emitter &e, const KernelArgs &a, Value begin,
                         Value end) {
       TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
-      tc.setLandmarkBlock(landmarkBlock);
+      tc.setLandmarkBlock(landmarkBlock, landmarkTopk);
       Scratch s;
       if (phase.needsScratch)
         s = tc.allocScratch();

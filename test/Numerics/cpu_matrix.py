@@ -33,6 +33,7 @@ PATTERNS = [
     "#attn.dilated<segments = [16, 32], rates = [4, 8]>",
     "#attn.landmark<block = 16>",
     "#attn.landmark<block = 5>",
+    "#attn.landmark<block = 8, topk = 2>",
 ]
 
 # (B, H, Hk, Nq, Nk, D, Dv, what)
@@ -64,7 +65,7 @@ def quantize(x, dtype):
     return x.astype(np.float32).astype(np.float64)
 
 
-def run_case(pattern, shape, dtype, rng):
+def run_case(pattern, shape, dtype, rng, tie_landmarks=0):
     b, h, hk, nq, nk, d, dv, what = shape
     is_dilated = pattern.startswith("#attn.dilated")
     if is_dilated and nq != nk:
@@ -72,6 +73,8 @@ def run_case(pattern, shape, dtype, rng):
     q = rng.standard_normal((b, h, nq, d))
     k = rng.standard_normal((b, hk, nk, d))
     v = rng.standard_normal((b, hk, nk, dv))
+    if tie_landmarks:  # every landmark key the same: top-k must break ties
+        k[:, :, tie_landmarks - 1::tie_landmarks, :] = k[:, :, tie_landmarks - 1, None, :]
     file_dtype = np.float16 if dtype == "f16" else np.float32
     paths = {}
     for name, x in (("q", q), ("k", k), ("v", v)):
@@ -179,8 +182,11 @@ def main():
                 failed += not ok
                 print(f"{'PASS' if ok else 'FAIL'} {pattern} {dtype} "
                       f"[{shape[-1]}]: {msg}", flush=True)
-    for pattern, shape in LONG:
-        ok, msg = run_case(pattern, shape, "f32", rng)
+    tie = ("#attn.landmark<block = 4, topk = 3>",
+           (1, 2, 2, 61, 61, 32, 32, "all landmark scores tie"))
+    for pattern, shape in LONG + [tie]:
+        ok, msg = run_case(pattern, shape, "f32", rng,
+                           tie_landmarks=4 if shape is tie[1] else 0)
         passed += ok
         failed += not ok
         print(f"{'PASS' if ok else 'FAIL'} {pattern} f32 [{shape[-1]}]: {msg}",

@@ -20,15 +20,6 @@ func.func @dilated_without_lse(%q: !t, %k: !t, %v: !t, %o: !t) {
 // -----
 
 !t = memref<1x2x16x8xf32>
-func.func @landmark_topk(%q: !t, %k: !t, %v: !t, %o: !t) {
-  // expected-error @+1 {{landmark top-k retrieval is not supported by the CPU target yet}}
-  attn.attention #attn.landmark<block = 4, topk = 2> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
-  return
-}
-
-// -----
-
-!t = memref<1x2x16x8xf32>
 func.func @not_arguments(%q: !t, %k: !t, %v: !t) {
   %o = memref.alloc() : !t
   // expected-error @+1 {{works on the function's arguments}}

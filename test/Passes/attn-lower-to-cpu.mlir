@@ -76,6 +76,17 @@ func.func @landmark(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
   return
 }
 
+// Landmark top-k: a first pass keeps the k best landmark scores per query
+// by insertion ([k][BM] scratch), the main pass keeps only those blocks.
+// CHECK-LABEL: func.func @landmark_top4__run0
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<4x64xf32>
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpf oeq
+func.func @landmark_top4(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  attn.attention #attn.landmark<block = 64, topk = 4> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+  return
+}
+
 // Lightning: one phase over (batch, head); a decay table, the state in an
 // f32 scratch, intra-block scores, state update; no N-sized buffer.
 // CHECK-LABEL: func.func @lightning__run0
