@@ -10,7 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "== attnc: the kernel library to shared objects + C headers"
-for f in kernels/dense.mlir kernels/local.mlir kernels/dilated.mlir kernels/lightning.mlir; do
+for f in kernels/*.mlir; do
   name=$(basename "$f" .mlir)
   $bin/attnc "$f" --emit=so -o "$work/lib$name.so"
   $bin/attnc "$f" --emit=header -o "$work/$name.h"
@@ -22,6 +22,7 @@ python3 test/Numerics/make_inputs.py "$work" 1 8 2 2000 2000 64
 for p in '#attn.causal' '#attn.sliding_window<window = 256>' \
          '#attn.block_causal<block = 512>' \
          '#attn.dilated<segments = [256, 512, 1024], rates = [1, 2, 4]>' \
+         '#attn.landmark<block = 64, topk = 4>' \
          '#attn.lightning'; do
   $bin/attn-run --pattern "$p" --q "$work/q.npy" --k "$work/k.npy" \
     --v "$work/v.npy" --out "$work/o.npy" --threads 2 --check --bench 3 |

@@ -219,9 +219,19 @@ double usefulFlops(const Pattern &pt, int64_t batch, int64_t heads,
         lo = 0, hi = nk - 1;
         break;
       case Pattern::Causal:
-      case Pattern::Landmark:
         lo = 0, hi = p;
         break;
+      case Pattern::Landmark: {
+        // Pairs whose score the query computes: every earlier landmark, the
+        // other keys of the retrieved earlier blocks, its own block's keys.
+        if (p < 0)
+          break;
+        int64_t L = pt.block, earlier = std::min(p / L, (nk + L - 1) / L);
+        int64_t kept = pt.topk > 0 ? std::min(pt.topk, earlier) : earlier;
+        int64_t own = p - earlier * L + 1 - (p % L == L - 1 ? 1 : 0);
+        pairs += double(earlier + kept * (L - 1) + own);
+        continue;
+      }
       case Pattern::Window:
         lo = p - pt.window, hi = p;
         break;

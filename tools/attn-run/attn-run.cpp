@@ -54,6 +54,7 @@ PATTERN is the dialect's attribute syntax, e.g.
   '#attn.causal'  '#attn.sliding_window<window = 256>'
   '#attn.block_causal<block = 64>'  '#attn.full'
   '#attn.dilated<segments = [2048, 4096], rates = [1, 2]>'
+  '#attn.landmark<block = 64>'  '#attn.landmark<block = 64, topk = 4>'
   '#attn.lightning' (linear attention with decay; Nq = Nk) with
      [--slopes s.npy] (float32 [H], default ALiBi) [--state-in kv.npy]
      [--state-out kv.npy] (float32 [B, H, D, Dv]); scale defaults to 1
