@@ -144,6 +144,15 @@ def ensure_torch():
     return py
 
 
+DENSE_HEAD = ("| D | N | threads | attn ms | attn GFLOP/s | % of sgemm | "
+              "numpy/BLAS GFLOP/s | torch SDPA GFLOP/s | attn / torch |\n"
+              "|---|---|---|---|---|---|---|---|---|")
+LONGNET_HEAD = ("| LongNet N | threads | time ms | useful GFLOP/s | peak RSS MiB | "
+                "MiB per 1K tokens |\n|---|---|---|---|---|---|")
+LIGHTNING_HEAD = ("| Lightning N | threads | time ms | GFLOP/s (SPEC block formula) | "
+                  "peak RSS MiB |\n|---|---|---|---|---|")
+
+
 def causal_flops(n, d):
     return 4.0 * d * n * (n + 1) / 2
 
@@ -179,8 +188,7 @@ def main():
     torch_py = ensure_torch()
 
     ns = [4096, 8192] if QUICK else [4096, 8192, 16384, 32768]
-    say("\n| D | N | threads | attn ms | attn GFLOP/s | % of sgemm | numpy/BLAS GFLOP/s | torch SDPA GFLOP/s | attn / torch |")
-    say("|---|---|---|---|---|---|---|---|---|")
+    say("\n" + DENSE_HEAD)
     table = []
     torch_version = "?"
     for d in (64, 128):
@@ -203,8 +211,7 @@ def main():
                 table.append(row)
                 say(row)
 
-    say("\n| LongNet N | threads | time ms | useful GFLOP/s | peak RSS MiB | MiB per 1K tokens |")
-    say("|---|---|---|---|---|---|")
+    say("\n" + LONGNET_HEAD)
     longnet = ("#attn.dilated<segments = [2048, 4096, 8192, 16384, 32768], "
                "rates = [1, 2, 4, 8, 16]>")
     dil = []
@@ -223,8 +230,7 @@ def main():
                f"(linear scaling is 1.00x; the bar is <= 2x).")
         say(lin)
 
-    say("\n| Lightning N | threads | time ms | GFLOP/s (SPEC block formula) | peak RSS MiB |")
-    say("|---|---|---|---|---|")
+    say("\n" + LIGHTNING_HEAD)
     light = []
     lightning_times = {}
     for n in ([4096, 65536] if QUICK else [4096, 16384, 65536, 262144, 1048576]):
@@ -248,15 +254,13 @@ def main():
         f.write(f"sgemm (numpy over OpenBLAS, 4096^3): {sgemm[1]:.1f} GFLOP/s on 1 thread, "
                 f"{sgemm[2]:.1f} on 2.\n\n")
         f.write("## Dense causal attention (useful GFLOP/s = 4 D N(N+1)/2 / time)\n\n")
-        f.write("| D | N | threads | attn ms | attn GFLOP/s | % of sgemm | numpy/BLAS GFLOP/s | torch SDPA GFLOP/s | attn / torch |\n")
-        f.write("|---|---|---|---|---|---|---|---|---|\n")
+        f.write(DENSE_HEAD + "\n")
         f.write("\n".join(table) + "\n\n")
         f.write("numpy/BLAS attention: blocks of 1024 queries, S = QK^T by sgemm, masked "
                 "softmax, PV by sgemm (not run at N = 32K).\n\n")
         f.write("## LongNet dilated attention (w = 2048..32768, r = 1..16; B = 1, H = 2, "
                 "D = 64, f32)\n\n")
-        f.write("| LongNet N | threads | time ms | useful GFLOP/s | peak RSS MiB | MiB per 1K tokens |\n")
-        f.write("|---|---|---|---|---|---|\n")
+        f.write(LONGNET_HEAD + "\n")
         f.write("\n".join(dil) + "\n\n")
         if lin:
             f.write(lin + "\n\n")
@@ -265,8 +269,7 @@ def main():
                 "grows linearly with N.\n\n")
         f.write("## Lightning attention (B = 1, H = 2, D = Dv = 64, f32, block 64, "
                 "default ALiBi slopes)\n\n")
-        f.write("| Lightning N | threads | time ms | GFLOP/s (SPEC block formula) | peak RSS MiB |\n")
-        f.write("|---|---|---|---|---|\n")
+        f.write(LIGHTNING_HEAD + "\n")
         f.write("\n".join(light) + "\n\n")
         if light_lin:
             f.write(light_lin + "\n")
