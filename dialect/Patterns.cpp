@@ -83,9 +83,6 @@ IrInt lit(IrInt like, int64_t c) {
   return like.make(arith::ConstantIndexOp::create(*like.b, like.loc, c));
 }
 int64_t lit(int64_t, int64_t c) { return c; }
-IrInt operator+(IrInt x, IrInt y) {
-  return x.make(arith::AddIOp::create(*x.b, x.loc, x.v, y.v));
-}
 IrInt operator-(IrInt x, IrInt y) {
   return x.make(arith::SubIOp::create(*x.b, x.loc, x.v, y.v));
 }
