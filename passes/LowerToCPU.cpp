@@ -162,6 +162,7 @@ struct Scratch {
   // [k][BM]), the k-th of them, how many blocks scoring exactly that may
   // still be taken, and how many were.
   Value best, threshold, tiesAllowed, tiesTaken;
+  Value keep; // [BM] i32: the current earlier block is retrieved
 };
 
 /// How a tile's result reaches the output.
@@ -204,6 +205,7 @@ public:
       s.threshold = alloc({opt.blockM}, f32);
       s.tiesAllowed = alloc({opt.blockM}, e.b.getI32Type());
       s.tiesTaken = alloc({opt.blockM}, e.b.getI32Type());
+      s.keep = alloc({opt.blockM}, e.b.getI32Type());
     }
     return s;
   }
@@ -231,9 +233,10 @@ private:
                       Value &hi);
   void emitScores(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitMask(const Scratch &s, Value n0);
-  void emitLandmarkScores(const Scratch &s, const RowView &k, Value n0);
+  void emitLandmarkScores(const Scratch &s, Value n0);
   Value landmarkScore(const Scratch &s, const RowView &k, Value key, Value i);
   void emitTopkSelection(const Scratch &s, const RowView &k, Value last);
+  Value emitTopkKeep(const Scratch &s, const RowView &k, Value n0);
   void emitSoftmax(const Scratch &s);
   void emitValues(const Scratch &s, const RowView &v, Value n0, Value nk);
   /// nValid: keys of the tile that exist (the rest have probability 0).
@@ -335,10 +338,17 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
     if (landmarkTopk)
       emitTopkSelection(s, k, last);
     e.forLoop(e.idx(0), last, e.idx(landmarkBlock), [&](Value n0) {
-      emitScores(s, k, n0, nk);
-      emitLandmarkScores(s, k, n0);
-      emitSoftmax(s);
-      emitValues(s, v, n0, nk);
+      auto body = [&] {
+        emitScores(s, k, n0, nk);
+        emitLandmarkScores(s, n0);
+        emitSoftmax(s);
+        emitValues(s, v, n0, nk);
+      };
+      if (!landmarkTopk)
+        return body();
+      // Retrieval: a block no query of the tile retrieves (and no query's
+      // own block) costs one landmark score per query, nothing more.
+      e.ifThen(emitTopkKeep(s, k, n0), body);
     });
     emitEpilogue(s, o, lse, m0, valid, epilogue);
     return;
@@ -490,8 +500,51 @@ void TileCodegen::emitTopkSelection(const Scratch &s, const RowView &k,
   });
 }
 
-void TileCodegen::emitLandmarkScores(const Scratch &s, const RowView &k,
-                                     Value n0) {
+/// Top-k retrieval, second pass, once per block: which queries retrieve the
+/// earlier block at n0 (score above their k-th best, or equal to it while
+/// tie slots remain, earlier blocks first). Returns whether any query of
+/// the tile retrieves it or has its own block there.
+Value TileCodegen::emitTopkKeep(const Scratch &s, const RowView &k, Value n0) {
+  int64_t w = opt.vectorWidth, lb = landmarkBlock;
+  auto i32 = [&](int32_t c) {
+    return e.splat(arith::ConstantOp::create(e.b, e.loc,
+                                             e.b.getI32IntegerAttr(c)),
+                   ivec);
+  };
+  Value n0v = e.splat(e.toI32(n0), ivec);
+  Value blockEnd = e.splat(e.toI32(e.add(n0, e.idx(lb))), ivec);
+  Value none = arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(false));
+  return e.forLoop(
+      e.idx(0), e.idx(opt.blockM), e.idx(w), {none},
+      [&](Value i, ValueRange any) -> SmallVector<Value> {
+        Value own = e.vload(ivec, s.hi, {i});
+        Value earlier = e.cmp(arith::CmpIPredicate::sle, blockEnd, own);
+        Value score = landmarkScore(s, k, e.add(n0, e.idx(lb - 1)), i);
+        Value thr = e.vload(vec, s.threshold, {i});
+        Value taken = e.vload(ivec, s.tiesTaken, {i});
+        Value tie = arith::AndIOp::create(
+            e.b, e.loc, e.cmpf(arith::CmpFPredicate::OEQ, score, thr),
+            e.cmp(arith::CmpIPredicate::slt, taken,
+                  e.vload(ivec, s.tiesAllowed, {i})));
+        tie = arith::AndIOp::create(e.b, e.loc, tie, earlier);
+        e.vstore(e.select(tie, arith::AddIOp::create(e.b, e.loc, taken, i32(1)),
+                          taken),
+                 s.tiesTaken, {i});
+        Value keep = arith::AndIOp::create(
+            e.b, e.loc, earlier,
+            arith::OrIOp::create(
+                e.b, e.loc, e.cmpf(arith::CmpFPredicate::OGT, score, thr),
+                tie));
+        e.vstore(e.select(keep, i32(1), i32(0)), s.keep, {i});
+        Value visit = arith::OrIOp::create(
+            e.b, e.loc, keep, e.cmp(arith::CmpIPredicate::eq, n0v, own));
+        Value anyHere = vector::ReductionOp::create(
+            e.b, e.loc, vector::CombiningKind::OR, visit);
+        return {arith::OrIOp::create(e.b, e.loc, any[0], anyHere)};
+      })[0];
+}
+
+void TileCodegen::emitLandmarkScores(const Scratch &s, Value n0) {
   int64_t w = opt.vectorWidth, lb = landmarkBlock;
   Value ninf = e.splat(negInf(), vec);
   Value n0v = e.splat(e.toI32(n0), ivec);
@@ -501,26 +554,11 @@ void TileCodegen::emitLandmarkScores(const Scratch &s, const RowView &k,
     Value own = e.vload(ivec, s.hi, {i});
     Value earlier = e.cmp(arith::CmpIPredicate::sle, blockEnd, own);
     Value isOwn = e.cmp(arith::CmpIPredicate::eq, n0v, own);
-    if (landmarkTopk) {
-      // Keep an earlier block only when it is among the query's k best.
-      Value score = landmarkScore(s, k, e.add(n0, e.idx(lb - 1)), i);
-      Value thr = e.vload(vec, s.threshold, {i});
-      Value taken = e.vload(ivec, s.tiesTaken, {i});
-      Value tie = arith::AndIOp::create(
-          e.b, e.loc, e.cmpf(arith::CmpFPredicate::OEQ, score, thr),
-          e.cmp(arith::CmpIPredicate::slt, taken,
-                e.vload(ivec, s.tiesAllowed, {i})));
-      tie = arith::AndIOp::create(e.b, e.loc, tie, earlier);
-      Value one = e.splat(arith::ConstantOp::create(
-                              e.b, e.loc, e.b.getI32IntegerAttr(1)),
-                          ivec);
-      e.vstore(e.select(tie, arith::AddIOp::create(e.b, e.loc, taken, one),
-                        taken),
-               s.tiesTaken, {i});
-      Value chosen = arith::OrIOp::create(
-          e.b, e.loc, e.cmpf(arith::CmpFPredicate::OGT, score, thr), tie);
-      earlier = arith::AndIOp::create(e.b, e.loc, earlier, chosen);
-    }
+    if (landmarkTopk) // retrieved by this query (emitTopkKeep)
+      earlier = e.cmp(arith::CmpIPredicate::ne, e.vload(ivec, s.keep, {i}),
+                      e.splat(arith::ConstantOp::create(
+                                  e.b, e.loc, e.b.getI32IntegerAttr(0)),
+                              ivec));
     // Block-local log2-sum-exp over the non-landmark keys.
     Value mx = e.forLoop(e.idx(0), e.idx(lb - 1), e.idx(1), {ninf},
                          [&](Value n, ValueRange m) -> SmallVector<Value> {

@@ -12,11 +12,13 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SHA256.h"
+#include "llvm/Support/xxhash.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/TargetParser/Host.h"
 
 #include <chrono>
+#include <dlfcn.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +57,25 @@ bool readEntry(const std::string &so, const std::string &sha) {
   if (!data || !expect)
     return false;
   return sha256Hex((*data)->getBuffer()) == (*expect)->getBuffer().trim();
+}
+
+/// Identity of the compiler that generates the code: a hash of the shared
+/// library this code is in (the compiler is linked into it), so a rebuilt
+/// compiler never reuses kernels of an older one. Computed once.
+const std::string &compilerIdentity() {
+  static const std::string id = [] {
+    std::string fallback = attn::compilerVersion();
+    Dl_info info;
+    if (!dladdr(reinterpret_cast<void *>(&attn_get_kernel), &info) ||
+        !info.dli_fname)
+      return fallback;
+    auto buf = llvm::MemoryBuffer::getFile(info.dli_fname);
+    if (!buf)
+      return fallback;
+    return fallback + "-" +
+           llvm::utohexstr(llvm::xxh3_64bits((*buf)->getBuffer()));
+  }();
+  return id;
 }
 
 std::mutex cacheMutex;
@@ -102,7 +123,7 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
   std::string key = sha256Hex(
-      std::string(attn::compilerVersion()) + "\n" + source + "\n" +
+      compilerIdentity() + "\n" + source + "\n" +
       llvm::sys::getHostCPUName().str() + "\n" +
       std::to_string(options.cpu.blockM) + "," +
       std::to_string(options.cpu.blockN) + "," +
