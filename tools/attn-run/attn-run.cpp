@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ const char *kUsage = R"(usage:
            [--check] [--bench N] [--target cpu|cuda]
   attn-run FILE.mlir --entry F --arg q.npy --arg k.npy --arg v.npy
            --out o.npy [--lse lse.npy] [--threads N] [--check] [--bench N]
+           (a lightning entry takes --slopes/--state-in/--state-out as its
+           signature has them)
 
 Runs one attention pattern of the attn dialect on .npy inputs (float32 or
 float16, C order): Q [B, H, Nq, D], K [B, Hk, Nk, D], V [B, Hk, Nk, Dv];
@@ -176,10 +179,10 @@ Options parseArgs(int argc, char **argv) {
   if (o.out.empty())
     die("--out is required");
   bool lightning = o.pattern == "#attn.lightning";
-  if (!lightning && !(o.slopes.empty() && o.stateIn.empty() &&
-                      o.stateOut.empty()))
+  if (!lightning && o.file.empty() &&
+      !(o.slopes.empty() && o.stateIn.empty() && o.stateOut.empty()))
     die("--slopes, --state-in and --state-out go with --pattern "
-        "'#attn.lightning'");
+        "'#attn.lightning' or a lightning kernel file");
   if (lightning && !o.lse.empty())
     die("lightning attention has no LSE (--lse)");
   return o;
@@ -408,9 +411,6 @@ int main(int argc, char **argv) {
   attn_kernel *kernel = nullptr;
   std::string patternText = o.pattern;
   bool lightning = patternText == "#attn.lightning";
-  if (lightning && Nq != Nk)
-    die("lightning attention needs q and k of one length, got " +
-        std::to_string(Nq) + " and " + std::to_string(Nk));
   int flags = (o.slopes.empty() ? 0 : ATTN_LIGHTNING_SLOPES) |
               (o.stateIn.empty() ? 0 : ATTN_LIGHTNING_STATE_IN) |
               (o.stateOut.empty() ? 0 : ATTN_LIGHTNING_STATE_OUT);
@@ -431,14 +431,49 @@ int main(int argc, char **argv) {
     size_t at = info.find("pattern ");
     if (at != std::string::npos)
       patternText = info.substr(at + 8, info.find('\n', at) - at - 8);
+    lightning = info.find("\nop lightning\n") != std::string::npos;
+    if (lightning)
+      patternText = "#attn.lightning";
+  }
+  if (lightning && Nq != Nk)
+    die("lightning attention needs q and k of one length, got " +
+        std::to_string(Nq) + " and " + std::to_string(Nk));
+  if (!lightning && !(o.slopes.empty() && o.stateIn.empty() &&
+                      o.stateOut.empty()))
+    die("--slopes, --state-in and --state-out go with lightning kernels");
+  // The kernel's tensors in its own order, by role (from its metadata).
+  std::vector<std::string> roles;
+  {
+    std::istringstream info(attn_kernel_info(kernel));
+    std::string line;
+    while (std::getline(info, line))
+      if (line.rfind("arg ", 0) == 0)
+        roles.push_back(line.substr(4, line.find(' ', 4) - 4));
+  }
+  auto takes = [&](const char *role) {
+    return std::find(roles.begin(), roles.end(), role) != roles.end();
+  };
+  if (lightning) {
+    const std::pair<const char *, const std::string *> optional[] = {
+        {"slopes", &o.slopes}, {"state_in", &o.stateIn},
+        {"state_out", &o.stateOut}};
+    for (auto [role, path] : optional)
+      if (takes(role) != !path->empty())
+        die(std::string("entry '") + o.entry + "' " +
+            (takes(role) ? "takes" : "does not take") + " a " + role +
+            " tensor: " + (takes(role) ? "give" : "drop") + " --" +
+            (std::string(role) == "state_in"    ? "state-in"
+             : std::string(role) == "state_out" ? "state-out"
+                                                : "slopes"));
   }
   double getMs = std::chrono::duration<double, std::milli>(
                      std::chrono::steady_clock::now() - t0)
                      .count();
   int nargs = attn_kernel_num_args(kernel);
-  if (!lightning && nargs != 4 && nargs != 5)
-    die("entry takes " + std::to_string(nargs) +
-        " tensors; attn-run runs attention kernels (q, k, v, out[, lse])");
+  if (!o.lse.empty() && !takes("lse"))
+    die("entry '" + o.entry + "' writes no LSE: drop --lse");
+  if (!takes("q") || !takes("k") || !takes("v") || !takes("out"))
+    die("entry '" + o.entry + "' is not an attention or lightning kernel");
 
   // Outputs, poisoned so that an unwritten element shows.
   attn_dtype outType = kt == ATTN_F16 ? ATTN_F16 : kt;
@@ -448,8 +483,6 @@ int main(int argc, char **argv) {
     out.set(i, nan);
   for (int64_t i = 0; i < lse.count(); ++i)
     lse.set(i, nan);
-  std::vector<attn_tensor> args = {q.tensor(), k.tensor(), v.tensor(),
-                                   out.tensor()};
   // Lightning's optional tensors, float32 and contiguous.
   auto loadF32 = [&](const std::string &path, const std::string &flag,
                      std::vector<int64_t> shape) {
@@ -470,22 +503,23 @@ int main(int argc, char **argv) {
   };
   Buffer slopes({H}, ATTN_F32), stateIn({B, H, D, Dv}, ATTN_F32),
       stateOut({B, H, D, Dv}, ATTN_F32);
-  if (lightning) {
-    if (!o.slopes.empty()) {
-      slopes = loadF32(o.slopes, "--slopes", {H});
-      args.push_back(slopes.tensor());
-    }
-    if (!o.stateIn.empty()) {
-      stateIn = loadF32(o.stateIn, "--state-in", {B, H, D, Dv});
-      args.push_back(stateIn.tensor());
-    }
-    if (!o.stateOut.empty()) {
-      for (int64_t i = 0; i < stateOut.count(); ++i)
-        stateOut.set(i, nan);
-      args.push_back(stateOut.tensor());
-    }
-  } else if (nargs == 5) {
-    args.push_back(lse.tensor());
+  if (!o.slopes.empty())
+    slopes = loadF32(o.slopes, "--slopes", {H});
+  if (!o.stateIn.empty())
+    stateIn = loadF32(o.stateIn, "--state-in", {B, H, D, Dv});
+  for (int64_t i = 0; i < stateOut.count(); ++i)
+    stateOut.set(i, nan);
+  std::map<std::string, Buffer *> byRole = {
+      {"q", &q},         {"k", &k},           {"v", &v},
+      {"out", &out},     {"lse", &lse},       {"slopes", &slopes},
+      {"state_in", &stateIn}, {"state_out", &stateOut}};
+  std::vector<attn_tensor> args;
+  for (const std::string &role : roles) {
+    auto it = byRole.find(role);
+    if (it == byRole.end())
+      die("entry '" + o.entry + "' has an argument of unknown role '" + role +
+          "'");
+    args.push_back(it->second->tensor());
   }
   check(attn_launch(ctx, kernel, args.data(), nargs), "launch");
 
@@ -555,7 +589,7 @@ int main(int argc, char **argv) {
                                  : std::max(stateErr,
                                             std::fabs(g - refState[i]));
       }
-    if (!lightning && nargs == 5)
+    if (!lightning && takes("lse"))
       for (int64_t i = 0; i < lse.count(); ++i) {
         double g = lse.get(i), w = rl[i];
         if (std::isinf(w) || std::isinf(g) || std::isnan(g)) {
