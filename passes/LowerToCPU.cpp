@@ -758,6 +758,13 @@ struct KernelArgs {
   Value q, k, v, o, lse, slopes, stateIn, stateOut;
 };
 
+/// Role names of the kernel metadata (the runtime reads them).
+constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
+    {"q", &KernelArgs::q},           {"k", &KernelArgs::k},
+    {"v", &KernelArgs::v},           {"out", &KernelArgs::o},
+    {"lse", &KernelArgs::lse},       {"slopes", &KernelArgs::slopes},
+    {"state_in", &KernelArgs::stateIn}, {"state_out", &KernelArgs::stateOut}};
+
 /// The two functions of one phase, as the ABI emitter builds them.
 struct PhaseFns {
   std::function<Value(Emitter &, const KernelArgs &)> count;
@@ -809,8 +816,7 @@ private:
 } // namespace
 
 static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
-                          StringRef pattern,
-                          ArrayRef<std::pair<StringRef, int64_t>> roles,
+                          StringRef pattern, const KernelArgs &operands,
                           ArrayRef<PhaseFns> phases);
 
 LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
@@ -844,12 +850,6 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   if (failed(checkKernelShape(func, op)))
     return failure();
 
-  auto argIndex = [&](Value v) -> int64_t {
-    return v ? int64_t(cast<BlockArgument>(v).getArgNumber()) : -1;
-  };
-  int64_t iq = argIndex(op.getQ()), ik = argIndex(op.getK()),
-          iv = argIndex(op.getV()), io = argIndex(op.getOut()),
-          il = argIndex(op.getLse());
   auto pattern = op.getPattern();
   int64_t bm = opt.blockM;
 
@@ -991,7 +991,8 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   std::string patternText;
   llvm::raw_string_ostream(patternText) << pattern;
   emitKernelABI(func, op, "attention", patternText,
-                {{"q", iq}, {"k", ik}, {"v", iv}, {"out", io}, {"lse", il}},
+                KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
+                           op.getLse()},
                 fns);
   return success();
 }
@@ -999,36 +1000,21 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
 /// Builds F__count<p>, F__run<p>, F__phases, the metadata global and the
 /// serial driver F, then erases the attn op.
 static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
-                   StringRef pattern,
-                   ArrayRef<std::pair<StringRef, int64_t>> roles,
-                   ArrayRef<PhaseFns> phases) {
+                          StringRef pattern, const KernelArgs &operands,
+                          ArrayRef<PhaseFns> phases) {
   OpBuilder b(func);
   Location loc = func.getLoc();
   MLIRContext *ctx = func.getContext();
   Block &entry = func.getBody().front();
   auto argTypes = func.getFunctionType().getInputs();
   auto unitAttr = UnitAttr::get(ctx);
+  // The op's operands are arguments of F; each phase function takes the
+  // same arguments in the same positions.
   auto bindArgs = [&](Block &block) {
     KernelArgs a;
-    for (auto [role, index] : roles) {
-      Value v = index >= 0 ? block.getArgument(index) : Value();
-      if (role == "q")
-        a.q = v;
-      else if (role == "k")
-        a.k = v;
-      else if (role == "v")
-        a.v = v;
-      else if (role == "out")
-        a.o = v;
-      else if (role == "lse")
-        a.lse = v;
-      else if (role == "slopes")
-        a.slopes = v;
-      else if (role == "state_in")
-        a.stateIn = v;
-      else if (role == "state_out")
-        a.stateOut = v;
-    }
+    for (auto [name, member] : kRoles)
+      if (Value v = operands.*member)
+        a.*member = block.getArgument(cast<BlockArgument>(v).getArgNumber());
     return a;
   };
   SmallVector<func::FuncOp> countFns, runFns;
@@ -1088,8 +1074,8 @@ static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
     os << "phases " << phases.size() << "\n";
     for (unsigned a = 0; a < argTypes.size(); ++a) {
       StringRef role = "?";
-      for (auto [name, index] : roles)
-        if (index == int64_t(a))
+      for (auto [name, member] : kRoles)
+        if (operands.*member == entry.getArgument(a))
           role = name;
       auto t = cast<MemRefType>(argTypes[a]);
       os << "arg " << role << " " << t.getElementType() << " " << t.getRank();
@@ -1342,9 +1328,6 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
       return op.emitOpError() << "the CPU target needs contiguous states";
   double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0;
   int64_t bl = 64;
-  auto argIndex = [&](Value v) -> int64_t {
-    return v ? int64_t(cast<BlockArgument>(v).getArgNumber()) : -1;
-  };
   Type outElt = oType.getElementType();
   PhaseFns phase;
   phase.count = [](Emitter &e, const KernelArgs &a) {
@@ -1357,13 +1340,9 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
               [&](Value item) { lc.emitItem(sc, a, item); });
   };
   emitKernelABI(func, op, "lightning", "",
-                {{"q", argIndex(op.getQ())},
-                 {"k", argIndex(op.getK())},
-                 {"v", argIndex(op.getV())},
-                 {"out", argIndex(op.getOut())},
-                 {"slopes", argIndex(op.getSlopes())},
-                 {"state_in", argIndex(op.getStateIn())},
-                 {"state_out", argIndex(op.getStateOut())}},
+                KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
+                           Value(), op.getSlopes(), op.getStateIn(),
+                           op.getStateOut()},
                 {phase});
   return success();
 }

@@ -401,7 +401,7 @@ attn_status attnrt::checkAttentionArgs(const std::string &pattern,
   return ATTN_OK;
 }
 
-static bool r0IsDense(const std::string &role) {
+static bool isDenseRole(const std::string &role) {
   return role == "slopes" || role == "state_in" || role == "state_out";
 }
 
@@ -487,7 +487,7 @@ extern "C" attn_status attn_launch(attn_context *ctx,
       if (m.role == roles[r])
         byRole[r] = &t;
     // Slopes and states are plain contiguous arrays in the kernel ABI.
-    if (r0IsDense(m.role)) {
+    if (isDenseRole(m.role)) {
       int64_t stride = 1;
       for (int dIdx = m.rank - 1; dIdx >= 0; --dIdx) {
         if (t.strides[dIdx] != stride)

@@ -501,8 +501,12 @@ int main(int argc, char **argv) {
       b.set(i, a.data[i]);
     return b;
   };
-  Buffer slopes({H}, ATTN_F32), stateIn({B, H, D, Dv}, ATTN_F32),
-      stateOut({B, H, D, Dv}, ATTN_F32);
+  // Lightning's slopes and states; empty for attention kernels.
+  std::vector<int64_t> stateShape = {B, H, D, Dv};
+  if (!lightning)
+    stateShape = {0};
+  Buffer slopes({lightning ? H : 0}, ATTN_F32), stateIn(stateShape, ATTN_F32),
+      stateOut(stateShape, ATTN_F32);
   if (!o.slopes.empty())
     slopes = loadF32(o.slopes, "--slopes", {H});
   if (!o.stateIn.empty())
