@@ -4,6 +4,7 @@
 // broadcast-FMA micro-kernels, key tiles chosen by the pattern interface.
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnDialect.h"
+#include "passes/Emitter.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -30,104 +31,6 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-
-/// Small IR-building conveniences over index and f32 values.
-struct Emitter {
-  OpBuilder &b;
-  Location loc;
-
-  Value idx(int64_t c) { return arith::ConstantIndexOp::create(b, loc, c); }
-  Value f32(double c) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(c)));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
-  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
-  Value ceilDiv(Value x, Value y) {
-    return arith::CeilDivUIOp::create(b, loc, x, y);
-  }
-  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, p, x, y);
-  }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  Value dim(Value memref, int64_t d) {
-    return memref::DimOp::create(b, loc, memref, d);
-  }
-  Value toF32(Value x) {
-    if (x.getType().isF32())
-      return x;
-    return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
-  }
-  Value fromF32(Value x, Type t) {
-    if (t.isF32())
-      return x;
-    return arith::TruncFOp::create(b, loc, t, x);
-  }
-  Value toI32(Value index) {
-    return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
-  }
-  Value splat(Value scalar, VectorType t) {
-    return vector::BroadcastOp::create(b, loc, t, scalar);
-  }
-  Value vload(VectorType t, Value mem, ValueRange idx) {
-    return vector::LoadOp::create(b, loc, t, mem, idx);
-  }
-  void vstore(Value v, Value mem, ValueRange idx) {
-    vector::StoreOp::create(b, loc, v, mem, idx);
-  }
-  Value load(Value mem, ValueRange idx) {
-    return memref::LoadOp::create(b, loc, mem, idx);
-  }
-  void store(Value v, Value mem, ValueRange idx) {
-    memref::StoreOp::create(b, loc, v, mem, idx);
-  }
-
-  /// for (i = lb; i < ub; i += step) body(i), no loop-carried values.
-  void forLoop(Value lb, Value ub, Value step,
-               function_ref<void(Value)> body) {
-    scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
-                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                         OpBuilder::InsertionGuard g(b);
-                         b.setInsertionPoint(nb.getInsertionBlock(),
-                                             nb.getInsertionPoint());
-                         body(iv);
-                         scf::YieldOp::create(b, loc);
-                       });
-  }
-  void forLoop(int64_t lb, int64_t ub, int64_t step,
-               function_ref<void(Value)> body) {
-    forLoop(idx(lb), idx(ub), idx(step), body);
-  }
-  /// A loop carrying `init` through `body(iv, carried) -> next`.
-  SmallVector<Value>
-  forLoop(Value lb, Value ub, Value step, ValueRange init,
-          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto loop = scf::ForOp::create(
-        b, loc, lb, ub, step, init,
-        [&](OpBuilder &nb, Location, Value iv, ValueRange carried) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          SmallVector<Value> next = body(iv, carried);
-          scf::YieldOp::create(b, loc, next);
-        });
-    return SmallVector<Value>(loop.getResults());
-  }
-  void ifThen(Value cond, function_ref<void()> body) {
-    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&op.getThenRegion().front());
-    body();
-  }
-};
 
 /// Rows of a 4-D [B, H, N, X] operand seen by one work item: physical row of
 /// local row t is base + stride * t (stride > 1 for dilated segments).
@@ -229,8 +132,6 @@ private:
 
   Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
   Value exp2(Value x);
-  Value clampedBounds(PatternAttrInterface pattern, Value p, Value nk,
-                      Value &hi);
   void emitScores(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitMask(const Scratch &s, Value n0);
   void emitLandmarkScores(const Scratch &s, Value n0);
@@ -246,13 +147,6 @@ private:
                     std::optional<RowView> lse, Value m0, Value valid,
                     Epilogue epilogue);
 };
-
-Value TileCodegen::clampedBounds(PatternAttrInterface pattern, Value p,
-                                 Value nk, Value &hi) {
-  auto [lo, hiRaw] = pattern.buildRowBounds(e.b, e.loc, p, nk);
-  hi = e.min(hiRaw, e.sub(nk, e.idx(1)));
-  return e.max(lo, e.idx(0));
-}
 
 /// 2^x on a vector: 2^floor(x) from the exponent bits times a degree-5
 /// polynomial of the fraction (relative error 1.2e-7, exact at integers). x is clamped to
@@ -312,7 +206,7 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
       e.store(e.toI32(own), s.hi, {i});
     } else {
       Value hi;
-      Value lo = clampedBounds(pattern, pos, nk, hi);
+      Value lo = clampedRowBounds(e, pattern, pos, nk, hi);
       e.store(e.toI32(lo), s.lo, {i});
       e.store(e.toI32(hi), s.hi, {i});
     }
@@ -354,22 +248,15 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
     return;
   }
 
-  // The key range of the tile from the bounds of its first and last query.
+  // The key tiles from the bounds of the tile's first and last query (the
+  // schedule the GPU target shares).
   Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
-  Value hiFirst, hiLast;
-  Value loFirst = clampedBounds(pattern, pFirst, nk, hiFirst);
-  Value loLast = clampedBounds(pattern, pLast, nk, hiLast);
-  Value last = e.add(hiLast, e.idx(1));
+  KeyTiles tiles = keyTilesOf(e, pattern, pFirst, pLast, nk);
 
-  e.forLoop(loFirst, last, e.idx(bn), [&](Value n0) {
+  e.forLoop(tiles.first, tiles.last, e.idx(bn), [&](Value n0) {
     emitScores(s, k, n0, nk);
-    // Full tile: every query sees every key of it (bounds are monotone).
-    Value n1 = e.add(n0, e.idx(bn));
-    Value full = arith::AndIOp::create(
-        e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, n0, loLast),
-        e.cmp(arith::CmpIPredicate::sle, e.sub(n1, e.idx(1)), hiFirst));
     Value partial = arith::XOrIOp::create(
-        e.b, e.loc, full,
+        e.b, e.loc, tiles.isFull(e, n0, bn),
         arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true)));
     e.ifThen(partial, [&] { emitMask(s, n0); });
     emitSoftmax(s);
@@ -754,17 +641,6 @@ void TileCodegen::emitEpilogue(const Scratch &s, const RowView &o,
 //===----------------------------------------------------------------------===//
 
 /// Operands of the kernel function, by role (null when absent).
-struct KernelArgs {
-  Value q, k, v, o, lse, slopes, stateIn, stateOut;
-};
-
-/// Role names of the kernel metadata (the runtime reads them).
-constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
-    {"q", &KernelArgs::q},           {"k", &KernelArgs::k},
-    {"v", &KernelArgs::v},           {"out", &KernelArgs::o},
-    {"lse", &KernelArgs::lse},       {"slopes", &KernelArgs::slopes},
-    {"state_in", &KernelArgs::stateIn}, {"state_out", &KernelArgs::stateOut}};
-
 /// The two functions of one phase, as the ABI emitter builds them.
 struct PhaseFns {
   std::function<Value(Emitter &, const KernelArgs &)> count;
@@ -1063,26 +939,11 @@ static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
         ValueRange{arith::ConstantIndexOp::create(b, loc, phases.size())});
   }
 
-  // Metadata for the runtime core (which parses no MLIR): one line per
-  // argument, role:dtype:rank:dims with -1 for dynamic dims.
+  // Metadata for the runtime core.
   {
-    std::string meta = "attn-kernel v1\n";
-    llvm::raw_string_ostream os(meta);
-    os << "op " << opName << "\n";
-    if (!pattern.empty())
-      os << "pattern " << pattern << "\n";
-    os << "phases " << phases.size() << "\n";
-    for (unsigned a = 0; a < argTypes.size(); ++a) {
-      StringRef role = "?";
-      for (auto [name, member] : kRoles)
-        if (operands.*member == entry.getArgument(a))
-          role = name;
-      auto t = cast<MemRefType>(argTypes[a]);
-      os << "arg " << role << " " << t.getElementType() << " " << t.getRank();
-      for (int64_t dim : t.getShape())
-        os << " " << (ShapedType::isDynamic(dim) ? -1 : dim);
-      os << "\n";
-    }
+    std::string meta =
+        kernelMetaText(opName, pattern, phases.size(), argTypes,
+                       argRoles(entry, operands), /*extra=*/"");
     meta.push_back('\0');
     auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), meta.size());
     LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/true,

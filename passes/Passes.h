@@ -7,9 +7,12 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
@@ -31,6 +34,22 @@ struct CPUOptions {
   int64_t mrKeys = 6;
   int64_t mrValues = 6;
 };
+
+/// Tiling of the GPU target (sm_80 path: cp.async, ldmatrix, mma.sync).
+struct GPUOptions {
+  std::string chip = "sm_80"; ///< sm_80 or sm_90a
+  int64_t blockM = 0;         ///< 0: 16 * warps
+  int64_t blockN = 64;
+  int64_t warps = 4;
+  int64_t stages = 2;
+};
+
+/// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU
+/// targets).
+void buildGPUTilingPipeline(OpPassManager &pm, const GPUOptions &options);
+/// GPU kernels -> NVVM/LLVM dialect inside the gpu.module, with the NVVM
+/// target attached (the `llvm-dialect` stage).
+void buildGPUToNVVMPipeline(OpPassManager &pm, const GPUOptions &options);
 
 /// attn -> tiled vector code (the `mlir` stage of attnc's CPU target).
 void buildCPUTilingPipeline(OpPassManager &pm, const CPUOptions &options);

@@ -66,6 +66,49 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect"];
 }
 
+def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
+  let summary = "Tile attn ops FlashAttention-style into tensor-core GPU "
+                "kernels (gpu + nvgpu dialects)";
+  let description = [{
+    Moves every kernel function whose body is one `attn.attention` on its
+    arguments into `gpu.module @attn_kernels` as a `gpu.func` kernel with the
+    same memref arguments, plus a global `F__attn_meta` holding the metadata
+    the runtime reads (roles, dtypes, threads, shared memory, query tile).
+    The host function is removed: the runtime launches the kernel with grid
+    (ceil(Nq / block-m), H, B) and block (32 * warps).
+
+    One CTA computes one query tile of one (batch, head); warp w owns query
+    rows [16w, 16w + 16) of it. Q is staged once, K and V tiles go through a
+    ring of `stages` shared-memory buffers filled by `nvgpu.device_async_copy`
+    (cp.async, zero-filled past the sequence). S = Q K^T and O += P V use
+    `nvgpu.ldmatrix` and `nvgpu.mma.sync` m16n8k16 with f32 accumulators; the
+    online softmax runs on the accumulator fragments in registers with exp2
+    and quad shuffles, and P is converted in registers into the A operand of
+    P V. Key tiles and the mask-or-not decision come from the pattern
+    interface (the CPU tiler's schedule).
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", "\"sm_80\"",
+           "target: sm_80 (mma.sync, cp.async; runs on sm_80+) or sm_90a">,
+    Option<"blockM", "block-m", "int64_t", "0",
+           "query rows per CTA (16 * warps; 0: that)">,
+    Option<"blockN", "block-n", "int64_t", "64",
+           "keys per tile (a multiple of 16)">,
+    Option<"warps", "warps", "int64_t", "4", "warps per CTA">,
+    Option<"stages", "stages", "int64_t", "2",
+           "shared-memory buffers of the K/V pipeline (2 to 4)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
 def AttnApproximateMath : Pass<"attn-approximate-math", "ModuleOp"> {
   let summary = "Replace math.exp by its FMA polynomial approximation";
   let description = [{

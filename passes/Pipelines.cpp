@@ -5,6 +5,7 @@
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -40,15 +41,62 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
 }
 
+void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
+                                        const GPUOptions &o) {
+  pm.addPass(createAttnLowerToGPU(
+      {o.chip, o.blockM, o.blockN, o.warps, o.stages}));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::attn::buildGPUToNVVMPipeline(OpPassManager &pm,
+                                        const GPUOptions &o) {
+  GpuNVVMAttachTargetOptions target;
+  target.chip = o.chip;
+  // MLIR's default (+ptx60) is too old for sm_80 and sm_90a.
+  target.features = "+ptx80";
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &gpu = pm.nest<gpu::GPUModuleOp>();
+  gpu.addPass(createSCFToControlFlowPass());
+  gpu.addPass(memref::createExpandStridedMetadataPass());
+  gpu.addPass(createLowerAffinePass());
+  gpu.addPass(createConvertNVGPUToNVVMPass());
+  gpu.addPass(createConvertGpuOpsToNVVMOps());
+  gpu.addPass(createCanonicalizerPass());
+  gpu.addPass(createCSEPass());
+  gpu.addPass(createReconcileUnrealizedCastsPass());
+}
+
 namespace {
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   Option<int64_t> blockM{*this, "block-m", llvm::cl::init(0)};
   Option<int64_t> blockN{*this, "block-n", llvm::cl::init(0)};
   Option<int64_t> vectorWidth{*this, "vector-width", llvm::cl::init(8)};
 };
+
+struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+  Option<std::string> chip{*this, "chip", llvm::cl::init("sm_80")};
+  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(64)};
+  Option<int64_t> warps{*this, "warps", llvm::cl::init(4)};
+  Option<int64_t> stages{*this, "stages", llvm::cl::init(2)};
+};
 } // namespace
 
 void mlir::attn::registerAttnPipelines() {
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "attn-gpu-pipeline",
+      "attn ops to NVVM inside a gpu.module (tiling, tensor-core kernels, "
+      "lowering); follow with gpu-module-to-binary",
+      [](OpPassManager &pm, const GPUPipelineOptions &o) {
+        GPUOptions opt;
+        opt.chip = o.chip;
+        opt.blockN = o.blockN;
+        opt.warps = o.warps;
+        opt.stages = o.stages;
+        buildGPUTilingPipeline(pm, opt);
+        buildGPUToNVVMPipeline(pm, opt);
+      });
   PassPipelineRegistration<CPUPipelineOptions>(
       "attn-cpu-pipeline",
       "attn ops to the LLVM dialect for the CPU (tiling, micro-kernels, "

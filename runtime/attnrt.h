@@ -4,9 +4,11 @@
  * It has two layers:
  *
  *  - the core, libattnrt: loads compiled kernels (CPU shared objects built by
- *    `attnc --emit=so` or by the JIT) and launches them on its thread pool.
- *    It links no LLVM or MLIR, so an engine can ship it with precompiled
- *    kernels;
+ *    `attnc --emit=so` or by the JIT; cubins and PTX for CUDA devices) and
+ *    launches them, on its thread pool or on a CUDA stream. It links no
+ *    LLVM or MLIR, and no CUDA library: the CUDA driver (libcuda.so.1) is
+ *    loaded when the first CUDA context is created. An engine can ship it
+ *    with precompiled kernels;
  *  - the JIT, libattnjit: attn_get_kernel() compiles a kernel on first use,
  *    keeps it in memory and in a disk cache ($ATTN_CACHE_DIR, default
  *    ~/.cache/attn), and hands it to the core.
@@ -23,11 +25,29 @@
  *    K [B, Hk, Nk, D], V [B, Hk, Nk, Dv], O [B, H, Nq, Dv] and the optional
  *    LSE [B, H, Nq] (float32, natural log). H must be a multiple of Hk.
  *  - All functions are thread-safe. One context may launch from several
- *    threads; launches on one context are serialised on its thread pool.
+ *    threads; launches on one CPU context are serialised on its thread pool.
+ *
+ * CUDA
+ *  - A CUDA context uses its device's primary context, the one the CUDA
+ *    runtime (and so PyTorch) uses: pointers from cudaMalloc or
+ *    torch.Tensor.data_ptr() can be passed as they are. Each call makes it
+ *    current on the calling thread and restores the thread's previous
+ *    context before returning.
+ *  - On a CUDA context, attn_tensor.data is a device pointer, and launches
+ *    are asynchronous: attn_launch returns once the kernel is queued on the
+ *    context's stream (attn_context_set_stream), and the tensors must stay
+ *    allocated until it has run (attn_synchronize, or the caller's own
+ *    stream synchronisation).
+ *  - attn_context_destroy() does not wait for queued launches; call
+ *    attn_synchronize() first.
+ *  - The driver is libcuda.so.1 from the library search path, or the file
+ *    named by $ATTN_LIBCUDA (read once, when the first CUDA context is
+ *    created).
  *===----------------------------------------------------------------------===*/
 #ifndef ATTNRT_H
 #define ATTNRT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -75,17 +95,56 @@ const char *attn_last_error(void);
 const char *attn_status_name(attn_status status);
 
 /* Creates a context on `device`. For the CPU, `threads` worker threads
- * (0 = one per hardware thread). ATTN_DEVICE_CUDA is not available in this
- * build and returns ATTN_ERROR_NO_DEVICE. */
+ * (0 = one per hardware thread). For ATTN_DEVICE_CUDA, the second argument
+ * is the device ordinal (as in cuda:N). Without a usable driver or device
+ * this returns ATTN_ERROR_NO_DEVICE, saying why: no libcuda.so.1, cuInit
+ * failed (with the driver's error name), or no device with that ordinal. */
 attn_status attn_context_create(attn_device device, int threads,
                                 attn_context **out);
 void attn_context_destroy(attn_context *ctx);
+/* The CPU context's worker threads; 0 for a CUDA context. */
 int attn_context_threads(const attn_context *ctx);
 
-/* Loads kernel `name` from a shared object built by `attnc --emit=so`.
- * The kernel stays valid until attn_kernel_release(). */
+/* Launches on the CUDA context `ctx` go to `cu_stream` (a CUstream, or a
+ * cudaStream_t such as torch.cuda.current_stream().cuda_stream) from now
+ * on; NULL is the legacy default stream, the initial one. The stream must
+ * belong to the context's device. ATTN_ERROR_INVALID_ARGUMENT on a CPU
+ * context. */
+attn_status attn_context_set_stream(attn_context *ctx, void *cu_stream);
+
+/* Waits until the work queued on the CUDA context's stream is done and
+ * reports a failure of that work (e.g. an illegal address). On a CPU
+ * context launches have already finished and this returns ATTN_OK. */
+attn_status attn_synchronize(attn_context *ctx);
+
+/* Device memory, for tools and tests: cuMemAlloc/cuMemFree and synchronous
+ * copies on a CUDA context (the copies first wait for the context's stream,
+ * so they see the results of the launches queued on it), malloc/free/memcpy
+ * on a CPU context, so that callers can be written once for both. An
+ * allocation of 0 bytes gives NULL; freeing NULL does nothing. */
+attn_status attn_device_alloc(attn_context *ctx, size_t bytes, void **out);
+attn_status attn_device_free(attn_context *ctx, void *p);
+attn_status attn_copy_to_device(attn_context *ctx, void *dst, const void *src,
+                                size_t bytes);
+attn_status attn_copy_to_host(attn_context *ctx, void *dst, const void *src,
+                              size_t bytes);
+
+/* Loads kernel `name`. On a CPU context, `path` is a shared object built by
+ * `attnc --emit=so`; on a CUDA context, a .cubin or .ptx file, loaded as
+ * attn_kernel_load_image() does (an unreadable file is ATTN_ERROR_IO). The
+ * kernel stays valid until attn_kernel_release(), even after its context is
+ * destroyed, and runs on contexts of the same device only. */
 attn_status attn_kernel_load(attn_context *ctx, const char *path,
                              const char *name, attn_kernel **out);
+
+/* Loads GPU kernel `name` from a CUDA module image in memory (`size`
+ * bytes): a cubin, or PTX text (which the driver compiles for the device).
+ * The module holds the entry function `name` and its metadata, the
+ * NUL-terminated global `name__attn_meta`. CUDA contexts only; the image
+ * is not needed after the call. Used by AOT headers and by the JIT. */
+attn_status attn_kernel_load_image(attn_context *ctx, const void *image,
+                                   size_t size, const char *name,
+                                   attn_kernel **out);
 void attn_kernel_release(attn_kernel *kernel);
 
 /* The kernel's metadata (argument roles, dtypes, ranks), as text. */
@@ -97,7 +156,11 @@ int attn_kernel_num_args(const attn_kernel *kernel);
 
 /* Runs the kernel on `args` (attn_kernel_num_args of them). Checks every
  * shape, dtype and stride against the kernel and against each other before
- * anything runs. */
+ * anything runs. On a CUDA context the kernel must be a GPU kernel of the
+ * same device, every tensor must be in device memory (host pointers are
+ * rejected), and the launch is asynchronous (see CUDA above). On a CPU
+ * context the kernel must be a CPU kernel and the data host memory; device
+ * pointers are not detected there and crash the process. */
 attn_status attn_launch(attn_context *ctx, const attn_kernel *kernel,
                         const attn_tensor *args, int num_args);
 

@@ -11,20 +11,42 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt",
                    "make_inputs.py", "make_bad_inputs.py", "reference.py",
-                   "test_reference.py", "cpu_matrix.py"]
+                   "test_reference.py", "cpu_matrix.py", "gpu_matrix.py",
+                   "bench_cpu.py", "bench_gpu.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%attn_src", config.attn_src_root))
+config.substitutions.append(("%attn_tools", config.attn_tools_dir))
 config.substitutions.append(("%attn_libdir", os.path.join(config.attn_obj_root, "lib")))
 # The python3 on PATH is the one tools/setup.sh installed numpy into.
 config.substitutions.append(("%python", shutil.which("python3") or "python3"))
+
+# CUDA: the toolkit's stub driver (every call fails with
+# CUDA_ERROR_STUB_LIBRARY) where a toolkit is installed, and a real device.
+cuda_stub = "/usr/local/cuda/lib64/stubs/libcuda.so"
+if os.path.exists(cuda_stub):
+    config.available_features.add("cuda-stub")
+    config.substitutions.append(("%cuda_stub", cuda_stub))
+    config.substitutions.append(("%{cuda_stub_dir}", os.path.dirname(cuda_stub)))
+# ptxas (cubin and the resource report): CUDA_HOME, PATH, or the usual place.
+for ptxas in [os.path.join(os.environ.get("CUDA_HOME", "/nonexistent"), "bin", "ptxas"),
+              shutil.which("ptxas") or "", "/usr/local/cuda/bin/ptxas"]:
+    if ptxas and os.access(ptxas, os.X_OK):
+        config.available_features.add("ptxas")
+        config.substitutions.append(("%cuda_home", os.path.dirname(os.path.dirname(ptxas))))
+        break
+if os.path.exists("/usr/local/cuda/include/cuda.h"):
+    config.available_features.add("cuda-headers")
+if os.path.exists("/dev/nvidia0"):
+    config.available_features.add("cuda-device")
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
-tools = ["attn-opt", "attn-pattern-test", "attn-run", "attnc", "attn-capi-test"]
+tools = ["attn-opt", "attn-pattern-test", "attn-run", "attnc", "attn-capi-test",
+         "attn-cuda-test"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.attn_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

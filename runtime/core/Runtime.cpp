@@ -1,16 +1,22 @@
 //===- Runtime.cpp - the attn runtime core --------------------------------===//
-// Loads compiled CPU kernels (shared objects with the phase ABI of
-// attn-lower-to-cpu), checks launches against their metadata and runs their
-// work items on a thread pool. Links no LLVM or MLIR.
+// Loads compiled kernels (CPU shared objects with the phase ABI of
+// attn-lower-to-cpu; CUDA modules, through Cuda.cpp), checks launches against
+// their metadata and runs them: CPU work items on a thread pool, GPU grids on
+// the context's stream. Links no LLVM or MLIR.
 //===----------------------------------------------------------------------===//
 #include "runtime/attnrt.h"
+#include "runtime/core/Cuda.h"
 #include "runtime/core/Internal.h"
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -133,10 +139,8 @@ private:
 } // namespace
 
 struct attn_context {
-  attn_device device;
-  ThreadPool pool;
-  attn_context(attn_device device, int threads)
-      : device(device), pool(threads) {}
+  std::unique_ptr<ThreadPool> pool;           // a CPU context
+  std::unique_ptr<attnrt::cuda::Device> cuda; // a CUDA context
 };
 
 extern "C" attn_status attn_context_create(attn_device device, int threads,
@@ -144,10 +148,14 @@ extern "C" attn_status attn_context_create(attn_device device, int threads,
   if (!out)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "out pointer is null");
   *out = nullptr;
-  if (device == ATTN_DEVICE_CUDA)
-    return attnrt::fail(ATTN_ERROR_NO_DEVICE,
-                        "CUDA devices are not supported by this build of the "
-                        "runtime yet");
+  if (device == ATTN_DEVICE_CUDA) {
+    // For CUDA the second argument is the device ordinal.
+    auto ctx = std::make_unique<attn_context>();
+    if (attn_status s = attnrt::cuda::openDevice(threads, ctx->cuda))
+      return s;
+    *out = ctx.release();
+    return ATTN_OK;
+  }
   if (device != ATTN_DEVICE_CPU)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "unknown device");
   if (threads < 0 || threads > 1024)
@@ -156,14 +164,96 @@ extern "C" attn_status attn_context_create(attn_device device, int threads,
                             std::to_string(threads));
   if (threads == 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
-  *out = new attn_context(device, threads);
+  *out = new attn_context();
+  (*out)->pool = std::make_unique<ThreadPool>(threads);
   return ATTN_OK;
 }
 
 extern "C" void attn_context_destroy(attn_context *ctx) { delete ctx; }
 
 extern "C" int attn_context_threads(const attn_context *ctx) {
-  return ctx ? ctx->pool.threads() : 0;
+  return ctx && ctx->pool ? ctx->pool->threads() : 0;
+}
+
+bool attnrt::isCuda(const attn_context *ctx) { return ctx && ctx->cuda; }
+
+int attnrt::cudaComputeCapability(const attn_context *ctx) {
+  return isCuda(ctx) ? ctx->cuda->computeCapability : 0;
+}
+
+extern "C" attn_status attn_context_set_stream(attn_context *ctx,
+                                               void *cu_stream) {
+  if (!ctx)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+  if (!ctx->cuda)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "attn_context_set_stream needs a CUDA context, this "
+                        "is a CPU context");
+  ctx->cuda->stream.store(static_cast<attnrt::cuda::CUstream>(cu_stream));
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_synchronize(attn_context *ctx) {
+  if (!ctx)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+  // CPU launches return when they are done.
+  return ctx->cuda ? attnrt::cuda::synchronize(*ctx->cuda) : ATTN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Device memory (host memory on a CPU context)
+//===----------------------------------------------------------------------===//
+
+extern "C" attn_status attn_device_alloc(attn_context *ctx, size_t bytes,
+                                         void **out) {
+  if (!ctx || !out)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  *out = nullptr;
+  if (bytes == 0)
+    return ATTN_OK;
+  if (ctx->cuda)
+    return attnrt::cuda::allocate(*ctx->cuda, bytes, out);
+  *out = std::malloc(bytes);
+  if (!*out)
+    return attnrt::fail(ATTN_ERROR_INTERNAL, "out of memory allocating " +
+                                                 std::to_string(bytes) +
+                                                 " bytes");
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_device_free(attn_context *ctx, void *p) {
+  if (!ctx)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+  if (!p)
+    return ATTN_OK;
+  if (ctx->cuda)
+    return attnrt::cuda::release(*ctx->cuda, p);
+  std::free(p);
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_copy_to_device(attn_context *ctx, void *dst,
+                                           const void *src, size_t bytes) {
+  if (!ctx || ((!dst || !src) && bytes))
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  if (bytes == 0)
+    return ATTN_OK;
+  if (ctx->cuda)
+    return attnrt::cuda::copyToDevice(*ctx->cuda, dst, src, bytes);
+  std::memcpy(dst, src, bytes);
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_copy_to_host(attn_context *ctx, void *dst,
+                                         const void *src, size_t bytes) {
+  if (!ctx || ((!dst || !src) && bytes))
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  if (bytes == 0)
+    return ATTN_OK;
+  if (ctx->cuda)
+    return attnrt::cuda::copyToHost(*ctx->cuda, dst, src, bytes);
+  std::memcpy(dst, src, bytes);
+  return ATTN_OK;
 }
 
 //===----------------------------------------------------------------------===//
@@ -180,10 +270,14 @@ struct ArgMeta {
 } // namespace
 
 struct attn_kernel {
-  void *handle = nullptr;
+  void *handle = nullptr;                    // a CPU kernel's shared object
+  std::unique_ptr<attnrt::cuda::Module> gpu; // a GPU kernel's module
   std::string name, info, pattern, op;
   std::vector<ArgMeta> args;
-  std::vector<void *> count, run;
+  std::vector<void *> count, run; // CPU: the phases' entry points
+  // GPU: the launch configuration from the metadata.
+  std::string target;
+  int64_t threads = 0, sharedBytes = -1, tileM = 0;
   ~attn_kernel() {
     if (handle)
       dlclose(handle);
@@ -229,6 +323,14 @@ static attn_status parseMeta(attn_kernel &k) {
     ls >> key;
     if (key == "phases") {
       ls >> phases;
+    } else if (key == "target") {
+      ls >> k.target;
+    } else if (key == "threads") {
+      ls >> k.threads;
+    } else if (key == "smem") {
+      ls >> k.sharedBytes;
+    } else if (key == "tile_m") {
+      ls >> k.tileM;
     } else if (key == "op") {
       ls >> k.op;
     } else if (key == "pattern") {
@@ -256,6 +358,16 @@ static attn_status parseMeta(attn_kernel &k) {
   if (phases < 1 || phases > 64 || k.args.empty() || k.args.size() > 8)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "kernel '" + k.name + "' has incomplete metadata");
+  // A GPU kernel is one grid: no phase entry points to look up.
+  if (k.gpu) {
+    if (phases != 1 || k.target.empty() || k.threads < 1 || k.threads > 1024 ||
+        k.sharedBytes < 0 || k.sharedBytes > INT32_MAX || k.tileM < 1)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          "GPU kernel '" + k.name +
+                              "' has incomplete metadata (it needs phases 1, "
+                              "target, threads in [1, 1024], smem, tile_m)");
+    return ATTN_OK;
+  }
   for (int64_t p = 0; p < phases; ++p) {
     std::string c = "_mlir_ciface_" + k.name + "__count" + std::to_string(p);
     std::string r = "_mlir_ciface_" + k.name + "__run" + std::to_string(p);
@@ -270,11 +382,37 @@ static attn_status parseMeta(attn_kernel &k) {
   return ATTN_OK;
 }
 
+/// The whole of file `path`, or ATTN_ERROR_IO naming it.
+static attn_status readFile(const char *path, std::string &out) {
+  std::FILE *file = std::fopen(path, "rb");
+  if (!file)
+    return attnrt::fail(ATTN_ERROR_IO, std::string("cannot open '") + path +
+                                           "': " + std::strerror(errno));
+  char buffer[1 << 16];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, file))
+    out.append(buffer, n);
+  int error = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (error)
+    return attnrt::fail(ATTN_ERROR_IO, std::string("cannot read '") + path +
+                                           "': " + std::strerror(error));
+  return ATTN_OK;
+}
+
 extern "C" attn_status attn_kernel_load(attn_context *ctx, const char *path,
                                         const char *name, attn_kernel **out) {
   if (!ctx || !path || !name || !out)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
   *out = nullptr;
+  if (ctx->cuda) {
+    std::string image;
+    if (attn_status s = readFile(path, image))
+      return s;
+    // cuModuleLoadData takes no size: PTX is read up to its NUL.
+    image.push_back('\0');
+    return attnrt::loadImage(ctx, image.data(), image.size(), name, out,
+                             std::string("'") + path + "'");
+  }
   void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     return attnrt::fail(ATTN_ERROR_IO, std::string("cannot load '") + path +
@@ -293,6 +431,59 @@ extern "C" attn_status attn_kernel_load(attn_context *ctx, const char *path,
     return s;
   *out = k.release();
   return ATTN_OK;
+}
+
+attn_status attnrt::loadImage(attn_context *ctx, const void *image, size_t size,
+                              const std::string &name, attn_kernel **out,
+                              const std::string &origin) {
+  if (!ctx || !image || !out)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  *out = nullptr;
+  if (!ctx->cuda)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "kernel images are CUDA modules and need a CUDA context; "
+                "load CPU kernels with attn_kernel_load");
+  if (size == 0)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, origin + " is empty");
+  // cuModuleLoadData takes no size: give PTX its NUL if it lacks one.
+  const char *bytes = static_cast<const char *>(image);
+  std::string terminated;
+  const char elfMagic[4] = {0x7f, 'E', 'L', 'F'};
+  bool elf = size >= 4 && std::memcmp(bytes, elfMagic, 4) == 0;
+  if (!elf && bytes[size - 1] != '\0') {
+    terminated.assign(bytes, size);
+    image = terminated.c_str();
+  }
+  auto k = std::make_unique<attn_kernel>();
+  k->name = name;
+  if (attn_status s =
+          cuda::loadModule(*ctx->cuda, image, name, origin, k->gpu, k->info))
+    return s;
+  if (attn_status s = parseMeta(*k))
+    return s;
+  // Above 48 KiB of dynamic shared memory a kernel has to opt in.
+  if (k->sharedBytes > 48 * 1024) {
+    if (k->sharedBytes > ctx->cuda->maxSharedPerBlock)
+      return fail(ATTN_ERROR_UNSUPPORTED,
+                  "kernel '" + name + "' needs " +
+                      std::to_string(k->sharedBytes) +
+                      " bytes of shared memory per block, CUDA device " +
+                      std::to_string(ctx->cuda->ordinal) + " has " +
+                      std::to_string(ctx->cuda->maxSharedPerBlock));
+    if (attn_status s = cuda::setDynamicSharedMemory(*k->gpu, k->sharedBytes))
+      return s;
+  }
+  *out = k.release();
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_kernel_load_image(attn_context *ctx,
+                                              const void *image, size_t size,
+                                              const char *name,
+                                              attn_kernel **out) {
+  if (!name)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  return attnrt::loadImage(ctx, image, size, name, out);
 }
 
 extern "C" void attn_kernel_release(attn_kernel *kernel) { delete kernel; }
@@ -436,11 +627,66 @@ attn_status attnrt::checkLightningArgs(const attn_tensor *q,
   return ATTN_OK;
 }
 
+/// The GPU half of attn_launch, once the arguments have passed the checks:
+/// one CTA per (tile_m query rows, head, batch), each descriptor word its own
+/// kernel parameter.
+static attn_status launchCuda(const attnrt::cuda::Device &device,
+                              const attn_kernel &kernel,
+                              const attn_tensor *args,
+                              std::vector<Descriptor> &descs) {
+  std::vector<void *> params;
+  for (size_t i = 0; i < kernel.args.size(); ++i) {
+    const ArgMeta &m = kernel.args[i];
+    if (attn_status s = attnrt::cuda::checkDevicePointer(
+            device, args[i].data,
+            "argument " + std::to_string(i) + " (" + m.role + ")"))
+      return s;
+    for (int w = 0; w < 3 + 2 * m.rank; ++w)
+      params.push_back(&descs[i].words[w]);
+  }
+  const attn_tensor *q = nullptr;
+  for (size_t i = 0; i < kernel.args.size(); ++i)
+    if (kernel.args[i].role == "q")
+      q = &args[i];
+  // The argument checks made every dimension positive, so the grid is not
+  // empty.
+  int64_t tiles = (q->shape[2] + kernel.tileM - 1) / kernel.tileM;
+  int64_t heads = q->shape[1], batch = q->shape[0];
+  if (tiles > INT32_MAX || heads > 65535 || batch > 65535)
+    return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
+                        "kernel '" + kernel.name + "' would need a grid of (" +
+                            std::to_string(tiles) + ", " +
+                            std::to_string(heads) + ", " +
+                            std::to_string(batch) +
+                            ") blocks; CUDA allows at most (2^31 - 1, 65535, "
+                            "65535)");
+  unsigned grid[3] = {unsigned(tiles), unsigned(heads), unsigned(batch)};
+  return attnrt::cuda::launch(device, *kernel.gpu, grid,
+                              unsigned(kernel.threads),
+                              unsigned(kernel.sharedBytes), params.data());
+}
+
 extern "C" attn_status attn_launch(attn_context *ctx,
                                    const attn_kernel *kernel,
                                    const attn_tensor *args, int num_args) {
   if (!ctx || !kernel || !args)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  if (kernel->gpu && !ctx->cuda)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "kernel '" + kernel->name +
+                            "' is a CUDA kernel and cannot run on a CPU "
+                            "context");
+  if (!kernel->gpu && ctx->cuda)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "kernel '" + kernel->name +
+                            "' is a CPU kernel and cannot run on a CUDA "
+                            "context");
+  if (kernel->gpu && kernel->gpu->ordinal != ctx->cuda->ordinal)
+    return attnrt::fail(
+        ATTN_ERROR_INVALID_ARGUMENT,
+        "kernel '" + kernel->name + "' was loaded on CUDA device " +
+            std::to_string(kernel->gpu->ordinal) +
+            ", the context is on device " + std::to_string(ctx->cuda->ordinal));
   size_t n = kernel->args.size();
   if (num_args != int(n))
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
@@ -519,10 +765,12 @@ extern "C" attn_status attn_launch(attn_context *ctx,
                                        byRole[2], byRole[3], byRole[4]);
   if (checked != ATTN_OK)
     return checked;
+  if (ctx->cuda)
+    return launchCuda(*ctx->cuda, *kernel, args, descs);
   for (size_t p = 0; p < kernel->count.size(); ++p) {
     int64_t items = countFor(n, kernel->count[p], ptrs.data());
     void *run = kernel->run[p];
-    ctx->pool.parallelFor(items, [&](int64_t item) {
+    ctx->pool->parallelFor(items, [&](int64_t item) {
       runFor(n, run, ptrs.data(), item, item + 1);
     });
   }

@@ -13,11 +13,25 @@
 
 namespace attn {
 
-/// Stages attnc can stop at.
-enum class Emit { Tiled, LLVMDialect, LLVMIR, Object, SharedObject, Header };
+/// Stages attnc can stop at. Object and SharedObject are CPU-only; PTX and
+/// Cubin GPU-only; Header is a C header for either (for the GPU, with the
+/// binary embedded and a typed launch function).
+enum class Emit {
+  Tiled,
+  LLVMDialect,
+  LLVMIR,
+  Object,
+  SharedObject,
+  PTX,
+  Cubin,
+  Header
+};
 
 struct CompileOptions {
+  /// "cpu", "sm_80" or "sm_90a".
+  std::string target = "cpu";
   mlir::attn::CPUOptions cpu;
+  mlir::attn::GPUOptions gpu;
   /// LLVM CPU name and features; empty means the host's.
   std::string cpuName;
   std::string cpuFeatures;
@@ -46,6 +60,10 @@ std::string attentionKernelSource(const std::string &name,
 std::string lightningKernelSource(const std::string &name,
                                   const std::string &dtype, int64_t d,
                                   int64_t dv, int flags, float scale = 0);
+
+/// The ptxas of the CUDA toolkit: $CUDA_HOME/bin, then PATH. Empty when
+/// neither has one.
+std::string findPtxas();
 
 /// Writes `data` to `path` atomically (temporary file + rename).
 bool writeFileAtomic(const std::string &path, const std::string &data,

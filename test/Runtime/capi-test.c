@@ -170,10 +170,40 @@ int main(void) {
   CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "head dim 0: %s", attn_last_error());
   s = attn_kernel_load(ctx, "/nonexistent/kernel.so", "k", &none);
   CHECK(s == ATTN_ERROR_IO, "missing shared object: %s", attn_last_error());
-  attn_context *gpu = NULL;
-  s = attn_context_create(ATTN_DEVICE_CUDA, 0, &gpu);
-  CHECK(s == ATTN_ERROR_NO_DEVICE && !gpu, "CUDA context: %s",
-        attn_last_error());
+
+  /* CUDA without a driver. ATTN_LIBCUDA is read by the first CUDA call; the
+   * failure is then the same on every call. */
+  setenv("ATTN_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    attn_context *gpu = NULL;
+    s = attn_context_create(ATTN_DEVICE_CUDA, 0, &gpu);
+    CHECK(s == ATTN_ERROR_NO_DEVICE && !gpu &&
+              strstr(attn_last_error(),
+                     "no CUDA driver: cannot load /nonexistent/libcuda.so.1"),
+          "CUDA context without a driver: %s", attn_last_error());
+  }
+  s = attn_context_set_stream(ctx, NULL);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "needs a CUDA context"),
+        "stream on a CPU context: %s", attn_last_error());
+  CHECK(attn_synchronize(ctx) == ATTN_OK, "synchronize a CPU context");
+  s = attn_kernel_load_image(ctx, "x", 2, "kernel", &none);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT && !none &&
+            strstr(attn_last_error(), "need a CUDA context"),
+        "kernel image on a CPU context: %s", attn_last_error());
+
+  /* Device memory on a CPU context is host memory. */
+  float *buffer = NULL, *empty = o;
+  float back[64];
+  s = attn_device_alloc(ctx, sizeof back, (void **)&buffer);
+  attn_status copied = s ? s : attn_copy_to_device(ctx, buffer, q, sizeof back);
+  copied = copied ? copied : attn_copy_to_host(ctx, back, buffer, sizeof back);
+  CHECK(s == ATTN_OK && copied == ATTN_OK && !memcmp(back, q, sizeof back) &&
+            attn_device_free(ctx, buffer) == ATTN_OK,
+        "device memory roundtrip on a CPU context");
+  s = attn_device_alloc(ctx, 0, (void **)&empty);
+  CHECK(s == ATTN_OK && !empty && attn_device_free(ctx, NULL) == ATTN_OK,
+        "empty allocation");
 
   attn_kernel_release(kernel);
   attn_context_destroy(ctx);

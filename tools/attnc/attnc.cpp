@@ -1,6 +1,8 @@
 //===- attnc.cpp - the attn kernel compiler -------------------------------===//
-// Compiles a kernel file ahead of time to any stage of the pipeline: tiled
-// MLIR, LLVM dialect, LLVM IR, object, shared object or C header.
+// Compiles a kernel file ahead of time to any stage of the pipeline: for the
+// CPU tiled MLIR, LLVM dialect, LLVM IR, object, shared object or C header;
+// for the GPU (sm_80, sm_90a) tiled MLIR, NVVM dialect, PTX, cubin or a
+// self-contained C header with the binary embedded.
 //===----------------------------------------------------------------------===//
 #include "runtime/jit/Compiler.h"
 
@@ -18,16 +20,28 @@ static cl::opt<std::string> input(cl::Positional, cl::desc("<kernel.mlir>"),
 static cl::opt<std::string> output("o", cl::desc("output file ('-' = stdout)"),
                                    cl::value_desc("file"), cl::init("-"));
 static cl::opt<std::string>
-    target("target", cl::desc("cpu (sm_80 and sm_90a: not yet)"),
+    target("target",
+           cl::desc("cpu, sm_80 (tensor cores through mma.sync; runs on "
+                    "A100 and H100) or sm_90a (H100)"),
            cl::init("cpu"));
 static cl::opt<std::string> emit(
     "emit",
-    cl::desc("stage to emit: mlir (tiled), llvm-dialect, llvm (LLVM IR), "
-             "obj, so (shared object), header (C header of the kernel ABI)"),
-    cl::init("so"));
-static cl::opt<int64_t> blockM("block-m", cl::desc("query rows per tile"),
+    cl::desc("stage to emit. CPU: mlir (tiled), llvm-dialect, llvm (LLVM "
+             "IR), obj, so (shared object, the default), header (C header "
+             "of the kernel ABI). GPU: mlir, llvm-dialect (NVVM), ptx (the "
+             "default), cubin (needs ptxas: CUDA_HOME or PATH), header "
+             "(self-contained: binary embedded, typed launch functions)"),
+    cl::init(""));
+static cl::opt<int64_t> blockM("block-m", cl::desc("query rows per tile "
+                                                   "(GPU: 16 * warps)"),
                                cl::init(0));
 static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile"),
+                               cl::init(0));
+static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA (4)"),
+                              cl::init(0));
+static cl::opt<int64_t> stages("stages",
+                               cl::desc("GPU: K/V shared-memory pipeline "
+                                        "stages (2 to 4; 2)"),
                                cl::init(0));
 static cl::opt<int64_t>
     vectorWidth("vector-width",
@@ -43,17 +57,19 @@ int main(int argc, char **argv) {
       argc, argv,
       "attnc: compile attn kernels ahead of time\n\n"
       "  attnc kernels/dense.mlir --emit=so -o dense.so\n"
-      "  attnc kernels/dense.mlir --emit=header -o dense.h\n\n"
+      "  attnc kernels/dense.mlir --emit=header -o dense.h\n"
+      "  attnc kernels/gpu.mlir --target=sm_80 --emit=cubin -o gpu.cubin\n"
+      "  attnc kernels/gpu.mlir --target=sm_80 --emit=header -o gpu.h\n\n"
       "ATTN_DUMP_DIR=dir writes every stage of the pipeline there.\n");
   auto fail = [](const std::string &msg) {
     std::fprintf(stderr, "attnc: error: %s\n", msg.c_str());
     return 2;
   };
-  if (target == "sm_80" || target == "sm_90a")
-    return fail("--target=" + target +
-                ": the GPU code generator is not implemented yet");
-  if (target != "cpu")
+  bool gpu = target == "sm_80" || target == "sm_90a";
+  if (!gpu && target != "cpu")
     return fail("unknown --target '" + target + "' (cpu, sm_80, sm_90a)");
+  if (emit.empty())
+    emit = gpu ? "ptx" : "so";
   attn::Emit stage;
   if (emit == "mlir")
     stage = attn::Emit::Tiled;
@@ -67,11 +83,28 @@ int main(int argc, char **argv) {
     stage = attn::Emit::SharedObject;
   else if (emit == "header")
     stage = attn::Emit::Header;
+  else if (emit == "ptx")
+    stage = attn::Emit::PTX;
+  else if (emit == "cubin")
+    stage = attn::Emit::Cubin;
   else
     return fail("unknown --emit '" + emit +
-                "' (mlir, llvm-dialect, llvm, obj, so, header)");
+                "' (mlir, llvm-dialect, llvm, obj, so, ptx, cubin, header)");
+  bool cpuOnly = stage == attn::Emit::LLVMIR || stage == attn::Emit::Object ||
+                 stage == attn::Emit::SharedObject;
+  bool gpuOnly = stage == attn::Emit::PTX || stage == attn::Emit::Cubin;
+  if (gpu && cpuOnly)
+    return fail("--emit=" + emit + " is a CPU stage; --target=" + target +
+                " emits mlir, llvm-dialect, ptx, cubin or header");
+  if (!gpu && gpuOnly)
+    return fail("--emit=" + emit + " needs --target=sm_80 or sm_90a");
+  if (!gpu && (warps > 0 || stages > 0))
+    return fail("--warps and --stages are GPU options");
+  if (gpu && vectorWidth > 0)
+    return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
-                stage == attn::Emit::SharedObject;
+                stage == attn::Emit::SharedObject ||
+                stage == attn::Emit::Cubin;
   if (binary && output == "-")
     return fail("--emit=" + emit + " is binary: give -o FILE");
 
@@ -79,6 +112,17 @@ int main(int argc, char **argv) {
   if (!buf)
     return fail("cannot open '" + input + "': " + buf.getError().message());
   attn::CompileOptions options;
+  options.target = target;
+  if (gpu) {
+    if (warps > 0)
+      options.gpu.warps = warps;
+    if (blockM > 0)
+      options.gpu.blockM = blockM;
+    if (blockN > 0)
+      options.gpu.blockN = blockN;
+    if (stages > 0)
+      options.gpu.stages = stages;
+  }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)
     options.cpu.blockM = blockM;

@@ -1,0 +1,64 @@
+//===- Emitter.cpp - IR-building helpers shared by the targets ------------===//
+#include "passes/Emitter.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+std::string mlir::attn::kernelMetaText(StringRef opName, StringRef pattern,
+                                       int64_t phases, TypeRange argTypes,
+                                       ArrayRef<StringRef> roles,
+                                       StringRef extra) {
+  std::string meta = "attn-kernel v1\n";
+  llvm::raw_string_ostream os(meta);
+  os << "op " << opName << "\n";
+  if (!pattern.empty())
+    os << "pattern " << pattern << "\n";
+  os << "phases " << phases << "\n" << extra;
+  for (auto [type, role] : llvm::zip(argTypes, roles)) {
+    auto t = cast<MemRefType>(type);
+    os << "arg " << role << " " << t.getElementType() << " " << t.getRank();
+    for (int64_t dim : t.getShape())
+      os << " " << (ShapedType::isDynamic(dim) ? -1 : dim);
+    os << "\n";
+  }
+  return meta;
+}
+
+SmallVector<StringRef> mlir::attn::argRoles(Block &entry,
+                                            const KernelArgs &operands) {
+  SmallVector<StringRef> roles;
+  for (BlockArgument arg : entry.getArguments()) {
+    StringRef role = "?";
+    for (auto [name, member] : kRoles)
+      if (operands.*member == arg)
+        role = name;
+    roles.push_back(role);
+  }
+  return roles;
+}
+
+Value mlir::attn::clampedRowBounds(Emitter &e, PatternAttrInterface pattern,
+                                   Value p, Value nk, Value &hi) {
+  auto [lo, hiRaw] = pattern.buildRowBounds(e.b, e.loc, p, nk);
+  hi = e.min(hiRaw, e.sub(nk, e.idx(1)));
+  return e.max(lo, e.idx(0));
+}
+
+KeyTiles mlir::attn::keyTilesOf(Emitter &e, PatternAttrInterface pattern,
+                                Value pFirst, Value pLast, Value nk) {
+  KeyTiles t;
+  Value hiLast;
+  t.first = clampedRowBounds(e, pattern, pFirst, nk, t.hiFirst);
+  t.loLast = clampedRowBounds(e, pattern, pLast, nk, hiLast);
+  t.last = e.add(hiLast, e.idx(1));
+  return t;
+}
+
+Value KeyTiles::isFull(Emitter &e, Value n0, int64_t bn) const {
+  Value n1 = e.add(n0, e.idx(bn));
+  return arith::AndIOp::create(
+      e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, n0, loLast),
+      e.cmp(arith::CmpIPredicate::sle, e.sub(n1, e.idx(1)), hiFirst));
+}

@@ -1,0 +1,160 @@
+//===- Emitter.h - IR-building helpers shared by the targets ----*- C++ -*-===//
+// The pieces every target's code generator uses: small IR builders, the
+// kernel argument roles of the metadata, the metadata text, and the key-tile
+// schedule of interval patterns (one code path for CPU and GPU tilers).
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_PASSES_EMITTER_H
+#define ATTN_PASSES_EMITTER_H
+
+#include "dialect/AttnDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+
+#include <string>
+#include <utility>
+
+namespace mlir::attn {
+
+/// Small IR-building conveniences over index and f32 values.
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+
+  Value idx(int64_t c) { return arith::ConstantIndexOp::create(b, loc, c); }
+  Value f32(double c) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(c)));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value ceilDiv(Value x, Value y) {
+    return arith::CeilDivUIOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value dim(Value memref, int64_t d) {
+    return memref::DimOp::create(b, loc, memref, d);
+  }
+  Value toF32(Value x) {
+    if (x.getType().isF32())
+      return x;
+    return arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+  }
+  Value fromF32(Value x, Type t) {
+    if (t.isF32())
+      return x;
+    return arith::TruncFOp::create(b, loc, t, x);
+  }
+  Value toI32(Value index) {
+    return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+  }
+  Value splat(Value scalar, VectorType t) {
+    return vector::BroadcastOp::create(b, loc, t, scalar);
+  }
+  Value vload(VectorType t, Value mem, ValueRange idx) {
+    return vector::LoadOp::create(b, loc, t, mem, idx);
+  }
+  void vstore(Value v, Value mem, ValueRange idx) {
+    vector::StoreOp::create(b, loc, v, mem, idx);
+  }
+  Value load(Value mem, ValueRange idx) {
+    return memref::LoadOp::create(b, loc, mem, idx);
+  }
+  void store(Value v, Value mem, ValueRange idx) {
+    memref::StoreOp::create(b, loc, v, mem, idx);
+  }
+
+  /// for (i = lb; i < ub; i += step) body(i), no loop-carried values.
+  void forLoop(Value lb, Value ub, Value step,
+               function_ref<void(Value)> body) {
+    scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                         OpBuilder::InsertionGuard g(b);
+                         b.setInsertionPoint(nb.getInsertionBlock(),
+                                             nb.getInsertionPoint());
+                         body(iv);
+                         scf::YieldOp::create(b, loc);
+                       });
+  }
+  void forLoop(int64_t lb, int64_t ub, int64_t step,
+               function_ref<void(Value)> body) {
+    forLoop(idx(lb), idx(ub), idx(step), body);
+  }
+  /// A loop carrying `init` through `body(iv, carried) -> next`.
+  SmallVector<Value>
+  forLoop(Value lb, Value ub, Value step, ValueRange init,
+          function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto loop = scf::ForOp::create(
+        b, loc, lb, ub, step, init,
+        [&](OpBuilder &nb, Location, Value iv, ValueRange carried) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> next = body(iv, carried);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(loop.getResults());
+  }
+  void ifThen(Value cond, function_ref<void()> body) {
+    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&op.getThenRegion().front());
+    body();
+  }
+};
+
+struct KernelArgs {
+  Value q, k, v, o, lse, slopes, stateIn, stateOut;
+};
+
+/// Role names of the kernel metadata (the runtime reads them).
+constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
+    {"q", &KernelArgs::q},           {"k", &KernelArgs::k},
+    {"v", &KernelArgs::v},           {"out", &KernelArgs::o},
+    {"lse", &KernelArgs::lse},       {"slopes", &KernelArgs::slopes},
+    {"state_in", &KernelArgs::stateIn}, {"state_out", &KernelArgs::stateOut}};
+
+
+/// The metadata text the runtime core reads (it parses no MLIR): a header,
+/// `op`, `pattern`, `phases`, the target's `extra` lines, then one line per
+/// argument: role, dtype, rank and dims with -1 for dynamic ones.
+std::string kernelMetaText(StringRef opName, StringRef pattern,
+                           int64_t phases, TypeRange argTypes,
+                           ArrayRef<StringRef> roles, StringRef extra);
+/// The role of each argument of a kernel whose attn op works on `entry`'s
+/// arguments ("?" for one the op does not use).
+SmallVector<StringRef> argRoles(Block &entry, const KernelArgs &operands);
+
+/// The key tiles a query tile of an interval pattern visits: keys
+/// [first, last) in steps of the tile size, from the bounds of the tile's
+/// first and last query (lo and hi are nondecreasing in the position).
+struct KeyTiles {
+  Value first, last;
+  Value loLast, hiFirst;
+  /// A tile [n0, n0 + bn) needs no mask iff every query of the query tile
+  /// sees every key of it.
+  Value isFull(Emitter &e, Value n0, int64_t bn) const;
+};
+/// Inclusive bounds [lo, hi] of query position `p`, clamped to [0, nk - 1].
+Value clampedRowBounds(Emitter &e, PatternAttrInterface pattern, Value p,
+                       Value nk, Value &hi);
+KeyTiles keyTilesOf(Emitter &e, PatternAttrInterface pattern, Value pFirst,
+                    Value pLast, Value nk);
+
+} // namespace mlir::attn
+
+#endif // ATTN_PASSES_EMITTER_H

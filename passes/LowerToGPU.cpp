@@ -1,0 +1,661 @@
+//===- LowerToGPU.cpp - attn ops to tensor-core GPU kernels ---------------===//
+// The GPU code generator (sm_80 path, which also runs on sm_90): one CTA per
+// (query tile, head, batch); each warp owns 16 query rows. K/V tiles are
+// staged through shared memory by cp.async in a multi-stage ring; S = Q K^T
+// and O += P V run on tensor cores (ldmatrix + mma.sync m16n8k16, f32
+// accumulators); the online softmax stays in registers, in log2 units, with
+// quad shuffles for the row reductions. P never leaves registers: the S
+// accumulator fragments of two n8 blocks are exactly the A fragment of one
+// k16 step of P V.
+//
+// The key tiles a CTA visits and whether a tile needs the mask come from the
+// pattern interface through keyTilesOf(), the schedule the CPU tiler uses.
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnDialect.h"
+#include "passes/Emitter.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNLOWERTOGPU
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Name of the dynamic shared memory symbol of the kernel module.
+constexpr StringLiteral kSmemName = "__attn_smem";
+/// Row padding of every shared-memory tile, in elements (16 bytes): the 8
+/// rows one ldmatrix reads then start in 8 different bank groups.
+constexpr int64_t kPad = 8;
+
+struct GPUConfig {
+  int64_t blockM, blockN, warps, stages;
+  int64_t d, dv;
+  Type elt;    ///< f16 or bf16 (Q, K, V)
+  Type outElt; ///< the output's element type
+  double scale;
+  int64_t threads() const { return warps * 32; }
+  int64_t smemBytes() const {
+    int64_t eb = elt.getIntOrFloatBitWidth() / 8;
+    return eb * (blockM * (d + kPad) + stages * blockN * (d + kPad) +
+                 stages * blockN * (dv + kPad));
+  }
+};
+
+/// Builds the body of one attention kernel.
+class KernelCodegen {
+public:
+  KernelCodegen(Emitter &e, const GPUConfig &c) : e(e), c(c) {}
+
+  void emit(PatternAttrInterface pattern, const KernelArgs &a, Value smemBase);
+
+private:
+  Emitter &e;
+  const GPUConfig &c;
+  // Per thread.
+  Value lane, warp, groupRow, quadCol; // g = lane / 4, t = lane % 4
+  // Shared-memory tiles.
+  Value sQ, sK, sV;
+
+  VectorType vec(ArrayRef<int64_t> shape, Type t) {
+    return VectorType::get(shape, t);
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(e.b, e.loc, e.b.getI32IntegerAttr(v));
+  }
+  Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
+  Value shuffleXor(Value x, int64_t offset) {
+    auto op = gpu::ShuffleOp::create(e.b, e.loc, x, i32(offset), i32(32),
+                                     gpu::ShuffleMode::XOR);
+    return op.getShuffleResult();
+  }
+  // NVVM intrinsics, not math ops: those become libdevice calls, and PTX
+  // (format=isa) must build without the CUDA toolkit.
+  Value intrinsic(StringRef name, ValueRange args) {
+    return LLVM::CallIntrinsicOp::create(e.b, e.loc, e.b.getF32Type(),
+                                         e.b.getStringAttr(name), args)
+        .getResult(0);
+  }
+  Value maxf(Value x, Value y) { return intrinsic("llvm.nvvm.fmax.f", {x, y}); }
+  /// ex2.approx.ftz: 2^-inf is +0, which the masked softmax relies on.
+  Value exp2(Value x) { return intrinsic("llvm.nvvm.ex2.approx.ftz.f", {x}); }
+  Value log2(Value x) { return intrinsic("llvm.nvvm.lg2.approx.f", {x}); }
+  Value addf(Value x, Value y) { return arith::AddFOp::create(e.b, e.loc, x, y); }
+  Value mulf(Value x, Value y) { return arith::MulFOp::create(e.b, e.loc, x, y); }
+  Value subf(Value x, Value y) { return arith::SubFOp::create(e.b, e.loc, x, y); }
+  Value extract(Value v, ArrayRef<int64_t> pos) {
+    return vector::ExtractOp::create(e.b, e.loc, v, pos);
+  }
+  Value insert(Value x, Value v, ArrayRef<int64_t> pos) {
+    return vector::InsertOp::create(e.b, e.loc, x, v, pos);
+  }
+  Value zeros(VectorType t) {
+    return arith::ConstantOp::create(e.b, e.loc, t,
+                                     DenseElementsAttr::get(t, 0.0f));
+  }
+
+  /// D = A B + C on one m16n8k16 tile (A vector<4x2xT>, B vector<2x2xT>,
+  /// C and D vector<2x2xf32>).
+  Value mma(Value a, Value bFrag, Value acc);
+
+  /// cp.async of rows [row0, row0 + rows) x [0, cols) of a [B, H, N, X]
+  /// operand into `dst[stage?, r, :]`; rows at or past `n` are zero-filled
+  /// (their source address is clamped to a valid row).
+  void copyTile(Value src, Value batch, Value head, Value row0, Value n,
+                int64_t rows, int64_t cols, Value dst, Value stage);
+  SmallVector<Value> loadQFragments();
+  SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
+  SmallVector<Value> mask(ArrayRef<Value> s, Value n0, Value lo[2],
+                          Value hi[2]);
+};
+
+void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
+                             Value n, int64_t rows, int64_t cols, Value dst,
+                             Value stage) {
+  int64_t chunksPerRow = cols / 8, chunks = rows * chunksPerRow;
+  Value tid = e.add(e.mul(warp, e.idx(32)), lane);
+  Value lastRow = e.sub(n, e.idx(1));
+  SmallVector<Value> tokens;
+  for (int64_t i = 0; i < chunks; i += c.threads()) {
+    Value id = e.add(tid, e.idx(i));
+    auto body = [&] {
+      Value r = e.div(id, e.idx(chunksPerRow));
+      Value col = e.mul(e.rem(id, e.idx(chunksPerRow)), e.idx(8));
+      Value row = e.add(row0, r);
+      Value inside = e.cmp(arith::CmpIPredicate::slt, row, n);
+      Value srcElems = e.select(inside, e.idx(8), e.idx(0));
+      Value srcRow = e.max(e.min(row, lastRow), e.idx(0));
+      SmallVector<Value> dstIdx;
+      if (stage)
+        dstIdx.push_back(stage);
+      dstIdx.append({r, col});
+      nvgpu::DeviceAsyncCopyOp::create(
+          e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), dst,
+          dstIdx, src, ValueRange{batch, head, srcRow, col},
+          e.b.getIndexAttr(8), srcElems, e.b.getUnitAttr());
+    };
+    if (i + c.threads() <= chunks) {
+      body();
+    } else {
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, id, e.idx(chunks)), body);
+    }
+  }
+}
+
+Value KernelCodegen::mma(Value a, Value bFrag, Value acc) {
+  if (c.elt.isF16())
+    return nvgpu::MmaSyncOp::create(e.b, e.loc, a, bFrag, acc,
+                                    ArrayRef<int64_t>{16, 8, 16});
+  // MLIR 22's nvgpu.mma.sync lowering cannot type bf16 operands ("failed to
+  // deduce operand PTX types"): build nvvm.mma.sync, which takes the packed
+  // 32-bit registers and names the bf16 PTX type explicitly.
+  OpBuilder &b = e.b;
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto pack = [&](Value frag, int64_t rows) {
+    SmallVector<Value> regs;
+    for (int64_t r = 0; r < rows; ++r)
+      regs.push_back(LLVM::BitcastOp::create(b, e.loc, i32, extract(frag, {r})));
+    return regs;
+  };
+  SmallVector<Value> cRegs;
+  for (int64_t r = 0; r < 2; ++r)
+    for (int64_t x = 0; x < 2; ++x)
+      cRegs.push_back(extract(acc, {r, x}));
+  auto resT = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+  Value d = NVVM::MmaOp::create(
+      b, e.loc, resT, pack(a, 4), pack(bFrag, 2), cRegs, {16, 8, 16},
+      std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+  SmallVector<Value> elems;
+  for (int64_t i = 0; i < 4; ++i)
+    elems.push_back(LLVM::ExtractValueOp::create(b, e.loc, d, i));
+  return vector::FromElementsOp::create(b, e.loc, VectorType::get({2, 2}, f32),
+                                        elems);
+}
+
+/// A fragments of this warp's 16 query rows, one per k16 step of D.
+SmallVector<Value> KernelCodegen::loadQFragments() {
+  // ldmatrix.x4: lanes 8i..8i+7 address the rows of matrix i; matrices are
+  // (rows 0-7, k 0-7), (rows 8-15, k 0-7), (rows 0-7, k 8-15), (8-15, 8-15).
+  Value mi = e.div(lane, e.idx(8));
+  Value row = e.add(e.mul(warp, e.idx(16)),
+                    e.add(e.mul(e.rem(mi, e.idx(2)), e.idx(8)),
+                          e.rem(lane, e.idx(8))));
+  Value colOff = e.mul(e.div(mi, e.idx(2)), e.idx(8));
+  SmallVector<Value> qa;
+  for (int64_t kk = 0; kk < c.d / 16; ++kk)
+    qa.push_back(nvgpu::LdMatrixOp::create(
+        e.b, e.loc, vec({4, 2}, c.elt), sQ,
+        ValueRange{row, e.add(colOff, e.idx(kk * 16))}, false, 4));
+  return qa;
+}
+
+/// S = Q K^T for this warp: BN / 8 accumulators of m16n8.
+SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage) {
+  // B operand (k = d, n = key) is K's rows: ldmatrix without transpose.
+  // Matrices: (keys 0-7, d 0-7), (keys 0-7, d 8-15), (keys 8-15, d 0-7),
+  // (keys 8-15, d 8-15): two n8 blocks of one k16 step.
+  Value mi = e.div(lane, e.idx(8));
+  Value keyOff =
+      e.add(e.mul(e.div(mi, e.idx(2)), e.idx(8)), e.rem(lane, e.idx(8)));
+  Value colOff = e.mul(e.rem(mi, e.idx(2)), e.idx(8));
+  VectorType accT = vec({2, 2}, e.b.getF32Type());
+  SmallVector<Value> s(c.blockN / 8, zeros(accT));
+  for (int64_t kk = 0; kk < c.d / 16; ++kk) {
+    for (int64_t jj = 0; jj < c.blockN / 16; ++jj) {
+      Value frag = nvgpu::LdMatrixOp::create(
+          e.b, e.loc, vec({4, 2}, c.elt), sK,
+          ValueRange{stage, e.add(keyOff, e.idx(jj * 16)),
+                     e.add(colOff, e.idx(kk * 16))},
+          false, 4);
+      for (int64_t h = 0; h < 2; ++h) {
+        Value b = vector::FromElementsOp::create(
+            e.b, e.loc, vec({2, 2}, c.elt),
+            ValueRange{extract(frag, {2 * h, 0}), extract(frag, {2 * h, 1}),
+                       extract(frag, {2 * h + 1, 0}),
+                       extract(frag, {2 * h + 1, 1})});
+        int64_t j = 2 * jj + h;
+        s[j] = mma(qa[kk], b, s[j]);
+      }
+    }
+  }
+  return s;
+}
+
+/// Scores outside [lo, hi] of their row become -inf (partial tiles only).
+SmallVector<Value> KernelCodegen::mask(ArrayRef<Value> s, Value n0,
+                                       Value lo[2], Value hi[2]) {
+  SmallVector<Value> out(s);
+  Value colBase = e.add(n0, e.mul(quadCol, e.idx(2)));
+  for (int64_t j = 0; j < c.blockN / 8; ++j) {
+    for (int64_t h = 0; h < 2; ++h) {
+      for (int64_t x = 0; x < 2; ++x) {
+        Value key = e.add(colBase, e.idx(8 * j + x));
+        Value ok = arith::AndIOp::create(
+            e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, key, lo[h]),
+            e.cmp(arith::CmpIPredicate::sle, key, hi[h]));
+        Value v = e.select(ok, extract(out[j], {h, x}), negInf());
+        out[j] = insert(v, out[j], {h, x});
+      }
+    }
+  }
+  return out;
+}
+
+void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
+                         Value smemBase) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type f32 = b.getF32Type();
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  warp = e.div(tid, e.idx(32));
+  lane = e.rem(tid, e.idx(32));
+  groupRow = e.div(lane, e.idx(4));
+  quadCol = e.rem(lane, e.idx(4));
+  Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  Value batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
+  Value h = e.dim(a.q, 1), hk = e.dim(a.k, 1);
+  Value kvHead = e.div(head, e.div(h, hk));
+  // The last query tile first: under causal masks it is the longest.
+  Value tiles = e.ceilDiv(nq, e.idx(c.blockM));
+  Value qt = e.sub(e.sub(tiles, e.idx(1)), bx);
+  Value m0 = e.mul(qt, e.idx(c.blockM));
+  Value shift = e.sub(nk, nq); // query row i sits at position nk - nq + i
+
+  // Shared memory: Q [BM][D+pad], K [S][BN][D+pad], V [S][BN][Dv+pad].
+  int64_t eb = c.elt.getIntOrFloatBitWidth() / 8;
+  auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
+                                       gpu::AddressSpace::Workgroup);
+  auto smemView = [&](ArrayRef<int64_t> shape, int64_t byteOffset) {
+    auto t = MemRefType::get(shape, c.elt, MemRefLayoutAttrInterface{}, ws);
+    return memref::ViewOp::create(b, loc, t, smemBase, e.idx(byteOffset),
+                                  ValueRange{})
+        .getResult();
+  };
+  int64_t qBytes = c.blockM * (c.d + kPad) * eb;
+  int64_t kBytes = c.stages * c.blockN * (c.d + kPad) * eb;
+  sQ = smemView({c.blockM, c.d + kPad}, 0);
+  sK = smemView({c.stages, c.blockN, c.d + kPad}, qBytes);
+  sV = smemView({c.stages, c.blockN, c.dv + kPad}, qBytes + kBytes);
+
+  // Key tiles of this query tile, from the pattern interface.
+  Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));
+  Value pFirst = e.add(shift, m0);
+  Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+  KeyTiles kt = keyTilesOf(e, pattern, pFirst, pLast, nk);
+  Value span = e.max(e.sub(kt.last, kt.first), e.idx(0));
+  Value numTiles = e.ceilDiv(span, e.idx(c.blockN));
+
+  // Bounds of this thread's two rows (rows past nq repeat the last one).
+  Value lo[2], hi[2], rows[2];
+  for (int64_t half = 0; half < 2; ++half) {
+    rows[half] = e.add(e.mul(warp, e.idx(16)),
+                       e.add(groupRow, e.idx(8 * half)));
+    Value row = e.min(e.add(m0, rows[half]), e.sub(nq, e.idx(1)));
+    lo[half] = clampedRowBounds(e, pattern, e.add(shift, row), nk, hi[half]);
+  }
+
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  auto commit = [&] {
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType,
+                                                   ValueRange{})
+        .getResult();
+  };
+  auto loadKV = [&](Value tile) {
+    Value n0 = e.add(kt.first, e.mul(tile, e.idx(c.blockN)));
+    Value stage = e.rem(tile, e.idx(c.stages));
+    e.ifThen(e.cmp(arith::CmpIPredicate::slt, tile, numTiles), [&] {
+      copyTile(a.k, batch, kvHead, n0, nk, c.blockN, c.d, sK, stage);
+      copyTile(a.v, batch, kvHead, n0, nk, c.blockN, c.dv, sV, stage);
+    });
+  };
+
+  // Prologue: Q with the first key tile, then stages - 2 more tiles; one
+  // commit group each (possibly empty) so the wait counts stay uniform.
+  copyTile(a.q, batch, head, m0, nq, c.blockM, c.d, sQ, Value());
+  loadKV(e.idx(0));
+  Value token = commit();
+  for (int64_t s = 1; s < c.stages - 1; ++s) {
+    loadKV(e.idx(s));
+    token = commit();
+  }
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                   b.getI32IntegerAttr(c.stages - 2));
+  gpu::BarrierOp::create(b, loc);
+  SmallVector<Value> qa = loadQFragments();
+
+  // Loop state: running max (raw score units) and partial sums of the two
+  // rows, and the O accumulators (Dv / 8 fragments of m16n8).
+  VectorType accT = vec({2, 2}, f32);
+  SmallVector<Value> init = {negInf(), negInf(), e.f32(0), e.f32(0)};
+  for (int64_t j = 0; j < c.dv / 8; ++j)
+    init.push_back(zeros(accT));
+  Value scaleLog2 = e.f32(c.scale * M_LOG2E);
+
+  SmallVector<Value> state = e.forLoop(
+      e.idx(0), numTiles, e.idx(1), init,
+      [&](Value tile, ValueRange carried) {
+        Value n0 = e.add(kt.first, e.mul(tile, e.idx(c.blockN)));
+        Value stage = e.rem(tile, e.idx(c.stages));
+        loadKV(e.add(tile, e.idx(c.stages - 1)));
+        Value tok = commit();
+        nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
+                                         b.getI32IntegerAttr(c.stages - 1));
+        gpu::BarrierOp::create(b, loc);
+
+        SmallVector<Value> s = scores(qa, stage);
+        Value partial = arith::XOrIOp::create(
+            b, loc, kt.isFull(e, n0, c.blockN),
+            arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+        SmallVector<Type> sTypes(s.size(), accT);
+        auto ifOp = scf::IfOp::create(b, loc, sTypes, partial, true);
+        {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+          scf::YieldOp::create(b, loc, mask(s, n0, lo, hi));
+          b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+          scf::YieldOp::create(b, loc, s);
+        }
+        s.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+
+        // Online softmax per row half: max over the quad, rescale.
+        SmallVector<Value> next(carried.begin(), carried.end());
+        SmallVector<Value> alpha(2);
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          Value mx = negInf();
+          for (Value sj : s)
+            for (int64_t x = 0; x < 2; ++x)
+              mx = maxf(mx, extract(sj, {hf, x}));
+          mx = maxf(mx, shuffleXor(mx, 1));
+          mx = maxf(mx, shuffleXor(mx, 2));
+          Value mOld = carried[hf];
+          Value mNew = maxf(mOld, mx);
+          // A row with nothing allowed yet keeps -inf: subtract 0 instead
+          // so exp2 sees -inf, never NaN.
+          Value isInf = e.cmpf(arith::CmpFPredicate::OEQ, mNew, negInf());
+          Value base = e.select(isInf, e.f32(0), mulf(mNew, scaleLog2));
+          alpha[hf] = exp2(subf(mulf(mOld, scaleLog2), base));
+          Value sum = e.f32(0);
+          for (Value &sj : s) {
+            for (int64_t x = 0; x < 2; ++x) {
+              Value p = exp2(subf(mulf(extract(sj, {hf, x}), scaleLog2), base));
+              sum = addf(sum, p);
+              sj = insert(p, sj, {hf, x});
+            }
+          }
+          next[hf] = mNew;
+          next[2 + hf] = addf(mulf(carried[2 + hf], alpha[hf]), sum);
+        }
+        Value alphaV = vector::FromElementsOp::create(
+            b, loc, accT, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
+        for (int64_t j = 0; j < c.dv / 8; ++j)
+          next[4 + j] = arith::MulFOp::create(b, loc, carried[4 + j], alphaV);
+
+        // O += P V: P's A fragment for keys [16kk, 16kk + 16) is made of the
+        // accumulators of n8 blocks 2kk and 2kk + 1.
+        Value mi = e.div(lane, e.idx(8));
+        Value keyOff = e.add(e.mul(e.rem(mi, e.idx(2)), e.idx(8)),
+                             e.rem(lane, e.idx(8)));
+        Value colOff = e.mul(e.div(mi, e.idx(2)), e.idx(8));
+        VectorType half2 = vec({2}, c.elt);
+        for (int64_t kk = 0; kk < c.blockN / 16; ++kk) {
+          SmallVector<Value> rowsA;
+          for (int64_t blk = 0; blk < 2; ++blk)
+            for (int64_t hf = 0; hf < 2; ++hf)
+              rowsA.push_back(arith::TruncFOp::create(
+                  b, loc, half2, extract(s[2 * kk + blk], {hf})));
+          Value pa = zeros(vec({4, 2}, c.elt));
+          for (int64_t r = 0; r < 4; ++r)
+            pa = insert(rowsA[r], pa, {r});
+          for (int64_t dd = 0; dd < c.dv / 16; ++dd) {
+            // Transposed ldmatrix of V rows: matrices (keys 0-7, dv 0-7),
+            // (keys 8-15, dv 0-7), (keys 0-7, dv 8-15), (keys 8-15, 8-15).
+            Value frag = nvgpu::LdMatrixOp::create(
+                b, loc, vec({4, 2}, c.elt), sV,
+                ValueRange{stage, e.add(keyOff, e.idx(kk * 16)),
+                           e.add(colOff, e.idx(dd * 16))},
+                true, 4);
+            for (int64_t hf = 0; hf < 2; ++hf) {
+              Value bFrag = vector::FromElementsOp::create(
+                  b, loc, vec({2, 2}, c.elt),
+                  ValueRange{extract(frag, {2 * hf, 0}),
+                             extract(frag, {2 * hf, 1}),
+                             extract(frag, {2 * hf + 1, 0}),
+                             extract(frag, {2 * hf + 1, 1})});
+              int64_t j = 2 * dd + hf;
+              next[4 + j] = mma(pa, bFrag, next[4 + j]);
+            }
+          }
+        }
+        // The next iteration's copy may overwrite this stage.
+        gpu::BarrierOp::create(b, loc);
+        return next;
+      });
+
+  // Epilogue: O / l and LSE = m * scale + ln l; empty rows: 0 and -inf.
+  Value ln2 = e.f32(M_LN2);
+  for (int64_t hf = 0; hf < 2; ++hf) {
+    Value l = state[2 + hf];
+    l = addf(l, shuffleXor(l, 1));
+    l = addf(l, shuffleXor(l, 2));
+    Value empty = e.cmpf(arith::CmpFPredicate::OLE, l, e.f32(0));
+    Value inv = e.select(empty, e.f32(0),
+                         arith::DivFOp::create(b, loc, e.f32(1), l));
+    Value row = e.add(m0, rows[hf]);
+    e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, nq), [&] {
+      Value colBase = e.mul(quadCol, e.idx(2));
+      VectorType pairT = vec({2}, f32);
+      Value invV = vector::BroadcastOp::create(b, loc, pairT, inv);
+      for (int64_t j = 0; j < c.dv / 8; ++j) {
+        Value pair = arith::MulFOp::create(b, loc, extract(state[4 + j], {hf}),
+                                           invV);
+        Value outPair = pair;
+        if (!c.outElt.isF32())
+          outPair = arith::TruncFOp::create(b, loc, vec({2}, c.outElt), pair);
+        vector::StoreOp::create(b, loc, outPair, a.o,
+                                ValueRange{batch, head, row,
+                                           e.add(colBase, e.idx(8 * j))});
+      }
+      if (a.lse) {
+        e.ifThen(e.cmp(arith::CmpIPredicate::eq, quadCol, e.idx(0)), [&] {
+          Value lnL = mulf(log2(l), ln2);
+          Value lse = addf(mulf(state[hf], e.f32(c.scale)), lnL);
+          lse = e.select(empty, negInf(), lse);
+          e.store(lse, a.lse, {batch, head, row});
+        });
+      }
+    });
+  }
+}
+
+class LowerToGPU : public attn::impl::AttnLowerToGPUBase<LowerToGPU> {
+public:
+  using Base::Base;
+  void runOnOperation() override;
+
+private:
+  LogicalResult lowerKernel(func::FuncOp func, AttentionOp op,
+                            gpu::GPUModuleOp gpuModule);
+};
+
+} // namespace
+
+LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
+                                      gpu::GPUModuleOp gpuModule) {
+  auto fail = [&](const Twine &msg) {
+    return op.emitOpError() << "(target " << chip << "): " << msg;
+  };
+  auto qType = cast<MemRefType>(op.getQ().getType());
+  auto vType = cast<MemRefType>(op.getV().getType());
+  auto oType = cast<MemRefType>(op.getOut().getType());
+  GPUConfig c;
+  c.warps = warps;
+  c.blockM = blockM ? blockM : 16 * warps;
+  c.blockN = blockN;
+  c.stages = stages;
+  c.d = qType.getDimSize(3);
+  c.dv = vType.getDimSize(3);
+  c.elt = qType.getElementType();
+  c.outElt = oType.getElementType();
+  c.scale = *op.getEffectiveScale();
+  if (!c.elt.isF16() && !c.elt.isBF16())
+    return fail("tensor cores take f16 or bf16 inputs, got " +
+                llvm::formatv("{0}", c.elt).str());
+  if (ShapedType::isDynamic(c.d) || ShapedType::isDynamic(c.dv) ||
+      c.d % 16 != 0 || c.dv % 16 != 0 || c.d > 256 || c.dv > 256)
+    return fail("head dims D and Dv must be static multiples of 16, at most "
+                "256");
+  if (c.smemBytes() > 227 * 1024)
+    return fail("the tiles need " + std::to_string(c.smemBytes()) +
+                " bytes of shared memory, more than a CTA can have (227 KB)");
+  auto pattern = op.getPattern();
+  int64_t unusedLo, unusedHi;
+  if (!pattern.rowBounds(0, 1, unusedLo, unusedHi))
+    return fail(llvm::formatv("pattern {0} is not supported by the GPU "
+                              "target yet",
+                              Attribute(pattern))
+                    .str());
+  Block &entry = func.getBody().front();
+  for (Value operand : op->getOperands())
+    if (!isa<BlockArgument>(operand) ||
+        cast<BlockArgument>(operand).getOwner() != &entry)
+      return fail("the GPU target lowers kernels whose attn op works on the "
+                  "function's arguments");
+  if (!llvm::all_of(entry.without_terminator(),
+                    [&](Operation &o) { return &o == op; }))
+    return func.emitError() << "the GPU target lowers kernel functions whose "
+                               "body is one attn op";
+
+  MLIRContext *ctx = func.getContext();
+  OpBuilder b(ctx);
+  Location loc = func.getLoc();
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  auto argTypes = func.getFunctionType().getInputs();
+  auto kernel = gpu::GPUFuncOp::create(b, loc, func.getName(),
+                                       FunctionType::get(ctx, argTypes, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
+  kernel->setAttr("nvvm.maxntid",
+                  b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
+  // Without it ptxas caps some kernels at 128 registers and spills; two
+  // CTAs per SM is what the shared memory of a CTA allows anyway.
+  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(2));
+
+  KernelArgs operands{op.getQ(), op.getK(), op.getV(), op.getOut(),
+                      op.getLse()};
+  KernelArgs a;
+  Block &body = kernel.getBody().front();
+  for (auto [name, member] : kRoles)
+    if (Value v = operands.*member)
+      a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&body);
+    Emitter e{b, loc};
+    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    auto smemType = MemRefType::get({0}, b.getI8Type(),
+                                    MemRefLayoutAttrInterface{}, ws);
+    Value smem = memref::GetGlobalOp::create(b, loc, smemType, kSmemName);
+    KernelCodegen(e, c).emit(pattern, a, smem);
+    gpu::ReturnOp::create(b, loc);
+  }
+
+  // Metadata the runtime reads from the module (cuModuleGetGlobal).
+  std::string patternText;
+  llvm::raw_string_ostream(patternText) << pattern;
+  std::string extra = llvm::formatv("target {0}\nthreads {1}\nsmem {2}\n"
+                                    "tile_m {3}\ntile_n {4}\nstages {5}\n",
+                                    chip, c.threads(), c.smemBytes(), c.blockM,
+                                    c.blockN, c.stages)
+                          .str();
+  std::string meta = kernelMetaText("attention", patternText, 1, argTypes,
+                                    argRoles(entry, operands), extra);
+  meta.push_back('\0');
+  auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), meta.size());
+  LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/true,
+                         LLVM::Linkage::External,
+                         (func.getName() + "__attn_meta").str(),
+                         b.getStringAttr(meta));
+  func.erase();
+  return success();
+}
+
+void LowerToGPU::runOnOperation() {
+  ModuleOp module = getOperation();
+  if (chip != "sm_80" && chip != "sm_90a") {
+    module.emitError() << "attn-lower-to-gpu: unknown chip '" << chip
+                       << "' (expected sm_80 or sm_90a)";
+    return signalPassFailure();
+  }
+  auto bad = [&](const Twine &msg) {
+    module.emitError() << "attn-lower-to-gpu: " << msg;
+    signalPassFailure();
+  };
+  if (warps < 1 || warps > 16)
+    return bad("warps must be in [1, 16]");
+  if (blockM != 0 && blockM != 16 * warps)
+    return bad("block-m must be 16 * warps (each warp owns 16 query rows)");
+  if (blockN % 16 != 0 || blockN < 16 || blockN > 256)
+    return bad("block-n must be a multiple of 16 in [16, 256]");
+  if (stages < 2 || stages > 4)
+    return bad("stages must be 2, 3 or 4");
+  SmallVector<std::pair<func::FuncOp, Operation *>> kernels;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    func.walk([&](Operation *op) {
+      if (isa<AttentionOp, LightningOp, MergeOp>(op))
+        kernels.push_back({func, op});
+    });
+  }
+  if (kernels.empty())
+    return;
+  MLIRContext *ctx = module.getContext();
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(ctx));
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module.getBody());
+  auto gpuModule =
+      gpu::GPUModuleOp::create(b, module.getLoc(), "attn_kernels");
+  {
+    // Dynamic shared memory: an extern .shared array, 16-byte aligned for
+    // cp.async and ldmatrix (gpu.dynamic_shared_memory lowers to a 1-byte
+    // array on NVPTX in MLIR 22).
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(gpuModule.getBody());
+    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    auto smemType = MemRefType::get({0}, b.getI8Type(),
+                                    MemRefLayoutAttrInterface{}, ws);
+    memref::GlobalOp::create(b, module.getLoc(), kSmemName,
+                             b.getStringAttr("public"), smemType, Attribute(),
+                             /*constant=*/false, b.getI64IntegerAttr(16));
+  }
+  for (auto [func, op] : kernels) {
+    auto attention = dyn_cast<AttentionOp>(op);
+    if (!attention) {
+      op->emitOpError() << "is not supported by the GPU target yet";
+      return signalPassFailure();
+    }
+    if (failed(lowerKernel(func, attention, gpuModule)))
+      return signalPassFailure();
+  }
+}

@@ -1,0 +1,423 @@
+//===- Cuda.cpp - the runtime core's CUDA backend -------------------------===//
+// The part of the CUDA driver API the runtime uses, resolved from libcuda.so.1
+// with dlopen/dlsym, and the devices, modules, launches and copies built on
+// it. Every driver failure becomes an attn_status naming the call.
+//===----------------------------------------------------------------------===//
+#include "runtime/core/Cuda.h"
+#include "runtime/core/Internal.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <mutex>
+#include <vector>
+
+using namespace attnrt;
+using namespace attnrt::cuda;
+
+namespace {
+// Values from cuda.h.
+constexpr CUresult CUDA_SUCCESS = 0;
+constexpr CUresult CUDA_ERROR_INVALID_VALUE = 1;
+constexpr CUresult CUDA_ERROR_STUB_LIBRARY = 34;
+constexpr CUresult CUDA_ERROR_NOT_FOUND = 500;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+constexpr int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
+constexpr unsigned CU_MEMORYTYPE_HOST = 1;
+
+/// The driver entry points, named as in cuda.h (whose macros map some of
+/// them to the _v2 symbols resolved here).
+struct Driver {
+  CUresult (*cuInit)(unsigned flags);
+  CUresult (*cuGetErrorName)(CUresult error, const char **name);
+  CUresult (*cuDeviceGetCount)(int *count);
+  CUresult (*cuDeviceGet)(CUdevice *device, int ordinal);
+  CUresult (*cuDeviceGetAttribute)(int *value, int attribute, CUdevice device);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *context, CUdevice device);
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice device);
+  CUresult (*cuCtxGetCurrent)(CUcontext *context);
+  CUresult (*cuCtxSetCurrent)(CUcontext context);
+  CUresult (*cuModuleLoadData)(CUmodule *module, const void *image);
+  CUresult (*cuModuleUnload)(CUmodule module);
+  CUresult (*cuModuleGetFunction)(CUfunction *function, CUmodule module,
+                                  const char *name);
+  CUresult (*cuModuleGetGlobal)(CUdeviceptr *ptr, size_t *bytes,
+                                CUmodule module, const char *name);
+  CUresult (*cuFuncSetAttribute)(CUfunction function, int attribute, int value);
+  CUresult (*cuLaunchKernel)(CUfunction function, unsigned gridX,
+                             unsigned gridY, unsigned gridZ, unsigned blockX,
+                             unsigned blockY, unsigned blockZ,
+                             unsigned sharedBytes, CUstream stream,
+                             void **params, void **extra);
+  CUresult (*cuStreamSynchronize)(CUstream stream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *ptr, size_t bytes);
+  CUresult (*cuMemFree)(CUdeviceptr ptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);
+  CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);
+  CUresult (*cuPointerGetAttribute)(void *data, int attribute, CUdeviceptr ptr);
+};
+
+Driver driver;
+std::once_flag driverOnce;
+attn_status driverStatus = ATTN_OK;
+std::string driverError;
+// One module load at a time: a PTX load runs the driver's compiler, which is
+// slow and memory-hungry, and concurrent ones gain nothing.
+std::mutex moduleMutex;
+
+/// The driver's name for `r`, or its number where the driver cannot say
+/// (the toolkit's stub library answers every call, this one included, with
+/// CUDA_ERROR_STUB_LIBRARY).
+std::string errorName(CUresult r) {
+  const char *name = nullptr;
+  if (driver.cuGetErrorName &&
+      driver.cuGetErrorName(r, &name) == CUDA_SUCCESS && name)
+    return name;
+  return "CUresult " + std::to_string(r);
+}
+
+/// The attn status a driver error maps to.
+attn_status statusOf(CUresult r) {
+  switch (r) {
+  case 1:   // CUDA_ERROR_INVALID_VALUE
+  case 101: // CUDA_ERROR_INVALID_DEVICE
+  case 200: // CUDA_ERROR_INVALID_IMAGE
+  case 400: // CUDA_ERROR_INVALID_HANDLE
+    return ATTN_ERROR_INVALID_ARGUMENT;
+  case 34:  // CUDA_ERROR_STUB_LIBRARY
+  case 35:  // CUDA_ERROR_INSUFFICIENT_DRIVER
+  case 46:  // CUDA_ERROR_DEVICE_UNAVAILABLE
+  case 100: // CUDA_ERROR_NO_DEVICE
+    return ATTN_ERROR_NO_DEVICE;
+  case 209: // CUDA_ERROR_NO_BINARY_FOR_GPU
+  case 222: // CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+    return ATTN_ERROR_UNSUPPORTED;
+  case 218: // CUDA_ERROR_INVALID_PTX
+  case 221: // CUDA_ERROR_JIT_COMPILER_NOT_FOUND
+    return ATTN_ERROR_COMPILE;
+  default:
+    return ATTN_ERROR_INTERNAL;
+  }
+}
+
+/// ATTN_OK, or the failure of driver call `call` (prefixed by `context`).
+attn_status check(CUresult r, const char *call,
+                  const std::string &context = "") {
+  if (r == CUDA_SUCCESS)
+    return ATTN_OK;
+  return fail(statusOf(r), (context.empty() ? "" : context + ": ") + call +
+                               " failed: " + errorName(r));
+}
+
+void loadDriver() {
+  const char *path = std::getenv("ATTN_LIBCUDA");
+  if (!path || !*path)
+    path = "libcuda.so.1";
+  // Never closed: modules and contexts may outlive any one caller.
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    driverStatus = ATTN_ERROR_NO_DEVICE;
+    driverError = std::string("no CUDA driver: cannot load ") + path + " (" +
+                  dlerror() + ")";
+    return;
+  }
+  struct Symbol {
+    const char *name;
+    void *slot;
+  };
+  const Symbol symbols[] = {
+      {"cuInit", &driver.cuInit},
+      {"cuGetErrorName", &driver.cuGetErrorName},
+      {"cuDeviceGetCount", &driver.cuDeviceGetCount},
+      {"cuDeviceGet", &driver.cuDeviceGet},
+      {"cuDeviceGetAttribute", &driver.cuDeviceGetAttribute},
+      {"cuDevicePrimaryCtxRetain", &driver.cuDevicePrimaryCtxRetain},
+      {"cuDevicePrimaryCtxRelease_v2", &driver.cuDevicePrimaryCtxRelease},
+      {"cuCtxGetCurrent", &driver.cuCtxGetCurrent},
+      {"cuCtxSetCurrent", &driver.cuCtxSetCurrent},
+      {"cuModuleLoadData", &driver.cuModuleLoadData},
+      {"cuModuleUnload", &driver.cuModuleUnload},
+      {"cuModuleGetFunction", &driver.cuModuleGetFunction},
+      {"cuModuleGetGlobal_v2", &driver.cuModuleGetGlobal},
+      {"cuFuncSetAttribute", &driver.cuFuncSetAttribute},
+      {"cuLaunchKernel", &driver.cuLaunchKernel},
+      {"cuStreamSynchronize", &driver.cuStreamSynchronize},
+      {"cuMemAlloc_v2", &driver.cuMemAlloc},
+      {"cuMemFree_v2", &driver.cuMemFree},
+      {"cuMemcpyHtoD_v2", &driver.cuMemcpyHtoD},
+      {"cuMemcpyDtoH_v2", &driver.cuMemcpyDtoH},
+      {"cuPointerGetAttribute", &driver.cuPointerGetAttribute},
+  };
+  for (const Symbol &s : symbols) {
+    void *fn = dlsym(handle, s.name);
+    if (!fn) {
+      driver = Driver();
+      driverStatus = ATTN_ERROR_NO_DEVICE;
+      driverError = std::string("no CUDA driver: ") + path + " lacks " +
+                    s.name + " (not a driver, or one older than CUDA 11)";
+      return;
+    }
+    std::memcpy(s.slot, &fn, sizeof fn);
+  }
+  if (CUresult r = driver.cuInit(0)) {
+    driverStatus = ATTN_ERROR_NO_DEVICE;
+    driverError = std::string("CUDA driver ") + path +
+                  " did not initialise: cuInit failed: " + errorName(r);
+    if (r == CUDA_ERROR_STUB_LIBRARY)
+      driverError += " (CUDA_ERROR_STUB_LIBRARY: this is the CUDA toolkit's "
+                     "stub library, not a driver)";
+  }
+}
+
+/// ATTN_OK once the driver is loaded and initialised; the same failure on
+/// every call otherwise (ATTN_LIBCUDA is read by the first call only).
+attn_status requireDriver() {
+  std::call_once(driverOnce, loadDriver);
+  if (driverStatus != ATTN_OK)
+    return fail(driverStatus, driverError);
+  return ATTN_OK;
+}
+
+/// Makes a device's primary context current on this thread for a scope and
+/// then restores the caller's, so that engines sharing the thread (PyTorch)
+/// find theirs as they left it.
+class ScopedContext {
+public:
+  explicit ScopedContext(CUcontext context) {
+    if (driver.cuCtxGetCurrent(&previous) != CUDA_SUCCESS)
+      previous = nullptr;
+    if (previous != context) {
+      result = driver.cuCtxSetCurrent(context);
+      switched = result == CUDA_SUCCESS;
+    }
+  }
+  ~ScopedContext() {
+    if (switched)
+      driver.cuCtxSetCurrent(previous);
+  }
+  /// ATTN_OK, or why the context could not be made current.
+  attn_status status() const { return check(result, "cuCtxSetCurrent"); }
+
+private:
+  CUcontext previous = nullptr;
+  CUresult result = CUDA_SUCCESS;
+  bool switched = false;
+};
+
+CUdeviceptr devicePtr(const void *p) {
+  return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Devices
+//===----------------------------------------------------------------------===//
+
+Device::~Device() {
+  if (context)
+    driver.cuDevicePrimaryCtxRelease(device);
+}
+
+attn_status cuda::openDevice(int ordinal, std::unique_ptr<Device> &out) {
+  if (attn_status s = requireDriver())
+    return s;
+  int count = 0;
+  if (attn_status s =
+          check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount"))
+    return s;
+  if (ordinal < 0 || ordinal >= count)
+    return fail(ATTN_ERROR_NO_DEVICE,
+                "CUDA device " + std::to_string(ordinal) + " does not exist (" +
+                    std::to_string(count) +
+                    (count == 1 ? " device)" : " devices)"));
+  auto d = std::make_unique<Device>();
+  d->ordinal = ordinal;
+  std::string where = "CUDA device " + std::to_string(ordinal);
+  if (attn_status s =
+          check(driver.cuDeviceGet(&d->device, ordinal), "cuDeviceGet", where))
+    return s;
+  auto attribute = [&](int attribute, int &value) {
+    return check(driver.cuDeviceGetAttribute(&value, attribute, d->device),
+                 "cuDeviceGetAttribute", where);
+  };
+  int major = 0, minor = 0, shared = 0;
+  if (attn_status s =
+          attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, major))
+    return s;
+  if (attn_status s =
+          attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, minor))
+    return s;
+  if (attn_status s = attribute(
+          CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, shared))
+    return s;
+  d->computeCapability = major * 10 + minor;
+  d->maxSharedPerBlock = shared;
+  CUcontext context = nullptr;
+  if (attn_status s =
+          check(driver.cuDevicePrimaryCtxRetain(&context, d->device),
+                "cuDevicePrimaryCtxRetain", where))
+    return s;
+  d->context = context;
+  out = std::move(d);
+  return ATTN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Modules and launches
+//===----------------------------------------------------------------------===//
+
+Module::~Module() {
+  if (!context)
+    return;
+  {
+    ScopedContext scope(context);
+    if (module)
+      driver.cuModuleUnload(module);
+  }
+  driver.cuDevicePrimaryCtxRelease(device);
+}
+
+attn_status cuda::loadModule(const Device &device, const void *image,
+                             const std::string &name, const std::string &origin,
+                             std::unique_ptr<Module> &out, std::string &meta) {
+  std::lock_guard<std::mutex> lock(moduleMutex);
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  auto m = std::make_unique<Module>();
+  m->ordinal = device.ordinal;
+  m->device = device.device;
+  CUcontext context = nullptr;
+  if (attn_status s =
+          check(driver.cuDevicePrimaryCtxRetain(&context, device.device),
+                "cuDevicePrimaryCtxRetain"))
+    return s;
+  m->context = context;
+  if (attn_status s =
+          check(driver.cuModuleLoadData(&m->module, image), "cuModuleLoadData",
+                "cannot load " + origin + " as a CUDA module"))
+    return s;
+  auto missing = [&] {
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                origin + " has no attn kernel named '" + name + "'");
+  };
+  CUresult r =
+      driver.cuModuleGetFunction(&m->function, m->module, name.c_str());
+  if (r == CUDA_ERROR_NOT_FOUND)
+    return missing();
+  if (attn_status s = check(r, "cuModuleGetFunction"))
+    return s;
+  CUdeviceptr metaPtr = 0;
+  size_t metaBytes = 0;
+  r = driver.cuModuleGetGlobal(&metaPtr, &metaBytes, m->module,
+                               (name + "__attn_meta").c_str());
+  if (r == CUDA_ERROR_NOT_FOUND)
+    return missing();
+  if (attn_status s = check(r, "cuModuleGetGlobal"))
+    return s;
+  if (metaBytes == 0 || metaBytes > (1 << 20))
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "kernel '" + name + "' has metadata of " +
+                    std::to_string(metaBytes) + " bytes");
+  std::vector<char> text(metaBytes);
+  if (attn_status s = check(
+          driver.cuMemcpyDtoH(text.data(), metaPtr, metaBytes), "cuMemcpyDtoH",
+          "reading the metadata of kernel '" + name + "'"))
+    return s;
+  meta.assign(text.data(), strnlen(text.data(), metaBytes));
+  out = std::move(m);
+  return ATTN_OK;
+}
+
+attn_status cuda::setDynamicSharedMemory(const Module &module, int64_t bytes) {
+  ScopedContext scope(module.context);
+  if (attn_status s = scope.status())
+    return s;
+  return check(driver.cuFuncSetAttribute(
+                   module.function,
+                   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(bytes)),
+               "cuFuncSetAttribute");
+}
+
+attn_status cuda::checkDevicePointer(const Device &device, const void *p,
+                                     const std::string &what) {
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  unsigned type = 0; // a CUmemorytype
+  CUresult r = driver.cuPointerGetAttribute(
+      &type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, devicePtr(p));
+  // Pageable host memory is unknown to the driver: CUDA_ERROR_INVALID_VALUE.
+  if (r == CUDA_ERROR_INVALID_VALUE ||
+      (r == CUDA_SUCCESS && type == CU_MEMORYTYPE_HOST))
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, what + " is not device memory");
+  return check(r, "cuPointerGetAttribute", what);
+}
+
+attn_status cuda::launch(const Device &device, const Module &module,
+                         const unsigned grid[3], unsigned threads,
+                         unsigned sharedBytes, void **params) {
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  return check(driver.cuLaunchKernel(module.function, grid[0], grid[1], grid[2],
+                                     threads, 1, 1, sharedBytes,
+                                     device.stream.load(), params, nullptr),
+               "cuLaunchKernel");
+}
+
+attn_status cuda::synchronize(const Device &device) {
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  return check(driver.cuStreamSynchronize(device.stream.load()),
+               "cuStreamSynchronize");
+}
+
+//===----------------------------------------------------------------------===//
+// Device memory
+//===----------------------------------------------------------------------===//
+
+attn_status cuda::allocate(const Device &device, size_t bytes, void **out) {
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  CUdeviceptr p = 0;
+  if (attn_status s =
+          check(driver.cuMemAlloc(&p, bytes), "cuMemAlloc",
+                "allocating " + std::to_string(bytes) +
+                    " bytes on CUDA device " + std::to_string(device.ordinal)))
+    return s;
+  *out = reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+  return ATTN_OK;
+}
+
+attn_status cuda::release(const Device &device, void *p) {
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  return check(driver.cuMemFree(devicePtr(p)), "cuMemFree");
+}
+
+attn_status cuda::copyToDevice(const Device &device, void *dst, const void *src,
+                               size_t bytes) {
+  if (attn_status s = synchronize(device))
+    return s;
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  return check(driver.cuMemcpyHtoD(devicePtr(dst), src, bytes), "cuMemcpyHtoD");
+}
+
+attn_status cuda::copyToHost(const Device &device, void *dst, const void *src,
+                             size_t bytes) {
+  if (attn_status s = synchronize(device))
+    return s;
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  return check(driver.cuMemcpyDtoH(dst, devicePtr(src), bytes), "cuMemcpyDtoH");
+}

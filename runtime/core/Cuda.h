@@ -1,0 +1,92 @@
+//===- Cuda.h - the runtime core's CUDA backend -----------------*- C++ -*-===//
+// CUDA devices, modules, launches and device memory, on the CUDA driver API
+// loaded with dlopen at run time: the core links no CUDA library, so one
+// build runs on machines with and without a GPU.
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_RUNTIME_CORE_CUDA_H
+#define ATTN_RUNTIME_CORE_CUDA_H
+
+#include "runtime/attnrt.h"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace attnrt {
+namespace cuda {
+// The driver API's handle types, as cuda.h declares them (cuda.h itself is
+// not needed to build the runtime).
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+
+/// A device's primary context (the one the CUDA runtime and PyTorch use),
+/// retained while this object lives, and the stream launches go to.
+struct Device {
+  int ordinal = 0;
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  int computeCapability = 0;             // major * 10 + minor
+  int64_t maxSharedPerBlock = 0;         // dynamic shared memory, opted in
+  std::atomic<CUstream> stream{nullptr}; // null: the legacy default stream
+  ~Device();
+};
+
+/// Loads the driver (once per process) and retains device `ordinal`'s
+/// primary context.
+attn_status openDevice(int ordinal, std::unique_ptr<Device> &out);
+
+/// A loaded module and its entry function. It retains the primary context
+/// itself, so a kernel stays valid after the attn_context that loaded it is
+/// destroyed.
+struct Module {
+  int ordinal = 0;
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  CUmodule module = nullptr;
+  CUfunction function = nullptr;
+  ~Module();
+};
+
+/// Loads `image` (a cubin, or PTX ending in NUL) on `device`, finds the
+/// entry function `name` and reads its metadata, the NUL-terminated global
+/// `name__attn_meta`, into `meta`. `origin` names the image in messages.
+attn_status loadModule(const Device &device, const void *image,
+                       const std::string &name, const std::string &origin,
+                       std::unique_ptr<Module> &out, std::string &meta);
+
+/// Lets the module's entry function use `bytes` of dynamic shared memory
+/// (needed above the default 48 KiB).
+attn_status setDynamicSharedMemory(const Module &module, int64_t bytes);
+
+/// INVALID_ARGUMENT "`what` is not device memory" unless `p` points to
+/// device (or managed) memory.
+attn_status checkDevicePointer(const Device &device, const void *p,
+                               const std::string &what);
+
+/// Queues the module's entry function on the device's stream.
+attn_status launch(const Device &device, const Module &module,
+                   const unsigned grid[3], unsigned threads,
+                   unsigned sharedBytes, void **params);
+
+/// Waits for the work queued on the device's stream.
+attn_status synchronize(const Device &device);
+
+attn_status allocate(const Device &device, size_t bytes, void **out);
+attn_status release(const Device &device, void *p);
+/// Synchronous copies; they first wait for the device's stream, so that they
+/// are ordered after the launches queued on it.
+attn_status copyToDevice(const Device &device, void *dst, const void *src,
+                         size_t bytes);
+attn_status copyToHost(const Device &device, void *dst, const void *src,
+                       size_t bytes);
+} // namespace cuda
+} // namespace attnrt
+
+#endif

@@ -1,0 +1,126 @@
+"""GPU benchmark: attn kernels against PyTorch SDPA (flash backend) and
+FlexAttention, bf16, on the kernels of a bundle made by tools/gpu/bundle.py.
+
+Method (the device's METHOD.md): inputs are random, each timing is the median
+of triton.testing.do_bench (CUDA events, warm-up, L2 flushed before every
+run), FLOPs are SPEC's useful FLOPs (reference.useful_flops: 4*D per allowed
+(query, key) pair), B*H fills the GPU (B*N = 16K tokens, H*D = 2048).
+FlexAttention is torch.compile'd in its default mode (max-autotune takes
+minutes per shape, more than a device session holds for the whole table).
+Prints a table and writes it (markdown) to OUT/gpu-benchmarks.md.
+usage: bench_gpu.py BUNDLE [--out DIR] [--quick]
+"""
+import argparse
+import datetime
+import os
+import sys
+
+import torch
+import triton
+import triton.testing
+
+ap = argparse.ArgumentParser()
+ap.add_argument("bundle")
+ap.add_argument("--out", default=".")
+ap.add_argument("--quick", action="store_true")
+args, _ = ap.parse_known_args()
+BUNDLE = os.path.abspath(args.bundle)
+sys.path.insert(0, BUNDLE)
+import attnrt  # noqa: E402
+import reference  # noqa: E402
+
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
+from torch.nn.attention.flex_attention import create_block_mask, flex_attention  # noqa: E402
+
+# One compiled kernel per (pattern, shape): more than dynamo's default
+# recompile limit of 8, past which it silently falls back to an unfused
+# implementation.
+torch._dynamo.config.recompile_limit = 256
+torch._dynamo.config.cache_size_limit = 256
+flex = torch.compile(flex_attention, dynamic=False)
+
+
+def mask_mod_of(tag):
+    if tag == "causal":
+        return lambda b, h, q, k: q >= k
+    if tag.startswith("window"):
+        w = int(tag[len("window"):])
+        return lambda b, h, q, k: (q >= k) & (q - k < w)
+    if tag.startswith("block"):
+        blk = int(tag[len("block"):])
+        return lambda b, h, q, k: (k // blk) <= (q // blk)
+    return None
+
+
+PATTERN_TEXT = {"full": "#attn.full", "causal": "#attn.causal",
+                "window1024": "#attn.sliding_window<window = 1024>",
+                "block256": "#attn.block_causal<block = 256>"}
+
+
+def main():
+    rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
+    ctx = rt.cuda_context(0)
+    rt.set_stream(ctx, torch.cuda.current_stream().cuda_stream)
+    props = torch.cuda.get_device_properties(0)
+    rows = []
+    ns = [1024, 4096, 16384] if args.quick else [1024, 2048, 4096, 8192, 16384]
+    for tag in ("causal", "full", "window1024", "block256"):
+        for d in (64, 128):
+            for n in ns:
+                b, h = max(1, 16384 // n), 2048 // d
+                g = torch.Generator(device="cuda").manual_seed(n + d)
+                q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
+                                       generator=g) for _ in range(3))
+                o = torch.empty_like(q)
+                lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
+                flops = reference.useful_flops(reference.pattern_from_text(PATTERN_TEXT[tag]),
+                                               b, h, n, n, d)
+                res = {}
+                for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin")):
+                    name = f"{tag}_bf16_d{d}"
+                    path = os.path.join(BUNDLE, target, f"{name}.{ext}")
+                    if not os.path.exists(path):
+                        path = os.path.join(BUNDLE, target, f"{name}.ptx")
+                    kern = rt.load(ctx, path, name)
+                    a = rt.args([q, k, v, o, lse])
+                    res[f"attn {target}"] = triton.testing.do_bench(
+                        lambda: rt.launch(ctx, kern, a), warmup=25, rep=100,
+                        return_mode="median")
+                if tag in ("causal", "full"):
+                    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                        res["SDPA flash"] = triton.testing.do_bench(
+                            lambda: torch.nn.functional.scaled_dot_product_attention(
+                                q, k, v, is_causal=tag == "causal"),
+                            warmup=25, rep=100, return_mode="median")
+                mm = mask_mod_of(tag)
+                bm = create_block_mask(mm, None, None, n, n) if mm else None
+                res["FlexAttention"] = triton.testing.do_bench(
+                    lambda: flex(q, k, v, block_mask=bm), warmup=25, rep=100,
+                    return_mode="median")
+                tf = {key: flops / (ms * 1e-3) / 1e12 for key, ms in res.items()}
+                best_attn = max(tf["attn sm_80"], tf["attn sm_90a"])
+                rows.append((tag, d, n, b, h, tf, best_attn))
+                print(f"{tag:10} D={d:3} N={n:5} B={b:2} H={h:2}  " +
+                      "  ".join(f"{key} {val:6.1f}" for key, val in tf.items()) +
+                      "  (TFLOP/s)", flush=True)
+    cols = ["attn sm_80", "attn sm_90a", "SDPA flash", "FlexAttention"]
+    date = datetime.date.today().isoformat()
+    lines = [f"# GPU benchmarks ({props.name}, {date})", "",
+             f"torch {torch.__version__}, triton {triton.__version__}, CUDA "
+             f"{torch.version.cuda}; bf16, useful TFLOP/s (SPEC), median of "
+             "triton.testing.do_bench with L2 flush; B*N = 16K, H*D = 2048.", "",
+             "| pattern | D | N | " + " | ".join(cols) + " | attn / SDPA | attn / Flex |",
+             "|---|---|---|" + "---|" * (len(cols) + 2)]
+    for tag, d, n, b, h, tf, best in rows:
+        cells = [f"{tf[c]:.1f}" if c in tf else "–" for c in cols]
+        sd = f"{best / tf['SDPA flash']:.2f}" if "SDPA flash" in tf else "–"
+        lines.append(f"| {tag} | {d} | {n} | " + " | ".join(cells) +
+                     f" | {sd} | {best / tf['FlexAttention']:.2f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(args.out, "gpu-benchmarks.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""SPEC's test matrix on the GPU, for the kernels of a bundle made by
+tools/gpu/bundle.py: every pattern kernel, f16 and bf16, D in {64, 128}, both
+targets (sm_80 PTX compiled by the driver, sm_90a cubin), GQA and MQA, odd N,
+Nq < Nk, Nq = 1, rows without keys, [B, N, H, D] storage through strides.
+
+Each case draws fresh random inputs, poisons O and LSE with NaN, launches the
+kernel through the runtime core's C API (libattnrt, ctypes) on PyTorch device
+tensors, and compares with the float64 reference of reference.py (written
+from SPEC.md) on the inputs as the kernel sees them (rounded to f16/bf16).
+Prints one line per case and a summary; exits 1 on any failure.
+usage: gpu_matrix.py BUNDLE [--quick] [--sanitize]
+"""
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+BUNDLE = os.path.abspath(sys.argv[1])
+sys.path.insert(0, BUNDLE)
+import attnrt  # noqa: E402
+import reference  # noqa: E402
+from bundle_patterns import MATRIX_PATTERNS  # noqa: E402
+
+SANITIZE = "--sanitize" in sys.argv
+QUICK = "--quick" in sys.argv
+
+# (B, H, Hk, Nq, Nk, layout, what)
+SHAPES = [
+    (2, 8, 2, 77, 77, "bhnd", "GQA 8/2, odd N"),
+    (1, 4, 1, 130, 130, "bnhd", "MQA, N=130, [B,N,H,D] storage"),
+    (1, 2, 1, 33, 150, "bhnd", "Nq < Nk (bottom-right)"),
+    (2, 2, 2, 1, 97, "bhnd", "Nq = 1 (decoding)"),
+    (1, 2, 2, 40, 20, "bhnd", "Nq > Nk: early rows see no key"),
+    (1, 2, 2, 1000, 1000, "bhnd", "N=1000"),
+    (1, 1, 1, 300, 2500, "bhnd", "Nk=2500, 40 key tiles"),
+]
+if SANITIZE:
+    SHAPES = [(1, 2, 1, 77, 150, "bhnd", "sanitizer")]
+TORCH = {"f16": torch.float16, "bf16": torch.bfloat16}
+TOL_O = 1e-2      # O relative to max |O|: P is rounded to f16/bf16 for P V
+TOL_LSE = 2e-3    # LSE absolute (f32 sums, ex2.approx)
+
+
+def make(shape, dtype, rng, b, h, n, d, layout):
+    x = rng.standard_normal((b, h, n, d)).astype(np.float32)
+    t = torch.from_numpy(x).to(TORCH[dtype])
+    if layout == "bnhd":
+        t = t.permute(0, 2, 1, 3).contiguous().cuda().permute(0, 2, 1, 3)
+    else:
+        t = t.cuda()
+    return t, t.float().cpu().numpy().astype(np.float64)
+
+
+def run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng):
+    b, h, hk, nq, nk, layout, _ = shape
+    q, q64 = make(shape, dtype, rng, b, h, nq, d, layout)
+    k, k64 = make(shape, dtype, rng, b, hk, nk, d, layout)
+    v, v64 = make(shape, dtype, rng, b, hk, nk, d, layout)
+    o = torch.full((b, h, nq, d), float("nan"), dtype=TORCH[dtype], device="cuda")
+    lse = torch.full((b, h, nq), float("nan"), dtype=torch.float32, device="cuda")
+    rt.launch(ctx, kernel, rt.args([q, k, v, o, lse]))
+    torch.cuda.synchronize()
+    want_o, want_lse = reference.attention(q64, k64, v64,
+                                           reference.pattern_from_text(pattern))
+    got_o = o.float().cpu().numpy()
+    got_lse = lse.cpu().numpy()
+    _, err_o = reference.rel_error(got_o, want_o)
+    finite = np.isfinite(want_lse)
+    if np.isnan(got_lse).any() or (np.isinf(got_lse) != ~finite).any():
+        err_lse = math.inf
+    else:
+        err_lse = float(np.max(np.abs(got_lse[finite] - want_lse[finite]), initial=0.0))
+    return err_o, err_lse
+
+
+def main():
+    rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
+    ctx = rt.cuda_context(0)
+    rt.set_stream(ctx, torch.cuda.current_stream().cuda_stream)
+    rng = np.random.default_rng()
+    print(f"device: {torch.cuda.get_device_name()}")
+    failures = total = 0
+    dtypes = ["bf16"] if (QUICK or SANITIZE) else ["f16", "bf16"]
+    patterns = MATRIX_PATTERNS[:2] if SANITIZE else MATRIX_PATTERNS
+    for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin")):
+        for tag, pattern in patterns:
+            for dtype in dtypes:
+                for d in (64, 128):
+                    name = f"{tag}_{dtype}_d{d}"
+                    path = os.path.join(BUNDLE, target, f"{name}.{ext}")
+                    if not os.path.exists(path):
+                        path = os.path.join(BUNDLE, target, f"{name}.ptx")
+                    kernel = rt.load(ctx, path, name)
+                    for shape in SHAPES:
+                        total += 1
+                        try:
+                            eo, el = run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng)
+                        except attnrt.AttnError as e:
+                            eo = el = math.inf
+                            print(f"  error: {e}")
+                        ok = eo <= TOL_O and el <= TOL_LSE
+                        failures += not ok
+                        print(f"{'ok  ' if ok else 'FAIL'} {target:6} {name:22} {shape[6]:34} "
+                              f"O {eo:.1e}  LSE {el:.1e}", flush=True)
+    print(f"{total - failures}/{total} cases passed, {failures} failures")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+// RUN: attn-opt %s --attn-lower-to-gpu -split-input-file -verify-diagnostics
+// RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_70" -split-input-file 2>&1 | FileCheck %s --check-prefix=CHIP
+// RUN: not attn-opt %s --attn-lower-to-gpu="stages=5" -split-input-file 2>&1 | FileCheck %s --check-prefix=STAGES
+
+// CHIP: attn-lower-to-gpu: unknown chip 'sm_70' (expected sm_80 or sm_90a)
+// STAGES: stages must be 2, 3 or 4
+
+func.func @f32(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
+               %v: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
+  // expected-error @below {{(target sm_80): tensor cores take f16 or bf16 inputs, got f32}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<?x?x?x64xf32>, memref<?x?x?x64xf32>, memref<?x?x?x64xf32>) outs(%o : memref<?x?x?x64xf32>)
+  return
+}
+
+// -----
+
+func.func @d40(%q: memref<?x?x?x40xf16>, %k: memref<?x?x?x40xf16>,
+               %v: memref<?x?x?x40xf16>, %o: memref<?x?x?x40xf16>) {
+  // expected-error @below {{head dims D and Dv must be static multiples of 16, at most 256}}
+  attn.attention #attn.full ins(%q, %k, %v : memref<?x?x?x40xf16>, memref<?x?x?x40xf16>, memref<?x?x?x40xf16>) outs(%o : memref<?x?x?x40xf16>)
+  return
+}
+
+// -----
+
+func.func @landmark(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
+                    %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
+  // expected-error @below {{pattern #attn.landmark<block = 64> is not supported by the GPU target yet}}
+  attn.attention #attn.landmark<block = 64> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+  return
+}
+
+// -----
+
+func.func @lightning(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
+                     %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
+  // expected-error @below {{is not supported by the GPU target yet}}
+  attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+  return
+}

@@ -1,0 +1,58 @@
+// RUN: attn-opt %s --attn-lower-to-gpu | FileCheck %s
+// RUN: attn-opt %s --attn-lower-to-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
+
+// The kernel moves into a gpu.module with its memref arguments; the host
+// function is gone; the metadata names roles, threads and shared memory.
+// CHECK: module attributes {gpu.container_module}
+// CHECK-NOT: func.func
+// CHECK: gpu.module @attn_kernels
+// CHECK: memref.global "public" @__attn_smem : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+// CHECK: gpu.func @causal(%{{.*}}: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, {{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>
+// Q and the first K/V tile go to shared memory asynchronously, zero-filled
+// past the sequence (a source element count).
+// CHECK: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %{{.*}}[%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// CHECK: nvgpu.device_async_create_group
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 0 : i32}
+// Q fragments, loaded once.
+// CHECK: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false} : memref<64x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// The key-tile loop carries max, sum and 8 O fragments (Dv / 8).
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>)
+// CHECK: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// CHECK: gpu.barrier
+// CHECK: nvgpu.ldmatrix {{.*}}transpose = false{{.*}} : memref<2x64x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// CHECK: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// Partial tiles only are masked.
+// CHECK: scf.if
+// CHECK: arith.select
+// Row max and sum over the quad of lanes.
+// CHECK: gpu.shuffle  xor
+// CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+// P V: V through transposed ldmatrix.
+// CHECK: nvgpu.ldmatrix {{.*}}transpose = true{{.*}} : memref<2x64x72xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// CHECK: nvgpu.mma.sync
+// CHECK: gpu.barrier
+// CHECK: scf.yield
+// Epilogue: O / l stored as f16 pairs, LSE by one lane of the quad.
+// CHECK: vector.store {{.*}} vector<2xf16>
+// CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
+// CHECK: memref.store {{.*}} memref<?x?x?xf32
+// CHECK: gpu.return
+// CHECK: llvm.mlir.global external constant @causal__attn_meta("attn-kernel v1\0Aop attention\0Apattern #attn.causal\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 46080\0Atile_m 64\0Atile_n 64\0Astages 2\0Aarg q f16 4 -1 -1 -1 64\0A
+
+// 8 warps own 128 rows; 3 stages of 32-key tiles.
+// CFG: known_block_size = array<i32: 256, 1, 1>
+// CFG: memref<3x32x72xf16, #gpu.address_space<workgroup>>
+// CFG: threads 256\0Asmem 46080\0Atile_m 128\0Atile_n 32\0Astages 3
+
+func.func @causal(
+    %q: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
+    %k: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
+    %v: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
+    %o: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
+    %lse: memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>) {
+  attn.attention #attn.causal
+      ins(%q, %k, %v : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>)
+      outs(%o : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>)
+      lse(%lse : memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>)
+  return
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Packs what a GPU machine needs to check and time the GPU kernels, so that
+device time goes to running, not building (the GPU machine has no LLVM/MLIR).
+
+The bundle (default: gpu-bundle/, at most a few MiB) holds
+  - every kernel of the GPU test matrix and benchmarks, compiled here by attnc:
+    sm_80 as PTX (the driver compiles it for the GPU at load: an H100 runs it)
+    and sm_90a as cubin (ptxas, when the toolkit is here; else PTX too);
+  - libattnrt.so, the runtime core (links no LLVM, MLIR or CUDA);
+  - the float64 reference (test/Numerics/reference.py), the GPU matrix and the
+    GPU benchmark scripts, and device.sh, which runs them.
+
+usage: tools/gpu/bundle.py [--build build] [--out gpu-bundle] [--quick]
+Then, on the GPU machine: bash gpu-bundle/device.sh [matrix|bench|all]
+"""
+import argparse
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bundle_patterns import BENCH_PATTERNS, MATRIX_PATTERNS  # noqa: E402
+
+TARGETS = {"sm_80": "ptx", "sm_90a": "cubin"}
+
+
+def view(dtype, d):
+    return f"memref<?x?x?x{d}x{dtype}, strided<[?, ?, ?, 1], offset: ?>>"
+
+
+def kernel_source(name, pattern, dtype, d):
+    t = view(dtype, d)
+    lse = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>"
+    return (f"func.func @{name}(%q: {t}, %k: {t}, %v: {t}, %o: {t}, %lse: {lse}) {{\n"
+            f"  attn.attention {pattern} ins(%q, %k, %v : {t}, {t}, {t})\n"
+            f"      outs(%o : {t}) lse(%lse : {lse})\n  return\n}}\n")
+
+
+def kernels(quick):
+    out = []
+    dtypes = ["bf16"] if quick else ["f16", "bf16"]
+    for tag, pattern in MATRIX_PATTERNS:
+        for dtype in dtypes:
+            for d in (64, 128):
+                out.append((f"{tag}_{dtype}_d{d}", pattern, dtype, d))
+    if not quick:
+        for tag, pattern in BENCH_PATTERNS:
+            for d in (64, 128):
+                out.append((f"{tag}_bf16_d{d}", pattern, "bf16", d))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "gpu-bundle"))
+    ap.add_argument("--quick", action="store_true",
+                    help="bf16 matrix kernels only")
+    args = ap.parse_args()
+    attnc = os.path.join(args.build, "bin", "attnc")
+    lib = os.path.join(args.build, "lib", "libattnrt.so")
+    for f in (attnc, lib):
+        if not os.path.exists(f):
+            sys.exit(f"bundle.py: error: {f} is missing: build the project first")
+    # attnc finds ptxas through CUDA_HOME or PATH; default to the usual place.
+    if not os.environ.get("CUDA_HOME") and os.path.exists("/usr/local/cuda/bin/ptxas"):
+        os.environ["CUDA_HOME"] = "/usr/local/cuda"
+    have_ptxas = shutil.which("ptxas") or os.environ.get("CUDA_HOME")
+    if os.path.exists(args.out):
+        shutil.rmtree(args.out)
+    src_dir = os.path.join(args.out, "src")
+    os.makedirs(src_dir)
+    jobs = []
+    for name, pattern, dtype, d in kernels(args.quick):
+        src = os.path.join(src_dir, name + ".mlir")
+        with open(src, "w") as f:
+            f.write(kernel_source(name, pattern, dtype, d))
+        for target, kind in TARGETS.items():
+            if kind == "cubin" and not have_ptxas:
+                kind = "ptx"
+            os.makedirs(os.path.join(args.out, target), exist_ok=True)
+            dst = os.path.join(args.out, target, f"{name}.{kind}")
+            jobs.append([attnc, src, f"--target={target}", f"--emit={kind}", "-o", dst])
+    print(f"bundle: compiling {len(jobs)} kernels ({len(jobs) // 2} per target)",
+          flush=True)
+    failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for i, r in enumerate(pool.map(
+                lambda j: subprocess.run(j, capture_output=True, text=True), jobs)):
+            if r.returncode != 0:
+                failed += 1
+                print(f"bundle: error: {' '.join(r.args)}\n{r.stderr}", file=sys.stderr)
+            if (i + 1) % 10 == 0:
+                print(f"bundle: {i + 1}/{len(jobs)}", flush=True)
+    if failed:
+        sys.exit(f"bundle.py: {failed} kernels failed to compile")
+    shutil.copy(lib, args.out)
+    for f in ("test/Numerics/reference.py", "test/Numerics/gpu_matrix.py",
+              "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py", "tools/gpu/bundle_patterns.py",
+              "tools/gpu/device.sh"):
+        shutil.copy(os.path.join(ROOT, f), args.out)
+    size = sum(os.path.getsize(os.path.join(dp, f))
+               for dp, _, fs in os.walk(args.out) for f in fs)
+    print(f"bundle: {args.out}: {size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

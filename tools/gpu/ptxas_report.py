@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Assembles every kernel of kernels/gpu.mlir for sm_80 and sm_90a with
+ptxas -v and checks what makes them fast and legal: no spills (0 bytes of
+spill stores and loads, no stack frame), at most 255 registers, dynamic
+shared memory within the chip's per-block limit (A100: 163 KB, H100: 227 KB).
+Prints a table; --write PATH also writes it (markdown). Exits 1 if a kernel
+breaks a limit, 2 if a tool is missing.
+usage: ptxas_report.py ATTNC [--kernels FILE] [--write PATH]
+"""
+import argparse
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SMEM_LIMIT = {"sm_80": 163 * 1024, "sm_90a": 227 * 1024}
+
+
+def find_ptxas():
+    home = os.environ.get("CUDA_HOME")
+    for cand in ([os.path.join(home, "bin", "ptxas")] if home else []) + \
+            [shutil.which("ptxas"), "/usr/local/cuda/bin/ptxas"]:
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def metas(ptx):
+    """name -> metadata text, decoded from the PTX's NAME__attn_meta arrays."""
+    out = {}
+    for m in re.finditer(r"\.b8 (\w+)__attn_meta\[\d+\] = \{([\d, ]+)\}", ptx):
+        out[m.group(1)] = bytes(int(x) for x in m.group(2).split(",")).rstrip(b"\0").decode()
+    return out
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("attnc")
+    ap.add_argument("--kernels", default=os.path.join(root, "kernels", "gpu.mlir"))
+    ap.add_argument("--write")
+    args = ap.parse_args()
+    ptxas = find_ptxas()
+    if not ptxas:
+        print("ptxas_report: error: no ptxas (set CUDA_HOME or PATH)", file=sys.stderr)
+        return 2
+    version = subprocess.run([ptxas, "--version"], capture_output=True,
+                             text=True).stdout.strip().splitlines()[-1]
+    rows, bad = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for target in ("sm_80", "sm_90a"):
+            ptx_path = os.path.join(tmp, target + ".ptx")
+            r = subprocess.run([args.attnc, args.kernels, f"--target={target}",
+                                "--emit=ptx", "-o", ptx_path], capture_output=True, text=True)
+            if r.returncode:
+                print(r.stderr, file=sys.stderr)
+                return 1
+            ptx = open(ptx_path).read()
+            meta = metas(ptx)
+            r = subprocess.run([ptxas, f"-arch={target}", "-v", ptx_path, "-o",
+                                os.path.join(tmp, target + ".cubin")],
+                               capture_output=True, text=True)
+            if r.returncode:
+                print(r.stderr, file=sys.stderr)
+                return 1
+            name = None
+            info = {}
+            for line in r.stderr.splitlines():
+                m = re.search(r"Compiling entry function '(\w+)'", line)
+                if m:
+                    name = m.group(1)
+                    info[name] = {}
+                m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, "
+                              r"(\d+) bytes spill loads", line)
+                if m and name:
+                    info[name]["stack"], info[name]["st"], info[name]["ld"] = map(int, m.groups())
+                m = re.search(r"Used (\d+) registers", line)
+                if m and name:
+                    info[name]["regs"] = int(m.group(1))
+            for name, v in info.items():
+                fields = dict(l.split(" ", 1) for l in meta[name].splitlines() if " " in l)
+                smem = int(fields["smem"])
+                ok = (v["st"] == 0 and v["ld"] == 0 and v["stack"] == 0 and
+                      v["regs"] <= 255 and smem <= SMEM_LIMIT[target])
+                bad += not ok
+                rows.append((target, name, fields["threads"], fields["tile_m"],
+                             fields["tile_n"], fields["stages"], v["regs"],
+                             v["st"] + v["ld"], v["stack"], smem, ok))
+    head = ("| target | kernel | threads | BM | BN | stages | registers | spill bytes "
+            "| stack | dynamic smem (bytes) | within limits |")
+    lines = [f"# ptxas resource report ({datetime.date.today().isoformat()})", "",
+             f"Every kernel of kernels/gpu.mlir, assembled by `{version}` from the PTX "
+             "attnc emits (`tools/gpu/ptxas_report.py`). Limits: 0 spill bytes, no "
+             "stack frame, at most 255 registers, dynamic shared memory at most "
+             "163 KB (sm_80) / 227 KB (sm_90a).", "", head,
+             "|" + "---|" * 11]
+    for r in rows:
+        lines.append("| " + " | ".join(str(x) for x in r[:-1]) +
+                     f" | {'yes' if r[-1] else '**NO**'} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    print(f"{len(rows) - bad}/{len(rows)} kernels within limits")
+    if args.write:
+        with open(args.write, "w") as f:
+            f.write(text)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
