@@ -637,10 +637,24 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   std::vector<void *> params;
   for (size_t i = 0; i < kernel.args.size(); ++i) {
     const ArgMeta &m = kernel.args[i];
-    if (attn_status s = attnrt::cuda::checkDevicePointer(
-            device, args[i].data,
-            "argument " + std::to_string(i) + " (" + m.role + ")"))
+    std::string what = "argument " + std::to_string(i) + " (" + m.role + ")";
+    if (attn_status s =
+            attnrt::cuda::checkDevicePointer(device, args[i].data, what))
       return s;
+    // Tiles move in 16-byte cp.async chunks: every row of a 4-D operand
+    // must start 16-byte aligned.
+    if (m.rank == 4) {
+      int64_t elt = m.dtype == ATTN_F32 ? 4 : 2;
+      bool aligned = reinterpret_cast<uintptr_t>(args[i].data) % 16 == 0;
+      for (int d = 0; d < 3; ++d)
+        aligned = aligned && (args[i].strides[d] * elt) % 16 == 0;
+      if (!aligned)
+        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                            what + " must be 16-byte aligned with outer "
+                                   "strides that are multiples of 16 bytes "
+                                   "(GPU kernels copy rows in 16-byte "
+                                   "chunks)");
+    }
     for (int w = 0; w < 3 + 2 * m.rank; ++w)
       params.push_back(&descs[i].words[w]);
   }

@@ -122,9 +122,26 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
   options.cpu.blockN = envInt("ATTN_BLOCK_N", options.cpu.blockN);
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
+  // A CUDA context gets a GPU kernel: a cubin where ptxas is installed, else
+  // PTX, which the driver compiles at load.
+  bool gpu = attnrt::isCuda(ctx);
+  attn::Emit emit = attn::Emit::SharedObject;
+  std::string ext = ".so", target = "host " + llvm::sys::getHostCPUName().str();
+  if (gpu) {
+    options.target =
+        attnrt::cudaComputeCapability(ctx) >= 90 ? "sm_90a" : "sm_80";
+    options.gpu.warps = envInt("ATTN_GPU_WARPS", options.gpu.warps);
+    options.gpu.blockN = envInt("ATTN_BLOCK_N", options.gpu.blockN);
+    options.gpu.stages = envInt("ATTN_GPU_STAGES", options.gpu.stages);
+    bool cubin = !attn::findPtxas().empty();
+    emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
+    ext = cubin ? ".cubin" : ".ptx";
+    target = options.target + ext + " " + std::to_string(options.gpu.warps) +
+             "," + std::to_string(options.gpu.blockN) + "," +
+             std::to_string(options.gpu.stages);
+  }
   std::string key = sha256Hex(
-      compilerIdentity() + "\n" + source + "\n" +
-      llvm::sys::getHostCPUName().str() + "\n" +
+      compilerIdentity() + "\n" + source + "\n" + target + "\n" +
       std::to_string(options.cpu.blockM) + "," +
       std::to_string(options.cpu.blockN) + "," +
       std::to_string(options.cpu.vectorWidth) + "," +
@@ -144,7 +161,7 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
       return fail(ATTN_ERROR_IO,
                   "cannot create cache directory '" + dir + "': " +
                       ec.message());
-    std::string path = dir + "/" + key + ".so", sha = path + ".sha256";
+    std::string path = dir + "/" + key + ext, sha = path + ".sha256";
     bool log = std::getenv("ATTN_JIT_LOG") != nullptr;
     auto start = std::chrono::steady_clock::now();
     auto elapsedMs = [&] {
@@ -160,8 +177,7 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
       // Missing or corrupt: compile, then publish .so before its hash so a
       // reader never accepts a half-written entry.
       std::string binary, error;
-      if (!attn::compile(source, "<attn-jit>", attn::Emit::SharedObject,
-                         options, binary, error))
+      if (!attn::compile(source, "<attn-jit>", emit, options, binary, error))
         return fail(ATTN_ERROR_COMPILE,
                     "cannot compile " + what + ": " + error);
       if (!attn::writeFileAtomic(path, binary, error) ||
@@ -177,6 +193,7 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
   }
   return attn_kernel_load(ctx, so.c_str(), "kernel", out);
 }
+
 
 } // namespace
 

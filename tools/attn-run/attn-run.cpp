@@ -70,7 +70,10 @@ PATTERN is the dialect's attribute syntax, e.g.
                 abs and relative error, exits 1 beyond tolerance
                 (f32 1e-5, f16/bf16 1e-2 relative to max |O|)
   --bench N     run N times, print the median time and useful GFLOP/s
-  --target T    cpu (default) or cuda (not available in this build)
+  --target T    cpu (default) or cuda: the kernel is compiled for the GPU
+                (sm_90a from compute capability 9.0, else sm_80; a cubin
+                where ptxas is installed, else PTX), the .npy inputs move
+                to the device and the outputs back
 Exit status: 0 ok, 1 check failed, 2 bad input or unsupported request.
 )";
 
@@ -363,11 +366,14 @@ attn_kernel *loadFileKernel(attn_context *ctx, const Options &o) {
 
 int main(int argc, char **argv) {
   Options o = parseArgs(argc, argv);
-  if (o.target == "cuda") {
-    attn_context *cuda = nullptr;
-    attn_status s = attn_context_create(ATTN_DEVICE_CUDA, 0, &cuda);
-    if (s != ATTN_OK)
+  // The device first: without a GPU, say so before reading any input.
+  attn_context *ctx = nullptr;
+  bool cuda = o.target == "cuda";
+  if (cuda) {
+    if (attn_context_create(ATTN_DEVICE_CUDA, 0, &ctx) != ATTN_OK)
       die(std::string("--target cuda: ") + attn_last_error());
+  } else {
+    check(attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx), "context");
   }
 
   mlir::MLIRContext mctx;
@@ -404,9 +410,6 @@ int main(int argc, char **argv) {
   if (H % Hk != 0)
     die("query heads H = " + std::to_string(H) +
         " must be a multiple of kv heads Hk = " + std::to_string(Hk));
-
-  attn_context *ctx = nullptr;
-  check(attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx), "context");
 
   attn_kernel *kernel = nullptr;
   std::string patternText = o.pattern;
@@ -525,7 +528,33 @@ int main(int argc, char **argv) {
           "'");
     args.push_back(it->second->tensor());
   }
-  check(attn_launch(ctx, kernel, args.data(), nargs), "launch");
+  // On the GPU: device copies of every argument (outputs poisoned too).
+  std::vector<Buffer *> argBuffers;
+  for (const std::string &role : roles)
+    argBuffers.push_back(byRole[role]);
+  std::vector<void *> device(args.size(), nullptr);
+  if (cuda) {
+    for (size_t i = 0; i < args.size(); ++i) {
+      size_t bytes = std::max<size_t>(argBuffers[i]->bytes.size(), 16);
+      check(attn_device_alloc(ctx, bytes, &device[i]), "device memory");
+      check(attn_copy_to_device(ctx, device[i], argBuffers[i]->bytes.data(),
+                                argBuffers[i]->bytes.size()),
+            "copy to the device");
+      args[i].data = device[i];
+    }
+  }
+  auto launch = [&] {
+    check(attn_launch(ctx, kernel, args.data(), nargs), "launch");
+    if (cuda)
+      check(attn_synchronize(ctx), "synchronize");
+  };
+  launch();
+  if (cuda)
+    for (size_t i = 0; i < args.size(); ++i)
+      if (roles[i] == "out" || roles[i] == "lse" || roles[i] == "state_out")
+        check(attn_copy_to_host(ctx, argBuffers[i]->bytes.data(), device[i],
+                                argBuffers[i]->bytes.size()),
+              "copy from the device");
 
   ref::Pattern pattern;
   if (!lightning)
@@ -534,7 +563,7 @@ int main(int argc, char **argv) {
     std::vector<double> ms;
     for (int r = 0; r < o.bench; ++r) {
       auto a = std::chrono::steady_clock::now();
-      check(attn_launch(ctx, kernel, args.data(), nargs), "launch");
+      launch();
       ms.push_back(std::chrono::duration<double, std::milli>(
                        std::chrono::steady_clock::now() - a)
                        .count());
@@ -642,6 +671,9 @@ int main(int argc, char **argv) {
       die(error);
   }
   attn_kernel_release(kernel);
+  for (void *p : device)
+    if (p)
+      attn_device_free(ctx, p);
   attn_context_destroy(ctx);
   return status;
 }
