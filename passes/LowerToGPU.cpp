@@ -57,12 +57,27 @@ struct GPUConfig {
   }
 };
 
+/// What one CTA computes: query tile `qt` of a sequence of `nq` queries
+/// against `nk` keys of (batch, head). Local row t of the sequence is
+/// physical row base + stride * t of Q/O/LSE (qBase) and of K/V (kBase):
+/// dense attention has base 0 and stride 1, a dilated segment is a strided
+/// sub-sequence. `merge`: combine with O and LSE already there (log-sum-exp)
+/// instead of overwriting them.
+struct TileWork {
+  Value batch, head, kvHead, qt, nq, nk;
+  Value qBase, kBase, stride;
+  bool merge = false;
+};
+
 /// Builds the body of one attention kernel.
 class KernelCodegen {
 public:
   KernelCodegen(Emitter &e, const GPUConfig &c) : e(e), c(c) {}
 
-  void emit(PatternAttrInterface pattern, const KernelArgs &a, Value smemBase);
+  /// Thread and warp indices; call first.
+  void setup();
+  void emit(PatternAttrInterface pattern, const KernelArgs &a, Value smemBase,
+            const TileWork &w);
 
 private:
   Emitter &e;
@@ -117,7 +132,8 @@ private:
   /// operand into `dst[stage?, r, :]`; rows at or past `n` are zero-filled
   /// (their source address is clamped to a valid row).
   void copyTile(Value src, Value batch, Value head, Value row0, Value n,
-                int64_t rows, int64_t cols, Value dst, Value stage);
+                Value base, Value stride, int64_t rows, int64_t cols,
+                Value dst, Value stage);
   SmallVector<Value> loadQFragments();
   SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
   SmallVector<Value> mask(ArrayRef<Value> s, Value n0, Value lo[2],
@@ -125,8 +141,8 @@ private:
 };
 
 void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
-                             Value n, int64_t rows, int64_t cols, Value dst,
-                             Value stage) {
+                             Value n, Value base, Value stride, int64_t rows,
+                             int64_t cols, Value dst, Value stage) {
   int64_t chunksPerRow = cols / 8, chunks = rows * chunksPerRow;
   Value tid = e.add(e.mul(warp, e.idx(32)), lane);
   Value lastRow = e.sub(n, e.idx(1));
@@ -139,7 +155,8 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
       Value row = e.add(row0, r);
       Value inside = e.cmp(arith::CmpIPredicate::slt, row, n);
       Value srcElems = e.select(inside, e.idx(8), e.idx(0));
-      Value srcRow = e.max(e.min(row, lastRow), e.idx(0));
+      Value srcRow =
+          e.add(base, e.mul(stride, e.max(e.min(row, lastRow), e.idx(0))));
       SmallVector<Value> dstIdx;
       if (stage)
         dstIdx.push_back(stage);
@@ -258,26 +275,22 @@ SmallVector<Value> KernelCodegen::mask(ArrayRef<Value> s, Value n0,
   return out;
 }
 
-void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
-                         Value smemBase) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Type f32 = b.getF32Type();
-  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+void KernelCodegen::setup() {
+  Value tid = gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x);
   warp = e.div(tid, e.idx(32));
   lane = e.rem(tid, e.idx(32));
   groupRow = e.div(lane, e.idx(4));
   quadCol = e.rem(lane, e.idx(4));
-  Value bx = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-  Value head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-  Value batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
-  Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
-  Value h = e.dim(a.q, 1), hk = e.dim(a.k, 1);
-  Value kvHead = e.div(head, e.div(h, hk));
-  // The last query tile first: under causal masks it is the longest.
-  Value tiles = e.ceilDiv(nq, e.idx(c.blockM));
-  Value qt = e.sub(e.sub(tiles, e.idx(1)), bx);
-  Value m0 = e.mul(qt, e.idx(c.blockM));
+}
+
+void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
+                         Value smemBase, const TileWork &w) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type f32 = b.getF32Type();
+  Value batch = w.batch, head = w.head, kvHead = w.kvHead;
+  Value nq = w.nq, nk = w.nk;
+  Value m0 = e.mul(w.qt, e.idx(c.blockM));
   Value shift = e.sub(nk, nq); // query row i sits at position nk - nq + i
 
   // Shared memory: Q [BM][D+pad], K [S][BN][D+pad], V [S][BN][Dv+pad].
@@ -323,14 +336,17 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     Value n0 = e.add(kt.first, e.mul(tile, e.idx(c.blockN)));
     Value stage = e.rem(tile, e.idx(c.stages));
     e.ifThen(e.cmp(arith::CmpIPredicate::slt, tile, numTiles), [&] {
-      copyTile(a.k, batch, kvHead, n0, nk, c.blockN, c.d, sK, stage);
-      copyTile(a.v, batch, kvHead, n0, nk, c.blockN, c.dv, sV, stage);
+      copyTile(a.k, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.d,
+               sK, stage);
+      copyTile(a.v, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.dv,
+               sV, stage);
     });
   };
 
   // Prologue: Q with the first key tile, then stages - 2 more tiles; one
   // commit group each (possibly empty) so the wait counts stay uniform.
-  copyTile(a.q, batch, head, m0, nq, c.blockM, c.d, sQ, Value());
+  copyTile(a.q, batch, head, m0, nq, w.qBase, w.stride, c.blockM, c.d, sQ,
+           Value());
   loadKV(e.idx(0));
   Value token = commit();
   for (int64_t s = 1; s < c.stages - 1; ++s) {
@@ -451,37 +467,70 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
       });
 
   // Epilogue: O / l and LSE = m * scale + ln l; empty rows: 0 and -inf.
-  Value ln2 = e.f32(M_LN2);
+  // Merging (dilated phases): LSE' = ln(e^LSE + e^lse), O' = e^(LSE - LSE') O
+  // + e^(lse - LSE') o, a side at -inf contributing nothing.
+  Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
+  auto expf = [&](Value x) { return exp2(mulf(x, log2e)); };
+  Value inv[2], lseRow[2], phys[2], inside[2], wOld[2], wNew[2];
   for (int64_t hf = 0; hf < 2; ++hf) {
     Value l = state[2 + hf];
     l = addf(l, shuffleXor(l, 1));
     l = addf(l, shuffleXor(l, 2));
     Value empty = e.cmpf(arith::CmpFPredicate::OLE, l, e.f32(0));
-    Value inv = e.select(empty, e.f32(0),
-                         arith::DivFOp::create(b, loc, e.f32(1), l));
+    inv[hf] = e.select(empty, e.f32(0),
+                       arith::DivFOp::create(b, loc, e.f32(1), l));
+    Value lse = addf(mulf(state[hf], e.f32(c.scale)), mulf(log2(l), ln2));
+    lseRow[hf] = e.select(empty, negInf(), lse);
     Value row = e.add(m0, rows[hf]);
-    e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, nq), [&] {
+    inside[hf] = e.cmp(arith::CmpIPredicate::slt, row, nq);
+    phys[hf] = e.add(w.qBase,
+                     e.mul(w.stride, e.min(row, e.sub(nq, e.idx(1)))));
+    if (w.merge) {
+      // Every lane reads the old LSE of its rows before any lane writes.
+      Value old = e.load(a.lse, {batch, head, phys[hf]});
+      Value mx = maxf(old, lseRow[hf]);
+      Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
+      Value safe = e.select(none, e.f32(0), mx);
+      Value eo = expf(subf(old, safe)), en = expf(subf(lseRow[hf], safe));
+      Value total = addf(eo, en);
+      Value merged = addf(safe, mulf(log2(total), ln2));
+      lseRow[hf] = e.select(none, negInf(), merged);
+      Value invTotal = e.select(none, e.f32(0),
+                                arith::DivFOp::create(b, loc, e.f32(1), total));
+      wOld[hf] = mulf(eo, invTotal);
+      wNew[hf] = mulf(en, invTotal);
+    }
+  }
+  if (w.merge)
+    gpu::BarrierOp::create(b, loc);
+  for (int64_t hf = 0; hf < 2; ++hf) {
+    e.ifThen(inside[hf], [&] {
       Value colBase = e.mul(quadCol, e.idx(2));
       VectorType pairT = vec({2}, f32);
-      Value invV = vector::BroadcastOp::create(b, loc, pairT, inv);
+      Value scaleNew = w.merge ? mulf(inv[hf], wNew[hf]) : inv[hf];
+      Value scaleV = vector::BroadcastOp::create(b, loc, pairT, scaleNew);
       for (int64_t j = 0; j < c.dv / 8; ++j) {
+        SmallVector<Value> idx = {batch, head, phys[hf],
+                                  e.add(colBase, e.idx(8 * j))};
         Value pair = arith::MulFOp::create(b, loc, extract(state[4 + j], {hf}),
-                                           invV);
+                                           scaleV);
+        if (w.merge) {
+          Value old = vector::LoadOp::create(b, loc, vec({2}, c.outElt), a.o,
+                                             idx);
+          if (!c.outElt.isF32())
+            old = arith::ExtFOp::create(b, loc, pairT, old);
+          Value oldScale = vector::BroadcastOp::create(b, loc, pairT, wOld[hf]);
+          pair = vector::FMAOp::create(b, loc, old, oldScale, pair);
+        }
         Value outPair = pair;
         if (!c.outElt.isF32())
           outPair = arith::TruncFOp::create(b, loc, vec({2}, c.outElt), pair);
-        vector::StoreOp::create(b, loc, outPair, a.o,
-                                ValueRange{batch, head, row,
-                                           e.add(colBase, e.idx(8 * j))});
+        vector::StoreOp::create(b, loc, outPair, a.o, idx);
       }
-      if (a.lse) {
+      if (a.lse)
         e.ifThen(e.cmp(arith::CmpIPredicate::eq, quadCol, e.idx(0)), [&] {
-          Value lnL = mulf(log2(l), ln2);
-          Value lse = addf(mulf(state[hf], e.f32(c.scale)), lnL);
-          lse = e.select(empty, negInf(), lse);
-          e.store(lse, a.lse, {batch, head, row});
+          e.store(lseRow[hf], a.lse, {batch, head, phys[hf]});
         });
-      }
     });
   }
 }
@@ -527,12 +576,16 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     return fail("the tiles need " + std::to_string(c.smemBytes()) +
                 " bytes of shared memory, more than a CTA can have (227 KB)");
   auto pattern = op.getPattern();
+  auto dilated = dyn_cast<DilatedAttr>(Attribute(pattern));
   int64_t unusedLo, unusedHi;
-  if (!pattern.rowBounds(0, 1, unusedLo, unusedHi))
+  if (!dilated && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
     return fail(llvm::formatv("pattern {0} is not supported by the GPU "
                               "target yet",
                               Attribute(pattern))
                     .str());
+  if (dilated && !op.getLse())
+    return fail("dilated attention needs an lse operand (its patterns merge "
+                "through it)");
   Block &entry = func.getBody().front();
   for (Value operand : op->getOperands())
     if (!isa<BlockArgument>(operand) ||
@@ -549,34 +602,135 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   Location loc = func.getLoc();
   b.setInsertionPointToEnd(gpuModule.getBody());
   auto argTypes = func.getFunctionType().getInputs();
-  auto kernel = gpu::GPUFuncOp::create(b, loc, func.getName(),
-                                       FunctionType::get(ctx, argTypes, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  kernel.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
-  kernel->setAttr("nvvm.maxntid",
-                  b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
-  // Without it ptxas caps some kernels at 128 registers and spills; two
-  // CTAs per SM is what the shared memory of a CTA allows anyway.
-  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(2));
-
   KernelArgs operands{op.getQ(), op.getK(), op.getV(), op.getOut(),
                       op.getLse()};
-  KernelArgs a;
-  Block &body = kernel.getBody().front();
-  for (auto [name, member] : kRoles)
-    if (Value v = operands.*member)
-      a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
-  {
+
+  // One gpu.func per launch, each with the kernel's arguments; `body` gets
+  // the operands as block arguments.
+  std::string launches;
+  auto makeKernel = [&](const std::string &entryName, int64_t seg,
+                        int64_t perSeg,
+                        function_ref<void(Emitter &, const KernelArgs &)> fill) {
+    auto kernel = gpu::GPUFuncOp::create(b, loc, entryName,
+                                         FunctionType::get(ctx, argTypes, {}));
+    kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+    kernel.setKnownBlockSizeAttr(
+        b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
+    kernel->setAttr("nvvm.maxntid",
+                    b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
+    // Without it ptxas caps some kernels at 128 registers and spills; two
+    // CTAs per SM is what the shared memory of a CTA allows anyway.
+    kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(2));
+    KernelArgs a;
+    Block &body = kernel.getBody().front();
+    for (auto [name, member] : kRoles)
+      if (Value v = operands.*member)
+        a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&body);
     Emitter e{b, loc};
-    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-    auto smemType = MemRefType::get({0}, b.getI8Type(),
-                                    MemRefLayoutAttrInterface{}, ws);
-    Value smem = memref::GetGlobalOp::create(b, loc, smemType, kSmemName);
-    KernelCodegen(e, c).emit(pattern, a, smem);
+    fill(e, a);
     gpu::ReturnOp::create(b, loc);
+    launches += llvm::formatv("launch {0} {1} {2}\n", entryName, seg, perSeg);
+  };
+  auto smemOf = [&](Emitter &e) -> Value {
+    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    auto smemType = MemRefType::get({0}, e.b.getI8Type(),
+                                    MemRefLayoutAttrInterface{}, ws);
+    return memref::GetGlobalOp::create(e.b, loc, smemType, kSmemName);
+  };
+  auto headsOf = [](Emitter &e, const KernelArgs &a, TileWork &w) {
+    w.head = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
+    w.batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
+    Value h = e.dim(a.q, 1), hk = e.dim(a.k, 1);
+    w.kvHead = e.div(w.head, e.div(h, hk));
+  };
+  std::string name = func.getName().str();
+  int64_t numLaunches = 0;
+  if (!dilated) {
+    makeKernel(name, c.blockM, 1, [&](Emitter &e, const KernelArgs &a) {
+      TileWork w;
+      headsOf(e, a, w);
+      w.nq = e.dim(a.q, 2);
+      w.nk = e.dim(a.k, 2);
+      // The last query tile first: under causal masks it is the longest.
+      Value tiles = e.ceilDiv(w.nq, e.idx(c.blockM));
+      Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
+      w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
+      w.qBase = w.kBase = e.idx(0);
+      w.stride = e.idx(1);
+      KernelCodegen kc(e, c);
+      kc.setup();
+      kc.emit(pattern, a, smemOf(e), w);
+    });
+    numLaunches = 1;
+  } else {
+    // Dilated attention is addressing: launch 0 clears O and LSE, then one
+    // launch per (segment length w, rate r) runs the dense tile code over
+    // rows seg * w + o + r * t of each segment and merges into O and LSE.
+    makeKernel(name, c.blockM, 1, [&](Emitter &e, const KernelArgs &a) {
+      Value head = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::y);
+      Value batch = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::z);
+      Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
+      Value tid = gpu::ThreadIdOp::create(e.b, loc, gpu::Dimension::x);
+      Value n = e.dim(a.q, 2);
+      Value m0 = e.mul(bx, e.idx(c.blockM));
+      Value zero = e.fromF32(e.f32(0), c.outElt);
+      e.forLoop(tid, e.idx(c.blockM * c.dv), e.idx(c.threads()), [&](Value i) {
+        Value row = e.add(m0, e.div(i, e.idx(c.dv)));
+        e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, n), [&] {
+          e.store(zero, a.o, {batch, head, row, e.rem(i, e.idx(c.dv))});
+        });
+      });
+      e.forLoop(tid, e.idx(c.blockM), e.idx(c.threads()), [&](Value i) {
+        Value row = e.add(m0, i);
+        e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, n), [&] {
+          e.store(e.f32(-std::numeric_limits<double>::infinity()), a.lse,
+                  {batch, head, row});
+        });
+      });
+    });
+    Attribute local = dilated.getCausal()
+                          ? Attribute(CausalAttr::get(ctx))
+                          : Attribute(FullAttr::get(ctx));
+    auto localPattern = cast<PatternAttrInterface>(local);
+    bool grouped = dilated.getOffsets() == OffsetMode::grouped;
+    int64_t phase = 0;
+    for (auto [wLen, r] :
+         llvm::zip(dilated.getSegments(), dilated.getRates())) {
+      int64_t seg = wLen, rate = r;
+      int64_t tilesPerSeg = ((seg + rate - 1) / rate + c.blockM - 1) / c.blockM;
+      makeKernel(name + "__phase" + std::to_string(++phase), seg, tilesPerSeg,
+                 [&](Emitter &e, const KernelArgs &a) {
+        TileWork w;
+        headsOf(e, a, w);
+        Value n = e.dim(a.q, 2), h = e.dim(a.q, 1);
+        Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
+        Value segIdx = e.div(bx, e.idx(tilesPerSeg));
+        Value rV = e.idx(rate);
+        // Offset of this head: h mod r, or h / ceil(H / r) (torchscale).
+        Value off = grouped ? e.div(w.head, e.ceilDiv(h, rV))
+                            : e.rem(w.head, rV);
+        Value start = e.mul(segIdx, e.idx(seg));
+        Value len = e.min(e.idx(seg), e.sub(n, start));
+        Value count = e.select(e.cmp(arith::CmpIPredicate::sgt, len, off),
+                               e.ceilDiv(e.sub(len, off), rV), e.idx(0));
+        Value tiles = e.ceilDiv(count, e.idx(c.blockM));
+        Value local = e.rem(bx, e.idx(tilesPerSeg));
+        // Tiles past the segment's selected rows have nothing to do.
+        e.ifThen(e.cmp(arith::CmpIPredicate::slt, local, tiles), [&] {
+          w.qt = e.sub(e.sub(tiles, e.idx(1)), local);
+          w.nq = w.nk = count;
+          w.qBase = w.kBase = e.add(start, off);
+          w.stride = rV;
+          w.merge = true;
+          KernelCodegen kc(e, c);
+          kc.setup();
+          kc.emit(localPattern, a, smemOf(e), w);
+        });
+      });
+    }
+    numLaunches = 1 + phase;
   }
 
   // Metadata the runtime reads from the module (cuModuleGetGlobal).
@@ -587,8 +741,10 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                                     chip, c.threads(), c.smemBytes(), c.blockM,
                                     c.blockN, c.stages)
                           .str();
-  std::string meta = kernelMetaText("attention", patternText, 1, argTypes,
-                                    argRoles(entry, operands), extra);
+  extra += launches;
+  std::string meta = kernelMetaText("attention", patternText, numLaunches,
+                                    argTypes, argRoles(entry, operands),
+                                    extra);
   meta.push_back('\0');
   auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), meta.size());
   LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/true,

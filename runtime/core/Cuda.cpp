@@ -332,14 +332,31 @@ attn_status cuda::loadModule(const Device &device, const void *image,
   return ATTN_OK;
 }
 
-attn_status cuda::setDynamicSharedMemory(const Module &module, int64_t bytes) {
+attn_status cuda::resolveLaunches(Module &module,
+                                  const std::vector<std::string> &entries,
+                                  int64_t sharedBytes) {
   ScopedContext scope(module.context);
   if (attn_status s = scope.status())
     return s;
-  return check(driver.cuFuncSetAttribute(
-                   module.function,
-                   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(bytes)),
-               "cuFuncSetAttribute");
+  module.launches.clear();
+  for (const std::string &entry : entries) {
+    CUfunction f = nullptr;
+    CUresult r = driver.cuModuleGetFunction(&f, module.module, entry.c_str());
+    if (r == CUDA_ERROR_NOT_FOUND)
+      return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                  "the module lacks the kernel's entry point '" + entry + "'");
+    if (attn_status s = check(r, "cuModuleGetFunction"))
+      return s;
+    if (sharedBytes > 48 * 1024)
+      if (attn_status s = check(
+              driver.cuFuncSetAttribute(
+                  f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                  int(sharedBytes)),
+              "cuFuncSetAttribute"))
+        return s;
+    module.launches.push_back(f);
+  }
+  return ATTN_OK;
 }
 
 attn_status cuda::checkDevicePointer(const Device &device, const void *p,
@@ -358,12 +375,13 @@ attn_status cuda::checkDevicePointer(const Device &device, const void *p,
 }
 
 attn_status cuda::launch(const Device &device, const Module &module,
-                         const unsigned grid[3], unsigned threads,
+                         size_t index, const unsigned grid[3], unsigned threads,
                          unsigned sharedBytes, void **params) {
   ScopedContext scope(device.context);
   if (attn_status s = scope.status())
     return s;
-  return check(driver.cuLaunchKernel(module.function, grid[0], grid[1], grid[2],
+  return check(driver.cuLaunchKernel(module.launches[index], grid[0], grid[1],
+                                     grid[2],
                                      threads, 1, 1, sharedBytes,
                                      device.stream.load(), params, nullptr),
                "cuLaunchKernel");

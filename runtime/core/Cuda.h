@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace attnrt {
 namespace cuda {
@@ -51,6 +52,9 @@ struct Module {
   CUcontext context = nullptr;
   CUmodule module = nullptr;
   CUfunction function = nullptr;
+  /// The entry points of the kernel's launches, in order (the first is
+  /// `function`); filled by resolveLaunches.
+  std::vector<CUfunction> launches;
   ~Module();
 };
 
@@ -61,17 +65,20 @@ attn_status loadModule(const Device &device, const void *image,
                        const std::string &name, const std::string &origin,
                        std::unique_ptr<Module> &out, std::string &meta);
 
-/// Lets the module's entry function use `bytes` of dynamic shared memory
-/// (needed above the default 48 KiB).
-attn_status setDynamicSharedMemory(const Module &module, int64_t bytes);
+/// Looks up the entry point of each launch (`entries`, in order) and lets
+/// each use `sharedBytes` of dynamic shared memory (an opt-in above the
+/// default 48 KiB).
+attn_status resolveLaunches(Module &module,
+                            const std::vector<std::string> &entries,
+                            int64_t sharedBytes);
 
 /// INVALID_ARGUMENT "`what` is not device memory" unless `p` points to
 /// device (or managed) memory.
 attn_status checkDevicePointer(const Device &device, const void *p,
                                const std::string &what);
 
-/// Queues the module's entry function on the device's stream.
-attn_status launch(const Device &device, const Module &module,
+/// Queues launch `index` of the module on the device's stream.
+attn_status launch(const Device &device, const Module &module, size_t index,
                    const unsigned grid[3], unsigned threads,
                    unsigned sharedBytes, void **params);
 

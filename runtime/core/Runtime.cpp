@@ -269,6 +269,13 @@ struct ArgMeta {
 };
 } // namespace
 
+/// One launch of a GPU kernel: entry point, and its grid's x size
+/// ceil(Nq / seg) * perSeg (y = H, z = B).
+struct GPULaunch {
+  std::string entry;
+  int64_t seg = 0, perSeg = 0;
+};
+
 struct attn_kernel {
   void *handle = nullptr;                    // a CPU kernel's shared object
   std::unique_ptr<attnrt::cuda::Module> gpu; // a GPU kernel's module
@@ -278,6 +285,7 @@ struct attn_kernel {
   // GPU: the launch configuration from the metadata.
   std::string target;
   int64_t threads = 0, sharedBytes = -1, tileM = 0;
+  std::vector<GPULaunch> launches;
   ~attn_kernel() {
     if (handle)
       dlclose(handle);
@@ -329,6 +337,14 @@ static attn_status parseMeta(attn_kernel &k) {
       ls >> k.threads;
     } else if (key == "smem") {
       ls >> k.sharedBytes;
+    } else if (key == "launch") {
+      GPULaunch l;
+      ls >> l.entry >> l.seg >> l.perSeg;
+      if (l.entry.empty() || l.seg < 1 || l.perSeg < 1)
+        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                            "kernel '" + k.name + "' has a bad launch in its "
+                            "metadata: " + line);
+      k.launches.push_back(l);
     } else if (key == "tile_m") {
       ls >> k.tileM;
     } else if (key == "op") {
@@ -360,12 +376,18 @@ static attn_status parseMeta(attn_kernel &k) {
                         "kernel '" + k.name + "' has incomplete metadata");
   // A GPU kernel is one grid: no phase entry points to look up.
   if (k.gpu) {
-    if (phases != 1 || k.target.empty() || k.threads < 1 || k.threads > 1024 ||
-        k.sharedBytes < 0 || k.sharedBytes > INT32_MAX || k.tileM < 1)
+    // Without launch lines: one grid of ceil(Nq / tile_m) CTAs of entry
+    // `name`.
+    if (k.launches.empty() && k.tileM >= 1)
+      k.launches.push_back({k.name, k.tileM, 1});
+    if (phases != int64_t(k.launches.size()) || k.target.empty() ||
+        k.threads < 1 || k.threads > 1024 || k.sharedBytes < 0 ||
+        k.sharedBytes > INT32_MAX || k.launches.empty())
       return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                           "GPU kernel '" + k.name +
-                              "' has incomplete metadata (it needs phases 1, "
-                              "target, threads in [1, 1024], smem, tile_m)");
+                              "' has incomplete metadata (it needs target, "
+                              "threads in [1, 1024], smem, and tile_m or one "
+                              "launch line per phase)");
     return ATTN_OK;
   }
   for (int64_t p = 0; p < phases; ++p) {
@@ -462,17 +484,20 @@ attn_status attnrt::loadImage(attn_context *ctx, const void *image, size_t size,
   if (attn_status s = parseMeta(*k))
     return s;
   // Above 48 KiB of dynamic shared memory a kernel has to opt in.
-  if (k->sharedBytes > 48 * 1024) {
-    if (k->sharedBytes > ctx->cuda->maxSharedPerBlock)
-      return fail(ATTN_ERROR_UNSUPPORTED,
-                  "kernel '" + name + "' needs " +
-                      std::to_string(k->sharedBytes) +
-                      " bytes of shared memory per block, CUDA device " +
-                      std::to_string(ctx->cuda->ordinal) + " has " +
-                      std::to_string(ctx->cuda->maxSharedPerBlock));
-    if (attn_status s = cuda::setDynamicSharedMemory(*k->gpu, k->sharedBytes))
-      return s;
-  }
+  if (k->sharedBytes > 48 * 1024 &&
+      k->sharedBytes > ctx->cuda->maxSharedPerBlock)
+    return fail(ATTN_ERROR_UNSUPPORTED,
+                "kernel '" + name + "' needs " +
+                    std::to_string(k->sharedBytes) +
+                    " bytes of shared memory per block, CUDA device " +
+                    std::to_string(ctx->cuda->ordinal) + " has " +
+                    std::to_string(ctx->cuda->maxSharedPerBlock));
+  std::vector<std::string> entries;
+  for (const GPULaunch &l : k->launches)
+    entries.push_back(l.entry);
+  if (attn_status s =
+          cuda::resolveLaunches(*k->gpu, entries, k->sharedBytes))
+    return s;
   *out = k.release();
   return ATTN_OK;
 }
@@ -662,22 +687,29 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   for (size_t i = 0; i < kernel.args.size(); ++i)
     if (kernel.args[i].role == "q")
       q = &args[i];
-  // The argument checks made every dimension positive, so the grid is not
-  // empty.
-  int64_t tiles = (q->shape[2] + kernel.tileM - 1) / kernel.tileM;
+  // The argument checks made every dimension positive, so no grid is
+  // empty. Launches run in order on the context's stream.
   int64_t heads = q->shape[1], batch = q->shape[0];
-  if (tiles > INT32_MAX || heads > 65535 || batch > 65535)
-    return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
-                        "kernel '" + kernel.name + "' would need a grid of (" +
-                            std::to_string(tiles) + ", " +
-                            std::to_string(heads) + ", " +
-                            std::to_string(batch) +
-                            ") blocks; CUDA allows at most (2^31 - 1, 65535, "
-                            "65535)");
-  unsigned grid[3] = {unsigned(tiles), unsigned(heads), unsigned(batch)};
-  return attnrt::cuda::launch(device, *kernel.gpu, grid,
-                              unsigned(kernel.threads),
-                              unsigned(kernel.sharedBytes), params.data());
+  for (size_t l = 0; l < kernel.launches.size(); ++l) {
+    const GPULaunch &launch = kernel.launches[l];
+    int64_t tiles = (q->shape[2] + launch.seg - 1) / launch.seg;
+    if (tiles > INT32_MAX / launch.perSeg || heads > 65535 || batch > 65535)
+      return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
+                          "kernel '" + kernel.name + "' would need a grid of (" +
+                              std::to_string(tiles) + " * " +
+                              std::to_string(launch.perSeg) + ", " +
+                              std::to_string(heads) + ", " +
+                              std::to_string(batch) +
+                              ") blocks; CUDA allows at most (2^31 - 1, "
+                              "65535, 65535)");
+    unsigned grid[3] = {unsigned(tiles * launch.perSeg), unsigned(heads),
+                        unsigned(batch)};
+    if (attn_status s = attnrt::cuda::launch(
+            device, *kernel.gpu, l, grid, unsigned(kernel.threads),
+            unsigned(kernel.sharedBytes), params.data()))
+      return s;
+  }
+  return ATTN_OK;
 }
 
 extern "C" attn_status attn_launch(attn_context *ctx,

@@ -321,6 +321,11 @@ struct GPUKernel {
   std::string meta;
   std::vector<std::pair<std::string, int64_t>> args; // role, rank
   int64_t threads = 0, smem = 0, tileM = 0;
+  struct Launch {
+    std::string entry;
+    int64_t seg, perSeg;
+  };
+  std::vector<Launch> launches;
 };
 
 std::vector<GPUKernel> gpuKernels(ModuleOp module) {
@@ -352,8 +357,15 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
         f[1].getAsInteger(10, k.smem);
       } else if (f.size() == 2 && f[0] == "tile_m") {
         f[1].getAsInteger(10, k.tileM);
+      } else if (f.size() == 4 && f[0] == "launch") {
+        GPUKernel::Launch l{f[1].str(), 0, 0};
+        f[2].getAsInteger(10, l.seg);
+        f[3].getAsInteger(10, l.perSeg);
+        k.launches.push_back(l);
       }
     }
+    if (k.launches.empty())
+      k.launches.push_back({k.name, k.tileM, 1});
     kernels.push_back(std::move(k));
   });
   return kernels;
@@ -400,18 +412,24 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
        << " query rows per CTA. */\n"
        << "static const char attn_" << k.name << "_meta[] = \"" << meta
        << "\";\n"
-       << "typedef struct { CUmodule module; CUfunction function; } attn_"
-       << k.name << "_module;\n"
+       << "typedef struct { CUmodule module; CUfunction functions["
+       << k.launches.size() << "]; } attn_" << k.name << "_module;\n"
        << "static inline CUresult attn_" << k.name << "_load(attn_" << k.name
        << "_module *m) {\n"
+       << "  static const char *const entries[" << k.launches.size()
+       << "] = {";
+    for (auto &l : k.launches)
+      os << "\"" << l.entry << "\", ";
+    os << "};\n"
        << "  CUresult r = cuModuleLoadData(&m->module, " << sym << ");\n"
-       << "  if (r != CUDA_SUCCESS) return r;\n"
-       << "  r = cuModuleGetFunction(&m->function, m->module, \"" << k.name
-       << "\");\n"
-       << "  if (r != CUDA_SUCCESS) return r;\n"
-       << "  return cuFuncSetAttribute(m->function, "
+       << "  for (int i = 0; r == CUDA_SUCCESS && i < " << k.launches.size()
+       << "; ++i) {\n"
+       << "    r = cuModuleGetFunction(&m->functions[i], m->module, "
+          "entries[i]);\n"
+       << "    if (r == CUDA_SUCCESS)\n"
+       << "      r = cuFuncSetAttribute(m->functions[i], "
           "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, "
-       << k.smem << ");\n}\n";
+       << k.smem << ");\n  }\n  return r;\n}\n";
     os << "static inline CUresult attn_" << k.name << "(const attn_" << k.name
        << "_module *m, CUstream stream";
     for (auto &[role, rank] : k.args)
@@ -433,10 +451,15 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << role << "_strides[i];\n";
     }
     os << "  int64_t nq = q_sizes[2], heads = q_sizes[1], batch = q_sizes[0];\n"
-       << "  if (nq == 0 || heads == 0 || batch == 0) return CUDA_SUCCESS;\n"
-       << "  return cuLaunchKernel(m->function, (unsigned)((nq + " << k.tileM - 1
-       << ") / " << k.tileM << "), (unsigned)heads, (unsigned)batch, "
-       << k.threads << ", 1, 1, " << k.smem << ", stream, params, NULL);\n}\n";
+       << "  CUresult r = CUDA_SUCCESS;\n"
+       << "  if (nq == 0 || heads == 0 || batch == 0) return r;\n";
+    // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg.
+    for (auto [i, l] : llvm::enumerate(k.launches))
+      os << "  if (r == CUDA_SUCCESS)\n    r = cuLaunchKernel(m->functions[" << i
+         << "], (unsigned)((nq + " << l.seg - 1 << ") / " << l.seg << " * "
+         << l.perSeg << "), (unsigned)heads, (unsigned)batch, " << k.threads
+         << ", 1, 1, " << k.smem << ", stream, params, NULL);\n";
+    os << "  return r;\n}\n";
   }
   os << "\n#ifdef __cplusplus\n}\n#endif\n#endif\n";
   return h;

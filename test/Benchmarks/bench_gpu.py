@@ -46,15 +46,59 @@ def mask_mod_of(tag):
     if tag.startswith("window"):
         w = int(tag[len("window"):])
         return lambda b, h, q, k: (q >= k) & (q - k < w)
+    if tag == "longnet":
+        def dilated(b, h, q, k):
+            ok = q < 0  # all false
+            for w, r in LONGNET:
+                o = h % r
+                ok = ok | ((q // w == k // w) & (k <= q) & ((q % w - o) % r == 0) &
+                           ((k % w - o) % r == 0) & (q % w >= o) & (k % w >= o))
+            return ok
+        return dilated
     if tag.startswith("block"):
         blk = int(tag[len("block"):])
         return lambda b, h, q, k: (k // blk) <= (q // blk)
     return None
 
 
-PATTERN_TEXT = {"full": "#attn.full", "causal": "#attn.causal",
-                "window1024": "#attn.sliding_window<window = 1024>",
-                "block256": "#attn.block_causal<block = 256>"}
+from bundle_patterns import BENCH_PATTERNS  # noqa: E402
+
+PATTERN_TEXT = {"full": "#attn.full", "causal": "#attn.causal", **dict(BENCH_PATTERNS)}
+LONGNET = [(2048, 1), (4096, 2), (8192, 4), (16384, 8), (32768, 16)]
+
+
+def longnet_torch(q, k, v):
+    """What torchscale does: per (w, r), gather rows start + o + r*t of every
+    segment (o = head % r), run SDPA (flash, causal) on the gathered
+    segments, scatter back, merge the patterns by log-sum-exp."""
+    b, h, n, d = q.shape
+    out = torch.zeros(b, h, n, d, device=q.device, dtype=torch.float32)
+    lse = torch.full((b, h, n), float("-inf"), device=q.device)
+    heads = torch.arange(h, device=q.device)
+    for w, r in LONGNET:
+        if n % w:
+            continue
+        segs = n // w
+        cnt = w // r
+        # rows[h, s, t] = s*w + (h % r) + r*t
+        rows = (torch.arange(segs, device=q.device)[None, :, None] * w +
+                (heads % r)[:, None, None] +
+                r * torch.arange(cnt, device=q.device)[None, None, :])
+        idx = rows.reshape(1, h, segs * cnt, 1).expand(b, h, segs * cnt, d)
+        g = [torch.gather(x, 2, idx).reshape(b, h * segs, cnt, d) for x in (q, k, v)]
+        o_p, lse_p = torch.ops.aten._scaled_dot_product_flash_attention(
+            g[0], g[1], g[2], 0.0, True)[:2]
+        o_p = o_p.reshape(b, h, segs * cnt, d).float()
+        lse_p = lse_p.reshape(b, h, segs * cnt)
+        ridx = rows.reshape(1, h, segs * cnt).expand(b, h, segs * cnt)
+        old_lse = torch.gather(lse, 2, ridx)
+        new_lse = torch.logaddexp(old_lse, lse_p)
+        w_old = torch.exp(old_lse - new_lse).nan_to_num(0.0)
+        w_new = torch.exp(lse_p - new_lse)
+        old_o = torch.gather(out, 2, idx)
+        out.scatter_(2, idx, old_o * w_old[..., None] + o_p * w_new[..., None])
+        lse.scatter_(2, ridx, new_lse)
+    return out.to(q.dtype), lse
 
 
 def main():
@@ -64,10 +108,12 @@ def main():
     props = torch.cuda.get_device_properties(0)
     rows = []
     ns = [1024, 4096, 16384] if args.quick else [1024, 2048, 4096, 8192, 16384]
-    for tag in ("causal", "full", "window1024", "block256"):
+    for tag in ("causal", "full", "window1024", "block256", "longnet"):
         for d in (64, 128):
-            for n in ns:
+            for n in (ns if tag != "longnet" else [32768, 65536, 131072]):
                 b, h = max(1, 16384 // n), 2048 // d
+                if tag == "longnet":
+                    b, h = 1, 1024 // d
                 g = torch.Generator(device="cuda").manual_seed(n + d)
                 q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
                                        generator=g) for _ in range(3))
@@ -92,30 +138,52 @@ def main():
                             lambda: torch.nn.functional.scaled_dot_product_attention(
                                 q, k, v, is_causal=tag == "causal"),
                             warmup=25, rep=100, return_mode="median")
+                if tag == "longnet":
+                    # The baseline must compute the same function.
+                    rt.launch(ctx, kern, rt.args([q, k, v, o, lse]))
+                    want, _ = longnet_torch(q, k, v)
+                    torch.cuda.synchronize()
+                    err = ((o.float() - want.float()).abs().max() /
+                           want.float().abs().max()).item()
+                    print(f"longnet N={n} D={d}: attn vs torch segments, max "
+                          f"error / max |O| = {err:.1e}", flush=True)
+                    res["torch segments"] = triton.testing.do_bench(
+                        lambda: longnet_torch(q, k, v), warmup=5, rep=50,
+                        return_mode="median")
                 mm = mask_mod_of(tag)
-                bm = create_block_mask(mm, None, None, n, n) if mm else None
-                res["FlexAttention"] = triton.testing.do_bench(
-                    lambda: flex(q, k, v, block_mask=bm), warmup=25, rep=100,
-                    return_mode="median")
+                if tag != "longnet" or n <= 32768:
+                    bm = create_block_mask(mm, None if tag != "longnet" else 1,
+                                           None if tag != "longnet" else h, n, n,
+                                           _compile=tag == "longnet") if mm else None
+                    res["FlexAttention"] = triton.testing.do_bench(
+                        lambda: flex(q, k, v, block_mask=bm), warmup=25, rep=100,
+                        return_mode="median")
                 tf = {key: flops / (ms * 1e-3) / 1e12 for key, ms in res.items()}
                 best_attn = max(tf["attn sm_80"], tf["attn sm_90a"])
                 rows.append((tag, d, n, b, h, tf, best_attn))
                 print(f"{tag:10} D={d:3} N={n:5} B={b:2} H={h:2}  " +
                       "  ".join(f"{key} {val:6.1f}" for key, val in tf.items()) +
                       "  (TFLOP/s)", flush=True)
-    cols = ["attn sm_80", "attn sm_90a", "SDPA flash", "FlexAttention"]
+    cols = ["attn sm_80", "attn sm_90a", "SDPA flash", "torch segments", "FlexAttention"]
     date = datetime.date.today().isoformat()
     lines = [f"# GPU benchmarks ({props.name}, {date})", "",
              f"torch {torch.__version__}, triton {triton.__version__}, CUDA "
              f"{torch.version.cuda}; bf16, useful TFLOP/s (SPEC), median of "
              "triton.testing.do_bench with L2 flush; B*N = 16K, H*D = 2048.", "",
-             "| pattern | D | N | " + " | ".join(cols) + " | attn / SDPA | attn / Flex |",
-             "|---|---|---|" + "---|" * (len(cols) + 2)]
+             "LongNet rows: B = 1, H*D = 1024; 'torch segments' is segment-by-segment "
+             "SDPA (flash) with gathers and a log-sum-exp merge, as torchscale does.", "",
+             "| pattern | D | N | " + " | ".join(cols) +
+             " | attn / SDPA | attn / torch segments | attn / Flex |",
+             "|---|---|---|" + "---|" * (len(cols) + 3)]
+
+    def ratio(best, tf, key):
+        return f"{best / tf[key]:.2f}" if key in tf else "–"
     for tag, d, n, b, h, tf, best in rows:
         cells = [f"{tf[c]:.1f}" if c in tf else "–" for c in cols]
-        sd = f"{best / tf['SDPA flash']:.2f}" if "SDPA flash" in tf else "–"
         lines.append(f"| {tag} | {d} | {n} | " + " | ".join(cells) +
-                     f" | {sd} | {best / tf['FlexAttention']:.2f} |")
+                     f" | {ratio(best, tf, 'SDPA flash')} | "
+                     f"{ratio(best, tf, 'torch segments')} | "
+                     f"{ratio(best, tf, 'FlexAttention')} |")
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(args.out, "gpu-benchmarks.md"), "w") as f:

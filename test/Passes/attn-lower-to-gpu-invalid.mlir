@@ -38,3 +38,12 @@ func.func @lightning(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
   attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
   return
 }
+
+// -----
+
+func.func @dilated_no_lse(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
+                          %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
+  // expected-error @below {{dilated attention needs an lse operand (its patterns merge through it)}}
+  attn.attention #attn.dilated<segments = [16], rates = [2]> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+  return
+}

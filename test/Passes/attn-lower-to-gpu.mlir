@@ -1,5 +1,24 @@
 // RUN: attn-opt %s --attn-lower-to-gpu | FileCheck %s
 // RUN: attn-opt %s --attn-lower-to-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
+// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
+
+// Dilated: launch 0 clears O and LSE; one launch per (segment, rate) runs
+// the dense tile code over strided rows and merges by log-sum-exp.
+// DIL: gpu.func @dilated(
+// DIL: memref.store %{{.*}}, %{{.*}} : memref<?x?x?x64xbf16
+// DIL: memref.store %cst{{.*}} : memref<?x?x?xf32
+// DIL: gpu.func @dilated__phase1(
+// DIL: nvgpu.device_async_copy
+// DIL: nvvm.mma.sync
+// Every lane reads the old LSE before any lane writes it.
+// DIL: memref.load %{{.*}} : memref<?x?x?xf32
+// DIL: gpu.barrier
+// DIL: vector.load {{.*}} vector<2xbf16>
+// DIL: vector.fma
+// DIL: vector.store {{.*}} vector<2xbf16>
+// DIL: gpu.func @dilated__phase2(
+// DIL: gpu.func @dilated__phase3(
+// DIL: phases 4\0A{{.*}}launch dilated 64 1\0Alaunch dilated__phase1 2048 32\0Alaunch dilated__phase2 4096 32\0Alaunch dilated__phase3 8192 32\0A
 
 // The kernel moves into a gpu.module with its memref arguments; the host
 // function is gone; the metadata names roles, threads and shared memory.
@@ -33,16 +52,16 @@
 // CHECK: gpu.barrier
 // CHECK: scf.yield
 // Epilogue: O / l stored as f16 pairs, LSE by one lane of the quad.
-// CHECK: vector.store {{.*}} vector<2xf16>
 // CHECK: llvm.call_intrinsic "llvm.nvvm.lg2.approx.f"
+// CHECK: vector.store {{.*}} vector<2xf16>
 // CHECK: memref.store {{.*}} memref<?x?x?xf32
 // CHECK: gpu.return
-// CHECK: llvm.mlir.global external constant @causal__attn_meta("attn-kernel v1\0Aop attention\0Apattern #attn.causal\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 46080\0Atile_m 64\0Atile_n 64\0Astages 2\0Aarg q f16 4 -1 -1 -1 64\0A
+// CHECK: llvm.mlir.global external constant @causal__attn_meta("attn-kernel v1\0Aop attention\0Apattern #attn.causal\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 46080\0Atile_m 64\0Atile_n 64\0Astages 2\0Alaunch causal 64 1\0Aarg q f16 4 -1 -1 -1 64\0A
 
 // 8 warps own 128 rows; 3 stages of 32-key tiles.
 // CFG: known_block_size = array<i32: 256, 1, 1>
 // CFG: memref<3x32x72xf16, #gpu.address_space<workgroup>>
-// CFG: threads 256\0Asmem 46080\0Atile_m 128\0Atile_n 32\0Astages 3
+// CFG: threads 256\0Asmem 46080\0Atile_m 128\0Atile_n 32\0Astages 3\0Alaunch causal 128 1
 
 func.func @causal(
     %q: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,

@@ -10,9 +10,18 @@ MATRIX_PATTERNS = [
     ("window100", "#attn.sliding_window<window = 100>"),
     ("block16", "#attn.block_causal<block = 16>"),
     ("block128", "#attn.block_causal<block = 128>"),
+    ("dilated3", "#attn.dilated<segments = [8, 16, 32], rates = [1, 2, 4]>"),
+    ("dilatedgrp", "#attn.dilated<segments = [12, 48], rates = [2, 4], causal = false, "
+                   "offsets = grouped>"),
+    # No rate 1: rows of some heads are selected by no pattern (O = 0, LSE = -inf).
+    ("dilatedgap", "#attn.dilated<segments = [16, 32], rates = [4, 8]>"),
+    ("dilatedbig", "#attn.dilated<segments = [256, 1024], rates = [1, 4]>"),
 ]
 # Patterns of the benchmark (bf16 only).
 BENCH_PATTERNS = [
     ("window1024", "#attn.sliding_window<window = 1024>"),
     ("block256", "#attn.block_causal<block = 256>"),
+    # LongNet's schedule (the paper's rates, segments 2K..32K).
+    ("longnet", "#attn.dilated<segments = [2048, 4096, 8192, 16384, 32768], "
+                "rates = [1, 2, 4, 8, 16]>"),
 ]

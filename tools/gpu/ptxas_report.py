@@ -81,7 +81,9 @@ def main():
                 if m and name:
                     info[name]["regs"] = int(m.group(1))
             for name, v in info.items():
-                fields = dict(l.split(" ", 1) for l in meta[name].splitlines() if " " in l)
+                owner = name.split("__phase")[0]
+                fields = dict(l.split(" ", 1) for l in meta[owner].splitlines()
+                              if " " in l and not l.startswith("launch"))
                 smem = int(fields["smem"])
                 ok = (v["st"] == 0 and v["ld"] == 0 and v["stack"] == 0 and
                       v["regs"] <= 255 and smem <= SMEM_LIMIT[target])
