@@ -49,10 +49,15 @@ struct GPUConfig {
   Type elt;    ///< f16 or bf16 (Q, K, V)
   Type outElt; ///< the output's element type
   double scale;
+  /// sm_90a: S = Q K^T by wgmma from shared memory (Q and K tiles in the
+  /// canonical no-swizzle K-major layout of 8x16-byte core matrices).
+  bool wgmma = false;
   int64_t threads() const { return warps * 32; }
+  /// Row padding of the Q and K tiles: none in the wgmma layout.
+  int64_t qkPad() const { return wgmma ? 0 : kPad; }
   int64_t smemBytes() const {
     int64_t eb = elt.getIntOrFloatBitWidth() / 8;
-    return eb * (blockM * (d + kPad) + stages * blockN * (d + kPad) +
+    return eb * (blockM * (d + qkPad()) + stages * blockN * (d + qkPad()) +
                  stages * blockN * (dv + kPad));
   }
 };
@@ -136,6 +141,21 @@ private:
                 Value dst, Value stage);
   SmallVector<Value> loadQFragments();
   SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
+  SmallVector<Value> scoresWgmma(Value stage);
+  /// wgmma reads shared memory through the async proxy: what cp.async wrote
+  /// (generic proxy) must be fenced before the barrier that publishes it.
+  void asyncProxyFence() {
+    if (c.wgmma)
+      NVVM::FenceProxyOp::create(
+          e.b, e.loc,
+          NVVM::ProxyKindAttr::get(e.b.getContext(),
+                                   NVVM::ProxyKind::async_shared),
+          NVVM::SharedSpaceAttr::get(e.b.getContext(),
+                                     NVVM::SharedSpace::shared_cta));
+  }
+  /// The wgmma matrix descriptor of a K-major no-swizzle tile whose core
+  /// matrix (k16 step kk) starts `byteOffset` bytes into `tile`.
+  Value descriptor(Value tile, Value byteOffset);
   SmallVector<Value> mask(ArrayRef<Value> s, Value n0, Value lo[2],
                           Value hi[2]);
 };
@@ -160,7 +180,18 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
       SmallVector<Value> dstIdx;
       if (stage)
         dstIdx.push_back(stage);
-      dstIdx.append({r, col});
+      if (cast<MemRefType>(dst.getType()).getRank() == (stage ? 2 : 1)) {
+        // wgmma's core-matrix layout: 16-byte chunk (r, col / 8) of an
+        // 8-row group sits at ((r / 8) * (cols / 8) + col / 8) * 64 + (r % 8)
+        // * 8 elements: core matrices along K are 128 bytes apart (the
+        // descriptor's LBO), 8-row groups cols * 16 bytes (SBO).
+        Value core = e.add(e.mul(e.div(r, e.idx(8)), e.idx(chunksPerRow)),
+                           e.div(col, e.idx(8)));
+        dstIdx.push_back(e.add(e.mul(core, e.idx(64)),
+                               e.mul(e.rem(r, e.idx(8)), e.idx(8))));
+      } else {
+        dstIdx.append({r, col});
+      }
       nvgpu::DeviceAsyncCopyOp::create(
           e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), dst,
           dstIdx, src, ValueRange{batch, head, srcRow, col},
@@ -255,6 +286,69 @@ SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage) {
   return s;
 }
 
+Value KernelCodegen::descriptor(Value tile, Value byteOffset) {
+  OpBuilder &b = e.b;
+  Value addr = memref::ExtractAlignedPointerAsIndexOp::create(b, e.loc, tile);
+  addr = e.add(addr, byteOffset);
+  // Bits 0-13: address / 16; 16-29: LBO / 16; 32-45: SBO / 16; 62-63: no
+  // swizzle (0).
+  int64_t lbo = 128, sbo = c.d * 16;
+  Value lo = arith::AndIOp::create(b, e.loc, e.div(addr, e.idx(16)),
+                                   e.idx(0x3FFF));
+  Value fields = e.idx((lbo / 16) << 16 | (sbo / 16) << 32);
+  Value desc = arith::OrIOp::create(b, e.loc, lo, fields);
+  return arith::IndexCastUIOp::create(b, e.loc, b.getI64Type(), desc);
+}
+
+/// S = Q K^T for the warpgroup's 64 rows by wgmma m64nBNk16, both operands
+/// from shared memory; the accumulator fragments have mma.sync's layout, so
+/// the rest of the tile code is shared.
+SmallVector<Value> KernelCodegen::scoresWgmma(Value stage) {
+  OpBuilder &b = e.b;
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  int64_t regs = c.blockN / 2; // 64 x BN f32 over 128 threads
+  auto accT = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(regs, f32));
+  int64_t sbo = c.d * 16;
+  int64_t eb = c.elt.getIntOrFloatBitWidth() / 8;
+  Value wg = e.div(warp, e.idx(4));
+  Value qRow0 = e.mul(wg, e.idx(8 * sbo)); // 64 rows = 8 groups
+  Value kStage = e.mul(stage, e.idx(c.blockN * c.d * eb));
+  auto typeAB = NVVM::WGMMATypesAttr::get(
+      ctx, c.elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16);
+  Value acc = LLVM::PoisonOp::create(b, e.loc, accT);
+  NVVM::WgmmaFenceAlignedOp::create(b, e.loc);
+  for (int64_t kk = 0; kk < c.d / 16; ++kk) {
+    Value step = e.idx(kk * 256); // two core matrices along K
+    Value descA = descriptor(sQ, e.add(qRow0, step));
+    Value descB = descriptor(sK, e.add(kStage, step));
+    // The first step ignores the (uninitialised) accumulator: scale-d = 0.
+    acc = NVVM::WgmmaMmaAsyncOp::create(
+        b, e.loc, accT, acc, descA, descB,
+        NVVM::MMAShapeAttr::get(ctx, 64, c.blockN, 16), typeAB, typeAB,
+        NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32),
+        NVVM::WGMMAScaleOutAttr::get(ctx, kk == 0 ? NVVM::WGMMAScaleOut::zero
+                                                  : NVVM::WGMMAScaleOut::one),
+        NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one),
+        NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one),
+        NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
+        NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col),
+        NVVM::MMAIntOverflowAttr());
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, e.loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, e.loc, 0);
+  SmallVector<Value> out;
+  for (int64_t j = 0; j < c.blockN / 8; ++j) {
+    SmallVector<Value> elems;
+    for (int64_t x = 0; x < 4; ++x)
+      elems.push_back(LLVM::ExtractValueOp::create(b, e.loc, acc, 4 * j + x));
+    out.push_back(vector::FromElementsOp::create(
+        b, e.loc, VectorType::get({2, 2}, f32), elems));
+  }
+  return out;
+}
+
 /// Scores outside [lo, hi] of their row become -inf (partial tiles only).
 SmallVector<Value> KernelCodegen::mask(ArrayRef<Value> s, Value n0,
                                        Value lo[2], Value hi[2]) {
@@ -303,10 +397,15 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                                   ValueRange{})
         .getResult();
   };
-  int64_t qBytes = c.blockM * (c.d + kPad) * eb;
-  int64_t kBytes = c.stages * c.blockN * (c.d + kPad) * eb;
-  sQ = smemView({c.blockM, c.d + kPad}, 0);
-  sK = smemView({c.stages, c.blockN, c.d + kPad}, qBytes);
+  int64_t qBytes = c.blockM * (c.d + c.qkPad()) * eb;
+  int64_t kBytes = c.stages * c.blockN * (c.d + c.qkPad()) * eb;
+  if (c.wgmma) {
+    sQ = smemView({c.blockM * c.d}, 0);
+    sK = smemView({c.stages, c.blockN * c.d}, qBytes);
+  } else {
+    sQ = smemView({c.blockM, c.d + kPad}, 0);
+    sK = smemView({c.stages, c.blockN, c.d + kPad}, qBytes);
+  }
   sV = smemView({c.stages, c.blockN, c.dv + kPad}, qBytes + kBytes);
 
   // Key tiles of this query tile, from the pattern interface.
@@ -355,8 +454,11 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   }
   nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
                                    b.getI32IntegerAttr(c.stages - 2));
+  asyncProxyFence();
   gpu::BarrierOp::create(b, loc);
-  SmallVector<Value> qa = loadQFragments();
+  SmallVector<Value> qa;
+  if (!c.wgmma)
+    qa = loadQFragments();
 
   // Loop state: running max (raw score units) and partial sums of the two
   // rows, and the O accumulators (Dv / 8 fragments of m16n8).
@@ -375,9 +477,10 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         Value tok = commit();
         nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
                                          b.getI32IntegerAttr(c.stages - 1));
+        asyncProxyFence();
         gpu::BarrierOp::create(b, loc);
 
-        SmallVector<Value> s = scores(qa, stage);
+        SmallVector<Value> s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
         Value partial = arith::XOrIOp::create(
             b, loc, kt.isFull(e, n0, c.blockN),
             arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
@@ -556,8 +659,15 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   auto vType = cast<MemRefType>(op.getV().getType());
   auto oType = cast<MemRefType>(op.getOut().getType());
   GPUConfig c;
-  c.warps = warps;
-  c.blockM = blockM ? blockM : 16 * warps;
+  // warps = 0: 4 on sm_80; on sm_90a 8 (two warpgroups, wgmma) from D = 128,
+  // else 4 (mma.sync): the faster of the two on an H100 for each head dim
+  // (docs/gpu-performance-notes.md).
+  int64_t headDim = qType.getDimSize(3);
+  c.warps = warps ? int64_t(warps)
+                  : (chip == "sm_90a" && headDim >= 128 ? 8 : 4);
+  if (!warps && blockM)
+    c.warps = blockM / 16;
+  c.blockM = 16 * c.warps;
   c.blockN = blockN;
   c.stages = stages;
   c.d = qType.getDimSize(3);
@@ -565,6 +675,10 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   c.elt = qType.getElementType();
   c.outElt = oType.getElementType();
   c.scale = *op.getEffectiveScale();
+  // wgmma when two or more warpgroups share a CTA (measured: with one, the
+  // synchronous wgmma wait leaves it slower than mma.sync).
+  c.wgmma = chip == "sm_90a" && c.warps % 4 == 0 && c.warps >= 8 &&
+            c.blockN % 8 == 0;
   if (!c.elt.isF16() && !c.elt.isBF16())
     return fail("tensor cores take f16 or bf16 inputs, got " +
                 llvm::formatv("{0}", c.elt).str());
@@ -618,9 +732,11 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
         b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
     kernel->setAttr("nvvm.maxntid",
                     b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
-    // Without it ptxas caps some kernels at 128 registers and spills; two
-    // CTAs per SM is what the shared memory of a CTA allows anyway.
-    kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(2));
+    // Without it ptxas caps some 4-warp kernels at 128 registers and
+    // spills; two CTAs per SM is what their shared memory allows anyway.
+    // Larger CTAs get the whole register file (one CTA per SM).
+    kernel->setAttr("nvvm.minctasm",
+                    b.getI32IntegerAttr(c.threads() <= 128 ? 2 : 1));
     KernelArgs a;
     Block &body = kernel.getBody().front();
     for (auto [name, member] : kRoles)
@@ -766,9 +882,11 @@ void LowerToGPU::runOnOperation() {
     module.emitError() << "attn-lower-to-gpu: " << msg;
     signalPassFailure();
   };
-  if (warps < 1 || warps > 16)
-    return bad("warps must be in [1, 16]");
-  if (blockM != 0 && blockM != 16 * warps)
+  if (warps < 0 || warps > 16)
+    return bad("warps must be in [1, 16] (0: chosen per target and head dim)");
+  if (blockM != 0 && warps != 0 && blockM != 16 * warps)
+    return bad("block-m must be 16 * warps (each warp owns 16 query rows)");
+  if (blockM != 0 && (blockM % 16 != 0 || blockM > 256))
     return bad("block-m must be 16 * warps (each warp owns 16 query rows)");
   if (blockN % 16 != 0 || blockN < 16 || blockN > 256)
     return bad("block-n must be a multiple of 16 in [16, 256]");

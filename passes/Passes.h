@@ -40,7 +40,7 @@ struct GPUOptions {
   std::string chip = "sm_80"; ///< sm_80 or sm_90a
   int64_t blockM = 0;         ///< 0: 16 * warps
   int64_t blockN = 64;
-  int64_t warps = 4;
+  int64_t warps = 0;          ///< 0: per target and head dim
   int64_t stages = 2;
 };
 

@@ -86,6 +86,15 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     and quad shuffles, and P is converted in registers into the A operand of
     P V. Key tiles and the mask-or-not decision come from the pattern
     interface (the CPU tiler's schedule).
+
+    On sm_90a with two or more warpgroups per CTA, S = Q K^T is one
+    `nvvm.wgmma.mma_async` m64nBNk16 chain per warpgroup with both operands
+    read from shared memory through matrix descriptors (Q and K tiles in the
+    no-swizzle K-major core-matrix layout, fenced into the async proxy
+    after cp.async); its accumulators have mma.sync's fragment layout, so
+    masking, softmax and P V are shared. P V stays on mma.sync with P in
+    registers: MLIR 22's wgmma op takes A only from shared memory, and
+    routing P through shared memory costs a round trip per tile.
   }];
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_80\"",
@@ -94,7 +103,9 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "query rows per CTA (16 * warps; 0: that)">,
     Option<"blockN", "block-n", "int64_t", "64",
            "keys per tile (a multiple of 16)">,
-    Option<"warps", "warps", "int64_t", "4", "warps per CTA">,
+    Option<"warps", "warps", "int64_t", "0",
+           "warps per CTA (0: 4 on sm_80; on sm_90a 8 with wgmma from D = "
+           "128, else 4)">,
     Option<"stages", "stages", "int64_t", "2",
            "shared-memory buffers of the K/V pipeline (2 to 4)">,
   ];

@@ -63,6 +63,9 @@ void mlir::attn::buildGPUToNVVMPipeline(OpPassManager &pm,
   gpu.addPass(createLowerAffinePass());
   gpu.addPass(createConvertNVGPUToNVVMPass());
   gpu.addPass(createConvertGpuOpsToNVVMOps());
+  // NVVM ops without an LLVM intrinsic (wgmma, proxy fences) become inline
+  // PTX.
+  gpu.addPass(createConvertNVVMToLLVMPass());
   gpu.addPass(createCanonicalizerPass());
   gpu.addPass(createCSEPass());
   gpu.addPass(createReconcileUnrealizedCastsPass());
@@ -78,7 +81,7 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<std::string> chip{*this, "chip", llvm::cl::init("sm_80")};
   Option<int64_t> blockN{*this, "block-n", llvm::cl::init(64)};
-  Option<int64_t> warps{*this, "warps", llvm::cl::init(4)};
+  Option<int64_t> warps{*this, "warps", llvm::cl::init(0)};
   Option<int64_t> stages{*this, "stages", llvm::cl::init(2)};
 };
 } // namespace

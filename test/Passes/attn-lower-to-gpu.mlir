@@ -1,6 +1,19 @@
 // RUN: attn-opt %s --attn-lower-to-gpu | FileCheck %s
 // RUN: attn-opt %s --attn-lower-to-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
 // RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
+// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=WGMMA
+
+// sm_90a with two warpgroups: S by wgmma from descriptors of Q and K in
+// the core-matrix layout (1-D tiles), the first step with scale-d = 0.
+// WGMMA: known_block_size = array<i32: 256, 1, 1>
+// WGMMA: nvgpu.device_async_copy {{.*}} to memref<8192xf16, #gpu.address_space<workgroup>>
+// WGMMA: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// WGMMA: nvvm.wgmma.fence.aligned
+// WGMMA: nvvm.wgmma.mma_async {{.*}} <m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>]
+// WGMMA: nvvm.wgmma.mma_async {{.*}} D[<f32>, <one>]
+// WGMMA: nvvm.wgmma.commit.group.sync.aligned
+// WGMMA: nvvm.wgmma.wait.group.sync.aligned 0
+// WGMMA: nvgpu.ldmatrix {{.*}}transpose = true
 
 // Dilated: launch 0 clears O and LSE; one launch per (segment, rate) runs
 // the dense tile code over strided rows and merges by log-sum-exp.

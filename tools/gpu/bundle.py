@@ -60,6 +60,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "gpu-bundle"))
     ap.add_argument("--quick", action="store_true",
                     help="bf16 matrix kernels only")
+    ap.add_argument("--variants", default="",
+                    help="tiling variants for tools/gpu/tune_gpu.py, e.g. "
+                         "'w8:warps=8;s3:stages=3' (sm_90a cubins of the causal "
+                         "and full bf16 kernels under variants/NAME/)")
     args = ap.parse_args()
     attnc = os.path.join(args.build, "bin", "attnc")
     lib = os.path.join(args.build, "lib", "libattnrt.so")
@@ -85,6 +89,16 @@ def main():
             os.makedirs(os.path.join(args.out, target), exist_ok=True)
             dst = os.path.join(args.out, target, f"{name}.{kind}")
             jobs.append([attnc, src, f"--target={target}", f"--emit={kind}", "-o", dst])
+    for spec in filter(None, args.variants.split(";")):
+        vname, _, opts = spec.partition(":")
+        vdir = os.path.join(args.out, "variants", vname)
+        os.makedirs(vdir, exist_ok=True)
+        flags = [f"--{o.split('=')[0]}={o.split('=')[1]}" for o in opts.split(",") if o]
+        for tag in ("causal", "full"):
+            for d in (64, 128):
+                name = f"{tag}_bf16_d{d}"
+                jobs.append([attnc, os.path.join(src_dir, name + ".mlir"), "--target=sm_90a",
+                             "--emit=cubin", "-o", os.path.join(vdir, name + ".cubin")] + flags)
     print(f"bundle: compiling {len(jobs)} kernels ({len(jobs) // 2} per target)",
           flush=True)
     failed = 0
@@ -100,7 +114,8 @@ def main():
         sys.exit(f"bundle.py: {failed} kernels failed to compile")
     shutil.copy(lib, args.out)
     for f in ("test/Numerics/reference.py", "test/Numerics/gpu_matrix.py",
-              "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py", "tools/gpu/bundle_patterns.py",
+              "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py",
+              "tools/gpu/tune_gpu.py", "tools/gpu/bundle_patterns.py",
               "tools/gpu/device.sh"):
         shutil.copy(os.path.join(ROOT, f), args.out)
     size = sum(os.path.getsize(os.path.join(dp, f))

@@ -1,0 +1,49 @@
+"""Times the tiling variants of a bundle (bundle.py --variants) against the
+default tiling: causal and full attention, bf16, D = 64 and 128, N = 4K and
+16K (B*N = 16K, H*D = 2048), median of triton.testing.do_bench with L2 flush.
+A first step toward the autotuner: it prints the table, it does not persist.
+usage: tune_gpu.py BUNDLE"""
+import os
+import sys
+
+import torch
+import triton.testing
+
+BUNDLE = os.path.abspath(sys.argv[1])
+sys.path.insert(0, BUNDLE)
+import attnrt  # noqa: E402
+import reference  # noqa: E402
+
+
+def main():
+    rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
+    ctx = rt.cuda_context(0)
+    rt.set_stream(ctx, torch.cuda.current_stream().cuda_stream)
+    vdir = os.path.join(BUNDLE, "variants")
+    variants = [("default", os.path.join(BUNDLE, "sm_90a"))] + \
+        [(v, os.path.join(vdir, v)) for v in sorted(os.listdir(vdir))]
+    print("TFLOP/s  " + "  ".join(f"{v:>9}" for v, _ in variants))
+    for tag in ("causal", "full"):
+        for d in (64, 128):
+            for n in (4096, 16384):
+                b, h = 16384 // n, 2048 // d
+                q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
+                           for _ in range(3))
+                o = torch.empty_like(q)
+                lse = torch.empty(b, h, n, device="cuda")
+                flops = reference.useful_flops(reference.pattern_from_text(f"#attn.{tag}"),
+                                               b, h, n, n, d)
+                cells = []
+                for _, path in variants:
+                    name = f"{tag}_bf16_d{d}"
+                    kern = rt.load(ctx, os.path.join(path, name + ".cubin"), name)
+                    a = rt.args([q, k, v, o, lse])
+                    ms = triton.testing.do_bench(lambda: rt.launch(ctx, kern, a),
+                                                 warmup=25, rep=100, return_mode="median")
+                    cells.append(flops / ms / 1e9)
+                print(f"{tag:6} D={d:3} N={n:5}  " + "  ".join(f"{c:9.1f}" for c in cells),
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
