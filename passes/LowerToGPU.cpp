@@ -659,12 +659,10 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   auto vType = cast<MemRefType>(op.getV().getType());
   auto oType = cast<MemRefType>(op.getOut().getType());
   GPUConfig c;
-  // warps = 0: 4 on sm_80; on sm_90a 8 (two warpgroups, wgmma) from D = 128,
-  // else 4 (mma.sync): the faster of the two on an H100 for each head dim
-  // (docs/gpu-performance-notes.md).
-  int64_t headDim = qType.getDimSize(3);
-  c.warps = warps ? int64_t(warps)
-                  : (chip == "sm_90a" && headDim >= 128 ? 8 : 4);
+  // warps = 0: 4 (mma.sync) on both targets. On an H100 the 8-warp wgmma
+  // variant wins only for long dense/causal rows at D = 128 and loses
+  // elsewhere (docs/gpu-performance-notes.md), so it is opt-in (warps=8).
+  c.warps = warps ? int64_t(warps) : 4;
   if (!warps && blockM)
     c.warps = blockM / 16;
   c.blockM = 16 * c.warps;

@@ -104,8 +104,7 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     Option<"blockN", "block-n", "int64_t", "64",
            "keys per tile (a multiple of 16)">,
     Option<"warps", "warps", "int64_t", "0",
-           "warps per CTA (0: 4 on sm_80; on sm_90a 8 with wgmma from D = "
-           "128, else 4)">,
+           "warps per CTA (0: 4; on sm_90a, 8 or more use wgmma for Q K^T)">,
     Option<"stages", "stages", "int64_t", "2",
            "shared-memory buffers of the K/V pipeline (2 to 4)">,
   ];

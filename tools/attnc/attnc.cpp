@@ -37,8 +37,8 @@ static cl::opt<int64_t> blockM("block-m", cl::desc("query rows per tile "
                                cl::init(0));
 static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile"),
                                cl::init(0));
-static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA (default: 4 on sm_80; on sm_90a 8 with "
-                                       "wgmma from D = 128, else 4)"),
+static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA (default 4; on sm_90a, 8 or more "
+                                       "use wgmma for Q K^T)"),
                               cl::init(0));
 static cl::opt<int64_t> stages("stages",
                                cl::desc("GPU: K/V shared-memory pipeline "
