@@ -1,6 +1,8 @@
 //===- Emitter.cpp - IR-building helpers shared by the targets ------------===//
 #include "passes/Emitter.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -24,6 +26,14 @@ std::string mlir::attn::kernelMetaText(StringRef opName, StringRef pattern,
     os << "\n";
   }
   return meta;
+}
+
+void mlir::attn::emitMetaGlobal(OpBuilder &b, Location loc, StringRef name,
+                                std::string meta) {
+  meta.push_back('\0');
+  auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), meta.size());
+  LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/true,
+                         LLVM::Linkage::External, name, b.getStringAttr(meta));
 }
 
 SmallVector<StringRef> mlir::attn::argRoles(Block &entry,

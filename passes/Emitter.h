@@ -135,6 +135,10 @@ constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
 std::string kernelMetaText(StringRef opName, StringRef pattern,
                            int64_t phases, TypeRange argTypes,
                            ArrayRef<StringRef> roles, StringRef extra);
+/// The global `name` holding `meta` NUL-terminated, where the runtime reads
+/// it (dlsym on the CPU, cuModuleGetGlobal on the GPU).
+void emitMetaGlobal(OpBuilder &b, Location loc, StringRef name,
+                    std::string meta);
 /// The role of each argument of a kernel whose attn op works on `entry`'s
 /// arguments ("?" for one the op does not use).
 SmallVector<StringRef> argRoles(Block &entry, const KernelArgs &operands);

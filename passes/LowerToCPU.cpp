@@ -940,17 +940,9 @@ static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
   }
 
   // Metadata for the runtime core.
-  {
-    std::string meta =
-        kernelMetaText(opName, pattern, phases.size(), argTypes,
-                       argRoles(entry, operands), /*extra=*/"");
-    meta.push_back('\0');
-    auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), meta.size());
-    LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/true,
-                           LLVM::Linkage::External,
-                           (func.getName() + "__attn_meta").str(),
-                           b.getStringAttr(meta));
-  }
+  emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),
+                 kernelMetaText(opName, pattern, phases.size(), argTypes,
+                                argRoles(entry, operands), /*extra=*/""));
 
   // The kernel itself: every phase in order, serially.
   op->erase();

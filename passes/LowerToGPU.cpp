@@ -859,12 +859,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   std::string meta = kernelMetaText("attention", patternText, numLaunches,
                                     argTypes, argRoles(entry, operands),
                                     extra);
-  meta.push_back('\0');
-  auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), meta.size());
-  LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/true,
-                         LLVM::Linkage::External,
-                         (func.getName() + "__attn_meta").str(),
-                         b.getStringAttr(meta));
+  emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(), meta);
   func.erase();
   return success();
 }

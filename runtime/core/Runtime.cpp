@@ -232,28 +232,28 @@ extern "C" attn_status attn_device_free(attn_context *ctx, void *p) {
   return ATTN_OK;
 }
 
-extern "C" attn_status attn_copy_to_device(attn_context *ctx, void *dst,
-                                           const void *src, size_t bytes) {
+/// attn_copy_to_device and attn_copy_to_host: a memcpy on the CPU.
+static attn_status copyBytes(attn_context *ctx, void *dst, const void *src,
+                             size_t bytes, bool toDevice) {
   if (!ctx || ((!dst || !src) && bytes))
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
   if (bytes == 0)
     return ATTN_OK;
   if (ctx->cuda)
-    return attnrt::cuda::copyToDevice(*ctx->cuda, dst, src, bytes);
+    return toDevice ? attnrt::cuda::copyToDevice(*ctx->cuda, dst, src, bytes)
+                    : attnrt::cuda::copyToHost(*ctx->cuda, dst, src, bytes);
   std::memcpy(dst, src, bytes);
   return ATTN_OK;
 }
 
+extern "C" attn_status attn_copy_to_device(attn_context *ctx, void *dst,
+                                           const void *src, size_t bytes) {
+  return copyBytes(ctx, dst, src, bytes, /*toDevice=*/true);
+}
+
 extern "C" attn_status attn_copy_to_host(attn_context *ctx, void *dst,
                                          const void *src, size_t bytes) {
-  if (!ctx || ((!dst || !src) && bytes))
-    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
-  if (bytes == 0)
-    return ATTN_OK;
-  if (ctx->cuda)
-    return attnrt::cuda::copyToHost(*ctx->cuda, dst, src, bytes);
-  std::memcpy(dst, src, bytes);
-  return ATTN_OK;
+  return copyBytes(ctx, dst, src, bytes, /*toDevice=*/false);
 }
 
 //===----------------------------------------------------------------------===//
