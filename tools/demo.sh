@@ -12,6 +12,7 @@ trap 'rm -rf "$work"' EXIT
 echo "== attnc: the kernel library to shared objects + C headers"
 for f in kernels/*.mlir; do
   name=$(basename "$f" .mlir)
+  [ "$name" = gpu ] && continue
   $bin/attnc "$f" --emit=so -o "$work/lib$name.so"
   $bin/attnc "$f" --emit=header -o "$work/$name.h"
   echo "   $f -> lib$name.so ($(grep -c '^static inline' "$work/$name.h") kernels)"
@@ -28,4 +29,17 @@ for p in '#attn.causal' '#attn.sliding_window<window = 256>' \
     --v "$work/v.npy" --out "$work/o.npy" --threads 2 --check --bench 3 |
     sed 's/^/   /'
 done
+echo "== attnc: the GPU kernel library to PTX (no CUDA toolkit needed)"
+for t in sm_80 sm_90a; do
+  $bin/attnc kernels/gpu.mlir --target=$t --emit=ptx -o "$work/gpu-$t.ptx"
+  echo "   kernels/gpu.mlir -> gpu-$t.ptx ($(grep -c '^.visible .entry' "$work/gpu-$t.ptx") kernels," \
+       "$(grep -c 'mma.sync.aligned.m16n8k16' "$work/gpu-$t.ptx") tensor-core MMAs)"
+done
+if [ -e /dev/nvidia0 ]; then
+  echo "== attn-run --target cuda: JIT for the GPU, check against float64"
+  $bin/attn-run --target cuda --pattern '#attn.causal' --q "$work/q.npy" \
+    --k "$work/k.npy" --v "$work/v.npy" --out "$work/o.npy" --dtype bf16 --check | sed 's/^/   /'
+else
+  echo "   (no GPU here: tools/gpu/bundle.py packs the GPU checks for a GPU machine)"
+fi
 echo "== done: outputs match the reference (see PASS above)"
