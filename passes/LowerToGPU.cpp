@@ -52,6 +52,9 @@ struct GPUConfig {
   /// sm_90a: S = Q K^T by wgmma from shared memory (Q and K tiles in the
   /// canonical no-swizzle K-major layout of 8x16-byte core matrices).
   bool wgmma = false;
+  /// Landmark attention with blocks of this many keys (one key tile per
+  /// block); 0 for the other patterns.
+  int64_t landmark = 0;
   int64_t threads() const { return warps * 32; }
   /// Row padding of the Q and K tiles: none in the wgmma layout.
   int64_t qkPad() const { return wgmma ? 0 : kPad; }
@@ -158,6 +161,12 @@ private:
   Value descriptor(Value tile, Value byteOffset);
   SmallVector<Value> mask(ArrayRef<Value> s, Value n0, Value lo[2],
                           Value hi[2]);
+  /// Landmark attention as one softmax over adjusted scores (as on the
+  /// CPU): for a query of a later block, key j of this tile's block gets
+  /// s_j - lse_block + s(landmark); in the query's own block, keys j <= p
+  /// keep s_j; landmarks and everything else get -inf. Raw (unscaled)
+  /// scores; `pos` are the positions of the thread's two rows.
+  SmallVector<Value> landmarkScores(ArrayRef<Value> s, Value n0, Value pos[2]);
 };
 
 void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
@@ -349,6 +358,64 @@ SmallVector<Value> KernelCodegen::scoresWgmma(Value stage) {
   return out;
 }
 
+SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
+                                                Value pos[2]) {
+  OpBuilder &b = e.b;
+  int64_t L = c.landmark;
+  SmallVector<Value> out(s);
+  Value scaleLog2 = e.f32(c.scale * M_LOG2E);
+  Value tileBlock = e.div(n0, e.idx(L));
+  Value colBase = e.mul(quadCol, e.idx(2));
+  // The landmark's score is column L - 1: lane 3 of each quad holds it.
+  Value lmLane = e.toI32(e.add(e.mul(groupRow, e.idx(4)), e.idx(3)));
+  for (int64_t hf = 0; hf < 2; ++hf) {
+    Value rowBlock = arith::FloorDivSIOp::create(b, e.loc, pos[hf], e.idx(L));
+    // Block-local log-sum-exp over the non-landmark keys, in raw units.
+    Value mx = negInf();
+    for (int64_t j = 0; j < L / 8; ++j)
+      for (int64_t x = 0; x < 2; ++x) {
+        Value col = e.add(colBase, e.idx(8 * j + x));
+        Value isLm = e.cmp(arith::CmpIPredicate::eq, col, e.idx(L - 1));
+        mx = maxf(mx, e.select(isLm, negInf(), extract(s[j], {hf, x})));
+      }
+    mx = maxf(mx, shuffleXor(mx, 1));
+    mx = maxf(mx, shuffleXor(mx, 2));
+    Value sum = e.f32(0);
+    for (int64_t j = 0; j < L / 8; ++j)
+      for (int64_t x = 0; x < 2; ++x) {
+        Value col = e.add(colBase, e.idx(8 * j + x));
+        Value isLm = e.cmp(arith::CmpIPredicate::eq, col, e.idx(L - 1));
+        Value p = exp2(mulf(subf(extract(s[j], {hf, x}), mx), scaleLog2));
+        sum = addf(sum, e.select(isLm, e.f32(0), p));
+      }
+    sum = addf(sum, shuffleXor(sum, 1));
+    sum = addf(sum, shuffleXor(sum, 2));
+    Value lseBlock = addf(mx, arith::DivFOp::create(b, e.loc, log2(sum),
+                                                    scaleLog2));
+    Value lmScore = gpu::ShuffleOp::create(b, e.loc, extract(s[L / 8 - 1], {hf, 1}),
+                                           lmLane, i32(32),
+                                           gpu::ShuffleMode::IDX)
+                        .getShuffleResult();
+    Value shiftBy = subf(lmScore, lseBlock);
+    Value earlier = e.cmp(arith::CmpIPredicate::slt, tileBlock, rowBlock);
+    Value own = e.cmp(arith::CmpIPredicate::eq, tileBlock, rowBlock);
+    for (int64_t j = 0; j < L / 8; ++j)
+      for (int64_t x = 0; x < 2; ++x) {
+        Value col = e.add(colBase, e.idx(8 * j + x));
+        Value key = e.add(n0, col);
+        Value isLm = e.cmp(arith::CmpIPredicate::eq, col, e.idx(L - 1));
+        Value raw = extract(out[j], {hf, x});
+        Value seen = e.cmp(arith::CmpIPredicate::sle, key, pos[hf]);
+        Value v = e.select(earlier, addf(raw, shiftBy),
+                           e.select(arith::AndIOp::create(b, e.loc, own, seen),
+                                    raw, negInf()));
+        v = e.select(isLm, negInf(), v);
+        out[j] = insert(v, out[j], {hf, x});
+      }
+  }
+  return out;
+}
+
 /// Scores outside [lo, hi] of their row become -inf (partial tiles only).
 SmallVector<Value> KernelCodegen::mask(ArrayRef<Value> s, Value n0,
                                        Value lo[2], Value hi[2]) {
@@ -412,17 +479,26 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));
   Value pFirst = e.add(shift, m0);
   Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
-  KeyTiles kt = keyTilesOf(e, pattern, pFirst, pLast, nk);
+  KeyTiles kt;
+  if (c.landmark) {
+    // Every block up to the last query's own one, one key tile per block.
+    kt.first = e.idx(0);
+    kt.last = e.max(e.min(e.add(pLast, e.idx(1)), nk), e.idx(0));
+  } else {
+    kt = keyTilesOf(e, pattern, pFirst, pLast, nk);
+  }
   Value span = e.max(e.sub(kt.last, kt.first), e.idx(0));
   Value numTiles = e.ceilDiv(span, e.idx(c.blockN));
 
   // Bounds of this thread's two rows (rows past nq repeat the last one).
-  Value lo[2], hi[2], rows[2];
+  Value lo[2], hi[2], rows[2], pos[2];
   for (int64_t half = 0; half < 2; ++half) {
     rows[half] = e.add(e.mul(warp, e.idx(16)),
                        e.add(groupRow, e.idx(8 * half)));
     Value row = e.min(e.add(m0, rows[half]), e.sub(nq, e.idx(1)));
-    lo[half] = clampedRowBounds(e, pattern, e.add(shift, row), nk, hi[half]);
+    pos[half] = e.add(shift, row);
+    if (!c.landmark)
+      lo[half] = clampedRowBounds(e, pattern, pos[half], nk, hi[half]);
   }
 
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
@@ -481,19 +557,23 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         gpu::BarrierOp::create(b, loc);
 
         SmallVector<Value> s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
-        Value partial = arith::XOrIOp::create(
-            b, loc, kt.isFull(e, n0, c.blockN),
-            arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-        SmallVector<Type> sTypes(s.size(), accT);
-        auto ifOp = scf::IfOp::create(b, loc, sTypes, partial, true);
-        {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-          scf::YieldOp::create(b, loc, mask(s, n0, lo, hi));
-          b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-          scf::YieldOp::create(b, loc, s);
+        if (c.landmark) {
+          s = landmarkScores(s, n0, pos);
+        } else {
+          Value partial = arith::XOrIOp::create(
+              b, loc, kt.isFull(e, n0, c.blockN),
+              arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+          SmallVector<Type> sTypes(s.size(), accT);
+          auto ifOp = scf::IfOp::create(b, loc, sTypes, partial, true);
+          {
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+            scf::YieldOp::create(b, loc, mask(s, n0, lo, hi));
+            b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+            scf::YieldOp::create(b, loc, s);
+          }
+          s.assign(ifOp.getResults().begin(), ifOp.getResults().end());
         }
-        s.assign(ifOp.getResults().begin(), ifOp.getResults().end());
 
         // Online softmax per row half: max over the quad, rescale.
         SmallVector<Value> next(carried.begin(), carried.end());
@@ -689,8 +769,21 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                 " bytes of shared memory, more than a CTA can have (227 KB)");
   auto pattern = op.getPattern();
   auto dilated = dyn_cast<DilatedAttr>(Attribute(pattern));
+  if (auto lm = dyn_cast<LandmarkAttr>(Attribute(pattern))) {
+    if (lm.getTopk())
+      return fail("landmark top-k retrieval is not supported by the GPU "
+                  "target yet");
+    if (lm.getBlock() % 16 != 0 || lm.getBlock() > 128)
+      return fail("landmark blocks on the GPU must be multiples of 16 up to "
+                  "128 (one key tile per block), got " +
+                  std::to_string(lm.getBlock()));
+    c.landmark = lm.getBlock();
+    c.blockN = c.landmark;
+    if (c.wgmma)
+      c.wgmma = c.blockN % 8 == 0;
+  }
   int64_t unusedLo, unusedHi;
-  if (!dilated && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
+  if (!dilated && !c.landmark && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
     return fail(llvm::formatv("pattern {0} is not supported by the GPU "
                               "target yet",
                               Attribute(pattern))

@@ -25,8 +25,8 @@ func.func @d40(%q: memref<?x?x?x40xf16>, %k: memref<?x?x?x40xf16>,
 
 func.func @landmark(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
                     %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
-  // expected-error @below {{pattern #attn.landmark<block = 64> is not supported by the GPU target yet}}
-  attn.attention #attn.landmark<block = 64> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+  // expected-error @below {{landmark top-k retrieval is not supported by the GPU target yet}}
+  attn.attention #attn.landmark<block = 64, topk = 2> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
   return
 }
 
@@ -45,5 +45,14 @@ func.func @dilated_no_lse(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
                           %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
   // expected-error @below {{dilated attention needs an lse operand (its patterns merge through it)}}
   attn.attention #attn.dilated<segments = [16], rates = [2]> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+  return
+}
+
+// -----
+
+func.func @landmark_block(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
+                          %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
+  // expected-error @below {{landmark blocks on the GPU must be multiples of 16 up to 128 (one key tile per block), got 50}}
+  attn.attention #attn.landmark<block = 50> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
   return
 }

@@ -16,6 +16,9 @@ MATRIX_PATTERNS = [
     # No rate 1: rows of some heads are selected by no pattern (O = 0, LSE = -inf).
     ("dilatedgap", "#attn.dilated<segments = [16, 32], rates = [4, 8]>"),
     ("dilatedbig", "#attn.dilated<segments = [256, 1024], rates = [1, 4]>"),
+    # Landmark: a key tile per block (blocks of 16 and 64 keys on the GPU).
+    ("landmark16", "#attn.landmark<block = 16>"),
+    ("landmark64", "#attn.landmark<block = 64>"),
 ]
 # Patterns of the benchmark (bf16 only).
 BENCH_PATTERNS = [
