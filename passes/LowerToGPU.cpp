@@ -52,16 +52,28 @@ struct GPUConfig {
   /// sm_90a: S = Q K^T by wgmma from shared memory (Q and K tiles in the
   /// canonical no-swizzle K-major layout of 8x16-byte core matrices).
   bool wgmma = false;
+  /// sm_90a: Q, K and V tiles arrive by TMA (cp.async.bulk.tensor, one
+  /// thread issuing) completing on one mbarrier per pipeline stage, in the
+  /// 128-byte-swizzled layout: a tile of R rows is D / 64 atoms of R x 64
+  /// elements, 16-byte chunk k of row r at chunk position k ^ (r % 8).
+  /// ldmatrix and wgmma's SWIZZLE_128B descriptors both read it without bank
+  /// conflicts. Needs D and Dv multiples of 64 and unit row strides.
+  bool tma = false;
   /// Landmark attention with blocks of this many keys (one key tile per
   /// block); 0 for the other patterns.
   int64_t landmark = 0;
   int64_t threads() const { return warps * 32; }
-  /// Row padding of the Q and K tiles: none in the wgmma layout.
-  int64_t qkPad() const { return wgmma ? 0 : kPad; }
-  int64_t smemBytes() const {
+  /// Row padding of the Q and K tiles: none in the wgmma and TMA layouts.
+  int64_t qkPad() const { return wgmma || tma ? 0 : kPad; }
+  int64_t vPad() const { return tma ? 0 : kPad; }
+  int64_t tileBytes() const {
     int64_t eb = elt.getIntOrFloatBitWidth() / 8;
     return eb * (blockM * (d + qkPad()) + stages * blockN * (d + qkPad()) +
-                 stages * blockN * (dv + kPad));
+                 stages * blockN * (dv + vPad()));
+  }
+  /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q.
+  int64_t smemBytes() const {
+    return tileBytes() + (tma ? 8 * (stages + 1) : 0);
   }
 };
 
@@ -75,6 +87,8 @@ struct TileWork {
   Value batch, head, kvHead, qt, nq, nk;
   Value qBase, kBase, stride;
   bool merge = false;
+  /// TMA: the CUtensorMaps of Q, K and V (grid-constant parameters).
+  Value mapQ, mapK, mapV;
 };
 
 /// Builds the body of one attention kernel.
@@ -148,7 +162,7 @@ private:
   /// wgmma reads shared memory through the async proxy: what cp.async wrote
   /// (generic proxy) must be fenced before the barrier that publishes it.
   void asyncProxyFence() {
-    if (c.wgmma)
+    if (c.wgmma && !c.tma)
       NVVM::FenceProxyOp::create(
           e.b, e.loc,
           NVVM::ProxyKindAttr::get(e.b.getContext(),
@@ -156,9 +170,35 @@ private:
           NVVM::SharedSpaceAttr::get(e.b.getContext(),
                                      NVVM::SharedSpace::shared_cta));
   }
-  /// The wgmma matrix descriptor of a K-major no-swizzle tile whose core
-  /// matrix (k16 step kk) starts `byteOffset` bytes into `tile`.
+  /// The wgmma matrix descriptor of a K-major tile whose k16 step starts
+  /// `byteOffset` bytes into `tile`: no swizzle (core matrices, cp.async) or
+  /// 128-byte swizzle (TMA).
   Value descriptor(Value tile, Value byteOffset);
+  /// Indices into `tile` (a stage of it when `stage` is set) of the 8
+  /// elements at (r, col) of a tile of `rows` rows; col % 8 == 0.
+  SmallVector<Value> at(Value stage, int64_t rows, Value r, Value col);
+  // TMA: the shared address of the dynamic shared memory, mbarriers.
+  Value smemAddr, leader;
+  int64_t barOffset = 0;
+  Value sharedPtr(Value byteOffset);
+  Value barrier(Value index) {
+    return sharedPtr(e.add(e.idx(barOffset), e.mul(index, e.idx(8))));
+  }
+  /// The leader thread: expect `bytes` on `bar`, then load the rows x cols
+  /// tile at (row0, head, batch) of `map` to `dstOffset` (bytes), one TMA
+  /// per 64-column atom.
+  void tmaTile(Value map, Value bar, Value dstOffset, int64_t rows,
+               int64_t cols, Value row0, Value head, Value batch);
+  void expectBytes(Value bar, int64_t bytes) {
+    NVVM::MBarrierArriveExpectTxOp::create(e.b, e.loc, Type(), bar, i32(bytes),
+                                           NVVM::MemScopeKind::CTA, false,
+                                           Value());
+  }
+  /// Every thread: wait until phase `parity` of `bar` completes.
+  void waitBarrier(Value bar, Value parity) {
+    NVVM::MBarrierTryWaitParityOp::create(e.b, e.loc, bar, e.toI32(parity),
+                                          i32(10000000));
+  }
   SmallVector<Value> mask(ArrayRef<Value> s, Value n0, Value lo[2],
                           Value hi[2]);
   /// Landmark attention as one softmax over adjusted scores (as on the
@@ -214,6 +254,51 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
   }
 }
 
+SmallVector<Value> KernelCodegen::at(Value stage, int64_t rows, Value r,
+                                     Value col) {
+  SmallVector<Value> idx;
+  if (stage)
+    idx.push_back(stage);
+  if (!c.tma) {
+    idx.append({r, col});
+    return idx;
+  }
+  Value atom = e.div(col, e.idx(64));
+  Value chunk = e.div(e.rem(col, e.idx(64)), e.idx(8));
+  Value swizzled =
+      arith::XOrIOp::create(e.b, e.loc, chunk, e.rem(r, e.idx(8)));
+  idx.push_back(e.add(e.add(e.mul(atom, e.idx(rows * 64)),
+                            e.mul(r, e.idx(64))),
+                      e.mul(swizzled, e.idx(8))));
+  return idx;
+}
+
+Value KernelCodegen::sharedPtr(Value byteOffset) {
+  Value addr = arith::IndexCastUIOp::create(e.b, e.loc, e.b.getI64Type(),
+                                            e.add(smemAddr, byteOffset));
+  return LLVM::IntToPtrOp::create(
+      e.b, e.loc, LLVM::LLVMPointerType::get(e.b.getContext(), 3), addr);
+}
+
+void KernelCodegen::tmaTile(Value map, Value bar, Value dstOffset,
+                            int64_t rows, int64_t cols, Value row0, Value head,
+                            Value batch) {
+  auto cluster = LLVM::LLVMPointerType::get(e.b.getContext(), 7);
+  for (int64_t atom = 0; atom < cols / 64; ++atom) {
+    // The CTA's shared window is its shared::cluster window without
+    // clusters; the .cta form of the instruction needs PTX 8.6.
+    Value dst = LLVM::AddrSpaceCastOp::create(
+        e.b, e.loc, cluster,
+        sharedPtr(e.add(dstOffset, e.idx(atom * rows * 128))));
+    // Box coordinates, innermost first: column, row, head, batch.
+    SmallVector<Value> coords = {i32(atom * 64), e.toI32(row0), e.toI32(head),
+                                 e.toI32(batch)};
+    NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+        e.b, e.loc, dst, map, coords, bar, ValueRange{}, Value(), Value(),
+        NVVM::TMALoadMode::TILE, false, nullptr, Value());
+  }
+}
+
 Value KernelCodegen::mma(Value a, Value bFrag, Value acc) {
   if (c.elt.isF16())
     return nvgpu::MmaSyncOp::create(e.b, e.loc, a, bFrag, acc,
@@ -259,7 +344,7 @@ SmallVector<Value> KernelCodegen::loadQFragments() {
   for (int64_t kk = 0; kk < c.d / 16; ++kk)
     qa.push_back(nvgpu::LdMatrixOp::create(
         e.b, e.loc, vec({4, 2}, c.elt), sQ,
-        ValueRange{row, e.add(colOff, e.idx(kk * 16))}, false, 4));
+        at(Value(), c.blockM, row, e.add(colOff, e.idx(kk * 16))), false, 4));
   return qa;
 }
 
@@ -278,8 +363,8 @@ SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage) {
     for (int64_t jj = 0; jj < c.blockN / 16; ++jj) {
       Value frag = nvgpu::LdMatrixOp::create(
           e.b, e.loc, vec({4, 2}, c.elt), sK,
-          ValueRange{stage, e.add(keyOff, e.idx(jj * 16)),
-                     e.add(colOff, e.idx(kk * 16))},
+          at(stage, c.blockN, e.add(keyOff, e.idx(jj * 16)),
+             e.add(colOff, e.idx(kk * 16))),
           false, 4);
       for (int64_t h = 0; h < 2; ++h) {
         Value b = vector::FromElementsOp::create(
@@ -299,12 +384,15 @@ Value KernelCodegen::descriptor(Value tile, Value byteOffset) {
   OpBuilder &b = e.b;
   Value addr = memref::ExtractAlignedPointerAsIndexOp::create(b, e.loc, tile);
   addr = e.add(addr, byteOffset);
-  // Bits 0-13: address / 16; 16-29: LBO / 16; 32-45: SBO / 16; 62-63: no
-  // swizzle (0).
-  int64_t lbo = 128, sbo = c.d * 16;
+  // Bits 0-13: address / 16; 16-29: LBO / 16; 32-45: SBO / 16; 62-63: the
+  // swizzle mode. No swizzle: LBO is the step between core matrices along
+  // K, SBO between 8-row groups. 128-byte swizzle (1): SBO is 8 rows of 128
+  // bytes, LBO unused (1); the k16 steps of an atom are 32 bytes apart.
+  int64_t lbo = c.tma ? 16 : 128, sbo = c.tma ? 1024 : c.d * 16;
+  int64_t mode = c.tma ? 1 : 0;
   Value lo = arith::AndIOp::create(b, e.loc, e.div(addr, e.idx(16)),
                                    e.idx(0x3FFF));
-  Value fields = e.idx((lbo / 16) << 16 | (sbo / 16) << 32);
+  Value fields = e.idx((lbo / 16) << 16 | (sbo / 16) << 32 | mode << 62);
   Value desc = arith::OrIOp::create(b, e.loc, lo, fields);
   return arith::IndexCastUIOp::create(b, e.loc, b.getI64Type(), desc);
 }
@@ -328,10 +416,22 @@ SmallVector<Value> KernelCodegen::scoresWgmma(Value stage) {
       ctx, c.elt.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16);
   Value acc = LLVM::PoisonOp::create(b, e.loc, accT);
   NVVM::WgmmaFenceAlignedOp::create(b, e.loc);
+  if (c.tma)
+    qRow0 = e.mul(wg, e.idx(64 * 128)); // 64 rows of 128 bytes per atom
   for (int64_t kk = 0; kk < c.d / 16; ++kk) {
-    Value step = e.idx(kk * 256); // two core matrices along K
-    Value descA = descriptor(sQ, e.add(qRow0, step));
-    Value descB = descriptor(sK, e.add(kStage, step));
+    Value descA, descB;
+    if (c.tma) {
+      // Atom kk / 4 of each tile, k16 step kk % 4 of the atom's 128 bytes.
+      int64_t inAtom = (kk % 4) * 32;
+      descA = descriptor(sQ, e.add(qRow0, e.idx((kk / 4) * c.blockM * 128 +
+                                                inAtom)));
+      descB = descriptor(sK, e.add(kStage, e.idx((kk / 4) * c.blockN * 128 +
+                                                 inAtom)));
+    } else {
+      Value step = e.idx(kk * 256); // two core matrices along K
+      descA = descriptor(sQ, e.add(qRow0, step));
+      descB = descriptor(sK, e.add(kStage, step));
+    }
     // The first step ignores the (uninitialised) accumulator: scale-d = 0.
     acc = NVVM::WgmmaMmaAsyncOp::create(
         b, e.loc, accT, acc, descA, descB,
@@ -466,14 +566,24 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   };
   int64_t qBytes = c.blockM * (c.d + c.qkPad()) * eb;
   int64_t kBytes = c.stages * c.blockN * (c.d + c.qkPad()) * eb;
-  if (c.wgmma) {
+  int64_t vBytes = c.stages * c.blockN * (c.dv + c.vPad()) * eb;
+  if (c.tma) {
+    sQ = smemView({c.blockM * c.d}, 0);
+    sK = smemView({c.stages, c.blockN * c.d}, qBytes);
+    sV = smemView({c.stages, c.blockN * c.dv}, qBytes + kBytes);
+    smemAddr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smemBase);
+    barOffset = qBytes + kBytes + vBytes;
+    leader = e.cmp(arith::CmpIPredicate::eq,
+                   e.add(e.mul(warp, e.idx(32)), lane), e.idx(0));
+  } else if (c.wgmma) {
     sQ = smemView({c.blockM * c.d}, 0);
     sK = smemView({c.stages, c.blockN * c.d}, qBytes);
   } else {
     sQ = smemView({c.blockM, c.d + kPad}, 0);
     sK = smemView({c.stages, c.blockN, c.d + kPad}, qBytes);
   }
-  sV = smemView({c.stages, c.blockN, c.dv + kPad}, qBytes + kBytes);
+  if (!c.tma)
+    sV = smemView({c.stages, c.blockN, c.dv + kPad}, qBytes + kBytes);
 
   // Key tiles of this query tile, from the pattern interface.
   Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));
@@ -510,7 +620,22 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   auto loadKV = [&](Value tile) {
     Value n0 = e.add(kt.first, e.mul(tile, e.idx(c.blockN)));
     Value stage = e.rem(tile, e.idx(c.stages));
-    e.ifThen(e.cmp(arith::CmpIPredicate::slt, tile, numTiles), [&] {
+    Value due = e.cmp(arith::CmpIPredicate::slt, tile, numTiles);
+    if (c.tma) {
+      e.ifThen(arith::AndIOp::create(b, loc, due, leader), [&] {
+        Value bar = barrier(stage);
+        expectBytes(bar, c.blockN * (c.d + c.dv) * eb);
+        tmaTile(w.mapK, bar, e.add(e.idx(qBytes),
+                                   e.mul(stage, e.idx(c.blockN * c.d * eb))),
+                c.blockN, c.d, n0, kvHead, batch);
+        tmaTile(w.mapV, bar,
+                e.add(e.idx(qBytes + kBytes),
+                      e.mul(stage, e.idx(c.blockN * c.dv * eb))),
+                c.blockN, c.dv, n0, kvHead, batch);
+      });
+      return;
+    }
+    e.ifThen(due, [&] {
       copyTile(a.k, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.d,
                sK, stage);
       copyTile(a.v, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.dv,
@@ -518,20 +643,41 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     });
   };
 
-  // Prologue: Q with the first key tile, then stages - 2 more tiles; one
-  // commit group each (possibly empty) so the wait counts stay uniform.
-  copyTile(a.q, batch, head, m0, nq, w.qBase, w.stride, c.blockM, c.d, sQ,
-           Value());
-  loadKV(e.idx(0));
-  Value token = commit();
-  for (int64_t s = 1; s < c.stages - 1; ++s) {
-    loadKV(e.idx(s));
-    token = commit();
+  if (c.tma) {
+    // Prologue: the leader sets up the barriers (one arrival each: its
+    // expect-tx), then starts Q and the first stages - 1 key tiles; rows
+    // past the sequence arrive zero-filled (TMA's out-of-bounds fill).
+    e.ifThen(leader, [&] {
+      for (int64_t s = 0; s <= c.stages; ++s)
+        NVVM::MBarrierInitOp::create(b, loc, barrier(e.idx(s)), i32(1),
+                                     Value());
+      NVVM::FenceMbarrierInitOp::create(b, loc);
+    });
+    gpu::BarrierOp::create(b, loc);
+    Value barQ = barrier(e.idx(c.stages));
+    e.ifThen(leader, [&] {
+      expectBytes(barQ, c.blockM * c.d * eb);
+      tmaTile(w.mapQ, barQ, e.idx(0), c.blockM, c.d, m0, head, batch);
+    });
+    for (int64_t s = 0; s < c.stages - 1; ++s)
+      loadKV(e.idx(s));
+    waitBarrier(barQ, e.idx(0));
+  } else {
+    // Prologue: Q with the first key tile, then stages - 2 more tiles; one
+    // commit group each (possibly empty) so the wait counts stay uniform.
+    copyTile(a.q, batch, head, m0, nq, w.qBase, w.stride, c.blockM, c.d, sQ,
+             Value());
+    loadKV(e.idx(0));
+    Value token = commit();
+    for (int64_t s = 1; s < c.stages - 1; ++s) {
+      loadKV(e.idx(s));
+      token = commit();
+    }
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                     b.getI32IntegerAttr(c.stages - 2));
+    asyncProxyFence();
+    gpu::BarrierOp::create(b, loc);
   }
-  nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
-                                   b.getI32IntegerAttr(c.stages - 2));
-  asyncProxyFence();
-  gpu::BarrierOp::create(b, loc);
   SmallVector<Value> qa;
   if (!c.wgmma)
     qa = loadQFragments();
@@ -550,11 +696,17 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         Value n0 = e.add(kt.first, e.mul(tile, e.idx(c.blockN)));
         Value stage = e.rem(tile, e.idx(c.stages));
         loadKV(e.add(tile, e.idx(c.stages - 1)));
-        Value tok = commit();
-        nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
-                                         b.getI32IntegerAttr(c.stages - 1));
-        asyncProxyFence();
-        gpu::BarrierOp::create(b, loc);
+        if (c.tma) {
+          // Use u = tile / stages of the stage's barrier: phase parity u % 2.
+          waitBarrier(barrier(stage),
+                      e.rem(e.div(tile, e.idx(c.stages)), e.idx(2)));
+        } else {
+          Value tok = commit();
+          nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
+                                           b.getI32IntegerAttr(c.stages - 1));
+          asyncProxyFence();
+          gpu::BarrierOp::create(b, loc);
+        }
 
         SmallVector<Value> s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
         if (c.landmark) {
@@ -629,8 +781,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
             // (keys 8-15, dv 0-7), (keys 0-7, dv 8-15), (keys 8-15, 8-15).
             Value frag = nvgpu::LdMatrixOp::create(
                 b, loc, vec({4, 2}, c.elt), sV,
-                ValueRange{stage, e.add(keyOff, e.idx(kk * 16)),
-                           e.add(colOff, e.idx(dd * 16))},
+                at(stage, c.blockN, e.add(keyOff, e.idx(kk * 16)),
+                   e.add(colOff, e.idx(dd * 16))),
                 true, 4);
             for (int64_t hf = 0; hf < 2; ++hf) {
               Value bFrag = vector::FromElementsOp::create(
@@ -782,6 +934,10 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     if (c.wgmma)
       c.wgmma = c.blockN % 8 == 0;
   }
+  // TMA on sm_90a where its layout fits: 64-column atoms, unit row stride
+  // (dilated phases address strided rows: cp.async).
+  c.tma = tma && chip == "sm_90a" && !dilated && c.d % 64 == 0 &&
+          c.dv % 64 == 0;
   int64_t unusedLo, unusedHi;
   if (!dilated && !c.landmark && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
     return fail(llvm::formatv("pattern {0} is not supported by the GPU "
@@ -813,11 +969,19 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   // One gpu.func per launch, each with the kernel's arguments; `body` gets
   // the operands as block arguments.
   std::string launches;
+  std::array<Value, 3> maps; // the current kernel's tensor maps (TMA)
   auto makeKernel = [&](const std::string &entryName, int64_t seg,
                         int64_t perSeg,
                         function_ref<void(Emitter &, const KernelArgs &)> fill) {
+    // TMA kernels take the CUtensorMaps of Q, K and V last (made grid
+    // constants by attn-tensormap-params after convert-gpu-to-nvvm).
+    SmallVector<Type> types(argTypes);
+    if (c.tma)
+      types.append(3, LLVM::LLVMPointerType::get(ctx));
     auto kernel = gpu::GPUFuncOp::create(b, loc, entryName,
-                                         FunctionType::get(ctx, argTypes, {}));
+                                         FunctionType::get(ctx, types, {}));
+    if (c.tma)
+      kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(3));
     kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     kernel.setKnownBlockSizeAttr(
         b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
@@ -830,6 +994,10 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                     b.getI32IntegerAttr(c.threads() <= 128 ? 2 : 1));
     KernelArgs a;
     Block &body = kernel.getBody().front();
+    if (c.tma)
+      maps = {body.getArgument(argTypes.size()),
+              body.getArgument(argTypes.size() + 1),
+              body.getArgument(argTypes.size() + 2)};
     for (auto [name, member] : kRoles)
       if (Value v = operands.*member)
         a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
@@ -866,6 +1034,9 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
       w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
       w.qBase = w.kBase = e.idx(0);
       w.stride = e.idx(1);
+      w.mapQ = maps[0];
+      w.mapK = maps[1];
+      w.mapV = maps[2];
       KernelCodegen kc(e, c);
       kc.setup();
       kc.emit(pattern, a, smemOf(e), w);
@@ -949,6 +1120,13 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                                     c.blockN, c.stages)
                           .str();
   extra += launches;
+  // TMA: the runtime appends one CUtensorMap per line, in order: operand,
+  // box columns, box rows (128-byte swizzle, zero fill).
+  if (c.tma)
+    extra += llvm::formatv("tensormap q 64 {0}\ntensormap k 64 {1}\n"
+                           "tensormap v 64 {1}\n",
+                           c.blockM, c.blockN)
+                 .str();
   std::string meta = kernelMetaText("attention", patternText, numLaunches,
                                     argTypes, argRoles(entry, operands),
                                     extra);
@@ -997,8 +1175,8 @@ void LowerToGPU::runOnOperation() {
   auto gpuModule =
       gpu::GPUModuleOp::create(b, module.getLoc(), "attn_kernels");
   {
-    // Dynamic shared memory: an extern .shared array, 16-byte aligned for
-    // cp.async and ldmatrix (gpu.dynamic_shared_memory lowers to a 1-byte
+    // Dynamic shared memory: an extern .shared array, 1024-byte aligned for
+    // TMA's 128-byte swizzle atoms (16 would do for cp.async and ldmatrix) (gpu.dynamic_shared_memory lowers to a 1-byte
     // array on NVPTX in MLIR 22).
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(gpuModule.getBody());
@@ -1007,7 +1185,7 @@ void LowerToGPU::runOnOperation() {
                                     MemRefLayoutAttrInterface{}, ws);
     memref::GlobalOp::create(b, module.getLoc(), kSmemName,
                              b.getStringAttr("public"), smemType, Attribute(),
-                             /*constant=*/false, b.getI64IntegerAttr(16));
+                             /*constant=*/false, b.getI64IntegerAttr(1024));
   }
   for (auto [func, op] : kernels) {
     auto attention = dyn_cast<AttentionOp>(op);

@@ -42,6 +42,7 @@ struct GPUOptions {
   int64_t blockN = 64;
   int64_t warps = 0;          ///< 0: per target and head dim
   int64_t stages = 2;
+  bool tma = true;            ///< sm_90a: TMA loads where the layout fits
 };
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU

@@ -95,6 +95,14 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     masking, softmax and P V are shared. P V stays on mma.sync with P in
     registers: MLIR 22's wgmma op takes A only from shared memory, and
     routing P through shared memory costs a round trip per tile.
+
+    On sm_90a (`tma`, the default), when D and Dv are multiples of 64 and
+    the pattern reads unit-stride rows (all but dilated), one thread loads
+    the Q, K and V tiles with TMA (`cp.async.bulk.tensor`, 128-byte swizzle,
+    zero fill past the sequence) completing on one mbarrier per stage; the
+    kernel takes the three CUtensorMaps as trailing parameters and its
+    metadata has one `tensormap` line each. ldmatrix and wgmma's swizzled
+    descriptors read the same layout.
   }];
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_80\"",
@@ -107,6 +115,9 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "warps per CTA (0: 4; on sm_90a, 8 or more use wgmma for Q K^T)">,
     Option<"stages", "stages", "int64_t", "2",
            "shared-memory buffers of the K/V pipeline (2 to 4)">,
+    Option<"tma", "tma", "bool", "true",
+           "sm_90a: load Q/K/V tiles by TMA onto mbarriers where D and Dv "
+           "are multiples of 64 (false: cp.async)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
@@ -117,6 +128,23 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::LLVM::LLVMDialect"];
+}
+
+def AttnTensorMapParams : Pass<"attn-tensormap-params"> {
+  let summary = "Pass TMA tensor maps to NVVM kernels by value (grid constants)";
+  let description = [{
+    Runs after `convert-gpu-to-nvvm`. A kernel whose `llvm.func` carries
+    `attn.tensormaps = N` takes N `CUtensorMap`s as its last N parameters:
+    they become `byval` 128-byte, 64-byte aligned parameters marked
+    `nvvm.grid_constant`, so PTX addresses them in the parameter space
+    (`cvta.param`) and `cp.async.bulk.tensor` reads them there, as
+    `__grid_constant__ const CUtensorMap` does in CUDA. `gpu.func` arguments
+    cannot carry these attributes (`convert-gpu-to-nvvm` drops `llvm.byval`,
+    and the NVVM verifier accepts `nvvm.grid_constant` on LLVM kernels only),
+    hence this separate step.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect"];
 }
 
 def AttnApproximateMath : Pass<"attn-approximate-math", "ModuleOp"> {

@@ -44,7 +44,7 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
 void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
   pm.addPass(createAttnLowerToGPU(
-      {o.chip, o.blockM, o.blockN, o.warps, o.stages}));
+      {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -63,6 +63,7 @@ void mlir::attn::buildGPUToNVVMPipeline(OpPassManager &pm,
   gpu.addPass(createLowerAffinePass());
   gpu.addPass(createConvertNVGPUToNVVMPass());
   gpu.addPass(createConvertGpuOpsToNVVMOps());
+  gpu.addPass(createAttnTensorMapParams());
   // NVVM ops without an LLVM intrinsic (wgmma, proxy fences) become inline
   // PTX.
   gpu.addPass(createConvertNVVMToLLVMPass());
@@ -83,6 +84,7 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<int64_t> blockN{*this, "block-n", llvm::cl::init(64)};
   Option<int64_t> warps{*this, "warps", llvm::cl::init(0)};
   Option<int64_t> stages{*this, "stages", llvm::cl::init(2)};
+  Option<bool> tma{*this, "tma", llvm::cl::init(true)};
 };
 } // namespace
 
@@ -97,6 +99,7 @@ void mlir::attn::registerAttnPipelines() {
         opt.blockN = o.blockN;
         opt.warps = o.warps;
         opt.stages = o.stages;
+        opt.tma = o.tma;
         buildGPUTilingPipeline(pm, opt);
         buildGPUToNVVMPipeline(pm, opt);
       });

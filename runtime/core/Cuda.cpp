@@ -58,6 +58,12 @@ struct Driver {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);
   CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);
   CUresult (*cuPointerGetAttribute)(void *data, int attribute, CUdeviceptr ptr);
+  /// CUDA 12+ only (sm_90a TMA kernels); null on older drivers.
+  CUresult (*cuTensorMapEncodeTiled)(
+      void *map, int dataType, unsigned rank, void *address,
+      const uint64_t *dims, const uint64_t *strides, const unsigned *box,
+      const unsigned *elementStrides, int interleave, int swizzle,
+      int l2Promotion, int oobFill);
 };
 
 Driver driver;
@@ -162,6 +168,8 @@ void loadDriver() {
     }
     std::memcpy(s.slot, &fn, sizeof fn);
   }
+  if (void *fn = dlsym(handle, "cuTensorMapEncodeTiled"))
+    std::memcpy(&driver.cuTensorMapEncodeTiled, &fn, sizeof fn);
   if (CUresult r = driver.cuInit(0)) {
     driverStatus = ATTN_ERROR_NO_DEVICE;
     driverError = std::string("CUDA driver ") + path +
@@ -438,4 +446,41 @@ attn_status cuda::copyToHost(const Device &device, void *dst, const void *src,
   if (attn_status s = scope.status())
     return s;
   return check(driver.cuMemcpyDtoH(dst, devicePtr(src), bytes), "cuMemcpyDtoH");
+}
+
+//===----------------------------------------------------------------------===//
+// TMA tensor maps
+//===----------------------------------------------------------------------===//
+
+attn_status cuda::encodeTensorMap(const void *base, bool bf16,
+                                  const int64_t sizes[4],
+                                  const int64_t strides[4], int64_t boxCols,
+                                  int64_t boxRows, const std::string &what,
+                                  TensorMap &out) {
+  if (!driver.cuTensorMapEncodeTiled)
+    return fail(ATTN_ERROR_UNSUPPORTED,
+                "the CUDA driver lacks cuTensorMapEncodeTiled (TMA kernels "
+                "need a CUDA 12 driver or newer)");
+  // [B, H, N, X] with unit innermost stride, innermost dimension first;
+  // strides in bytes for dimensions 1 to 3.
+  uint64_t dims[4] = {uint64_t(sizes[3]), uint64_t(sizes[2]),
+                      uint64_t(sizes[1]), uint64_t(sizes[0])};
+  uint64_t byteStrides[3] = {uint64_t(strides[2]) * 2,
+                             uint64_t(strides[1]) * 2,
+                             uint64_t(strides[0]) * 2};
+  unsigned box[4] = {unsigned(boxCols), unsigned(boxRows), 1, 1};
+  unsigned elementStrides[4] = {1, 1, 1, 1};
+  constexpr int kFloat16 = 6, kBFloat16 = 9, kSwizzle128B = 3,
+                kL2Promotion256B = 3;
+  CUresult r = driver.cuTensorMapEncodeTiled(
+      out.words, bf16 ? kBFloat16 : kFloat16, 4, const_cast<void *>(base),
+      dims, byteStrides, box, elementStrides, /*interleave=*/0, kSwizzle128B,
+      kL2Promotion256B, /*oobFill=*/0);
+  if (r == CUDA_ERROR_INVALID_VALUE)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "cannot describe " + what +
+                    " to TMA (cuTensorMapEncodeTiled: CUDA_ERROR_INVALID_VALUE;"
+                    " it needs a 16-byte aligned address, outer strides that "
+                    "are multiples of 16 bytes and below 2^40)");
+  return check(r, "cuTensorMapEncodeTiled", what);
 }

@@ -85,6 +85,18 @@ attn_status launch(const Device &device, const Module &module, size_t index,
 /// Waits for the work queued on the device's stream.
 attn_status synchronize(const Device &device);
 
+/// A CUtensorMap: 128 opaque bytes, 64-byte aligned.
+struct alignas(64) TensorMap {
+  uint64_t words[16];
+};
+/// The TMA descriptor of a [B, H, N, X] f16/bf16 device tensor (sizes and
+/// strides in elements, innermost stride 1) for boxes of boxRows x boxCols
+/// elements, 128-byte swizzle, zero fill out of bounds.
+attn_status encodeTensorMap(const void *base, bool bf16,
+                            const int64_t sizes[4], const int64_t strides[4],
+                            int64_t boxCols, int64_t boxRows,
+                            const std::string &what, TensorMap &out);
+
 attn_status allocate(const Device &device, size_t bytes, void **out);
 attn_status release(const Device &device, void *p);
 /// Synchronous copies; they first wait for the device's stream, so that they

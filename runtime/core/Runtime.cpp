@@ -276,6 +276,12 @@ struct GPULaunch {
   int64_t seg = 0, perSeg = 0;
 };
 
+/// A TMA kernel's tensor-map parameter: operand role and box size.
+struct GPUTensorMap {
+  std::string role;
+  int64_t boxCols = 0, boxRows = 0;
+};
+
 struct attn_kernel {
   void *handle = nullptr;                    // a CPU kernel's shared object
   std::unique_ptr<attnrt::cuda::Module> gpu; // a GPU kernel's module
@@ -286,6 +292,7 @@ struct attn_kernel {
   std::string target;
   int64_t threads = 0, sharedBytes = -1, tileM = 0;
   std::vector<GPULaunch> launches;
+  std::vector<GPUTensorMap> tensorMaps; // appended to every launch's params
   ~attn_kernel() {
     if (handle)
       dlclose(handle);
@@ -345,6 +352,16 @@ static attn_status parseMeta(attn_kernel &k) {
                             "kernel '" + k.name + "' has a bad launch in its "
                             "metadata: " + line);
       k.launches.push_back(l);
+    } else if (key == "tensormap") {
+      GPUTensorMap t;
+      ls >> t.role >> t.boxCols >> t.boxRows;
+      if ((t.role != "q" && t.role != "k" && t.role != "v") ||
+          t.boxCols < 1 || t.boxCols > 256 || t.boxRows < 1 ||
+          t.boxRows > 256 || k.tensorMaps.size() >= 3)
+        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                            "kernel '" + k.name + "' has a bad tensormap in "
+                            "its metadata: " + line);
+      k.tensorMaps.push_back(t);
     } else if (key == "tile_m") {
       ls >> k.tileM;
     } else if (key == "op") {
@@ -687,6 +704,26 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   for (size_t i = 0; i < kernel.args.size(); ++i)
     if (kernel.args[i].role == "q")
       q = &args[i];
+  // TMA kernels: one CUtensorMap per tensormap line, by value, last.
+  std::vector<attnrt::cuda::TensorMap> maps(kernel.tensorMaps.size());
+  for (size_t t = 0; t < maps.size(); ++t) {
+    const GPUTensorMap &tm = kernel.tensorMaps[t];
+    size_t i = 0;
+    while (i < kernel.args.size() && kernel.args[i].role != tm.role)
+      ++i;
+    if (i == kernel.args.size() || kernel.args[i].rank != 4 ||
+        kernel.args[i].dtype == ATTN_F32)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          "kernel '" + kernel.name + "' has a tensormap for "
+                          "'" + tm.role + "', which is not an f16/bf16 "
+                          "[B, H, N, D] argument");
+    if (attn_status s = attnrt::cuda::encodeTensorMap(
+            args[i].data, kernel.args[i].dtype == ATTN_BF16, args[i].shape,
+            args[i].strides, tm.boxCols, tm.boxRows,
+            "argument " + std::to_string(i) + " (" + tm.role + ")", maps[t]))
+      return s;
+    params.push_back(&maps[t]);
+  }
   // The argument checks made every dimension positive, so no grid is
   // empty. Launches run in order on the context's stream.
   int64_t heads = q->shape[1], batch = q->shape[0];

@@ -52,7 +52,7 @@ using namespace mlir;
 
 namespace attn {
 
-const char *compilerVersion() { return "attn-0.8"; }
+const char *compilerVersion() { return "attn-0.9"; }
 
 std::string findPtxas() {
   if (const char *home = getenv("CUDA_HOME")) {
@@ -326,6 +326,11 @@ struct GPUKernel {
     int64_t seg, perSeg;
   };
   std::vector<Launch> launches;
+  struct TensorMap {
+    std::string role;
+    int64_t cols, rows;
+  };
+  std::vector<TensorMap> tensorMaps; // TMA kernels
 };
 
 std::vector<GPUKernel> gpuKernels(ModuleOp module) {
@@ -357,6 +362,11 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
         f[1].getAsInteger(10, k.smem);
       } else if (f.size() == 2 && f[0] == "tile_m") {
         f[1].getAsInteger(10, k.tileM);
+      } else if (f.size() == 4 && f[0] == "tensormap") {
+        GPUKernel::TensorMap t{f[1].str(), 0, 0};
+        f[2].getAsInteger(10, t.cols);
+        f[3].getAsInteger(10, t.rows);
+        k.tensorMaps.push_back(t);
       } else if (f.size() == 4 && f[0] == "launch") {
         GPUKernel::Launch l{f[1].str(), 0, 0};
         f[2].getAsInteger(10, l.seg);
@@ -437,7 +447,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << "_sizes[" << rank << "], const int64_t " << role << "_strides["
          << rank << "]";
     os << ") {\n";
-    int64_t slots = 0;
+    int64_t slots = k.tensorMaps.size();
     for (auto &[role, rank] : k.args)
       slots += 3 + 2 * rank;
     os << "  int64_t zero = 0;\n  void *params[" << slots << "];\n"
@@ -453,6 +463,31 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     os << "  int64_t nq = q_sizes[2], heads = q_sizes[1], batch = q_sizes[0];\n"
        << "  CUresult r = CUDA_SUCCESS;\n"
        << "  if (nq == 0 || heads == 0 || batch == 0) return r;\n";
+    // TMA kernels take CUtensorMaps ([B, H, N, X], innermost first; 128-byte
+    // swizzle, zero fill) by value after the descriptors.
+    if (!k.tensorMaps.empty())
+      os << "  CUtensorMap maps[" << k.tensorMaps.size() << "];\n";
+    for (auto [i, t] : llvm::enumerate(k.tensorMaps)) {
+      const std::string &x = t.role;
+      os << "  {\n    cuuint64_t dims[4] = {(cuuint64_t)" << x << "_sizes[3], "
+         << "(cuuint64_t)" << x << "_sizes[2], (cuuint64_t)" << x
+         << "_sizes[1], (cuuint64_t)" << x << "_sizes[0]};\n"
+         << "    cuuint64_t strides[3] = {(cuuint64_t)" << x
+         << "_strides[2] * 2, (cuuint64_t)" << x
+         << "_strides[1] * 2, (cuuint64_t)" << x << "_strides[0] * 2};\n"
+         << "    cuuint32_t box[4] = {" << t.cols << ", " << t.rows
+         << ", 1, 1}, ones[4] = {1, 1, 1, 1};\n"
+         << "    if (r == CUDA_SUCCESS)\n      r = cuTensorMapEncodeTiled(&maps["
+         << i << "], "
+         << (k.meta.find("arg " + x + " bf16 ") != std::string::npos
+                 ? "CU_TENSOR_MAP_DATA_TYPE_BFLOAT16"
+                 : "CU_TENSOR_MAP_DATA_TYPE_FLOAT16")
+         << ", 4, (void *)" << x
+         << ", dims, strides, box, ones, CU_TENSOR_MAP_INTERLEAVE_NONE, "
+            "CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, "
+            "CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);\n"
+         << "    params[n++] = &maps[" << i << "];\n  }\n";
+    }
     // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg.
     for (auto [i, l] : llvm::enumerate(k.launches))
       os << "  if (r == CUDA_SUCCESS)\n    r = cuLaunchKernel(m->functions[" << i

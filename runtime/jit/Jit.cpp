@@ -133,12 +133,14 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
     options.gpu.warps = envInt("ATTN_GPU_WARPS", options.gpu.warps);
     options.gpu.blockN = envInt("ATTN_BLOCK_N", options.gpu.blockN);
     options.gpu.stages = envInt("ATTN_GPU_STAGES", options.gpu.stages);
+    options.gpu.tma = envInt("ATTN_GPU_TMA", 1) != 0;
     bool cubin = !attn::findPtxas().empty();
     emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
     ext = cubin ? ".cubin" : ".ptx";
     target = options.target + ext + " " + std::to_string(options.gpu.warps) +
              "," + std::to_string(options.gpu.blockN) + "," +
-             std::to_string(options.gpu.stages);
+             std::to_string(options.gpu.stages) +
+             (options.gpu.tma ? "" : ",cp.async");
   }
   std::string key = sha256Hex(
       compilerIdentity() + "\n" + source + "\n" + target + "\n" +

@@ -1,7 +1,36 @@
 // RUN: attn-opt %s --attn-lower-to-gpu | FileCheck %s
 // RUN: attn-opt %s --attn-lower-to-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
 // RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
-// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=WGMMA
+// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
+// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
+// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TMA4
+
+// sm_90a: the kernel takes the CUtensorMaps of Q, K and V last; the leader
+// thread sets up stages + 1 mbarriers, expects each tile's bytes and starts
+// one 4-D TMA per 64-column atom (column, row, head, batch); every thread
+// waits on the barrier's phase. wgmma reads the 128-byte-swizzled tiles
+// (no proxy fence: TMA writes through the async proxy already).
+// TMA: gpu.func @causal({{.*}}, %[[MQ:.*]]: !llvm.ptr, %[[MK:.*]]: !llvm.ptr, %[[MV:.*]]: !llvm.ptr) kernel attributes {attn.tensormaps = 3 : i64
+// TMA-COUNT-3: nvvm.mbarrier.init
+// TMA: nvvm.fence.mbarrier.init
+// TMA: gpu.barrier
+// TMA: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c16384_i32
+// TMA: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MQ]], %{{.*}}, box[%c0_i32, %{{.*}}, %{{.*}}, %{{.*}}] : !llvm.ptr<7>, !llvm.ptr
+// TMA: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MK]],
+// TMA: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %[[MV]],
+// TMA: nvvm.mbarrier.try_wait.parity
+// TMA: scf.for
+// TMA: nvvm.mbarrier.try_wait.parity
+// TMA-NOT: nvvm.fence.proxy
+// TMA: nvvm.wgmma.mma_async
+// TMA: tensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0A
+// Four warps: the same loads; ldmatrix addresses the swizzled 1-D tiles.
+// TMA4: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// TMA4: arith.xori
+// TMA4: nvgpu.ldmatrix %{{.*}} : memref<4096xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// TMA4: scf.for
+// TMA4: nvgpu.ldmatrix %{{.*}} : memref<2x4096xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+// TMA4: nvgpu.ldmatrix {{.*}}transpose = true{{.*}} : memref<2x4096xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
 
 // sm_90a with two warpgroups: S by wgmma from descriptors of Q and K in
 // the core-matrix layout (1-D tiles), the first step with scale-d = 0.
@@ -38,7 +67,7 @@
 // CHECK: module attributes {gpu.container_module}
 // CHECK-NOT: func.func
 // CHECK: gpu.module @attn_kernels
-// CHECK: memref.global "public" @__attn_smem : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 16 : i64}
+// CHECK: memref.global "public" @__attn_smem : memref<0xi8, #gpu.address_space<workgroup>> {alignment = 1024 : i64}
 // CHECK: gpu.func @causal(%{{.*}}: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, {{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>
 // Q and the first K/V tile go to shared memory asynchronously, zero-filled
 // past the sequence (a source element count).

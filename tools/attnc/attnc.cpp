@@ -44,6 +44,11 @@ static cl::opt<int64_t> stages("stages",
                                cl::desc("GPU: K/V shared-memory pipeline "
                                         "stages (2 to 4; 2)"),
                                cl::init(0));
+static cl::opt<bool> tma("tma",
+                         cl::desc("sm_90a: load tiles with TMA onto "
+                                  "mbarriers where D and Dv are multiples of "
+                                  "64 (default true; --tma=false: cp.async)"),
+                         cl::init(true));
 static cl::opt<int64_t>
     vectorWidth("vector-width",
                 cl::desc("f32 lanes per register (8 AVX2, 16 AVX-512; "
@@ -99,8 +104,8 @@ int main(int argc, char **argv) {
                 " emits mlir, llvm-dialect, ptx, cubin or header");
   if (!gpu && gpuOnly)
     return fail("--emit=" + emit + " needs --target=sm_80 or sm_90a");
-  if (!gpu && (warps > 0 || stages > 0))
-    return fail("--warps and --stages are GPU options");
+  if (!gpu && (warps > 0 || stages > 0 || tma.getNumOccurrences()))
+    return fail("--warps, --stages and --tma are GPU options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
@@ -123,6 +128,7 @@ int main(int argc, char **argv) {
       options.gpu.blockN = blockN;
     if (stages > 0)
       options.gpu.stages = stages;
+    options.gpu.tma = tma;
   }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)
