@@ -1,6 +1,7 @@
 """SPEC's test matrix on the GPU, for the kernels of a bundle made by
 tools/gpu/bundle.py: every pattern kernel, f16 and bf16, D in {64, 128}, both
-targets (sm_80 PTX compiled by the driver, sm_90a cubin), GQA and MQA, odd N,
+targets (sm_80 PTX compiled by the driver; sm_90a cubins, 4 warps with TMA
+loads, and 8 warps with wgmma), GQA and MQA, odd N,
 Nq < Nk, Nq = 1, rows without keys, [B, N, H, D] storage through strides.
 
 Each case draws fresh random inputs, poisons O and LSE with NaN, launches the
@@ -85,7 +86,7 @@ def main():
     failures = total = 0
     dtypes = ["bf16"] if (QUICK or SANITIZE) else ["f16", "bf16"]
     patterns = MATRIX_PATTERNS[:2] if SANITIZE else MATRIX_PATTERNS
-    for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin")):
+    for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_wgmma", "cubin")):
         for tag, pattern in patterns:
             for dtype in dtypes:
                 for d in (64, 128):
@@ -106,7 +107,7 @@ def main():
                             print(f"  error: {e}")
                         ok = eo <= TOL_O and el <= TOL_LSE
                         failures += not ok
-                        print(f"{'ok  ' if ok else 'FAIL'} {target:6} {name:22} {shape[6]:34} "
+                        print(f"{'ok  ' if ok else 'FAIL'} {target:12} {name:22} {shape[6]:34} "
                               f"O {eo:.1e}  LSE {el:.1e}", flush=True)
     print(f"{total - failures}/{total} cases passed, {failures} failures")
     sys.exit(1 if failures else 0)
