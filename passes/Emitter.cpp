@@ -2,6 +2,7 @@
 #include "passes/Emitter.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -71,4 +72,27 @@ Value KeyTiles::isFull(Emitter &e, Value n0, int64_t bn) const {
   return arith::AndIOp::create(
       e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, n0, loLast),
       e.cmp(arith::CmpIPredicate::sle, e.sub(n1, e.idx(1)), hiFirst));
+}
+
+Value mlir::attn::alibiSlopeLog2(Emitter &e, Value head, Value numHeads) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value h64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), numHeads);
+  Value lz = math::CountLeadingZerosOp::create(b, loc, h64);
+  Value log2c = arith::SubIOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(63)), lz);
+  Value c = arith::ShLIOp::create(
+      b, loc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1)), log2c);
+  Value cIdx = arith::IndexCastOp::create(b, loc, b.getIndexType(), c);
+  Value first = e.cmp(arith::CmpIPredicate::slt, head, cIdx);
+  // Numerator index and sequence length of either branch.
+  Value num = e.select(first, e.add(head, e.idx(1)),
+                       e.add(e.mul(e.sub(head, cIdx), e.idx(2)), e.idx(1)));
+  Value len = e.select(first, cIdx, e.mul(cIdx, e.idx(2)));
+  auto toF = [&](Value i) {
+    Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), i);
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), i64);
+  };
+  return arith::DivFOp::create(
+      b, loc, arith::MulFOp::create(b, loc, e.f32(-8.0), toF(num)), toF(len));
 }

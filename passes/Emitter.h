@@ -121,6 +121,11 @@ struct KernelArgs {
   Value q, k, v, o, lse, slopes, stateIn, stateOut;
 };
 
+/// log2 of SPEC's default lightning slope of `head` (ALiBi): -8 (h+1) / c
+/// for the first c = 2^floor(log2 H) heads, then the even-indexed slopes of
+/// the 2c sequence.
+Value alibiSlopeLog2(Emitter &e, Value head, Value numHeads);
+
 /// Role names of the kernel metadata (the runtime reads them).
 constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
     {"q", &KernelArgs::q},           {"k", &KernelArgs::k},

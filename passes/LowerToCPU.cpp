@@ -1012,30 +1012,8 @@ private:
   Value defaultSlope(Value head, Value numHeads);
 };
 
-/// SPEC's ALiBi slopes: 2^(-8 (h+1) / c) for the first c = 2^floor(log2 H)
-/// heads, then the even-indexed slopes of the 2c sequence.
 Value LightningCodegen::defaultSlope(Value head, Value numHeads) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value h64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), numHeads);
-  Value lz = math::CountLeadingZerosOp::create(b, loc, h64);
-  Value log2c = arith::SubIOp::create(
-      b, loc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(63)), lz);
-  Value c = arith::ShLIOp::create(
-      b, loc, arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1)), log2c);
-  Value cIdx = arith::IndexCastOp::create(b, loc, b.getIndexType(), c);
-  Value first = e.cmp(arith::CmpIPredicate::slt, head, cIdx);
-  // numerator index and sequence length for either branch
-  Value num = e.select(first, e.add(head, e.idx(1)),
-                       e.add(e.mul(e.sub(head, cIdx), e.idx(2)), e.idx(1)));
-  Value len = e.select(first, cIdx, e.mul(cIdx, e.idx(2)));
-  auto toF = [&](Value i) {
-    Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), i);
-    return arith::SIToFPOp::create(b, loc, b.getF32Type(), i64);
-  };
-  Value expo = arith::DivFOp::create(b, loc, mulf(e.f32(-8.0), toF(num)),
-                                     toF(len));
-  return math::Exp2Op::create(b, loc, expo);
+  return math::Exp2Op::create(e.b, e.loc, alibiSlopeLog2(e, head, numHeads));
 }
 
 void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,

@@ -100,6 +100,16 @@ public:
   void setup();
   void emit(PatternAttrInterface pattern, const KernelArgs &a, Value smemBase,
             const TileWork &w);
+  /// Lightning attention, columns [e0, e0 + ev) of V, O and the state, for
+  /// one (batch, head); `log2l` = log2 of the decay.
+  void emitLightning(const KernelArgs &a, Value smemBase, const TileWork &w,
+                     Value e0, int64_t ev, Value log2l);
+  /// Shared memory of emitLightning.
+  static int64_t lightningSmemBytes(const GPUConfig &c, int64_t ev) {
+    int64_t eb = c.elt.getIntOrFloatBitWidth() / 8;
+    return eb * (2 * 2 * c.blockM * (c.d + kPad) + 2 * c.blockM * (ev + kPad) +
+                 c.d * (ev + kPad));
+  }
 
 private:
   Emitter &e;
@@ -155,7 +165,7 @@ private:
   /// (their source address is clamped to a valid row).
   void copyTile(Value src, Value batch, Value head, Value row0, Value n,
                 Value base, Value stride, int64_t rows, int64_t cols,
-                Value dst, Value stage);
+                Value dst, Value stage, Value col0 = Value());
   SmallVector<Value> loadQFragments();
   SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
   SmallVector<Value> scoresWgmma(Value stage);
@@ -211,7 +221,8 @@ private:
 
 void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
                              Value n, Value base, Value stride, int64_t rows,
-                             int64_t cols, Value dst, Value stage) {
+                             int64_t cols, Value dst, Value stage,
+                             Value col0) {
   int64_t chunksPerRow = cols / 8, chunks = rows * chunksPerRow;
   Value tid = e.add(e.mul(warp, e.idx(32)), lane);
   Value lastRow = e.sub(n, e.idx(1));
@@ -243,7 +254,8 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
       }
       nvgpu::DeviceAsyncCopyOp::create(
           e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), dst,
-          dstIdx, src, ValueRange{batch, head, srcRow, col},
+          dstIdx, src,
+          ValueRange{batch, head, srcRow, col0 ? e.add(col0, col) : col},
           e.b.getIndexAttr(8), srcElems, e.b.getUnitAttr());
     };
     if (i + c.threads() <= chunks) {
@@ -870,6 +882,275 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   }
 }
 
+//===----------------------------------------------------------------------===//
+// Lightning attention: Lightning-Attention-2 blocks on tensor cores
+//===----------------------------------------------------------------------===//
+
+/// One CTA walks the blocks of 64 rows of one (batch, head) in order, for a
+/// slice of ev columns of V (slices are independent: O[:, e] and KV[:, e]
+/// need V[:, e] only). Per block t, warp w owns rows [16w, 16w + 16):
+///   O = c l^(i+1) Q KV  +  ((c Q K^T) * l^(i-j) [j <= i]) V      (mma.sync)
+/// then KV = l^len KV + (K * l^(len-1-j))^T V, with the f32 state KV [D][ev]
+/// in registers (warp w owns rows [w D/4, (w+1) D/4)) and a copy rounded to
+/// the input type in shared memory, from which every warp reads Q KV's B
+/// operand. Q, K and the V slice of block t+1 load by cp.async while block t
+/// computes. Decay powers are 2^(x log2 l) for 0 <= x <= 64: l^-t never
+/// appears.
+void KernelCodegen::emitLightning(const KernelArgs &a, Value smemBase,
+                                  const TileWork &w, Value e0, int64_t ev,
+                                  Value log2l) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type f32 = b.getF32Type();
+  int64_t bl = c.blockM, eb = c.elt.getIntOrFloatBitWidth() / 8;
+  auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
+                                       gpu::AddressSpace::Workgroup);
+  auto smemView = [&](ArrayRef<int64_t> shape, int64_t byteOffset) {
+    auto t = MemRefType::get(shape, c.elt, MemRefLayoutAttrInterface{}, ws);
+    return memref::ViewOp::create(b, loc, t, smemBase, e.idx(byteOffset),
+                                  ValueRange{})
+        .getResult();
+  };
+  int64_t qkBytes = 2 * bl * (c.d + kPad) * eb;
+  sQ = smemView({2, bl, c.d + kPad}, 0);
+  sK = smemView({2, bl, c.d + kPad}, qkBytes);
+  sV = smemView({2, bl, ev + kPad}, 2 * qkBytes);
+  Value sKV = smemView({c.d, ev + kPad}, 2 * qkBytes + 2 * bl * (ev + kPad) * eb);
+  Value batch = w.batch, head = w.head, kvHead = w.kvHead, n = w.nq;
+  Value numBlocks = e.ceilDiv(n, e.idx(bl));
+  Value zeroI = e.idx(0), one = e.idx(1);
+  auto pow = [&](Value x) { // l^x for an index x
+    Value xf = arith::SIToFPOp::create(
+        b, loc, f32, arith::IndexCastOp::create(b, loc, b.getI64Type(), x));
+    return exp2(mulf(xf, log2l));
+  };
+  auto load = [&](Value t) {
+    Value stage = e.rem(t, e.idx(2));
+    Value r0 = e.mul(t, e.idx(bl));
+    e.ifThen(e.cmp(arith::CmpIPredicate::slt, t, numBlocks), [&] {
+      copyTile(a.q, batch, head, r0, n, zeroI, one, bl, c.d, sQ, stage);
+      copyTile(a.k, batch, kvHead, r0, n, zeroI, one, bl, c.d, sK, stage);
+      copyTile(a.v, batch, kvHead, r0, n, zeroI, one, bl, ev, sV, stage, e0);
+    });
+  };
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  auto commit = [&] {
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType,
+                                                   ValueRange{})
+        .getResult();
+  };
+
+  // The state fragments of this warp: (D / 64) m16 tiles x (ev / 8) n8.
+  int64_t mTiles = c.d / 64, nTiles = ev / 8;
+  VectorType accT = vec({2, 2}, f32);
+  auto kvRow = [&](int64_t mt, int64_t hf) {
+    return e.add(e.mul(warp, e.idx(c.d / 4)),
+                 e.add(e.idx(mt * 16 + 8 * hf), groupRow));
+  };
+  auto kvCol = [&](int64_t j) {
+    return e.add(e.idx(8 * j), e.mul(quadCol, e.idx(2)));
+  };
+  SmallVector<Value> kv0;
+  for (int64_t mt = 0; mt < mTiles; ++mt)
+    for (int64_t j = 0; j < nTiles; ++j) {
+      Value frag = zeros(accT);
+      if (a.stateIn)
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          Value pair = vector::LoadOp::create(
+              b, loc, vec({2}, f32), a.stateIn,
+              ValueRange{batch, head, kvRow(mt, hf), e.add(e0, kvCol(j))});
+          frag = insert(pair, frag, {hf});
+        }
+      kv0.push_back(frag);
+    }
+  auto storeKV = [&](ArrayRef<Value> kv) {
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      for (int64_t j = 0; j < nTiles; ++j)
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          Value pair = arith::TruncFOp::create(
+              b, loc, vec({2}, c.elt), extract(kv[mt * nTiles + j], {hf}));
+          vector::StoreOp::create(b, loc, pair, sKV,
+                                  ValueRange{kvRow(mt, hf), kvCol(j)});
+        }
+  };
+
+  load(zeroI);
+  commit();
+  storeKV(kv0);
+  // ldmatrix lane roles (see loadQFragments and the P V code of emit()).
+  Value mi = e.div(lane, e.idx(8));
+  Value aRow = e.add(e.mul(e.rem(mi, e.idx(2)), e.idx(8)), e.rem(lane, e.idx(8)));
+  Value aCol = e.mul(e.div(mi, e.idx(2)), e.idx(8));
+  Value scaleV = e.f32(c.scale);
+  SmallVector<Value> kvFinal = e.forLoop(
+      zeroI, numBlocks, one, kv0, [&](Value t, ValueRange carried) {
+        SmallVector<Value> kv(carried.begin(), carried.end());
+        load(e.add(t, one));
+        Value tok = commit();
+        nvgpu::DeviceAsyncWaitOp::create(b, loc, tok, b.getI32IntegerAttr(1));
+        gpu::BarrierOp::create(b, loc);
+        Value stage = e.rem(t, e.idx(2));
+        Value row0 = e.mul(t, e.idx(bl));
+        Value len = e.min(e.idx(bl), e.sub(n, row0));
+
+        // Q fragments of this warp's rows.
+        SmallVector<Value> qa;
+        Value qRow = e.add(e.mul(warp, e.idx(16)), aRow);
+        for (int64_t kk = 0; kk < c.d / 16; ++kk)
+          qa.push_back(nvgpu::LdMatrixOp::create(
+              b, loc, vec({4, 2}, c.elt), sQ,
+              ValueRange{stage, qRow, e.add(aCol, e.idx(kk * 16))}, false, 4));
+        // Inter-block: O = Q KV, then rows times c l^(i+1).
+        SmallVector<Value> o(nTiles, zeros(accT));
+        for (int64_t kk = 0; kk < c.d / 16; ++kk)
+          for (int64_t dd = 0; dd < ev / 16; ++dd) {
+            Value frag = nvgpu::LdMatrixOp::create(
+                b, loc, vec({4, 2}, c.elt), sKV,
+                ValueRange{e.add(aRow, e.idx(kk * 16)),
+                           e.add(aCol, e.idx(dd * 16))},
+                true, 4);
+            for (int64_t hf = 0; hf < 2; ++hf) {
+              Value bFrag = vector::FromElementsOp::create(
+                  b, loc, vec({2, 2}, c.elt),
+                  ValueRange{extract(frag, {2 * hf, 0}),
+                             extract(frag, {2 * hf, 1}),
+                             extract(frag, {2 * hf + 1, 0}),
+                             extract(frag, {2 * hf + 1, 1})});
+              o[2 * dd + hf] = mma(qa[kk], bFrag, o[2 * dd + hf]);
+            }
+          }
+        Value rowIdx[2], rowScale[2];
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          rowIdx[hf] = e.add(e.mul(warp, e.idx(16)),
+                             e.add(groupRow, e.idx(8 * hf)));
+          rowScale[hf] = mulf(scaleV, pow(e.add(rowIdx[hf], one)));
+        }
+        Value rowScaleV = vector::FromElementsOp::create(
+            b, loc, accT,
+            ValueRange{rowScale[0], rowScale[0], rowScale[1], rowScale[1]});
+        for (Value &oj : o)
+          oj = arith::MulFOp::create(b, loc, oj, rowScaleV);
+
+        // Intra-block: S = c Q K^T times the decay mask, then O += S V.
+        SmallVector<Value> sc = scores(qa, stage);
+        for (int64_t j = 0; j < bl / 8; ++j)
+          for (int64_t hf = 0; hf < 2; ++hf)
+            for (int64_t x = 0; x < 2; ++x) {
+              Value key = e.add(e.idx(8 * j + x), e.mul(quadCol, e.idx(2)));
+              Value dist = e.sub(rowIdx[hf], key);
+              Value decay = mulf(scaleV, pow(e.max(dist, zeroI)));
+              Value v = mulf(extract(sc[j], {hf, x}), decay);
+              v = e.select(e.cmp(arith::CmpIPredicate::sge, dist, zeroI), v,
+                           e.f32(0));
+              sc[j] = insert(v, sc[j], {hf, x});
+            }
+        VectorType half2 = vec({2}, c.elt);
+        auto vFrags = [&](int64_t kk, int64_t dd) {
+          Value frag = nvgpu::LdMatrixOp::create(
+              b, loc, vec({4, 2}, c.elt), sV,
+              ValueRange{stage, e.add(aRow, e.idx(kk * 16)),
+                         e.add(aCol, e.idx(dd * 16))},
+              true, 4);
+          SmallVector<Value> out;
+          for (int64_t hf = 0; hf < 2; ++hf)
+            out.push_back(vector::FromElementsOp::create(
+                b, loc, vec({2, 2}, c.elt),
+                ValueRange{extract(frag, {2 * hf, 0}),
+                           extract(frag, {2 * hf, 1}),
+                           extract(frag, {2 * hf + 1, 0}),
+                           extract(frag, {2 * hf + 1, 1})}));
+          return out;
+        };
+        for (int64_t kk = 0; kk < bl / 16; ++kk) {
+          Value pa = zeros(vec({4, 2}, c.elt));
+          for (int64_t blk = 0; blk < 2; ++blk)
+            for (int64_t hf = 0; hf < 2; ++hf)
+              pa = insert(arith::TruncFOp::create(b, loc, half2,
+                                                  extract(sc[2 * kk + blk], {hf})),
+                          pa, {2 * blk + hf});
+          for (int64_t dd = 0; dd < ev / 16; ++dd) {
+            SmallVector<Value> bf = vFrags(kk, dd);
+            for (int64_t hf = 0; hf < 2; ++hf)
+              o[2 * dd + hf] = mma(pa, bf[hf], o[2 * dd + hf]);
+          }
+        }
+        // Rows inside the sequence.
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          Value row = e.add(row0, rowIdx[hf]);
+          e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, n), [&] {
+            for (int64_t j = 0; j < nTiles; ++j) {
+              Value pair = extract(o[j], {hf});
+              if (!c.outElt.isF32())
+                pair = arith::TruncFOp::create(b, loc, vec({2}, c.outElt), pair);
+              vector::StoreOp::create(b, loc, pair, a.o,
+                                      ValueRange{batch, head, row,
+                                                 e.add(e0, kvCol(j))});
+            }
+          });
+        }
+
+        // State: KV = l^len KV + (K * l^(len-1-j))^T V. A = K^T by
+        // transposed ldmatrix of K's rows (matrix mi: d half mi % 2, key
+        // half mi / 2); keys at or past len are zero rows.
+        Value lLen = pow(len);
+        Value lLenV = vector::BroadcastOp::create(b, loc, accT, lLen);
+        for (Value &f : kv)
+          f = arith::MulFOp::create(b, loc, f, lLenV);
+        Value aKey = e.add(e.mul(e.div(mi, e.idx(2)), e.idx(8)),
+                           e.rem(lane, e.idx(8)));
+        Value aD = e.mul(e.rem(mi, e.idx(2)), e.idx(8));
+        for (int64_t kk = 0; kk < bl / 16; ++kk) {
+          // Decay of the 4 key pairs of this thread's A fragment: element
+          // (r, x) is key 16 kk + 8 (r / 2) + 2 t + x.
+          Value coef[2][2];
+          for (int64_t kh = 0; kh < 2; ++kh)
+            for (int64_t x = 0; x < 2; ++x) {
+              Value key = e.add(e.idx(16 * kk + 8 * kh + x),
+                                e.mul(quadCol, e.idx(2)));
+              Value expo = e.sub(e.sub(len, one), key);
+              coef[kh][x] = e.select(e.cmp(arith::CmpIPredicate::sge, expo, zeroI),
+                                     pow(e.max(expo, zeroI)), e.f32(0));
+            }
+          SmallVector<SmallVector<Value>> bfs;
+          for (int64_t dd = 0; dd < ev / 16; ++dd)
+            bfs.push_back(vFrags(kk, dd));
+          for (int64_t mt = 0; mt < mTiles; ++mt) {
+            Value dRow = e.add(e.mul(warp, e.idx(c.d / 4)),
+                               e.add(e.idx(mt * 16), aD));
+            Value frag = nvgpu::LdMatrixOp::create(
+                b, loc, vec({4, 2}, c.elt), sK,
+                ValueRange{stage, e.add(aKey, e.idx(kk * 16)), dRow}, true, 4);
+            for (int64_t r = 0; r < 4; ++r) {
+              Value row = arith::ExtFOp::create(b, loc, vec({2}, f32),
+                                                extract(frag, {r}));
+              Value cv = vector::FromElementsOp::create(
+                  b, loc, vec({2}, f32),
+                  ValueRange{coef[r / 2][0], coef[r / 2][1]});
+              row = arith::MulFOp::create(b, loc, row, cv);
+              frag = insert(arith::TruncFOp::create(b, loc, vec({2}, c.elt), row),
+                            frag, {r});
+            }
+            for (int64_t dd = 0; dd < ev / 16; ++dd)
+              for (int64_t hf = 0; hf < 2; ++hf) {
+                int64_t j = mt * nTiles + 2 * dd + hf;
+                kv[j] = mma(frag, bfs[dd][hf], kv[j]);
+              }
+          }
+        }
+        // Every warp is done with this stage and with the state copy.
+        gpu::BarrierOp::create(b, loc);
+        storeKV(kv);
+        return kv;
+      });
+  if (a.stateOut)
+    for (int64_t mt = 0; mt < mTiles; ++mt)
+      for (int64_t j = 0; j < nTiles; ++j)
+        for (int64_t hf = 0; hf < 2; ++hf)
+          vector::StoreOp::create(
+              b, loc, extract(kvFinal[mt * nTiles + j], {hf}), a.stateOut,
+              ValueRange{batch, head, kvRow(mt, hf), e.add(e0, kvCol(j))});
+}
+
 class LowerToGPU : public attn::impl::AttnLowerToGPUBase<LowerToGPU> {
 public:
   using Base::Base;
@@ -878,6 +1159,8 @@ public:
 private:
   LogicalResult lowerKernel(func::FuncOp func, AttentionOp op,
                             gpu::GPUModuleOp gpuModule);
+  LogicalResult lowerLightning(func::FuncOp func, LightningOp op,
+                               gpu::GPUModuleOp gpuModule);
 };
 
 } // namespace
@@ -1135,6 +1418,118 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   return success();
 }
 
+LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
+                                         gpu::GPUModuleOp gpuModule) {
+  auto fail = [&](const Twine &msg) {
+    return op.emitOpError() << "(target " << chip << "): " << msg;
+  };
+  auto qType = cast<MemRefType>(op.getQ().getType());
+  auto vType = cast<MemRefType>(op.getV().getType());
+  GPUConfig c;
+  c.warps = 4;
+  c.blockM = c.blockN = 64;
+  c.stages = 2;
+  c.d = qType.getDimSize(3);
+  c.dv = vType.getDimSize(3);
+  c.elt = qType.getElementType();
+  c.outElt = cast<MemRefType>(op.getOut().getType()).getElementType();
+  c.scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0;
+  if (!c.elt.isF16() && !c.elt.isBF16())
+    return fail("tensor cores take f16 or bf16 inputs, got " +
+                llvm::formatv("{0}", c.elt).str());
+  if (ShapedType::isDynamic(c.d) || ShapedType::isDynamic(c.dv) ||
+      c.d % 64 != 0 || c.d > 256 || c.dv % 16 != 0 || c.dv > 256)
+    return fail("lightning on the GPU needs a static D that is a multiple of "
+                "64 (at most 256) and a static Dv that is a multiple of 16 "
+                "(at most 256)");
+  for (Value st : {op.getStateIn(), op.getStateOut()})
+    if (st && cast<MemRefType>(st.getType()).getLayout() &&
+        !cast<MemRefType>(st.getType()).getLayout().isIdentity())
+      return fail("the GPU target needs contiguous states");
+  // Columns of V per CTA: 32 (16 when Dv is not a multiple of 32), so that
+  // Dv / ev CTAs share each (batch, head) and fill the GPU.
+  int64_t ev = c.dv % 32 == 0 ? 32 : 16;
+  Block &entry = func.getBody().front();
+  for (Value operand : op->getOperands())
+    if (!isa<BlockArgument>(operand) ||
+        cast<BlockArgument>(operand).getOwner() != &entry)
+      return fail("the GPU target lowers kernels whose attn op works on the "
+                  "function's arguments");
+  if (!llvm::all_of(entry.without_terminator(),
+                    [&](Operation &o) { return &o == op; }))
+    return func.emitError() << "the GPU target lowers kernel functions whose "
+                               "body is one attn op";
+  int64_t smem = KernelCodegen::lightningSmemBytes(c, ev);
+
+  MLIRContext *ctx = func.getContext();
+  OpBuilder b(ctx);
+  Location loc = func.getLoc();
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  auto argTypes = func.getFunctionType().getInputs();
+  KernelArgs operands{op.getQ(),      op.getK(),      op.getV(),
+                      op.getOut(),    Value(),        op.getSlopes(),
+                      op.getStateIn(), op.getStateOut()};
+  std::string name = func.getName().str();
+  auto kernel = gpu::GPUFuncOp::create(b, loc, name,
+                                       FunctionType::get(ctx, argTypes, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({128, 1, 1}));
+  kernel->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({128, 1, 1}));
+  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(2));
+  {
+    KernelArgs a;
+    Block &body = kernel.getBody().front();
+    for (auto [roleName, member] : kRoles)
+      if (Value v = operands.*member)
+        a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&body);
+    Emitter e{b, loc};
+    // Grid (Dv / ev, H, B): x picks the column slice.
+    TileWork w;
+    w.head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+    w.batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+    Value h = e.dim(a.q, 1), hk = e.dim(a.k, 1);
+    w.kvHead = e.div(w.head, e.div(h, hk));
+    w.nq = w.nk = e.dim(a.q, 2);
+    Value e0 = e.mul(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x),
+                     e.idx(ev));
+    // log2 l = -s log2(e): the slopes operand or SPEC's ALiBi default.
+    Value log2l;
+    if (a.slopes)
+      log2l = arith::MulFOp::create(b, loc, e.load(a.slopes, {w.head}),
+                                    e.f32(-M_LOG2E));
+    else
+      log2l = arith::MulFOp::create(
+          b, loc,
+          LLVM::CallIntrinsicOp::create(
+              b, loc, b.getF32Type(), b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"),
+              ValueRange{alibiSlopeLog2(e, w.head, h)})
+              .getResult(0),
+          e.f32(-M_LOG2E));
+    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+    Value smemBase = memref::GetGlobalOp::create(
+        b, loc, MemRefType::get({0}, b.getI8Type(), MemRefLayoutAttrInterface{}, ws),
+        kSmemName);
+    KernelCodegen kc(e, c);
+    kc.setup();
+    kc.emitLightning(a, smemBase, w, e0, ev, log2l);
+    gpu::ReturnOp::create(b, loc);
+  }
+  // One launch: grid x = ceil(N / 2^40) * (Dv / ev) = Dv / ev.
+  std::string extra = llvm::formatv("target {0}\nthreads 128\nsmem {1}\n"
+                                    "tile_m 64\ntile_n {2}\nstages 2\n"
+                                    "launch {3} {4} {5}\n",
+                                    chip, smem, ev, name, int64_t(1) << 40,
+                                    c.dv / ev)
+                          .str();
+  std::string meta = kernelMetaText("lightning", "", 1, argTypes,
+                                    argRoles(entry, operands), extra);
+  emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(), meta);
+  func.erase();
+  return success();
+}
+
 void LowerToGPU::runOnOperation() {
   ModuleOp module = getOperation();
   if (chip != "sm_80" && chip != "sm_90a") {
@@ -1188,12 +1583,14 @@ void LowerToGPU::runOnOperation() {
                              /*constant=*/false, b.getI64IntegerAttr(1024));
   }
   for (auto [func, op] : kernels) {
-    auto attention = dyn_cast<AttentionOp>(op);
-    if (!attention) {
+    LogicalResult r = failure();
+    if (auto attention = dyn_cast<AttentionOp>(op))
+      r = lowerKernel(func, attention, gpuModule);
+    else if (auto lightning = dyn_cast<LightningOp>(op))
+      r = lowerLightning(func, lightning, gpuModule);
+    else
       op->emitOpError() << "is not supported by the GPU target yet";
-      return signalPassFailure();
-    }
-    if (failed(lowerKernel(func, attention, gpuModule)))
+    if (failed(r))
       return signalPassFailure();
   }
 }

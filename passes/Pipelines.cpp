@@ -64,6 +64,9 @@ void mlir::attn::buildGPUToNVVMPipeline(OpPassManager &pm,
   gpu.addPass(createConvertNVGPUToNVVMPass());
   gpu.addPass(createConvertGpuOpsToNVVMOps());
   gpu.addPass(createAttnTensorMapParams());
+  // What convert-gpu-to-nvvm leaves of math (ctlz of the default lightning
+  // slopes) maps to LLVM intrinsics.
+  gpu.addPass(createConvertMathToLLVMPass());
   // NVVM ops without an LLVM intrinsic (wgmma, proxy fences) become inline
   // PTX.
   gpu.addPass(createConvertNVVMToLLVMPass());

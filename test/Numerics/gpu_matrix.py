@@ -22,10 +22,12 @@ BUNDLE = os.path.abspath(sys.argv[1])
 sys.path.insert(0, BUNDLE)
 import attnrt  # noqa: E402
 import reference  # noqa: E402
+from bundle import lightning_kernels  # noqa: E402
 from bundle_patterns import MATRIX_PATTERNS  # noqa: E402
 
 SANITIZE = "--sanitize" in sys.argv
 QUICK = "--quick" in sys.argv
+LIGHTNING = lightning_kernels(QUICK)
 
 # (B, H, Hk, Nq, Nk, layout, what)
 SHAPES = [
@@ -43,6 +45,8 @@ TORCH = {"f16": torch.float16, "bf16": torch.bfloat16}
 TOL_O = 1e-2      # O relative to max |O|: P is rounded to f16/bf16 for P V
                   # (dilated: O is also rounded between merged patterns)
 TOL_LSE = 2e-3    # LSE absolute (f32 sums, ex2.approx)
+TOL_STATE = 1e-2  # lightning state relative to its max (decay-scaled K and the
+                  # state's copy for Q KV are rounded to f16/bf16)
 
 
 def make(shape, dtype, rng, b, h, n, d, layout):
@@ -77,6 +81,46 @@ def run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng):
     return err_o, err_lse
 
 
+# (B, H, Hk, N, what) of the lightning cases (self-attention, Nq = Nk).
+LIGHTNING_SHAPES = [
+    (2, 4, 2, 77, "GQA 4/2, odd N"),
+    (1, 2, 1, 1, "N = 1 (decoding step)"),
+    (1, 3, 3, 64, "H = 3 (non-power-of-two slopes), one block"),
+    (1, 2, 2, 1000, "N = 1000, 16 blocks"),
+]
+if SANITIZE:
+    LIGHTNING_SHAPES = [(1, 2, 1, 77, "sanitizer")]
+
+
+def run_lightning(rt, ctx, kernel, dtype, d, with_state, shape, rng):
+    """Lightning prefill: O and the final state against reference.lightning
+    (with random slopes and initial state when the kernel takes them)."""
+    b, h, hk, n, _ = shape
+    q, q64 = make(shape, dtype, rng, b, h, n, d, "bhnd")
+    k, k64 = make(shape, dtype, rng, b, hk, n, d, "bhnd")
+    v, v64 = make(shape, dtype, rng, b, hk, n, d, "bhnd")
+    # Keep O's magnitude moderate: the decay sums up to 1 / (1 - lambda).
+    o = torch.full((b, h, n, d), float("nan"), dtype=TORCH[dtype], device="cuda")
+    kv_out = torch.full((b, h, d, d), float("nan"), dtype=torch.float32, device="cuda")
+    tensors = [q, k, v, o]
+    slopes = state_in = None
+    if with_state:
+        slopes = rng.uniform(0.01, 0.5, size=h)
+        state_in = rng.standard_normal((b, h, d, d))
+        tensors += [torch.tensor(slopes, dtype=torch.float32, device="cuda"),
+                    torch.tensor(state_in, dtype=torch.float32, device="cuda")]
+        slopes = slopes.astype(np.float32).astype(np.float64)
+        state_in = state_in.astype(np.float32).astype(np.float64)
+    tensors.append(kv_out)
+    rt.launch(ctx, kernel, rt.args(tensors))
+    torch.cuda.synchronize()
+    want_o, want_state = reference.lightning(q64, k64, v64, slopes=slopes,
+                                             state_in=state_in)
+    _, err_o = reference.rel_error(o.float().cpu().numpy(), want_o)
+    _, err_s = reference.rel_error(kv_out.cpu().numpy(), want_state)
+    return err_o, err_s
+
+
 def main():
     rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
     ctx = rt.cuda_context(0)
@@ -109,6 +153,24 @@ def main():
                         failures += not ok
                         print(f"{'ok  ' if ok else 'FAIL'} {target:12} {name:22} {shape[6]:34} "
                               f"O {eo:.1e}  LSE {el:.1e}", flush=True)
+        for name, dtype, d, with_state in LIGHTNING:
+            if SANITIZE and (with_state or dtype != "bf16"):
+                continue
+            path = os.path.join(BUNDLE, target, f"{name}.{ext}")
+            if not os.path.exists(path):
+                path = os.path.join(BUNDLE, target, f"{name}.ptx")
+            kernel = rt.load(ctx, path, name)
+            for shape in LIGHTNING_SHAPES:
+                total += 1
+                try:
+                    eo, es = run_lightning(rt, ctx, kernel, dtype, d, with_state, shape, rng)
+                except attnrt.AttnError as e:
+                    eo = es = math.inf
+                    print(f"  error: {e}")
+                ok = eo <= TOL_O and es <= TOL_STATE
+                failures += not ok
+                print(f"{'ok  ' if ok else 'FAIL'} {target:12} {name:22} {shape[4]:34} "
+                      f"O {eo:.1e}  state {es:.1e}", flush=True)
     print(f"{total - failures}/{total} cases passed, {failures} failures")
     sys.exit(1 if failures else 0)
 

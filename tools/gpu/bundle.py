@@ -44,6 +44,34 @@ def kernel_source(name, pattern, dtype, d):
             f"      outs(%o : {t}) lse(%lse : {lse})\n  return\n}}\n")
 
 
+def lightning_source(name, dtype, d, state_in):
+    """Lightning prefill returning its state; `state_in`: also slopes and an
+    initial state (the chunked-prefill / decode entry)."""
+    t = view(dtype, d)
+    st = f"memref<?x?x{d}x{d}xf32>"
+    args = f"%q: {t}, %k: {t}, %v: {t}, %o: {t}"
+    extra = ""
+    if state_in:
+        args += f", %slopes: memref<?xf32>, %kv_in: {st}"
+        extra = (f"      slopes(%slopes : memref<?xf32>)\n"
+                 f"      state_in(%kv_in : {st})\n")
+    args += f", %kv_out: {st}"
+    return (f"func.func @{name}({args}) {{\n"
+            f"  attn.lightning ins(%q, %k, %v : {t}, {t}, {t})\n"
+            f"      outs(%o : {t})\n{extra}      state_out(%kv_out : {st})\n"
+            f"  return\n}}\n")
+
+
+def lightning_kernels(quick):
+    """(name, dtype, d, with state_in and slopes) of the lightning kernels."""
+    out = []
+    for dtype in (["bf16"] if quick else ["f16", "bf16"]):
+        for d in (64, 128):
+            out.append((f"lightning_{dtype}_d{d}", dtype, d, False))
+            out.append((f"lightning_state_{dtype}_d{d}", dtype, d, True))
+    return out
+
+
 def kernels(quick):
     out = []
     dtypes = ["bf16"] if quick else ["f16", "bf16"]
@@ -83,10 +111,14 @@ def main():
     src_dir = os.path.join(args.out, "src")
     os.makedirs(src_dir)
     jobs = []
-    for name, pattern, dtype, d in kernels(args.quick):
+    sources = [(name, kernel_source(name, pattern, dtype, d))
+               for name, pattern, dtype, d in kernels(args.quick)]
+    sources += [(name, lightning_source(name, dtype, d, st))
+                for name, dtype, d, st in lightning_kernels(args.quick)]
+    for name, text in sources:
         src = os.path.join(src_dir, name + ".mlir")
         with open(src, "w") as f:
-            f.write(kernel_source(name, pattern, dtype, d))
+            f.write(text)
         for folder, (target, kind, flags) in TARGETS.items():
             if kind == "cubin" and not have_ptxas:
                 kind = "ptx"
@@ -119,7 +151,7 @@ def main():
     shutil.copy(lib, args.out)
     for f in ("test/Numerics/reference.py", "test/Numerics/gpu_matrix.py",
               "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py",
-              "tools/gpu/tune_gpu.py", "tools/gpu/bundle_patterns.py",
+              "tools/gpu/tune_gpu.py", "tools/gpu/bundle_patterns.py", "tools/gpu/bundle.py",
               "tools/gpu/device.sh"):
         shutil.copy(os.path.join(ROOT, f), args.out)
     size = sum(os.path.getsize(os.path.join(dp, f))
