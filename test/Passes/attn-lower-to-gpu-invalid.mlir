@@ -32,10 +32,19 @@ func.func @landmark(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
 
 // -----
 
-func.func @lightning(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
-                     %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
-  // expected-error @below {{is not supported by the GPU target yet}}
-  attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+func.func @lightning_d32(%q: memref<?x?x?x32xf16>, %k: memref<?x?x?x32xf16>,
+                         %v: memref<?x?x?x32xf16>, %o: memref<?x?x?x32xf16>) {
+  // expected-error @below {{lightning on the GPU needs a static D that is a multiple of 64 (at most 256) and a static Dv that is a multiple of 16 (at most 256)}}
+  attn.lightning ins(%q, %k, %v : memref<?x?x?x32xf16>, memref<?x?x?x32xf16>, memref<?x?x?x32xf16>) outs(%o : memref<?x?x?x32xf16>)
+  return
+}
+
+// -----
+
+func.func @lightning_f32(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
+                         %v: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
+  // expected-error @below {{tensor cores take f16 or bf16 inputs, got f32}}
+  attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf32>, memref<?x?x?x64xf32>, memref<?x?x?x64xf32>) outs(%o : memref<?x?x?x64xf32>)
   return
 }
 

@@ -4,6 +4,22 @@
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TMA4
+// RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
+
+// Lightning: the state KV [64][32] of this CTA's V columns is carried in
+// registers across the blocks (4 m16n8 fragments per warp), a rounded copy
+// in shared memory [64][40] is Q KV's B operand (transposed ldmatrix); K^T
+// for the state update by transposed ldmatrix of K's rows; the final state
+// goes to state_out. Grid (Dv / 32, H, B).
+// LIGHT: gpu.func @lightning_bf16_d64(
+// LIGHT: scf.for {{.*}} -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>)
+// LIGHT: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
+// LIGHT: nvgpu.ldmatrix {{.*}}transpose = true{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
+// LIGHT: nvgpu.ldmatrix {{.*}}transpose = true{{.*}} : memref<2x64x72xbf16, #gpu.address_space<workgroup>>
+// LIGHT: gpu.barrier
+// LIGHT: scf.yield
+// LIGHT: vector.store {{.*}} : memref<?x?x64x64xf32>, vector<2xf32>
+// LIGHT: op lightning\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 52224\0Atile_m 64\0Atile_n 32\0Astages 2\0Alaunch lightning_bf16_d64 1099511627776 2\0A
 
 // sm_90a: the kernel takes the CUtensorMaps of Q, K and V last; the leader
 // thread sets up stages + 1 mbarriers, expects each tile's bytes and starts
