@@ -23,6 +23,13 @@ ap = argparse.ArgumentParser()
 ap.add_argument("bundle")
 ap.add_argument("--out", default=".")
 ap.add_argument("--quick", action="store_true")
+ap.add_argument("--only", default="",
+                help="comma-separated patterns to run (default: all)")
+ap.add_argument("--ns", default="", help="comma-separated N (default: per pattern)")
+ap.add_argument("--table", default="gpu-benchmarks.md",
+                help="file name of the markdown table under --out")
+ap.add_argument("--flex-mode", default="default",
+                help="torch.compile mode of FlexAttention (e.g. max-autotune-no-cudagraphs)")
 args, _ = ap.parse_known_args()
 BUNDLE = os.path.abspath(args.bundle)
 sys.path.insert(0, BUNDLE)
@@ -37,7 +44,8 @@ from torch.nn.attention.flex_attention import create_block_mask, flex_attention 
 # implementation.
 torch._dynamo.config.recompile_limit = 256
 torch._dynamo.config.cache_size_limit = 256
-flex = torch.compile(flex_attention, dynamic=False)
+flex = torch.compile(flex_attention, dynamic=False,
+                     mode=None if args.flex_mode == "default" else args.flex_mode)
 
 
 def mask_mod_of(tag):
@@ -103,6 +111,161 @@ def longnet_torch(q, k, v):
     return out.to(q.dtype), lse
 
 
+def lightning_torch(q, k, v, slopes, block=64):
+    """The chunked Lightning-Attention-2 algorithm in torch (compiled below):
+    per block of `block` rows, the intra-block product with the decay mask on
+    all blocks at once, each block's state contribution, the decayed prefix of
+    states by a log-depth scan (x_t = a x_(t-1) + y_t; only powers <= 1 of
+    the decay), the inter-block product. N must be a multiple of block."""
+    b, h, n, d = q.shape
+    e, nb = v.shape[-1], n // block
+    lam = torch.exp(-slopes.float()).view(1, h, 1, 1)
+    i = torch.arange(block, device=q.device, dtype=torch.float32)
+    dist = i[:, None] - i[None, :]
+    mask = torch.where(dist >= 0, lam ** dist.clamp(min=0), 0.0)        # [1,h,B,B]
+    q_decay = lam ** (i + 1).view(1, 1, block, 1)                       # [1,h,B,1]
+    k_decay = lam ** (block - 1 - i).view(1, 1, block, 1)               # [1,h,B,1]
+    qb, kb, vb = (x.reshape(b, h, nb, block, -1) for x in (q, k, v))
+    s = (qb @ kb.transpose(-1, -2)).float() * mask[:, :, None]
+    o = (s.to(q.dtype) @ vb).float()
+    y = ((kb * k_decay[:, :, None].to(k.dtype)).transpose(-1, -2) @ vb).float()
+    a = (lam ** block).view(1, h, 1, 1, 1)
+    step = 1
+    while step < nb:
+        y = torch.cat([y[:, :, :step], a * y[:, :, :-step] + y[:, :, step:]], 2)
+        a = a * a
+        step *= 2
+    state = torch.cat([torch.zeros_like(y[:, :, :1]), y[:, :, :-1]], 2)  # before block t
+    o = o + (qb.float() * q_decay[:, :, None]) @ state
+    return o.reshape(b, h, n, e).to(q.dtype)
+
+
+def landmark_torch(q, k, v, block, scale):
+    """Landmark attention (SPEC's grouped softmax, no top-k) as one masked
+    softmax over adjusted scores in torch (compiled below): an earlier
+    block's key j gets s_j - logsumexp(block) + s(landmark), own-block keys
+    j <= p keep s_j, landmarks and later keys -inf. N must be a multiple of
+    the block. Materialises the N x N scores."""
+    b, h, n, _ = q.shape
+    nb = n // block
+    s = (q @ k.transpose(-1, -2)).float() * scale
+    sb = s.view(b, h, n, nb, block)
+    local = sb[..., :block - 1]
+    adj = local - torch.logsumexp(local, -1, keepdim=True) + sb[..., block - 1:]
+    adj = torch.cat([adj, torch.full_like(adj[..., :1], float("-inf"))], -1)
+    adj = adj.view(b, h, n, n)
+    p = torch.arange(n, device=q.device)
+    blk = p // block
+    is_lm = (p % block) == block - 1
+    earlier = (blk[None, :] < blk[:, None]) & ~is_lm[None, :]
+    own = (blk[None, :] == blk[:, None]) & (p[None, :] <= p[:, None]) & ~is_lm[None, :]
+    final = torch.where(earlier, adj, torch.where(own, s, float("-inf")))
+    return (torch.softmax(final, -1).to(v.dtype) @ v)
+
+
+def check_baselines():
+    """The torch baselines compute SPEC's functions: compare them (eager,
+    float32) with the float64 reference on small random inputs."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    b, h, n, d = 1, 3, 256, 32
+    x = [rng.standard_normal((b, h, n, d)) * 0.3 for _ in range(3)]
+    t = [torch.tensor(a, dtype=torch.float32, device="cuda") for a in x]
+    slopes = reference.alibi_slopes(h)
+    got = lightning_torch(*t, torch.tensor(slopes, device="cuda")).double().cpu().numpy()
+    want, _ = reference.lightning(*x, slopes=slopes)
+    e1 = reference.rel_error(got, want)[1]
+    got = landmark_torch(*t, 64, d ** -0.5).double().cpu().numpy()
+    want, _ = reference.attention(*x, reference.pattern_from_text("#attn.landmark<block = 64>"))
+    e2 = reference.rel_error(got, want)[1]
+    print(f"baselines vs float64 reference: lightning {e1:.1e}, landmark {e2:.1e}",
+          flush=True)
+    if max(e1, e2) > 1e-3:
+        sys.exit("bench_gpu.py: a torch baseline disagrees with the reference")
+
+
+lightning_compiled = torch.compile(lightning_torch, dynamic=False)
+landmark_compiled = torch.compile(landmark_torch, dynamic=False)
+
+
+def load_kernel(rt, ctx, target, ext, name):
+    path = os.path.join(BUNDLE, target, f"{name}.{ext}")
+    if not os.path.exists(path):
+        path = os.path.join(BUNDLE, target, f"{name}.ptx")
+    return rt.load(ctx, path, name)
+
+
+def bench_lightning(rt, ctx, rows, ns):
+    """Lightning prefill (default ALiBi slopes, final state returned) against
+    the chunked algorithm in compiled torch; B*N = 32K tokens, H*D = 2048."""
+    for d in (64, 128):
+        for n in ns:
+            b, h = max(1, 32768 // n), 2048 // d
+            g = torch.Generator(device="cuda").manual_seed(n + d)
+            q, k, v = (0.1 * torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
+                                         generator=g) for _ in range(3))
+            o = torch.empty_like(q)
+            kv = torch.empty(b, h, d, d, device="cuda", dtype=torch.float32)
+            slopes = torch.tensor(reference.alibi_slopes(h), device="cuda")
+            flops = reference.lightning_flops(b, h, n, d, d, 64)
+            res = {}
+            for target, ext in TARGETS:
+                kern = load_kernel(rt, ctx, target, ext, f"lightning_bf16_d{d}")
+                a = rt.args([q, k, v, o, kv])
+                res[f"attn {target}"] = triton.testing.do_bench(
+                    lambda: rt.launch(ctx, kern, a), warmup=25, rep=100,
+                    return_mode="median")
+            want = lightning_compiled(q, k, v, slopes)
+            torch.cuda.synchronize()
+            err = ((o.float() - want.float()).abs().max() / want.float().abs().max()).item()
+            print(f"lightning N={n} D={d}: attn vs torch LA2, max error / max |O| = "
+                  f"{err:.1e}", flush=True)
+            res["torch"] = triton.testing.do_bench(
+                lambda: lightning_compiled(q, k, v, slopes), warmup=10, rep=50,
+                return_mode="median")
+            record(rows, "lightning", d, n, b, h, flops, res)
+
+
+def bench_landmark(rt, ctx, rows, ns):
+    """Landmark attention (blocks of 64) against the masked grouped softmax
+    in compiled torch; B = 1, H*D = 1024 (torch holds N x N scores)."""
+    for d in (64, 128):
+        for n in ns:
+            b, h = 1, 1024 // d
+            g = torch.Generator(device="cuda").manual_seed(n + d)
+            q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
+                                   generator=g) for _ in range(3))
+            o = torch.empty_like(q)
+            lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
+            flops = reference.useful_flops(
+                reference.pattern_from_text("#attn.landmark<block = 64>"), b, h, n, n, d)
+            res = {}
+            for target, ext in TARGETS:
+                kern = load_kernel(rt, ctx, target, ext, f"landmark64_bf16_d{d}")
+                a = rt.args([q, k, v, o, lse])
+                res[f"attn {target}"] = triton.testing.do_bench(
+                    lambda: rt.launch(ctx, kern, a), warmup=25, rep=100,
+                    return_mode="median")
+            want = landmark_compiled(q, k, v, 64, d ** -0.5)
+            torch.cuda.synchronize()
+            err = ((o.float() - want.float()).abs().max() / want.float().abs().max()).item()
+            print(f"landmark N={n} D={d}: attn vs torch grouped softmax, max error / "
+                  f"max |O| = {err:.1e}", flush=True)
+            res["torch"] = triton.testing.do_bench(
+                lambda: landmark_compiled(q, k, v, 64, d ** -0.5), warmup=10, rep=50,
+                return_mode="median")
+            record(rows, "landmark64", d, n, b, h, flops, res)
+
+
+def record(rows, tag, d, n, b, h, flops, res):
+    tf = {key: flops / (ms * 1e-3) / 1e12 for key, ms in res.items()}
+    best_attn = max(tf[f"attn {t}"] for t, _ in TARGETS)
+    rows.append((tag, d, n, b, h, tf, best_attn))
+    print(f"{tag:10} D={d:3} N={n:6} B={b:2} H={h:2}  " +
+          "  ".join(f"{key} {val:6.1f}" for key, val in tf.items()) +
+          "  (TFLOP/s)", flush=True)
+
+
 def main():
     rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
     ctx = rt.cuda_context(0)
@@ -110,9 +273,20 @@ def main():
     props = torch.cuda.get_device_properties(0)
     rows = []
     ns = [1024, 4096, 16384] if args.quick else [1024, 2048, 4096, 8192, 16384]
-    for tag in ("causal", "full", "window1024", "block256", "longnet"):
+    custom = [int(x) for x in args.ns.split(",") if x]
+    tags = [t for t in args.only.split(",") if t] or [
+        "causal", "full", "window1024", "block256", "longnet", "lightning", "landmark64"]
+    if {"lightning", "landmark64"} & set(tags):
+        check_baselines()
+    for tag in tags:
+        if tag == "lightning":
+            bench_lightning(rt, ctx, rows, custom or [1024, 4096, 16384, 65536])
+            continue
+        if tag == "landmark64":
+            bench_landmark(rt, ctx, rows, custom or [1024, 2048, 4096, 8192])
+            continue
         for d in (64, 128):
-            for n in (ns if tag != "longnet" else [32768, 65536, 131072]):
+            for n in (custom or (ns if tag != "longnet" else [32768, 65536, 131072])):
                 b, h = max(1, 16384 // n), 2048 // d
                 if tag == "longnet":
                     b, h = 1, 1024 // d
@@ -149,7 +323,7 @@ def main():
                            want.float().abs().max()).item()
                     print(f"longnet N={n} D={d}: attn vs torch segments, max "
                           f"error / max |O| = {err:.1e}", flush=True)
-                    res["torch segments"] = triton.testing.do_bench(
+                    res["torch"] = triton.testing.do_bench(
                         lambda: longnet_torch(q, k, v), warmup=5, rep=50,
                         return_mode="median")
                 mm = mask_mod_of(tag)
@@ -160,26 +334,25 @@ def main():
                     res["FlexAttention"] = triton.testing.do_bench(
                         lambda: flex(q, k, v, block_mask=bm), warmup=25, rep=100,
                         return_mode="median")
-                tf = {key: flops / (ms * 1e-3) / 1e12 for key, ms in res.items()}
-                best_attn = max(tf[f"attn {t}"] for t, _ in TARGETS)
-                rows.append((tag, d, n, b, h, tf, best_attn))
-                print(f"{tag:10} D={d:3} N={n:5} B={b:2} H={h:2}  " +
-                      "  ".join(f"{key} {val:6.1f}" for key, val in tf.items()) +
-                      "  (TFLOP/s)", flush=True)
-    cols = [f"attn {t}" for t, _ in TARGETS] + ["SDPA flash", "torch segments",
-                                                 "FlexAttention"]
+                record(rows, tag, d, n, b, h, flops, res)
+    cols = [f"attn {t}" for t, _ in TARGETS] + ["SDPA flash", "torch", "FlexAttention"]
     date = datetime.date.today().isoformat()
     lines = [f"# GPU benchmarks ({props.name}, {date})", "",
              f"torch {torch.__version__}, triton {triton.__version__}, CUDA "
              f"{torch.version.cuda}; bf16, useful TFLOP/s (SPEC), median of "
              "triton.testing.do_bench with L2 flush; B*N = 16K, H*D = 2048.", "",
-             "LongNet rows: B = 1, H*D = 1024; 'torch segments' is segment-by-segment "
-             "SDPA (flash) with gathers and a log-sum-exp merge, as torchscale does.", "",
+             f"FlexAttention: torch.compile mode {args.flex_mode}.", "",
+             "Column 'torch', per pattern: LongNet (B = 1, H*D = 1024): segment-by-segment "
+             "SDPA (flash) with gathers and a log-sum-exp merge, as torchscale does; "
+             "lightning (B*N = 32K, H*D = 2048, FLOPs by SPEC's block formula, block 64): the "
+             "chunked Lightning-Attention-2 algorithm, torch.compile'd; landmark64 (B = 1, "
+             "H*D = 1024): the masked grouped softmax over N x N scores, torch.compile'd "
+             "(FlexAttention cannot express the grouped softmax).", "",
              "Columns 'attn': sm_80 = PTX of the sm_80 kernels (cp.async, mma.sync); "
              "sm_90a = 4 warps, tiles by TMA, mma.sync; sm_90a_wgmma = 8 warps, TMA, "
              "Q K^T by wgmma. The ratios use the best attn column.", "",
              "| pattern | D | N | " + " | ".join(cols) +
-             " | attn / SDPA | attn / torch segments | attn / Flex |",
+             " | attn / SDPA | attn / torch | attn / Flex |",
              "|---|---|---|" + "---|" * (len(cols) + 3)]
 
     def ratio(best, tf, key):
@@ -188,11 +361,11 @@ def main():
         cells = [f"{tf[c]:.1f}" if c in tf else "–" for c in cols]
         lines.append(f"| {tag} | {d} | {n} | " + " | ".join(cells) +
                      f" | {ratio(best, tf, 'SDPA flash')} | "
-                     f"{ratio(best, tf, 'torch segments')} | "
+                     f"{ratio(best, tf, 'torch')} | "
                      f"{ratio(best, tf, 'FlexAttention')} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(args.out, "gpu-benchmarks.md"), "w") as f:
+    with open(os.path.join(args.out, args.table), "w") as f:
         f.write(text)
 
 

@@ -152,7 +152,7 @@ def main():
     for f in ("test/Numerics/reference.py", "test/Numerics/gpu_matrix.py",
               "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py",
               "tools/gpu/tune_gpu.py", "tools/gpu/bundle_patterns.py", "tools/gpu/bundle.py",
-              "tools/gpu/device.sh"):
+              "tools/gpu/device.sh", "tools/gpu/profile_gpu.py"):
         shutil.copy(os.path.join(ROOT, f), args.out)
     size = sum(os.path.getsize(os.path.join(dp, f))
                for dp, _, fs in os.walk(args.out) for f in fs)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs on the GPU machine from a bundle made by tools/gpu/bundle.py:
-#   bash gpu-bundle/device.sh [matrix|bench|sanitize|all] [extra args]
+#   bash gpu-bundle/device.sh [matrix|bench|sanitize|ncu|all] [extra args]
 # Logs go to $OUT (the device tool's folder) when set, else to ./gpu-logs.
 set -o pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +18,20 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
   for tool in memcheck racecheck; do
     compute-sanitizer --tool $tool --error-exitcode 9 python3 "$HERE/gpu_matrix.py" "$HERE" --sanitize 2>&1 \
       | tail -n 40 | tee "$LOG/sanitize-$tool.log" || rc=1
+  done
+fi
+if [ "$what" = ncu ]; then
+  # Where the time goes, for the configurations of the missed bars: the
+  # second launch of each (the first warms up), SOL, compute, warp states.
+  for cfg in "sm_90a_wgmma causal_bf16_d128 16384 causal_bf16_d128" \
+             "sm_90a full_bf16_d64 16384 full_bf16_d64" \
+             "sm_80 longnet_bf16_d128 32768 longnet_bf16_d128__phase5"; do
+    set -- $cfg
+    ncu --clock-control none -k "regex:^$4\$" --launch-skip 1 --launch-count 1 \
+      --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+      --section WarpStateStats --section Occupancy \
+      --metrics sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active \
+      python3 "$HERE/profile_gpu.py" "$HERE" $1 $2 $3 2>&1 | tee "$LOG/ncu-$1-$4.txt" | tail -n 60 || rc=1
   done
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
