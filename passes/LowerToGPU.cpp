@@ -59,6 +59,9 @@ struct GPUConfig {
   /// ldmatrix and wgmma's SWIZZLE_128B descriptors both read it without bank
   /// conflicts. Needs D and Dv multiples of 64 and unit row strides.
   bool tma = false;
+  /// sm_90a, wgmma and TMA: O += P V also by wgmma, P from registers (the
+  /// register-A form, inline PTX) and V from its swizzled tile (MN-major).
+  bool wgmmaPV = false;
   /// Landmark attention with blocks of this many keys (one key tile per
   /// block); 0 for the other patterns.
   int64_t landmark = 0;
@@ -184,6 +187,13 @@ private:
   /// `byteOffset` bytes into `tile`: no swizzle (core matrices, cp.async) or
   /// 128-byte swizzle (TMA).
   Value descriptor(Value tile, Value byteOffset);
+  Value descriptor(Value tile, Value byteOffset, int64_t lbo, int64_t sbo,
+                   int64_t mode);
+  /// O += P V for the warpgroup's 64 rows: one inline-PTX block of BN / 16
+  /// register-A wgmma m64nDvk16 (P's fragments as A, V's tile as an
+  /// MN-major B descriptor), committed and waited for.
+  SmallVector<Value> pvWgmma(ArrayRef<Value> p, Value stage,
+                             ArrayRef<Value> acc);
   /// Indices into `tile` (a stage of it when `stage` is set) of the 8
   /// elements at (r, col) of a tile of `rows` rows; col % 8 == 0.
   SmallVector<Value> at(Value stage, int64_t rows, Value r, Value col);
@@ -400,13 +410,97 @@ Value KernelCodegen::descriptor(Value tile, Value byteOffset) {
   // swizzle mode. No swizzle: LBO is the step between core matrices along
   // K, SBO between 8-row groups. 128-byte swizzle (1): SBO is 8 rows of 128
   // bytes, LBO unused (1); the k16 steps of an atom are 32 bytes apart.
-  int64_t lbo = c.tma ? 16 : 128, sbo = c.tma ? 1024 : c.d * 16;
-  int64_t mode = c.tma ? 1 : 0;
+  return descriptor(tile, byteOffset, c.tma ? 16 : 128, c.tma ? 1024 : c.d * 16,
+                    c.tma ? 1 : 0);
+}
+
+Value KernelCodegen::descriptor(Value tile, Value byteOffset, int64_t lbo,
+                                int64_t sbo, int64_t mode) {
+  OpBuilder &b = e.b;
+  Value addr = memref::ExtractAlignedPointerAsIndexOp::create(b, e.loc, tile);
+  addr = e.add(addr, byteOffset);
   Value lo = arith::AndIOp::create(b, e.loc, e.div(addr, e.idx(16)),
                                    e.idx(0x3FFF));
   Value fields = e.idx((lbo / 16) << 16 | (sbo / 16) << 32 | mode << 62);
   Value desc = arith::OrIOp::create(b, e.loc, lo, fields);
   return arith::IndexCastUIOp::create(b, e.loc, b.getI64Type(), desc);
+}
+
+SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
+                                          ArrayRef<Value> acc) {
+  // Why inline PTX: MLIR 22's nvvm.wgmma.mma_async takes A from shared
+  // memory only; FlashAttention-3 keeps P in registers as A, which saves a
+  // store, a fence and a barrier per tile. LLVM could otherwise schedule the
+  // rescaling of the accumulators between wgmma.fence and the wgmma, so the
+  // fence, the chain, the commit and the wait are one asm block.
+  OpBuilder &b = e.b;
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type(), i32T = b.getI32Type();
+  int64_t eb = c.elt.getIntOrFloatBitWidth() / 8;
+  int64_t nAcc = c.dv / 2, steps = c.blockN / 16;
+  SmallVector<Value> operands;
+  for (Value a : acc)
+    for (int64_t hf = 0; hf < 2; ++hf)
+      for (int64_t x = 0; x < 2; ++x)
+        operands.push_back(extract(a, {hf, x}));
+  VectorType half2 = vec({2}, c.elt);
+  for (int64_t kk = 0; kk < steps; ++kk)
+    for (int64_t blk = 0; blk < 2; ++blk)
+      for (int64_t hf = 0; hf < 2; ++hf)
+        operands.push_back(LLVM::BitcastOp::create(
+            b, e.loc, i32T,
+            arith::TruncFOp::create(b, e.loc, half2,
+                                    extract(p[2 * kk + blk], {hf}))));
+  // V's stage: atoms of 64 columns (BN rows of 128 bytes) one after the
+  // other. MN-major with 128-byte swizzle: LBO = the step between atoms
+  // along N (Dv), SBO = 8 key rows; k16 step kk starts 16 rows further.
+  Value vStage = e.mul(stage, e.idx(c.blockN * c.dv * eb));
+  for (int64_t kk = 0; kk < steps; ++kk)
+    operands.push_back(descriptor(sV, e.add(vStage, e.idx(kk * 16 * 128)),
+                                  c.blockN * 128, 1024, 1));
+  operands.push_back(i32(1));
+  std::string type = c.elt.isF16() ? "f16" : "bf16";
+  std::string text = "{\n.reg .pred p;\nsetp.ne.b32 p, $" +
+                     std::to_string(2 * nAcc + 5 * steps) +
+                     ", 0;\nwgmma.fence.sync.aligned;\n";
+  std::string accList;
+  for (int64_t i = 0; i < nAcc; ++i)
+    accList += (i ? ", $" : "$") + std::to_string(i);
+  for (int64_t kk = 0; kk < steps; ++kk) {
+    int64_t a0 = 2 * nAcc + 4 * kk, desc = 2 * nAcc + 4 * steps + kk;
+    text += llvm::formatv("wgmma.mma_async.sync.aligned.m64n{0}k16.f32.{1}.{1} "
+                          "{{{2}}, {${3}, ${4}, ${5}, ${6}}, ${7}, p, 1, 1, 1;\n",
+                          c.dv, type, accList, a0, a0 + 1, a0 + 2, a0 + 3, desc)
+                .str();
+  }
+  text += "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}";
+  std::string constraints;
+  for (int64_t i = 0; i < nAcc; ++i)
+    constraints += "=f,";
+  for (int64_t i = 0; i < nAcc; ++i)
+    constraints += std::to_string(i) + ",";
+  for (int64_t i = 0; i < 4 * steps; ++i)
+    constraints += "r,";
+  for (int64_t i = 0; i < steps; ++i)
+    constraints += "l,";
+  constraints += "r";
+  auto resT = LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(nAcc, f32));
+  Value res = LLVM::InlineAsmOp::create(
+                  b, e.loc, resT, operands, text, constraints,
+                  /*has_side_effects=*/true, /*is_align_stack=*/false,
+                  LLVM::tailcallkind::TailCallKind::None,
+                  LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
+                  ArrayAttr())
+                  .getResult(0);
+  SmallVector<Value> out;
+  for (int64_t j = 0; j < c.dv / 8; ++j) {
+    SmallVector<Value> elems;
+    for (int64_t x = 0; x < 4; ++x)
+      elems.push_back(LLVM::ExtractValueOp::create(b, e.loc, res, 4 * j + x));
+    out.push_back(vector::FromElementsOp::create(
+        b, e.loc, VectorType::get({2, 2}, f32), elems));
+  }
+  return out;
 }
 
 /// S = Q K^T for the warpgroup's 64 rows by wgmma m64nBNk16, both operands
@@ -779,7 +873,13 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                              e.rem(lane, e.idx(8)));
         Value colOff = e.mul(e.div(mi, e.idx(2)), e.idx(8));
         VectorType half2 = vec({2}, c.elt);
-        for (int64_t kk = 0; kk < c.blockN / 16; ++kk) {
+        if (c.wgmmaPV) {
+          SmallVector<Value> o = pvWgmma(
+              s, stage, ArrayRef<Value>(next).drop_front(4));
+          for (auto [j, v] : llvm::enumerate(o))
+            next[4 + j] = v;
+        }
+        for (int64_t kk = 0; kk < (c.wgmmaPV ? 0 : c.blockN / 16); ++kk) {
           SmallVector<Value> rowsA;
           for (int64_t blk = 0; blk < 2; ++blk)
             for (int64_t hf = 0; hf < 2; ++hf)
@@ -1174,10 +1274,14 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   auto vType = cast<MemRefType>(op.getV().getType());
   auto oType = cast<MemRefType>(op.getOut().getType());
   GPUConfig c;
-  // warps = 0: 4 (mma.sync) on both targets. On an H100 the 8-warp wgmma
-  // variant wins only for long dense/causal rows at D = 128 and loses
-  // elsewhere (docs/gpu-performance-notes.md), so it is opt-in (warps=8).
-  c.warps = warps ? int64_t(warps) : 4;
+  // warps = 0: on sm_90a where TMA applies (D and Dv multiples of 64, not
+  // dilated), 8: two warpgroups, both products by wgmma, 1.2-1.4x the
+  // 4-warp mma.sync kernel on an H100 (docs/gpu-performance-notes.md);
+  // elsewhere 4 (mma.sync).
+  auto dilatedPattern = dyn_cast<DilatedAttr>(Attribute(op.getPattern()));
+  bool tmaFits = tma && chip == "sm_90a" && !dilatedPattern &&
+                 qType.getDimSize(3) % 64 == 0 && vType.getDimSize(3) % 64 == 0;
+  c.warps = warps ? int64_t(warps) : (tmaFits ? 8 : 4);
   if (!warps && blockM)
     c.warps = blockM / 16;
   c.blockM = 16 * c.warps;
@@ -1221,6 +1325,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   // (dilated phases address strided rows: cp.async).
   c.tma = tma && chip == "sm_90a" && !dilated && c.d % 64 == 0 &&
           c.dv % 64 == 0;
+  c.wgmmaPV = c.wgmma && c.tma && wgmmaPv;
   int64_t unusedLo, unusedHi;
   if (!dilated && !c.landmark && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
     return fail(llvm::formatv("pattern {0} is not supported by the GPU "

@@ -43,6 +43,7 @@ struct GPUOptions {
   int64_t warps = 0;          ///< 0: per target and head dim
   int64_t stages = 2;
   bool tma = true;            ///< sm_90a: TMA loads where the layout fits
+  bool wgmmaPv = true;        ///< sm_90a wgmma + TMA: P V by register-A wgmma
 };
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU

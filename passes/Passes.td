@@ -112,12 +112,16 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     Option<"blockN", "block-n", "int64_t", "64",
            "keys per tile (a multiple of 16)">,
     Option<"warps", "warps", "int64_t", "0",
-           "warps per CTA (0: 4; on sm_90a, 8 or more use wgmma for Q K^T)">,
+           "warps per CTA (0: 8 on sm_90a where TMA applies, else 4; on "
+           "sm_90a, 8 or more use wgmma)">,
     Option<"stages", "stages", "int64_t", "2",
            "shared-memory buffers of the K/V pipeline (2 to 4)">,
     Option<"tma", "tma", "bool", "true",
            "sm_90a: load Q/K/V tiles by TMA onto mbarriers where D and Dv "
            "are multiples of 64 (false: cp.async)">,
+    Option<"wgmmaPv", "wgmma-pv", "bool", "true",
+           "sm_90a with wgmma and TMA: O += P V by register-A wgmma (inline "
+           "PTX) instead of mma.sync">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -44,7 +44,7 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
 void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
   pm.addPass(createAttnLowerToGPU(
-      {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma}));
+      {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -88,6 +88,7 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<int64_t> warps{*this, "warps", llvm::cl::init(0)};
   Option<int64_t> stages{*this, "stages", llvm::cl::init(2)};
   Option<bool> tma{*this, "tma", llvm::cl::init(true)};
+  Option<bool> wgmmaPv{*this, "wgmma-pv", llvm::cl::init(true)};
 };
 } // namespace
 
@@ -103,6 +104,7 @@ void mlir::attn::registerAttnPipelines() {
         opt.warps = o.warps;
         opt.stages = o.stages;
         opt.tma = o.tma;
+        opt.wgmmaPv = o.wgmmaPv;
         buildGPUTilingPipeline(pm, opt);
         buildGPUToNVVMPipeline(pm, opt);
       });

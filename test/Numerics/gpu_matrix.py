@@ -1,7 +1,7 @@
 """SPEC's test matrix on the GPU, for the kernels of a bundle made by
 tools/gpu/bundle.py: every pattern kernel, f16 and bf16, D in {64, 128}, both
-targets (sm_80 PTX compiled by the driver; sm_90a cubins, 4 warps with TMA
-loads, and 8 warps with wgmma), GQA and MQA, odd N,
+targets (sm_80 PTX compiled by the driver; sm_90a cubins: the default, 8
+warps with TMA and wgmma, and 4 warps with TMA and mma.sync), GQA and MQA, odd N,
 Nq < Nk, Nq = 1, rows without keys, [B, N, H, D] storage through strides.
 
 Each case draws fresh random inputs, poisons O and LSE with NaN, launches the
@@ -130,7 +130,7 @@ def main():
     failures = total = 0
     dtypes = ["bf16"] if (QUICK or SANITIZE) else ["f16", "bf16"]
     patterns = MATRIX_PATTERNS[:2] if SANITIZE else MATRIX_PATTERNS
-    for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_wgmma", "cubin")):
+    for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_w4", "cubin")):
         for tag, pattern in patterns:
             for dtype in dtypes:
                 for d in (64, 128):

@@ -3,7 +3,7 @@
 // RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
-// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TMA4
+// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
 // RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
 
 // Lightning: the state KV [64][32] of this CTA's V columns is carried in
@@ -39,6 +39,9 @@
 // TMA: nvvm.mbarrier.try_wait.parity
 // TMA-NOT: nvvm.fence.proxy
 // TMA: nvvm.wgmma.mma_async
+// P V: one inline-PTX block, fence, four register-A wgmmas (k16 steps of the
+// 64 keys) with V's MN-major descriptor (trans-b = 1), commit, wait.
+// TMA: llvm.inline_asm has_side_effects {{.*}}wgmma.fence.sync.aligned;{{.*}}wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {{.*}}p, 1, 1, 1;{{.*}}wgmma.wait_group.sync.aligned 0;
 // TMA: tensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0A
 // Four warps: the same loads; ldmatrix addresses the swizzled 1-D tiles.
 // TMA4: nvvm.cp.async.bulk.tensor.shared.cluster.global

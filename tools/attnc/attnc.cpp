@@ -37,8 +37,9 @@ static cl::opt<int64_t> blockM("block-m", cl::desc("query rows per tile "
                                cl::init(0));
 static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile"),
                                cl::init(0));
-static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA (default 4; on sm_90a, 8 or more "
-                                       "use wgmma for Q K^T)"),
+static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA (default: 8 on sm_90a when D "
+                                       "and Dv are multiples of 64 and the pattern is not dilated, "
+                                       "else 4; on sm_90a, 8 or more use wgmma)"),
                               cl::init(0));
 static cl::opt<int64_t> stages("stages",
                                cl::desc("GPU: K/V shared-memory pipeline "
@@ -49,6 +50,11 @@ static cl::opt<bool> tma("tma",
                                   "mbarriers where D and Dv are multiples of "
                                   "64 (default true; --tma=false: cp.async)"),
                          cl::init(true));
+static cl::opt<bool> wgmmaPv("wgmma-pv",
+                             cl::desc("sm_90a with --warps=8 and TMA: O += P V "
+                                      "by register-A wgmma (default true; "
+                                      "false: mma.sync)"),
+                             cl::init(true));
 static cl::opt<int64_t>
     vectorWidth("vector-width",
                 cl::desc("f32 lanes per register (8 AVX2, 16 AVX-512; "
@@ -104,8 +110,9 @@ int main(int argc, char **argv) {
                 " emits mlir, llvm-dialect, ptx, cubin or header");
   if (!gpu && gpuOnly)
     return fail("--emit=" + emit + " needs --target=sm_80 or sm_90a");
-  if (!gpu && (warps > 0 || stages > 0 || tma.getNumOccurrences()))
-    return fail("--warps, --stages and --tma are GPU options");
+  if (!gpu && (warps > 0 || stages > 0 || tma.getNumOccurrences() ||
+               wgmmaPv.getNumOccurrences()))
+    return fail("--warps, --stages, --tma and --wgmma-pv are GPU options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
@@ -129,6 +136,7 @@ int main(int argc, char **argv) {
     if (stages > 0)
       options.gpu.stages = stages;
     options.gpu.tma = tma;
+    options.gpu.wgmmaPv = wgmmaPv;
   }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)

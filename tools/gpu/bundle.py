@@ -25,11 +25,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bundle_patterns import BENCH_PATTERNS, MATRIX_PATTERNS  # noqa: E402
 
-# Bundle folder: (attnc target, binary kind, extra flags). sm_90a: 4 warps,
-# mma.sync, tiles by TMA; sm_90a_wgmma: 8 warps, Q K^T by wgmma, TMA.
+# Bundle folder: (attnc target, binary kind, extra flags). sm_90a: the
+# default (8 warps, TMA, both products by wgmma where D is a multiple of 64);
+# sm_90a_w4: 4 warps, TMA, mma.sync.
 TARGETS = {"sm_80": ("sm_80", "ptx", []),
            "sm_90a": ("sm_90a", "cubin", []),
-           "sm_90a_wgmma": ("sm_90a", "cubin", ["--warps=8"])}
+           "sm_90a_w4": ("sm_90a", "cubin", ["--warps=4"])}
 
 
 def view(dtype, d):

@@ -22,7 +22,7 @@ def main():
     rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
     ctx = rt.cuda_context(0)
     rt.set_stream(ctx, torch.cuda.current_stream().cuda_stream)
-    ext = "ptx" if target == "sm_80" else "cubin"
+    ext = "ptx" if target == "sm_80" else "cubin"  # sm_90a, sm_90a_w4
     kern = rt.load(ctx, os.path.join(BUNDLE, target, f"{name}.{ext}"), name)
     q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
                for _ in range(3))
