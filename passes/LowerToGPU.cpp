@@ -1,5 +1,5 @@
 //===- LowerToGPU.cpp - attn ops to tensor-core GPU kernels ---------------===//
-// The GPU code generator (sm_80 path, which also runs on sm_90): one CTA per
+// The GPU code generator. The sm_80 path (also run on sm_90): one CTA per
 // (query tile, head, batch); each warp owns 16 query rows. K/V tiles are
 // staged through shared memory by cp.async in a multi-stage ring; S = Q K^T
 // and O += P V run on tensor cores (ldmatrix + mma.sync m16n8k16, f32
@@ -7,6 +7,11 @@
 // quad shuffles for the row reductions. P never leaves registers: the S
 // accumulator fragments of two n8 blocks are exactly the A fragment of one
 // k16 step of P V.
+//
+// sm_90a adds TMA loads onto mbarriers (128-byte-swizzled tiles) and, with
+// two warpgroups, wgmma for both products (P V in the register-A form, by
+// inline PTX). Lightning attention has its own loop (emitLightning) on the
+// same building blocks.
 //
 // The key tiles a CTA visits and whether a tile needs the mask come from the
 // pattern interface through keyTilesOf(), the schedule the CPU tiler uses.

@@ -87,14 +87,15 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     P V. Key tiles and the mask-or-not decision come from the pattern
     interface (the CPU tiler's schedule).
 
-    On sm_90a with two or more warpgroups per CTA, S = Q K^T is one
-    `nvvm.wgmma.mma_async` m64nBNk16 chain per warpgroup with both operands
-    read from shared memory through matrix descriptors (Q and K tiles in the
-    no-swizzle K-major core-matrix layout, fenced into the async proxy
-    after cp.async); its accumulators have mma.sync's fragment layout, so
-    masking, softmax and P V are shared. P V stays on mma.sync with P in
-    registers: MLIR 22's wgmma op takes A only from shared memory, and
-    routing P through shared memory costs a round trip per tile.
+    On sm_90a with two or more warpgroups per CTA (the default there when
+    TMA applies), S = Q K^T is one `nvvm.wgmma.mma_async` m64nBNk16 chain
+    per warpgroup with both operands read from shared memory through matrix
+    descriptors; its accumulators have mma.sync's fragment layout, so masking
+    and softmax are shared. With TMA tiles (`wgmma-pv`, default), O += P V is
+    a register-A wgmma chain in inline PTX (P's fragments as A, V's swizzled
+    tile as an MN-major B descriptor): MLIR 22's wgmma op takes A only from
+    shared memory, and routing P through shared memory would cost a store,
+    a fence and a barrier per tile. Otherwise P V stays on mma.sync.
 
     On sm_90a (`tma`, the default), when D and Dv are multiples of 64 and
     the pattern reads unit-stride rows (all but dilated), one thread loads
