@@ -1270,6 +1270,40 @@ private:
 
 } // namespace
 
+/// The GPU target lowers kernel functions whose body is one attn op on the
+/// function's arguments.
+static LogicalResult
+checkKernelShape(func::FuncOp func, Operation *op,
+                 function_ref<InFlightDiagnostic(const Twine &)> fail) {
+  Block &entry = func.getBody().front();
+  for (Value operand : op->getOperands())
+    if (!isa<BlockArgument>(operand) ||
+        cast<BlockArgument>(operand).getOwner() != &entry)
+      return fail("the GPU target lowers kernels whose attn op works on the "
+                  "function's arguments");
+  if (!llvm::all_of(entry.without_terminator(),
+                    [&](Operation &o) { return &o == op; }))
+    return func.emitError() << "the GPU target lowers kernel functions whose "
+                               "body is one attn op";
+  return success();
+}
+
+/// A kernel gpu.func of `threads` threads per CTA. Up to 128 threads it asks
+/// for two CTAs per SM (without that ptxas caps some 4-warp kernels at 128
+/// registers and spills; their shared memory allows two anyway); larger CTAs
+/// get the whole register file.
+static gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc, StringRef name,
+                                   TypeRange types, int64_t threads) {
+  auto kernel = gpu::GPUFuncOp::create(
+      b, loc, name, FunctionType::get(b.getContext(), types, {}));
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
+  kernel->setAttr("nvvm.maxntid",
+                  b.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
+  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(threads <= 128 ? 2 : 1));
+  return kernel;
+}
+
 LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                                       gpu::GPUModuleOp gpuModule) {
   auto fail = [&](const Twine &msg) {
@@ -1341,15 +1375,8 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     return fail("dilated attention needs an lse operand (its patterns merge "
                 "through it)");
   Block &entry = func.getBody().front();
-  for (Value operand : op->getOperands())
-    if (!isa<BlockArgument>(operand) ||
-        cast<BlockArgument>(operand).getOwner() != &entry)
-      return fail("the GPU target lowers kernels whose attn op works on the "
-                  "function's arguments");
-  if (!llvm::all_of(entry.without_terminator(),
-                    [&](Operation &o) { return &o == op; }))
-    return func.emitError() << "the GPU target lowers kernel functions whose "
-                               "body is one attn op";
+  if (failed(checkKernelShape(func, op, fail)))
+    return failure();
 
   MLIRContext *ctx = func.getContext();
   OpBuilder b(ctx);
@@ -1371,20 +1398,9 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     SmallVector<Type> types(argTypes);
     if (c.tma)
       types.append(3, LLVM::LLVMPointerType::get(ctx));
-    auto kernel = gpu::GPUFuncOp::create(b, loc, entryName,
-                                         FunctionType::get(ctx, types, {}));
+    auto kernel = createKernel(b, loc, entryName, types, c.threads());
     if (c.tma)
       kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(3));
-    kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-    kernel.setKnownBlockSizeAttr(
-        b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
-    kernel->setAttr("nvvm.maxntid",
-                    b.getDenseI32ArrayAttr({int32_t(c.threads()), 1, 1}));
-    // Without it ptxas caps some 4-warp kernels at 128 registers and
-    // spills; two CTAs per SM is what their shared memory allows anyway.
-    // Larger CTAs get the whole register file (one CTA per SM).
-    kernel->setAttr("nvvm.minctasm",
-                    b.getI32IntegerAttr(c.threads() <= 128 ? 2 : 1));
     KernelArgs a;
     Block &body = kernel.getBody().front();
     if (c.tma)
@@ -1560,15 +1576,8 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
   // Dv / ev CTAs share each (batch, head) and fill the GPU.
   int64_t ev = c.dv % 32 == 0 ? 32 : 16;
   Block &entry = func.getBody().front();
-  for (Value operand : op->getOperands())
-    if (!isa<BlockArgument>(operand) ||
-        cast<BlockArgument>(operand).getOwner() != &entry)
-      return fail("the GPU target lowers kernels whose attn op works on the "
-                  "function's arguments");
-  if (!llvm::all_of(entry.without_terminator(),
-                    [&](Operation &o) { return &o == op; }))
-    return func.emitError() << "the GPU target lowers kernel functions whose "
-                               "body is one attn op";
+  if (failed(checkKernelShape(func, op, fail)))
+    return failure();
   int64_t smem = KernelCodegen::lightningSmemBytes(c, ev);
 
   MLIRContext *ctx = func.getContext();
@@ -1580,12 +1589,7 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
                       op.getOut(),    Value(),        op.getSlopes(),
                       op.getStateIn(), op.getStateOut()};
   std::string name = func.getName().str();
-  auto kernel = gpu::GPUFuncOp::create(b, loc, name,
-                                       FunctionType::get(ctx, argTypes, {}));
-  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({128, 1, 1}));
-  kernel->setAttr("nvvm.maxntid", b.getDenseI32ArrayAttr({128, 1, 1}));
-  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(2));
+  auto kernel = createKernel(b, loc, name, argTypes, 128);
   {
     KernelArgs a;
     Block &body = kernel.getBody().front();

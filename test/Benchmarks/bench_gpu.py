@@ -196,6 +196,17 @@ def load_kernel(rt, ctx, target, ext, name):
     return rt.load(ctx, path, name)
 
 
+def time_attn(rt, ctx, name, tensors):
+    """Median ms of kernel `name` of every target folder of the bundle."""
+    res = {}
+    for target, ext in TARGETS:
+        kern = load_kernel(rt, ctx, target, ext, name)
+        a = rt.args(tensors)
+        res[f"attn {target}"] = triton.testing.do_bench(
+            lambda: rt.launch(ctx, kern, a), warmup=25, rep=100, return_mode="median")
+    return res
+
+
 def bench_lightning(rt, ctx, rows, ns):
     """Lightning prefill (default ALiBi slopes, final state returned) against
     the chunked algorithm in compiled torch; B*N = 32K tokens, H*D = 2048."""
@@ -209,13 +220,7 @@ def bench_lightning(rt, ctx, rows, ns):
             kv = torch.empty(b, h, d, d, device="cuda", dtype=torch.float32)
             slopes = torch.tensor(reference.alibi_slopes(h), device="cuda")
             flops = reference.lightning_flops(b, h, n, d, d, 64)
-            res = {}
-            for target, ext in TARGETS:
-                kern = load_kernel(rt, ctx, target, ext, f"lightning_bf16_d{d}")
-                a = rt.args([q, k, v, o, kv])
-                res[f"attn {target}"] = triton.testing.do_bench(
-                    lambda: rt.launch(ctx, kern, a), warmup=25, rep=100,
-                    return_mode="median")
+            res = time_attn(rt, ctx, f"lightning_bf16_d{d}", [q, k, v, o, kv])
             want = lightning_compiled(q, k, v, slopes)
             torch.cuda.synchronize()
             err = ((o.float() - want.float()).abs().max() / want.float().abs().max()).item()
@@ -240,13 +245,7 @@ def bench_landmark(rt, ctx, rows, ns):
             lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
             flops = reference.useful_flops(
                 reference.pattern_from_text("#attn.landmark<block = 64>"), b, h, n, n, d)
-            res = {}
-            for target, ext in TARGETS:
-                kern = load_kernel(rt, ctx, target, ext, f"landmark64_bf16_d{d}")
-                a = rt.args([q, k, v, o, lse])
-                res[f"attn {target}"] = triton.testing.do_bench(
-                    lambda: rt.launch(ctx, kern, a), warmup=25, rep=100,
-                    return_mode="median")
+            res = time_attn(rt, ctx, f"landmark64_bf16_d{d}", [q, k, v, o, lse])
             want = landmark_compiled(q, k, v, 64, d ** -0.5)
             torch.cuda.synchronize()
             err = ((o.float() - want.float()).abs().max() / want.float().abs().max()).item()

@@ -121,6 +121,25 @@ def run_lightning(rt, ctx, kernel, dtype, d, with_state, shape, rng):
     return err_o, err_s
 
 
+def check(case, target, name, what, second, tol):
+    """Runs one case (a function returning O's error and the second
+    output's), prints its line; True when both are within tolerance."""
+    try:
+        eo, e2 = case()
+    except attnrt.AttnError as e:
+        eo = e2 = math.inf
+        print(f"  error: {e}")
+    ok = eo <= TOL_O and e2 <= tol
+    print(f"{'ok  ' if ok else 'FAIL'} {target:12} {name:22} {what:34} "
+          f"O {eo:.1e}  {second} {e2:.1e}", flush=True)
+    return ok
+
+
+def kernel_path(target, ext, name):
+    path = os.path.join(BUNDLE, target, f"{name}.{ext}")
+    return path if os.path.exists(path) else os.path.join(BUNDLE, target, f"{name}.ptx")
+
+
 def main():
     rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
     ctx = rt.cuda_context(0)
@@ -135,42 +154,24 @@ def main():
             for dtype in dtypes:
                 for d in (64, 128):
                     name = f"{tag}_{dtype}_d{d}"
-                    path = os.path.join(BUNDLE, target, f"{name}.{ext}")
-                    if not os.path.exists(path):
-                        path = os.path.join(BUNDLE, target, f"{name}.ptx")
-                    kernel = rt.load(ctx, path, name)
+                    kernel = rt.load(ctx, kernel_path(target, ext, name), name)
                     for shape in SHAPES:
                         # SPEC: dilated attention is self-attention (Nq = Nk).
                         if tag.startswith("dilated") and shape[3] != shape[4]:
                             continue
                         total += 1
-                        try:
-                            eo, el = run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng)
-                        except attnrt.AttnError as e:
-                            eo = el = math.inf
-                            print(f"  error: {e}")
-                        ok = eo <= TOL_O and el <= TOL_LSE
-                        failures += not ok
-                        print(f"{'ok  ' if ok else 'FAIL'} {target:12} {name:22} {shape[6]:34} "
-                              f"O {eo:.1e}  LSE {el:.1e}", flush=True)
+                        failures += not check(
+                            lambda: run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng),
+                            target, name, shape[6], "LSE", TOL_LSE)
         for name, dtype, d, with_state in LIGHTNING:
             if SANITIZE and (with_state or dtype != "bf16"):
                 continue
-            path = os.path.join(BUNDLE, target, f"{name}.{ext}")
-            if not os.path.exists(path):
-                path = os.path.join(BUNDLE, target, f"{name}.ptx")
-            kernel = rt.load(ctx, path, name)
+            kernel = rt.load(ctx, kernel_path(target, ext, name), name)
             for shape in LIGHTNING_SHAPES:
                 total += 1
-                try:
-                    eo, es = run_lightning(rt, ctx, kernel, dtype, d, with_state, shape, rng)
-                except attnrt.AttnError as e:
-                    eo = es = math.inf
-                    print(f"  error: {e}")
-                ok = eo <= TOL_O and es <= TOL_STATE
-                failures += not ok
-                print(f"{'ok  ' if ok else 'FAIL'} {target:12} {name:22} {shape[4]:34} "
-                      f"O {eo:.1e}  state {es:.1e}", flush=True)
+                failures += not check(
+                    lambda: run_lightning(rt, ctx, kernel, dtype, d, with_state, shape, rng),
+                    target, name, shape[4], "state", TOL_STATE)
     print(f"{total - failures}/{total} cases passed, {failures} failures")
     sys.exit(1 if failures else 0)
 
