@@ -164,6 +164,15 @@ private:
                                      DenseElementsAttr::get(t, 0.0f));
   }
 
+  /// B fragment `h` (n8 block h) of an ldmatrix.x4 result holding the two
+  /// n8 blocks of one k16 step: its matrices 2h and 2h + 1.
+  Value halfOf(Value frag, int64_t h) {
+    return vector::FromElementsOp::create(
+        e.b, e.loc, vec({2, 2}, c.elt),
+        ValueRange{extract(frag, {2 * h, 0}), extract(frag, {2 * h, 1}),
+                   extract(frag, {2 * h + 1, 0}), extract(frag, {2 * h + 1, 1})});
+  }
+
   /// D = A B + C on one m16n8k16 tile (A vector<4x2xT>, B vector<2x2xT>,
   /// C and D vector<2x2xf32>).
   Value mma(Value a, Value bFrag, Value acc);
@@ -199,6 +208,19 @@ private:
   /// MN-major B descriptor), committed and waited for.
   SmallVector<Value> pvWgmma(ArrayRef<Value> p, Value stage,
                              ArrayRef<Value> acc);
+  /// The m16n8 fragments (vector<2x2xf32>) of a wgmma accumulator struct of
+  /// `blocks` n8 blocks: wgmma's register layout is mma.sync's.
+  SmallVector<Value> fragments(Value acc, int64_t blocks) {
+    SmallVector<Value> out;
+    for (int64_t j = 0; j < blocks; ++j) {
+      SmallVector<Value> elems;
+      for (int64_t x = 0; x < 4; ++x)
+        elems.push_back(LLVM::ExtractValueOp::create(e.b, e.loc, acc, 4 * j + x));
+      out.push_back(vector::FromElementsOp::create(
+          e.b, e.loc, VectorType::get({2, 2}, e.b.getF32Type()), elems));
+    }
+    return out;
+  }
   /// Indices into `tile` (a stage of it when `stage` is set) of the 8
   /// elements at (r, col) of a tile of `rows` rows; col % 8 == 0.
   SmallVector<Value> at(Value stage, int64_t rows, Value r, Value col);
@@ -394,11 +416,7 @@ SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage) {
              e.add(colOff, e.idx(kk * 16))),
           false, 4);
       for (int64_t h = 0; h < 2; ++h) {
-        Value b = vector::FromElementsOp::create(
-            e.b, e.loc, vec({2, 2}, c.elt),
-            ValueRange{extract(frag, {2 * h, 0}), extract(frag, {2 * h, 1}),
-                       extract(frag, {2 * h + 1, 0}),
-                       extract(frag, {2 * h + 1, 1})});
+        Value b = halfOf(frag, h);
         int64_t j = 2 * jj + h;
         s[j] = mma(qa[kk], b, s[j]);
       }
@@ -497,15 +515,7 @@ SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
                   LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
                   ArrayAttr())
                   .getResult(0);
-  SmallVector<Value> out;
-  for (int64_t j = 0; j < c.dv / 8; ++j) {
-    SmallVector<Value> elems;
-    for (int64_t x = 0; x < 4; ++x)
-      elems.push_back(LLVM::ExtractValueOp::create(b, e.loc, res, 4 * j + x));
-    out.push_back(vector::FromElementsOp::create(
-        b, e.loc, VectorType::get({2, 2}, f32), elems));
-  }
-  return out;
+  return fragments(res, c.dv / 8);
 }
 
 /// S = Q K^T for the warpgroup's 64 rows by wgmma m64nBNk16, both operands
@@ -558,15 +568,7 @@ SmallVector<Value> KernelCodegen::scoresWgmma(Value stage) {
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b, e.loc);
   NVVM::WgmmaWaitGroupSyncOp::create(b, e.loc, 0);
-  SmallVector<Value> out;
-  for (int64_t j = 0; j < c.blockN / 8; ++j) {
-    SmallVector<Value> elems;
-    for (int64_t x = 0; x < 4; ++x)
-      elems.push_back(LLVM::ExtractValueOp::create(b, e.loc, acc, 4 * j + x));
-    out.push_back(vector::FromElementsOp::create(
-        b, e.loc, VectorType::get({2, 2}, f32), elems));
-  }
-  return out;
+  return fragments(acc, c.blockN / 8);
 }
 
 SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
@@ -902,12 +904,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                    e.add(colOff, e.idx(dd * 16))),
                 true, 4);
             for (int64_t hf = 0; hf < 2; ++hf) {
-              Value bFrag = vector::FromElementsOp::create(
-                  b, loc, vec({2, 2}, c.elt),
-                  ValueRange{extract(frag, {2 * hf, 0}),
-                             extract(frag, {2 * hf, 1}),
-                             extract(frag, {2 * hf + 1, 0}),
-                             extract(frag, {2 * hf + 1, 1})});
+              Value bFrag = halfOf(frag, hf);
               int64_t j = 2 * dd + hf;
               next[4 + j] = mma(pa, bFrag, next[4 + j]);
             }
@@ -1115,12 +1112,7 @@ void KernelCodegen::emitLightning(const KernelArgs &a, Value smemBase,
                            e.add(aCol, e.idx(dd * 16))},
                 true, 4);
             for (int64_t hf = 0; hf < 2; ++hf) {
-              Value bFrag = vector::FromElementsOp::create(
-                  b, loc, vec({2, 2}, c.elt),
-                  ValueRange{extract(frag, {2 * hf, 0}),
-                             extract(frag, {2 * hf, 1}),
-                             extract(frag, {2 * hf + 1, 0}),
-                             extract(frag, {2 * hf + 1, 1})});
+              Value bFrag = halfOf(frag, hf);
               o[2 * dd + hf] = mma(qa[kk], bFrag, o[2 * dd + hf]);
             }
           }
@@ -1156,15 +1148,7 @@ void KernelCodegen::emitLightning(const KernelArgs &a, Value smemBase,
               ValueRange{stage, e.add(aRow, e.idx(kk * 16)),
                          e.add(aCol, e.idx(dd * 16))},
               true, 4);
-          SmallVector<Value> out;
-          for (int64_t hf = 0; hf < 2; ++hf)
-            out.push_back(vector::FromElementsOp::create(
-                b, loc, vec({2, 2}, c.elt),
-                ValueRange{extract(frag, {2 * hf, 0}),
-                           extract(frag, {2 * hf, 1}),
-                           extract(frag, {2 * hf + 1, 0}),
-                           extract(frag, {2 * hf + 1, 1})}));
-          return out;
+          return SmallVector<Value>{halfOf(frag, 0), halfOf(frag, 1)};
         };
         for (int64_t kk = 0; kk < bl / 16; ++kk) {
           Value pa = zeros(vec({4, 2}, c.elt));
