@@ -33,7 +33,9 @@ echo "== attnc: the GPU kernel library to PTX (no CUDA toolkit needed)"
 for t in sm_80 sm_90a; do
   $bin/attnc kernels/gpu.mlir --target=$t --emit=ptx -o "$work/gpu-$t.ptx"
   echo "   kernels/gpu.mlir -> gpu-$t.ptx ($(grep -c '^.visible .entry' "$work/gpu-$t.ptx") kernels," \
-       "$(grep -c 'mma.sync.aligned.m16n8k16' "$work/gpu-$t.ptx") tensor-core MMAs)"
+       "$(grep -c 'mma.sync.aligned.m16n8k16' "$work/gpu-$t.ptx") mma.sync," \
+       "$(grep -c 'wgmma.mma_async' "$work/gpu-$t.ptx") wgmma," \
+       "$(grep -c 'cp.async.bulk.tensor' "$work/gpu-$t.ptx") TMA copies)"
 done
 if [ -e /dev/nvidia0 ]; then
   echo "== attn-run --target cuda: JIT for the GPU, check against float64"
