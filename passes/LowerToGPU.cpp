@@ -44,6 +44,19 @@ namespace {
 
 /// Name of the dynamic shared memory symbol of the kernel module.
 constexpr StringLiteral kSmemName = "__attn_smem";
+/// memref<0xi8, workgroup>: the type of the kernels' dynamic shared memory.
+MemRefType smemType(MLIRContext *ctx) {
+  auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  return MemRefType::get({0}, IntegerType::get(ctx, 8),
+                         MemRefLayoutAttrInterface{}, ws);
+}
+
+/// The kernel's dynamic shared memory (the extern __attn_smem array).
+Value dynamicSmem(OpBuilder &b, Location loc) {
+  return memref::GetGlobalOp::create(b, loc, smemType(b.getContext()),
+                                     kSmemName);
+}
+
 /// Row padding of every shared-memory tile, in elements (16 bytes): the 8
 /// rows one ldmatrix reads then start in 8 different bank groups.
 constexpr int64_t kPad = 8;
@@ -162,6 +175,17 @@ private:
   Value zeros(VectorType t) {
     return arith::ConstantOp::create(e.b, e.loc, t,
                                      DenseElementsAttr::get(t, 0.0f));
+  }
+
+  /// A shared-memory tile of the input type: `shape` at `byteOffset` of the
+  /// kernel's dynamic shared memory.
+  Value tileView(Value smemBase, ArrayRef<int64_t> shape, int64_t byteOffset) {
+    auto ws = gpu::AddressSpaceAttr::get(e.b.getContext(),
+                                         gpu::AddressSpace::Workgroup);
+    auto t = MemRefType::get(shape, c.elt, MemRefLayoutAttrInterface{}, ws);
+    return memref::ViewOp::create(e.b, e.loc, t, smemBase, e.idx(byteOffset),
+                                  ValueRange{})
+        .getResult();
   }
 
   /// B fragment `h` (n8 block h) of an ldmatrix.x4 result holding the two
@@ -669,13 +693,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
 
   // Shared memory: Q [BM][D+pad], K [S][BN][D+pad], V [S][BN][Dv+pad].
   int64_t eb = c.elt.getIntOrFloatBitWidth() / 8;
-  auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
-                                       gpu::AddressSpace::Workgroup);
   auto smemView = [&](ArrayRef<int64_t> shape, int64_t byteOffset) {
-    auto t = MemRefType::get(shape, c.elt, MemRefLayoutAttrInterface{}, ws);
-    return memref::ViewOp::create(b, loc, t, smemBase, e.idx(byteOffset),
-                                  ValueRange{})
-        .getResult();
+    return tileView(smemBase, shape, byteOffset);
   };
   int64_t qBytes = c.blockM * (c.d + c.qkPad()) * eb;
   int64_t kBytes = c.stages * c.blockN * (c.d + c.qkPad()) * eb;
@@ -1005,13 +1024,8 @@ void KernelCodegen::emitLightning(const KernelArgs &a, Value smemBase,
   Location loc = e.loc;
   Type f32 = b.getF32Type();
   int64_t bl = c.blockM, eb = c.elt.getIntOrFloatBitWidth() / 8;
-  auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
-                                       gpu::AddressSpace::Workgroup);
   auto smemView = [&](ArrayRef<int64_t> shape, int64_t byteOffset) {
-    auto t = MemRefType::get(shape, c.elt, MemRefLayoutAttrInterface{}, ws);
-    return memref::ViewOp::create(b, loc, t, smemBase, e.idx(byteOffset),
-                                  ValueRange{})
-        .getResult();
+    return tileView(smemBase, shape, byteOffset);
   };
   int64_t qkBytes = 2 * bl * (c.d + kPad) * eb;
   sQ = smemView({2, bl, c.d + kPad}, 0);
@@ -1296,29 +1310,14 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   auto qType = cast<MemRefType>(op.getQ().getType());
   auto vType = cast<MemRefType>(op.getV().getType());
   auto oType = cast<MemRefType>(op.getOut().getType());
+  auto pattern = op.getPattern();
+  auto dilated = dyn_cast<DilatedAttr>(Attribute(pattern));
   GPUConfig c;
-  // warps = 0: on sm_90a where TMA applies (D and Dv multiples of 64, not
-  // dilated), 8: two warpgroups, both products by wgmma, 1.2-1.4x the
-  // 4-warp mma.sync kernel on an H100 (docs/gpu-performance-notes.md);
-  // elsewhere 4 (mma.sync).
-  auto dilatedPattern = dyn_cast<DilatedAttr>(Attribute(op.getPattern()));
-  bool tmaFits = tma && chip == "sm_90a" && !dilatedPattern &&
-                 qType.getDimSize(3) % 64 == 0 && vType.getDimSize(3) % 64 == 0;
-  c.warps = warps ? int64_t(warps) : (tmaFits ? 8 : 4);
-  if (!warps && blockM)
-    c.warps = blockM / 16;
-  c.blockM = 16 * c.warps;
-  c.blockN = blockN;
-  c.stages = stages;
   c.d = qType.getDimSize(3);
   c.dv = vType.getDimSize(3);
   c.elt = qType.getElementType();
   c.outElt = oType.getElementType();
   c.scale = *op.getEffectiveScale();
-  // wgmma when two or more warpgroups share a CTA (measured: with one, the
-  // synchronous wgmma wait leaves it slower than mma.sync).
-  c.wgmma = chip == "sm_90a" && c.warps % 4 == 0 && c.warps >= 8 &&
-            c.blockN % 8 == 0;
   if (!c.elt.isF16() && !c.elt.isBF16())
     return fail("tensor cores take f16 or bf16 inputs, got " +
                 llvm::formatv("{0}", c.elt).str());
@@ -1326,11 +1325,19 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
       c.d % 16 != 0 || c.dv % 16 != 0 || c.d > 256 || c.dv > 256)
     return fail("head dims D and Dv must be static multiples of 16, at most "
                 "256");
-  if (c.smemBytes() > 227 * 1024)
-    return fail("the tiles need " + std::to_string(c.smemBytes()) +
-                " bytes of shared memory, more than a CTA can have (227 KB)");
-  auto pattern = op.getPattern();
-  auto dilated = dyn_cast<DilatedAttr>(Attribute(pattern));
+  // TMA on sm_90a where its layout fits: 64-column atoms, unit row stride
+  // (dilated phases address strided rows: cp.async).
+  c.tma = tma && chip == "sm_90a" && !dilated && c.d % 64 == 0 &&
+          c.dv % 64 == 0;
+  // warps = 0: where TMA applies, 8: two warpgroups, both products by
+  // wgmma, 1.2-1.4x the 4-warp mma.sync kernel on an H100
+  // (docs/gpu-performance-notes.md); elsewhere 4 (mma.sync).
+  c.warps = warps ? int64_t(warps) : (c.tma ? 8 : 4);
+  if (!warps && blockM)
+    c.warps = blockM / 16;
+  c.blockM = 16 * c.warps;
+  c.blockN = blockN;
+  c.stages = stages;
   if (auto lm = dyn_cast<LandmarkAttr>(Attribute(pattern))) {
     if (lm.getTopk())
       return fail("landmark top-k retrieval is not supported by the GPU "
@@ -1341,14 +1348,15 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                   std::to_string(lm.getBlock()));
     c.landmark = lm.getBlock();
     c.blockN = c.landmark;
-    if (c.wgmma)
-      c.wgmma = c.blockN % 8 == 0;
   }
-  // TMA on sm_90a where its layout fits: 64-column atoms, unit row stride
-  // (dilated phases address strided rows: cp.async).
-  c.tma = tma && chip == "sm_90a" && !dilated && c.d % 64 == 0 &&
-          c.dv % 64 == 0;
+  // wgmma when two or more warpgroups share a CTA (measured: with one, the
+  // synchronous wgmma wait leaves it slower than mma.sync).
+  c.wgmma = chip == "sm_90a" && c.warps % 4 == 0 && c.warps >= 8 &&
+            c.blockN % 8 == 0;
   c.wgmmaPV = c.wgmma && c.tma && wgmmaPv;
+  if (c.smemBytes() > 227 * 1024)
+    return fail("the tiles need " + std::to_string(c.smemBytes()) +
+                " bytes of shared memory, more than a CTA can have (227 KB)");
   int64_t unusedLo, unusedHi;
   if (!dilated && !c.landmark && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
     return fail(llvm::formatv("pattern {0} is not supported by the GPU "
@@ -1401,12 +1409,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     gpu::ReturnOp::create(b, loc);
     launches += llvm::formatv("launch {0} {1} {2}\n", entryName, seg, perSeg);
   };
-  auto smemOf = [&](Emitter &e) -> Value {
-    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-    auto smemType = MemRefType::get({0}, e.b.getI8Type(),
-                                    MemRefLayoutAttrInterface{}, ws);
-    return memref::GetGlobalOp::create(e.b, loc, smemType, kSmemName);
-  };
+  auto smemOf = [&](Emitter &e) { return dynamicSmem(e.b, loc); };
   auto headsOf = [](Emitter &e, const KernelArgs &a, TileWork &w) {
     w.head = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
     w.batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
@@ -1605,21 +1608,17 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
               ValueRange{alibiSlopeLog2(e, w.head, h)})
               .getResult(0),
           e.f32(-M_LOG2E));
-    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-    Value smemBase = memref::GetGlobalOp::create(
-        b, loc, MemRefType::get({0}, b.getI8Type(), MemRefLayoutAttrInterface{}, ws),
-        kSmemName);
+    Value smemBase = dynamicSmem(b, loc);
     KernelCodegen kc(e, c);
     kc.setup();
     kc.emitLightning(a, smemBase, w, e0, ev, log2l);
     gpu::ReturnOp::create(b, loc);
   }
-  // One launch: grid x = ceil(N / 2^40) * (Dv / ev) = Dv / ev.
+  // One launch of grid x = Dv / ev (seg 0: not split along the sequence).
   std::string extra = llvm::formatv("target {0}\nthreads 128\nsmem {1}\n"
                                     "tile_m 64\ntile_n {2}\nstages 2\n"
-                                    "launch {3} {4} {5}\n",
-                                    chip, smem, ev, name, int64_t(1) << 40,
-                                    c.dv / ev)
+                                    "launch {3} 0 {4}\n",
+                                    chip, smem, ev, name, c.dv / ev)
                           .str();
   std::string meta = kernelMetaText("lightning", "", 1, argTypes,
                                     argRoles(entry, operands), extra);
@@ -1668,16 +1667,15 @@ void LowerToGPU::runOnOperation() {
   auto gpuModule =
       gpu::GPUModuleOp::create(b, module.getLoc(), "attn_kernels");
   {
-    // Dynamic shared memory: an extern .shared array, 1024-byte aligned for
-    // TMA's 128-byte swizzle atoms (16 would do for cp.async and ldmatrix) (gpu.dynamic_shared_memory lowers to a 1-byte
-    // array on NVPTX in MLIR 22).
+    // Dynamic shared memory: an extern .shared array (gpu.dynamic_shared_
+    // memory lowers to a 1-byte array on NVPTX in MLIR 22), 1024-byte
+    // aligned for TMA's 128-byte swizzle atoms (16 would do for cp.async and
+    // ldmatrix).
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(gpuModule.getBody());
-    auto ws = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-    auto smemType = MemRefType::get({0}, b.getI8Type(),
-                                    MemRefLayoutAttrInterface{}, ws);
     memref::GlobalOp::create(b, module.getLoc(), kSmemName,
-                             b.getStringAttr("public"), smemType, Attribute(),
+                             b.getStringAttr("public"), smemType(ctx),
+                             Attribute(),
                              /*constant=*/false, b.getI64IntegerAttr(1024));
   }
   for (auto [func, op] : kernels) {

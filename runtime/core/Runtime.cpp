@@ -270,7 +270,7 @@ struct ArgMeta {
 } // namespace
 
 /// One launch of a GPU kernel: entry point, and its grid's x size
-/// ceil(Nq / seg) * perSeg (y = H, z = B).
+/// ceil(Nq / seg) * perSeg, or perSeg when seg is 0 (y = H, z = B).
 struct GPULaunch {
   std::string entry;
   int64_t seg = 0, perSeg = 0;
@@ -347,7 +347,7 @@ static attn_status parseMeta(attn_kernel &k) {
     } else if (key == "launch") {
       GPULaunch l;
       ls >> l.entry >> l.seg >> l.perSeg;
-      if (l.entry.empty() || l.seg < 1 || l.perSeg < 1)
+      if (l.entry.empty() || l.seg < 0 || l.perSeg < 1)
         return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                             "kernel '" + k.name + "' has a bad launch in its "
                             "metadata: " + line);
@@ -729,7 +729,8 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   int64_t heads = q->shape[1], batch = q->shape[0];
   for (size_t l = 0; l < kernel.launches.size(); ++l) {
     const GPULaunch &launch = kernel.launches[l];
-    int64_t tiles = (q->shape[2] + launch.seg - 1) / launch.seg;
+    int64_t tiles =
+        launch.seg ? (q->shape[2] + launch.seg - 1) / launch.seg : 1;
     if (tiles > INT32_MAX / launch.perSeg || heads > 65535 || batch > 65535)
       return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
                           "kernel '" + kernel.name + "' would need a grid of (" +

@@ -37,6 +37,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
@@ -47,6 +48,7 @@
 
 #include <functional>
 #include <mutex>
+#include <set>
 
 using namespace mlir;
 
@@ -331,6 +333,7 @@ struct GPUKernel {
     int64_t cols, rows;
   };
   std::vector<TensorMap> tensorMaps; // TMA kernels
+  std::set<std::string> bf16;        // roles of the bf16 arguments
 };
 
 std::vector<GPUKernel> gpuKernels(ModuleOp module) {
@@ -356,6 +359,8 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
         int64_t rank = 0;
         f[3].getAsInteger(10, rank);
         k.args.push_back({f[1].str(), rank});
+        if (f[2] == "bf16")
+          k.bf16.insert(f[1].str());
       } else if (f.size() == 2 && f[0] == "threads") {
         f[1].getAsInteger(10, k.threads);
       } else if (f.size() == 2 && f[0] == "smem") {
@@ -479,7 +484,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << ", 1, 1}, ones[4] = {1, 1, 1, 1};\n"
          << "    if (r == CUDA_SUCCESS)\n      r = cuTensorMapEncodeTiled(&maps["
          << i << "], "
-         << (k.meta.find("arg " + x + " bf16 ") != std::string::npos
+         << (k.bf16.count(x)
                  ? "CU_TENSOR_MAP_DATA_TYPE_BFLOAT16"
                  : "CU_TENSOR_MAP_DATA_TYPE_FLOAT16")
          << ", 4, (void *)" << x
@@ -488,12 +493,18 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
             "CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);\n"
          << "    params[n++] = &maps[" << i << "];\n  }\n";
     }
-    // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg.
-    for (auto [i, l] : llvm::enumerate(k.launches))
+    // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
+    // (seg 0: perSeg, whatever Nq).
+    for (auto [i, l] : llvm::enumerate(k.launches)) {
+      std::string gridX =
+          l.seg ? llvm::formatv("(unsigned)((nq + {0}) / {1} * {2})",
+                                l.seg - 1, l.seg, l.perSeg)
+                      .str()
+                : std::to_string(l.perSeg);
       os << "  if (r == CUDA_SUCCESS)\n    r = cuLaunchKernel(m->functions[" << i
-         << "], (unsigned)((nq + " << l.seg - 1 << ") / " << l.seg << " * "
-         << l.perSeg << "), (unsigned)heads, (unsigned)batch, " << k.threads
+         << "], " << gridX << ", (unsigned)heads, (unsigned)batch, " << k.threads
          << ", 1, 1, " << k.smem << ", stream, params, NULL);\n";
+    }
     os << "  return r;\n}\n";
   }
   os << "\n#ifdef __cplusplus\n}\n#endif\n#endif\n";

@@ -196,6 +196,16 @@ def load_kernel(rt, ctx, target, ext, name):
     return rt.load(ctx, path, name)
 
 
+def inputs(b, h, n, d, scale=1.0):
+    """Random bf16 Q, K, V [b, h, n, d] (seeded by n and d) times `scale`,
+    and empty O and LSE."""
+    g = torch.Generator(device="cuda").manual_seed(n + d)
+    q, k, v = (scale * torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
+                                   generator=g) for _ in range(3))
+    lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
+    return q, k, v, torch.empty_like(q), lse
+
+
 def time_attn(rt, ctx, name, tensors):
     """Median ms of kernel `name` of every target folder of the bundle."""
     res = {}
@@ -213,10 +223,7 @@ def bench_lightning(rt, ctx, rows, ns):
     for d in (64, 128):
         for n in ns:
             b, h = max(1, 32768 // n), 2048 // d
-            g = torch.Generator(device="cuda").manual_seed(n + d)
-            q, k, v = (0.1 * torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
-                                         generator=g) for _ in range(3))
-            o = torch.empty_like(q)
+            q, k, v, o, _ = inputs(b, h, n, d, scale=0.1)
             kv = torch.empty(b, h, d, d, device="cuda", dtype=torch.float32)
             slopes = torch.tensor(reference.alibi_slopes(h), device="cuda")
             flops = reference.lightning_flops(b, h, n, d, d, 64)
@@ -238,11 +245,7 @@ def bench_landmark(rt, ctx, rows, ns):
     for d in (64, 128):
         for n in ns:
             b, h = 1, 1024 // d
-            g = torch.Generator(device="cuda").manual_seed(n + d)
-            q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
-                                   generator=g) for _ in range(3))
-            o = torch.empty_like(q)
-            lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
+            q, k, v, o, lse = inputs(b, h, n, d)
             flops = reference.useful_flops(
                 reference.pattern_from_text("#attn.landmark<block = 64>"), b, h, n, n, d)
             res = time_attn(rt, ctx, f"landmark64_bf16_d{d}", [q, k, v, o, lse])
@@ -290,11 +293,7 @@ def main():
                 b, h = max(1, 16384 // n), 2048 // d
                 if tag == "longnet":
                     b, h = 1, 1024 // d
-                g = torch.Generator(device="cuda").manual_seed(n + d)
-                q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16,
-                                       generator=g) for _ in range(3))
-                o = torch.empty_like(q)
-                lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
+                q, k, v, o, lse = inputs(b, h, n, d)
                 flops = reference.useful_flops(reference.pattern_from_text(PATTERN_TEXT[tag]),
                                                b, h, n, n, d)
                 res = time_attn(rt, ctx, f"{tag}_bf16_d{d}", [q, k, v, o, lse])

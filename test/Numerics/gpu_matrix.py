@@ -99,7 +99,6 @@ def run_lightning(rt, ctx, kernel, dtype, d, with_state, shape, rng):
     q, q64 = make(shape, dtype, rng, b, h, n, d, "bhnd")
     k, k64 = make(shape, dtype, rng, b, hk, n, d, "bhnd")
     v, v64 = make(shape, dtype, rng, b, hk, n, d, "bhnd")
-    # Keep O's magnitude moderate: the decay sums up to 1 / (1 - lambda).
     o = torch.full((b, h, n, d), float("nan"), dtype=TORCH[dtype], device="cuda")
     kv_out = torch.full((b, h, d, d), float("nan"), dtype=torch.float32, device="cuda")
     tensors = [q, k, v, o]

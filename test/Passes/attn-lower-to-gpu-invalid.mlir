@@ -65,3 +65,13 @@ func.func @landmark_block(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
   attn.attention #attn.landmark<block = 50> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
   return
 }
+
+// -----
+
+func.func @lightning_strided_state(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
+                                   %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>,
+                                   %kv: memref<?x?x64x64xf32, strided<[?, ?, 128, 1]>>) {
+  // expected-error @below {{the GPU target needs contiguous states}}
+  attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>) state_out(%kv : memref<?x?x64x64xf32, strided<[?, ?, 128, 1]>>)
+  return
+}

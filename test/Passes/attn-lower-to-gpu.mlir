@@ -19,7 +19,7 @@
 // LIGHT: gpu.barrier
 // LIGHT: scf.yield
 // LIGHT: vector.store {{.*}} : memref<?x?x64x64xf32>, vector<2xf32>
-// LIGHT: op lightning\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 52224\0Atile_m 64\0Atile_n 32\0Astages 2\0Alaunch lightning_bf16_d64 1099511627776 2\0A
+// LIGHT: op lightning\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 52224\0Atile_m 64\0Atile_n 32\0Astages 2\0Alaunch lightning_bf16_d64 0 2\0A
 
 // sm_90a: the kernel takes the CUtensorMaps of Q, K and V last; the leader
 // thread sets up stages + 1 mbarriers, expects each tile's bytes and starts
