@@ -83,6 +83,8 @@ struct GPUConfig {
   /// Landmark attention with blocks of this many keys (one key tile per
   /// block); 0 for the other patterns.
   int64_t landmark = 0;
+  /// Landmark top-k retrieval: the blocks each query keeps (0: all).
+  int64_t topk = 0;
   int64_t threads() const { return warps * 32; }
   /// Row padding of the Q and K tiles: none in the wgmma and TMA layouts.
   int64_t qkPad() const { return wgmma || tma ? 0 : kPad; }
@@ -92,9 +94,10 @@ struct GPUConfig {
     return eb * (blockM * (d + qkPad()) + stages * blockN * (d + qkPad()) +
                  stages * blockN * (dv + vPad()));
   }
-  /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q.
+  /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q, or
+  /// (top-k) the schedule's two rows of one i32 per warp.
   int64_t smemBytes() const {
-    return tileBytes() + (tma ? 8 * (stages + 1) : 0);
+    return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (topk ? 8 * warps : 0);
   }
 };
 
@@ -278,6 +281,27 @@ private:
   /// keep s_j; landmarks and everything else get -inf. Raw (unscaled)
   /// scores; `pos` are the positions of the thread's two rows.
   SmallVector<Value> landmarkScores(ArrayRef<Value> s, Value n0, Value pos[2]);
+
+  // Landmark top-k retrieval.
+  /// "No block" in the top-k lists and the tile schedule.
+  static constexpr int32_t kNoBlock = std::numeric_limits<int32_t>::max();
+  /// The blocks each of the thread's two rows retrieves (i32, ascending
+  /// score order; kNoBlock where the row has fewer than k earlier blocks).
+  SmallVector<Value> chosen[2];
+  /// The schedule's exchange: two rows of one i32 per warp, in shared memory.
+  Value slots;
+  /// Fills `chosen`: the landmark keys of blocks [0, blocks) are scored by
+  /// the key-tile code (mma.sync) and each row keeps its k best blocks
+  /// before its own (`rowBlock`).
+  void selectTopk(ArrayRef<Value> qa, const KernelArgs &a, const TileWork &w,
+                  Value rowBlock[2], Value blocks);
+  /// The warp's smallest block after `x` (i32) that one of its rows visits:
+  /// a chosen block, or one of the CTA's own blocks [ownLo, ownHi].
+  Value warpNextBlock(Value x, Value ownLo, Value ownHi);
+  /// Lane 0 of each warp writes `v` to row `buf` of the exchange; after a
+  /// barrier, minOfWarps(buf) is the CTA's smallest.
+  void publish(Value v, Value buf);
+  Value minOfWarps(Value buf);
 };
 
 void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
@@ -636,6 +660,16 @@ SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
     Value shiftBy = subf(lmScore, lseBlock);
     Value earlier = e.cmp(arith::CmpIPredicate::slt, tileBlock, rowBlock);
     Value own = e.cmp(arith::CmpIPredicate::eq, tileBlock, rowBlock);
+    // Top-k: an earlier block counts only when the row retrieved it.
+    Value picked = earlier;
+    if (c.topk) {
+      Value tb = e.toI32(tileBlock);
+      Value any = arith::ConstantOp::create(b, e.loc, b.getBoolAttr(false));
+      for (Value blk : chosen[hf])
+        any = arith::OrIOp::create(
+            b, e.loc, any, e.cmp(arith::CmpIPredicate::eq, blk, tb));
+      picked = arith::AndIOp::create(b, e.loc, earlier, any);
+    }
     for (int64_t j = 0; j < L / 8; ++j)
       for (int64_t x = 0; x < 2; ++x) {
         Value col = e.add(colBase, e.idx(8 * j + x));
@@ -643,7 +677,7 @@ SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
         Value isLm = e.cmp(arith::CmpIPredicate::eq, col, e.idx(L - 1));
         Value raw = extract(out[j], {hf, x});
         Value seen = e.cmp(arith::CmpIPredicate::sle, key, pos[hf]);
-        Value v = e.select(earlier, addf(raw, shiftBy),
+        Value v = e.select(picked, addf(raw, shiftBy),
                            e.select(arith::AndIOp::create(b, e.loc, own, seen),
                                     raw, negInf()));
         v = e.select(isLm, negInf(), v);
@@ -651,6 +685,124 @@ SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
       }
   }
   return out;
+}
+
+/// The landmark keys of blocks [0, blocks) come in tiles of BN (rows L - 1 +
+/// L t of K: the strided copy of dilated phases) through two stages of the
+/// K ring, and are scored by the same mma.sync code as the key tiles. Each
+/// lane keeps, for each of its two rows, the k best (score, block) pairs of
+/// its columns, ordered by score and then by earlier block (SPEC's tie
+/// rule); the quad's four lists are merged by shuffles in the same total
+/// order, so the four lanes of a row end with the same list.
+void KernelCodegen::selectTopk(ArrayRef<Value> qa, const KernelArgs &a,
+                               const TileWork &w, Value rowBlock[2],
+                               Value blocks) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  int64_t k = c.topk, L = c.landmark, bn = c.blockN;
+  Value none = i32(kNoBlock);
+  // Compare in the softmax's direction: a negative scale reverses it.
+  Value sign = e.f32(c.scale < 0 ? -1.0 : 1.0);
+  Value tiles = e.ceilDiv(blocks, e.idx(bn));
+  auto load = [&](Value t) {
+    e.ifThen(e.cmp(arith::CmpIPredicate::slt, t, tiles), [&] {
+      copyTile(a.k, w.batch, w.kvHead, e.mul(t, e.idx(bn)), blocks,
+               e.idx(L - 1), e.idx(L), bn, c.d, sK, e.rem(t, e.idx(2)));
+    });
+  };
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  auto commit = [&] {
+    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType,
+                                                   ValueRange{})
+        .getResult();
+  };
+  // A list is k scores then k blocks, best first. Insertion carries the
+  // displaced entry down; (-inf, kNoBlock) never displaces anything.
+  auto insertInto = [&](MutableArrayRef<Value> list, Value sc, Value blk) {
+    for (int64_t i = 0; i < k; ++i) {
+      Value si = list[i], bi = list[k + i];
+      Value beats = arith::OrIOp::create(
+          b, loc, e.cmpf(arith::CmpFPredicate::OGT, sc, si),
+          arith::AndIOp::create(b, loc,
+                                e.cmpf(arith::CmpFPredicate::OEQ, sc, si),
+                                e.cmp(arith::CmpIPredicate::slt, blk, bi)));
+      list[i] = e.select(beats, sc, si);
+      list[k + i] = e.select(beats, blk, bi);
+      sc = e.select(beats, si, sc);
+      blk = e.select(beats, bi, blk);
+    }
+  };
+  SmallVector<Value> init;
+  for (int64_t hf = 0; hf < 2; ++hf) {
+    init.append(k, negInf());
+    init.append(k, none);
+  }
+  load(e.idx(0));
+  commit();
+  SmallVector<Value> best = e.forLoop(
+      e.idx(0), tiles, e.idx(1), init,
+      [&](Value t, ValueRange carried) {
+        load(e.add(t, e.idx(1)));
+        nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
+                                         b.getI32IntegerAttr(1));
+        gpu::BarrierOp::create(b, loc);
+        SmallVector<Value> s = scores(qa, e.rem(t, e.idx(2)));
+        SmallVector<Value> next(carried.begin(), carried.end());
+        Value colBase = e.add(e.mul(t, e.idx(bn)), e.mul(quadCol, e.idx(2)));
+        for (int64_t hf = 0; hf < 2; ++hf)
+          for (int64_t j = 0; j < bn / 8; ++j)
+            for (int64_t x = 0; x < 2; ++x) {
+              Value blk = e.add(colBase, e.idx(8 * j + x));
+              Value ok = e.cmp(arith::CmpIPredicate::slt, blk, rowBlock[hf]);
+              insertInto(MutableArrayRef<Value>(next).slice(2 * k * hf, 2 * k),
+                         e.select(ok, mulf(extract(s[j], {hf, x}), sign),
+                                  negInf()),
+                         e.select(ok, e.toI32(blk), none));
+            }
+        // The next iteration's copy may overwrite this stage.
+        gpu::BarrierOp::create(b, loc);
+        return next;
+      });
+  for (int64_t hf = 0; hf < 2; ++hf) {
+    MutableArrayRef<Value> list = MutableArrayRef<Value>(best).slice(2 * k * hf,
+                                                                     2 * k);
+    for (int64_t offset : {1, 2}) {
+      SmallVector<Value> theirs;
+      for (Value v : list)
+        theirs.push_back(shuffleXor(v, offset));
+      for (int64_t i = 0; i < k; ++i)
+        insertInto(list, theirs[i], theirs[k + i]);
+    }
+    chosen[hf].assign(list.begin() + k, list.end());
+  }
+}
+
+Value KernelCodegen::warpNextBlock(Value x, Value ownLo, Value ownHi) {
+  Value none = i32(kNoBlock);
+  Value next = e.select(e.cmp(arith::CmpIPredicate::slt, x, ownHi),
+                        e.max(arith::AddIOp::create(e.b, e.loc, x, i32(1)),
+                              ownLo),
+                        none);
+  for (int64_t hf = 0; hf < 2; ++hf)
+    for (Value blk : chosen[hf])
+      next = e.min(next, e.select(e.cmp(arith::CmpIPredicate::sgt, blk, x),
+                                  blk, none));
+  for (int64_t offset = 16; offset >= 1; offset /= 2)
+    next = e.min(next, shuffleXor(next, offset));
+  return next;
+}
+
+void KernelCodegen::publish(Value v, Value buf) {
+  e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
+    e.store(v, slots, {e.add(e.mul(buf, e.idx(c.warps)), warp)});
+  });
+}
+
+Value KernelCodegen::minOfWarps(Value buf) {
+  Value m = i32(kNoBlock);
+  for (int64_t wp = 0; wp < c.warps; ++wp)
+    m = e.min(m, e.load(slots, {e.add(e.mul(buf, e.idx(c.warps)), e.idx(wp))}));
+  return m;
 }
 
 /// Scores outside [lo, hi] of their row become -inf (partial tiles only).
@@ -716,6 +868,15 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   }
   if (!c.tma)
     sV = smemView({c.stages, c.blockN, c.dv + kPad}, qBytes + kBytes);
+  if (c.topk) {
+    auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
+                                         gpu::AddressSpace::Workgroup);
+    slots = memref::ViewOp::create(
+        b, loc,
+        MemRefType::get({2 * c.warps}, b.getI32Type(),
+                        MemRefLayoutAttrInterface{}, ws),
+        smemBase, e.idx(c.tileBytes()), ValueRange{});
+  }
 
   // Key tiles of this query tile, from the pattern interface.
   Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));
@@ -749,10 +910,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                                                    ValueRange{})
         .getResult();
   };
-  auto loadKV = [&](Value tile) {
-    Value n0 = e.add(kt.first, e.mul(tile, e.idx(c.blockN)));
-    Value stage = e.rem(tile, e.idx(c.stages));
-    Value due = e.cmp(arith::CmpIPredicate::slt, tile, numTiles);
+  // The key tile at n0 into `stage` of the ring, when `due`.
+  auto loadKVAt = [&](Value stage, Value n0, Value due) {
     if (c.tma) {
       e.ifThen(arith::AndIOp::create(b, loc, due, leader), [&] {
         Value bar = barrier(stage);
@@ -774,6 +933,16 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                sV, stage);
     });
   };
+  // Key tile number `tile` of [kt.first, kt.last).
+  auto loadKV = [&](Value tile) {
+    loadKVAt(e.rem(tile, e.idx(c.stages)),
+             e.add(kt.first, e.mul(tile, e.idx(c.blockN))),
+             e.cmp(arith::CmpIPredicate::slt, tile, numTiles));
+  };
+  SmallVector<Value> qa;
+  // Top-k: the schedule's state (see below).
+  Value ownLo, ownHi;
+  SmallVector<Value> queue;
 
   if (c.tma) {
     // Prologue: the leader sets up the barriers (one arrival each: its
@@ -794,6 +963,43 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     for (int64_t s = 0; s < c.stages - 1; ++s)
       loadKV(e.idx(s));
     waitBarrier(barQ, e.idx(0));
+  } else if (c.topk) {
+    // Landmark top-k: Q, then each row's choice of earlier blocks; the CTA
+    // visits the union of its rows' choices and its own blocks, in order.
+    // That schedule is built as it goes: each warp's smallest next block
+    // (warpNextBlock) goes through shared memory, published one iteration
+    // ahead and read after that iteration's barriers (two alternating
+    // rows), so the loop adds no barrier; the prologue finds the first
+    // stages - 1 blocks with one barrier each.
+    copyTile(a.q, batch, head, m0, nq, w.qBase, w.stride, c.blockM, c.d, sQ,
+             Value());
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
+    gpu::BarrierOp::create(b, loc);
+    qa = loadQFragments();
+    Value L = e.idx(c.landmark);
+    Value rowBlock[2];
+    for (int64_t hf = 0; hf < 2; ++hf)
+      rowBlock[hf] = arith::FloorDivSIOp::create(b, loc, pos[hf], L);
+    Value hiBlock = arith::FloorDivSIOp::create(b, loc, pLast, L);
+    selectTopk(qa, a, w, rowBlock, e.max(hiBlock, e.idx(0)));
+    ownLo = e.toI32(e.max(arith::FloorDivSIOp::create(b, loc, pFirst, L),
+                          e.idx(0)));
+    ownHi = e.toI32(hiBlock);
+    Value x = i32(-1), token;
+    for (int64_t s = 0; s < c.stages - 1; ++s) {
+      publish(warpNextBlock(x, ownLo, ownHi), e.idx(s % 2));
+      gpu::BarrierOp::create(b, loc);
+      x = minOfWarps(e.idx(s % 2));
+      queue.push_back(x);
+      loadKVAt(e.idx(s), e.mul(arith::IndexCastOp::create(
+                                   b, loc, b.getIndexType(), x), L),
+               e.cmp(arith::CmpIPredicate::ne, x, i32(kNoBlock)));
+      token = commit();
+    }
+    publish(warpNextBlock(x, ownLo, ownHi), e.idx((c.stages - 1) % 2));
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                     b.getI32IntegerAttr(c.stages - 2));
+    gpu::BarrierOp::create(b, loc);
   } else {
     // Prologue: Q with the first key tile, then stages - 2 more tiles; one
     // commit group each (possibly empty) so the wait counts stay uniform.
@@ -810,8 +1016,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     asyncProxyFence();
     gpu::BarrierOp::create(b, loc);
   }
-  SmallVector<Value> qa;
-  if (!c.wgmma)
+  if (!c.wgmma && !c.topk)
     qa = loadQFragments();
 
   // Loop state: running max (raw score units) and partial sums of the two
@@ -822,12 +1027,10 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     init.push_back(zeros(accT));
   Value scaleLog2 = e.f32(c.scale * M_LOG2E);
 
-  SmallVector<Value> state = e.forLoop(
-      e.idx(0), numTiles, e.idx(1), init,
-      [&](Value tile, ValueRange carried) {
-        Value n0 = e.add(kt.first, e.mul(tile, e.idx(c.blockN)));
+  // One key tile: wait for it (loaded into stage tile % stages), then the
+  // scores, the online softmax and P V.
+  auto step = [&](Value tile, Value n0, ValueRange carried) {
         Value stage = e.rem(tile, e.idx(c.stages));
-        loadKV(e.add(tile, e.idx(c.stages - 1)));
         if (c.tma) {
           // Use u = tile / stages of the stage's barrier: phase parity u % 2.
           waitBarrier(barrier(stage),
@@ -932,7 +1135,58 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         // The next iteration's copy may overwrite this stage.
         gpu::BarrierOp::create(b, loc);
         return next;
-      });
+  };
+  SmallVector<Value> state;
+  if (!c.topk) {
+    state = e.forLoop(e.idx(0), numTiles, e.idx(1), init,
+                      [&](Value tile, ValueRange carried) {
+                        loadKV(e.add(tile, e.idx(c.stages - 1)));
+                        return step(tile, e.add(kt.first,
+                                                e.mul(tile, e.idx(c.blockN))),
+                                    carried);
+                      });
+  } else {
+    // Carried: the tile number, the blocks of the next stages - 1 tiles
+    // (queue[0] is this iteration's; kNoBlock ends the loop), the state.
+    SmallVector<Value> inits = {e.idx(0)};
+    inits.append(queue.begin(), queue.end());
+    inits.append(init.begin(), init.end());
+    int64_t nq0 = 1 + int64_t(queue.size());
+    auto loop = scf::WhileOp::create(
+        b, loc, ValueRange(inits).getTypes(), inits,
+        [&](OpBuilder &nb, Location, ValueRange carried) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          scf::ConditionOp::create(
+              b, loc,
+              e.cmp(arith::CmpIPredicate::ne, carried[1], i32(kNoBlock)),
+              carried);
+        },
+        [&](OpBuilder &nb, Location, ValueRange carried) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value tile = carried[0];
+          Value ahead = e.add(tile, e.idx(c.stages - 1));
+          Value fresh = minOfWarps(e.rem(ahead, e.idx(2)));
+          loadKVAt(e.rem(ahead, e.idx(c.stages)),
+                   e.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                    fresh),
+                         e.idx(c.landmark)),
+                   e.cmp(arith::CmpIPredicate::ne, fresh, i32(kNoBlock)));
+          publish(warpNextBlock(fresh, ownLo, ownHi),
+                  e.rem(e.add(ahead, e.idx(1)), e.idx(2)));
+          Value n0 = e.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                      carried[1]),
+                           e.idx(c.landmark));
+          SmallVector<Value> next = {e.add(tile, e.idx(1))};
+          next.append(carried.begin() + 2, carried.begin() + nq0);
+          next.push_back(fresh);
+          SmallVector<Value> st = step(tile, n0, carried.drop_front(nq0));
+          next.append(st.begin(), st.end());
+          scf::YieldOp::create(b, loc, next);
+        });
+    state.assign(loop.getResults().begin() + nq0, loop.getResults().end());
+  }
 
   // Epilogue: O / l and LSE = m * scale + ln l; empty rows: 0 and -inf.
   // Merging (dilated phases): LSE' = ln(e^LSE + e^lse), O' = e^(LSE - LSE') O
@@ -1326,8 +1580,11 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     return fail("head dims D and Dv must be static multiples of 16, at most "
                 "256");
   // TMA on sm_90a where its layout fits: 64-column atoms, unit row stride
-  // (dilated phases address strided rows: cp.async).
-  c.tma = tma && chip == "sm_90a" && !dilated && c.d % 64 == 0 &&
+  // (dilated phases address strided rows: cp.async; so does the landmark
+  // pass of top-k retrieval, which also scores on mma.sync).
+  auto landmark = dyn_cast<LandmarkAttr>(Attribute(pattern));
+  c.topk = landmark ? landmark.getTopk() : 0;
+  c.tma = tma && chip == "sm_90a" && !dilated && !c.topk && c.d % 64 == 0 &&
           c.dv % 64 == 0;
   // warps = 0: where TMA applies, 8: two warpgroups, both products by
   // wgmma, 1.2-1.4x the 4-warp mma.sync kernel on an H100
@@ -1338,10 +1595,11 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   c.blockM = 16 * c.warps;
   c.blockN = blockN;
   c.stages = stages;
-  if (auto lm = dyn_cast<LandmarkAttr>(Attribute(pattern))) {
-    if (lm.getTopk())
-      return fail("landmark top-k retrieval is not supported by the GPU "
-                  "target yet");
+  if (auto lm = landmark) {
+    // Each row's choice lives in registers (2 rows x k pairs per thread).
+    if (c.topk > 16)
+      return fail("landmark top-k on the GPU keeps at most 16 blocks per "
+                  "query, got topk = " + std::to_string(c.topk));
     if (lm.getBlock() % 16 != 0 || lm.getBlock() > 128)
       return fail("landmark blocks on the GPU must be multiples of 16 up to "
                   "128 (one key tile per block), got " +
@@ -1352,7 +1610,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   // wgmma when two or more warpgroups share a CTA (measured: with one, the
   // synchronous wgmma wait leaves it slower than mma.sync).
   c.wgmma = chip == "sm_90a" && c.warps % 4 == 0 && c.warps >= 8 &&
-            c.blockN % 8 == 0;
+            c.blockN % 8 == 0 && !c.topk;
   c.wgmmaPV = c.wgmma && c.tma && wgmmaPv;
   if (c.smemBytes() > 227 * 1024)
     return fail("the tiles need " + std::to_string(c.smemBytes()) +

@@ -164,6 +164,35 @@ def landmark_torch(q, k, v, block, scale):
     return (torch.softmax(final, -1).to(v.dtype) @ v)
 
 
+def landmark_topk_decode_torch(q, k, v, block, topk, scale):
+    """One decoding step of landmark top-k retrieval (SPEC) in torch: the
+    query (Nq = 1, at position N - 1) scores every earlier landmark, keeps
+    the top k blocks (torch.topk), gathers them, and takes the grouped
+    softmax over those blocks and its own block's keys."""
+    b, h, _, d = q.shape
+    n = k.shape[2]
+    own = (n - 1) // block                 # earlier blocks: 0 .. own - 1
+    kk = min(topk, own)
+    q0 = q[:, :, 0].float()
+    kb = k[:, :, :own * block].view(b, h, own, block, d)
+    vb = v[:, :, :own * block].view(b, h, own, block, d)
+    s_lm = torch.einsum("bhd,bhcd->bhc", q0, kb[:, :, :, block - 1].float()) * scale
+    top_s, idx = torch.topk(s_lm, kk, dim=-1)
+    gather = idx[..., None, None].expand(b, h, kk, block, d)
+    sel_k = torch.gather(kb, 2, gather)[:, :, :, :block - 1].float()
+    sel_v = torch.gather(vb, 2, gather)[:, :, :, :block - 1].float()
+    local = torch.softmax(torch.einsum("bhd,bhcld->bhcl", q0, sel_k) * scale, -1)
+    own_k = k[:, :, own * block:].float()     # keys j <= N - 1 of the own block
+    own_v = v[:, :, own * block:].float()
+    s_own = torch.einsum("bhd,bhjd->bhj", q0, own_k) * scale
+    if own_k.shape[2] == block:               # the query is the landmark: not in T
+        s_own[..., block - 1] = float("-inf")
+    p = torch.softmax(torch.cat([top_s, s_own], -1), -1)
+    o = torch.einsum("bhc,bhcld->bhd", p[..., :kk, None] * local, sel_v)
+    o = o + torch.einsum("bhj,bhjd->bhd", p[..., kk:], own_v)
+    return o[:, :, None].to(q.dtype)
+
+
 def check_baselines():
     """The torch baselines compute SPEC's functions: compare them (eager,
     float32) with the float64 reference on small random inputs."""
@@ -179,14 +208,25 @@ def check_baselines():
     got = landmark_torch(*t, 64, d ** -0.5).double().cpu().numpy()
     want, _ = reference.attention(*x, reference.pattern_from_text("#attn.landmark<block = 64>"))
     e2 = reference.rel_error(got, want)[1]
-    print(f"baselines vs float64 reference: lightning {e1:.1e}, landmark {e2:.1e}",
-          flush=True)
-    if max(e1, e2) > 1e-3:
+    e3 = 0.0
+    for nk in (1000, 1023, 1024):  # partial own block, full, query = landmark
+        kv = [rng.standard_normal((b, h, nk, d)) for _ in range(2)]
+        q1 = rng.standard_normal((b, h, 1, d))
+        got = landmark_topk_decode_torch(
+            *(torch.tensor(a, dtype=torch.float32, device="cuda") for a in (q1, *kv)),
+            64, 4, d ** -0.5).double().cpu().numpy()
+        want, _ = reference.attention(
+            q1, *kv, reference.pattern_from_text("#attn.landmark<block = 64, topk = 4>"))
+        e3 = max(e3, reference.rel_error(got, want)[1])
+    print(f"baselines vs float64 reference: lightning {e1:.1e}, landmark {e2:.1e}, "
+          f"landmark top-4 decoding {e3:.1e}", flush=True)
+    if max(e1, e2, e3) > 1e-3:
         sys.exit("bench_gpu.py: a torch baseline disagrees with the reference")
 
 
 lightning_compiled = torch.compile(lightning_torch, dynamic=False)
 landmark_compiled = torch.compile(landmark_torch, dynamic=False)
+topk_decode_compiled = torch.compile(landmark_topk_decode_torch, dynamic=False)
 
 
 def load_kernel(rt, ctx, target, ext, name):
@@ -260,6 +300,39 @@ def bench_landmark(rt, ctx, rows, ns):
             record(rows, "landmark64", d, n, b, h, flops, res)
 
 
+def bench_landmark_topk(rt, ctx, rows, ns):
+    """Landmark top-4 retrieval for one decoding step (Nq = 1 against N keys,
+    blocks of 64), B*H = 128 CTAs, against the same step in compiled torch
+    (torch.topk and gathers); the kernel of the full grouped softmax
+    (landmark64) on the same inputs shows what skipping saves."""
+    pattern = reference.pattern_from_text("#attn.landmark<block = 64, topk = 4>")
+    for d in (64, 128):
+        for n in ns:
+            b, h = 4, 32
+            _, k, v, _, _ = inputs(b, h, n, d)
+            q = torch.randn(b, h, 1, d, device="cuda", dtype=torch.bfloat16)
+            o = torch.empty_like(q)
+            lse = torch.empty(b, h, 1, device="cuda", dtype=torch.float32)
+            flops = reference.useful_flops(pattern, b, h, 1, n, d)
+            res = time_attn(rt, ctx, f"landmark64top4_bf16_d{d}", [q, k, v, o, lse])
+            want = topk_decode_compiled(q, k, v, 64, 4, d ** -0.5)
+            torch.cuda.synchronize()
+            err = ((o.float() - want.float()).abs().max() / want.float().abs().max()).item()
+            res["torch"] = triton.testing.do_bench(
+                lambda: topk_decode_compiled(q, k, v, 64, 4, d ** -0.5), warmup=10,
+                rep=100, return_mode="median")
+            full = load_kernel(rt, ctx, "sm_90a", "cubin", f"landmark64_bf16_d{d}")
+            a = rt.args([q, k, v, o, lse])
+            full_ms = triton.testing.do_bench(lambda: rt.launch(ctx, full, a), warmup=10,
+                                              rep=100, return_mode="median")
+            us = {key: 1e3 * ms for key, ms in res.items()}
+            print(f"landmark top-4 decode N={n} D={d}: attn vs torch max error / max |O| "
+                  f"= {err:.1e}; microseconds: " +
+                  ", ".join(f"{key} {val:.1f}" for key, val in us.items()) +
+                  f", attn landmark64 (all blocks, sm_90a) {1e3 * full_ms:.1f}", flush=True)
+            record(rows, "landmark64top4", d, n, b, h, flops, res)
+
+
 def record(rows, tag, d, n, b, h, flops, res):
     tf = {key: flops / (ms * 1e-3) / 1e12 for key, ms in res.items()}
     best_attn = max(tf[f"attn {t}"] for t, _ in TARGETS)
@@ -278,8 +351,9 @@ def main():
     ns = [1024, 4096, 16384] if args.quick else [1024, 2048, 4096, 8192, 16384]
     custom = [int(x) for x in args.ns.split(",") if x]
     tags = [t for t in args.only.split(",") if t] or [
-        "causal", "full", "window1024", "block256", "longnet", "lightning", "landmark64"]
-    if {"lightning", "landmark64"} & set(tags):
+        "causal", "full", "window1024", "block256", "longnet", "lightning", "landmark64",
+        "landmark64top4"]
+    if {"lightning", "landmark64", "landmark64top4"} & set(tags):
         check_baselines()
     for tag in tags:
         if tag == "lightning":
@@ -287,6 +361,9 @@ def main():
             continue
         if tag == "landmark64":
             bench_landmark(rt, ctx, rows, custom or [1024, 2048, 4096, 8192])
+            continue
+        if tag == "landmark64top4":
+            bench_landmark_topk(rt, ctx, rows, custom or [16384, 65536, 131072])
             continue
         for d in (64, 128):
             for n in (custom or (ns if tag != "longnet" else [32768, 65536, 131072])):
@@ -338,7 +415,9 @@ def main():
              "lightning (B*N = 32K, H*D = 2048, FLOPs by SPEC's block formula, block 64): the "
              "chunked Lightning-Attention-2 algorithm, torch.compile'd; landmark64 (B = 1, "
              "H*D = 1024): the masked grouped softmax over N x N scores, torch.compile'd "
-             "(FlexAttention cannot express the grouped softmax).", "",
+             "(FlexAttention cannot express the grouped softmax); landmark64top4: one "
+             "decoding step (Nq = 1, B*H = 128) of top-4 retrieval, torch.topk and gathers, "
+             "torch.compile'd.", "",
              "Columns 'attn': sm_80 = PTX of the sm_80 kernels (cp.async, mma.sync); "
              "sm_90a = the sm_90a default: 8 warps, tiles by TMA, Q K^T and P V by wgmma "
              "(4 warps with mma.sync for dilated phases and D not a multiple of 64); "

@@ -29,6 +29,7 @@ SANITIZE = "--sanitize" in sys.argv
 QUICK = "--quick" in sys.argv
 LIGHTNING = lightning_kernels(QUICK)
 
+TIES = "top-k: all landmarks tie"
 # (B, H, Hk, Nq, Nk, layout, what)
 SHAPES = [
     (2, 8, 2, 77, 77, "bhnd", "GQA 8/2, odd N"),
@@ -38,6 +39,9 @@ SHAPES = [
     (1, 2, 2, 40, 20, "bhnd", "Nq > Nk: early rows see no key"),
     (1, 2, 2, 1000, 1000, "bhnd", "N=1000"),
     (1, 1, 1, 300, 2500, "bhnd", "Nk=2500, 40 key tiles"),
+    # Top-k only: every landmark key equal, so every landmark scores the
+    # same for a query and SPEC's tie rule (earlier blocks first) decides.
+    (1, 2, 1, 200, 700, "bhnd", TIES),
 ]
 if SANITIZE:
     SHAPES = [(1, 2, 1, 77, 150, "bhnd", "sanitizer")]
@@ -63,6 +67,10 @@ def run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng):
     b, h, hk, nq, nk, layout, _ = shape
     q, q64 = make(shape, dtype, rng, b, h, nq, d, layout)
     k, k64 = make(shape, dtype, rng, b, hk, nk, d, layout)
+    if shape[6] == TIES:
+        block = reference.pattern_from_text(pattern)["block"]
+        k[:, :, block - 1::block] = k[:, :, block - 1:block].clone()
+        k64 = k.float().cpu().numpy().astype(np.float64)
     v, v64 = make(shape, dtype, rng, b, hk, nk, d, layout)
     o = torch.full((b, h, nq, d), float("nan"), dtype=TORCH[dtype], device="cuda")
     lse = torch.full((b, h, nq), float("nan"), dtype=torch.float32, device="cuda")
@@ -147,7 +155,10 @@ def main():
     print(f"device: {torch.cuda.get_device_name()}")
     failures = total = 0
     dtypes = ["bf16"] if (QUICK or SANITIZE) else ["f16", "bf16"]
-    patterns = MATRIX_PATTERNS[:2] if SANITIZE else MATRIX_PATTERNS
+    patterns = MATRIX_PATTERNS
+    if SANITIZE:  # dense, causal and a top-k kernel (its schedule exchange)
+        patterns = MATRIX_PATTERNS[:2] + [p for p in MATRIX_PATTERNS
+                                          if p[0] == "landmark16top3"]
     for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_w4", "cubin")):
         for tag, pattern in patterns:
             for dtype in dtypes:
@@ -157,6 +168,8 @@ def main():
                     for shape in SHAPES:
                         # SPEC: dilated attention is self-attention (Nq = Nk).
                         if tag.startswith("dilated") and shape[3] != shape[4]:
+                            continue
+                        if shape[6] == TIES and "top" not in tag:
                             continue
                         total += 1
                         failures += not check(

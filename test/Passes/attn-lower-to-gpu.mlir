@@ -5,6 +5,7 @@
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
 // RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
+// RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TOPK
 
 // Lightning: the state KV [64][32] of this CTA's V columns is carried in
 // registers across the blocks (4 m16n8 fragments per warp), a rounded copy
@@ -136,3 +137,20 @@ func.func @causal(
       lse(%lse : memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>)
   return
 }
+
+// Landmark top-k (block 32, k = 3), even on sm_90a: cp.async and mma.sync, a
+// shared-memory exchange of one i32 per warp and two rows after the tiles;
+// the landmark keys (rows 31 + 32 t) scored first, each row carrying its 3
+// best (score, block) pairs (kNoBlock = 2^31 - 1 where it has fewer); then a
+// while loop over the CTA's blocks, one key tile each, until kNoBlock.
+// TOPK-LABEL: gpu.func @topk(
+// TOPK: memref.view %{{.*}}[%c27648][] : memref<0xi8, #gpu.address_space<workgroup>> to memref<8xi32, #gpu.address_space<workgroup>>
+// TOPK: %[[OFF:.*]] = arith.addi %c31, %{{.*}} : index
+// TOPK: nvgpu.device_async_copy %arg1[%{{.*}}, %{{.*}}, %[[OFF]], %{{.*}}]
+// TOPK: scf.for {{.*}} iter_args({{.*}}%c2147483647_i32{{.*}}) -> (f32, f32, f32, i32, i32, i32, f32, f32, f32, i32, i32, i32)
+// TOPK: nvgpu.mma.sync
+// TOPK: gpu.shuffle  xor %{{.*}} : i32
+// TOPK: scf.while
+// TOPK: scf.condition
+// TOPK: nvgpu.mma.sync
+// TOPK: smem 27680\0Atile_m 64\0Atile_n 32

@@ -19,6 +19,9 @@ MATRIX_PATTERNS = [
     # Landmark: a key tile per block (blocks of 16 and 64 keys on the GPU).
     ("landmark16", "#attn.landmark<block = 16>"),
     ("landmark64", "#attn.landmark<block = 64>"),
+    # Landmark top-k retrieval: each query keeps its k best earlier blocks.
+    ("landmark16top3", "#attn.landmark<block = 16, topk = 3>"),
+    ("landmark64top2", "#attn.landmark<block = 64, topk = 2>"),
 ]
 # Patterns of the benchmark (bf16 only).
 BENCH_PATTERNS = [
@@ -27,4 +30,6 @@ BENCH_PATTERNS = [
     # LongNet's schedule (the paper's rates, segments 2K..32K).
     ("longnet", "#attn.dilated<segments = [2048, 4096, 8192, 16384, 32768], "
                 "rates = [1, 2, 4, 8, 16]>"),
+    # Landmark retrieval for decoding (the top 4 blocks of 64).
+    ("landmark64top4", "#attn.landmark<block = 64, topk = 4>"),
 ]

@@ -1,0 +1,10 @@
+func.func @topk(
+    %q: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
+    %k: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
+    %v: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
+    %o: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>) {
+  attn.attention #attn.landmark<block = 32, topk = 3>
+      ins(%q, %k, %v : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>)
+      outs(%o : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>)
+  return
+}
