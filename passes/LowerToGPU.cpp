@@ -918,11 +918,11 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         expectBytes(bar, c.blockN * (c.d + c.dv) * eb);
         tmaTile(w.mapK, bar, e.add(e.idx(qBytes),
                                    e.mul(stage, e.idx(c.blockN * c.d * eb))),
-                c.blockN, c.d, n0, kvHead, batch);
+                c.blockN, c.d, e.add(w.kBase, n0), kvHead, batch);
         tmaTile(w.mapV, bar,
                 e.add(e.idx(qBytes + kBytes),
                       e.mul(stage, e.idx(c.blockN * c.dv * eb))),
-                c.blockN, c.dv, n0, kvHead, batch);
+                c.blockN, c.dv, e.add(w.kBase, n0), kvHead, batch);
       });
       return;
     }
@@ -958,7 +958,10 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     Value barQ = barrier(e.idx(c.stages));
     e.ifThen(leader, [&] {
       expectBytes(barQ, c.blockM * c.d * eb);
-      tmaTile(w.mapQ, barQ, e.idx(0), c.blockM, c.d, m0, head, batch);
+      // Rows past the sequence (rate-1 dilated phases: past the segment)
+      // are computed and not stored.
+      tmaTile(w.mapQ, barQ, e.idx(0), c.blockM, c.d, e.add(w.qBase, m0), head,
+              batch);
     });
     for (int64_t s = 0; s < c.stages - 1; ++s)
       loadKV(e.idx(s));
@@ -1579,20 +1582,8 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
       c.d % 16 != 0 || c.dv % 16 != 0 || c.d > 256 || c.dv > 256)
     return fail("head dims D and Dv must be static multiples of 16, at most "
                 "256");
-  // TMA on sm_90a where its layout fits: 64-column atoms, unit row stride
-  // (dilated phases address strided rows: cp.async; so does the landmark
-  // pass of top-k retrieval, which also scores on mma.sync).
   auto landmark = dyn_cast<LandmarkAttr>(Attribute(pattern));
   c.topk = landmark ? landmark.getTopk() : 0;
-  c.tma = tma && chip == "sm_90a" && !dilated && !c.topk && c.d % 64 == 0 &&
-          c.dv % 64 == 0;
-  // warps = 0: where TMA applies, 8: two warpgroups, both products by
-  // wgmma, 1.2-1.4x the 4-warp mma.sync kernel on an H100
-  // (docs/gpu-performance-notes.md); elsewhere 4 (mma.sync).
-  c.warps = warps ? int64_t(warps) : (c.tma ? 8 : 4);
-  if (!warps && blockM)
-    c.warps = blockM / 16;
-  c.blockM = 16 * c.warps;
   c.blockN = blockN;
   c.stages = stages;
   if (auto lm = landmark) {
@@ -1607,14 +1598,41 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     c.landmark = lm.getBlock();
     c.blockN = c.landmark;
   }
-  // wgmma when two or more warpgroups share a CTA (measured: with one, the
-  // synchronous wgmma wait leaves it slower than mma.sync).
-  c.wgmma = chip == "sm_90a" && c.warps % 4 == 0 && c.warps >= 8 &&
-            c.blockN % 8 == 0 && !c.topk;
-  c.wgmmaPV = c.wgmma && c.tma && wgmmaPv;
-  if (c.smemBytes() > 227 * 1024)
-    return fail("the tiles need " + std::to_string(c.smemBytes()) +
-                " bytes of shared memory, more than a CTA can have (227 KB)");
+  // The CTA of a kernel whose rows are contiguous (`unitRows`) or not.
+  auto shapeCTA = [&](GPUConfig &cfg, bool unitRows) {
+    // TMA on sm_90a where its layout fits: 64-column atoms, unit row
+    // stride (dilated phases of rate > 1 address strided rows: cp.async; so
+    // does the landmark pass of top-k retrieval, which scores on mma.sync).
+    cfg.tma = tma && chip == "sm_90a" && unitRows && !cfg.topk &&
+              cfg.d % 64 == 0 && cfg.dv % 64 == 0;
+    // warps = 0: where TMA applies, 8: two warpgroups, both products by
+    // wgmma, 1.2-1.4x the 4-warp mma.sync kernel on an H100
+    // (docs/gpu-performance-notes.md); elsewhere 4 (mma.sync).
+    cfg.warps = warps ? int64_t(warps) : (cfg.tma ? 8 : 4);
+    if (!warps && blockM)
+      cfg.warps = blockM / 16;
+    cfg.blockM = 16 * cfg.warps;
+    // wgmma when two or more warpgroups share a CTA (measured: with one,
+    // the synchronous wgmma wait leaves it slower than mma.sync).
+    cfg.wgmma = chip == "sm_90a" && cfg.warps % 4 == 0 && cfg.warps >= 8 &&
+                cfg.blockN % 8 == 0 && !cfg.topk;
+    cfg.wgmmaPV = cfg.wgmma && cfg.tma && wgmmaPv;
+  };
+  shapeCTA(c, !dilated);
+  // Dilated phases of rate 1 read contiguous rows (offset 0): their
+  // kernels take the dense CTA, TMA included.
+  GPUConfig unitRate = c;
+  bool anyUnitRate = false;
+  if (dilated) {
+    shapeCTA(unitRate, true);
+    anyUnitRate = llvm::is_contained(dilated.getRates(), 1);
+  }
+  bool anyTma = c.tma || (anyUnitRate && unitRate.tma);
+  for (const GPUConfig *cfg : {&c, &unitRate})
+    if (cfg->smemBytes() > 227 * 1024)
+      return fail("the tiles need " + std::to_string(cfg->smemBytes()) +
+                  " bytes of shared memory, more than a CTA can have "
+                  "(227 KB)");
   int64_t unusedLo, unusedHi;
   if (!dilated && !c.landmark && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
     return fail(llvm::formatv("pattern {0} is not supported by the GPU "
@@ -1641,19 +1659,21 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   std::string launches;
   std::array<Value, 3> maps; // the current kernel's tensor maps (TMA)
   auto makeKernel = [&](const std::string &entryName, int64_t seg,
-                        int64_t perSeg,
+                        int64_t perSeg, const GPUConfig &kc,
                         function_ref<void(Emitter &, const KernelArgs &)> fill) {
     // TMA kernels take the CUtensorMaps of Q, K and V last (made grid
-    // constants by attn-tensormap-params after convert-gpu-to-nvvm).
+    // constants by attn-tensormap-params after convert-gpu-to-nvvm); so do
+    // the other launches of the same kernel (dilated phases), which the
+    // runtime passes the same parameters.
     SmallVector<Type> types(argTypes);
-    if (c.tma)
+    if (anyTma)
       types.append(3, LLVM::LLVMPointerType::get(ctx));
-    auto kernel = createKernel(b, loc, entryName, types, c.threads());
-    if (c.tma)
+    auto kernel = createKernel(b, loc, entryName, types, kc.threads());
+    if (anyTma)
       kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(3));
     KernelArgs a;
     Block &body = kernel.getBody().front();
-    if (c.tma)
+    if (anyTma)
       maps = {body.getArgument(argTypes.size()),
               body.getArgument(argTypes.size() + 1),
               body.getArgument(argTypes.size() + 2)};
@@ -1665,7 +1685,8 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     Emitter e{b, loc};
     fill(e, a);
     gpu::ReturnOp::create(b, loc);
-    launches += llvm::formatv("launch {0} {1} {2}\n", entryName, seg, perSeg);
+    launches += llvm::formatv("launch {0} {1} {2} {3} {4}\n", entryName, seg,
+                              perSeg, kc.threads(), kc.smemBytes());
   };
   auto smemOf = [&](Emitter &e) { return dynamicSmem(e.b, loc); };
   auto headsOf = [](Emitter &e, const KernelArgs &a, TileWork &w) {
@@ -1677,7 +1698,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   std::string name = func.getName().str();
   int64_t numLaunches = 0;
   if (!dilated) {
-    makeKernel(name, c.blockM, 1, [&](Emitter &e, const KernelArgs &a) {
+    makeKernel(name, c.blockM, 1, c, [&](Emitter &e, const KernelArgs &a) {
       TileWork w;
       headsOf(e, a, w);
       w.nq = e.dim(a.q, 2);
@@ -1700,7 +1721,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     // Dilated attention is addressing: launch 0 clears O and LSE, then one
     // launch per (segment length w, rate r) runs the dense tile code over
     // rows seg * w + o + r * t of each segment and merges into O and LSE.
-    makeKernel(name, c.blockM, 1, [&](Emitter &e, const KernelArgs &a) {
+    makeKernel(name, c.blockM, 1, c, [&](Emitter &e, const KernelArgs &a) {
       Value head = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::y);
       Value batch = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::z);
       Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
@@ -1731,9 +1752,11 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     for (auto [wLen, r] :
          llvm::zip(dilated.getSegments(), dilated.getRates())) {
       int64_t seg = wLen, rate = r;
-      int64_t tilesPerSeg = ((seg + rate - 1) / rate + c.blockM - 1) / c.blockM;
+      const GPUConfig &pc = rate == 1 ? unitRate : c;
+      int64_t tilesPerSeg =
+          ((seg + rate - 1) / rate + pc.blockM - 1) / pc.blockM;
       makeKernel(name + "__phase" + std::to_string(++phase), seg, tilesPerSeg,
-                 [&](Emitter &e, const KernelArgs &a) {
+                 pc, [&](Emitter &e, const KernelArgs &a) {
         TileWork w;
         headsOf(e, a, w);
         Value n = e.dim(a.q, 2), h = e.dim(a.q, 1);
@@ -1747,7 +1770,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
         Value len = e.min(e.idx(seg), e.sub(n, start));
         Value count = e.select(e.cmp(arith::CmpIPredicate::sgt, len, off),
                                e.ceilDiv(e.sub(len, off), rV), e.idx(0));
-        Value tiles = e.ceilDiv(count, e.idx(c.blockM));
+        Value tiles = e.ceilDiv(count, e.idx(pc.blockM));
         Value local = e.rem(bx, e.idx(tilesPerSeg));
         // Tiles past the segment's selected rows have nothing to do.
         e.ifThen(e.cmp(arith::CmpIPredicate::slt, local, tiles), [&] {
@@ -1756,7 +1779,10 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
           w.qBase = w.kBase = e.add(start, off);
           w.stride = rV;
           w.merge = true;
-          KernelCodegen kc(e, c);
+          w.mapQ = maps[0];
+          w.mapK = maps[1];
+          w.mapV = maps[2];
+          KernelCodegen kc(e, pc);
           kc.setup();
           kc.emit(localPattern, a, smemOf(e), w);
         });
@@ -1776,10 +1802,11 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   extra += launches;
   // TMA: the runtime appends one CUtensorMap per line, in order: operand,
   // box columns, box rows (128-byte swizzle, zero fill).
-  if (c.tma)
+  const GPUConfig &tc = c.tma ? c : unitRate;
+  if (anyTma)
     extra += llvm::formatv("tensormap q 64 {0}\ntensormap k 64 {1}\n"
                            "tensormap v 64 {1}\n",
-                           c.blockM, c.blockN)
+                           tc.blockM, tc.blockN)
                  .str();
   std::string meta = kernelMetaText("attention", patternText, numLaunches,
                                     argTypes, argRoles(entry, operands),

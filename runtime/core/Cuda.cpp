@@ -340,14 +340,14 @@ attn_status cuda::loadModule(const Device &device, const void *image,
   return ATTN_OK;
 }
 
-attn_status cuda::resolveLaunches(Module &module,
-                                  const std::vector<std::string> &entries,
-                                  int64_t sharedBytes) {
+attn_status cuda::resolveLaunches(
+    Module &module,
+    const std::vector<std::pair<std::string, int64_t>> &entries) {
   ScopedContext scope(module.context);
   if (attn_status s = scope.status())
     return s;
   module.launches.clear();
-  for (const std::string &entry : entries) {
+  for (const auto &[entry, sharedBytes] : entries) {
     CUfunction f = nullptr;
     CUresult r = driver.cuModuleGetFunction(&f, module.module, entry.c_str());
     if (r == CUDA_ERROR_NOT_FOUND)

@@ -65,12 +65,12 @@ attn_status loadModule(const Device &device, const void *image,
                        const std::string &name, const std::string &origin,
                        std::unique_ptr<Module> &out, std::string &meta);
 
-/// Looks up the entry point of each launch (`entries`, in order) and lets
-/// each use `sharedBytes` of dynamic shared memory (an opt-in above the
-/// default 48 KiB).
-attn_status resolveLaunches(Module &module,
-                            const std::vector<std::string> &entries,
-                            int64_t sharedBytes);
+/// Looks up the entry point of each launch (`entries`, in order: name and
+/// dynamic shared memory) and lets each use its shared memory (an opt-in
+/// above the default 48 KiB).
+attn_status
+resolveLaunches(Module &module,
+                const std::vector<std::pair<std::string, int64_t>> &entries);
 
 /// INVALID_ARGUMENT "`what` is not device memory" unless `p` points to
 /// device (or managed) memory.

@@ -269,11 +269,14 @@ struct ArgMeta {
 };
 } // namespace
 
-/// One launch of a GPU kernel: entry point, and its grid's x size
-/// ceil(Nq / seg) * perSeg, or perSeg when seg is 0 (y = H, z = B).
+/// One launch of a GPU kernel: entry point, its grid's x size
+/// ceil(Nq / seg) * perSeg, or perSeg when seg is 0 (y = H, z = B), and its
+/// CTA (threads, dynamic shared memory; the kernel's when the launch line
+/// does not give them).
 struct GPULaunch {
   std::string entry;
   int64_t seg = 0, perSeg = 0;
+  int64_t threads = 0, sharedBytes = -1;
 };
 
 /// A TMA kernel's tensor-map parameter: operand role and box size.
@@ -347,7 +350,12 @@ static attn_status parseMeta(attn_kernel &k) {
     } else if (key == "launch") {
       GPULaunch l;
       ls >> l.entry >> l.seg >> l.perSeg;
-      if (l.entry.empty() || l.seg < 0 || l.perSeg < 1)
+      bool ok = bool(ls);
+      if (ok && !(ls >> std::ws).eof()) // optional: threads, shared memory
+        ok = bool(ls >> l.threads >> l.sharedBytes) && l.threads >= 1 &&
+             l.threads <= 1024 && l.sharedBytes >= 0 &&
+             l.sharedBytes <= INT32_MAX;
+      if (!ok || l.entry.empty() || l.seg < 0 || l.perSeg < 1)
         return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                             "kernel '" + k.name + "' has a bad launch in its "
                             "metadata: " + line);
@@ -397,6 +405,11 @@ static attn_status parseMeta(attn_kernel &k) {
     // `name`.
     if (k.launches.empty() && k.tileM >= 1)
       k.launches.push_back({k.name, k.tileM, 1});
+    for (GPULaunch &l : k.launches)
+      if (l.threads == 0) {
+        l.threads = k.threads;
+        l.sharedBytes = k.sharedBytes;
+      }
     if (phases != int64_t(k.launches.size()) || k.target.empty() ||
         k.threads < 1 || k.threads > 1024 || k.sharedBytes < 0 ||
         k.sharedBytes > INT32_MAX || k.launches.empty())
@@ -509,11 +522,10 @@ attn_status attnrt::loadImage(attn_context *ctx, const void *image, size_t size,
                     " bytes of shared memory per block, CUDA device " +
                     std::to_string(ctx->cuda->ordinal) + " has " +
                     std::to_string(ctx->cuda->maxSharedPerBlock));
-  std::vector<std::string> entries;
+  std::vector<std::pair<std::string, int64_t>> entries;
   for (const GPULaunch &l : k->launches)
-    entries.push_back(l.entry);
-  if (attn_status s =
-          cuda::resolveLaunches(*k->gpu, entries, k->sharedBytes))
+    entries.push_back({l.entry, l.sharedBytes});
+  if (attn_status s = cuda::resolveLaunches(*k->gpu, entries))
     return s;
   *out = k.release();
   return ATTN_OK;
@@ -743,8 +755,8 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
     unsigned grid[3] = {unsigned(tiles * launch.perSeg), unsigned(heads),
                         unsigned(batch)};
     if (attn_status s = attnrt::cuda::launch(
-            device, *kernel.gpu, l, grid, unsigned(kernel.threads),
-            unsigned(kernel.sharedBytes), params.data()))
+            device, *kernel.gpu, l, grid, unsigned(launch.threads),
+            unsigned(launch.sharedBytes), params.data()))
       return s;
   }
   return ATTN_OK;

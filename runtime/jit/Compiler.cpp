@@ -326,6 +326,7 @@ struct GPUKernel {
   struct Launch {
     std::string entry;
     int64_t seg, perSeg;
+    int64_t threads = 0, smem = 0; // 0: the kernel's
   };
   std::vector<Launch> launches;
   struct TensorMap {
@@ -372,15 +373,24 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
         f[2].getAsInteger(10, t.cols);
         f[3].getAsInteger(10, t.rows);
         k.tensorMaps.push_back(t);
-      } else if (f.size() == 4 && f[0] == "launch") {
+      } else if ((f.size() == 4 || f.size() == 6) && f[0] == "launch") {
         GPUKernel::Launch l{f[1].str(), 0, 0};
         f[2].getAsInteger(10, l.seg);
         f[3].getAsInteger(10, l.perSeg);
+        if (f.size() == 6) {
+          f[4].getAsInteger(10, l.threads);
+          f[5].getAsInteger(10, l.smem);
+        }
         k.launches.push_back(l);
       }
     }
     if (k.launches.empty())
       k.launches.push_back({k.name, k.tileM, 1});
+    for (GPUKernel::Launch &l : k.launches)
+      if (l.threads == 0) {
+        l.threads = k.threads;
+        l.smem = k.smem;
+      }
     kernels.push_back(std::move(k));
   });
   return kernels;
@@ -435,6 +445,9 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
        << "] = {";
     for (auto &l : k.launches)
       os << "\"" << l.entry << "\", ";
+    os << "};\n  static const int smem[" << k.launches.size() << "] = {";
+    for (auto &l : k.launches)
+      os << l.smem << ", ";
     os << "};\n"
        << "  CUresult r = cuModuleLoadData(&m->module, " << sym << ");\n"
        << "  for (int i = 0; r == CUDA_SUCCESS && i < " << k.launches.size()
@@ -443,8 +456,8 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
           "entries[i]);\n"
        << "    if (r == CUDA_SUCCESS)\n"
        << "      r = cuFuncSetAttribute(m->functions[i], "
-          "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, "
-       << k.smem << ");\n  }\n  return r;\n}\n";
+          "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem[i]);\n"
+       << "  }\n  return r;\n}\n";
     os << "static inline CUresult attn_" << k.name << "(const attn_" << k.name
        << "_module *m, CUstream stream";
     for (auto &[role, rank] : k.args)
@@ -502,8 +515,8 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
                       .str()
                 : std::to_string(l.perSeg);
       os << "  if (r == CUDA_SUCCESS)\n    r = cuLaunchKernel(m->functions[" << i
-         << "], " << gridX << ", (unsigned)heads, (unsigned)batch, " << k.threads
-         << ", 1, 1, " << k.smem << ", stream, params, NULL);\n";
+         << "], " << gridX << ", (unsigned)heads, (unsigned)batch, " << l.threads
+         << ", 1, 1, " << l.smem << ", stream, params, NULL);\n";
     }
     os << "  return r;\n}\n";
   }

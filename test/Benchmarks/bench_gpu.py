@@ -188,7 +188,7 @@ def landmark_topk_decode_torch(q, k, v, block, topk, scale):
     if own_k.shape[2] == block:               # the query is the landmark: not in T
         s_own[..., block - 1] = float("-inf")
     p = torch.softmax(torch.cat([top_s, s_own], -1), -1)
-    o = torch.einsum("bhc,bhcld->bhd", p[..., :kk, None] * local, sel_v)
+    o = torch.einsum("bhcl,bhcld->bhd", p[..., :kk, None] * local, sel_v)
     o = o + torch.einsum("bhj,bhjd->bhd", p[..., kk:], own_v)
     return o[:, :, None].to(q.dtype)
 

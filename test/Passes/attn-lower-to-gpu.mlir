@@ -1,6 +1,7 @@
 // RUN: attn-opt %s --attn-lower-to-gpu | FileCheck %s
 // RUN: attn-opt %s --attn-lower-to-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
 // RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
+// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL90
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
@@ -80,7 +81,20 @@
 // DIL: vector.store {{.*}} vector<2xbf16>
 // DIL: gpu.func @dilated__phase2(
 // DIL: gpu.func @dilated__phase3(
-// DIL: phases 4\0A{{.*}}launch dilated 64 1\0Alaunch dilated__phase1 2048 32\0Alaunch dilated__phase2 4096 32\0Alaunch dilated__phase3 8192 32\0A
+// DIL: phases 4\0A{{.*}}launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 32 128 46080\0Alaunch dilated__phase2 4096 32 128 46080\0Alaunch dilated__phase3 8192 32 128 46080\0A
+
+// On sm_90a the rate-1 phase reads contiguous rows: it gets the dense CTA
+// (8 warps, TMA at rows segment start + m0, wgmma) and its own launch size;
+// every launch takes the three tensor maps.
+// DIL90: gpu.func @dilated(%{{.*}}, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) kernel attributes {attn.tensormaps = 3
+// DIL90: gpu.func @dilated__phase1({{.*}}) kernel attributes {attn.tensormaps = 3 : i64, known_block_size = array<i32: 256, 1, 1>
+// DIL90: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// DIL90: nvvm.wgmma.mma_async
+// DIL90: gpu.func @dilated__phase2({{.*}}) kernel attributes {attn.tensormaps = 3 : i64, known_block_size = array<i32: 128, 1, 1>
+// DIL90-NOT: nvvm.cp.async.bulk.tensor
+// DIL90: nvvm.mma.sync
+// DIL90: gpu.func @dilated__phase3(
+// DIL90: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 49176\0Alaunch dilated__phase2 4096 32 128 46080\0Alaunch dilated__phase3 8192 32 128 46080\0Atensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0A
 
 // The kernel moves into a gpu.module with its memref arguments; the host
 // function is gone; the metadata names roles, threads and shared memory.
@@ -118,7 +132,7 @@
 // CHECK: vector.store {{.*}} vector<2xf16>
 // CHECK: memref.store {{.*}} memref<?x?x?xf32
 // CHECK: gpu.return
-// CHECK: llvm.mlir.global external constant @causal__attn_meta("attn-kernel v1\0Aop attention\0Apattern #attn.causal\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 46080\0Atile_m 64\0Atile_n 64\0Astages 2\0Alaunch causal 64 1\0Aarg q f16 4 -1 -1 -1 64\0A
+// CHECK: llvm.mlir.global external constant @causal__attn_meta("attn-kernel v1\0Aop attention\0Apattern #attn.causal\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 46080\0Atile_m 64\0Atile_n 64\0Astages 2\0Alaunch causal 64 1 128 46080\0Aarg q f16 4 -1 -1 -1 64\0A
 
 // 8 warps own 128 rows; 3 stages of 32-key tiles.
 // CFG: known_block_size = array<i32: 256, 1, 1>

@@ -87,6 +87,10 @@ def kernels(quick):
     return out
 
 
+# The kernels tools/gpu/tune_gpu.py times in each variant.
+VARIANT_TAGS = ("causal", "full", "window1024", "longnet")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -95,8 +99,9 @@ def main():
                     help="bf16 matrix kernels only")
     ap.add_argument("--variants", default="",
                     help="tiling variants for tools/gpu/tune_gpu.py, e.g. "
-                         "'w8:warps=8;s3:stages=3' (sm_90a cubins of the causal "
-                         "and full bf16 kernels under variants/NAME/)")
+                         "'w8:warps=8;s3:stages=3' (sm_90a cubins of the causal, "
+                         "full, window1024 and longnet bf16 kernels under "
+                         "variants/NAME/)")
     args = ap.parse_args()
     attnc = os.path.join(args.build, "bin", "attnc")
     lib = os.path.join(args.build, "lib", "libattnrt.so")
@@ -132,7 +137,7 @@ def main():
         vdir = os.path.join(args.out, "variants", vname)
         os.makedirs(vdir, exist_ok=True)
         flags = [f"--{o.split('=')[0]}={o.split('=')[1]}" for o in opts.split(",") if o]
-        for tag in ("causal", "full"):
+        for tag in VARIANT_TAGS:
             for d in (64, 128):
                 name = f"{tag}_bf16_d{d}"
                 jobs.append([attnc, os.path.join(src_dir, name + ".mlir"), "--target=sm_90a",

@@ -1,7 +1,9 @@
 """Times the tiling variants of a bundle (bundle.py --variants) against the
-default tiling: causal and full attention, bf16, D = 64 and 128, N = 4K and
-16K (B*N = 16K, H*D = 2048), median of triton.testing.do_bench with L2 flush.
-A first step toward the autotuner: it prints the table, it does not persist.
+default tiling: causal, full and sliding-window (1024) attention at N = 4K and
+16K (B*N = 16K, H*D = 2048), LongNet's schedule at N = 32K and 64K (B = 1,
+H*D = 1024); bf16, D = 64 and 128, median of triton.testing.do_bench with L2
+flush. A first step toward the autotuner: it prints the table, it does not
+persist.
 usage: tune_gpu.py BUNDLE"""
 import os
 import sys
@@ -13,6 +15,10 @@ BUNDLE = os.path.abspath(sys.argv[1])
 sys.path.insert(0, BUNDLE)
 import attnrt  # noqa: E402
 import reference  # noqa: E402
+from bundle import VARIANT_TAGS  # noqa: E402
+from bundle_patterns import BENCH_PATTERNS  # noqa: E402
+
+PATTERNS = {"causal": "#attn.causal", "full": "#attn.full", **dict(BENCH_PATTERNS)}
 
 
 def main():
@@ -23,15 +29,17 @@ def main():
     variants = [("default", os.path.join(BUNDLE, "sm_90a"))] + \
         [(v, os.path.join(vdir, v)) for v in sorted(os.listdir(vdir))]
     print("TFLOP/s  " + "  ".join(f"{v:>9}" for v, _ in variants))
-    for tag in ("causal", "full"):
+    for tag in VARIANT_TAGS:
         for d in (64, 128):
-            for n in (4096, 16384):
-                b, h = 16384 // n, 2048 // d
+            for n in ((32768, 65536) if tag == "longnet" else (4096, 16384)):
+                b, h = max(1, 16384 // n), 2048 // d
+                if tag == "longnet":
+                    b, h = 1, 1024 // d
                 q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
                            for _ in range(3))
                 o = torch.empty_like(q)
                 lse = torch.empty(b, h, n, device="cuda")
-                flops = reference.useful_flops(reference.pattern_from_text(f"#attn.{tag}"),
+                flops = reference.useful_flops(reference.pattern_from_text(PATTERNS[tag]),
                                                b, h, n, n, d)
                 cells = []
                 for _, path in variants:
@@ -41,7 +49,7 @@ def main():
                     ms = triton.testing.do_bench(lambda: rt.launch(ctx, kern, a),
                                                  warmup=25, rep=100, return_mode="median")
                     cells.append(flops / ms / 1e9)
-                print(f"{tag:6} D={d:3} N={n:5}  " + "  ".join(f"{c:9.1f}" for c in cells),
+                print(f"{tag:10} D={d:3} N={n:5}  " + "  ".join(f"{c:9.1f}" for c in cells),
                       flush=True)
 
 
