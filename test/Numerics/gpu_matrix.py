@@ -1,5 +1,6 @@
 """SPEC's test matrix on the GPU, for the kernels of a bundle made by
-tools/gpu/bundle.py: every pattern kernel, f16 and bf16, D in {64, 128}, both
+tools/gpu/bundle.py: every pattern kernel, f16 and bf16, D in {64, 128} (and
+causal and sliding-window kernels at D = 80, 96 and 256 in bf16), both
 targets (sm_80 PTX compiled by the driver; sm_90a cubins: the default, 8
 warps with TMA and wgmma, and 4 warps with TMA and mma.sync), GQA and MQA, odd N,
 Nq < Nk, Nq = 1, rows without keys, [B, N, H, D] storage through strides.
@@ -23,7 +24,7 @@ sys.path.insert(0, BUNDLE)
 import attnrt  # noqa: E402
 import reference  # noqa: E402
 from bundle import lightning_kernels  # noqa: E402
-from bundle_patterns import MATRIX_PATTERNS  # noqa: E402
+from bundle_patterns import EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS, MATRIX_PATTERNS  # noqa: E402
 
 SANITIZE = "--sanitize" in sys.argv
 QUICK = "--quick" in sys.argv
@@ -44,7 +45,8 @@ SHAPES = [
     (1, 2, 1, 200, 700, "bhnd", TIES),
 ]
 if SANITIZE:
-    SHAPES = [(1, 2, 1, 77, 150, "bhnd", "sanitizer")]
+    SHAPES = [(1, 2, 1, 77, 150, "bhnd", "sanitizer"),
+              (1, 2, 1, 150, 150, "bhnd", "sanitizer, self-attention")]
 TORCH = {"f16": torch.float16, "bf16": torch.bfloat16}
 TOL_O = 1e-2      # O relative to max |O|: P is rounded to f16/bf16 for P V
                   # (dilated: O is also rounded between merged patterns)
@@ -155,14 +157,21 @@ def main():
     print(f"device: {torch.cuda.get_device_name()}")
     failures = total = 0
     dtypes = ["bf16"] if (QUICK or SANITIZE) else ["f16", "bf16"]
+    # (tag, pattern, dtypes, head dims) of the kernels to run.
+    kernels = [(tag, pattern, dtypes, (64, 128)) for tag, pattern in MATRIX_PATTERNS]
+    if not (QUICK or SANITIZE):
+        kernels += [(tag, pattern, ["bf16"], EXTRA_HEAD_DIMS)
+                    for tag, pattern in EXTRA_D_PATTERNS]
     patterns = MATRIX_PATTERNS
-    if SANITIZE:  # dense, causal and a top-k kernel (its schedule exchange)
+    if SANITIZE:  # dense, causal, dilated (rate-1 phases by TMA on sm_90a)
+        # and a top-k kernel (its schedule exchange)
         patterns = MATRIX_PATTERNS[:2] + [p for p in MATRIX_PATTERNS
-                                          if p[0] == "landmark16top3"]
+                                          if p[0] in ("dilated3", "landmark16top3")]
+        kernels = [(tag, pattern, dtypes, (64, 128)) for tag, pattern in patterns]
     for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_w4", "cubin")):
-        for tag, pattern in patterns:
-            for dtype in dtypes:
-                for d in (64, 128):
+        for tag, pattern, kdtypes, dims in kernels:
+            for dtype in kdtypes:
+                for d in dims:
                     name = f"{tag}_{dtype}_d{d}"
                     kernel = rt.load(ctx, kernel_path(target, ext, name), name)
                     for shape in SHAPES:

@@ -23,7 +23,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bundle_patterns import BENCH_PATTERNS, MATRIX_PATTERNS  # noqa: E402
+from bundle_patterns import (BENCH_PATTERNS, EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS,  # noqa: E402
+                             MATRIX_PATTERNS)
 
 # Bundle folder: (attnc target, binary kind, extra flags). sm_90a: the
 # default (8 warps, TMA, both products by wgmma where D is a multiple of 64);
@@ -81,6 +82,9 @@ def kernels(quick):
             for d in (64, 128):
                 out.append((f"{tag}_{dtype}_d{d}", pattern, dtype, d))
     if not quick:
+        for tag, pattern in EXTRA_D_PATTERNS:
+            for d in EXTRA_HEAD_DIMS:
+                out.append((f"{tag}_bf16_d{d}", pattern, "bf16", d))
         for tag, pattern in BENCH_PATTERNS:
             for d in (64, 128):
                 out.append((f"{tag}_bf16_d{d}", pattern, "bf16", d))

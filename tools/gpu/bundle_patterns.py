@@ -23,6 +23,14 @@ MATRIX_PATTERNS = [
     ("landmark16top3", "#attn.landmark<block = 16, topk = 3>"),
     ("landmark64top2", "#attn.landmark<block = 64, topk = 2>"),
 ]
+# Other head dims (bf16; D = 80 and 96 are not multiples of the 64-column TMA
+# atom: cp.async and mma.sync on every target; D = 256 takes TMA and wgmma on
+# sm_90a, and spills registers on the sm_80 path).
+EXTRA_HEAD_DIMS = (80, 96, 256)
+EXTRA_D_PATTERNS = [
+    ("causal", "#attn.causal"),
+    ("window100", "#attn.sliding_window<window = 100>"),
+]
 # Patterns of the benchmark (bf16 only).
 BENCH_PATTERNS = [
     ("window1024", "#attn.sliding_window<window = 1024>"),

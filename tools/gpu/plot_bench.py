@@ -39,7 +39,7 @@ def main():
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
     fig.suptitle(open(src).readline().strip("# \n"))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))  # room for the title
     fig.savefig(dst, dpi=90)
 
 
