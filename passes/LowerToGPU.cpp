@@ -80,6 +80,9 @@ struct GPUConfig {
   /// sm_90a, wgmma and TMA: O += P V also by wgmma, P from registers (the
   /// register-A form, inline PTX) and V from its swizzled tile (MN-major).
   bool wgmmaPV = false;
+  /// sm_90a, wgmma and TMA, 3+ stages: the next key tile's S = Q K^T is
+  /// issued before this tile's softmax and completes during it.
+  bool asyncQK = false;
   /// Landmark attention with blocks of this many keys (one key tile per
   /// block); 0 for the other patterns.
   int64_t landmark = 0;
@@ -213,6 +216,9 @@ private:
   SmallVector<Value> loadQFragments();
   SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
   SmallVector<Value> scoresWgmma(Value stage);
+  /// Issues and commits S = Q K^T of `stage` by wgmma without waiting: the
+  /// accumulator struct, valid after the next wgmma wait.
+  Value issueScores(Value stage);
   /// wgmma reads shared memory through the async proxy: what cp.async wrote
   /// (generic proxy) must be fenced before the barrier that publishes it.
   void asyncProxyFence() {
@@ -570,6 +576,12 @@ SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
 /// from shared memory; the accumulator fragments have mma.sync's layout, so
 /// the rest of the tile code is shared.
 SmallVector<Value> KernelCodegen::scoresWgmma(Value stage) {
+  Value acc = issueScores(stage);
+  NVVM::WgmmaWaitGroupSyncOp::create(e.b, e.loc, 0);
+  return fragments(acc, c.blockN / 8);
+}
+
+Value KernelCodegen::issueScores(Value stage) {
   OpBuilder &b = e.b;
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
@@ -615,8 +627,7 @@ SmallVector<Value> KernelCodegen::scoresWgmma(Value stage) {
         NVVM::MMAIntOverflowAttr());
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b, e.loc);
-  NVVM::WgmmaWaitGroupSyncOp::create(b, e.loc, 0);
-  return fragments(acc, c.blockN / 8);
+  return acc;
 }
 
 SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
@@ -1029,12 +1040,40 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   for (int64_t j = 0; j < c.dv / 8; ++j)
     init.push_back(zeros(accT));
   Value scaleLog2 = e.f32(c.scale * M_LOG2E);
+  // Async Q K^T: S of key tile t, issued once its TMA barrier completes
+  // (poison past the last tile); it rides in the loop's state, last.
+  auto issueTile = [&](Value t) -> Value {
+    auto structT = LLVM::LLVMStructType::getLiteral(
+        b.getContext(), SmallVector<Type>(c.blockN / 2, f32));
+    auto ifOp = scf::IfOp::create(
+        b, loc, TypeRange{structT},
+        e.cmp(arith::CmpIPredicate::slt, t, numTiles), true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Value stage = e.rem(t, e.idx(c.stages));
+    waitBarrier(barrier(stage), e.rem(e.div(t, e.idx(c.stages)), e.idx(2)));
+    scf::YieldOp::create(b, loc, issueScores(stage));
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(b, loc,
+                         Value(LLVM::PoisonOp::create(b, loc, structT)));
+    return ifOp.getResult(0);
+  };
+  if (c.asyncQK)
+    init.push_back(issueTile(e.idx(0)));
 
   // One key tile: wait for it (loaded into stage tile % stages), then the
   // scores, the online softmax and P V.
   auto step = [&](Value tile, Value n0, ValueRange carried) {
         Value stage = e.rem(tile, e.idx(c.stages));
-        if (c.tma) {
+        SmallVector<Value> s;
+        Value nextS;
+        if (c.asyncQK) {
+          // This tile's S was issued one tile ago; the next tile's runs
+          // during this softmax (P V's wait, at the latest, completes it).
+          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+          s = fragments(carried.back(), c.blockN / 8);
+          nextS = issueTile(e.add(tile, e.idx(1)));
+        } else if (c.tma) {
           // Use u = tile / stages of the stage's barrier: phase parity u % 2.
           waitBarrier(barrier(stage),
                       e.rem(e.div(tile, e.idx(c.stages)), e.idx(2)));
@@ -1046,7 +1085,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
           gpu::BarrierOp::create(b, loc);
         }
 
-        SmallVector<Value> s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
+        if (!c.asyncQK)
+          s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
         if (c.landmark) {
           s = landmarkScores(s, n0, pos);
         } else {
@@ -1107,7 +1147,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         VectorType half2 = vec({2}, c.elt);
         if (c.wgmmaPV) {
           SmallVector<Value> o = pvWgmma(
-              s, stage, ArrayRef<Value>(next).drop_front(4));
+              s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8));
           for (auto [j, v] : llvm::enumerate(o))
             next[4 + j] = v;
         }
@@ -1135,6 +1175,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
             }
           }
         }
+        if (c.asyncQK)
+          next.back() = nextS;
         // The next iteration's copy may overwrite this stage.
         gpu::BarrierOp::create(b, loc);
         return next;
@@ -1617,6 +1659,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     cfg.wgmma = chip == "sm_90a" && cfg.warps % 4 == 0 && cfg.warps >= 8 &&
                 cfg.blockN % 8 == 0 && !cfg.topk;
     cfg.wgmmaPV = cfg.wgmma && cfg.tma && wgmmaPv;
+    cfg.asyncQK = cfg.wgmma && cfg.tma && asyncQk;
   };
   shapeCTA(c, !dilated);
   // Dilated phases of rate 1 read contiguous rows (offset 0): their
@@ -1933,6 +1976,9 @@ void LowerToGPU::runOnOperation() {
     return bad("block-n must be a multiple of 16 in [16, 256]");
   if (stages < 2 || stages > 4)
     return bad("stages must be 2, 3 or 4");
+  if (asyncQk && stages < 3)
+    return bad("async-qk needs stages >= 3 (the tile after next loads while "
+               "the next one's Q K^T runs)");
   SmallVector<std::pair<func::FuncOp, Operation *>> kernels;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isExternal())

@@ -44,6 +44,8 @@ struct GPUOptions {
   int64_t stages = 2;
   bool tma = true;            ///< sm_90a: TMA loads where the layout fits
   bool wgmmaPv = true;        ///< sm_90a wgmma + TMA: P V by register-A wgmma
+  bool asyncQk = false;       ///< sm_90a wgmma + TMA: next tile's Q K^T in
+                              ///< flight during the softmax (3+ stages)
 };
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU

@@ -123,6 +123,9 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     Option<"wgmmaPv", "wgmma-pv", "bool", "true",
            "sm_90a with wgmma and TMA: O += P V by register-A wgmma (inline "
            "PTX) instead of mma.sync">,
+    Option<"asyncQk", "async-qk", "bool", "false",
+           "sm_90a with wgmma and TMA: issue the next key tile's S = Q K^T "
+           "before this tile's softmax (needs at least 3 stages)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -44,7 +44,8 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
 void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
   pm.addPass(createAttnLowerToGPU(
-      {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv}));
+      {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv,
+       o.asyncQk}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -89,6 +90,7 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<int64_t> stages{*this, "stages", llvm::cl::init(2)};
   Option<bool> tma{*this, "tma", llvm::cl::init(true)};
   Option<bool> wgmmaPv{*this, "wgmma-pv", llvm::cl::init(true)};
+  Option<bool> asyncQk{*this, "async-qk", llvm::cl::init(false)};
 };
 } // namespace
 
@@ -105,6 +107,7 @@ void mlir::attn::registerAttnPipelines() {
         opt.stages = o.stages;
         opt.tma = o.tma;
         opt.wgmmaPv = o.wgmmaPv;
+        opt.asyncQk = o.asyncQk;
         buildGPUTilingPipeline(pm, opt);
         buildGPUToNVVMPipeline(pm, opt);
       });

@@ -1,9 +1,11 @@
 // RUN: attn-opt %s --attn-lower-to-gpu -split-input-file -verify-diagnostics
 // RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_70" -split-input-file 2>&1 | FileCheck %s --check-prefix=CHIP
 // RUN: not attn-opt %s --attn-lower-to-gpu="stages=5" -split-input-file 2>&1 | FileCheck %s --check-prefix=STAGES
+// RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a async-qk=1" -split-input-file 2>&1 | FileCheck %s --check-prefix=ASYNC
 
 // CHIP: attn-lower-to-gpu: unknown chip 'sm_70' (expected sm_80 or sm_90a)
 // STAGES: stages must be 2, 3 or 4
+// ASYNC: async-qk needs stages >= 3
 
 func.func @f32(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
                %v: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {

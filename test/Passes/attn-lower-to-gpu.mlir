@@ -5,6 +5,7 @@
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
+// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a stages=3 async-qk=1" | FileCheck %s --check-prefix=ASYNC
 // RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
 // RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TOPK
 
@@ -168,3 +169,17 @@ func.func @causal(
 // TOPK: scf.condition
 // TOPK: nvgpu.mma.sync
 // TOPK: smem 27680\0Atile_m 64\0Atile_n 32
+
+// async-qk: S of key tile 0 is issued before the loop and rides in the loop
+// state as the wgmma accumulator struct; each iteration waits for it, issues
+// the next tile's (after that tile's mbarrier), then runs this tile's softmax.
+// ASYNC-LABEL: gpu.func @causal(
+// ASYNC: scf.if %{{.*}} -> (!llvm.struct<(f32
+// ASYNC: nvvm.wgmma.commit.group.sync.aligned
+// ASYNC: scf.for {{.*}} iter_args({{.*}}) -> ({{.*}}, !llvm.struct<(f32
+// ASYNC: nvvm.wgmma.wait.group.sync.aligned 0
+// ASYNC: scf.if %{{.*}} -> (!llvm.struct<(f32
+// ASYNC: nvvm.mbarrier.try_wait.parity
+// ASYNC: nvvm.wgmma.mma_async
+// ASYNC: nvvm.wgmma.commit.group.sync.aligned
+// ASYNC: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"

@@ -50,6 +50,12 @@ static cl::opt<bool> tma("tma",
                                   "mbarriers where D and Dv are multiples of "
                                   "64 (default true; --tma=false: cp.async)"),
                          cl::init(true));
+static cl::opt<bool> asyncQk("async-qk",
+                             cl::desc("sm_90a with wgmma and TMA: the next key "
+                                      "tile's Q K^T runs during this tile's "
+                                      "softmax (needs --stages=3 or more; "
+                                      "default false)"),
+                             cl::init(false));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
@@ -111,8 +117,9 @@ int main(int argc, char **argv) {
   if (!gpu && gpuOnly)
     return fail("--emit=" + emit + " needs --target=sm_80 or sm_90a");
   if (!gpu && (warps > 0 || stages > 0 || tma.getNumOccurrences() ||
-               wgmmaPv.getNumOccurrences()))
-    return fail("--warps, --stages, --tma and --wgmma-pv are GPU options");
+               wgmmaPv.getNumOccurrences() || asyncQk.getNumOccurrences()))
+    return fail("--warps, --stages, --tma, --wgmma-pv and --async-qk are GPU "
+                "options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
@@ -137,6 +144,7 @@ int main(int argc, char **argv) {
       options.gpu.stages = stages;
     options.gpu.tma = tma;
     options.gpu.wgmmaPv = wgmmaPv;
+    options.gpu.asyncQk = asyncQk;
   }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)

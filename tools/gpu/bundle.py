@@ -106,6 +106,10 @@ def main():
                          "'w8:warps=8;s3:stages=3' (sm_90a cubins of the causal, "
                          "full, window1024 and longnet bf16 kernels under "
                          "variants/NAME/)")
+    ap.add_argument("--sm90a-flags", default="",
+                    help="extra attnc flags of the sm_90a folder, e.g. "
+                         "'--async-qk --stages=3' (to check a code-generation "
+                         "option with the whole matrix)")
     args = ap.parse_args()
     attnc = os.path.join(args.build, "bin", "attnc")
     lib = os.path.join(args.build, "lib", "libattnrt.so")
@@ -134,8 +138,9 @@ def main():
                 kind = "ptx"
             os.makedirs(os.path.join(args.out, folder), exist_ok=True)
             dst = os.path.join(args.out, folder, f"{name}.{kind}")
+            extra = args.sm90a_flags.split() if folder == "sm_90a" else []
             jobs.append([attnc, src, f"--target={target}", f"--emit={kind}", "-o", dst]
-                        + flags)
+                        + flags + extra)
     for spec in filter(None, args.variants.split(";")):
         vname, _, opts = spec.partition(":")
         vdir = os.path.join(args.out, "variants", vname)
