@@ -970,7 +970,9 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     e.ifThen(leader, [&] {
       expectBytes(barQ, c.blockM * c.d * eb);
       // Rows past the sequence (rate-1 dilated phases: past the segment)
-      // are computed and not stored.
+      // are computed and not stored. Past a segment, K and V rows are the
+      // next segment's, not TMA's zero fill: their scores are masked (P =
+      // 0), so only non-finite values there would reach O (as NaN).
       tmaTile(w.mapQ, barQ, e.idx(0), c.blockM, c.d, e.add(w.qBase, m0), head,
               batch);
     });

@@ -8,6 +8,7 @@
 #include "runtime/core/Cuda.h"
 #include "runtime/core/Internal.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -354,7 +355,7 @@ static attn_status parseMeta(attn_kernel &k) {
       if (ok && !(ls >> std::ws).eof()) // optional: threads, shared memory
         ok = bool(ls >> l.threads >> l.sharedBytes) && l.threads >= 1 &&
              l.threads <= 1024 && l.sharedBytes >= 0 &&
-             l.sharedBytes <= INT32_MAX;
+             l.sharedBytes <= INT32_MAX && (ls >> std::ws).eof();
       if (!ok || l.entry.empty() || l.seg < 0 || l.perSeg < 1)
         return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                             "kernel '" + k.name + "' has a bad launch in its "
@@ -513,12 +514,14 @@ attn_status attnrt::loadImage(attn_context *ctx, const void *image, size_t size,
     return s;
   if (attn_status s = parseMeta(*k))
     return s;
-  // Above 48 KiB of dynamic shared memory a kernel has to opt in.
-  if (k->sharedBytes > 48 * 1024 &&
-      k->sharedBytes > ctx->cuda->maxSharedPerBlock)
+  // Above 48 KiB of dynamic shared memory a kernel has to opt in; the
+  // launches of one kernel may differ (dilated phases).
+  int64_t mostShared = k->sharedBytes;
+  for (const GPULaunch &l : k->launches)
+    mostShared = std::max(mostShared, l.sharedBytes);
+  if (mostShared > 48 * 1024 && mostShared > ctx->cuda->maxSharedPerBlock)
     return fail(ATTN_ERROR_UNSUPPORTED,
-                "kernel '" + name + "' needs " +
-                    std::to_string(k->sharedBytes) +
+                "kernel '" + name + "' needs " + std::to_string(mostShared) +
                     " bytes of shared memory per block, CUDA device " +
                     std::to_string(ctx->cuda->ordinal) + " has " +
                     std::to_string(ctx->cuda->maxSharedPerBlock));

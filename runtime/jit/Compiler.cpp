@@ -46,6 +46,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <algorithm>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -432,9 +433,14 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     std::string meta;
     for (char c : k.meta)
       meta += c == '\n' ? std::string("\\n") : std::string(1, c);
-    os << "\n/* " << k.name << ": " << k.threads << " threads, " << k.smem
-       << " bytes of dynamic shared memory, " << k.tileM
-       << " query rows per CTA. */\n"
+    int64_t threads = 0, smem = 0;
+    for (const GPUKernel::Launch &l : k.launches) {
+      threads = std::max(threads, l.threads);
+      smem = std::max(smem, l.smem);
+    }
+    os << "\n/* " << k.name << ": " << k.launches.size() << " launch"
+       << (k.launches.size() == 1 ? "" : "es") << " of up to " << threads
+       << " threads and " << smem << " bytes of dynamic shared memory. */\n"
        << "static const char attn_" << k.name << "_meta[] = \"" << meta
        << "\";\n"
        << "typedef struct { CUmodule module; CUfunction functions["
