@@ -214,7 +214,9 @@ private:
                 Value base, Value stride, int64_t rows, int64_t cols,
                 Value dst, Value stage, Value col0 = Value());
   SmallVector<Value> loadQFragments();
-  SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
+  /// S = Q K^T of the key tile in `stage` of `keys` (sK when null).
+  SmallVector<Value> scores(ArrayRef<Value> qa, Value stage,
+                            Value keys = Value());
   SmallVector<Value> scoresWgmma(Value stage);
   /// Issues and commits S = Q K^T of `stage` by wgmma without waiting: the
   /// accumulator struct, valid after the next wgmma wait.
@@ -452,7 +454,10 @@ SmallVector<Value> KernelCodegen::loadQFragments() {
 }
 
 /// S = Q K^T for this warp: BN / 8 accumulators of m16n8.
-SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage) {
+SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage,
+                                         Value keys) {
+  if (!keys)
+    keys = sK;
   // B operand (k = d, n = key) is K's rows: ldmatrix without transpose.
   // Matrices: (keys 0-7, d 0-7), (keys 0-7, d 8-15), (keys 8-15, d 0-7),
   // (keys 8-15, d 8-15): two n8 blocks of one k16 step.
@@ -465,7 +470,7 @@ SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage) {
   for (int64_t kk = 0; kk < c.d / 16; ++kk) {
     for (int64_t jj = 0; jj < c.blockN / 16; ++jj) {
       Value frag = nvgpu::LdMatrixOp::create(
-          e.b, e.loc, vec({4, 2}, c.elt), sK,
+          e.b, e.loc, vec({4, 2}, c.elt), keys,
           at(stage, c.blockN, e.add(keyOff, e.idx(jj * 16)),
              e.add(colOff, e.idx(kk * 16))),
           false, 4);
@@ -699,8 +704,10 @@ SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
 }
 
 /// The landmark keys of blocks [0, blocks) come in tiles of BN (rows L - 1 +
-/// L t of K: the strided copy of dilated phases) through two stages of the
-/// K ring, and are scored by the same mma.sync code as the key tiles. Each
+/// L t of K: the strided copy of dilated phases) through the first two
+/// stages of the K ring and, when Dv == D, of the V ring too (so three tiles
+/// are in flight: a decoding step is this pass), and are scored by the same
+/// mma.sync code as the key tiles. Each
 /// lane keeps, for each of its two rows, the k best (score, block) pairs of
 /// its columns, ordered by score and then by earlier block (SPEC's tie
 /// rule); the quad's four lists are merged by shuffles in the same total
@@ -715,10 +722,21 @@ void KernelCodegen::selectTopk(ArrayRef<Value> qa, const KernelArgs &a,
   // Compare in the softmax's direction: a negative scale reverses it.
   Value sign = e.f32(c.scale < 0 ? -1.0 : 1.0);
   Value tiles = e.ceilDiv(blocks, e.idx(bn));
+  // Buffer t % buffers: stage (t % buffers) % 2 of K, then of V.
+  int64_t buffers = c.dv == c.d ? 4 : 2;
+  auto buffer = [&](Value t, Value &stage) {
+    Value i = e.rem(t, e.idx(buffers));
+    stage = e.rem(i, e.idx(2));
+    if (buffers == 2)
+      return sK;
+    return e.select(e.cmp(arith::CmpIPredicate::ult, i, e.idx(2)), sK, sV);
+  };
   auto load = [&](Value t) {
     e.ifThen(e.cmp(arith::CmpIPredicate::slt, t, tiles), [&] {
+      Value stage;
+      Value dst = buffer(t, stage);
       copyTile(a.k, w.batch, w.kvHead, e.mul(t, e.idx(bn)), blocks,
-               e.idx(L - 1), e.idx(L), bn, c.d, sK, e.rem(t, e.idx(2)));
+               e.idx(L - 1), e.idx(L), bn, c.d, dst, stage);
     });
   };
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
@@ -748,28 +766,55 @@ void KernelCodegen::selectTopk(ArrayRef<Value> qa, const KernelArgs &a,
     init.append(k, negInf());
     init.append(k, none);
   }
-  load(e.idx(0));
-  commit();
+  for (int64_t t = 0; t < buffers - 1; ++t) {
+    load(e.idx(t));
+    commit();
+  }
   SmallVector<Value> best = e.forLoop(
       e.idx(0), tiles, e.idx(1), init,
       [&](Value t, ValueRange carried) {
-        load(e.add(t, e.idx(1)));
+        load(e.add(t, e.idx(buffers - 1)));
         nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
-                                         b.getI32IntegerAttr(1));
+                                         b.getI32IntegerAttr(buffers - 1));
         gpu::BarrierOp::create(b, loc);
-        SmallVector<Value> s = scores(qa, e.rem(t, e.idx(2)));
+        Value stage;
+        Value keys = buffer(t, stage);
+        SmallVector<Value> s = scores(qa, stage, keys);
         SmallVector<Value> next(carried.begin(), carried.end());
         Value colBase = e.add(e.mul(t, e.idx(bn)), e.mul(quadCol, e.idx(2)));
-        for (int64_t hf = 0; hf < 2; ++hf)
+        for (int64_t hf = 0; hf < 2; ++hf) {
+          SmallVector<Value> cand, candBlk;
+          Value top = negInf();
           for (int64_t j = 0; j < bn / 8; ++j)
             for (int64_t x = 0; x < 2; ++x) {
               Value blk = e.add(colBase, e.idx(8 * j + x));
               Value ok = e.cmp(arith::CmpIPredicate::slt, blk, rowBlock[hf]);
-              insertInto(MutableArrayRef<Value>(next).slice(2 * k * hf, 2 * k),
-                         e.select(ok, mulf(extract(s[j], {hf, x}), sign),
-                                  negInf()),
-                         e.select(ok, e.toI32(blk), none));
+              cand.push_back(e.select(
+                  ok, mulf(extract(s[j], {hf, x}), sign), negInf()));
+              candBlk.push_back(e.select(ok, e.toI32(blk), none));
+              top = maxf(top, cand.back());
             }
+          // This lane's blocks only grow, so a tile whose best score does
+          // not beat the k-th kept one changes nothing (ties keep the
+          // earlier block): skip its insertions, as most tiles do.
+          MutableArrayRef<Value> list =
+              MutableArrayRef<Value>(next).slice(2 * k * hf, 2 * k);
+          SmallVector<Type> types(ValueRange(list).getTypes());
+          auto ifOp = scf::IfOp::create(
+              b, loc, types, e.cmpf(arith::CmpFPredicate::OGT, top, list[k - 1]),
+              true);
+          {
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+            SmallVector<Value> inserted(list.begin(), list.end());
+            for (auto [sc, blk] : llvm::zip(cand, candBlk))
+              insertInto(inserted, sc, blk);
+            scf::YieldOp::create(b, loc, inserted);
+            b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+            scf::YieldOp::create(b, loc, SmallVector<Value>(list));
+          }
+          llvm::copy(ifOp.getResults(), list.begin());
+        }
         // The next iteration's copy may overwrite this stage.
         gpu::BarrierOp::create(b, loc);
         return next;
