@@ -183,12 +183,14 @@ private:
                                      DenseElementsAttr::get(t, 0.0f));
   }
 
-  /// A shared-memory tile of the input type: `shape` at `byteOffset` of the
-  /// kernel's dynamic shared memory.
-  Value tileView(Value smemBase, ArrayRef<int64_t> shape, int64_t byteOffset) {
+  /// A shared-memory array of `elt` (default: the input type): `shape` at
+  /// `byteOffset` of the kernel's dynamic shared memory.
+  Value tileView(Value smemBase, ArrayRef<int64_t> shape, int64_t byteOffset,
+                 Type elt = Type()) {
     auto ws = gpu::AddressSpaceAttr::get(e.b.getContext(),
                                          gpu::AddressSpace::Workgroup);
-    auto t = MemRefType::get(shape, c.elt, MemRefLayoutAttrInterface{}, ws);
+    auto t = MemRefType::get(shape, elt ? elt : c.elt,
+                             MemRefLayoutAttrInterface{}, ws);
     return memref::ViewOp::create(e.b, e.loc, t, smemBase, e.idx(byteOffset),
                                   ValueRange{})
         .getResult();
@@ -214,9 +216,7 @@ private:
                 Value base, Value stride, int64_t rows, int64_t cols,
                 Value dst, Value stage, Value col0 = Value());
   SmallVector<Value> loadQFragments();
-  /// S = Q K^T of the key tile in `stage` of `keys` (sK when null).
-  SmallVector<Value> scores(ArrayRef<Value> qa, Value stage,
-                            Value keys = Value());
+  SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
   SmallVector<Value> scoresWgmma(Value stage);
   /// Issues and commits S = Q K^T of `stage` by wgmma without waiting: the
   /// accumulator struct, valid after the next wgmma wait.
@@ -454,10 +454,7 @@ SmallVector<Value> KernelCodegen::loadQFragments() {
 }
 
 /// S = Q K^T for this warp: BN / 8 accumulators of m16n8.
-SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage,
-                                         Value keys) {
-  if (!keys)
-    keys = sK;
+SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage) {
   // B operand (k = d, n = key) is K's rows: ldmatrix without transpose.
   // Matrices: (keys 0-7, d 0-7), (keys 0-7, d 8-15), (keys 8-15, d 0-7),
   // (keys 8-15, d 8-15): two n8 blocks of one k16 step.
@@ -470,7 +467,7 @@ SmallVector<Value> KernelCodegen::scores(ArrayRef<Value> qa, Value stage,
   for (int64_t kk = 0; kk < c.d / 16; ++kk) {
     for (int64_t jj = 0; jj < c.blockN / 16; ++jj) {
       Value frag = nvgpu::LdMatrixOp::create(
-          e.b, e.loc, vec({4, 2}, c.elt), keys,
+          e.b, e.loc, vec({4, 2}, c.elt), sK,
           at(stage, c.blockN, e.add(keyOff, e.idx(jj * 16)),
              e.add(colOff, e.idx(kk * 16))),
           false, 4);
@@ -704,11 +701,9 @@ SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
 }
 
 /// The landmark keys of blocks [0, blocks) come in tiles of BN (rows L - 1 +
-/// L t of K: the strided copy of dilated phases) through the first two
-/// stages of the K ring and, when Dv == D, of the V ring too (so three tiles
-/// are in flight: a decoding step is this pass), and are scored by the same
-/// mma.sync code as the key tiles. Each
-/// lane keeps, for each of its two rows, the k best (score, block) pairs of
+/// L t of K: the strided copy of dilated phases) through two stages of the
+/// K ring (four in flight, through the V ring too, measured no faster), and
+/// are scored by the same mma.sync code as the key tiles. Each lane keeps, for each of its two rows, the k best (score, block) pairs of
 /// its columns, ordered by score and then by earlier block (SPEC's tie
 /// rule); the quad's four lists are merged by shuffles in the same total
 /// order, so the four lanes of a row end with the same list.
@@ -722,21 +717,10 @@ void KernelCodegen::selectTopk(ArrayRef<Value> qa, const KernelArgs &a,
   // Compare in the softmax's direction: a negative scale reverses it.
   Value sign = e.f32(c.scale < 0 ? -1.0 : 1.0);
   Value tiles = e.ceilDiv(blocks, e.idx(bn));
-  // Buffer t % buffers: stage (t % buffers) % 2 of K, then of V.
-  int64_t buffers = c.dv == c.d ? 4 : 2;
-  auto buffer = [&](Value t, Value &stage) {
-    Value i = e.rem(t, e.idx(buffers));
-    stage = e.rem(i, e.idx(2));
-    if (buffers == 2)
-      return sK;
-    return e.select(e.cmp(arith::CmpIPredicate::ult, i, e.idx(2)), sK, sV);
-  };
   auto load = [&](Value t) {
     e.ifThen(e.cmp(arith::CmpIPredicate::slt, t, tiles), [&] {
-      Value stage;
-      Value dst = buffer(t, stage);
       copyTile(a.k, w.batch, w.kvHead, e.mul(t, e.idx(bn)), blocks,
-               e.idx(L - 1), e.idx(L), bn, c.d, dst, stage);
+               e.idx(L - 1), e.idx(L), bn, c.d, sK, e.rem(t, e.idx(2)));
     });
   };
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
@@ -766,20 +750,16 @@ void KernelCodegen::selectTopk(ArrayRef<Value> qa, const KernelArgs &a,
     init.append(k, negInf());
     init.append(k, none);
   }
-  for (int64_t t = 0; t < buffers - 1; ++t) {
-    load(e.idx(t));
-    commit();
-  }
+  load(e.idx(0));
+  commit();
   SmallVector<Value> best = e.forLoop(
       e.idx(0), tiles, e.idx(1), init,
       [&](Value t, ValueRange carried) {
-        load(e.add(t, e.idx(buffers - 1)));
+        load(e.add(t, e.idx(1)));
         nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(),
-                                         b.getI32IntegerAttr(buffers - 1));
+                                         b.getI32IntegerAttr(1));
         gpu::BarrierOp::create(b, loc);
-        Value stage;
-        Value keys = buffer(t, stage);
-        SmallVector<Value> s = scores(qa, stage, keys);
+        SmallVector<Value> s = scores(qa, e.rem(t, e.idx(2)));
         SmallVector<Value> next(carried.begin(), carried.end());
         Value colBase = e.add(e.mul(t, e.idx(bn)), e.mul(quadCol, e.idx(2)));
         for (int64_t hf = 0; hf < 2; ++hf) {
@@ -924,15 +904,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   }
   if (!c.tma)
     sV = smemView({c.stages, c.blockN, c.dv + kPad}, qBytes + kBytes);
-  if (c.topk) {
-    auto ws = gpu::AddressSpaceAttr::get(b.getContext(),
-                                         gpu::AddressSpace::Workgroup);
-    slots = memref::ViewOp::create(
-        b, loc,
-        MemRefType::get({2 * c.warps}, b.getI32Type(),
-                        MemRefLayoutAttrInterface{}, ws),
-        smemBase, e.idx(c.tileBytes()), ValueRange{});
-  }
+  if (c.topk)
+    slots = tileView(smemBase, {2 * c.warps}, c.tileBytes(), b.getI32Type());
 
   // Key tiles of this query tile, from the pattern interface.
   Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));

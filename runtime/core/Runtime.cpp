@@ -516,7 +516,7 @@ attn_status attnrt::loadImage(attn_context *ctx, const void *image, size_t size,
     return s;
   // Above 48 KiB of dynamic shared memory a kernel has to opt in; the
   // launches of one kernel may differ (dilated phases).
-  int64_t mostShared = k->sharedBytes;
+  int64_t mostShared = 0;
   for (const GPULaunch &l : k->launches)
     mostShared = std::max(mostShared, l.sharedBytes);
   if (mostShared > 48 * 1024 && mostShared > ctx->cuda->maxSharedPerBlock)
