@@ -83,12 +83,33 @@ struct GPUConfig {
   /// sm_90a, wgmma and TMA, 3+ stages: the next key tile's S = Q K^T is
   /// issued before this tile's softmax and completes during it.
   bool asyncQK = false;
+  /// sm_90a, wgmma, TMA and register-A P V: warp specialisation. One more
+  /// warpgroup (the producer; one of its threads issues every TMA load onto
+  /// a full/empty mbarrier pair per stage) gives most of its registers to
+  /// the consumers (setmaxnreg); the consumer warpgroups never meet at a CTA
+  /// barrier in the loop, and each issues the next tile's Q K^T right
+  /// behind this tile's P V, both in flight together.
+  bool ws = false;
+  /// With `ws`: the consumer warpgroups take turns issuing their products
+  /// (named barriers, a token passed round), so one's softmax runs while
+  /// the other's wgmma use the tensor cores (FlashAttention-3's ping-pong).
+  bool pingpong = false;
   /// Landmark attention with blocks of this many keys (one key tile per
   /// block); 0 for the other patterns.
   int64_t landmark = 0;
   /// Landmark top-k retrieval: the blocks each query keeps (0: all).
   int64_t topk = 0;
-  int64_t threads() const { return warps * 32; }
+  int64_t threads() const { return warps * 32 + (ws ? 128 : 0); }
+  /// Warp specialisation: the producer's registers per thread, and the
+  /// consumers' (what the CTA's pool then holds: ptxas gives 384 threads at
+  /// most 168 each, 128 x 24 + 256 x 240 = 384 x 168).
+  static constexpr int64_t kProducerRegs = 24;
+  int64_t consumerRegs() const {
+    int64_t perThread = 65536 / threads() / 8 * 8;
+    return std::min<int64_t>(
+        240, (perThread * threads() - 128 * kProducerRegs) / (32 * warps) / 8 *
+                 8);
+  }
   /// Row padding of the Q and K tiles: none in the wgmma and TMA layouts.
   int64_t qkPad() const { return wgmma || tma ? 0 : kPad; }
   int64_t vPad() const { return tma ? 0 : kPad; }
@@ -97,10 +118,12 @@ struct GPUConfig {
     return eb * (blockM * (d + qkPad()) + stages * blockN * (d + qkPad()) +
                  stages * blockN * (dv + vPad()));
   }
-  /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q, or
-  /// (top-k) the schedule's two rows of one i32 per warp.
+  /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q,
+  /// (ws) the stages' empty barriers, or (top-k) the schedule's two rows of
+  /// one i32 per warp.
   int64_t smemBytes() const {
-    return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (topk ? 8 * warps : 0);
+    return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (ws ? 8 * stages : 0) +
+           (topk ? 8 * warps : 0);
   }
 };
 
@@ -240,9 +263,10 @@ private:
                    int64_t mode);
   /// O += P V for the warpgroup's 64 rows: one inline-PTX block of BN / 16
   /// register-A wgmma m64nDvk16 (P's fragments as A, V's tile as an
-  /// MN-major B descriptor), committed and waited for.
+  /// MN-major B descriptor), committed and, if `wait`, waited for (else the
+  /// results are valid after a later wgmma wait).
   SmallVector<Value> pvWgmma(ArrayRef<Value> p, Value stage,
-                             ArrayRef<Value> acc);
+                             ArrayRef<Value> acc, bool wait);
   /// The m16n8 fragments (vector<2x2xf32>) of a wgmma accumulator struct of
   /// `blocks` n8 blocks: wgmma's register layout is mma.sync's.
   SmallVector<Value> fragments(Value acc, int64_t blocks) {
@@ -265,6 +289,11 @@ private:
   Value sharedPtr(Value byteOffset);
   Value barrier(Value index) {
     return sharedPtr(e.add(e.idx(barOffset), e.mul(index, e.idx(8))));
+  }
+  /// Warp specialisation: the empty barrier of `stage` (its consumers have
+  /// read it), after the full ones and Q's.
+  Value emptyBarrier(Value stage) {
+    return barrier(e.add(stage, e.idx(c.stages + 1)));
   }
   /// The leader thread: expect `bytes` on `bar`, then load the rows x cols
   /// tile at (row0, head, batch) of `map` to `dstOffset` (bytes), one TMA
@@ -506,7 +535,7 @@ Value KernelCodegen::descriptor(Value tile, Value byteOffset, int64_t lbo,
 }
 
 SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
-                                          ArrayRef<Value> acc) {
+                                          ArrayRef<Value> acc, bool wait) {
   // Why inline PTX: MLIR 22's nvvm.wgmma.mma_async takes A from shared
   // memory only; FlashAttention-3 keeps P in registers as A, which saves a
   // store, a fence and a barrier per tile. LLVM could otherwise schedule the
@@ -552,7 +581,10 @@ SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
                           c.dv, type, accList, a0, a0 + 1, a0 + 2, a0 + 3, desc)
                 .str();
   }
-  text += "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}";
+  text += "wgmma.commit_group.sync.aligned;\n";
+  if (wait)
+    text += "wgmma.wait_group.sync.aligned 0;\n";
+  text += "}";
   std::string constraints;
   for (int64_t i = 0; i < nAcc; ++i)
     constraints += "=f,";
@@ -865,6 +897,15 @@ void KernelCodegen::setup() {
   Value tid = gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x);
   warp = e.div(tid, e.idx(32));
   lane = e.rem(tid, e.idx(32));
+  if (c.ws) {
+    // The warp index through a shuffle from lane 0: ptxas then knows it is
+    // warp-uniform, so the branches on the warp's role are not divergent
+    // paths (wgmma in a divergent path is serialized).
+    auto op = gpu::ShuffleOp::create(e.b, e.loc, e.toI32(warp), i32(0), i32(32),
+                                     gpu::ShuffleMode::IDX);
+    warp = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
+                                      op.getShuffleResult());
+  }
   groupRow = e.div(lane, e.idx(4));
   quadCol = e.rem(lane, e.idx(4));
 }
@@ -893,8 +934,11 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     sV = smemView({c.stages, c.blockN * c.dv}, qBytes + kBytes);
     smemAddr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smemBase);
     barOffset = qBytes + kBytes + vBytes;
+    // The thread that issues the loads: thread 0, or the producer warp's
+    // first lane.
     leader = e.cmp(arith::CmpIPredicate::eq,
-                   e.add(e.mul(warp, e.idx(32)), lane), e.idx(0));
+                   e.add(e.mul(warp, e.idx(32)), lane),
+                   e.idx(c.ws ? 32 * c.warps : 0));
   } else if (c.wgmma) {
     sQ = smemView({c.blockM * c.d}, 0);
     sK = smemView({c.stages, c.blockN * c.d}, qBytes);
@@ -969,6 +1013,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
              e.cmp(arith::CmpIPredicate::slt, tile, numTiles));
   };
   SmallVector<Value> qa;
+  // Warp specialisation: then the producer, else the consumers.
+  scf::IfOp roles;
   // Top-k: the schedule's state (see below).
   Value ownLo, ownHi;
   SmallVector<Value> queue;
@@ -981,6 +1027,10 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
       for (int64_t s = 0; s <= c.stages; ++s)
         NVVM::MBarrierInitOp::create(b, loc, barrier(e.idx(s)), i32(1),
                                      Value());
+      // Empty barriers: every consumer thread arrives once per use.
+      for (int64_t s = 0; c.ws && s < c.stages; ++s)
+        NVVM::MBarrierInitOp::create(b, loc, emptyBarrier(e.idx(s)),
+                                     i32(32 * c.warps), Value());
       NVVM::FenceMbarrierInitOp::create(b, loc);
     });
     gpu::BarrierOp::create(b, loc);
@@ -994,8 +1044,35 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
       tmaTile(w.mapQ, barQ, e.idx(0), c.blockM, c.d, e.add(w.qBase, m0), head,
               batch);
     });
-    for (int64_t s = 0; s < c.stages - 1; ++s)
-      loadKV(e.idx(s));
+    if (c.ws) {
+      // The producer warpgroup's first thread loads every key tile in
+      // order, each once its stage's previous use is released (use u waits
+      // for phase u - 1 of the empty barrier); its other threads have
+      // nothing to do. The consumer warps run the rest of the kernel.
+      roles = scf::IfOp::create(
+          b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
+      b.setInsertionPointToStart(&roles.getThenRegion().front());
+      NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
+                                     NVVM::SetMaxRegisterAction::decrease);
+      e.ifThen(leader, [&] {
+        e.forLoop(e.idx(0), numTiles, e.idx(1), [&](Value t) {
+          Value stage = e.rem(t, e.idx(c.stages));
+          Value u = e.div(t, e.idx(c.stages));
+          e.ifThen(e.cmp(arith::CmpIPredicate::sge, t, e.idx(c.stages)), [&] {
+            waitBarrier(emptyBarrier(stage),
+                        e.rem(e.add(u, e.idx(1)), e.idx(2)));
+          });
+          loadKVAt(stage, e.add(kt.first, e.mul(t, e.idx(c.blockN))),
+                   arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+        });
+      });
+      b.setInsertionPoint(roles.getElseRegion().front().getTerminator());
+      NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
+                                     NVVM::SetMaxRegisterAction::increase);
+    } else {
+      for (int64_t s = 0; s < c.stages - 1; ++s)
+        loadKV(e.idx(s));
+    }
     waitBarrier(barQ, e.idx(0));
   } else if (c.topk) {
     // Landmark top-k: Q, then each row's choice of earlier blocks; the CTA
@@ -1074,6 +1151,9 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     waitBarrier(barrier(stage), e.rem(e.div(t, e.idx(c.stages)), e.idx(2)));
     scf::YieldOp::create(b, loc, issueScores(stage));
     b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    // Warp specialisation counts wgmma groups: commit an empty one.
+    if (c.ws)
+      NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
     scf::YieldOp::create(b, loc,
                          Value(LLVM::PoisonOp::create(b, loc, structT)));
     return ifOp.getResult(0);
@@ -1081,32 +1161,9 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   if (c.asyncQK)
     init.push_back(issueTile(e.idx(0)));
 
-  // One key tile: wait for it (loaded into stage tile % stages), then the
-  // scores, the online softmax and P V.
-  auto step = [&](Value tile, Value n0, ValueRange carried) {
-        Value stage = e.rem(tile, e.idx(c.stages));
-        SmallVector<Value> s;
-        Value nextS;
-        if (c.asyncQK) {
-          // This tile's S was issued one tile ago; the next tile's runs
-          // during this softmax (P V's wait, at the latest, completes it).
-          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-          s = fragments(carried.back(), c.blockN / 8);
-          nextS = issueTile(e.add(tile, e.idx(1)));
-        } else if (c.tma) {
-          // Use u = tile / stages of the stage's barrier: phase parity u % 2.
-          waitBarrier(barrier(stage),
-                      e.rem(e.div(tile, e.idx(c.stages)), e.idx(2)));
-        } else {
-          Value tok = commit();
-          nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
-                                           b.getI32IntegerAttr(c.stages - 1));
-          asyncProxyFence();
-          gpu::BarrierOp::create(b, loc);
-        }
-
-        if (!c.asyncQK)
-          s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
+  // The scores `s` of the key tile at n0 (masked here) become P in place;
+  // returns the loop state updated by the online softmax, O rescaled.
+  auto softmax = [&](SmallVector<Value> &s, Value n0, ValueRange carried) {
         if (c.landmark) {
           s = landmarkScores(s, n0, pos);
         } else {
@@ -1157,7 +1214,35 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
             b, loc, accT, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
         for (int64_t j = 0; j < c.dv / 8; ++j)
           next[4 + j] = arith::MulFOp::create(b, loc, carried[4 + j], alphaV);
+        return next;
+  };
+  // One key tile: wait for it (loaded into stage tile % stages), then the
+  // scores, the online softmax and P V.
+  auto step = [&](Value tile, Value n0, ValueRange carried) {
+        Value stage = e.rem(tile, e.idx(c.stages));
+        SmallVector<Value> s;
+        Value nextS;
+        if (c.asyncQK) {
+          // This tile's S was issued one tile ago; the next tile's runs
+          // during this softmax (P V's wait, at the latest, completes it).
+          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+          s = fragments(carried.back(), c.blockN / 8);
+          nextS = issueTile(e.add(tile, e.idx(1)));
+        } else if (c.tma) {
+          // Use u = tile / stages of the stage's barrier: phase parity u % 2.
+          waitBarrier(barrier(stage),
+                      e.rem(e.div(tile, e.idx(c.stages)), e.idx(2)));
+        } else {
+          Value tok = commit();
+          nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
+                                           b.getI32IntegerAttr(c.stages - 1));
+          asyncProxyFence();
+          gpu::BarrierOp::create(b, loc);
+        }
 
+        if (!c.asyncQK)
+          s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
+        SmallVector<Value> next = softmax(s, n0, carried);
         // O += P V: P's A fragment for keys [16kk, 16kk + 16) is made of the
         // accumulators of n8 blocks 2kk and 2kk + 1.
         Value mi = e.div(lane, e.idx(8));
@@ -1167,7 +1252,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         VectorType half2 = vec({2}, c.elt);
         if (c.wgmmaPV) {
           SmallVector<Value> o = pvWgmma(
-              s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8));
+              s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8), true);
           for (auto [j, v] : llvm::enumerate(o))
             next[4 + j] = v;
         }
@@ -1202,7 +1287,82 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         return next;
   };
   SmallVector<Value> state;
-  if (!c.topk) {
+  if (c.ws) {
+    // Per tile t: S(t) = Q K^T completes (issued one tile ago), its softmax,
+    // then P V of t and Q K^T of t + 1 are issued together; P V's wait
+    // (wait_group 1: the newer group may stay in flight) ends the tile and
+    // releases its stage to the producer. Ping-pong: a warpgroup issues
+    // only on its turn (named barrier 1 + wg, synced by it and arrived at
+    // by the warpgroup before it), and passes the turn on after issuing
+    // tile j's Q K^T, the last warpgroup only while j < numTiles, so every
+    // barrier's arrivals match its syncs.
+    int64_t groups = c.warps / 4;
+    Value wg = e.div(warp, e.idx(4));
+    Value turnThreads = i32(256);
+    // Barrier ids are constants (a register id makes ptxas reserve all 16
+    // barriers, which limits the CTAs per SM).
+    auto forEachGroup = [&](function_ref<void(int64_t)> body) {
+      for (int64_t g = 0; g < groups; ++g)
+        e.ifThen(e.cmp(arith::CmpIPredicate::eq, wg, e.idx(g)),
+                 [&] { body(g); });
+    };
+    auto waitTurn = [&] {
+      if (c.pingpong)
+        forEachGroup([&](int64_t g) {
+          NVVM::BarrierOp::create(b, loc, Type(), i32(1 + g), turnThreads,
+                                  NVVM::BarrierReductionAttr(), Value());
+        });
+    };
+    auto passTurn = [&](Value j) {
+      if (!c.pingpong)
+        return;
+      Value last = e.cmp(arith::CmpIPredicate::eq, wg, e.idx(groups - 1));
+      Value more = e.cmp(arith::CmpIPredicate::slt, j, numTiles);
+      e.ifThen(arith::OrIOp::create(
+                   b, loc, more,
+                   arith::XOrIOp::create(
+                       b, loc, last,
+                       arith::ConstantOp::create(b, loc, b.getBoolAttr(true)))),
+               [&] {
+                 forEachGroup([&](int64_t g) {
+                   NVVM::BarrierArriveOp::create(
+                       b, loc, i32(1 + (g + 1) % groups), turnThreads);
+                 });
+               });
+    };
+    if (c.pingpong)
+      e.ifThen(e.cmp(arith::CmpIPredicate::eq, wg, e.idx(groups - 1)), [&] {
+        NVVM::BarrierArriveOp::create(b, loc, i32(1), turnThreads);
+      });
+    waitTurn();
+    init.push_back(issueTile(e.idx(0)));
+    passTurn(e.idx(0));
+    state = e.forLoop(
+        e.idx(0), numTiles, e.idx(1), init,
+        [&](Value tile, ValueRange carried) {
+          Value stage = e.rem(tile, e.idx(c.stages));
+          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+          SmallVector<Value> s = fragments(carried.back(), c.blockN / 8);
+          SmallVector<Value> next =
+              softmax(s, e.add(kt.first, e.mul(tile, e.idx(c.blockN))),
+                      carried.drop_back());
+          waitTurn();
+          SmallVector<Value> o = pvWgmma(
+              s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8), false);
+          Value tNext = e.add(tile, e.idx(1));
+          Value nextS = issueTile(tNext);
+          passTurn(tNext);
+          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+          NVVM::MBarrierArriveOp::create(b, loc, Type(), emptyBarrier(stage),
+                                         Value(), NVVM::MemScopeKind::CTA,
+                                         false);
+          for (auto [j, v] : llvm::enumerate(o))
+            next[4 + j] = v;
+          next.push_back(nextS);
+          return next;
+        });
+    state.pop_back();
+  } else if (!c.topk) {
     state = e.forLoop(e.idx(0), numTiles, e.idx(1), init,
                       [&](Value tile, ValueRange carried) {
                         loadKV(e.add(tile, e.idx(c.stages - 1)));
@@ -1288,7 +1448,11 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
       wNew[hf] = mulf(en, invTotal);
     }
   }
-  if (w.merge)
+  if (w.merge && c.ws)
+    NVVM::BarrierOp::create(b, loc, Type(), i32(c.warps / 4 + 1),
+                            i32(32 * c.warps), NVVM::BarrierReductionAttr(),
+                            Value());
+  else if (w.merge)
     gpu::BarrierOp::create(b, loc);
   for (int64_t hf = 0; hf < 2; ++hf) {
     e.ifThen(inside[hf], [&] {
@@ -1320,6 +1484,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         });
     });
   }
+  if (roles)
+    b.setInsertionPointAfter(roles);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1646,7 +1812,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                 "256");
   auto landmark = dyn_cast<LandmarkAttr>(Attribute(pattern));
   c.topk = landmark ? landmark.getTopk() : 0;
-  c.blockN = blockN;
+  c.blockN = blockN ? int64_t(blockN) : 64;
   c.stages = stages;
   if (auto lm = landmark) {
     // Each row's choice lives in registers (2 rows x k pairs per thread).
@@ -1680,6 +1846,16 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                 cfg.blockN % 8 == 0 && !cfg.topk;
     cfg.wgmmaPV = cfg.wgmma && cfg.tma && wgmmaPv;
     cfg.asyncQK = cfg.wgmma && cfg.tma && asyncQk;
+    // Warp specialisation where it measured faster: D = Dv = 128, 1.1-1.2x
+    // with key tiles of 128 (docs/gpu-performance-notes.md). At D = 64 the
+    // producer warpgroup costs the second CTA per SM, and it measured
+    // slower; D = 256 is not measured.
+    cfg.ws = cfg.wgmmaPV && warpSpecialize && !asyncQk && cfg.d == 128 &&
+             cfg.dv == 128;
+    cfg.asyncQK = cfg.asyncQK && !cfg.ws;
+    cfg.pingpong = cfg.ws && pingpong;
+    if (cfg.ws && !blockN && !cfg.landmark)
+      cfg.blockN = 128;
   };
   shapeCTA(c, !dilated);
   // Dilated phases of rate 1 read contiguous rows (offset 0): their
@@ -1992,13 +2168,17 @@ void LowerToGPU::runOnOperation() {
     return bad("block-m must be 16 * warps (each warp owns 16 query rows)");
   if (blockM != 0 && (blockM % 16 != 0 || blockM > 256))
     return bad("block-m must be 16 * warps (each warp owns 16 query rows)");
-  if (blockN % 16 != 0 || blockN < 16 || blockN > 256)
-    return bad("block-n must be a multiple of 16 in [16, 256]");
+  if (blockN != 0 && (blockN % 16 != 0 || blockN < 16 || blockN > 256))
+    return bad("block-n must be a multiple of 16 in [16, 256] (0: chosen per "
+               "target and head dim)");
   if (stages < 2 || stages > 4)
     return bad("stages must be 2, 3 or 4");
   if (asyncQk && stages < 3)
     return bad("async-qk needs stages >= 3 (the tile after next loads while "
                "the next one's Q K^T runs)");
+  if (pingpong && !warpSpecialize)
+    return bad("pingpong needs warp-specialize (the turns are taken by the "
+               "consumer warpgroups)");
   SmallVector<std::pair<func::FuncOp, Operation *>> kernels;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isExternal())

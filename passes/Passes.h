@@ -39,13 +39,15 @@ struct CPUOptions {
 struct GPUOptions {
   std::string chip = "sm_80"; ///< sm_80 or sm_90a
   int64_t blockM = 0;         ///< 0: 16 * warps
-  int64_t blockN = 64;
+  int64_t blockN = 0;         ///< 0: 128 warp-specialized, else 64
   int64_t warps = 0;          ///< 0: per target and head dim
   int64_t stages = 2;
   bool tma = true;            ///< sm_90a: TMA loads where the layout fits
   bool wgmmaPv = true;        ///< sm_90a wgmma + TMA: P V by register-A wgmma
   bool asyncQk = false;       ///< sm_90a wgmma + TMA: next tile's Q K^T in
                               ///< flight during the softmax (3+ stages)
+  bool warpSpecialize = true; ///< sm_90a wgmma + TMA, D = 128: a producer
+  bool pingpong = false;       ///< with warpSpecialize: consumers take turns
 };
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU

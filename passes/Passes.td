@@ -110,8 +110,9 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "target: sm_80 (mma.sync, cp.async; runs on sm_80+) or sm_90a">,
     Option<"blockM", "block-m", "int64_t", "0",
            "query rows per CTA (16 * warps; 0: that)">,
-    Option<"blockN", "block-n", "int64_t", "64",
-           "keys per tile (a multiple of 16)">,
+    Option<"blockN", "block-n", "int64_t", "0",
+           "keys per tile (a multiple of 16; 0: 128 for warp-specialized "
+           "kernels, else 64)">,
     Option<"warps", "warps", "int64_t", "0",
            "warps per CTA (0: 8 on sm_90a where TMA applies, else 4; on "
            "sm_90a, 8 or more use wgmma)">,
@@ -126,6 +127,15 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     Option<"asyncQk", "async-qk", "bool", "false",
            "sm_90a with wgmma and TMA: issue the next key tile's S = Q K^T "
            "before this tile's softmax (needs at least 3 stages)">,
+    Option<"warpSpecialize", "warp-specialize", "bool", "true",
+           "sm_90a with wgmma, TMA and wgmma-pv, D = Dv = 128 (where it "
+           "measured faster): a producer warpgroup issues the TMA loads onto "
+           "full/empty mbarrier pairs and gives its registers to the "
+           "consumers, which overlap P V with the next tile's Q K^T "
+           "(async-qk turns it off)">,
+    Option<"pingpong", "pingpong", "bool", "false",
+           "with warp-specialize: the consumer warpgroups take turns "
+           "issuing their wgmma (named barriers)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -45,7 +45,7 @@ void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
   pm.addPass(createAttnLowerToGPU(
       {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv,
-       o.asyncQk}));
+       o.asyncQk, o.warpSpecialize, o.pingpong}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -85,12 +85,14 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 
 struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<std::string> chip{*this, "chip", llvm::cl::init("sm_80")};
-  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(64)};
+  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(0)};
   Option<int64_t> warps{*this, "warps", llvm::cl::init(0)};
   Option<int64_t> stages{*this, "stages", llvm::cl::init(2)};
   Option<bool> tma{*this, "tma", llvm::cl::init(true)};
   Option<bool> wgmmaPv{*this, "wgmma-pv", llvm::cl::init(true)};
   Option<bool> asyncQk{*this, "async-qk", llvm::cl::init(false)};
+  Option<bool> warpSpecialize{*this, "warp-specialize", llvm::cl::init(true)};
+  Option<bool> pingpong{*this, "pingpong", llvm::cl::init(false)};
 };
 } // namespace
 
@@ -108,6 +110,8 @@ void mlir::attn::registerAttnPipelines() {
         opt.tma = o.tma;
         opt.wgmmaPv = o.wgmmaPv;
         opt.asyncQk = o.asyncQk;
+        opt.warpSpecialize = o.warpSpecialize;
+        opt.pingpong = o.pingpong;
         buildGPUTilingPipeline(pm, opt);
         buildGPUToNVVMPipeline(pm, opt);
       });

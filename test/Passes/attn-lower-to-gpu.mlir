@@ -8,6 +8,63 @@
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a stages=3 async-qk=1" | FileCheck %s --check-prefix=ASYNC
 // RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
 // RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TOPK
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=WS
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a pingpong=1" | FileCheck %s --check-prefix=PP
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
+
+// Warp specialisation (sm_90a, D = 128, the default): 384 threads. Thread 0
+// of the producer warpgroup sets up full (1 arrival), Q and empty (256
+// arrivals: every consumer thread) mbarriers; after the one CTA barrier the
+// producer gives registers away and loads key tile t once its stage's empty
+// barrier has completed use t / 2 - 1. The consumers take the registers,
+// wait for Q, issue the first Q K^T (an empty wgmma group when there is no
+// tile), then per tile: wait for S, softmax, P V (committed, not waited
+// for) and the next Q K^T in flight together, wait_group 1 (P V done),
+// release the stage. Key tiles of 128 (the metadata and the tensor maps).
+// WS-LABEL: gpu.func @causal128(
+// WS-SAME: known_block_size = array<i32: 384, 1, 1>
+// WS-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c1_i32
+// WS-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c256_i32
+// WS: gpu.barrier
+// WS: nvvm.setmaxregister  decrease 24
+// WS: scf.for
+// WS: nvvm.mbarrier.try_wait.parity
+// WS: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c65536_i32
+// WS: } else {
+// WS-NEXT: nvvm.setmaxregister  increase 240
+// WS: nvvm.mbarrier.try_wait.parity
+// WS: scf.if %{{.*}} -> (!llvm.struct<(f32
+// WS: nvvm.wgmma.commit.group.sync.aligned
+// WS: } else {
+// WS-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// WS: scf.for
+// WS: nvvm.wgmma.wait.group.sync.aligned 0
+// WS: llvm.inline_asm has_side_effects {{.*}}wgmma.commit_group.sync.aligned;\0A}"
+// WS: nvvm.mbarrier.try_wait.parity
+// WS: nvvm.wgmma.mma_async
+// WS: nvvm.wgmma.wait.group.sync.aligned 1
+// WS: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// WS-NOT: gpu.barrier
+// WS: launch causal128 128 1 384 163880\0A
+// WS-SAME: tensormap k 64 128\0A
+
+// Ping-pong: the second warpgroup starts the turn (named barrier 1); each
+// waits for its turn before issuing and passes it on after.
+// PP-LABEL: gpu.func @causal128(
+// PP: nvvm.setmaxregister  increase 240
+// PP: nvvm.barrier.arrive id = %c1_i32{{.*}} number_of_threads = %c256_i32
+// PP: nvvm.barrier id = %c1_i32{{.*}} number_of_threads = %c256_i32
+// PP: nvvm.barrier id = %c2_i32{{.*}} number_of_threads = %c256_i32
+// PP: nvvm.barrier.arrive id = %c2_i32{{.*}} number_of_threads = %c256_i32
+// PP: scf.for
+// PP: nvvm.barrier id = %c1_i32{{.*}} number_of_threads = %c256_i32
+// PP: nvvm.wgmma.wait.group.sync.aligned 1
+
+// warp-specialize=0: two warpgroups, key tiles of 64, a CTA barrier per tile.
+// NOWS-LABEL: gpu.func @causal128(
+// NOWS-SAME: known_block_size = array<i32: 256, 1, 1>
+// NOWS-NOT: nvvm.setmaxregister
+// NOWS: launch causal128 128 1 256 98328\0A
 
 // Lightning: the state KV [64][32] of this CTA's V columns is carried in
 // registers across the blocks (4 m16n8 fragments per warp), a rounded copy

@@ -35,7 +35,7 @@ static cl::opt<std::string> emit(
 static cl::opt<int64_t> blockM("block-m", cl::desc("query rows per tile "
                                                    "(GPU: 16 * warps)"),
                                cl::init(0));
-static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile"),
+static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile (default: per target; GPU: 128 for warp-specialized sm_90a kernels, else 64)"),
                                cl::init(0));
 static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA (default: 8 on sm_90a when D "
                                        "and Dv are multiples of 64 and the pattern is not dilated, "
@@ -56,6 +56,20 @@ static cl::opt<bool> asyncQk("async-qk",
                                       "softmax (needs --stages=3 or more; "
                                       "default false)"),
                              cl::init(false));
+static cl::opt<bool> warpSpecialize(
+    "warp-specialize",
+    cl::desc("sm_90a with wgmma, TMA and --wgmma-pv, D = Dv = 128: a producer "
+             "warpgroup issues the TMA loads onto full/empty mbarriers and "
+             "gives its registers to the consumer warpgroups, which keep the "
+             "next tile's Q K^T in flight with this tile's P V (default "
+             "true; --async-qk turns it off)"),
+    cl::init(true));
+static cl::opt<bool> pingpong(
+    "pingpong",
+    cl::desc("with --warp-specialize: the consumer warpgroups take turns "
+             "issuing their wgmma (named barriers), one's softmax under the "
+             "other's products (default false)"),
+    cl::init(false));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
@@ -117,9 +131,11 @@ int main(int argc, char **argv) {
   if (!gpu && gpuOnly)
     return fail("--emit=" + emit + " needs --target=sm_80 or sm_90a");
   if (!gpu && (warps > 0 || stages > 0 || tma.getNumOccurrences() ||
-               wgmmaPv.getNumOccurrences() || asyncQk.getNumOccurrences()))
-    return fail("--warps, --stages, --tma, --wgmma-pv and --async-qk are GPU "
-                "options");
+               wgmmaPv.getNumOccurrences() || asyncQk.getNumOccurrences() ||
+               warpSpecialize.getNumOccurrences() ||
+               pingpong.getNumOccurrences()))
+    return fail("--warps, --stages, --tma, --wgmma-pv, --async-qk, "
+                "--warp-specialize and --pingpong are GPU options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
@@ -145,6 +161,8 @@ int main(int argc, char **argv) {
     options.gpu.tma = tma;
     options.gpu.wgmmaPv = wgmmaPv;
     options.gpu.asyncQk = asyncQk;
+    options.gpu.warpSpecialize = warpSpecialize;
+    options.gpu.pingpong = pingpong;
   }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)

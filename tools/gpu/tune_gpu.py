@@ -3,7 +3,9 @@ default tiling: causal, full and sliding-window (1024) attention at N = 4K and
 16K (B*N = 16K, H*D = 2048), LongNet's schedule at N = 32K and 64K (B = 1,
 H*D = 1024); bf16, D = 64 and 128, median of triton.testing.do_bench with L2
 flush. A first step toward the autotuner: it prints the table, it does not
-persist.
+persist. Each variant's output is checked against the default's (poisoned
+first; the default is the one gpu_matrix.py checks against the float64
+reference): a cell whose O differs by more than 2e-2 is marked '!'.
 usage: tune_gpu.py BUNDLE"""
 import os
 import sys
@@ -41,16 +43,23 @@ def main():
                 lse = torch.empty(b, h, n, device="cuda")
                 flops = reference.useful_flops(reference.pattern_from_text(PATTERNS[tag]),
                                                b, h, n, n, d)
-                cells = []
+                cells, marks, first = [], [], None
                 for _, path in variants:
                     name = f"{tag}_bf16_d{d}"
                     kern = rt.load(ctx, os.path.join(path, name + ".cubin"), name)
                     a = rt.args([q, k, v, o, lse])
+                    o.fill_(float("nan"))
+                    rt.launch(ctx, kern, a)
+                    torch.cuda.synchronize()
+                    if first is None:
+                        first = o.float().clone()
+                    err = (o.float() - first).abs().nan_to_num(float("inf")).max().item()
+                    marks.append(" " if err <= 2e-2 else "!")
                     ms = triton.testing.do_bench(lambda: rt.launch(ctx, kern, a),
                                                  warmup=25, rep=100, return_mode="median")
                     cells.append(flops / ms / 1e9)
-                print(f"{tag:10} D={d:3} N={n:5}  " + "  ".join(f"{c:9.1f}" for c in cells),
-                      flush=True)
+                print(f"{tag:10} D={d:3} N={n:5}  "
+                      + "  ".join(f"{c:8.1f}{m}" for c, m in zip(cells, marks)), flush=True)
 
 
 if __name__ == "__main__":
