@@ -428,8 +428,9 @@ def main():
              "decoding step (Nq = 1, B*H = 128) of top-4 retrieval, torch.topk and gathers, "
              "torch.compile'd.", "",
              "Columns 'attn': sm_80 = PTX of the sm_80 kernels (cp.async, mma.sync); "
-             "sm_90a = the sm_90a default: 8 warps, tiles by TMA, Q K^T and P V by wgmma "
-             "(4 warps with mma.sync for dilated phases and D not a multiple of 64); "
+             "sm_90a = the sm_90a default: 8 warps, tiles by TMA, Q K^T and P V by wgmma; "
+             "at D = 128 warp-specialized (a producer warpgroup, key tiles of 128) "
+             "(4 warps with mma.sync for strided dilated phases and D not a multiple of 64); "
              "sm_90a_w4 = 4 warps, TMA, mma.sync. The ratios use the best attn column.", "",
              "| pattern | D | N | " + " | ".join(cols) +
              " | attn / SDPA | attn / torch | attn / Flex |",
