@@ -134,13 +134,15 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
     options.gpu.blockN = envInt("ATTN_BLOCK_N", options.gpu.blockN);
     options.gpu.stages = envInt("ATTN_GPU_STAGES", options.gpu.stages);
     options.gpu.tma = envInt("ATTN_GPU_TMA", 1) != 0;
+    options.gpu.warpSpecialize = envInt("ATTN_GPU_WS", 1) != 0;
     bool cubin = !attn::findPtxas().empty();
     emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
     ext = cubin ? ".cubin" : ".ptx";
     target = options.target + ext + " " + std::to_string(options.gpu.warps) +
              "," + std::to_string(options.gpu.blockN) + "," +
              std::to_string(options.gpu.stages) +
-             (options.gpu.tma ? "" : ",cp.async");
+             (options.gpu.tma ? "" : ",cp.async") +
+             (options.gpu.warpSpecialize ? "" : ",no-ws");
   }
   std::string key = sha256Hex(
       compilerIdentity() + "\n" + source + "\n" + target + "\n" +
