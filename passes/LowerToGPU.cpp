@@ -94,6 +94,9 @@ struct GPUConfig {
   /// (named barriers, a token passed round), so one's softmax runs while
   /// the other's wgmma use the tensor cores (FlashAttention-3's ping-pong).
   bool pingpong = false;
+  /// With `ws`: the softmax of tile t + 1 runs while P V of tile t is in
+  /// flight (FlashAttention-3's intra-warpgroup overlap).
+  bool wsOverlap = false;
   /// Landmark attention with blocks of this many keys (one key tile per
   /// block); 0 for the other patterns.
   int64_t landmark = 0;
@@ -195,6 +198,11 @@ private:
   Value addf(Value x, Value y) { return arith::AddFOp::create(e.b, e.loc, x, y); }
   Value mulf(Value x, Value y) { return arith::MulFOp::create(e.b, e.loc, x, y); }
   Value subf(Value x, Value y) { return arith::SubFOp::create(e.b, e.loc, x, y); }
+  /// x * y + z in one rounding (arith's mul and add lower to mul.rn and
+  /// add.rn, which ptxas does not fuse).
+  Value fma(Value x, Value y, Value z) {
+    return LLVM::FMAOp::create(e.b, e.loc, x, y, z);
+  }
   Value extract(Value v, ArrayRef<int64_t> pos) {
     return vector::ExtractOp::create(e.b, e.loc, v, pos);
   }
@@ -266,7 +274,19 @@ private:
   /// MN-major B descriptor), committed and, if `wait`, waited for (else the
   /// results are valid after a later wgmma wait).
   SmallVector<Value> pvWgmma(ArrayRef<Value> p, Value stage,
-                             ArrayRef<Value> acc, bool wait);
+                             ArrayRef<Value> acc, bool wait) {
+    return pvWgmmaPacked(packP(p), stage, acc, wait);
+  }
+  /// P's fragments rounded to the input type, as the register-A operands of
+  /// pvWgmma: four 32-bit registers per k16 step.
+  SmallVector<Value> packP(ArrayRef<Value> p);
+  /// wgmma.wait_group n as inline PTX that also takes and returns `keep`
+  /// (i32 or f32 scalars, tied): the registers an in-flight wgmma reads or
+  /// writes stay theirs until the wait (LLVM does not know the wgmma is
+  /// asynchronous and would reuse them; ptxas then serializes the wgmma).
+  SmallVector<Value> waitKeeping(int64_t n, ArrayRef<Value> keep);
+  SmallVector<Value> pvWgmmaPacked(ArrayRef<Value> packedP, Value stage,
+                                   ArrayRef<Value> acc, bool wait);
   /// The m16n8 fragments (vector<2x2xf32>) of a wgmma accumulator struct of
   /// `blocks` n8 blocks: wgmma's register layout is mma.sync's.
   SmallVector<Value> fragments(Value acc, int64_t blocks) {
@@ -534,8 +554,49 @@ Value KernelCodegen::descriptor(Value tile, Value byteOffset, int64_t lbo,
   return arith::IndexCastUIOp::create(b, e.loc, b.getI64Type(), desc);
 }
 
-SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
-                                          ArrayRef<Value> acc, bool wait) {
+SmallVector<Value> KernelCodegen::packP(ArrayRef<Value> p) {
+  SmallVector<Value> regs;
+  VectorType half2 = vec({2}, c.elt);
+  for (int64_t kk = 0; kk < c.blockN / 16; ++kk)
+    for (int64_t blk = 0; blk < 2; ++blk)
+      for (int64_t hf = 0; hf < 2; ++hf)
+        regs.push_back(LLVM::BitcastOp::create(
+            e.b, e.loc, e.b.getI32Type(),
+            arith::TruncFOp::create(e.b, e.loc, half2,
+                                    extract(p[2 * kk + blk], {hf}))));
+  return regs;
+}
+
+SmallVector<Value> KernelCodegen::waitKeeping(int64_t n, ArrayRef<Value> keep) {
+  MLIRContext *ctx = e.b.getContext();
+  std::string constraints;
+  SmallVector<Type> types;
+  for (Value v : keep) {
+    constraints += v.getType().isF32() ? "=f," : "=r,";
+    types.push_back(v.getType());
+  }
+  for (size_t i = 0; i < keep.size(); ++i)
+    constraints += std::to_string(i) + (i + 1 < keep.size() ? "," : "");
+  auto resT = LLVM::LLVMStructType::getLiteral(ctx, types);
+  Value res = LLVM::InlineAsmOp::create(
+                  e.b, e.loc, resT, keep,
+                  "wgmma.wait_group.sync.aligned " + std::to_string(n) + ";",
+                  constraints, /*has_side_effects=*/true,
+                  /*is_align_stack=*/false,
+                  LLVM::tailcallkind::TailCallKind::None,
+                  LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
+                  ArrayAttr())
+                  .getResult(0);
+  SmallVector<Value> out;
+  for (size_t i = 0; i < keep.size(); ++i)
+    out.push_back(LLVM::ExtractValueOp::create(e.b, e.loc, res, i));
+  return out;
+}
+
+SmallVector<Value> KernelCodegen::pvWgmmaPacked(ArrayRef<Value> packedP,
+                                                Value stage,
+                                                ArrayRef<Value> acc,
+                                                bool wait) {
   // Why inline PTX: MLIR 22's nvvm.wgmma.mma_async takes A from shared
   // memory only; FlashAttention-3 keeps P in registers as A, which saves a
   // store, a fence and a barrier per tile. LLVM could otherwise schedule the
@@ -543,7 +604,7 @@ SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
   // fence, the chain, the commit and the wait are one asm block.
   OpBuilder &b = e.b;
   MLIRContext *ctx = b.getContext();
-  Type f32 = b.getF32Type(), i32T = b.getI32Type();
+  Type f32 = b.getF32Type();
   int64_t eb = c.elt.getIntOrFloatBitWidth() / 8;
   int64_t nAcc = c.dv / 2, steps = c.blockN / 16;
   SmallVector<Value> operands;
@@ -551,14 +612,7 @@ SmallVector<Value> KernelCodegen::pvWgmma(ArrayRef<Value> p, Value stage,
     for (int64_t hf = 0; hf < 2; ++hf)
       for (int64_t x = 0; x < 2; ++x)
         operands.push_back(extract(a, {hf, x}));
-  VectorType half2 = vec({2}, c.elt);
-  for (int64_t kk = 0; kk < steps; ++kk)
-    for (int64_t blk = 0; blk < 2; ++blk)
-      for (int64_t hf = 0; hf < 2; ++hf)
-        operands.push_back(LLVM::BitcastOp::create(
-            b, e.loc, i32T,
-            arith::TruncFOp::create(b, e.loc, half2,
-                                    extract(p[2 * kk + blk], {hf}))));
+  operands.append(packedP.begin(), packedP.end());
   // V's stage: atoms of 64 columns (BN rows of 128 bytes) one after the
   // other. MN-major with 128-byte swizzle: LBO = the step between atoms
   // along N (Dv), SBO = 8 key rows; k16 step kk starts 16 rows further.
@@ -1163,7 +1217,10 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
 
   // The scores `s` of the key tile at n0 (masked here) become P in place;
   // returns the loop state updated by the online softmax, O rescaled.
-  auto softmax = [&](SmallVector<Value> &s, Value n0, ValueRange carried) {
+  // With `alphaOut`, O (carried[4..]) is left alone and its rescaling
+  // factor returned there (O may still be a wgmma's in-flight accumulator).
+  auto softmax = [&](SmallVector<Value> &s, Value n0, ValueRange carried,
+                     Value *alphaOut = nullptr) {
         if (c.landmark) {
           s = landmarkScores(s, n0, pos);
         } else {
@@ -1195,23 +1252,29 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
           Value mOld = carried[hf];
           Value mNew = maxf(mOld, mx);
           // A row with nothing allowed yet keeps -inf: subtract 0 instead
-          // so exp2 sees -inf, never NaN.
+          // so exp2 sees -inf, never NaN. exp2(s * scale log2 e - base) is
+          // one fma and one ex2 per score.
           Value isInf = e.cmpf(arith::CmpFPredicate::OEQ, mNew, negInf());
-          Value base = e.select(isInf, e.f32(0), mulf(mNew, scaleLog2));
-          alpha[hf] = exp2(subf(mulf(mOld, scaleLog2), base));
+          Value negBase = e.select(isInf, e.f32(0),
+                                   mulf(mNew, e.f32(-c.scale * M_LOG2E)));
+          alpha[hf] = exp2(fma(mOld, scaleLog2, negBase));
           Value sum = e.f32(0);
           for (Value &sj : s) {
             for (int64_t x = 0; x < 2; ++x) {
-              Value p = exp2(subf(mulf(extract(sj, {hf, x}), scaleLog2), base));
+              Value p = exp2(fma(extract(sj, {hf, x}), scaleLog2, negBase));
               sum = addf(sum, p);
               sj = insert(p, sj, {hf, x});
             }
           }
           next[hf] = mNew;
-          next[2 + hf] = addf(mulf(carried[2 + hf], alpha[hf]), sum);
+          next[2 + hf] = fma(carried[2 + hf], alpha[hf], sum);
         }
         Value alphaV = vector::FromElementsOp::create(
             b, loc, accT, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
+        if (alphaOut) {
+          *alphaOut = alphaV;
+          return next;
+        }
         for (int64_t j = 0; j < c.dv / 8; ++j)
           next[4 + j] = arith::MulFOp::create(b, loc, carried[4 + j], alphaV);
         return next;
@@ -1335,8 +1398,106 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         NVVM::BarrierArriveOp::create(b, loc, i32(1), turnThreads);
       });
     waitTurn();
-    init.push_back(issueTile(e.idx(0)));
+    Value s0 = issueTile(e.idx(0));
     passTurn(e.idx(0));
+    if (c.wsOverlap) {
+      // FlashAttention-3's intra-warpgroup overlap: per tile t < T - 1, Q
+      // K^T of t + 1 and then P V of t are issued; wait_group 1 completes
+      // the former (groups complete in order), whose softmax then runs
+      // under P V; wait_group 0 (keeping P's and O's registers), then O is
+      // rescaled by the new tile's factor (O is the in-flight accumulator
+      // until then: the softmax leaves it alone). The last tile's P V is
+      // peeled, so every wgmma in the loop is unconditional and ptxas can
+      // count the groups. Carried: the row statistics, O, and P of tile t
+      // packed as wgmma's A registers.
+      int64_t nStats = 4, nO = c.dv / 8;
+      auto softmaxOf = [&](Value sAcc, Value t, ValueRange stats,
+                           SmallVector<Value> &packed, Value &alpha) {
+        SmallVector<Value> sc = fragments(sAcc, c.blockN / 8);
+        SmallVector<Value> st = softmax(
+            sc, e.add(kt.first, e.mul(t, e.idx(c.blockN))), stats, &alpha);
+        packed = packP(sc);
+        return st;
+      };
+      // P V of `tile` from `carried`; waits for it and releases the stage:
+      // O as scalars.
+      auto finishPV = [&](Value tile, ValueRange carried,
+                          function_ref<void()> between) {
+        Value stage = e.rem(tile, e.idx(c.stages));
+        SmallVector<Value> pa(carried.drop_front(nStats + nO));
+        SmallVector<Value> acc(carried.slice(nStats, nO));
+        SmallVector<Value> o = pvWgmmaPacked(pa, stage, acc, false);
+        between();
+        // P V's wait keeps P's registers and O's until it is done.
+        SmallVector<Value> keep(pa);
+        for (Value oj : o)
+          for (int64_t hf = 0; hf < 2; ++hf)
+            for (int64_t x = 0; x < 2; ++x)
+              keep.push_back(extract(oj, {hf, x}));
+        SmallVector<Value> kept = waitKeeping(0, keep);
+        NVVM::MBarrierArriveOp::create(b, loc, Type(), emptyBarrier(stage),
+                                       Value(), NVVM::MemScopeKind::CTA,
+                                       false);
+        SmallVector<Value> out;
+        for (int64_t j = 0; j < nO; ++j)
+          out.push_back(vector::FromElementsOp::create(
+              b, loc, accT, ArrayRef<Value>(kept).slice(pa.size() + 4 * j, 4)));
+        return out;
+      };
+      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+      SmallVector<Value> packed;
+      Value alpha;
+      SmallVector<Value> loopInit = softmaxOf(
+          s0, e.idx(0), ValueRange(init).take_front(nStats), packed, alpha);
+      // No tile at all: the (poison) scores' statistics are dropped.
+      Value any = e.cmp(arith::CmpIPredicate::sgt, numTiles, e.idx(0));
+      for (int64_t i = 0; i < nStats; ++i)
+        loopInit[i] = e.select(any, loopInit[i], init[i]);
+      loopInit.append(init.begin() + nStats, init.end());
+      loopInit.append(packed.begin(), packed.end());
+      Value lastTile = e.max(e.sub(numTiles, e.idx(1)), e.idx(0));
+      SmallVector<Value> loopOut = e.forLoop(
+          e.idx(0), lastTile, e.idx(1), loopInit,
+          [&](Value tile, ValueRange carried) {
+            Value tNext = e.add(tile, e.idx(1));
+            waitTurn();
+            Value stageNext = e.rem(tNext, e.idx(c.stages));
+            waitBarrier(barrier(stageNext),
+                        e.rem(e.div(tNext, e.idx(c.stages)), e.idx(2)));
+            Value nextS = issueScores(stageNext);
+            SmallVector<Value> next, nextPacked;
+            Value a;
+            SmallVector<Value> o = finishPV(tile, carried, [&] {
+              passTurn(tNext);
+              NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+              next = softmaxOf(nextS, tNext, carried.take_front(nStats),
+                               nextPacked, a);
+            });
+            for (Value oj : o)
+              next.push_back(arith::MulFOp::create(b, loc, oj, a));
+            next.append(nextPacked.begin(), nextPacked.end());
+            return next;
+          });
+      // The last tile's P V.
+      SmallVector<Type> oTypes(nO, accT);
+      auto last = scf::IfOp::create(
+          b, loc, oTypes, e.cmp(arith::CmpIPredicate::sgt, numTiles, e.idx(0)),
+          true);
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(&last.getThenRegion().front());
+        waitTurn();
+        SmallVector<Value> o = finishPV(lastTile, loopOut,
+                                        [&] { passTurn(numTiles); });
+        scf::YieldOp::create(b, loc, o);
+        b.setInsertionPointToStart(&last.getElseRegion().front());
+        scf::YieldOp::create(
+            b, loc, ValueRange(loopOut).slice(nStats, nO));
+      }
+      state.assign(loopOut.begin(), loopOut.begin() + nStats);
+      state.append(last.getResults().begin(), last.getResults().end());
+    } else {
+    init.push_back(s0);
     state = e.forLoop(
         e.idx(0), numTiles, e.idx(1), init,
         [&](Value tile, ValueRange carried) {
@@ -1362,6 +1523,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
           return next;
         });
     state.pop_back();
+    }
   } else if (!c.topk) {
     state = e.forLoop(e.idx(0), numTiles, e.idx(1), init,
                       [&](Value tile, ValueRange carried) {
@@ -1854,6 +2016,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
              cfg.dv == 128;
     cfg.asyncQK = cfg.asyncQK && !cfg.ws;
     cfg.pingpong = cfg.ws && pingpong;
+    cfg.wsOverlap = cfg.ws && wsOverlap;
     if (cfg.ws && !blockN && !cfg.landmark)
       cfg.blockN = 128;
   };

@@ -48,6 +48,7 @@ struct GPUOptions {
                               ///< flight during the softmax (3+ stages)
   bool warpSpecialize = true; ///< sm_90a wgmma + TMA, D = 128: a producer
   bool pingpong = false;       ///< with warpSpecialize: consumers take turns
+  bool wsOverlap = false;      ///< with warpSpecialize: softmax under P V
 };
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU

@@ -136,6 +136,9 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     Option<"pingpong", "pingpong", "bool", "false",
            "with warp-specialize: the consumer warpgroups take turns "
            "issuing their wgmma (named barriers)">,
+    Option<"wsOverlap", "ws-overlap", "bool", "false",
+           "with warp-specialize: the softmax of the next key tile runs "
+           "while this tile's P V is in flight">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -45,7 +45,7 @@ void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
   pm.addPass(createAttnLowerToGPU(
       {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv,
-       o.asyncQk, o.warpSpecialize, o.pingpong}));
+       o.asyncQk, o.warpSpecialize, o.pingpong, o.wsOverlap}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -93,6 +93,7 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<bool> asyncQk{*this, "async-qk", llvm::cl::init(false)};
   Option<bool> warpSpecialize{*this, "warp-specialize", llvm::cl::init(true)};
   Option<bool> pingpong{*this, "pingpong", llvm::cl::init(false)};
+  Option<bool> wsOverlap{*this, "ws-overlap", llvm::cl::init(false)};
 };
 } // namespace
 
@@ -112,6 +113,7 @@ void mlir::attn::registerAttnPipelines() {
         opt.asyncQk = o.asyncQk;
         opt.warpSpecialize = o.warpSpecialize;
         opt.pingpong = o.pingpong;
+        opt.wsOverlap = o.wsOverlap;
         buildGPUTilingPipeline(pm, opt);
         buildGPUToNVVMPipeline(pm, opt);
       });

@@ -11,6 +11,7 @@
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=WS
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a pingpong=1" | FileCheck %s --check-prefix=PP
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-overlap=1" | FileCheck %s --check-prefix=OVERLAP
 
 // Warp specialisation (sm_90a, D = 128, the default): 384 threads. Thread 0
 // of the producer warpgroup sets up full (1 arrival), Q and empty (256
@@ -59,6 +60,26 @@
 // PP: scf.for
 // PP: nvvm.barrier id = %c1_i32{{.*}} number_of_threads = %c256_i32
 // PP: nvvm.wgmma.wait.group.sync.aligned 1
+
+// ws-overlap: the softmax of tile t + 1 under P V of tile t. The loop runs
+// T - 1 times with unconditional wgmma: Q K^T of t + 1, P V of t (P packed,
+// not waited for), wait_group 1, the softmax, then P V's wait as inline PTX
+// that keeps P's and O's registers, the stage's release; the last P V is
+// peeled.
+// OVERLAP-LABEL: gpu.func @causal128(
+// OVERLAP: scf.for
+// OVERLAP: nvvm.mbarrier.try_wait.parity
+// OVERLAP: nvvm.wgmma.mma_async
+// OVERLAP: llvm.inline_asm has_side_effects {{.*}}wgmma.commit_group.sync.aligned;\0A}"
+// OVERLAP: nvvm.wgmma.wait.group.sync.aligned 1
+// OVERLAP: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+// OVERLAP: llvm.inline_asm has_side_effects asm_dialect = att "wgmma.wait_group.sync.aligned 0;", "=r,{{.*}},=f,
+// OVERLAP: nvvm.mbarrier.arrive
+// OVERLAP: scf.yield
+// OVERLAP: scf.if %{{.*}} -> (vector<2x2xf32>
+// OVERLAP: llvm.inline_asm has_side_effects {{.*}}wgmma.commit_group.sync.aligned;\0A}"
+// OVERLAP: "wgmma.wait_group.sync.aligned 0;"
+// OVERLAP: nvvm.mbarrier.arrive
 
 // warp-specialize=0: two warpgroups, key tiles of 64, a CTA barrier per tile.
 // NOWS-LABEL: gpu.func @causal128(

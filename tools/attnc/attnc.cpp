@@ -70,6 +70,11 @@ static cl::opt<bool> pingpong(
              "issuing their wgmma (named barriers), one's softmax under the "
              "other's products (default false)"),
     cl::init(false));
+static cl::opt<bool> wsOverlap(
+    "ws-overlap",
+    cl::desc("with --warp-specialize: the softmax of the next key tile runs "
+             "while this tile's P V is in flight (default false)"),
+    cl::init(false));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
@@ -133,9 +138,11 @@ int main(int argc, char **argv) {
   if (!gpu && (warps > 0 || stages > 0 || tma.getNumOccurrences() ||
                wgmmaPv.getNumOccurrences() || asyncQk.getNumOccurrences() ||
                warpSpecialize.getNumOccurrences() ||
-               pingpong.getNumOccurrences()))
+               pingpong.getNumOccurrences() ||
+               wsOverlap.getNumOccurrences()))
     return fail("--warps, --stages, --tma, --wgmma-pv, --async-qk, "
-                "--warp-specialize and --pingpong are GPU options");
+                "--warp-specialize, --pingpong and --ws-overlap are GPU "
+                "options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
@@ -163,6 +170,7 @@ int main(int argc, char **argv) {
     options.gpu.asyncQk = asyncQk;
     options.gpu.warpSpecialize = warpSpecialize;
     options.gpu.pingpong = pingpong;
+    options.gpu.wsOverlap = wsOverlap;
   }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)

@@ -25,7 +25,7 @@ if [ "$what" = ncu ]; then
   # second launch of each (the first warms up), SOL, compute, warp states.
   for cfg in "sm_90a causal_bf16_d128 16384 causal_bf16_d128" \
              "sm_90a full_bf16_d64 16384 full_bf16_d64" \
-             "sm_80 longnet_bf16_d128 32768 longnet_bf16_d128__phase5"; do
+             "sm_90a longnet_bf16_d128 32768 longnet_bf16_d128__phase5"; do
     set -- $cfg
     ncu --clock-control none -k "regex:^$4\$" --launch-skip 1 --launch-count 1 \
       --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
