@@ -46,7 +46,8 @@ struct GPUOptions {
   bool wgmmaPv = true;        ///< sm_90a wgmma + TMA: P V by register-A wgmma
   bool asyncQk = false;       ///< sm_90a wgmma + TMA: next tile's Q K^T in
                               ///< flight during the softmax (3+ stages)
-  bool warpSpecialize = true; ///< sm_90a wgmma + TMA, D = 128: a producer
+  bool warpSpecialize = true; ///< sm_90a wgmma + TMA, D = 128, 8 warps: a
+                              ///< producer warpgroup feeds the consumers
   bool pingpong = false;       ///< with warpSpecialize: consumers take turns
   bool wsOverlap = false;      ///< with warpSpecialize: softmax under P V
 };

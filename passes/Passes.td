@@ -114,7 +114,8 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "keys per tile (a multiple of 16; 0: 128 for warp-specialized "
            "kernels, else 64)">,
     Option<"warps", "warps", "int64_t", "0",
-           "warps per CTA (0: 8 on sm_90a where TMA applies, else 4; on "
+           "warps per CTA that compute (a warp-specialized CTA adds a "
+           "producer warpgroup; 0: 8 on sm_90a where TMA applies, else 4; on "
            "sm_90a, 8 or more use wgmma)">,
     Option<"stages", "stages", "int64_t", "2",
            "shared-memory buffers of the K/V pipeline (2 to 4)">,
@@ -128,17 +129,19 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "sm_90a with wgmma and TMA: issue the next key tile's S = Q K^T "
            "before this tile's softmax (needs at least 3 stages)">,
     Option<"warpSpecialize", "warp-specialize", "bool", "true",
-           "sm_90a with wgmma, TMA and wgmma-pv, D = Dv = 128 (where it "
-           "measured faster): a producer warpgroup issues the TMA loads onto "
+           "sm_90a with wgmma, TMA and wgmma-pv, D = Dv = 128, 8 warps (where "
+           "it measured faster): a producer warpgroup issues the TMA loads onto "
            "full/empty mbarrier pairs and gives its registers to the "
            "consumers, which overlap P V with the next tile's Q K^T "
            "(async-qk turns it off)">,
     Option<"pingpong", "pingpong", "bool", "false",
            "with warp-specialize: the consumer warpgroups take turns "
-           "issuing their wgmma (named barriers)">,
+           "issuing their wgmma (named barriers; no effect where warp "
+           "specialisation does not apply)">,
     Option<"wsOverlap", "ws-overlap", "bool", "false",
            "with warp-specialize: the softmax of the next key tile runs "
-           "while this tile's P V is in flight">,
+           "while this tile's P V is in flight (no effect where warp "
+           "specialisation does not apply)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -4,11 +4,13 @@
 // RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a async-qk=1" -split-input-file 2>&1 | FileCheck %s --check-prefix=ASYNC
 // RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a pingpong=1 warp-specialize=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=PINGPONG
 // RUN: not attn-opt %s --attn-lower-to-gpu="block-n=24" -split-input-file 2>&1 | FileCheck %s --check-prefix=BLOCKN
+// RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a ws-overlap=1 warp-specialize=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=OVERLAP
 
 // CHIP: attn-lower-to-gpu: unknown chip 'sm_70' (expected sm_80 or sm_90a)
 // STAGES: stages must be 2, 3 or 4
 // ASYNC: async-qk needs stages >= 3
 // PINGPONG: pingpong needs warp-specialize
+// OVERLAP: ws-overlap needs warp-specialize
 // BLOCKN: block-n must be a multiple of 16 in [16, 256] (0: chosen per target and head dim)
 
 func.func @f32(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,

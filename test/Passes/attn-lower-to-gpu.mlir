@@ -12,6 +12,8 @@
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a pingpong=1" | FileCheck %s --check-prefix=PP
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-overlap=1" | FileCheck %s --check-prefix=OVERLAP
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a stages=4" | FileCheck %s --check-prefix=WS4
+// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL128
 
 // Warp specialisation (sm_90a, D = 128, the default): 384 threads. Thread 0
 // of the producer warpgroup sets up full (1 arrival), Q and empty (256
@@ -80,6 +82,25 @@
 // OVERLAP: llvm.inline_asm has_side_effects {{.*}}wgmma.commit_group.sync.aligned;\0A}"
 // OVERLAP: "wgmma.wait_group.sync.aligned 0;"
 // OVERLAP: nvvm.mbarrier.arrive
+
+// Four stages of 128-key tiles do not fit in shared memory: 64-key tiles.
+// WS4: launch causal128 128 1 384 163912\0A
+// WS4-SAME: tensormap k 64 64\0A
+
+// Dilated at D = 128: the rate-1 phase is warp-specialized; its merge waits
+// on a named barrier of the consumer threads (the producer warpgroup has
+// left), the strided phases keep 4 warps and CTA barriers.
+// DIL128-LABEL: gpu.func @dilated128__phase1(
+// DIL128: nvvm.setmaxregister  decrease 24
+// DIL128: nvvm.setmaxregister  increase 240
+// DIL128: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// DIL128-NOT: gpu.barrier
+// DIL128: nvvm.barrier id = %c3_i32 number_of_threads = %c256_i32
+// DIL128-NOT: gpu.barrier
+// DIL128-LABEL: gpu.func @dilated128__phase2(
+// DIL128-NOT: nvvm.setmaxregister
+// DIL128: gpu.barrier
+// DIL128: launch dilated128__phase1 2048 16 384 163880\0Alaunch dilated128__phase2 4096 32 128 87040\0A
 
 // warp-specialize=0: two warpgroups, key tiles of 64, a CTA barrier per tile.
 // NOWS-LABEL: gpu.func @causal128(

@@ -35,9 +35,9 @@ static cl::opt<std::string> emit(
 static cl::opt<int64_t> blockM("block-m", cl::desc("query rows per tile "
                                                    "(GPU: 16 * warps)"),
                                cl::init(0));
-static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile (default: per target; GPU: 128 for warp-specialized sm_90a kernels, else 64)"),
+static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile (default: per target; GPU: 128 for warp-specialized sm_90a kernels where the stages fit, else 64; landmark kernels: the landmark block)"),
                                cl::init(0));
-static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA (default: 8 on sm_90a when D "
+static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA that compute (a warp-specialized CTA adds a producer warpgroup of 4; default: 8 on sm_90a when D "
                                        "and Dv are multiples of 64 and the pattern is not dilated, "
                                        "else 4; on sm_90a, 8 or more use wgmma)"),
                               cl::init(0));
@@ -58,7 +58,7 @@ static cl::opt<bool> asyncQk("async-qk",
                              cl::init(false));
 static cl::opt<bool> warpSpecialize(
     "warp-specialize",
-    cl::desc("sm_90a with wgmma, TMA and --wgmma-pv, D = Dv = 128: a producer "
+    cl::desc("sm_90a with wgmma, TMA and --wgmma-pv, D = Dv = 128, 8 warps: a producer "
              "warpgroup issues the TMA loads onto full/empty mbarriers and "
              "gives its registers to the consumer warpgroups, which keep the "
              "next tile's Q K^T in flight with this tile's P V (default "

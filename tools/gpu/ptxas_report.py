@@ -92,6 +92,12 @@ def main():
                 owner = name.split("__phase")[0]
                 fields = dict(l.split(" ", 1) for l in meta[owner].splitlines()
                               if " " in l and not l.startswith("launch"))
+                # Each launch's own CTA ("launch NAME seg perSeg threads
+                # smem"; dilated phases differ from the kernel's default).
+                for l in meta[owner].splitlines():
+                    parts = l.split()
+                    if len(parts) == 6 and parts[0] == "launch" and parts[1] == name:
+                        fields["threads"], fields["smem"] = parts[4], parts[5]
                 smem = int(fields["smem"])
                 ok = (v["st"] == 0 and v["ld"] == 0 and v["stack"] == 0 and
                       v["regs"] <= 255 and smem <= SMEM_LIMIT[target] and
