@@ -315,6 +315,17 @@ private:
   Value emptyBarrier(Value stage) {
     return barrier(e.add(stage, e.idx(c.stages + 1)));
   }
+  /// TMA: wait until key tile `tile` has arrived in its stage (use u = tile
+  /// / stages of the stage's barrier: phase parity u % 2).
+  void waitTile(Value tile) {
+    waitBarrier(barrier(e.rem(tile, e.idx(c.stages))),
+                e.rem(e.div(tile, e.idx(c.stages)), e.idx(2)));
+  }
+  /// Warp specialisation: this consumer thread is done with `stage`.
+  void releaseStage(Value stage) {
+    NVVM::MBarrierArriveOp::create(e.b, e.loc, Type(), emptyBarrier(stage),
+                                   Value(), NVVM::MemScopeKind::CTA, false);
+  }
   /// The leader thread: expect `bytes` on `bar`, then load the rows x cols
   /// tile at (row0, head, batch) of `map` to `dstOffset` (bytes), one TMA
   /// per 64-column atom.
@@ -789,7 +800,8 @@ SmallVector<Value> KernelCodegen::landmarkScores(ArrayRef<Value> s, Value n0,
 /// The landmark keys of blocks [0, blocks) come in tiles of BN (rows L - 1 +
 /// L t of K: the strided copy of dilated phases) through two stages of the
 /// K ring (four in flight, through the V ring too, measured no faster), and
-/// are scored by the same mma.sync code as the key tiles. Each lane keeps, for each of its two rows, the k best (score, block) pairs of
+/// are scored by the same mma.sync code as the key tiles. Each lane keeps,
+/// for each of its two rows, the k best (score, block) pairs of
 /// its columns, ordered by score and then by earlier block (SPEC's tie
 /// rule); the quad's four lists are merged by shuffles in the same total
 /// order, so the four lanes of a row end with the same list.
@@ -1201,9 +1213,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         e.cmp(arith::CmpIPredicate::slt, t, numTiles), true);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    Value stage = e.rem(t, e.idx(c.stages));
-    waitBarrier(barrier(stage), e.rem(e.div(t, e.idx(c.stages)), e.idx(2)));
-    scf::YieldOp::create(b, loc, issueScores(stage));
+    waitTile(t);
+    scf::YieldOp::create(b, loc, issueScores(e.rem(t, e.idx(c.stages))));
     b.setInsertionPointToStart(&ifOp.getElseRegion().front());
     // Warp specialisation counts wgmma groups: commit an empty one.
     if (c.ws)
@@ -1292,9 +1303,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
           s = fragments(carried.back(), c.blockN / 8);
           nextS = issueTile(e.add(tile, e.idx(1)));
         } else if (c.tma) {
-          // Use u = tile / stages of the stage's barrier: phase parity u % 2.
-          waitBarrier(barrier(stage),
-                      e.rem(e.div(tile, e.idx(c.stages)), e.idx(2)));
+          waitTile(tile);
         } else {
           Value tok = commit();
           nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
@@ -1379,19 +1388,14 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     auto passTurn = [&](Value j) {
       if (!c.pingpong)
         return;
-      Value last = e.cmp(arith::CmpIPredicate::eq, wg, e.idx(groups - 1));
+      Value notLast = e.cmp(arith::CmpIPredicate::ne, wg, e.idx(groups - 1));
       Value more = e.cmp(arith::CmpIPredicate::slt, j, numTiles);
-      e.ifThen(arith::OrIOp::create(
-                   b, loc, more,
-                   arith::XOrIOp::create(
-                       b, loc, last,
-                       arith::ConstantOp::create(b, loc, b.getBoolAttr(true)))),
-               [&] {
-                 forEachGroup([&](int64_t g) {
-                   NVVM::BarrierArriveOp::create(
-                       b, loc, i32(1 + (g + 1) % groups), turnThreads);
-                 });
-               });
+      e.ifThen(arith::OrIOp::create(b, loc, more, notLast), [&] {
+        forEachGroup([&](int64_t g) {
+          NVVM::BarrierArriveOp::create(b, loc, i32(1 + (g + 1) % groups),
+                                        turnThreads);
+        });
+      });
     };
     if (c.pingpong)
       e.ifThen(e.cmp(arith::CmpIPredicate::eq, wg, e.idx(groups - 1)), [&] {
@@ -1435,9 +1439,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
             for (int64_t x = 0; x < 2; ++x)
               keep.push_back(extract(oj, {hf, x}));
         SmallVector<Value> kept = waitKeeping(0, keep);
-        NVVM::MBarrierArriveOp::create(b, loc, Type(), emptyBarrier(stage),
-                                       Value(), NVVM::MemScopeKind::CTA,
-                                       false);
+        releaseStage(stage);
         SmallVector<Value> out;
         for (int64_t j = 0; j < nO; ++j)
           out.push_back(vector::FromElementsOp::create(
@@ -1461,10 +1463,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
           [&](Value tile, ValueRange carried) {
             Value tNext = e.add(tile, e.idx(1));
             waitTurn();
-            Value stageNext = e.rem(tNext, e.idx(c.stages));
-            waitBarrier(barrier(stageNext),
-                        e.rem(e.div(tNext, e.idx(c.stages)), e.idx(2)));
-            Value nextS = issueScores(stageNext);
+            waitTile(tNext);
+            Value nextS = issueScores(e.rem(tNext, e.idx(c.stages)));
             SmallVector<Value> next, nextPacked;
             Value a;
             SmallVector<Value> o = finishPV(tile, carried, [&] {
@@ -1514,9 +1514,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
           Value nextS = issueTile(tNext);
           passTurn(tNext);
           NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
-          NVVM::MBarrierArriveOp::create(b, loc, Type(), emptyBarrier(stage),
-                                         Value(), NVVM::MemScopeKind::CTA,
-                                         false);
+          releaseStage(stage);
           for (auto [j, v] : llvm::enumerate(o))
             next[4 + j] = v;
           next.push_back(nextS);
