@@ -57,6 +57,11 @@ Value dynamicSmem(OpBuilder &b, Location loc) {
                                      kSmemName);
 }
 
+/// Most distinct rates whose tensor maps a dilated kernel takes (three
+/// 128-byte maps each, within CUDA's 4 KB of kernel parameters); phases of
+/// other rates read their rows by cp.async.
+constexpr size_t kMaxMapRates = 6;
+
 /// Row padding of every shared-memory tile, in elements (16 bytes): the 8
 /// rows one ldmatrix reads then start in 8 different bank groups.
 constexpr int64_t kPad = 8;
@@ -141,7 +146,11 @@ struct TileWork {
   Value qBase, kBase, stride;
   bool merge = false;
   /// TMA: the CUtensorMaps of Q, K and V (grid-constant parameters).
+  /// `tmaRate` > 1: the maps are 5-D, [B, H, N / r, r, X], so that the
+  /// rows of one offset (physical row p = r * (p / r) + p mod r) are a
+  /// box of consecutive indices of the third dimension.
   Value mapQ, mapK, mapV;
+  int64_t tmaRate = 1;
 };
 
 /// Builds the body of one attention kernel.
@@ -329,8 +338,11 @@ private:
   /// The leader thread: expect `bytes` on `bar`, then load the rows x cols
   /// tile at (row0, head, batch) of `map` to `dstOffset` (bytes), one TMA
   /// per 64-column atom.
-  void tmaTile(Value map, Value bar, Value dstOffset, int64_t rows,
-               int64_t cols, Value row0, Value head, Value batch);
+  /// `rows` x `cols` of `map` from physical row `row0` (of rows `rate`
+  /// apart when the map is strided, see TileWork::tmaRate).
+  void tmaTile(Value map, int64_t rate, Value bar, Value dstOffset,
+               int64_t rows, int64_t cols, Value row0, Value head,
+               Value batch);
   void expectBytes(Value bar, int64_t bytes) {
     NVVM::MBarrierArriveExpectTxOp::create(e.b, e.loc, Type(), bar, i32(bytes),
                                            NVVM::MemScopeKind::CTA, false,
@@ -445,9 +457,9 @@ Value KernelCodegen::sharedPtr(Value byteOffset) {
       e.b, e.loc, LLVM::LLVMPointerType::get(e.b.getContext(), 3), addr);
 }
 
-void KernelCodegen::tmaTile(Value map, Value bar, Value dstOffset,
-                            int64_t rows, int64_t cols, Value row0, Value head,
-                            Value batch) {
+void KernelCodegen::tmaTile(Value map, int64_t rate, Value bar,
+                            Value dstOffset, int64_t rows, int64_t cols,
+                            Value row0, Value head, Value batch) {
   auto cluster = LLVM::LLVMPointerType::get(e.b.getContext(), 7);
   for (int64_t atom = 0; atom < cols / 64; ++atom) {
     // The CTA's shared window is its shared::cluster window without
@@ -455,9 +467,15 @@ void KernelCodegen::tmaTile(Value map, Value bar, Value dstOffset,
     Value dst = LLVM::AddrSpaceCastOp::create(
         e.b, e.loc, cluster,
         sharedPtr(e.add(dstOffset, e.idx(atom * rows * 128))));
-    // Box coordinates, innermost first: column, row, head, batch.
-    SmallVector<Value> coords = {i32(atom * 64), e.toI32(row0), e.toI32(head),
-                                 e.toI32(batch)};
+    // Box coordinates, innermost first: column, row, head, batch (strided:
+    // column, offset in the group of `rate` rows, group, head, batch).
+    SmallVector<Value> coords = {i32(atom * 64)};
+    if (rate > 1)
+      coords.append({e.toI32(e.rem(row0, e.idx(rate))),
+                     e.toI32(e.div(row0, e.idx(rate)))});
+    else
+      coords.push_back(e.toI32(row0));
+    coords.append({e.toI32(head), e.toI32(batch)});
     NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
         e.b, e.loc, dst, map, coords, bar, ValueRange{}, Value(), Value(),
         NVVM::TMALoadMode::TILE, false, nullptr, Value());
@@ -1055,13 +1073,14 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
       e.ifThen(arith::AndIOp::create(b, loc, due, leader), [&] {
         Value bar = barrier(stage);
         expectBytes(bar, c.blockN * (c.d + c.dv) * eb);
-        tmaTile(w.mapK, bar, e.add(e.idx(qBytes),
-                                   e.mul(stage, e.idx(c.blockN * c.d * eb))),
-                c.blockN, c.d, e.add(w.kBase, n0), kvHead, batch);
-        tmaTile(w.mapV, bar,
+        Value row0 = e.add(w.kBase, e.mul(w.stride, n0));
+        tmaTile(w.mapK, w.tmaRate, bar,
+                e.add(e.idx(qBytes), e.mul(stage, e.idx(c.blockN * c.d * eb))),
+                c.blockN, c.d, row0, kvHead, batch);
+        tmaTile(w.mapV, w.tmaRate, bar,
                 e.add(e.idx(qBytes + kBytes),
                       e.mul(stage, e.idx(c.blockN * c.dv * eb))),
-                c.blockN, c.dv, e.add(w.kBase, n0), kvHead, batch);
+                c.blockN, c.dv, row0, kvHead, batch);
       });
       return;
     }
@@ -1107,8 +1126,8 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
       // are computed and not stored. Past a segment, K and V rows are the
       // next segment's, not TMA's zero fill: their scores are masked (P =
       // 0), so only non-finite values there would reach O (as NaN).
-      tmaTile(w.mapQ, barQ, e.idx(0), c.blockM, c.d, e.add(w.qBase, m0), head,
-              batch);
+      tmaTile(w.mapQ, w.tmaRate, barQ, e.idx(0), c.blockM, c.d,
+              e.add(w.qBase, e.mul(w.stride, m0)), head, batch);
     });
     if (c.ws) {
       // The producer warpgroup's first thread loads every key tile in
@@ -2026,16 +2045,26 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     }
   };
   shapeCTA(c, !dilated);
-  // Dilated phases of rate 1 read contiguous rows (offset 0): their
-  // kernels take the dense CTA, TMA included.
-  GPUConfig unitRate = c;
-  bool anyUnitRate = false;
+  // Dilated phases take the dense CTA, TMA included, where their rows are
+  // a tensor map's box: rate 1 reads contiguous rows; a phase of rate r > 1
+  // reads rows r apart through a 5-D map ([B, H, N / r, r, X]), which
+  // describes the rows exactly when r divides N. Such a phase gets a
+  // second kernel, the strided-row CTA `c` (cp.async), and the runtime
+  // launches the one that applies (metadata `launch ... if r` / `unless r`).
+  GPUConfig tmaCfg = c;
+  // The rates of the kernels' tensor maps, three maps (Q, K, V) each.
+  SmallVector<int64_t> mapRates;
   if (dilated) {
-    shapeCTA(unitRate, true);
-    anyUnitRate = llvm::is_contained(dilated.getRates(), 1);
+    shapeCTA(tmaCfg, true);
+    for (int64_t r : dilated.getRates())
+      if (tmaCfg.tma && (r == 1 || stridedTma) &&
+          !llvm::is_contained(mapRates, r) && mapRates.size() < kMaxMapRates)
+        mapRates.push_back(r);
+  } else if (c.tma) {
+    mapRates.push_back(1);
   }
-  bool anyTma = c.tma || (anyUnitRate && unitRate.tma);
-  for (const GPUConfig *cfg : {&c, &unitRate})
+  bool anyTma = !mapRates.empty();
+  for (const GPUConfig *cfg : {&c, &tmaCfg})
     if (cfg->smemBytes() > 227 * 1024)
       return fail("the tiles need " + std::to_string(cfg->smemBytes()) +
                   " bytes of shared memory, more than a CTA can have "
@@ -2064,26 +2093,29 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   // One gpu.func per launch, each with the kernel's arguments; `body` gets
   // the operands as block arguments.
   std::string launches;
-  std::array<Value, 3> maps; // the current kernel's tensor maps (TMA)
+  // The current kernel's tensor maps (TMA): Q, K and V of each map rate.
+  SmallVector<Value> maps;
+  int64_t numMaps = 3 * mapRates.size();
+  // `cond`: the launch runs only when r divides N (r > 0) or only when it
+  // does not (-r).
   auto makeKernel = [&](const std::string &entryName, int64_t seg,
                         int64_t perSeg, const GPUConfig &kc,
-                        function_ref<void(Emitter &, const KernelArgs &)> fill) {
-    // TMA kernels take the CUtensorMaps of Q, K and V last (made grid
-    // constants by attn-tensormap-params after convert-gpu-to-nvvm); so do
-    // the other launches of the same kernel (dilated phases), which the
-    // runtime passes the same parameters.
+                        function_ref<void(Emitter &, const KernelArgs &)> fill,
+                        int64_t cond = 0) {
+    // TMA kernels take the CUtensorMaps last (made grid constants by
+    // attn-tensormap-params after convert-gpu-to-nvvm); so do the other
+    // launches of the same kernel (dilated phases), which the runtime
+    // passes the same parameters.
     SmallVector<Type> types(argTypes);
-    if (anyTma)
-      types.append(3, LLVM::LLVMPointerType::get(ctx));
+    types.append(numMaps, LLVM::LLVMPointerType::get(ctx));
     auto kernel = createKernel(b, loc, entryName, types, kc.threads());
     if (anyTma)
-      kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(3));
+      kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
     KernelArgs a;
     Block &body = kernel.getBody().front();
-    if (anyTma)
-      maps = {body.getArgument(argTypes.size()),
-              body.getArgument(argTypes.size() + 1),
-              body.getArgument(argTypes.size() + 2)};
+    maps.clear();
+    for (int64_t i = 0; i < numMaps; ++i)
+      maps.push_back(body.getArgument(argTypes.size() + i));
     for (auto [name, member] : kRoles)
       if (Value v = operands.*member)
         a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
@@ -2092,8 +2124,20 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     Emitter e{b, loc};
     fill(e, a);
     gpu::ReturnOp::create(b, loc);
-    launches += llvm::formatv("launch {0} {1} {2} {3} {4}\n", entryName, seg,
+    launches += llvm::formatv("launch {0} {1} {2} {3} {4}", entryName, seg,
                               perSeg, kc.threads(), kc.smemBytes());
+    if (cond)
+      launches += llvm::formatv(" {0} {1}", cond > 0 ? "if" : "unless",
+                                std::abs(cond));
+    launches += "\n";
+  };
+  // Points `w` at the tensor maps of `rate`.
+  auto useMaps = [&](TileWork &w, int64_t rate) {
+    int64_t i = llvm::find(mapRates, rate) - mapRates.begin();
+    w.mapQ = maps[3 * i];
+    w.mapK = maps[3 * i + 1];
+    w.mapV = maps[3 * i + 2];
+    w.tmaRate = rate;
   };
   auto smemOf = [&](Emitter &e) { return dynamicSmem(e.b, loc); };
   auto headsOf = [](Emitter &e, const KernelArgs &a, TileWork &w) {
@@ -2116,9 +2160,8 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
       w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
       w.qBase = w.kBase = e.idx(0);
       w.stride = e.idx(1);
-      w.mapQ = maps[0];
-      w.mapK = maps[1];
-      w.mapV = maps[2];
+      if (c.tma)
+        useMaps(w, 1);
       KernelCodegen kc(e, c);
       kc.setup();
       kc.emit(pattern, a, smemOf(e), w);
@@ -2156,46 +2199,59 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     auto localPattern = cast<PatternAttrInterface>(local);
     bool grouped = dilated.getOffsets() == OffsetMode::grouped;
     int64_t phase = 0;
+    numLaunches = 1;
     for (auto [wLen, r] :
          llvm::zip(dilated.getSegments(), dilated.getRates())) {
       int64_t seg = wLen, rate = r;
-      const GPUConfig &pc = rate == 1 ? unitRate : c;
-      int64_t tilesPerSeg =
-          ((seg + rate - 1) / rate + pc.blockM - 1) / pc.blockM;
-      makeKernel(name + "__phase" + std::to_string(++phase), seg, tilesPerSeg,
-                 pc, [&](Emitter &e, const KernelArgs &a) {
-        TileWork w;
-        headsOf(e, a, w);
-        Value n = e.dim(a.q, 2), h = e.dim(a.q, 1);
-        Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
-        Value segIdx = e.div(bx, e.idx(tilesPerSeg));
-        Value rV = e.idx(rate);
-        // Offset of this head: h mod r, or h / ceil(H / r) (torchscale).
-        Value off = grouped ? e.div(w.head, e.ceilDiv(h, rV))
-                            : e.rem(w.head, rV);
-        Value start = e.mul(segIdx, e.idx(seg));
-        Value len = e.min(e.idx(seg), e.sub(n, start));
-        Value count = e.select(e.cmp(arith::CmpIPredicate::sgt, len, off),
-                               e.ceilDiv(e.sub(len, off), rV), e.idx(0));
-        Value tiles = e.ceilDiv(count, e.idx(pc.blockM));
-        Value local = e.rem(bx, e.idx(tilesPerSeg));
-        // Tiles past the segment's selected rows have nothing to do.
-        e.ifThen(e.cmp(arith::CmpIPredicate::slt, local, tiles), [&] {
-          w.qt = e.sub(e.sub(tiles, e.idx(1)), local);
-          w.nq = w.nk = count;
-          w.qBase = w.kBase = e.add(start, off);
-          w.stride = rV;
-          w.merge = true;
-          w.mapQ = maps[0];
-          w.mapK = maps[1];
-          w.mapV = maps[2];
-          KernelCodegen kc(e, pc);
-          kc.setup();
-          kc.emit(localPattern, a, smemOf(e), w);
-        });
-      });
+      // Rows of (segment, offset) as a kernel on CTA `pc`, reading them by
+      // TMA (`tma`) or cp.async, launched under `cond`.
+      auto phaseKernel = [&](const std::string &entryName,
+                             const GPUConfig &pc, bool tma, int64_t cond) {
+        int64_t tilesPerSeg =
+            ((seg + rate - 1) / rate + pc.blockM - 1) / pc.blockM;
+        ++numLaunches;
+        makeKernel(entryName, seg, tilesPerSeg, pc,
+                   [&](Emitter &e, const KernelArgs &a) {
+          TileWork w;
+          headsOf(e, a, w);
+          Value n = e.dim(a.q, 2), h = e.dim(a.q, 1);
+          Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
+          Value segIdx = e.div(bx, e.idx(tilesPerSeg));
+          Value rV = e.idx(rate);
+          // Offset of this head: h mod r, or h / ceil(H / r) (torchscale).
+          Value off = grouped ? e.div(w.head, e.ceilDiv(h, rV))
+                              : e.rem(w.head, rV);
+          Value start = e.mul(segIdx, e.idx(seg));
+          Value len = e.min(e.idx(seg), e.sub(n, start));
+          Value count = e.select(e.cmp(arith::CmpIPredicate::sgt, len, off),
+                                 e.ceilDiv(e.sub(len, off), rV), e.idx(0));
+          Value tiles = e.ceilDiv(count, e.idx(pc.blockM));
+          Value local = e.rem(bx, e.idx(tilesPerSeg));
+          // Tiles past the segment's selected rows have nothing to do.
+          e.ifThen(e.cmp(arith::CmpIPredicate::slt, local, tiles), [&] {
+            w.qt = e.sub(e.sub(tiles, e.idx(1)), local);
+            w.nq = w.nk = count;
+            w.qBase = w.kBase = e.add(start, off);
+            w.stride = rV;
+            w.merge = true;
+            if (tma)
+              useMaps(w, rate);
+            KernelCodegen kc(e, pc);
+            kc.setup();
+            kc.emit(localPattern, a, smemOf(e), w);
+          });
+        }, cond);
+      };
+      std::string entryName = name + "__phase" + std::to_string(++phase);
+      if (rate == 1) {
+        phaseKernel(entryName, tmaCfg, tmaCfg.tma, 0);
+      } else if (llvm::is_contained(mapRates, rate)) {
+        phaseKernel(entryName, tmaCfg, true, rate);
+        phaseKernel(entryName + "_rows", c, false, -rate);
+      } else {
+        phaseKernel(entryName, c, false, 0);
+      }
     }
-    numLaunches = 1 + phase;
   }
 
   // Metadata the runtime reads from the module (cuModuleGetGlobal).
@@ -2208,13 +2264,16 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                           .str();
   extra += launches;
   // TMA: the runtime appends one CUtensorMap per line, in order: operand,
-  // box columns, box rows (128-byte swizzle, zero fill).
-  const GPUConfig &tc = c.tma ? c : unitRate;
-  if (anyTma)
-    extra += llvm::formatv("tensormap q 64 {0}\ntensormap k 64 {1}\n"
-                           "tensormap v 64 {1}\n",
-                           tc.blockM, tc.blockN)
+  // box columns, box rows (128-byte swizzle, zero fill), and for strided
+  // maps the rate.
+  const GPUConfig &tc = dilated ? tmaCfg : c;
+  for (int64_t rate : mapRates) {
+    std::string suffix = rate > 1 ? " " + std::to_string(rate) : "";
+    extra += llvm::formatv("tensormap q 64 {0}{2}\ntensormap k 64 {1}{2}\n"
+                           "tensormap v 64 {1}{2}\n",
+                           tc.blockM, tc.blockN, suffix)
                  .str();
+  }
   std::string meta = kernelMetaText("attention", patternText, numLaunches,
                                     argTypes, argRoles(entry, operands),
                                     extra);

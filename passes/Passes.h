@@ -50,6 +50,7 @@ struct GPUOptions {
                               ///< producer warpgroup feeds the consumers
   bool pingpong = false;       ///< with warpSpecialize: consumers take turns
   bool wsOverlap = false;      ///< with warpSpecialize: softmax under P V
+  bool stridedTma = true;      ///< sm_90a TMA: dilated rows r apart by TMA
 };
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU

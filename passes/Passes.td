@@ -142,6 +142,11 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "with warp-specialize: the softmax of the next key tile runs "
            "while this tile's P V is in flight (no effect where warp "
            "specialisation does not apply)">,
+    Option<"stridedTma", "strided-tma", "bool", "true",
+           "sm_90a with TMA: dilated phases of rate r > 1 read their rows "
+           "r apart by TMA (a 5-D tensor map) on the dense CTA when r "
+           "divides N, and keep a cp.async kernel for the other N (false: "
+           "cp.async always)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

@@ -45,7 +45,7 @@ void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
   pm.addPass(createAttnLowerToGPU(
       {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv,
-       o.asyncQk, o.warpSpecialize, o.pingpong, o.wsOverlap}));
+       o.asyncQk, o.warpSpecialize, o.pingpong, o.wsOverlap, o.stridedTma}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -94,6 +94,7 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<bool> warpSpecialize{*this, "warp-specialize", llvm::cl::init(true)};
   Option<bool> pingpong{*this, "pingpong", llvm::cl::init(false)};
   Option<bool> wsOverlap{*this, "ws-overlap", llvm::cl::init(false)};
+  Option<bool> stridedTma{*this, "strided-tma", llvm::cl::init(true)};
 };
 } // namespace
 
@@ -114,6 +115,7 @@ void mlir::attn::registerAttnPipelines() {
         opt.warpSpecialize = o.warpSpecialize;
         opt.pingpong = o.pingpong;
         opt.wsOverlap = o.wsOverlap;
+        opt.stridedTma = o.stridedTma;
         buildGPUTilingPipeline(pm, opt);
         buildGPUToNVVMPipeline(pm, opt);
       });

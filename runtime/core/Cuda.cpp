@@ -6,6 +6,7 @@
 #include "runtime/core/Cuda.h"
 #include "runtime/core/Internal.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -455,25 +456,45 @@ attn_status cuda::copyToHost(const Device &device, void *dst, const void *src,
 attn_status cuda::encodeTensorMap(const void *base, bool bf16,
                                   const int64_t sizes[4],
                                   const int64_t strides[4], int64_t boxCols,
-                                  int64_t boxRows, const std::string &what,
-                                  TensorMap &out) {
+                                  int64_t boxRows, int64_t rate,
+                                  const std::string &what, TensorMap &out) {
   if (!driver.cuTensorMapEncodeTiled)
     return fail(ATTN_ERROR_UNSUPPORTED,
                 "the CUDA driver lacks cuTensorMapEncodeTiled (TMA kernels "
                 "need a CUDA 12 driver or newer)");
+  if (rate < 1 || sizes[2] % rate != 0)
+    return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                "cannot describe " + what + " to TMA as rows " +
+                    std::to_string(rate) + " apart: " +
+                    std::to_string(rate) + " does not divide N = " +
+                    std::to_string(sizes[2]));
   // [B, H, N, X] with unit innermost stride, innermost dimension first;
-  // strides in bytes for dimensions 1 to 3.
-  uint64_t dims[4] = {uint64_t(sizes[3]), uint64_t(sizes[2]),
-                      uint64_t(sizes[1]), uint64_t(sizes[0])};
-  uint64_t byteStrides[3] = {uint64_t(strides[2]) * 2,
-                             uint64_t(strides[1]) * 2,
-                             uint64_t(strides[0]) * 2};
-  unsigned box[4] = {unsigned(boxCols), unsigned(boxRows), 1, 1};
-  unsigned elementStrides[4] = {1, 1, 1, 1};
+  // strides in bytes for the outer dimensions. Strided: [B, H, N / r, r,
+  // X], the row dimension split in two.
+  uint64_t row = uint64_t(strides[2]) * 2;
+  uint64_t dims[5] = {uint64_t(sizes[3]), uint64_t(sizes[2]),
+                      uint64_t(sizes[1]), uint64_t(sizes[0]), 1};
+  uint64_t byteStrides[4] = {row, uint64_t(strides[1]) * 2,
+                             uint64_t(strides[0]) * 2, 0};
+  unsigned box[5] = {unsigned(boxCols), unsigned(boxRows), 1, 1, 1};
+  int rank = 4;
+  if (rate > 1) {
+    uint64_t r = uint64_t(rate);
+    uint64_t sdims[5] = {uint64_t(sizes[3]), r, uint64_t(sizes[2]) / r,
+                         uint64_t(sizes[1]), uint64_t(sizes[0])};
+    uint64_t sstrides[4] = {row, row * r, uint64_t(strides[1]) * 2,
+                            uint64_t(strides[0]) * 2};
+    unsigned sbox[5] = {unsigned(boxCols), 1, unsigned(boxRows), 1, 1};
+    std::copy(sdims, sdims + 5, dims);
+    std::copy(sstrides, sstrides + 4, byteStrides);
+    std::copy(sbox, sbox + 5, box);
+    rank = 5;
+  }
+  unsigned elementStrides[5] = {1, 1, 1, 1, 1};
   constexpr int kFloat16 = 6, kBFloat16 = 9, kSwizzle128B = 3,
                 kL2Promotion256B = 3;
   CUresult r = driver.cuTensorMapEncodeTiled(
-      out.words, bf16 ? kBFloat16 : kFloat16, 4, const_cast<void *>(base),
+      out.words, bf16 ? kBFloat16 : kFloat16, rank, const_cast<void *>(base),
       dims, byteStrides, box, elementStrides, /*interleave=*/0, kSwizzle128B,
       kL2Promotion256B, /*oobFill=*/0);
   if (r == CUDA_ERROR_INVALID_VALUE)

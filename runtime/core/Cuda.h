@@ -91,10 +91,12 @@ struct alignas(64) TensorMap {
 };
 /// The TMA descriptor of a [B, H, N, X] f16/bf16 device tensor (sizes and
 /// strides in elements, innermost stride 1) for boxes of boxRows x boxCols
-/// elements, 128-byte swizzle, zero fill out of bounds.
+/// elements, 128-byte swizzle, zero fill out of bounds. `rate` > 1 (which
+/// must divide N): the tensor seen as [B, H, N / rate, rate, X], boxes of
+/// boxRows rows `rate` apart.
 attn_status encodeTensorMap(const void *base, bool bf16,
                             const int64_t sizes[4], const int64_t strides[4],
-                            int64_t boxCols, int64_t boxRows,
+                            int64_t boxCols, int64_t boxRows, int64_t rate,
                             const std::string &what, TensorMap &out);
 
 attn_status allocate(const Device &device, size_t bytes, void **out);

@@ -274,16 +274,20 @@ struct ArgMeta {
 /// ceil(Nq / seg) * perSeg, or perSeg when seg is 0 (y = H, z = B), and its
 /// CTA (threads, dynamic shared memory; the kernel's when the launch line
 /// does not give them).
+/// `cond`: the launch runs only when cond divides Nq (cond > 0), only when
+/// -cond does not (cond < 0), or always (0).
 struct GPULaunch {
   std::string entry;
   int64_t seg = 0, perSeg = 0;
   int64_t threads = 0, sharedBytes = -1;
+  int64_t cond = 0;
 };
 
-/// A TMA kernel's tensor-map parameter: operand role and box size.
+/// A TMA kernel's tensor-map parameter: operand role, box size and the rate
+/// of its rows (> 1: rows that far apart, when the rate divides N).
 struct GPUTensorMap {
   std::string role;
-  int64_t boxCols = 0, boxRows = 0;
+  int64_t boxCols = 0, boxRows = 0, rate = 1;
 };
 
 struct attn_kernel {
@@ -355,7 +359,15 @@ static attn_status parseMeta(attn_kernel &k) {
       if (ok && !(ls >> std::ws).eof()) // optional: threads, shared memory
         ok = bool(ls >> l.threads >> l.sharedBytes) && l.threads >= 1 &&
              l.threads <= 1024 && l.sharedBytes >= 0 &&
-             l.sharedBytes <= INT32_MAX && (ls >> std::ws).eof();
+             l.sharedBytes <= INT32_MAX;
+      if (ok && !(ls >> std::ws).eof()) { // optional: if R / unless R
+        std::string when;
+        ok = bool(ls >> when >> l.cond) && (when == "if" || when == "unless") &&
+             l.cond >= 1;
+        if (when == "unless")
+          l.cond = -l.cond;
+      }
+      ok = ok && (ls >> std::ws).eof();
       if (!ok || l.entry.empty() || l.seg < 0 || l.perSeg < 1)
         return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                             "kernel '" + k.name + "' has a bad launch in its "
@@ -364,9 +376,13 @@ static attn_status parseMeta(attn_kernel &k) {
     } else if (key == "tensormap") {
       GPUTensorMap t;
       ls >> t.role >> t.boxCols >> t.boxRows;
-      if ((t.role != "q" && t.role != "k" && t.role != "v") ||
+      bool ok = bool(ls);
+      if (ok && !(ls >> std::ws).eof()) // optional: the rate
+        ok = bool(ls >> t.rate) && (ls >> std::ws).eof();
+      if (!ok ||
+          (t.role != "q" && t.role != "k" && t.role != "v") ||
           t.boxCols < 1 || t.boxCols > 256 || t.boxRows < 1 ||
-          t.boxRows > 256 || k.tensorMaps.size() >= 3)
+          t.boxRows > 256 || t.rate < 1 || k.tensorMaps.size() >= 24)
         return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                             "kernel '" + k.name + "' has a bad tensormap in "
                             "its metadata: " + line);
@@ -719,7 +735,9 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   for (size_t i = 0; i < kernel.args.size(); ++i)
     if (kernel.args[i].role == "q")
       q = &args[i];
-  // TMA kernels: one CUtensorMap per tensormap line, by value, last.
+  // TMA kernels: one CUtensorMap per tensormap line, by value, last. A
+  // strided map whose rate does not divide N is left zero: only launches
+  // for the N it divides read it.
   std::vector<attnrt::cuda::TensorMap> maps(kernel.tensorMaps.size());
   for (size_t t = 0; t < maps.size(); ++t) {
     const GPUTensorMap &tm = kernel.tensorMaps[t];
@@ -732,18 +750,23 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                           "kernel '" + kernel.name + "' has a tensormap for "
                           "'" + tm.role + "', which is not an f16/bf16 "
                           "[B, H, N, D] argument");
+    params.push_back(&maps[t]);
+    if (args[i].shape[2] % tm.rate != 0)
+      continue;
     if (attn_status s = attnrt::cuda::encodeTensorMap(
             args[i].data, kernel.args[i].dtype == ATTN_BF16, args[i].shape,
-            args[i].strides, tm.boxCols, tm.boxRows,
+            args[i].strides, tm.boxCols, tm.boxRows, tm.rate,
             "argument " + std::to_string(i) + " (" + tm.role + ")", maps[t]))
       return s;
-    params.push_back(&maps[t]);
   }
   // The argument checks made every dimension positive, so no grid is
   // empty. Launches run in order on the context's stream.
   int64_t heads = q->shape[1], batch = q->shape[0];
   for (size_t l = 0; l < kernel.launches.size(); ++l) {
     const GPULaunch &launch = kernel.launches[l];
+    if (launch.cond &&
+        (q->shape[2] % std::abs(launch.cond) == 0) != (launch.cond > 0))
+      continue;
     int64_t tiles =
         launch.seg ? (q->shape[2] + launch.seg - 1) / launch.seg : 1;
     if (tiles > INT32_MAX / launch.perSeg || heads > 65535 || batch > 65535)

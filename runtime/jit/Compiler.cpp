@@ -328,11 +328,12 @@ struct GPUKernel {
     std::string entry;
     int64_t seg, perSeg;
     int64_t threads = 0, smem = 0; // 0: the kernel's
+    int64_t cond = 0; // > 0: only when it divides Nq; < 0: only when -cond does not
   };
   std::vector<Launch> launches;
   struct TensorMap {
     std::string role;
-    int64_t cols, rows;
+    int64_t cols, rows, rate; // rate > 1: rows that far apart
   };
   std::vector<TensorMap> tensorMaps; // TMA kernels
   std::set<std::string> bf16;        // roles of the bf16 arguments
@@ -369,18 +370,26 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
         f[1].getAsInteger(10, k.smem);
       } else if (f.size() == 2 && f[0] == "tile_m") {
         f[1].getAsInteger(10, k.tileM);
-      } else if (f.size() == 4 && f[0] == "tensormap") {
-        GPUKernel::TensorMap t{f[1].str(), 0, 0};
+      } else if ((f.size() == 4 || f.size() == 5) && f[0] == "tensormap") {
+        GPUKernel::TensorMap t{f[1].str(), 0, 0, 1};
         f[2].getAsInteger(10, t.cols);
         f[3].getAsInteger(10, t.rows);
+        if (f.size() == 5)
+          f[4].getAsInteger(10, t.rate);
         k.tensorMaps.push_back(t);
-      } else if ((f.size() == 4 || f.size() == 6) && f[0] == "launch") {
+      } else if ((f.size() == 4 || f.size() == 6 || f.size() == 8) &&
+                 f[0] == "launch") {
         GPUKernel::Launch l{f[1].str(), 0, 0};
         f[2].getAsInteger(10, l.seg);
         f[3].getAsInteger(10, l.perSeg);
-        if (f.size() == 6) {
+        if (f.size() >= 6) {
           f[4].getAsInteger(10, l.threads);
           f[5].getAsInteger(10, l.smem);
+        }
+        if (f.size() == 8) {
+          f[7].getAsInteger(10, l.cond);
+          if (f[6] == "unless")
+            l.cond = -l.cond;
         }
         k.launches.push_back(l);
       }
@@ -418,7 +427,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
      << " * aligned and outer strides multiples of 8 elements). Grid:\n"
      << " * (ceil(Nq / tile_m), H, B). */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n"
-     << "#include <cuda.h>\n#include <stdint.h>\n#include <stddef.h>\n"
+     << "#include <cuda.h>\n#include <stdint.h>\n#include <stddef.h>\n#include <string.h>\n"
      << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
   std::string sym = "attn_image_" + target;
   os << "static const unsigned char " << sym << "[" << image.size() + (isPTX ? 1 : 0)
@@ -488,29 +497,37 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
        << "  CUresult r = CUDA_SUCCESS;\n"
        << "  if (nq == 0 || heads == 0 || batch == 0) return r;\n";
     // TMA kernels take CUtensorMaps ([B, H, N, X], innermost first; 128-byte
-    // swizzle, zero fill) by value after the descriptors.
+    // swizzle, zero fill) by value after the descriptors. A strided map
+    // (rows `rate` apart: [B, H, N / rate, rate, X]) is encoded only when
+    // its rate divides N, as only then do the launches that read it run.
     if (!k.tensorMaps.empty())
-      os << "  CUtensorMap maps[" << k.tensorMaps.size() << "];\n";
+      os << "  CUtensorMap maps[" << k.tensorMaps.size() << "];\n"
+         << "  memset(maps, 0, sizeof maps);\n";
     for (auto [i, t] : llvm::enumerate(k.tensorMaps)) {
       const std::string &x = t.role;
-      os << "  {\n    cuuint64_t dims[4] = {(cuuint64_t)" << x << "_sizes[3], "
-         << "(cuuint64_t)" << x << "_sizes[2], (cuuint64_t)" << x
-         << "_sizes[1], (cuuint64_t)" << x << "_sizes[0]};\n"
-         << "    cuuint64_t strides[3] = {(cuuint64_t)" << x
-         << "_strides[2] * 2, (cuuint64_t)" << x
-         << "_strides[1] * 2, (cuuint64_t)" << x << "_strides[0] * 2};\n"
-         << "    cuuint32_t box[4] = {" << t.cols << ", " << t.rows
-         << ", 1, 1}, ones[4] = {1, 1, 1, 1};\n"
-         << "    if (r == CUDA_SUCCESS)\n      r = cuTensorMapEncodeTiled(&maps["
-         << i << "], "
-         << (k.bf16.count(x)
-                 ? "CU_TENSOR_MAP_DATA_TYPE_BFLOAT16"
-                 : "CU_TENSOR_MAP_DATA_TYPE_FLOAT16")
-         << ", 4, (void *)" << x
+      std::string sz = "(cuuint64_t)" + x + "_sizes", st = "(cuuint64_t)" + x + "_strides";
+      os << "  params[n++] = &maps[" << i << "];\n";
+      if (t.rate > 1)
+        os << "  if (r == CUDA_SUCCESS && " << x << "_sizes[2] % " << t.rate
+           << " == 0) {\n    cuuint64_t dims[5] = {" << sz << "[3], " << t.rate
+           << ", " << sz << "[2] / " << t.rate << ", " << sz << "[1], " << sz
+           << "[0]};\n    cuuint64_t strides[4] = {" << st << "[2] * 2, " << st
+           << "[2] * " << 2 * t.rate << ", " << st << "[1] * 2, " << st
+           << "[0] * 2};\n    cuuint32_t box[5] = {" << t.cols << ", 1, "
+           << t.rows << ", 1, 1}, ones[5] = {1, 1, 1, 1, 1};\n";
+      else
+        os << "  if (r == CUDA_SUCCESS) {\n    cuuint64_t dims[4] = {" << sz
+           << "[3], " << sz << "[2], " << sz << "[1], " << sz << "[0]};\n"
+           << "    cuuint64_t strides[3] = {" << st << "[2] * 2, " << st
+           << "[1] * 2, " << st << "[0] * 2};\n    cuuint32_t box[4] = {"
+           << t.cols << ", " << t.rows << ", 1, 1}, ones[4] = {1, 1, 1, 1};\n";
+      os << "    r = cuTensorMapEncodeTiled(&maps[" << i << "], "
+         << (k.bf16.count(x) ? "CU_TENSOR_MAP_DATA_TYPE_BFLOAT16"
+                             : "CU_TENSOR_MAP_DATA_TYPE_FLOAT16")
+         << ", " << (t.rate > 1 ? 5 : 4) << ", (void *)" << x
          << ", dims, strides, box, ones, CU_TENSOR_MAP_INTERLEAVE_NONE, "
             "CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, "
-            "CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);\n"
-         << "    params[n++] = &maps[" << i << "];\n  }\n";
+            "CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);\n  }\n";
     }
     // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
     // (seg 0: perSeg, whatever Nq).
@@ -520,7 +537,13 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
                                 l.seg - 1, l.seg, l.perSeg)
                       .str()
                 : std::to_string(l.perSeg);
-      os << "  if (r == CUDA_SUCCESS)\n    r = cuLaunchKernel(m->functions[" << i
+      std::string when;
+      if (l.cond)
+        when = llvm::formatv(" && nq % {0} {1} 0", std::abs(l.cond),
+                             l.cond > 0 ? "==" : "!=")
+                   .str();
+      os << "  if (r == CUDA_SUCCESS" << when
+         << ")\n    r = cuLaunchKernel(m->functions[" << i
          << "], " << gridX << ", (unsigned)heads, (unsigned)batch, " << l.threads
          << ", 1, 1, " << l.smem << ", stream, params, NULL);\n";
     }

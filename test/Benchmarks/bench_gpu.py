@@ -36,6 +36,15 @@ sys.path.insert(0, BUNDLE)
 import attnrt  # noqa: E402
 import reference  # noqa: E402
 
+# The seed's own kernel, where the bundle carries it (bundle.py --peers):
+# Lightning Attention-2's Triton forward (OpenNLPLab, pip lightning-attn).
+sys.path.insert(1, os.path.join(BUNDLE, "peers"))
+try:
+    from lightning_attn.ops import lightning_attn_func  # noqa: E402
+except ImportError as exc:
+    lightning_attn_func = None
+    print(f"bench: no seed Lightning kernel ({exc}); its column stays empty", flush=True)
+
 from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention  # noqa: E402
 
@@ -276,6 +285,24 @@ def bench_lightning(rt, ctx, rows, ns):
             res["torch"] = triton.testing.do_bench(
                 lambda: lightning_compiled(q, k, v, slopes), warmup=10, rep=50,
                 return_mode="median")
+            if lightning_attn_func is not None:
+                # Its s is SPEC's s_h (decay e^{-s_h}), one f32 per head.
+                s32 = slopes.float().contiguous()
+                try:
+                    seed = lightning_attn_func(q, k, v, s32)
+                    torch.cuda.synchronize()
+                    err = ((seed.float() - want.float()).abs().max() /
+                           want.float().abs().max()).item()
+                except Exception as exc:  # a peer's failure costs its column only
+                    err = float("inf")
+                    print(f"lightning N={n} D={d}: seed Triton kernel failed: "
+                          f"{str(exc).splitlines()[-1] if str(exc) else exc!r}", flush=True)
+                print(f"lightning N={n} D={d}: seed Triton kernel vs torch LA2, max "
+                      f"error / max |O| = {err:.1e}", flush=True)
+                if err < 2e-2:
+                    res["seed"] = triton.testing.do_bench(
+                        lambda: lightning_attn_func(q, k, v, s32), warmup=10,
+                        rep=50, return_mode="median")
             record(rows, "lightning", d, n, b, h, flops, res)
 
 
@@ -412,7 +439,8 @@ def main():
                         lambda: flex(q, k, v, block_mask=bm), warmup=25, rep=100,
                         return_mode="median")
                 record(rows, tag, d, n, b, h, flops, res)
-    cols = [f"attn {t}" for t, _ in TARGETS] + ["SDPA flash", "torch", "FlexAttention"]
+    cols = [f"attn {t}" for t, _ in TARGETS] + ["SDPA flash", "torch", "FlexAttention",
+                                                 "seed"]
     date = datetime.date.today().isoformat()
     lines = [f"# GPU benchmarks ({props.name}, {date})", "",
              f"torch {torch.__version__}, triton {triton.__version__}, CUDA "
@@ -427,14 +455,23 @@ def main():
              "(FlexAttention cannot express the grouped softmax); landmark64top4: one "
              "decoding step (Nq = 1, B*H = 128) of top-4 retrieval, torch.topk and gathers, "
              "torch.compile'd.", "",
+             "Column 'seed': the seed paper's own kernel where it is published as a "
+             "package: Lightning Attention-2's Triton forward (OpenNLPLab, pip "
+             "lightning-attn 0.0.5; it returns no final state, attn does). LongNet's "
+             "authors publish no fused kernel (torchscale's dilated attention is the "
+             "'torch' column's algorithm); Landmark's Triton kernel lives in their "
+             "repository only (epfml/landmark-attention), which the device cannot "
+             "reach: not compared.", "",
              "Columns 'attn': sm_80 = PTX of the sm_80 kernels (cp.async, mma.sync); "
              "sm_90a = the sm_90a default: 8 warps, tiles by TMA, Q K^T and P V by wgmma; "
-             "at D = 128 warp-specialized (a producer warpgroup, key tiles of 128) "
-             "(4 warps with mma.sync for strided dilated phases and D not a multiple of 64); "
+             "at D = 128 warp-specialized (a producer warpgroup, key tiles of 128)"
+             "; dilated phases of rate r > 1 on the same CTA, their rows r apart by TMA "
+             "(5-D tensor maps) when r divides N (4 warps with cp.async and mma.sync for "
+             "other N and for D not a multiple of 64); "
              "sm_90a_w4 = 4 warps, TMA, mma.sync. The ratios use the best attn column.", "",
              "| pattern | D | N | " + " | ".join(cols) +
-             " | attn / SDPA | attn / torch | attn / Flex |",
-             "|---|---|---|" + "---|" * (len(cols) + 3)]
+             " | attn / SDPA | attn / torch | attn / Flex | attn / seed |",
+             "|---|---|---|" + "---|" * (len(cols) + 4)]
 
     def ratio(best, tf, key):
         return f"{best / tf[key]:.2f}" if key in tf else "–"
@@ -443,7 +480,8 @@ def main():
         lines.append(f"| {tag} | {d} | {n} | " + " | ".join(cells) +
                      f" | {ratio(best, tf, 'SDPA flash')} | "
                      f"{ratio(best, tf, 'torch')} | "
-                     f"{ratio(best, tf, 'FlexAttention')} |")
+                     f"{ratio(best, tf, 'FlexAttention')} | "
+                     f"{ratio(best, tf, 'seed')} |")
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(args.out, args.table), "w") as f:

@@ -2,6 +2,7 @@
 // RUN: attn-opt %s --attn-lower-to-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
 // RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
 // RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL90
+// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu="chip=sm_90a strided-tma=0" | FileCheck %s --check-prefix=DILNS
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
 // RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
@@ -87,9 +88,10 @@
 // WS4: launch causal128 128 1 384 163912\0A
 // WS4-SAME: tensormap k 64 64\0A
 
-// Dilated at D = 128: the rate-1 phase is warp-specialized; its merge waits
-// on a named barrier of the consumer threads (the producer warpgroup has
-// left), the strided phases keep 4 warps and CTA barriers.
+// Dilated at D = 128: the phases on the dense CTA are warp-specialized
+// (rate 1, and rate 2 when 2 divides N); their merge waits on a named
+// barrier of the consumer threads (the producer warpgroup has left). The
+// `_rows` kernels keep 4 warps and CTA barriers.
 // DIL128-LABEL: gpu.func @dilated128__phase1(
 // DIL128: nvvm.setmaxregister  decrease 24
 // DIL128: nvvm.setmaxregister  increase 240
@@ -98,9 +100,12 @@
 // DIL128: nvvm.barrier id = %c3_i32 number_of_threads = %c256_i32
 // DIL128-NOT: gpu.barrier
 // DIL128-LABEL: gpu.func @dilated128__phase2(
+// DIL128: nvvm.setmaxregister  decrease 24
+// DIL128: nvvm.barrier id = %c3_i32 number_of_threads = %c256_i32
+// DIL128-LABEL: gpu.func @dilated128__phase2_rows(
 // DIL128-NOT: nvvm.setmaxregister
 // DIL128: gpu.barrier
-// DIL128: launch dilated128__phase1 2048 16 384 163880\0Alaunch dilated128__phase2 4096 32 128 87040\0A
+// DIL128: launch dilated128__phase1 2048 16 384 163880\0Alaunch dilated128__phase2 4096 16 384 163880 if 2\0Alaunch dilated128__phase2_rows 4096 32 128 87040 unless 2\0A
 
 // warp-specialize=0: two warpgroups, key tiles of 64, a CTA barrier per tile.
 // NOWS-LABEL: gpu.func @causal128(
@@ -183,18 +188,39 @@
 // DIL: gpu.func @dilated__phase3(
 // DIL: phases 4\0A{{.*}}launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 32 128 46080\0Alaunch dilated__phase2 4096 32 128 46080\0Alaunch dilated__phase3 8192 32 128 46080\0A
 
-// On sm_90a the rate-1 phase reads contiguous rows: it gets the dense CTA
-// (8 warps, TMA at rows segment start + m0, wgmma) and its own launch size;
-// every launch takes the three tensor maps.
-// DIL90: gpu.func @dilated(%{{.*}}, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) kernel attributes {attn.tensormaps = 3
-// DIL90: gpu.func @dilated__phase1({{.*}}) kernel attributes {attn.tensormaps = 3 : i64, known_block_size = array<i32: 256, 1, 1>
-// DIL90: nvvm.cp.async.bulk.tensor.shared.cluster.global
+// On sm_90a every phase takes the dense CTA (8 warps, TMA, wgmma) and its
+// own launch size. The rate-1 phase reads contiguous rows (4-D boxes at
+// rows segment start + m0); a phase of rate r > 1 reads rows r apart
+// through 5-D maps (coordinates: row mod r, row / r) and runs when r
+// divides N; its `_rows` kernel (4 warps, cp.async, mma.sync) runs for the
+// other N. Every launch takes the nine tensor maps (Q, K, V of rates 1, 2
+// and 4).
+// DIL90: gpu.func @dilated(%{{.*}}, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) kernel attributes {attn.tensormaps = 9
+// DIL90: gpu.func @dilated__phase1({{.*}}) kernel attributes {attn.tensormaps = 9 : i64, known_block_size = array<i32: 256, 1, 1>
+// DIL90: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %arg5, %{{.*}}, box[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] :
 // DIL90: nvvm.wgmma.mma_async
-// DIL90: gpu.func @dilated__phase2({{.*}}) kernel attributes {attn.tensormaps = 3 : i64, known_block_size = array<i32: 128, 1, 1>
+// DIL90: gpu.func @dilated__phase2({{.*}}) kernel attributes {attn.tensormaps = 9 : i64, known_block_size = array<i32: 256, 1, 1>
+// DIL90: nvvm.mbarrier.arrive.expect_tx
+// DIL90: %[[OFF:.*]] = arith.remui %[[ROW:.*]], %c2{{(_[0-9]+)?}} : index
+// DIL90-NEXT: %[[OFF32:.*]] = arith.index_cast %[[OFF]] : index to i32
+// DIL90-NEXT: %c2
+// DIL90-NEXT: %[[GRP:.*]] = arith.divui %[[ROW]], %c2{{(_[0-9]+)?}} : index
+// DIL90-NEXT: %[[GRP32:.*]] = arith.index_cast %[[GRP]] : index to i32
+// DIL90: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %arg8, %{{.*}}, box[%{{.*}}, %[[OFF32]], %[[GRP32]], %{{.*}}, %{{.*}}] :
+// DIL90: nvvm.wgmma.mma_async
+// DIL90: gpu.func @dilated__phase2_rows({{.*}}) kernel attributes {attn.tensormaps = 9 : i64, known_block_size = array<i32: 128, 1, 1>
 // DIL90-NOT: nvvm.cp.async.bulk.tensor
 // DIL90: nvvm.mma.sync
 // DIL90: gpu.func @dilated__phase3(
-// DIL90: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 49176\0Alaunch dilated__phase2 4096 32 128 46080\0Alaunch dilated__phase3 8192 32 128 46080\0Atensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0A
+// DIL90: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %arg11, %{{.*}}, box[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] :
+// DIL90: gpu.func @dilated__phase3_rows(
+// DIL90: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 49176\0Alaunch dilated__phase2 4096 16 256 49176 if 2\0Alaunch dilated__phase2_rows 4096 32 128 46080 unless 2\0Alaunch dilated__phase3 8192 16 256 49176 if 4\0Alaunch dilated__phase3_rows 8192 32 128 46080 unless 4\0Atensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0Atensormap q 64 128 2\0Atensormap k 64 64 2\0Atensormap v 64 64 2\0Atensormap q 64 128 4\0Atensormap k 64 64 4\0Atensormap v 64 64 4\0A
+
+// strided-tma=0: the phases of rate > 1 read their rows by cp.async only
+// (4 warps, one launch each); the kernels take the rate-1 maps.
+// DILNS: gpu.func @dilated__phase2({{.*}}) kernel attributes {attn.tensormaps = 3 : i64, known_block_size = array<i32: 128, 1, 1>
+// DILNS-NOT: nvvm.cp.async.bulk.tensor
+// DILNS: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 49176\0Alaunch dilated__phase2 4096 32 128 46080\0Alaunch dilated__phase3 8192 32 128 46080\0Atensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0A
 
 // The kernel moves into a gpu.module with its memref arguments; the host
 // function is gone; the metadata names roles, threads and shared memory.

@@ -75,6 +75,12 @@ static cl::opt<bool> wsOverlap(
     cl::desc("with --warp-specialize: the softmax of the next key tile runs "
              "while this tile's P V is in flight (default false)"),
     cl::init(false));
+static cl::opt<bool> stridedTma(
+    "strided-tma",
+    cl::desc("sm_90a with TMA: dilated phases of rate r > 1 read their rows r "
+             "apart by TMA on the dense CTA when r divides N (a cp.async "
+             "kernel serves the other N; default true)"),
+    cl::init(true));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
@@ -139,10 +145,11 @@ int main(int argc, char **argv) {
                wgmmaPv.getNumOccurrences() || asyncQk.getNumOccurrences() ||
                warpSpecialize.getNumOccurrences() ||
                pingpong.getNumOccurrences() ||
-               wsOverlap.getNumOccurrences()))
+               wsOverlap.getNumOccurrences() ||
+               stridedTma.getNumOccurrences()))
     return fail("--warps, --stages, --tma, --wgmma-pv, --async-qk, "
-                "--warp-specialize, --pingpong and --ws-overlap are GPU "
-                "options");
+                "--warp-specialize, --pingpong, --ws-overlap and "
+                "--strided-tma are GPU options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
@@ -171,6 +178,7 @@ int main(int argc, char **argv) {
     options.gpu.warpSpecialize = warpSpecialize;
     options.gpu.pingpong = pingpong;
     options.gpu.wsOverlap = wsOverlap;
+    options.gpu.stridedTma = stridedTma;
   }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)

@@ -74,6 +74,32 @@ def lightning_kernels(quick):
     return out
 
 
+# Seed kernels published as pure-Python packages (pinned): unpacked into the
+# bundle, never into the project.
+PEERS = ["lightning-attn==0.0.5"]
+
+
+def fetch_peers(dst):
+    """pip-downloads PEERS (no dependencies: the GPU machine has torch and
+    triton) and unpacks the wheels into `dst`; a failure only warns."""
+    import tempfile
+    import zipfile
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                            "--only-binary=:all:", "-d", tmp] + PEERS,
+                           capture_output=True, text=True)
+        wheels = [f for f in os.listdir(tmp) if f.endswith(".whl")]
+        if r.returncode != 0 or not wheels:
+            print(f"bundle: warning: cannot fetch the seed kernels {PEERS} "
+                  f"(pip: {r.stderr.strip()[-300:]}); bench_gpu.py leaves 'seed' "
+                  "empty", file=sys.stderr)
+            return
+        for w in wheels:
+            with zipfile.ZipFile(os.path.join(tmp, w)) as z:
+                z.extractall(dst)
+        print(f"bundle: seed kernels {', '.join(wheels)} in {dst}")
+
+
 def kernels(quick):
     out = []
     dtypes = ["bf16"] if quick else ["f16", "bf16"]
@@ -110,6 +136,11 @@ def main():
                     help="extra attnc flags of the sm_90a folder, e.g. "
                          "'--async-qk --stages=3' (to check a code-generation "
                          "option with the whole matrix)")
+    ap.add_argument("--peers", action="store_true",
+                    help="also fetch the seed kernels published as packages (pip "
+                         "download: Lightning Attention-2's Triton kernel, "
+                         "lightning-attn) into peers/, for bench_gpu.py's 'seed' "
+                         "column (the GPU machine has no network)")
     args = ap.parse_args()
     attnc = os.path.join(args.build, "bin", "attnc")
     lib = os.path.join(args.build, "lib", "libattnrt.so")
@@ -163,6 +194,8 @@ def main():
                 print(f"bundle: {i + 1}/{len(jobs)}", flush=True)
     if failed:
         sys.exit(f"bundle.py: {failed} kernels failed to compile")
+    if args.peers:
+        fetch_peers(os.path.join(args.out, "peers"))
     shutil.copy(lib, args.out)
     for f in ("test/Numerics/reference.py", "test/Numerics/gpu_matrix.py",
               "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py",
