@@ -2310,13 +2310,23 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
     if (st && cast<MemRefType>(st.getType()).getLayout() &&
         !cast<MemRefType>(st.getType()).getLayout().isIdentity())
       return fail("the GPU target needs contiguous states");
-  // Columns of V per CTA: 32 (16 when Dv is not a multiple of 32), so that
-  // Dv / ev CTAs share each (batch, head) and fill the GPU.
-  int64_t ev = c.dv % 32 == 0 ? 32 : 16;
+  // Columns of V per CTA (ev): each CTA walks the whole sequence for its
+  // slice, so the grid is B * H * Dv / ev CTAs, and a smaller slice buys
+  // CTAs with repeated Q K^T work. One kernel per ev in {64, 32, 16} that
+  // divides Dv; the runtime launches the largest whose grid reaches its
+  // threshold: 64 from 256 CTAs, 32 from 128, else 16 (measured on an H100,
+  // 132 SMs: docs/gpu-performance-notes.md). Launch metadata `ctas LO HI`:
+  // run when the grid has LO <= CTAs < HI (HI 0: no bound). The f32 state
+  // slice, D x ev over 128 threads, stays within 32 registers a thread (at
+  // D = 128, ev = 64 measured 1.4x faster at N <= 4K but spills 8-24 bytes).
+  SmallVector<std::pair<int64_t, int64_t>> slices; // (ev, threshold)
+  for (auto [ev, threshold] : {std::pair<int64_t, int64_t>{64, 256},
+                               {32, 128}, {16, 0}})
+    if (c.dv % ev == 0 && c.d * ev <= 128 * 32)
+      slices.push_back({ev, threshold});
   Block &entry = func.getBody().front();
   if (failed(checkKernelShape(func, op, fail)))
     return failure();
-  int64_t smem = KernelCodegen::lightningSmemBytes(c, ev);
 
   MLIRContext *ctx = func.getContext();
   OpBuilder b(ctx);
@@ -2327,8 +2337,15 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
                       op.getOut(),    Value(),        op.getSlopes(),
                       op.getStateIn(), op.getStateOut()};
   std::string name = func.getName().str();
-  auto kernel = createKernel(b, loc, name, argTypes, 128);
-  {
+  std::string launches;
+  int64_t maxSmem = 0;
+  for (auto [i, slice] : llvm::enumerate(slices)) {
+    int64_t ev = slice.first;
+    std::string entryName =
+        i == 0 ? name : name + "__cols" + std::to_string(ev);
+    int64_t smem = KernelCodegen::lightningSmemBytes(c, ev);
+    maxSmem = std::max(maxSmem, smem);
+    auto kernel = createKernel(b, loc, entryName, argTypes, 128);
     KernelArgs a;
     Block &body = kernel.getBody().front();
     for (auto [roleName, member] : kRoles)
@@ -2364,14 +2381,29 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
     kc.setup();
     kc.emitLightning(a, smemBase, w, e0, ev, log2l);
     gpu::ReturnOp::create(b, loc);
+    // Seg 0: one launch of grid x = Dv / ev, not split along the sequence.
+    // It runs when no larger slice reached its threshold (the grids scale
+    // by the ratio of the slices) and this one does.
+    int64_t lo = slice.second, hi = 0;
+    for (size_t j = 0; j < i; ++j) {
+      int64_t bound = slices[j].second * (slices[j].first / ev);
+      hi = hi ? std::min(hi, bound) : bound;
+    }
+    launches += llvm::formatv("launch {0} 0 {1} 128 {2}", entryName,
+                              c.dv / ev, smem)
+                    .str();
+    if (slices.size() > 1)
+      launches += llvm::formatv(" ctas {0} {1}", i + 1 < slices.size() ? lo : 0,
+                                hi)
+                      .str();
+    launches += "\n";
   }
-  // One launch of grid x = Dv / ev (seg 0: not split along the sequence).
   std::string extra = llvm::formatv("target {0}\nthreads 128\nsmem {1}\n"
-                                    "tile_m 64\ntile_n {2}\nstages 2\n"
-                                    "launch {3} 0 {4}\n",
-                                    chip, smem, ev, name, c.dv / ev)
-                          .str();
-  std::string meta = kernelMetaText("lightning", "", 1, argTypes,
+                                    "tile_m 64\ntile_n 64\nstages 2\n",
+                                    chip, maxSmem)
+                          .str() +
+                      launches;
+  std::string meta = kernelMetaText("lightning", "", slices.size(), argTypes,
                                     argRoles(entry, operands), extra);
   emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(), meta);
   func.erase();

@@ -275,12 +275,13 @@ struct ArgMeta {
 /// CTA (threads, dynamic shared memory; the kernel's when the launch line
 /// does not give them).
 /// `cond`: the launch runs only when cond divides Nq (cond > 0), only when
-/// -cond does not (cond < 0), or always (0).
+/// -cond does not (cond < 0), or always (0); and only when its grid has
+/// ctasLo <= CTAs < ctasHi (ctasHi 0: no upper bound).
 struct GPULaunch {
   std::string entry;
   int64_t seg = 0, perSeg = 0;
   int64_t threads = 0, sharedBytes = -1;
-  int64_t cond = 0;
+  int64_t cond = 0, ctasLo = 0, ctasHi = 0;
 };
 
 /// A TMA kernel's tensor-map parameter: operand role, box size and the rate
@@ -360,10 +361,15 @@ static attn_status parseMeta(attn_kernel &k) {
         ok = bool(ls >> l.threads >> l.sharedBytes) && l.threads >= 1 &&
              l.threads <= 1024 && l.sharedBytes >= 0 &&
              l.sharedBytes <= INT32_MAX;
-      if (ok && !(ls >> std::ws).eof()) { // optional: if R / unless R
+      if (ok && !(ls >> std::ws).eof()) { // optional: if R, unless R, ctas
         std::string when;
-        ok = bool(ls >> when >> l.cond) && (when == "if" || when == "unless") &&
-             l.cond >= 1;
+        ok = bool(ls >> when);
+        if (ok && when == "ctas")
+          ok = bool(ls >> l.ctasLo >> l.ctasHi) && l.ctasLo >= 0 &&
+               l.ctasHi >= 0;
+        else
+          ok = ok && bool(ls >> l.cond) &&
+               (when == "if" || when == "unless") && l.cond >= 1;
         if (when == "unless")
           l.cond = -l.cond;
       }
@@ -780,6 +786,9 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                               "65535, 65535)");
     unsigned grid[3] = {unsigned(tiles * launch.perSeg), unsigned(heads),
                         unsigned(batch)};
+    int64_t ctas = tiles * launch.perSeg * heads * batch;
+    if (ctas < launch.ctasLo || (launch.ctasHi && ctas >= launch.ctasHi))
+      continue;
     if (attn_status s = attnrt::cuda::launch(
             device, *kernel.gpu, l, grid, unsigned(launch.threads),
             unsigned(launch.sharedBytes), params.data()))

@@ -329,6 +329,7 @@ struct GPUKernel {
     int64_t seg, perSeg;
     int64_t threads = 0, smem = 0; // 0: the kernel's
     int64_t cond = 0; // > 0: only when it divides Nq; < 0: only when -cond does not
+    int64_t ctasLo = 0, ctasHi = 0; // only when the grid has lo <= CTAs < hi (hi 0: none)
   };
   std::vector<Launch> launches;
   struct TensorMap {
@@ -377,7 +378,8 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
         if (f.size() == 5)
           f[4].getAsInteger(10, t.rate);
         k.tensorMaps.push_back(t);
-      } else if ((f.size() == 4 || f.size() == 6 || f.size() == 8) &&
+      } else if ((f.size() == 4 || f.size() == 6 || f.size() == 8 ||
+                  f.size() == 9) &&
                  f[0] == "launch") {
         GPUKernel::Launch l{f[1].str(), 0, 0};
         f[2].getAsInteger(10, l.seg);
@@ -386,7 +388,10 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
           f[4].getAsInteger(10, l.threads);
           f[5].getAsInteger(10, l.smem);
         }
-        if (f.size() == 8) {
+        if (f.size() == 9 && f[6] == "ctas") {
+          f[7].getAsInteger(10, l.ctasLo);
+          f[8].getAsInteger(10, l.ctasHi);
+        } else if (f.size() == 8) {
           f[7].getAsInteger(10, l.cond);
           if (f[6] == "unless")
             l.cond = -l.cond;
@@ -542,6 +547,12 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
         when = llvm::formatv(" && nq % {0} {1} 0", std::abs(l.cond),
                              l.cond > 0 ? "==" : "!=")
                    .str();
+      // The grid's CTAs, for launches chosen by grid size.
+      std::string ctas = "(long long)(" + gridX + ") * heads * batch";
+      if (l.ctasLo)
+        when += " && " + ctas + " >= " + std::to_string(l.ctasLo);
+      if (l.ctasHi)
+        when += " && " + ctas + " < " + std::to_string(l.ctasHi);
       os << "  if (r == CUDA_SUCCESS" << when
          << ")\n    r = cuLaunchKernel(m->functions[" << i
          << "], " << gridX << ", (unsigned)heads, (unsigned)batch, " << l.threads

@@ -97,6 +97,10 @@ LIGHTNING_SHAPES = [
     (1, 2, 1, 1, "N = 1 (decoding step)"),
     (1, 3, 3, 64, "H = 3 (non-power-of-two slopes), one block"),
     (1, 2, 2, 1000, "N = 1000, 16 blocks"),
+    # Enough (batch, head) pairs for the wider column slices: the runtime
+    # picks 64 columns of V per CTA from 256 CTAs, 32 from 128, else 16.
+    (8, 32, 8, 100, "B*H = 256: 64/32-column slices"),
+    (2, 32, 32, 130, "B*H = 64: 32-column slices"),
 ]
 if SANITIZE:
     LIGHTNING_SHAPES = [(1, 2, 1, 77, "sanitizer")]

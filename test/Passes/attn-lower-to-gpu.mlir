@@ -117,8 +117,10 @@
 // registers across the blocks (4 m16n8 fragments per warp), a rounded copy
 // in shared memory [64][40] is Q KV's B operand (transposed ldmatrix); K^T
 // for the state update by transposed ldmatrix of K's rows; the final state
-// goes to state_out. Grid (Dv / 32, H, B).
+// goes to state_out. Grid (Dv / ev, H, B); the checks follow the 32-column
+// slice.
 // LIGHT: gpu.func @lightning_bf16_d64(
+// LIGHT: gpu.func @lightning_bf16_d64__cols32(
 // LIGHT: scf.for {{.*}} -> (vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>, vector<2x2xf32>)
 // LIGHT: nvgpu.device_async_wait %{{.*}} {numGroups = 1 : i32}
 // LIGHT: nvgpu.ldmatrix {{.*}}transpose = true{{.*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>
@@ -126,7 +128,10 @@
 // LIGHT: gpu.barrier
 // LIGHT: scf.yield
 // LIGHT: vector.store {{.*}} : memref<?x?x64x64xf32>, vector<2xf32>
-// LIGHT: op lightning\0Aphases 1\0Atarget sm_80\0Athreads 128\0Asmem 52224\0Atile_m 64\0Atile_n 32\0Astages 2\0Alaunch lightning_bf16_d64 0 2\0A
+// LIGHT: gpu.func @lightning_bf16_d64__cols16(
+// One kernel per slice of V's columns (64, 32, 16); the runtime launches the
+// largest whose grid reaches 256 CTAs (64), 128 (32), else 16.
+// LIGHT: op lightning\0Aphases 3\0Atarget sm_80\0Athreads 128\0Asmem 64512\0Atile_m 64\0Atile_n 64\0Astages 2\0Alaunch lightning_bf16_d64 0 1 128 64512 ctas 256 0\0Alaunch lightning_bf16_d64__cols32 0 2 128 52224 ctas 128 512\0Alaunch lightning_bf16_d64__cols16 0 4 128 46080 ctas 0 256\0A
 
 // sm_90a: the kernel takes the CUtensorMaps of Q, K and V last; the leader
 // thread sets up stages + 1 mbarriers, expects each tile's bytes and starts

@@ -89,14 +89,17 @@ def main():
                 if m:
                     info.setdefault(m.group(1), {})["serial"] = True
             for name, v in info.items():
-                owner = name.split("__phase")[0]
+                # Launch entries of a kernel: NAME__phaseK[_rows] (dilated),
+                # NAME__colsE (lightning's column slices).
+                owner = re.split(r"__phase|__cols", name)[0]
                 fields = dict(l.split(" ", 1) for l in meta[owner].splitlines()
                               if " " in l and not l.startswith("launch"))
                 # Each launch's own CTA ("launch NAME seg perSeg threads
-                # smem"; dilated phases differ from the kernel's default).
+                # smem [condition]"; dilated phases and lightning's slices
+                # differ from the kernel's default).
                 for l in meta[owner].splitlines():
                     parts = l.split()
-                    if len(parts) == 6 and parts[0] == "launch" and parts[1] == name:
+                    if len(parts) >= 6 and parts[0] == "launch" and parts[1] == name:
                         fields["threads"], fields["smem"] = parts[4], parts[5]
                 smem = int(fields["smem"])
                 ok = (v["st"] == 0 and v["ld"] == 0 and v["stack"] == 0 and
