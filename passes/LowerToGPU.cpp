@@ -2393,9 +2393,7 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
                               c.dv / ev, smem)
                     .str();
     if (slices.size() > 1)
-      launches += llvm::formatv(" ctas {0} {1}", i + 1 < slices.size() ? lo : 0,
-                                hi)
-                      .str();
+      launches += llvm::formatv(" ctas {0} {1}", lo, hi).str();
     launches += "\n";
   }
   std::string extra = llvm::formatv("target {0}\nthreads 128\nsmem {1}\n"

@@ -97,13 +97,15 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     shared memory, and routing P through shared memory would cost a store,
     a fence and a barrier per tile. Otherwise P V stays on mma.sync.
 
-    On sm_90a (`tma`, the default), when D and Dv are multiples of 64 and
-    the pattern reads unit-stride rows (all but dilated), one thread loads
-    the Q, K and V tiles with TMA (`cp.async.bulk.tensor`, 128-byte swizzle,
-    zero fill past the sequence) completing on one mbarrier per stage; the
-    kernel takes the three CUtensorMaps as trailing parameters and its
-    metadata has one `tensormap` line each. ldmatrix and wgmma's swizzled
-    descriptors read the same layout.
+    On sm_90a (`tma`, the default), when D and Dv are multiples of 64, one
+    thread loads the Q, K and V tiles with TMA (`cp.async.bulk.tensor`,
+    128-byte swizzle, zero fill past the sequence) completing on one
+    mbarrier per stage; the kernel takes the CUtensorMaps as trailing
+    parameters and its metadata has one `tensormap` line each. ldmatrix and
+    wgmma's swizzled descriptors read the same layout. Dilated phases of
+    rate r > 1 read rows r apart through 5-D maps (`tensormap ... r`) and
+    run when r divides N (`launch ... if r`); a cp.async kernel of the same
+    phase runs for other N (`launch ... unless r`).
   }];
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_80\"",

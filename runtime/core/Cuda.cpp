@@ -6,7 +6,6 @@
 #include "runtime/core/Cuda.h"
 #include "runtime/core/Internal.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -471,25 +470,19 @@ attn_status cuda::encodeTensorMap(const void *base, bool bf16,
   // [B, H, N, X] with unit innermost stride, innermost dimension first;
   // strides in bytes for the outer dimensions. Strided: [B, H, N / r, r,
   // X], the row dimension split in two.
-  uint64_t row = uint64_t(strides[2]) * 2;
-  uint64_t dims[5] = {uint64_t(sizes[3]), uint64_t(sizes[2]),
-                      uint64_t(sizes[1]), uint64_t(sizes[0]), 1};
-  uint64_t byteStrides[4] = {row, uint64_t(strides[1]) * 2,
-                             uint64_t(strides[0]) * 2, 0};
-  unsigned box[5] = {unsigned(boxCols), unsigned(boxRows), 1, 1, 1};
-  int rank = 4;
-  if (rate > 1) {
-    uint64_t r = uint64_t(rate);
-    uint64_t sdims[5] = {uint64_t(sizes[3]), r, uint64_t(sizes[2]) / r,
-                         uint64_t(sizes[1]), uint64_t(sizes[0])};
-    uint64_t sstrides[4] = {row, row * r, uint64_t(strides[1]) * 2,
-                            uint64_t(strides[0]) * 2};
-    unsigned sbox[5] = {unsigned(boxCols), 1, unsigned(boxRows), 1, 1};
-    std::copy(sdims, sdims + 5, dims);
-    std::copy(sstrides, sstrides + 4, byteStrides);
-    std::copy(sbox, sbox + 5, box);
-    rank = 5;
-  }
+  uint64_t dims[5] = {uint64_t(sizes[3])}, byteStrides[4];
+  unsigned box[5] = {unsigned(boxCols)};
+  int rank = 1;
+  auto outer = [&](int64_t size, int64_t stride, int64_t boxSize) {
+    dims[rank] = uint64_t(size);
+    byteStrides[rank - 1] = uint64_t(stride) * 2;
+    box[rank++] = unsigned(boxSize);
+  };
+  if (rate > 1)
+    outer(rate, strides[2], 1);
+  outer(sizes[2] / rate, strides[2] * rate, boxRows);
+  outer(sizes[1], strides[1], 1);
+  outer(sizes[0], strides[0], 1);
   unsigned elementStrides[5] = {1, 1, 1, 1, 1};
   constexpr int kFloat16 = 6, kBFloat16 = 9, kSwizzle128B = 3,
                 kL2Promotion256B = 3;
