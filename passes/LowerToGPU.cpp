@@ -107,6 +107,13 @@ struct GPUConfig {
   int64_t landmark = 0;
   /// Landmark top-k retrieval: the blocks each query keeps (0: all).
   int64_t topk = 0;
+  /// CTAs per SM that ptxas must leave room for (nvvm.minctasm), which caps
+  /// the registers per thread at 64K / (CTAs x threads).
+  int64_t ctasPerSM = 1;
+  /// TMA: rows of the K and V maps' boxes when they are fewer than
+  /// blockN (the maps are shared with a kernel of shorter key tiles); 0:
+  /// blockN.
+  int64_t kvBoxRows = 0;
   int64_t threads() const { return warps * 32 + (ws ? 128 : 0); }
   /// Warp specialisation: the producer's registers per thread, and the
   /// consumers' (what the CTA's pool then holds: ptxas gives 384 threads at
@@ -340,9 +347,11 @@ private:
   /// per 64-column atom.
   /// `rows` x `cols` of `map` from physical row `row0` (of rows `rate`
   /// apart when the map is strided, see TileWork::tmaRate).
+  /// A map whose boxes have fewer rows (`boxRows`, 0: `rows`) takes several
+  /// loads per atom, one after the other in shared memory: the same layout.
   void tmaTile(Value map, int64_t rate, Value bar, Value dstOffset,
                int64_t rows, int64_t cols, Value row0, Value head,
-               Value batch);
+               Value batch, int64_t boxRows = 0);
   void expectBytes(Value bar, int64_t bytes) {
     NVVM::MBarrierArriveExpectTxOp::create(e.b, e.loc, Type(), bar, i32(bytes),
                                            NVVM::MemScopeKind::CTA, false,
@@ -353,6 +362,7 @@ private:
     NVVM::MBarrierTryWaitParityOp::create(e.b, e.loc, bar, e.toI32(parity),
                                           i32(10000000));
   }
+  /// `lo` and `hi`: the rows' inclusive key bounds, i32.
   SmallVector<Value> mask(ArrayRef<Value> s, Value n0, Value lo[2],
                           Value hi[2]);
   /// Landmark attention as one softmax over adjusted scores (as on the
@@ -459,22 +469,28 @@ Value KernelCodegen::sharedPtr(Value byteOffset) {
 
 void KernelCodegen::tmaTile(Value map, int64_t rate, Value bar,
                             Value dstOffset, int64_t rows, int64_t cols,
-                            Value row0, Value head, Value batch) {
+                            Value row0, Value head, Value batch,
+                            int64_t boxRows) {
   auto cluster = LLVM::LLVMPointerType::get(e.b.getContext(), 7);
-  for (int64_t atom = 0; atom < cols / 64; ++atom) {
+  if (!boxRows)
+    boxRows = rows;
+  for (int64_t i = 0; i < cols / 64 * (rows / boxRows); ++i) {
+    int64_t atom = i / (rows / boxRows), chunk = i % (rows / boxRows);
     // The CTA's shared window is its shared::cluster window without
     // clusters; the .cta form of the instruction needs PTX 8.6.
     Value dst = LLVM::AddrSpaceCastOp::create(
         e.b, e.loc, cluster,
-        sharedPtr(e.add(dstOffset, e.idx(atom * rows * 128))));
+        sharedPtr(e.add(dstOffset,
+                        e.idx((atom * rows + chunk * boxRows) * 128))));
     // Box coordinates, innermost first: column, row, head, batch (strided:
     // column, offset in the group of `rate` rows, group, head, batch).
+    Value row = e.add(row0, e.idx(chunk * boxRows * rate));
     SmallVector<Value> coords = {i32(atom * 64)};
     if (rate > 1)
-      coords.append({e.toI32(e.rem(row0, e.idx(rate))),
-                     e.toI32(e.div(row0, e.idx(rate)))});
+      coords.append({e.toI32(e.rem(row, e.idx(rate))),
+                     e.toI32(e.div(row, e.idx(rate)))});
     else
-      coords.push_back(e.toI32(row0));
+      coords.push_back(e.toI32(row));
     coords.append({e.toI32(head), e.toI32(batch)});
     NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
         e.b, e.loc, dst, map, coords, bar, ValueRange{}, Value(), Value(),
@@ -961,14 +977,22 @@ Value KernelCodegen::minOfWarps(Value buf) {
 SmallVector<Value> KernelCodegen::mask(ArrayRef<Value> s, Value n0,
                                        Value lo[2], Value hi[2]) {
   SmallVector<Value> out(s);
-  Value colBase = e.add(n0, e.mul(quadCol, e.idx(2)));
+  // Bounds relative to this thread's first key, in 32 bits (keys and rows
+  // fit: N < 2^31): each element compares against constants, and no 64-bit
+  // key index stays live (fewer registers in the masked tiles).
+  Value colBase = e.toI32(e.add(n0, e.mul(quadCol, e.idx(2))));
+  Value loRel[2], hiRel[2];
+  for (int64_t h = 0; h < 2; ++h) {
+    loRel[h] = arith::SubIOp::create(e.b, e.loc, lo[h], colBase);
+    hiRel[h] = arith::SubIOp::create(e.b, e.loc, hi[h], colBase);
+  }
   for (int64_t j = 0; j < c.blockN / 8; ++j) {
     for (int64_t h = 0; h < 2; ++h) {
       for (int64_t x = 0; x < 2; ++x) {
-        Value key = e.add(colBase, e.idx(8 * j + x));
+        Value off = i32(int32_t(8 * j + x));
         Value ok = arith::AndIOp::create(
-            e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, key, lo[h]),
-            e.cmp(arith::CmpIPredicate::sle, key, hi[h]));
+            e.b, e.loc, e.cmp(arith::CmpIPredicate::sle, loRel[h], off),
+            e.cmp(arith::CmpIPredicate::sge, hiRel[h], off));
         Value v = e.select(ok, extract(out[j], {h, x}), negInf());
         out[j] = insert(v, out[j], {h, x});
       }
@@ -1057,8 +1081,12 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                        e.add(groupRow, e.idx(8 * half)));
     Value row = e.min(e.add(m0, rows[half]), e.sub(nq, e.idx(1)));
     pos[half] = e.add(shift, row);
-    if (!c.landmark)
-      lo[half] = clampedRowBounds(e, pattern, pos[half], nk, hi[half]);
+    if (!c.landmark) {
+      // 32 bits: they stay live through the loop (for the masks).
+      lo[half] = e.toI32(
+          clampedRowBounds(e, pattern, pos[half], nk, hi[half]));
+      hi[half] = e.toI32(hi[half]);
+    }
   }
 
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
@@ -1076,11 +1104,11 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         Value row0 = e.add(w.kBase, e.mul(w.stride, n0));
         tmaTile(w.mapK, w.tmaRate, bar,
                 e.add(e.idx(qBytes), e.mul(stage, e.idx(c.blockN * c.d * eb))),
-                c.blockN, c.d, row0, kvHead, batch);
+                c.blockN, c.d, row0, kvHead, batch, c.kvBoxRows);
         tmaTile(w.mapV, w.tmaRate, bar,
                 e.add(e.idx(qBytes + kBytes),
                       e.mul(stage, e.idx(c.blockN * c.dv * eb))),
-                c.blockN, c.dv, row0, kvHead, batch);
+                c.blockN, c.dv, row0, kvHead, batch, c.kvBoxRows);
       });
       return;
     }
@@ -1950,19 +1978,45 @@ checkKernelShape(func::FuncOp func, Operation *op,
   return success();
 }
 
-/// A kernel gpu.func of `threads` threads per CTA. Up to 128 threads it asks
-/// for two CTAs per SM (without that ptxas caps some 4-warp kernels at 128
-/// registers and spills; their shared memory allows two anyway); larger CTAs
-/// get the whole register file.
+/// Keys per query tile of `bm` rows, on average over the tiles of `n`
+/// queries and `n` keys, of an interval pattern.
+static double averageSpan(PatternAttrInterface pattern, int64_t n,
+                          int64_t bm) {
+  double sum = 0;
+  int64_t tiles = 0;
+  for (int64_t p0 = 0; p0 < n; p0 += bm, ++tiles) {
+    int64_t lo, hi, lo1, hi1;
+    pattern.rowBounds(p0, n, lo, hi);
+    pattern.rowBounds(std::min(p0 + bm, n) - 1, n, lo1, hi1);
+    sum += double(std::max<int64_t>(
+        0, std::min(hi1, n - 1) - std::max<int64_t>(lo, 0) + 1));
+  }
+  return tiles ? sum / double(tiles) : 0;
+}
+
+/// The shortest sequence (a multiple of `bm`, up to 64K) whose query tiles
+/// read `keys` keys or more on average; 0 when none does (the pattern
+/// bounds each query's keys).
+static int64_t longRowThreshold(PatternAttrInterface pattern, int64_t bm,
+                                int64_t keys) {
+  for (int64_t n = bm; n <= 65536; n += bm)
+    if (averageSpan(pattern, n, bm) >= double(keys))
+      return n;
+  return 0;
+}
+
+/// A kernel gpu.func of `threads` threads per CTA, `ctas` of which ptxas
+/// must fit on an SM.
 static gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc, StringRef name,
-                                   TypeRange types, int64_t threads) {
+                                   TypeRange types, int64_t threads,
+                                   int64_t ctas) {
   auto kernel = gpu::GPUFuncOp::create(
       b, loc, name, FunctionType::get(b.getContext(), types, {}));
   kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
   kernel->setAttr("nvvm.maxntid",
                   b.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
-  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(threads <= 128 ? 2 : 1));
+  kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(ctas));
   return kernel;
 }
 
@@ -2006,7 +2060,12 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     c.blockN = c.landmark;
   }
   // The CTA of a kernel whose rows are contiguous (`unitRows`) or not.
-  auto shapeCTA = [&](GPUConfig &cfg, bool unitRows) {
+  // `shortRows`: the CTA's query tiles read fewer than ws-min-keys keys on
+  // average. Those run the CTA without warp specialisation, two per SM at
+  // D = 128, so that one's prologue and epilogue overlap the other's loop:
+  // measured on an H100 (docs/gpu-performance-notes.md), 1.03-1.13x the
+  // warp-specialized CTA up to ~1K keys per tile on average, slower from 2K.
+  auto shapeCTA = [&](GPUConfig &cfg, bool unitRows, bool shortRows) {
     // TMA on sm_90a where its layout fits: 64-column atoms, unit row
     // stride (dilated phases of rate > 1 address strided rows: cp.async; so
     // does the landmark pass of top-k retrieval, which scores on mma.sync).
@@ -2033,6 +2092,12 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     // registers leave the consumers 160 or 112 each).
     cfg.ws = cfg.wgmmaPV && warpSpecialize && !asyncQk && cfg.d == 128 &&
              cfg.dv == 128 && cfg.warps == 8;
+    // Short rows: two CTAs of the plain kernel per SM (registers capped at
+    // 128, no spills with key tiles of 64) instead.
+    bool twoShort = cfg.ws && shortRows && !blockN && !ctasPerSm &&
+                    !pingpong && !wsOverlap;
+    if (twoShort)
+      cfg.ws = false;
     cfg.asyncQK = cfg.asyncQK && !cfg.ws;
     cfg.pingpong = cfg.ws && pingpong;
     cfg.wsOverlap = cfg.ws && wsOverlap;
@@ -2043,8 +2108,54 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
       if (cfg.smemBytes() > 227 * 1024)
         cfg.blockN = 64;
     }
+    // D = Dv = 64 without warp specialisation: key tiles of 128 with the
+    // registers capped for two CTAs per SM (128 each, no spills), 1.05-1.16x
+    // key tiles of 64 (docs/gpu-performance-notes.md): half the per-tile
+    // waits, barriers and loop overhead, and m64n128 wgmma for Q K^T.
+    bool twoWide = !blockN && !ctasPerSm && !cfg.landmark && cfg.wgmmaPV &&
+                   !cfg.ws && !cfg.asyncQK && cfg.warps == 8 && cfg.d == 64 &&
+                   cfg.dv == 64;
+    if (twoWide) {
+      cfg.blockN = 128;
+      if (2 * (cfg.smemBytes() + 1024) <= 228 * 1024)
+        cfg.ctasPerSM = 2;
+      else
+        cfg.blockN = 64;
+    }
+    if (twoShort)
+      cfg.ctasPerSM = 2 * (cfg.smemBytes() + 1024) <= 228 * 1024 ? 2 : 1;
+    // Up to 128 threads: two CTAs per SM (without that ptxas caps some
+    // 4-warp kernels at 128 registers and spills; their shared memory allows
+    // two anyway); larger CTAs get the whole register file.
+    if (!twoWide && !twoShort)
+      cfg.ctasPerSM = ctasPerSm ? int64_t(ctasPerSm)
+                                : (cfg.threads() <= 128 ? 2 : 1);
   };
-  shapeCTA(c, !dilated);
+  GPUConfig base = c;
+  shapeCTA(c, !dilated, false);
+  if (c.ws && c.ctasPerSM != 1)
+    return fail("a warp-specialized CTA takes the whole register file "
+                "(setmaxnreg): ctas-per-sm must be 1 (or 0) there");
+  // Warp specialisation pays off on long rows only. Patterns that bound
+  // each query's keys take the two-CTA kernel; full and causal attention
+  // get both, and the runtime launches the one for the sequence (metadata
+  // `launch ... keys LO HI`: LO <= Nk < HI, HI 0 for no bound), the
+  // warp-specialized kernel as NAME__long. Their K and V maps have the
+  // short tiles' boxes; the long tiles load two per atom.
+  GPUConfig longCfg = c;
+  int64_t longFrom = 0;
+  if (!dilated && c.ws && !c.landmark && wsMinKeys) {
+    GPUConfig s = base;
+    shapeCTA(s, true, true);
+    if (!s.ws) {
+      longFrom = longRowThreshold(pattern, c.blockM, wsMinKeys);
+      if (longFrom) {
+        longCfg = c;
+        longCfg.kvBoxRows = s.blockN;
+      }
+      c = s;
+    }
+  }
   // Dilated phases take the dense CTA, TMA included, where their rows are
   // a tensor map's box: rate 1 reads contiguous rows; a phase of rate r > 1
   // reads rows r apart through a 5-D map ([B, H, N / r, r, X]), which
@@ -2055,7 +2166,18 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   // The rates of the kernels' tensor maps, three maps (Q, K, V) each.
   SmallVector<int64_t> mapRates;
   if (dilated) {
-    shapeCTA(tmaCfg, true);
+    // Every phase is full or causal attention over ceil(w / r) rows.
+    Attribute localAttr = dilated.getCausal()
+                              ? Attribute(CausalAttr::get(func.getContext()))
+                              : Attribute(FullAttr::get(func.getContext()));
+    bool shortPhases = wsMinKeys > 0;
+    for (auto [wLen, r] : llvm::zip(dilated.getSegments(), dilated.getRates()))
+      shortPhases = shortPhases &&
+                    averageSpan(cast<PatternAttrInterface>(localAttr),
+                                (wLen + r - 1) / r, 128) <
+                                    double(wsMinKeys);
+    tmaCfg = base;
+    shapeCTA(tmaCfg, true, shortPhases);
     for (int64_t r : dilated.getRates())
       if (tmaCfg.tma && (r == 1 || stridedTma) &&
           !llvm::is_contained(mapRates, r) && mapRates.size() < kMaxMapRates)
@@ -2064,7 +2186,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     mapRates.push_back(1);
   }
   bool anyTma = !mapRates.empty();
-  for (const GPUConfig *cfg : {&c, &tmaCfg})
+  for (const GPUConfig *cfg : {&c, &tmaCfg, &longCfg})
     if (cfg->smemBytes() > 227 * 1024)
       return fail("the tiles need " + std::to_string(cfg->smemBytes()) +
                   " bytes of shared memory, more than a CTA can have "
@@ -2097,18 +2219,21 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   SmallVector<Value> maps;
   int64_t numMaps = 3 * mapRates.size();
   // `cond`: the launch runs only when r divides N (r > 0) or only when it
-  // does not (-r).
+  // does not (-r); `keys`: only when keys.first <= Nk < keys.second (0: no
+  // bound).
   auto makeKernel = [&](const std::string &entryName, int64_t seg,
                         int64_t perSeg, const GPUConfig &kc,
                         function_ref<void(Emitter &, const KernelArgs &)> fill,
-                        int64_t cond = 0) {
+                        int64_t cond = 0,
+                        std::pair<int64_t, int64_t> keys = {0, 0}) {
     // TMA kernels take the CUtensorMaps last (made grid constants by
     // attn-tensormap-params after convert-gpu-to-nvvm); so do the other
     // launches of the same kernel (dilated phases), which the runtime
     // passes the same parameters.
     SmallVector<Type> types(argTypes);
     types.append(numMaps, LLVM::LLVMPointerType::get(ctx));
-    auto kernel = createKernel(b, loc, entryName, types, kc.threads());
+    auto kernel = createKernel(b, loc, entryName, types, kc.threads(),
+                               kc.ctasPerSM);
     if (anyTma)
       kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
     KernelArgs a;
@@ -2129,6 +2254,8 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     if (cond)
       launches += llvm::formatv(" {0} {1}", cond > 0 ? "if" : "unless",
                                 std::abs(cond));
+    if (keys.first || keys.second)
+      launches += llvm::formatv(" keys {0} {1}", keys.first, keys.second);
     launches += "\n";
   };
   // Points `w` at the tensor maps of `rate`.
@@ -2149,7 +2276,9 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   std::string name = func.getName().str();
   int64_t numLaunches = 0;
   if (!dilated) {
-    makeKernel(name, c.blockM, 1, c, [&](Emitter &e, const KernelArgs &a) {
+    auto dense = [&](const std::string &entryName, const GPUConfig &kc,
+                     std::pair<int64_t, int64_t> keys) {
+    makeKernel(entryName, kc.blockM, 1, kc, [&](Emitter &e, const KernelArgs &a) {
       TileWork w;
       headsOf(e, a, w);
       w.nq = e.dim(a.q, 2);
@@ -2160,13 +2289,20 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
       w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
       w.qBase = w.kBase = e.idx(0);
       w.stride = e.idx(1);
-      if (c.tma)
+      if (kc.tma)
         useMaps(w, 1);
-      KernelCodegen kc(e, c);
-      kc.setup();
-      kc.emit(pattern, a, smemOf(e), w);
-    });
-    numLaunches = 1;
+      KernelCodegen gen(e, kc);
+      gen.setup();
+      gen.emit(pattern, a, smemOf(e), w);
+    }, 0, keys);
+    };
+    if (longFrom) {
+      dense(name, c, {0, longFrom});
+      dense(name + "__long", longCfg, {longFrom, 0});
+    } else {
+      dense(name, c, {0, 0});
+    }
+    numLaunches = longFrom ? 2 : 1;
   } else {
     // Dilated attention is addressing: launch 0 clears O and LSE, then one
     // launch per (segment length w, rate r) runs the dense tile code over
@@ -2345,7 +2481,7 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
         i == 0 ? name : name + "__cols" + std::to_string(ev);
     int64_t smem = KernelCodegen::lightningSmemBytes(c, ev);
     maxSmem = std::max(maxSmem, smem);
-    auto kernel = createKernel(b, loc, entryName, argTypes, 128);
+    auto kernel = createKernel(b, loc, entryName, argTypes, 128, 2);
     KernelArgs a;
     Block &body = kernel.getBody().front();
     for (auto [roleName, member] : kRoles)
@@ -2430,6 +2566,10 @@ void LowerToGPU::runOnOperation() {
                "target and head dim)");
   if (stages < 2 || stages > 4)
     return bad("stages must be 2, 3 or 4");
+  if (ctasPerSm < 0 || ctasPerSm > 32)
+    return bad("ctas-per-sm must be in [1, 32] (0: chosen per CTA size)");
+  if (wsMinKeys < 0 || wsMinKeys > 65536)
+    return bad("ws-min-keys must be in [0, 65536] (0: always warp-specialize)");
   if (asyncQk && stages < 3)
     return bad("async-qk needs stages >= 3 (the tile after next loads while "
                "the next one's Q K^T runs)");

@@ -51,6 +51,10 @@ struct GPUOptions {
   bool pingpong = false;       ///< with warpSpecialize: consumers take turns
   bool wsOverlap = false;      ///< with warpSpecialize: softmax under P V
   bool stridedTma = true;      ///< sm_90a TMA: dilated rows r apart by TMA
+  int64_t ctasPerSm = 0;       ///< CTAs per SM ptxas leaves registers for
+                               ///< (0: per CTA size)
+  int64_t wsMinKeys = 2048;    ///< warp-specialize tiles of this many keys
+                               ///< on average or more (0: all)
 };
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU

@@ -106,6 +106,14 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
     rate r > 1 read rows r apart through 5-D maps (`tensormap ... r`) and
     run when r divides N (`launch ... if r`); a cp.async kernel of the same
     phase runs for other N (`launch ... unless r`).
+
+    CTA shapes on sm_90a with TMA: at D = 64 key tiles of 128 with
+    `nvvm.minctasm` 2 (128 registers, two CTAs per SM). At D = Dv = 128 a
+    warp-specialized CTA (producer warpgroup, `setmaxnreg`) where the
+    kernel's query tiles read `ws-min-keys` keys or more on average, else
+    two plain CTAs per SM; full and causal attention emit both, `F` for
+    short rows and `F__long`, launched by the number of keys (`launch ...
+    keys LO HI`).
   }];
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_80\"",
@@ -144,6 +152,16 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "with warp-specialize: the softmax of the next key tile runs "
            "while this tile's P V is in flight (no effect where warp "
            "specialisation does not apply)">,
+    Option<"ctasPerSm", "ctas-per-sm", "int64_t", "0",
+           "CTAs per SM the register allocation must leave room for "
+           "(nvvm.minctasm: at most 64K / (CTAs x threads) registers each; "
+           "0: 2 for CTAs of up to 128 threads, else 1)">,
+    Option<"wsMinKeys", "ws-min-keys", "int64_t", "2048",
+           "sm_90a, D = Dv = 128: warp-specialize only query tiles that "
+           "read at least this many keys on average; shorter ones run two "
+           "CTAs of the plain kernel per SM. Full and causal attention get "
+           "both kernels, chosen at launch by the number of keys "
+           "(0: always warp-specialize)">,
     Option<"stridedTma", "strided-tma", "bool", "true",
            "sm_90a with TMA: dilated phases of rate r > 1 read their rows "
            "r apart by TMA (a 5-D tensor map) on the dense CTA when r "

@@ -45,7 +45,8 @@ void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
   pm.addPass(createAttnLowerToGPU(
       {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv,
-       o.asyncQk, o.warpSpecialize, o.pingpong, o.wsOverlap, o.stridedTma}));
+       o.asyncQk, o.warpSpecialize, o.pingpong, o.wsOverlap, o.ctasPerSm,
+       o.wsMinKeys, o.stridedTma}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -95,6 +96,8 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   Option<bool> pingpong{*this, "pingpong", llvm::cl::init(false)};
   Option<bool> wsOverlap{*this, "ws-overlap", llvm::cl::init(false)};
   Option<bool> stridedTma{*this, "strided-tma", llvm::cl::init(true)};
+  Option<int64_t> ctasPerSm{*this, "ctas-per-sm", llvm::cl::init(0)};
+  Option<int64_t> wsMinKeys{*this, "ws-min-keys", llvm::cl::init(2048)};
 };
 } // namespace
 
@@ -116,6 +119,8 @@ void mlir::attn::registerAttnPipelines() {
         opt.pingpong = o.pingpong;
         opt.wsOverlap = o.wsOverlap;
         opt.stridedTma = o.stridedTma;
+        opt.ctasPerSm = o.ctasPerSm;
+        opt.wsMinKeys = o.wsMinKeys;
         buildGPUTilingPipeline(pm, opt);
         buildGPUToNVVMPipeline(pm, opt);
       });

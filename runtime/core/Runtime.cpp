@@ -276,12 +276,13 @@ struct ArgMeta {
 /// does not give them).
 /// `cond`: the launch runs only when cond divides Nq (cond > 0), only when
 /// -cond does not (cond < 0), or always (0); and only when its grid has
-/// ctasLo <= CTAs < ctasHi (ctasHi 0: no upper bound).
+/// ctasLo <= CTAs < ctasHi (ctasHi 0: no upper bound), and only when
+/// keysLo <= Nk < keysHi (keysHi 0: no upper bound).
 struct GPULaunch {
   std::string entry;
   int64_t seg = 0, perSeg = 0;
   int64_t threads = 0, sharedBytes = -1;
-  int64_t cond = 0, ctasLo = 0, ctasHi = 0;
+  int64_t cond = 0, ctasLo = 0, ctasHi = 0, keysLo = 0, keysHi = 0;
 };
 
 /// A TMA kernel's tensor-map parameter: operand role, box size and the rate
@@ -361,12 +362,15 @@ static attn_status parseMeta(attn_kernel &k) {
         ok = bool(ls >> l.threads >> l.sharedBytes) && l.threads >= 1 &&
              l.threads <= 1024 && l.sharedBytes >= 0 &&
              l.sharedBytes <= INT32_MAX;
-      if (ok && !(ls >> std::ws).eof()) { // optional: if R, unless R, ctas
-        std::string when;
+      if (ok && !(ls >> std::ws).eof()) { // optional: if R, unless R, ctas,
+        std::string when;                   // keys
         ok = bool(ls >> when);
         if (ok && when == "ctas")
           ok = bool(ls >> l.ctasLo >> l.ctasHi) && l.ctasLo >= 0 &&
                l.ctasHi >= 0;
+        else if (ok && when == "keys")
+          ok = bool(ls >> l.keysLo >> l.keysHi) && l.keysLo >= 0 &&
+               l.keysHi >= 0;
         else
           ok = ok && bool(ls >> l.cond) &&
                (when == "if" || when == "unless") && l.cond >= 1;
@@ -737,10 +741,13 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
     for (int w = 0; w < 3 + 2 * m.rank; ++w)
       params.push_back(&descs[i].words[w]);
   }
-  const attn_tensor *q = nullptr;
-  for (size_t i = 0; i < kernel.args.size(); ++i)
+  const attn_tensor *q = nullptr, *k = nullptr;
+  for (size_t i = 0; i < kernel.args.size(); ++i) {
     if (kernel.args[i].role == "q")
       q = &args[i];
+    if (kernel.args[i].role == "k")
+      k = &args[i];
+  }
   // TMA kernels: one CUtensorMap per tensormap line, by value, last. A
   // strided map whose rate does not divide N is left zero: only launches
   // for the N it divides read it.
@@ -788,6 +795,9 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                         unsigned(batch)};
     int64_t ctas = tiles * launch.perSeg * heads * batch;
     if (ctas < launch.ctasLo || (launch.ctasHi && ctas >= launch.ctasHi))
+      continue;
+    int64_t nk = k ? k->shape[2] : q->shape[2];
+    if (nk < launch.keysLo || (launch.keysHi && nk >= launch.keysHi))
       continue;
     if (attn_status s = attnrt::cuda::launch(
             device, *kernel.gpu, l, grid, unsigned(launch.threads),

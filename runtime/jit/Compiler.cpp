@@ -330,6 +330,7 @@ struct GPUKernel {
     int64_t threads = 0, smem = 0; // 0: the kernel's
     int64_t cond = 0; // > 0: only when it divides Nq; < 0: only when -cond does not
     int64_t ctasLo = 0, ctasHi = 0; // only when the grid has lo <= CTAs < hi (hi 0: none)
+    int64_t keysLo = 0, keysHi = 0; // only when lo <= Nk < hi (hi 0: none)
   };
   std::vector<Launch> launches;
   struct TensorMap {
@@ -391,6 +392,9 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
         if (f.size() == 9 && f[6] == "ctas") {
           f[7].getAsInteger(10, l.ctasLo);
           f[8].getAsInteger(10, l.ctasHi);
+        } else if (f.size() == 9 && f[6] == "keys") {
+          f[7].getAsInteger(10, l.keysLo);
+          f[8].getAsInteger(10, l.keysHi);
         } else if (f.size() == 8) {
           f[7].getAsInteger(10, l.cond);
           if (f[6] == "unless")
@@ -553,6 +557,11 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
         when += " && " + ctas + " >= " + std::to_string(l.ctasLo);
       if (l.ctasHi)
         when += " && " + ctas + " < " + std::to_string(l.ctasHi);
+      // The sequence's keys, for launches chosen by row length.
+      if (l.keysLo)
+        when += " && k_sizes[2] >= " + std::to_string(l.keysLo);
+      if (l.keysHi)
+        when += " && k_sizes[2] < " + std::to_string(l.keysHi);
       os << "  if (r == CUDA_SUCCESS" << when
          << ")\n    r = cuLaunchKernel(m->functions[" << i
          << "], " << gridX << ", (unsigned)heads, (unsigned)batch, " << l.threads

@@ -464,7 +464,10 @@ def main():
              "reach: not compared.", "",
              "Columns 'attn': sm_80 = PTX of the sm_80 kernels (cp.async, mma.sync); "
              "sm_90a = the sm_90a default: 8 warps, tiles by TMA, Q K^T and P V by wgmma; "
-             "at D = 128 warp-specialized (a producer warpgroup, key tiles of 128)"
+             "at D = 64 key tiles of 128, two CTAs per SM; at D = 128 warp-specialized "
+             "(a producer warpgroup, key tiles of 128) where query tiles read 2048 keys "
+             "or more on average, else two CTAs per SM with key tiles of 64 (full and "
+             "causal: both kernels, chosen at launch by N)"
              "; dilated phases of rate r > 1 on the same CTA, their rows r apart by TMA "
              "(5-D tensor maps) when r divides N (4 warps with cp.async and mma.sync for "
              "other N and for D not a multiple of 64); "

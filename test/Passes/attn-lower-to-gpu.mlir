@@ -14,7 +14,9 @@
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-overlap=1" | FileCheck %s --check-prefix=OVERLAP
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a stages=4" | FileCheck %s --check-prefix=WS4
-// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL128
+// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=DIL128
+// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL128S
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=WSONLY
 
 // Warp specialisation (sm_90a, D = 128, the default): 384 threads. Thread 0
 // of the producer warpgroup sets up full (1 arrival), Q and empty (256
@@ -24,8 +26,18 @@
 // wait for Q, issue the first Q K^T (an empty wgmma group when there is no
 // tile), then per tile: wait for S, softmax, P V (committed, not waited
 // for) and the next Q K^T in flight together, wait_group 1 (P V done),
-// release the stage. Key tiles of 128 (the metadata and the tensor maps).
+// release the stage. Key tiles of 128, loaded as two boxes of 64 rows per
+// 64-column atom (the tensor maps are the short-row kernel's).
+//
+// That kernel is causal128__long: causal attention reads Nk / 2 keys per
+// query tile on average, fewer than ws-min-keys (2048) below Nk = 3968,
+// where two CTAs per SM of the plain 8-warp kernel (key tiles of 64,
+// registers capped at 128) run instead. The runtime launches the one for
+// Nk (metadata `keys LO HI`).
 // WS-LABEL: gpu.func @causal128(
+// WS-SAME: known_block_size = array<i32: 256, 1, 1>, nvvm.maxntid = array<i32: 256, 1, 1>, nvvm.minctasm = 2 : i32
+// WS-NOT: nvvm.setmaxregister
+// WS-LABEL: gpu.func @causal128__long(
 // WS-SAME: known_block_size = array<i32: 384, 1, 1>
 // WS-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c1_i32
 // WS-COUNT-2: nvvm.mbarrier.init %{{.*}}, %c256_i32
@@ -34,6 +46,8 @@
 // WS: scf.for
 // WS: nvvm.mbarrier.try_wait.parity
 // WS: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c65536_i32
+// WS-COUNT-4: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %arg6,
+// WS-COUNT-4: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %arg7,
 // WS: } else {
 // WS-NEXT: nvvm.setmaxregister  increase 240
 // WS: nvvm.mbarrier.try_wait.parity
@@ -49,8 +63,15 @@
 // WS: nvvm.wgmma.wait.group.sync.aligned 1
 // WS: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
 // WS-NOT: gpu.barrier
-// WS: launch causal128 128 1 384 163880\0A
-// WS-SAME: tensormap k 64 128\0A
+// WS: launch causal128 128 1 256 98328 keys 0 3968\0Alaunch causal128__long 128 1 384 163880 keys 3968 0\0A
+// WS-SAME: tensormap k 64 64\0A
+
+// ws-min-keys=0: one warp-specialized kernel whatever the rows, its maps'
+// boxes its own key tiles.
+// WSONLY-LABEL: gpu.func @causal128(
+// WSONLY-SAME: known_block_size = array<i32: 384, 1, 1>
+// WSONLY-NOT: gpu.func
+// WSONLY: launch causal128 128 1 384 163880\0Atensormap q 64 128\0Atensormap k 64 128\0A
 
 // Ping-pong: the second warpgroup starts the turn (named barrier 1); each
 // waits for its turn before issuing and passes it on after.
@@ -85,11 +106,11 @@
 // OVERLAP: nvvm.mbarrier.arrive
 
 // Four stages of 128-key tiles do not fit in shared memory: 64-key tiles.
-// WS4: launch causal128 128 1 384 163912\0A
+// WS4: launch causal128__long 128 1 384 163912 keys 3968 0\0A
 // WS4-SAME: tensormap k 64 64\0A
 
-// Dilated at D = 128: the phases on the dense CTA are warp-specialized
-// (rate 1, and rate 2 when 2 divides N); their merge waits on a named
+// Dilated at D = 128 with ws-min-keys=0: the phases on the dense CTA are
+// warp-specialized (rate 1, and rate 2 when 2 divides N); their merge waits on a named
 // barrier of the consumer threads (the producer warpgroup has left). The
 // `_rows` kernels keep 4 warps and CTA barriers.
 // DIL128-LABEL: gpu.func @dilated128__phase1(
@@ -106,6 +127,13 @@
 // DIL128-NOT: nvvm.setmaxregister
 // DIL128: gpu.barrier
 // DIL128: launch dilated128__phase1 2048 16 384 163880\0Alaunch dilated128__phase2 4096 16 384 163880 if 2\0Alaunch dilated128__phase2_rows 4096 32 128 87040 unless 2\0A
+
+// By default these phases (2048 rows each, causal: ~1K keys per query tile)
+// run two plain 8-warp CTAs per SM instead (ws-min-keys).
+// DIL128S-LABEL: gpu.func @dilated128__phase1(
+// DIL128S-SAME: nvvm.minctasm = 2 : i32
+// DIL128S-NOT: nvvm.setmaxregister
+// DIL128S: launch dilated128__phase1 2048 16 256 98328\0Alaunch dilated128__phase2 4096 16 256 98328 if 2\0A
 
 // warp-specialize=0: two warpgroups, key tiles of 64, a CTA barrier per tile.
 // NOWS-LABEL: gpu.func @causal128(
@@ -137,8 +165,9 @@
 // thread sets up stages + 1 mbarriers, expects each tile's bytes and starts
 // one 4-D TMA per 64-column atom (column, row, head, batch); every thread
 // waits on the barrier's phase. wgmma reads the 128-byte-swizzled tiles
-// (no proxy fence: TMA writes through the async proxy already).
-// TMA: gpu.func @causal({{.*}}, %[[MQ:.*]]: !llvm.ptr, %[[MK:.*]]: !llvm.ptr, %[[MV:.*]]: !llvm.ptr) kernel attributes {attn.tensormaps = 3 : i64
+// (no proxy fence: TMA writes through the async proxy already). D = 64:
+// key tiles of 128, registers capped for two CTAs per SM.
+// TMA: gpu.func @causal({{.*}}, %[[MQ:.*]]: !llvm.ptr, %[[MK:.*]]: !llvm.ptr, %[[MV:.*]]: !llvm.ptr) kernel attributes {attn.tensormaps = 3 : i64, known_block_size = array<i32: 256, 1, 1>, nvvm.maxntid = array<i32: 256, 1, 1>, nvvm.minctasm = 2 : i32}
 // TMA-COUNT-3: nvvm.mbarrier.init
 // TMA: nvvm.fence.mbarrier.init
 // TMA: gpu.barrier
@@ -150,11 +179,11 @@
 // TMA: scf.for
 // TMA: nvvm.mbarrier.try_wait.parity
 // TMA-NOT: nvvm.fence.proxy
-// TMA: nvvm.wgmma.mma_async
-// P V: one inline-PTX block, fence, four register-A wgmmas (k16 steps of the
-// 64 keys) with V's MN-major descriptor (trans-b = 1), commit, wait.
+// TMA: nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 128, k = 16>
+// P V: one inline-PTX block, fence, eight register-A wgmmas (k16 steps of the
+// 128 keys) with V's MN-major descriptor (trans-b = 1), commit, wait.
 // TMA: llvm.inline_asm has_side_effects {{.*}}wgmma.fence.sync.aligned;{{.*}}wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {{.*}}p, 1, 1, 1;{{.*}}wgmma.wait_group.sync.aligned 0;
-// TMA: tensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0A
+// TMA: tensormap q 64 128\0Atensormap k 64 128\0Atensormap v 64 128\0A
 // Four warps: the same loads; ldmatrix addresses the swizzled 1-D tiles.
 // TMA4: nvvm.cp.async.bulk.tensor.shared.cluster.global
 // TMA4: arith.xori
@@ -219,13 +248,13 @@
 // DIL90: gpu.func @dilated__phase3(
 // DIL90: nvvm.cp.async.bulk.tensor.shared.cluster.global %{{.*}}, %arg11, %{{.*}}, box[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] :
 // DIL90: gpu.func @dilated__phase3_rows(
-// DIL90: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 49176\0Alaunch dilated__phase2 4096 16 256 49176 if 2\0Alaunch dilated__phase2_rows 4096 32 128 46080 unless 2\0Alaunch dilated__phase3 8192 16 256 49176 if 4\0Alaunch dilated__phase3_rows 8192 32 128 46080 unless 4\0Atensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0Atensormap q 64 128 2\0Atensormap k 64 64 2\0Atensormap v 64 64 2\0Atensormap q 64 128 4\0Atensormap k 64 64 4\0Atensormap v 64 64 4\0A
+// DIL90: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 81944\0Alaunch dilated__phase2 4096 16 256 81944 if 2\0Alaunch dilated__phase2_rows 4096 32 128 46080 unless 2\0Alaunch dilated__phase3 8192 16 256 81944 if 4\0Alaunch dilated__phase3_rows 8192 32 128 46080 unless 4\0Atensormap q 64 128\0Atensormap k 64 128\0Atensormap v 64 128\0Atensormap q 64 128 2\0Atensormap k 64 128 2\0Atensormap v 64 128 2\0Atensormap q 64 128 4\0Atensormap k 64 128 4\0Atensormap v 64 128 4\0A
 
 // strided-tma=0: the phases of rate > 1 read their rows by cp.async only
 // (4 warps, one launch each); the kernels take the rate-1 maps.
 // DILNS: gpu.func @dilated__phase2({{.*}}) kernel attributes {attn.tensormaps = 3 : i64, known_block_size = array<i32: 128, 1, 1>
 // DILNS-NOT: nvvm.cp.async.bulk.tensor
-// DILNS: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 49176\0Alaunch dilated__phase2 4096 32 128 46080\0Alaunch dilated__phase3 8192 32 128 46080\0Atensormap q 64 128\0Atensormap k 64 64\0Atensormap v 64 64\0A
+// DILNS: launch dilated 64 1 128 46080\0Alaunch dilated__phase1 2048 16 256 81944\0Alaunch dilated__phase2 4096 32 128 46080\0Alaunch dilated__phase3 8192 32 128 46080\0Atensormap q 64 128\0Atensormap k 64 128\0Atensormap v 64 128\0A
 
 // The kernel moves into a gpu.module with its memref arguments; the host
 // function is gone; the metadata names roles, threads and shared memory.

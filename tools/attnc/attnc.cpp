@@ -81,6 +81,19 @@ static cl::opt<bool> stridedTma(
              "apart by TMA on the dense CTA when r divides N (a cp.async "
              "kernel serves the other N; default true)"),
     cl::init(true));
+static cl::opt<int64_t> ctasPerSm(
+    "ctas-per-sm",
+    cl::desc("GPU: CTAs per SM the register allocation leaves room for "
+             "(registers per thread at most 64K / (CTAs x threads); default: "
+             "2 for CTAs of up to 128 threads, else 1)"),
+    cl::init(0));
+static cl::opt<int64_t> wsMinKeys(
+    "ws-min-keys",
+    cl::desc("sm_90a, D = Dv = 128: warp-specialize only query tiles that "
+             "read at least this many keys on average, else two plain CTAs "
+             "per SM; full and causal attention get both kernels, chosen at "
+             "launch by the number of keys (default 2048; 0: always)"),
+    cl::init(-1));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
@@ -146,10 +159,12 @@ int main(int argc, char **argv) {
                warpSpecialize.getNumOccurrences() ||
                pingpong.getNumOccurrences() ||
                wsOverlap.getNumOccurrences() ||
-               stridedTma.getNumOccurrences()))
+               stridedTma.getNumOccurrences() || ctasPerSm > 0 ||
+               wsMinKeys >= 0))
     return fail("--warps, --stages, --tma, --wgmma-pv, --async-qk, "
-                "--warp-specialize, --pingpong, --ws-overlap and "
-                "--strided-tma are GPU options");
+                "--warp-specialize, --pingpong, --ws-overlap, "
+                "--strided-tma, --ctas-per-sm and --ws-min-keys are GPU "
+                "options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   bool binary = stage == attn::Emit::Object ||
@@ -179,6 +194,10 @@ int main(int argc, char **argv) {
     options.gpu.pingpong = pingpong;
     options.gpu.wsOverlap = wsOverlap;
     options.gpu.stridedTma = stridedTma;
+    if (ctasPerSm > 0)
+      options.gpu.ctasPerSm = ctasPerSm;
+    if (wsMinKeys >= 0)
+      options.gpu.wsMinKeys = wsMinKeys;
   }
   options.cpu = attn::hostCPUOptions();
   if (blockM > 0)

@@ -132,6 +132,8 @@ def main():
                          "'w8:warps=8;s3:stages=3' (sm_90a cubins of the causal, "
                          "full, window1024 and longnet bf16 kernels under "
                          "variants/NAME/)")
+    ap.add_argument("--variant-d", default="64,128",
+                    help="head dims of the variants' kernels, e.g. 64")
     ap.add_argument("--sm90a-flags", default="",
                     help="extra attnc flags of the sm_90a folder, e.g. "
                          "'--async-qk --stages=3' (to check a code-generation "
@@ -178,7 +180,7 @@ def main():
         os.makedirs(vdir, exist_ok=True)
         flags = [f"--{o.split('=')[0]}={o.split('=')[1]}" for o in opts.split(",") if o]
         for tag in VARIANT_TAGS:
-            for d in (64, 128):
+            for d in (int(x) for x in args.variant_d.split(",")):
                 name = f"{tag}_bf16_d{d}"
                 jobs.append([attnc, os.path.join(src_dir, name + ".mlir"), "--target=sm_90a",
                              "--emit=cubin", "-o", os.path.join(vdir, name + ".cubin")] + flags)

@@ -23,7 +23,7 @@ fi
 if [ "$what" = ncu ]; then
   # Where the time goes, for the configurations of the missed bars: the
   # second launch of each (the first warms up), SOL, compute, warp states.
-  for cfg in "sm_90a causal_bf16_d128 16384 causal_bf16_d128" \
+  for cfg in "sm_90a causal_bf16_d128 16384 causal_bf16_d128__long" \
              "sm_90a full_bf16_d64 16384 full_bf16_d64" \
              "sm_90a longnet_bf16_d128 32768 longnet_bf16_d128__phase5"; do
     set -- $cfg

@@ -90,8 +90,9 @@ def main():
                     info.setdefault(m.group(1), {})["serial"] = True
             for name, v in info.items():
                 # Launch entries of a kernel: NAME__phaseK[_rows] (dilated),
-                # NAME__colsE (lightning's column slices).
-                owner = re.split(r"__phase|__cols", name)[0]
+                # NAME__colsE (lightning's column slices), NAME__long (the
+                # warp-specialized kernel of long rows).
+                owner = re.split(r"__phase|__cols|__long", name)[0]
                 fields = dict(l.split(" ", 1) for l in meta[owner].splitlines()
                               if " " in l and not l.startswith("launch"))
                 # Each launch's own CTA ("launch NAME seg perSeg threads
@@ -117,11 +118,17 @@ def main():
              "stack frame, at most 255 registers, dynamic shared memory at most "
              "163 KB (sm_80) / 227 KB (sm_90a), no wgmma serialized by ptxas. "
              "'sm_90a': the default (8 warps, TMA, both products by wgmma where D "
-             "is a multiple of 64; at D = 128 warp-specialized: 384 threads, a "
-             "producer warpgroup and two consumer warpgroups, key tiles of 128, "
-             "and the registers column is ptxas's allocation for 384 threads, "
-             "168, which setmaxnreg moves to 24 for the producer and 240 for the "
-             "consumers); 'sm_90a 4 warps': `--warps=4`, TMA, mma.sync.", "", head,
+             "is a multiple of 64; at D = 64 key tiles of 128 and registers "
+             "capped at 128 for two CTAs per SM; at D = 128 two CTAs per SM "
+             "with key tiles of 64 where query tiles read fewer than 2048 keys "
+             "on average, else warp-specialized: 384 threads, a producer "
+             "warpgroup and two consumer warpgroups, key tiles of 128 (for full "
+             "and causal attention the NAME__long entry, launched from 2048 / "
+             "3968 keys; its BN column shows the kernel's metadata, 64, its "
+             "tiles load as two boxes of 64 rows), and the registers column is "
+             "ptxas's allocation for 384 threads, 168, which setmaxnreg moves to "
+             "24 for the producer and 240 for the consumers); 'sm_90a 4 warps': "
+             "`--warps=4`, TMA, mma.sync.", "", head,
              "|" + "---|" * 11]
     for r in rows:
         lines.append("| " + " | ".join(str(x) for x in r[:-1]) +

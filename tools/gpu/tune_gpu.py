@@ -6,14 +6,22 @@ flush. A first step toward the autotuner: it prints the table, it does not
 persist. Each variant's output is checked against the default's (poisoned
 first; the default is the one gpu_matrix.py checks against the float64
 reference): a cell whose O differs by more than 2e-2 is marked '!'.
-usage: tune_gpu.py BUNDLE"""
+usage: tune_gpu.py BUNDLE [--tags causal,full] [--d 64] [--n 1024,2048]
+(--n replaces the sequence lengths of every tag but longnet)"""
+import argparse
 import os
 import sys
 
 import torch
 import triton.testing
 
-BUNDLE = os.path.abspath(sys.argv[1])
+AP = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+AP.add_argument("bundle")
+AP.add_argument("--tags", default="", help="comma-separated subset of the tags")
+AP.add_argument("--d", default="64,128", help="head dims, e.g. 64")
+AP.add_argument("--n", default="", help="sequence lengths of the non-LongNet tags")
+ARGS = AP.parse_args()
+BUNDLE = os.path.abspath(ARGS.bundle)
 sys.path.insert(0, BUNDLE)
 import attnrt  # noqa: E402
 import reference  # noqa: E402
@@ -31,9 +39,11 @@ def main():
     variants = [("default", os.path.join(BUNDLE, "sm_90a"))] + \
         [(v, os.path.join(vdir, v)) for v in sorted(os.listdir(vdir))]
     print("TFLOP/s  " + "  ".join(f"{v:>9}" for v, _ in variants))
-    for tag in VARIANT_TAGS:
-        for d in (64, 128):
-            for n in ((32768, 65536) if tag == "longnet" else (4096, 16384)):
+    tags = [t for t in VARIANT_TAGS if not ARGS.tags or t in ARGS.tags.split(",")]
+    short = tuple(int(x) for x in ARGS.n.split(",")) if ARGS.n else (4096, 16384)
+    for tag in tags:
+        for d in (int(x) for x in ARGS.d.split(",")):
+            for n in ((32768, 65536) if tag == "longnet" else short):
                 b, h = max(1, 16384 // n), 2048 // d
                 if tag == "longnet":
                     b, h = 1, 1024 // d
