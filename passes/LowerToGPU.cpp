@@ -2276,25 +2276,28 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   std::string name = func.getName().str();
   int64_t numLaunches = 0;
   if (!dilated) {
+    // The dense kernel on CTA `kc`, launched for keys.first <= Nk <
+    // keys.second.
     auto dense = [&](const std::string &entryName, const GPUConfig &kc,
                      std::pair<int64_t, int64_t> keys) {
-    makeKernel(entryName, kc.blockM, 1, kc, [&](Emitter &e, const KernelArgs &a) {
-      TileWork w;
-      headsOf(e, a, w);
-      w.nq = e.dim(a.q, 2);
-      w.nk = e.dim(a.k, 2);
-      // The last query tile first: under causal masks it is the longest.
-      Value tiles = e.ceilDiv(w.nq, e.idx(c.blockM));
-      Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
-      w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
-      w.qBase = w.kBase = e.idx(0);
-      w.stride = e.idx(1);
-      if (kc.tma)
-        useMaps(w, 1);
-      KernelCodegen gen(e, kc);
-      gen.setup();
-      gen.emit(pattern, a, smemOf(e), w);
-    }, 0, keys);
+      auto fill = [&](Emitter &e, const KernelArgs &a) {
+        TileWork w;
+        headsOf(e, a, w);
+        w.nq = e.dim(a.q, 2);
+        w.nk = e.dim(a.k, 2);
+        // The last query tile first: under causal masks it is the longest.
+        Value tiles = e.ceilDiv(w.nq, e.idx(kc.blockM));
+        Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
+        w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
+        w.qBase = w.kBase = e.idx(0);
+        w.stride = e.idx(1);
+        if (kc.tma)
+          useMaps(w, 1);
+        KernelCodegen gen(e, kc);
+        gen.setup();
+        gen.emit(pattern, a, smemOf(e), w);
+      };
+      makeKernel(entryName, kc.blockM, 1, kc, fill, 0, keys);
     };
     if (longFrom) {
       dense(name, c, {0, longFrom});
