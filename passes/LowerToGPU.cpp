@@ -140,6 +140,9 @@ struct GPUConfig {
     return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (ws ? 8 * stages : 0) +
            (topk ? 8 * warps : 0);
   }
+  /// Two such CTAs fit in an SM's 228 KB of shared memory (1 KB of each
+  /// reserved by the system).
+  bool twoFit() const { return 2 * (smemBytes() + 1024) <= 228 * 1024; }
 };
 
 /// What one CTA computes: query tile `qt` of a sequence of `nq` queries
@@ -2117,13 +2120,13 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
                    cfg.dv == 64;
     if (twoWide) {
       cfg.blockN = 128;
-      if (2 * (cfg.smemBytes() + 1024) <= 228 * 1024)
+      if (cfg.twoFit())
         cfg.ctasPerSM = 2;
       else
         cfg.blockN = 64;
     }
     if (twoShort)
-      cfg.ctasPerSM = 2 * (cfg.smemBytes() + 1024) <= 228 * 1024 ? 2 : 1;
+      cfg.ctasPerSM = cfg.twoFit() ? 2 : 1;
     // Up to 128 threads: two CTAs per SM (without that ptxas caps some
     // 4-warp kernels at 128 registers and spills; their shared memory allows
     // two anyway); larger CTAs get the whole register file.
@@ -2149,10 +2152,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     shapeCTA(s, true, true);
     if (!s.ws) {
       longFrom = longRowThreshold(pattern, c.blockM, wsMinKeys);
-      if (longFrom) {
-        longCfg = c;
-        longCfg.kvBoxRows = s.blockN;
-      }
+      longCfg.kvBoxRows = s.blockN;
       c = s;
     }
   }
@@ -2165,17 +2165,19 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   GPUConfig tmaCfg = c;
   // The rates of the kernels' tensor maps, three maps (Q, K, V) each.
   SmallVector<int64_t> mapRates;
+  // Every dilated phase is full or causal attention over its rows.
+  PatternAttrInterface localPattern;
+  if (dilated)
+    localPattern = cast<PatternAttrInterface>(
+        dilated.getCausal() ? Attribute(CausalAttr::get(func.getContext()))
+                            : Attribute(FullAttr::get(func.getContext())));
   if (dilated) {
-    // Every phase is full or causal attention over ceil(w / r) rows.
-    Attribute localAttr = dilated.getCausal()
-                              ? Attribute(CausalAttr::get(func.getContext()))
-                              : Attribute(FullAttr::get(func.getContext()));
+    // ceil(w / r) rows per phase, in query tiles of 128 (warp
+    // specialisation applies to 8-warp CTAs only).
     bool shortPhases = wsMinKeys > 0;
     for (auto [wLen, r] : llvm::zip(dilated.getSegments(), dilated.getRates()))
-      shortPhases = shortPhases &&
-                    averageSpan(cast<PatternAttrInterface>(localAttr),
-                                (wLen + r - 1) / r, 128) <
-                                    double(wsMinKeys);
+      shortPhases = shortPhases && averageSpan(localPattern, (wLen + r - 1) / r,
+                                               128) < double(wsMinKeys);
     tmaCfg = base;
     shapeCTA(tmaCfg, true, shortPhases);
     for (int64_t r : dilated.getRates())
@@ -2332,10 +2334,6 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
         });
       });
     });
-    Attribute local = dilated.getCausal()
-                          ? Attribute(CausalAttr::get(ctx))
-                          : Attribute(FullAttr::get(ctx));
-    auto localPattern = cast<PatternAttrInterface>(local);
     bool grouped = dilated.getOffsets() == OffsetMode::grouped;
     int64_t phase = 0;
     numLaunches = 1;

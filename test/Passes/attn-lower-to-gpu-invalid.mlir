@@ -6,6 +6,7 @@
 // RUN: not attn-opt %s --attn-lower-to-gpu="block-n=24" -split-input-file 2>&1 | FileCheck %s --check-prefix=BLOCKN
 // RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a ws-overlap=1 warp-specialize=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=OVERLAP
 // RUN: not attn-opt %s --attn-lower-to-gpu="ctas-per-sm=33" -split-input-file 2>&1 | FileCheck %s --check-prefix=CTAS
+// RUN: not attn-opt %s --attn-lower-to-gpu="ws-min-keys=70000" -split-input-file 2>&1 | FileCheck %s --check-prefix=WSMIN
 // RUN: not attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ctas-per-sm=2" 2>&1 | FileCheck %s --check-prefix=WSCTAS
 
 // CHIP: attn-lower-to-gpu: unknown chip 'sm_70' (expected sm_80 or sm_90a)
@@ -14,6 +15,7 @@
 // PINGPONG: pingpong needs warp-specialize
 // OVERLAP: ws-overlap needs warp-specialize
 // CTAS: ctas-per-sm must be in [1, 32] (0: chosen per CTA size)
+// WSMIN: ws-min-keys must be in [0, 65536] (0: always warp-specialize)
 // WSCTAS: a warp-specialized CTA takes the whole register file (setmaxnreg): ctas-per-sm must be 1 (or 0) there
 // BLOCKN: block-n must be a multiple of 16 in [16, 256] (0: chosen per target and head dim)
 
