@@ -687,13 +687,23 @@ public:
 private:
   LogicalResult lowerKernel(func::FuncOp func, AttentionOp op);
   LogicalResult lowerLightning(func::FuncOp func, LightningOp op);
+  /// Metadata lines naming the CPU the code is for and the ISA extensions
+  /// a host needs to run it.
+  std::string targetMeta() const {
+    std::string meta;
+    if (!targetCpu.empty())
+      meta += "cpu " + targetCpu + "\n";
+    if (!targetFeatures.empty())
+      meta += "features " + targetFeatures + "\n";
+    return meta;
+  }
 };
 
 } // namespace
 
 static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
                           StringRef pattern, const KernelArgs &operands,
-                          ArrayRef<PhaseFns> phases);
+                          ArrayRef<PhaseFns> phases, StringRef targetMeta);
 
 LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   CPUOptions opt{blockM, blockN, vectorWidth, mrKeys, mrValues};
@@ -869,7 +879,7 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   emitKernelABI(func, op, "attention", patternText,
                 KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
                            op.getLse()},
-                fns);
+                fns, targetMeta());
   return success();
 }
 
@@ -877,7 +887,7 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
 /// serial driver F, then erases the attn op.
 static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
                           StringRef pattern, const KernelArgs &operands,
-                          ArrayRef<PhaseFns> phases) {
+                          ArrayRef<PhaseFns> phases, StringRef targetMeta) {
   OpBuilder b(func);
   Location loc = func.getLoc();
   MLIRContext *ctx = func.getContext();
@@ -942,7 +952,7 @@ static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
   // Metadata for the runtime core.
   emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),
                  kernelMetaText(opName, pattern, phases.size(), argTypes,
-                                argRoles(entry, operands), /*extra=*/""));
+                                argRoles(entry, operands), targetMeta));
 
   // The kernel itself: every phase in order, serially.
   op->erase();
@@ -971,37 +981,71 @@ class LightningCodegen {
 public:
   LightningCodegen(Emitter &e, int64_t w, int64_t bl, int64_t d, int64_t dv,
                    Type outType, double scale)
-      : e(e), w(w), bl(bl), d(d), dv(dv), outType(outType), scale(scale) {
+      : e(e), w(w), bl(bl), d(d), dv(dv), dvp((dv + w - 1) / w * w),
+        outType(outType), scale(scale) {
     vec = VectorType::get({w}, e.b.getF32Type());
   }
 
   struct Scratch {
     Value kv, s, pw;
   };
+  /// The state's columns are padded to whole vectors (zeros past Dv), so
+  /// only the operands' last vector of a row needs a mask.
   Scratch alloc() {
     auto f32 = e.b.getF32Type();
     auto mk = [&](ArrayRef<int64_t> shape) -> Value {
       return memref::AllocaOp::create(e.b, e.loc, MemRefType::get(shape, f32),
                                       ValueRange{}, e.b.getI64IntegerAttr(64));
     };
-    return {mk({d, dv}), mk({bl, bl}), mk({bl + 1})};
+    return {mk({d, dvp}), mk({bl, bl}), mk({bl + 1})};
   }
 
   void emitItem(const Scratch &sc, const KernelArgs &a, Value item);
 
 private:
   Emitter &e;
-  int64_t w, bl, d, dv;
+  int64_t w, bl, d, dv, dvp;
   Type outType;
   double scale;
   VectorType vec;
 
-  Value vload(Value mem, ValueRange idx) {
+  /// Lanes [0, lanes) of a vector at mem[idx], widened to f32; lanes past
+  /// `lanes` read as 0 and touch no memory.
+  Value vload(Value mem, ValueRange idx, int64_t lanes) {
     auto t = cast<MemRefType>(mem.getType()).getElementType();
-    Value x = e.vload(VectorType::get({w}, t), mem, idx);
+    auto vt = VectorType::get({w}, t);
+    Value x;
+    if (lanes >= w) {
+      x = e.vload(vt, mem, idx);
+    } else {
+      Value zero = arith::ConstantOp::create(
+          e.b, e.loc, vt, DenseElementsAttr::get(vt, e.b.getZeroAttr(t)));
+      x = vector::MaskedLoadOp::create(e.b, e.loc, vt, mem, idx, mask(lanes),
+                                       zero);
+    }
     if (t.isF32())
       return x;
     return arith::ExtFOp::create(e.b, e.loc, vec, x);
+  }
+  /// Stores lanes [0, lanes) of x at mem[idx].
+  void vstore(Value x, Value mem, ValueRange idx, int64_t lanes) {
+    if (lanes >= w)
+      return e.vstore(x, mem, idx);
+    vector::MaskedStoreOp::create(e.b, e.loc, mem, idx, mask(lanes), x);
+  }
+  Value mask(int64_t lanes) {
+    return vector::ConstantMaskOp::create(
+        e.b, e.loc, VectorType::get({w}, e.b.getI1Type()),
+        ArrayRef<int64_t>{lanes});
+  }
+  /// body(c, lanes) for the vectors of a row of n columns: a loop over the
+  /// whole vectors, then the tail (lanes < w) once.
+  void forColumns(int64_t n, function_ref<void(Value, int64_t)> body) {
+    int64_t whole = n / w * w;
+    if (whole > 0)
+      e.forLoop(0, whole, w, [&](Value c) { body(c, w); });
+    if (whole < n)
+      body(e.idx(whole), n - whole);
   }
   Value mulf(Value x, Value y) {
     return arith::MulFOp::create(e.b, e.loc, x, y);
@@ -1034,14 +1078,18 @@ void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
   });
   Value zero = e.splat(e.f32(0), vec);
   e.forLoop(0, d, 1, [&](Value r) {
-    e.forLoop(0, dv, w, [&](Value c) {
-      Value init = a.stateIn ? e.vload(vec, a.stateIn, {batch, head, r, c})
+    if (dvp > dv) // the padding columns stay 0 through every update
+      e.vstore(zero, sc.kv, {r, e.idx(dvp - w)});
+    forColumns(dv, [&](Value c, int64_t lanes) {
+      Value init = a.stateIn ? vload(a.stateIn, {batch, head, r, c}, lanes)
                              : zero;
-      e.vstore(init, sc.kv, {r, c});
+      vstore(init, sc.kv, {r, c}, lanes);
     });
   });
   Value scaleV = e.f32(scale);
-  int64_t chunk = std::min<int64_t>(dv / w, 4); // accumulator vectors
+  int64_t chunk = std::min<int64_t>(dvp / w, 4); // accumulator vectors
+  // Lanes of the vector at column c0 + x * w that lie inside Dv.
+  auto lanesAt = [&](int64_t col) { return std::min(w, dv - col); };
   e.forLoop(e.idx(0), n, e.idx(bl), [&](Value t0) {
     Value len = e.min(e.idx(bl), e.sub(n, t0));
     // Intra-block scores with the decay mask: S[i][j] = c q_i.k_j l^(i-j).
@@ -1049,12 +1097,19 @@ void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
       Value qi = e.add(t0, i);
       e.forLoop(e.idx(0), e.add(i, e.idx(1)), e.idx(1), [&](Value j) {
         Value kj = e.add(t0, j);
-        Value acc = e.forLoop(e.idx(0), e.idx(d), e.idx(w), {zero},
-                              [&](Value c, ValueRange v) -> SmallVector<Value> {
-                                return {fma(vload(a.q, {batch, head, qi, c}),
-                                            vload(a.k, {batch, kvHead, kj, c}),
-                                            v[0])};
-                              })[0];
+        Value acc = zero;
+        int64_t whole = d / w * w;
+        if (whole > 0)
+          acc = e.forLoop(e.idx(0), e.idx(whole), e.idx(w), {zero},
+                          [&](Value c, ValueRange v) -> SmallVector<Value> {
+                            return {fma(vload(a.q, {batch, head, qi, c}, w),
+                                        vload(a.k, {batch, kvHead, kj, c}, w),
+                                        v[0])};
+                          })[0];
+        if (whole < d)
+          acc = fma(vload(a.q, {batch, head, qi, e.idx(whole)}, d - whole),
+                    vload(a.k, {batch, kvHead, kj, e.idx(whole)}, d - whole),
+                    acc);
         Value dot = vector::ReductionOp::create(
             b, loc, vector::CombiningKind::ADD, acc);
         Value decay = e.load(sc.pw, {e.sub(i, j)});
@@ -1065,8 +1120,8 @@ void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
     e.forLoop(e.idx(0), len, e.idx(1), [&](Value i) {
       Value qi = e.add(t0, i);
       Value qScale = mulf(scaleV, e.load(sc.pw, {e.add(i, e.idx(1))}));
-      for (int64_t c0 = 0; c0 < dv; c0 += chunk * w) {
-        int64_t nv = std::min(chunk, (dv - c0) / w);
+      for (int64_t c0 = 0; c0 < dvp; c0 += chunk * w) {
+        int64_t nv = std::min(chunk, (dvp - c0) / w);
         SmallVector<Value> init(nv, zero);
         SmallVector<Value> acc = e.forLoop(
             e.idx(0), e.idx(d), e.idx(1), init,
@@ -1089,8 +1144,9 @@ void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
                           for (int64_t x = 0; x < nv; ++x)
                             next.push_back(fma(
                                 sb,
-                                vload(a.v, {batch, kvHead, kj,
-                                            e.idx(c0 + x * w)}),
+                                vload(a.v,
+                                      {batch, kvHead, kj, e.idx(c0 + x * w)},
+                                      lanesAt(c0 + x * w)),
                                 v[x]));
                           return next;
                         });
@@ -1099,15 +1155,16 @@ void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
           if (!outType.isF32())
             out = arith::TruncFOp::create(
                 b, loc, VectorType::get({w}, outType), out);
-          e.vstore(out, a.o, {batch, head, qi, e.idx(c0 + x * w)});
+          vstore(out, a.o, {batch, head, qi, e.idx(c0 + x * w)},
+                 lanesAt(c0 + x * w));
         }
       }
     });
     // State: KV = l^len KV + sum_j l^(len-1-j) k_j^T v_j.
     Value lLen = e.splat(e.load(sc.pw, {len}), vec);
     e.forLoop(0, d, 1, [&](Value r) {
-      for (int64_t c0 = 0; c0 < dv; c0 += chunk * w) {
-        int64_t nv = std::min(chunk, (dv - c0) / w);
+      for (int64_t c0 = 0; c0 < dvp; c0 += chunk * w) {
+        int64_t nv = std::min(chunk, (dvp - c0) / w);
         SmallVector<Value> init;
         for (int64_t x = 0; x < nv; ++x)
           init.push_back(
@@ -1122,7 +1179,9 @@ void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
               SmallVector<Value> next;
               for (int64_t x = 0; x < nv; ++x)
                 next.push_back(fma(
-                    cb, vload(a.v, {batch, kvHead, kj, e.idx(c0 + x * w)}),
+                    cb,
+                    vload(a.v, {batch, kvHead, kj, e.idx(c0 + x * w)},
+                          lanesAt(c0 + x * w)),
                     v[x]));
               return next;
             });
@@ -1133,9 +1192,9 @@ void LightningCodegen::emitItem(const Scratch &sc, const KernelArgs &a,
   });
   if (a.stateOut)
     e.forLoop(0, d, 1, [&](Value r) {
-      e.forLoop(0, dv, w, [&](Value c) {
-        e.vstore(e.vload(vec, sc.kv, {r, c}), a.stateOut,
-                 {batch, head, r, c});
+      forColumns(dv, [&](Value c, int64_t lanes) {
+        vstore(e.vload(vec, sc.kv, {r, c}), a.stateOut, {batch, head, r, c},
+               lanes);
       });
     });
 }
@@ -1148,11 +1207,10 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
   auto oType = cast<MemRefType>(op.getOut().getType());
   int64_t d = qType.getDimSize(3), dv = vType.getDimSize(3);
   int64_t w = vectorWidth;
-  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % w ||
-      dv % w)
+  // Head dims that are not whole vectors take masked tails.
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv))
     return op.emitOpError() << "the CPU target needs static head dims D and "
-                               "Dv that are multiples of the vector width "
-                            << w;
+                               "Dv";
   for (Value st : {op.getStateIn(), op.getStateOut()})
     if (st && cast<MemRefType>(st.getType()).getLayout() &&
         !cast<MemRefType>(st.getType()).getLayout().isIdentity())
@@ -1174,7 +1232,7 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
                 KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
                            Value(), op.getSlopes(), op.getStateIn(),
                            op.getStateOut()},
-                {phase});
+                {phase}, targetMeta());
   return success();
 }
 

@@ -33,6 +33,8 @@ struct CPUOptions {
   int64_t vectorWidth = 8;
   int64_t mrKeys = 6;
   int64_t mrValues = 6;
+  std::string cpu;      ///< LLVM CPU name the code is for (metadata)
+  std::string features; ///< ISA extensions it may use, comma-separated
 };
 
 /// Tiling of the GPU target (sm_80 path: cp.async, ldmatrix, mma.sync).

@@ -56,6 +56,11 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
            "keys per QK micro-kernel block (registers: mr * 2 + 3 <= regs)">,
     Option<"mrValues", "mr-values", "int64_t", "6",
            "value columns per PV micro-kernel block">,
+    Option<"targetCpu", "target-cpu", "std::string", "\"\"",
+           "LLVM name of the CPU the code is for (kernel metadata 'cpu')">,
+    Option<"targetFeatures", "target-features", "std::string", "\"\"",
+           "ISA extensions the code may use, comma-separated (kernel "
+           "metadata 'features': a host without one refuses the kernel)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",

@@ -16,7 +16,8 @@ using namespace mlir::attn;
 void mlir::attn::buildCPUTilingPipeline(OpPassManager &pm,
                                         const CPUOptions &o) {
   pm.addPass(createAttnLowerToCPU(
-      {o.blockM, o.blockN, o.vectorWidth, o.mrKeys, o.mrValues}));
+      {o.blockM, o.blockN, o.vectorWidth, o.mrKeys, o.mrValues, o.cpu,
+       o.features}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

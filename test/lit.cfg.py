@@ -41,6 +41,18 @@ if os.path.exists("/usr/local/cuda/include/cuda.h"):
 if os.path.exists("/dev/nvidia0"):
     config.available_features.add("cuda-device")
 
+# The host CPU's ISA extensions (/proc/cpuinfo's spelling, '_' as '-'):
+# tests of kernels for other CPUs depend on what this one lacks.
+try:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                for flag in line.split(":", 1)[1].split():
+                    config.available_features.add("host-" + flag.replace("_", "-"))
+                break
+except OSError:
+    pass
+
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 

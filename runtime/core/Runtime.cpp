@@ -5,6 +5,7 @@
 // the context's stream. Links no LLVM or MLIR.
 //===----------------------------------------------------------------------===//
 #include "runtime/attnrt.h"
+#include "runtime/core/CPUFeatures.h"
 #include "runtime/core/Cuda.h"
 #include "runtime/core/Internal.h"
 
@@ -342,6 +343,8 @@ static attn_status parseMeta(attn_kernel &k) {
                         "kernel '" + k.name + "' has unknown metadata '" +
                             header + "'");
   int64_t phases = -1;
+  std::string cpuName;
+  std::vector<std::string> cpuFeatures;
   while (std::getline(in, line)) {
     std::istringstream ls(line);
     std::string key;
@@ -397,6 +400,15 @@ static attn_status parseMeta(attn_kernel &k) {
                             "kernel '" + k.name + "' has a bad tensormap in "
                             "its metadata: " + line);
       k.tensorMaps.push_back(t);
+    } else if (key == "cpu") {
+      ls >> cpuName;
+    } else if (key == "features") {
+      std::string list, f;
+      ls >> list;
+      std::istringstream fs(list);
+      while (std::getline(fs, f, ','))
+        if (!f.empty())
+          cpuFeatures.push_back(f);
     } else if (key == "tile_m") {
       ls >> k.tileM;
     } else if (key == "op") {
@@ -446,6 +458,17 @@ static attn_status parseMeta(attn_kernel &k) {
                               "threads in [1, 1024], smem, and tile_m or one "
                               "launch line per phase)");
     return ATTN_OK;
+  }
+  // Code for another CPU may contain instructions this host cannot run.
+  std::vector<std::string> missing = attnrt::missingCPUFeatures(cpuFeatures);
+  if (!missing.empty()) {
+    std::string list;
+    for (const std::string &m : missing)
+      list += (list.empty() ? "" : ", ") + m;
+    return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
+                        "kernel '" + k.name + "' was compiled for CPU '" +
+                            cpuName + "' and needs " + list +
+                            ", which this host lacks");
   }
   for (int64_t p = 0; p < phases; ++p) {
     std::string c = "_mlir_ciface_" + k.name + "__count" + std::to_string(p);

@@ -35,6 +35,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -68,16 +69,112 @@ std::string findPtxas() {
   return "";
 }
 
-mlir::attn::CPUOptions hostCPUOptions() {
-  mlir::attn::CPUOptions o;
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  if (features.lookup("avx512f")) {
-    // 32 zmm registers: MR * 2 + 2 + 1 <= 32 keeps the blocks spill-free.
-    o.vectorWidth = 16;
-    o.mrKeys = 12;
-    o.mrValues = 12;
+/// ISA extensions that change which instructions generated code may contain,
+/// in LLVM's spelling. A kernel's metadata lists those its target enables;
+/// the runtime core checks them against the host (runtime/core/CPUFeatures)
+/// before loading it. Tuning flags and OS-level features are left out.
+static const char *const kISAExtensions[] = {
+    "sse2",       "sse3",        "ssse3",       "sse4.1",       "sse4.2",
+    "popcnt",     "avx",         "avx2",        "fma",          "f16c",
+    "bmi",        "bmi2",        "lzcnt",       "movbe",        "avx512f",
+    "avx512cd",   "avx512bw",    "avx512dq",    "avx512vl",     "avx512ifma",
+    "avx512vbmi", "avx512vbmi2", "avx512vnni",  "avx512bitalg", "avx512vpopcntdq",
+    "avx512bf16", "avx512fp16",  "gfni",        "vaes",         "vpclmulqdq",
+    "avxvnni",    "amx-tile",    "amx-bf16",    "amx-int8",     "amx-fp16"};
+
+static const llvm::Target *hostTarget(llvm::Triple &tt, std::string &error) {
+  static std::once_flag initTargets;
+  std::call_once(initTargets, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  tt = llvm::Triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(tt, error);
+  if (!target)
+    error = "no LLVM target for " + tt.str() + ": " + error;
+  return target;
+}
+
+bool resolveCPUTarget(const std::string &cpuName, const std::string &mattr,
+                      CPUTarget &out, std::string &error) {
+  std::string name = cpuName, extra = mattr;
+  if (name.empty())
+    if (const char *env = getenv("ATTN_CPU"))
+      name = env;
+  if (extra.empty())
+    if (const char *env = getenv("ATTN_CPU_FEATURES"))
+      extra = env;
+  llvm::Triple tt;
+  const llvm::Target *target = hostTarget(tt, error);
+  if (!target)
+    return false;
+  std::string features;
+  if (name.empty() || name == "host" || name == "native") {
+    name = llvm::sys::getHostCPUName().str();
+    llvm::SmallVector<std::string> list;
+    for (auto &f : llvm::sys::getHostCPUFeatures())
+      list.push_back((f.second ? "+" : "-") + f.first().str());
+    llvm::sort(list);
+    features = llvm::join(list, ",");
   }
+  // Ask a generic subtarget first: LLVM warns on stderr when it is created
+  // for a CPU it does not know.
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(tt, "generic", ""));
+  if (!sti || !sti->isCPUStringValid(name))
+    return error = "unknown CPU '" + name + "' for " + tt.str() +
+                   " (try x86-64-v3, haswell, znver4, sapphirerapids)",
+           false;
+  // Each -mattr entry must be +name or -name of a feature LLVM knows.
+  llvm::SmallVector<llvm::StringRef> items;
+  llvm::StringRef(extra).split(items, ',', -1, false);
+  for (llvm::StringRef item : items) {
+    item = item.trim();
+    llvm::StringRef feature = item.drop_front();
+    bool known = llvm::any_of(sti->getAllProcessorFeatures(),
+                              [&](const llvm::SubtargetFeatureKV &kv) {
+                                return feature == kv.Key;
+                              });
+    if ((!item.starts_with("+") && !item.starts_with("-")) || !known)
+      return error = "unknown CPU feature '" + item.str() +
+                     "' (give +name or -name, e.g. +avx512f,-amx-tile)",
+             false;
+    features += (features.empty() ? "" : ",") + item.str();
+  }
+  sti.reset(target->createMCSubtargetInfo(tt, name, features));
+  out.name = name;
+  out.features = features;
+  out.required.clear();
+  for (const char *ext : kISAExtensions)
+    if (sti->checkFeatures(std::string("+") + ext))
+      out.required.push_back(ext);
+  if (sti->checkFeatures("+avx512f")) {
+    // 32 zmm registers: MR * 2 + 2 + 1 <= 32 keeps the blocks spill-free.
+    out.vectorWidth = 16;
+    out.mr = 12;
+  } else {
+    // 16 ymm registers (without AVX, LLVM splits the vectors: slower, right).
+    out.vectorWidth = 8;
+    out.mr = 6;
+  }
+  return true;
+}
+
+mlir::attn::CPUOptions cpuOptionsFor(const CPUTarget &target) {
+  mlir::attn::CPUOptions o;
+  o.vectorWidth = target.vectorWidth;
+  o.mrKeys = o.mrValues = target.mr;
+  o.cpu = target.name;
+  o.features = llvm::join(target.required, ",");
   return o;
+}
+
+mlir::attn::CPUOptions hostCPUOptions() {
+  CPUTarget t;
+  std::string error;
+  if (!resolveCPUTarget("", "", t, error))
+    return {};
+  return cpuOptionsFor(t);
 }
 
 bool writeFileAtomic(const std::string &path, const std::string &data,
@@ -645,12 +742,6 @@ bool compileGPU(ModuleOp module, const std::string &sourceName, Emit emit,
 bool compile(const std::string &source, const std::string &sourceName,
              Emit emit, const CompileOptions &options, std::string &out,
              std::string &error) {
-  static std::once_flag initTargets;
-  std::call_once(initTargets, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
-
   MLIRContext ctx(MLIRContext::Threading::DISABLED);
   ctx.printOpOnDiagnostic(false);
   registerDialects(ctx);
@@ -678,8 +769,18 @@ bool compile(const std::string &source, const std::string &sourceName,
   if (emit == Emit::PTX || emit == Emit::Cubin)
     return fail("--emit=ptx and cubin need a GPU target (sm_80, sm_90a)");
 
+  // The CPU the code is for: its name and ISA extensions go into the
+  // kernels' metadata, so a host without them refuses to load the kernel.
+  CPUTarget cpuTarget;
+  std::string targetError;
+  if (!resolveCPUTarget(options.cpuName, options.cpuFeatures, cpuTarget,
+                        targetError))
+    return fail(targetError);
+  mlir::attn::CPUOptions cpuOptions = options.cpu;
+  cpuOptions.cpu = cpuTarget.name;
+  cpuOptions.features = llvm::join(cpuTarget.required, ",");
   PassManager tiling(&ctx);
-  mlir::attn::buildCPUTilingPipeline(tiling, options.cpu);
+  mlir::attn::buildCPUTilingPipeline(tiling, cpuOptions);
   if (failed(tiling.run(*module)))
     return fail("tiling failed");
   std::string tiled = print(*module);
@@ -710,27 +811,22 @@ bool compile(const std::string &source, const std::string &sourceName,
   if (!llvmModule)
     return fail("translation to LLVM IR failed");
 
-  std::string triple = llvm::sys::getDefaultTargetTriple();
-  std::string cpu = options.cpuName.empty()
-                        ? llvm::sys::getHostCPUName().str()
-                        : options.cpuName;
-  std::string features = options.cpuFeatures;
-  if (options.cpuName.empty() && features.empty()) {
-    llvm::SmallVector<std::string> list;
-    for (auto &f : llvm::sys::getHostCPUFeatures())
-      list.push_back((f.second ? "+" : "-") + f.first().str());
-    features = llvm::join(list, ",");
-  }
-  std::string lookupError;
-  llvm::Triple tt(triple);
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(tt, lookupError);
+  llvm::Triple tt;
+  const llvm::Target *target = hostTarget(tt, targetError);
   if (!target)
-    return fail("no LLVM target for " + triple + ": " + lookupError);
+    return fail(targetError);
   llvm::TargetOptions targetOptions;
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
-      tt, cpu, features, targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      tt, cpuTarget.name, cpuTarget.features, targetOptions, llvm::Reloc::PIC_,
+      std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
+  // The .ll names its CPU too, so llc or clang on it makes the same code.
+  for (llvm::Function &f : *llvmModule)
+    if (!f.isDeclaration()) {
+      f.addFnAttr("target-cpu", cpuTarget.name);
+      if (!cpuTarget.features.empty())
+        f.addFnAttr("target-features", cpuTarget.features);
+    }
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tt);
   auto optimize = makeOptimizingTransformer(3, 0, tm.get());

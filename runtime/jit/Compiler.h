@@ -32,14 +32,36 @@ struct CompileOptions {
   std::string target = "cpu";
   mlir::attn::CPUOptions cpu;
   mlir::attn::GPUOptions gpu;
-  /// LLVM CPU name and features; empty means the host's.
+  /// LLVM CPU name and extra features (`+avx512f,-amx-tile`, as llc's
+  /// -mattr); an empty name means the host CPU with the host's features.
   std::string cpuName;
   std::string cpuFeatures;
   /// When set, every stage is written there (ATTN_DUMP_DIR).
   std::string dumpDir;
 };
 
-/// Vector width and register blocking that suit the host CPU.
+/// A CPU the generated code is for: LLVM's name and feature string, the ISA
+/// extensions the code may use (what a host must have to run it), and the
+/// vector shape that suits it.
+struct CPUTarget {
+  std::string name;
+  std::string features;              ///< the TargetMachine's feature string
+  std::vector<std::string> required; ///< ISA extensions, LLVM's spelling
+  int64_t vectorWidth = 8;           ///< f32 lanes: 16 with AVX-512, else 8
+  int64_t mr = 6;                    ///< micro-kernel rows (registers)
+};
+
+/// Resolves `cpuName` (empty: the host, or $ATTN_CPU when set) and `mattr`
+/// (added to the CPU's features; empty: $ATTN_CPU_FEATURES) into a target.
+/// False with `error` naming an unknown CPU or feature.
+bool resolveCPUTarget(const std::string &cpuName, const std::string &mattr,
+                      CPUTarget &out, std::string &error);
+
+/// Vector width and register blocking that suit `target`.
+mlir::attn::CPUOptions cpuOptionsFor(const CPUTarget &target);
+
+/// Vector width and register blocking of the default CPU target (the host,
+/// or $ATTN_CPU); falls back to AVX2's shape if that cannot be resolved.
 mlir::attn::CPUOptions hostCPUOptions();
 
 /// Compiles kernel source text. On success `out` holds the artifact of

@@ -109,7 +109,13 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
                             const std::string &what, attn_kernel **out) {
   using attnrt::fail;
   attn::CompileOptions options;
-  options.cpu = attn::hostCPUOptions();
+  // The host CPU, or $ATTN_CPU / $ATTN_CPU_FEATURES (to test the code of
+  // another CPU that this host can run).
+  attn::CPUTarget cpuTarget;
+  std::string targetError;
+  if (!attn::resolveCPUTarget("", "", cpuTarget, targetError))
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, targetError);
+  options.cpu = attn::cpuOptionsFor(cpuTarget);
   // Overrides for tuning and for testing the other register blocking.
   if (envInt("ATTN_VECTOR_WIDTH", 0) == 16) {
     options.cpu.vectorWidth = 16;
@@ -126,7 +132,8 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
   // PTX, which the driver compiles at load.
   bool gpu = attnrt::isCuda(ctx);
   attn::Emit emit = attn::Emit::SharedObject;
-  std::string ext = ".so", target = "host " + llvm::sys::getHostCPUName().str();
+  std::string ext = ".so",
+              target = "cpu " + cpuTarget.name + " " + cpuTarget.features;
   if (gpu) {
     options.target =
         attnrt::cudaComputeCapability(ctx) >= 90 ? "sm_90a" : "sm_80";

@@ -1,6 +1,7 @@
 """SPEC's test matrix on the CPU target: every supported pattern and lightning
 attention (prefill, decode, states), f32/f16/bf16,
-odd N, D in {32, 64, 80, 128}, GQA and MQA, Nq < Nk, Nq = 1, rows without keys.
+odd N, D in {32, 64, 80, 128} and head dims that are no multiple of any
+vector width (8, 24, 72, 100: masked tails), GQA and MQA, Nq < Nk, Nq = 1, rows without keys.
 
 Each case draws fresh random inputs, runs attn-run (which poisons its outputs
 with NaN before the kernel runs) and compares O and LSE with the float64
@@ -45,6 +46,14 @@ SHAPES = [
     (1, 2, 1, 33, 150, 64, 48, "Nq < Nk (bottom-right), Dv=48"),
     (2, 2, 2, 1, 97, 64, 64, "Nq = 1 (decoding)"),
     (1, 2, 2, 40, 20, 32, 32, "Nq > Nk: early rows see no key"),
+]
+# Head dims that are no multiple of 8 or 16 lanes: every pattern on every
+# host (f32 all four, 16-bit two of them).
+ODD_D = [
+    (1, 2, 1, 37, 37, 8, 8, "D=8, GQA 2/1"),
+    (1, 2, 2, 45, 45, 24, 24, "D=24"),
+    (1, 1, 1, 41, 41, 72, 72, "D=72"),
+    (1, 2, 2, 33, 33, 100, 100, "D=100"),
 ]
 # Hundreds of key tiles: the online softmax rescales once per tile, so any
 # error in that rescaling accumulates over these.
@@ -120,6 +129,10 @@ LIGHTNING = [
     (1, 6, 6, 77, 32, 32, True, False, True, "6 heads, own slopes, odd N"),
     (1, 3, 3, 65, 128, 128, False, True, True, "D=128, state in and out"),
     (2, 2, 1, 1, 64, 64, True, True, True, "decode step (N = 1)"),
+    (1, 2, 1, 70, 8, 8, False, False, True, "D=8, GQA"),
+    (1, 2, 2, 65, 24, 72, True, True, True, "D=24, Dv=72, states"),
+    (1, 1, 1, 33, 72, 24, False, True, True, "D=72, Dv=24"),
+    (1, 2, 2, 66, 100, 100, False, False, True, "D=100"),
 ]
 
 
@@ -173,6 +186,7 @@ def main():
     for pattern in PATTERNS:
         for dtype in DTYPES:
             shapes = SHAPES if dtype == "f32" or not quick else SHAPES[:3]
+            shapes = shapes + (ODD_D if dtype == "f32" else ODD_D[::3])
             for shape in shapes:
                 result = run_case(pattern, shape, dtype, rng)
                 if result is None:

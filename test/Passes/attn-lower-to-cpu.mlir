@@ -3,6 +3,7 @@
 // RUN: attn-opt %s --attn-lower-to-cpu | FileCheck %s
 // RUN: attn-opt %s --attn-lower-to-cpu="block-m=32 block-n=48" | FileCheck %s --check-prefix=SMALL
 // RUN: not attn-opt %s --attn-lower-to-cpu="block-m=40" 2>&1 | FileCheck %s --check-prefix=BADOPT
+// RUN: attn-opt %s --attn-lower-to-cpu="vector-width=16 target-cpu=znver4 target-features=avx2,avx512f" | FileCheck %s --check-prefix=W16
 
 !t = memref<?x?x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
 !l = memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>
@@ -103,5 +104,22 @@ func.func @landmark_top4(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
 !lv = memref<?x?x?x32xf32, strided<[?, ?, ?, 1], offset: ?>>
 func.func @lightning(%q: !lq, %k: !lq, %v: !lv, %o: !lv, %kv: memref<?x?x64x32xf32>) {
   attn.lightning ins(%q, %k, %v : !lq, !lq, !lv) outs(%o : !lv) state_out(%kv : memref<?x?x64x32xf32>)
+  return
+}
+
+// Head dims that are no multiple of the vector width: the state is padded to
+// whole vectors, the operands' last vector of a row is masked.
+// CHECK-LABEL: func.func @lightning_d12__run0
+// CHECK-DAG: memref.alloca() {alignment = 64 : i64} : memref<12x16xf32>
+// CHECK-DAG: vector.constant_mask [4] : vector<8xi1>
+// CHECK: vector.maskedload
+// CHECK: vector.maskedstore
+// W16-LABEL: func.func @lightning_d12__run0
+// W16-DAG: memref.alloca() {alignment = 64 : i64} : memref<12x16xf32>
+// W16-DAG: vector.constant_mask [12] : vector<16xi1>
+// W16: llvm.mlir.global external constant @lightning_d12__attn_meta("attn-kernel v1\0Aop lightning\0Aphases 1\0Acpu znver4\0Afeatures avx2,avx512f\0A
+!l12 = memref<?x?x?x12xf32, strided<[?, ?, ?, 1], offset: ?>>
+func.func @lightning_d12(%q: !l12, %k: !l12, %v: !l12, %o: !l12, %kv: memref<?x?x12x12xf32>) {
+  attn.lightning ins(%q, %k, %v : !l12, !l12, !l12) outs(%o : !l12) state_out(%kv : memref<?x?x12x12xf32>)
   return
 }

@@ -15,50 +15,54 @@
 
 using namespace llvm;
 
-static cl::opt<std::string> input(cl::Positional, cl::desc("<kernel.mlir>"),
+// Only these are listed by --help; LLVM's own options stay behind
+// --help-hidden.
+static cl::OptionCategory attncCategory("attnc options");
+
+static cl::opt<std::string> input(cl::Positional, cl::cat(attncCategory), cl::desc("<kernel.mlir>"),
                                   cl::Required);
-static cl::opt<std::string> output("o", cl::desc("output file ('-' = stdout)"),
+static cl::opt<std::string> output("o", cl::cat(attncCategory), cl::desc("output file ('-' = stdout)"),
                                    cl::value_desc("file"), cl::init("-"));
 static cl::opt<std::string>
     target("target",
-           cl::desc("cpu, sm_80 (tensor cores through mma.sync; runs on "
+           cl::cat(attncCategory), cl::desc("cpu, sm_80 (tensor cores through mma.sync; runs on "
                     "A100 and H100) or sm_90a (H100)"),
            cl::init("cpu"));
 static cl::opt<std::string> emit(
     "emit",
-    cl::desc("stage to emit. CPU: mlir (tiled), llvm-dialect, llvm (LLVM "
+    cl::cat(attncCategory), cl::desc("stage to emit. CPU: mlir (tiled), llvm-dialect, llvm (LLVM "
              "IR), obj, so (shared object, the default), header (C header "
              "of the kernel ABI). GPU: mlir, llvm-dialect (NVVM), ptx (the "
              "default), cubin (needs ptxas: CUDA_HOME or PATH), header "
              "(self-contained: binary embedded, typed launch functions)"),
     cl::init(""));
-static cl::opt<int64_t> blockM("block-m", cl::desc("query rows per tile "
+static cl::opt<int64_t> blockM("block-m", cl::cat(attncCategory), cl::desc("query rows per tile "
                                                    "(GPU: 16 * warps)"),
                                cl::init(0));
-static cl::opt<int64_t> blockN("block-n", cl::desc("keys per tile (default: per target; GPU: 128 for warp-specialized sm_90a kernels where the stages fit, else 64; landmark kernels: the landmark block)"),
+static cl::opt<int64_t> blockN("block-n", cl::cat(attncCategory), cl::desc("keys per tile (default: per target; GPU: 128 for warp-specialized sm_90a kernels where the stages fit, else 64; landmark kernels: the landmark block)"),
                                cl::init(0));
-static cl::opt<int64_t> warps("warps", cl::desc("GPU: warps per CTA that compute (a warp-specialized CTA adds a producer warpgroup of 4; default: 8 on sm_90a when D "
+static cl::opt<int64_t> warps("warps", cl::cat(attncCategory), cl::desc("GPU: warps per CTA that compute (a warp-specialized CTA adds a producer warpgroup of 4; default: 8 on sm_90a when D "
                                        "and Dv are multiples of 64 and the pattern is not dilated, "
                                        "else 4; on sm_90a, 8 or more use wgmma)"),
                               cl::init(0));
 static cl::opt<int64_t> stages("stages",
-                               cl::desc("GPU: K/V shared-memory pipeline "
+                               cl::cat(attncCategory), cl::desc("GPU: K/V shared-memory pipeline "
                                         "stages (2 to 4; 2)"),
                                cl::init(0));
 static cl::opt<bool> tma("tma",
-                         cl::desc("sm_90a: load tiles with TMA onto "
+                         cl::cat(attncCategory), cl::desc("sm_90a: load tiles with TMA onto "
                                   "mbarriers where D and Dv are multiples of "
                                   "64 (default true; --tma=false: cp.async)"),
                          cl::init(true));
 static cl::opt<bool> asyncQk("async-qk",
-                             cl::desc("sm_90a with wgmma and TMA: the next key "
+                             cl::cat(attncCategory), cl::desc("sm_90a with wgmma and TMA: the next key "
                                       "tile's Q K^T runs during this tile's "
                                       "softmax (needs --stages=3 or more; "
                                       "default false)"),
                              cl::init(false));
 static cl::opt<bool> warpSpecialize(
     "warp-specialize",
-    cl::desc("sm_90a with wgmma, TMA and --wgmma-pv, D = Dv = 128, 8 warps: a producer "
+    cl::cat(attncCategory), cl::desc("sm_90a with wgmma, TMA and --wgmma-pv, D = Dv = 128, 8 warps: a producer "
              "warpgroup issues the TMA loads onto full/empty mbarriers and "
              "gives its registers to the consumer warpgroups, which keep the "
              "next tile's Q K^T in flight with this tile's P V (default "
@@ -66,49 +70,71 @@ static cl::opt<bool> warpSpecialize(
     cl::init(true));
 static cl::opt<bool> pingpong(
     "pingpong",
-    cl::desc("with --warp-specialize: the consumer warpgroups take turns "
+    cl::cat(attncCategory), cl::desc("with --warp-specialize: the consumer warpgroups take turns "
              "issuing their wgmma (named barriers), one's softmax under the "
              "other's products (default false)"),
     cl::init(false));
 static cl::opt<bool> wsOverlap(
     "ws-overlap",
-    cl::desc("with --warp-specialize: the softmax of the next key tile runs "
+    cl::cat(attncCategory), cl::desc("with --warp-specialize: the softmax of the next key tile runs "
              "while this tile's P V is in flight (default false)"),
     cl::init(false));
 static cl::opt<bool> stridedTma(
     "strided-tma",
-    cl::desc("sm_90a with TMA: dilated phases of rate r > 1 read their rows r "
+    cl::cat(attncCategory), cl::desc("sm_90a with TMA: dilated phases of rate r > 1 read their rows r "
              "apart by TMA on the dense CTA when r divides N (a cp.async "
              "kernel serves the other N; default true)"),
     cl::init(true));
 static cl::opt<int64_t> ctasPerSm(
     "ctas-per-sm",
-    cl::desc("GPU: CTAs per SM the register allocation leaves room for "
+    cl::cat(attncCategory), cl::desc("GPU: CTAs per SM the register allocation leaves room for "
              "(registers per thread at most 64K / (CTAs x threads); default: "
              "2 for CTAs of up to 128 threads, else 1)"),
     cl::init(0));
 static cl::opt<int64_t> wsMinKeys(
     "ws-min-keys",
-    cl::desc("sm_90a, D = Dv = 128: warp-specialize only query tiles that "
+    cl::cat(attncCategory), cl::desc("sm_90a, D = Dv = 128: warp-specialize only query tiles that "
              "read at least this many keys on average, else two plain CTAs "
              "per SM; full and causal attention get both kernels, chosen at "
              "launch by the number of keys (default 2048; 0: always)"),
     cl::init(-1));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
-                             cl::desc("sm_90a with --warps=8 and TMA: O += P V "
+                             cl::cat(attncCategory), cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
                                       "false: mma.sync)"),
                              cl::init(true));
 static cl::opt<int64_t>
     vectorWidth("vector-width",
-                cl::desc("f32 lanes per register (8 AVX2, 16 AVX-512; "
+                cl::cat(attncCategory), cl::desc("f32 lanes per register (8 AVX2, 16 AVX-512; "
                          "default: the host's)"),
                 cl::init(0));
-static cl::opt<std::string> mcpu("mcpu",
-                                 cl::desc("LLVM CPU name (default: host)"),
-                                 cl::init(""));
+static cl::opt<std::string>
+    mcpu("mcpu", cl::cat(attncCategory),
+         cl::desc("CPU target: the LLVM CPU the code is for, e.g. "
+                  "x86-64-v3, haswell, skylake-avx512, znver4, "
+                  "sapphirerapids (default: the host, or $ATTN_CPU). It "
+                  "decides the vector width (16 f32 lanes with AVX-512, else "
+                  "8); the kernel's metadata lists the ISA extensions it "
+                  "needs, and a host without them refuses to load it"),
+         cl::init(""));
+static cl::opt<std::string>
+    mattr("mattr", cl::cat(attncCategory),
+          cl::desc("CPU target: features added to --mcpu's, as "
+                   "+name/-name, e.g. +avx512f or -avx512f (default: "
+                   "$ATTN_CPU_FEATURES)"),
+          cl::init(""));
 
 int main(int argc, char **argv) {
+  // LLVM's own options (hundreds, for every backend) move behind
+  // --help-hidden; they still work.
+  for (auto &entry : cl::getRegisteredOptions()) {
+    cl::Option *opt = entry.second;
+    bool ours = llvm::any_of(opt->Categories, [](cl::OptionCategory *c) {
+      return c == &attncCategory || c->getName() == "Generic Options";
+    });
+    if (!ours && opt->getOptionHiddenFlag() == cl::NotHidden)
+      opt->setHiddenFlag(cl::Hidden);
+  }
   cl::ParseCommandLineOptions(
       argc, argv,
       "attnc: compile attn kernels ahead of time\n\n"
@@ -199,7 +225,17 @@ int main(int argc, char **argv) {
     if (wsMinKeys >= 0)
       options.gpu.wsMinKeys = wsMinKeys;
   }
-  options.cpu = attn::hostCPUOptions();
+  if (gpu && (!mcpu.empty() || !mattr.empty()))
+    return fail("--mcpu and --mattr are CPU options");
+  if (!gpu) {
+    attn::CPUTarget cpuTarget;
+    std::string error;
+    if (!attn::resolveCPUTarget(mcpu, mattr, cpuTarget, error))
+      return fail(error);
+    options.cpu = attn::cpuOptionsFor(cpuTarget);
+    options.cpuName = mcpu;
+    options.cpuFeatures = mattr;
+  }
   if (blockM > 0)
     options.cpu.blockM = blockM;
   if (blockN > 0)
@@ -209,7 +245,6 @@ int main(int argc, char **argv) {
       return fail("--vector-width must be 8 or 16");
     options.cpu.vectorWidth = vectorWidth;
   }
-  options.cpuName = mcpu;
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
   std::string out, error;
