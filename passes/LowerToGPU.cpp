@@ -2038,7 +2038,6 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   c.dv = vType.getDimSize(3);
   c.elt = qType.getElementType();
   c.outElt = oType.getElementType();
-  c.scale = *op.getEffectiveScale();
   if (!c.elt.isF16() && !c.elt.isBF16())
     return fail("tensor cores take f16 or bf16 inputs, got " +
                 llvm::formatv("{0}", c.elt).str());
@@ -2046,6 +2045,8 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
       c.d % 16 != 0 || c.dv % 16 != 0 || c.d > 256 || c.dv > 256)
     return fail("head dims D and Dv must be static multiples of 16, at most "
                 "256");
+  // The default scale needs a static D, checked just above.
+  c.scale = *op.getEffectiveScale();
   auto landmark = dyn_cast<LandmarkAttr>(Attribute(pattern));
   c.topk = landmark ? landmark.getTopk() : 0;
   c.blockN = blockN ? int64_t(blockN) : 64;

@@ -89,3 +89,14 @@ func.func @lightning_strided_state(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64
   attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>) state_out(%kv : memref<?x?x64x64xf32, strided<[?, ?, 128, 1]>>)
   return
 }
+
+// -----
+
+// A dynamic head dim without a scale attribute has no default scale: the
+// head-dim check comes first (the scale was once read before it).
+!dyn = memref<?x?x?x?xf16>
+func.func @dynamic_head_dim_no_scale(%q: !dyn, %k: !dyn, %v: !dyn, %o: !dyn) {
+  // expected-error @below {{head dims D and Dv must be static multiples of 16, at most 256}}
+  attn.attention #attn.causal ins(%q, %k, %v : !dyn, !dyn, !dyn) outs(%o : !dyn)
+  return
+}
