@@ -12,21 +12,20 @@ using namespace mlir::attn;
 std::string mlir::attn::kernelMetaText(StringRef opName, StringRef pattern,
                                        int64_t phases, TypeRange argTypes,
                                        ArrayRef<StringRef> roles,
-                                       StringRef extra) {
-  std::string meta = "attn-kernel v1\n";
-  llvm::raw_string_ostream os(meta);
-  os << "op " << opName << "\n";
-  if (!pattern.empty())
-    os << "pattern " << pattern << "\n";
-  os << "phases " << phases << "\n" << extra;
+                                       attnmeta::KernelMeta meta) {
+  meta.op = opName.str();
+  meta.pattern = pattern.str();
+  meta.phases = phases;
   for (auto [type, role] : llvm::zip(argTypes, roles)) {
     auto t = cast<MemRefType>(type);
-    os << "arg " << role << " " << t.getElementType() << " " << t.getRank();
+    attnmeta::Arg a;
+    a.role = role.str();
+    llvm::raw_string_ostream(a.dtype) << t.getElementType();
     for (int64_t dim : t.getShape())
-      os << " " << (ShapedType::isDynamic(dim) ? -1 : dim);
-    os << "\n";
+      a.dims.push_back(ShapedType::isDynamic(dim) ? -1 : dim);
+    meta.args.push_back(a);
   }
-  return meta;
+  return attnmeta::print(meta);
 }
 
 void mlir::attn::emitMetaGlobal(OpBuilder &b, Location loc, StringRef name,

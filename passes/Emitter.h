@@ -7,6 +7,7 @@
 #define ATTN_PASSES_EMITTER_H
 
 #include "dialect/AttnDialect.h"
+#include "runtime/core/KernelMeta.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -134,12 +135,13 @@ constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
     {"state_in", &KernelArgs::stateIn}, {"state_out", &KernelArgs::stateOut}};
 
 
-/// The metadata text the runtime core reads (it parses no MLIR): a header,
-/// `op`, `pattern`, `phases`, the target's `extra` lines, then one line per
-/// argument: role, dtype, rank and dims with -1 for dynamic ones.
+/// The metadata text the runtime core reads (it parses no MLIR), printed by
+/// runtime/core/KernelMeta: `meta` holds the target's fields (CPU, tiling,
+/// launches, tensor maps); this adds `op`, `pattern`, `phases` and one `arg`
+/// per argument (role, dtype, dims with -1 for dynamic ones).
 std::string kernelMetaText(StringRef opName, StringRef pattern,
                            int64_t phases, TypeRange argTypes,
-                           ArrayRef<StringRef> roles, StringRef extra);
+                           ArrayRef<StringRef> roles, attnmeta::KernelMeta meta);
 /// The global `name` holding `meta` NUL-terminated, where the runtime reads
 /// it (dlsym on the CPU, cuModuleGetGlobal on the GPU).
 void emitMetaGlobal(OpBuilder &b, Location loc, StringRef name,

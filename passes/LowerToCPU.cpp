@@ -687,14 +687,15 @@ public:
 private:
   LogicalResult lowerKernel(func::FuncOp func, AttentionOp op);
   LogicalResult lowerLightning(func::FuncOp func, LightningOp op);
-  /// Metadata lines naming the CPU the code is for and the ISA extensions
-  /// a host needs to run it.
-  std::string targetMeta() const {
-    std::string meta;
-    if (!targetCpu.empty())
-      meta += "cpu " + targetCpu + "\n";
-    if (!targetFeatures.empty())
-      meta += "features " + targetFeatures + "\n";
+  /// Metadata naming the CPU the code is for and the ISA extensions a host
+  /// needs to run it.
+  attnmeta::KernelMeta targetMeta() const {
+    attnmeta::KernelMeta meta;
+    meta.cpu = targetCpu;
+    llvm::SmallVector<StringRef> features;
+    StringRef(targetFeatures).split(features, ',', -1, false);
+    for (StringRef f : features)
+      meta.features.push_back(f.str());
     return meta;
   }
 };
@@ -703,7 +704,8 @@ private:
 
 static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
                           StringRef pattern, const KernelArgs &operands,
-                          ArrayRef<PhaseFns> phases, StringRef targetMeta);
+                          ArrayRef<PhaseFns> phases,
+                          const attnmeta::KernelMeta &targetMeta);
 
 LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   CPUOptions opt{blockM, blockN, vectorWidth, mrKeys, mrValues};
@@ -887,7 +889,8 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
 /// serial driver F, then erases the attn op.
 static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
                           StringRef pattern, const KernelArgs &operands,
-                          ArrayRef<PhaseFns> phases, StringRef targetMeta) {
+                          ArrayRef<PhaseFns> phases,
+                          const attnmeta::KernelMeta &targetMeta) {
   OpBuilder b(func);
   Location loc = func.getLoc();
   MLIRContext *ctx = func.getContext();

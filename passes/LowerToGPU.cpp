@@ -2217,7 +2217,7 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
 
   // One gpu.func per launch, each with the kernel's arguments; `body` gets
   // the operands as block arguments.
-  std::string launches;
+  attnmeta::KernelMeta meta;
   // The current kernel's tensor maps (TMA): Q, K and V of each map rate.
   SmallVector<Value> maps;
   int64_t numMaps = 3 * mapRates.size();
@@ -2252,14 +2252,16 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
     Emitter e{b, loc};
     fill(e, a);
     gpu::ReturnOp::create(b, loc);
-    launches += llvm::formatv("launch {0} {1} {2} {3} {4}", entryName, seg,
-                              perSeg, kc.threads(), kc.smemBytes());
-    if (cond)
-      launches += llvm::formatv(" {0} {1}", cond > 0 ? "if" : "unless",
-                                std::abs(cond));
-    if (keys.first || keys.second)
-      launches += llvm::formatv(" keys {0} {1}", keys.first, keys.second);
-    launches += "\n";
+    attnmeta::Launch l;
+    l.entry = entryName;
+    l.seg = seg;
+    l.perSeg = perSeg;
+    l.threads = kc.threads();
+    l.smem = kc.smemBytes();
+    l.cond = cond;
+    l.keysLo = keys.first;
+    l.keysHi = keys.second;
+    meta.launches.push_back(l);
   };
   // Points `w` at the tensor maps of `rate`.
   auto useMaps = [&](TileWork &w, int64_t rate) {
@@ -2395,27 +2397,24 @@ LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
   // Metadata the runtime reads from the module (cuModuleGetGlobal).
   std::string patternText;
   llvm::raw_string_ostream(patternText) << pattern;
-  std::string extra = llvm::formatv("target {0}\nthreads {1}\nsmem {2}\n"
-                                    "tile_m {3}\ntile_n {4}\nstages {5}\n",
-                                    chip, c.threads(), c.smemBytes(), c.blockM,
-                                    c.blockN, c.stages)
-                          .str();
-  extra += launches;
+  meta.target = chip;
+  meta.threads = c.threads();
+  meta.smem = c.smemBytes();
+  meta.tileM = c.blockM;
+  meta.tileN = c.blockN;
+  meta.stages = c.stages;
   // TMA: the runtime appends one CUtensorMap per line, in order: operand,
   // box columns, box rows (128-byte swizzle, zero fill), and for strided
   // maps the rate.
   const GPUConfig &tc = dilated ? tmaCfg : c;
-  for (int64_t rate : mapRates) {
-    std::string suffix = rate > 1 ? " " + std::to_string(rate) : "";
-    extra += llvm::formatv("tensormap q 64 {0}{2}\ntensormap k 64 {1}{2}\n"
-                           "tensormap v 64 {1}{2}\n",
-                           tc.blockM, tc.blockN, suffix)
-                 .str();
-  }
-  std::string meta = kernelMetaText("attention", patternText, numLaunches,
-                                    argTypes, argRoles(entry, operands),
-                                    extra);
-  emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(), meta);
+  for (int64_t rate : mapRates)
+    for (auto [role, rows] : {std::pair<const char *, int64_t>{"q", tc.blockM},
+                              {"k", tc.blockN},
+                              {"v", tc.blockN}})
+      meta.tensorMaps.push_back({role, 64, rows, rate});
+  emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),
+                 kernelMetaText("attention", patternText, numLaunches,
+                                argTypes, argRoles(entry, operands), meta));
   func.erase();
   return success();
 }
@@ -2475,7 +2474,7 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
                       op.getOut(),    Value(),        op.getSlopes(),
                       op.getStateIn(), op.getStateOut()};
   std::string name = func.getName().str();
-  std::string launches;
+  attnmeta::KernelMeta meta;
   int64_t maxSmem = 0;
   for (auto [i, slice] : llvm::enumerate(slices)) {
     int64_t ev = slice.first;
@@ -2527,21 +2526,26 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
       int64_t bound = slices[j].second * (slices[j].first / ev);
       hi = hi ? std::min(hi, bound) : bound;
     }
-    launches += llvm::formatv("launch {0} 0 {1} 128 {2}", entryName,
-                              c.dv / ev, smem)
-                    .str();
-    if (slices.size() > 1)
-      launches += llvm::formatv(" ctas {0} {1}", lo, hi).str();
-    launches += "\n";
+    attnmeta::Launch l;
+    l.entry = entryName;
+    l.seg = 0;
+    l.perSeg = c.dv / ev;
+    l.threads = 128;
+    l.smem = smem;
+    if (slices.size() > 1) {
+      l.ctasLo = lo;
+      l.ctasHi = hi;
+    }
+    meta.launches.push_back(l);
   }
-  std::string extra = llvm::formatv("target {0}\nthreads 128\nsmem {1}\n"
-                                    "tile_m 64\ntile_n 64\nstages 2\n",
-                                    chip, maxSmem)
-                          .str() +
-                      launches;
-  std::string meta = kernelMetaText("lightning", "", slices.size(), argTypes,
-                                    argRoles(entry, operands), extra);
-  emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(), meta);
+  meta.target = chip;
+  meta.threads = 128;
+  meta.smem = maxSmem;
+  meta.tileM = meta.tileN = 64;
+  meta.stages = 2;
+  emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),
+                 kernelMetaText("lightning", "", slices.size(), argTypes,
+                                argRoles(entry, operands), meta));
   func.erase();
   return success();
 }

@@ -8,6 +8,8 @@
 #include "runtime/core/CPUFeatures.h"
 #include "runtime/core/Cuda.h"
 #include "runtime/core/Internal.h"
+#include "runtime/core/KernelMeta.h"
+#include "runtime/core/LaunchRule.h"
 
 #include <algorithm>
 #include <atomic>
@@ -335,130 +337,47 @@ static const char *dtypeName(attn_dtype t) {
 }
 
 static attn_status parseMeta(attn_kernel &k) {
-  std::istringstream in(k.info);
-  std::string line, header;
-  std::getline(in, header);
-  if (header != "attn-kernel v1")
+  attnmeta::KernelMeta meta;
+  std::string error;
+  if (!attnmeta::parse(k.info, meta, error))
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
-                        "kernel '" + k.name + "' has unknown metadata '" +
-                            header + "'");
-  int64_t phases = -1;
-  std::string cpuName;
-  std::vector<std::string> cpuFeatures;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string key;
-    ls >> key;
-    if (key == "phases") {
-      ls >> phases;
-    } else if (key == "target") {
-      ls >> k.target;
-    } else if (key == "threads") {
-      ls >> k.threads;
-    } else if (key == "smem") {
-      ls >> k.sharedBytes;
-    } else if (key == "launch") {
-      GPULaunch l;
-      ls >> l.entry >> l.seg >> l.perSeg;
-      bool ok = bool(ls);
-      if (ok && !(ls >> std::ws).eof()) // optional: threads, shared memory
-        ok = bool(ls >> l.threads >> l.sharedBytes) && l.threads >= 1 &&
-             l.threads <= 1024 && l.sharedBytes >= 0 &&
-             l.sharedBytes <= INT32_MAX;
-      if (ok && !(ls >> std::ws).eof()) { // optional: if R, unless R, ctas,
-        std::string when;                   // keys
-        ok = bool(ls >> when);
-        if (ok && when == "ctas")
-          ok = bool(ls >> l.ctasLo >> l.ctasHi) && l.ctasLo >= 0 &&
-               l.ctasHi >= 0;
-        else if (ok && when == "keys")
-          ok = bool(ls >> l.keysLo >> l.keysHi) && l.keysLo >= 0 &&
-               l.keysHi >= 0;
-        else
-          ok = ok && bool(ls >> l.cond) &&
-               (when == "if" || when == "unless") && l.cond >= 1;
-        if (when == "unless")
-          l.cond = -l.cond;
-      }
-      ok = ok && (ls >> std::ws).eof();
-      if (!ok || l.entry.empty() || l.seg < 0 || l.perSeg < 1)
-        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
-                            "kernel '" + k.name + "' has a bad launch in its "
-                            "metadata: " + line);
-      k.launches.push_back(l);
-    } else if (key == "tensormap") {
-      GPUTensorMap t;
-      ls >> t.role >> t.boxCols >> t.boxRows;
-      bool ok = bool(ls);
-      if (ok && !(ls >> std::ws).eof()) // optional: the rate
-        ok = bool(ls >> t.rate) && (ls >> std::ws).eof();
-      if (!ok ||
-          (t.role != "q" && t.role != "k" && t.role != "v") ||
-          t.boxCols < 1 || t.boxCols > 256 || t.boxRows < 1 ||
-          t.boxRows > 256 || t.rate < 1 || k.tensorMaps.size() >= 24)
-        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
-                            "kernel '" + k.name + "' has a bad tensormap in "
-                            "its metadata: " + line);
-      k.tensorMaps.push_back(t);
-    } else if (key == "cpu") {
-      ls >> cpuName;
-    } else if (key == "features") {
-      std::string list, f;
-      ls >> list;
-      std::istringstream fs(list);
-      while (std::getline(fs, f, ','))
-        if (!f.empty())
-          cpuFeatures.push_back(f);
-    } else if (key == "tile_m") {
-      ls >> k.tileM;
-    } else if (key == "op") {
-      ls >> k.op;
-    } else if (key == "pattern") {
-      std::getline(ls, k.pattern);
-      if (!k.pattern.empty() && k.pattern[0] == ' ')
-        k.pattern.erase(0, 1);
-    } else if (key == "arg") {
-      ArgMeta a;
-      std::string dtype;
-      ls >> a.role >> dtype >> a.rank;
-      if (!parseDtype(dtype, a.dtype) || a.rank < 1 || a.rank > 4)
-        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
-                            "kernel '" + k.name + "' has a bad argument in "
-                            "its metadata: " + line);
-      a.dims.resize(a.rank);
-      for (int64_t &d : a.dims)
-        ls >> d;
-      k.args.push_back(a);
-    }
-  }
-  if (k.op != "attention" && k.op != "lightning")
+                        "kernel '" + k.name + "' has bad metadata: " + error);
+  if (meta.op != "attention" && meta.op != "lightning")
     return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
-                        "kernel '" + k.name + "' is a '" + k.op +
+                        "kernel '" + k.name + "' is a '" + meta.op +
                             "' kernel, which this runtime cannot launch");
-  if (phases < 1 || phases > 64 || k.args.empty() || k.args.size() > 8)
+  if (meta.isGPU() != bool(k.gpu))
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
-                        "kernel '" + k.name + "' has incomplete metadata");
-  // A GPU kernel is one grid: no phase entry points to look up.
-  if (k.gpu) {
-    // Without launch lines: one grid of ceil(Nq / tile_m) CTAs of entry
-    // `name`.
-    if (k.launches.empty() && k.tileM >= 1)
-      k.launches.push_back({k.name, k.tileM, 1});
-    for (GPULaunch &l : k.launches)
-      if (l.threads == 0) {
-        l.threads = k.threads;
-        l.sharedBytes = k.sharedBytes;
-      }
-    if (phases != int64_t(k.launches.size()) || k.target.empty() ||
-        k.threads < 1 || k.threads > 1024 || k.sharedBytes < 0 ||
-        k.sharedBytes > INT32_MAX || k.launches.empty())
-      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
-                          "GPU kernel '" + k.name +
-                              "' has incomplete metadata (it needs target, "
-                              "threads in [1, 1024], smem, and tile_m or one "
-                              "launch line per phase)");
-    return ATTN_OK;
+                        "kernel '" + k.name + "' is a " +
+                            (meta.isGPU() ? "GPU" : "CPU") +
+                            " kernel in a " + (k.gpu ? "GPU" : "CPU") +
+                            " binary");
+  k.op = meta.op;
+  k.pattern = meta.pattern;
+  k.target = meta.target;
+  k.threads = meta.threads;
+  k.sharedBytes = meta.smem;
+  k.tileM = meta.tileM;
+  for (const attnmeta::Arg &a : meta.args) {
+    ArgMeta m;
+    m.role = a.role;
+    parseDtype(a.dtype, m.dtype);
+    m.rank = int(a.dims.size());
+    m.dims = a.dims;
+    k.args.push_back(m);
   }
+  for (const attnmeta::Launch &l : meta.effectiveLaunches(k.name))
+    k.launches.push_back({l.entry, l.seg, l.perSeg, l.threads, l.smem, l.cond,
+                          l.ctasLo, l.ctasHi, l.keysLo, l.keysHi});
+  for (const attnmeta::TensorMap &t : meta.tensorMaps)
+    k.tensorMaps.push_back({t.role, t.cols, t.rows, t.rate});
+  int64_t phases = meta.phases;
+  const std::string &cpuName = meta.cpu;
+  const std::vector<std::string> &cpuFeatures = meta.features;
+  // A GPU kernel is one grid: no phase entry points to look up.
+  // (The parser checked that it has one launch per phase.)
+  if (k.gpu)
+    return ATTN_OK;
   // Code for another CPU may contain instructions this host cannot run.
   std::vector<std::string> missing = attnrt::missingCPUFeatures(cpuFeatures);
   if (!missing.empty()) {
@@ -800,9 +719,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   int64_t heads = q->shape[1], batch = q->shape[0];
   for (size_t l = 0; l < kernel.launches.size(); ++l) {
     const GPULaunch &launch = kernel.launches[l];
-    if (launch.cond &&
-        (q->shape[2] % std::abs(launch.cond) == 0) != (launch.cond > 0))
-      continue;
+    int64_t nk = k ? k->shape[2] : q->shape[2];
     int64_t tiles =
         launch.seg ? (q->shape[2] + launch.seg - 1) / launch.seg : 1;
     if (tiles > INT32_MAX / launch.perSeg || heads > 65535 || batch > 65535)
@@ -817,10 +734,9 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
     unsigned grid[3] = {unsigned(tiles * launch.perSeg), unsigned(heads),
                         unsigned(batch)};
     int64_t ctas = tiles * launch.perSeg * heads * batch;
-    if (ctas < launch.ctasLo || (launch.ctasHi && ctas >= launch.ctasHi))
-      continue;
-    int64_t nk = k ? k->shape[2] : q->shape[2];
-    if (nk < launch.keysLo || (launch.keysHi && nk >= launch.keysHi))
+    if (!attn_launch_applies(launch.cond, launch.keysLo, launch.keysHi,
+                             launch.ctasLo, launch.ctasHi, q->shape[2], nk,
+                             ctas))
       continue;
     if (attn_status s = attnrt::cuda::launch(
             device, *kernel.gpu, l, grid, unsigned(launch.threads),

@@ -6,6 +6,7 @@
 #include "runtime/jit/Compiler.h"
 
 #include "dialect/AttnDialect.h"
+#include "runtime/core/KernelMeta.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -55,6 +56,12 @@
 using namespace mlir;
 
 namespace attn {
+
+/// runtime/core/LaunchRule.h, the one launch-selection rule, which every GPU
+/// header carries.
+static const char kLaunchRule[] =
+#include "runtime/jit/LaunchRule.inc"
+    ;
 
 const char *compilerVersion() { return "attn-0.9"; }
 
@@ -420,29 +427,18 @@ struct GPUKernel {
   std::string name;
   std::string meta;
   std::vector<std::pair<std::string, int64_t>> args; // role, rank
-  int64_t threads = 0, smem = 0, tileM = 0;
-  struct Launch {
-    std::string entry;
-    int64_t seg, perSeg;
-    int64_t threads = 0, smem = 0; // 0: the kernel's
-    int64_t cond = 0; // > 0: only when it divides Nq; < 0: only when -cond does not
-    int64_t ctasLo = 0, ctasHi = 0; // only when the grid has lo <= CTAs < hi (hi 0: none)
-    int64_t keysLo = 0, keysHi = 0; // only when lo <= Nk < hi (hi 0: none)
-  };
-  std::vector<Launch> launches;
-  struct TensorMap {
-    std::string role;
-    int64_t cols, rows, rate; // rate > 1: rows that far apart
-  };
-  std::vector<TensorMap> tensorMaps; // TMA kernels
-  std::set<std::string> bf16;        // roles of the bf16 arguments
+  std::vector<attnmeta::Launch> launches;             // defaults filled in
+  std::vector<attnmeta::TensorMap> tensorMaps;        // TMA kernels
+  std::set<std::string> bf16;                         // roles of bf16 args
 };
 
-std::vector<GPUKernel> gpuKernels(ModuleOp module) {
-  std::vector<GPUKernel> kernels;
+/// The kernels of `module` from their metadata globals; false with `error`
+/// when one does not parse (a compiler bug).
+bool gpuKernels(ModuleOp module, std::vector<GPUKernel> &kernels,
+                std::string &error) {
   module.walk([&](LLVM::GlobalOp g) {
     StringRef name = g.getSymName();
-    if (!name.ends_with("__attn_meta"))
+    if (!name.ends_with("__attn_meta") || !error.empty())
       return;
     auto value = dyn_cast_or_null<StringAttr>(g.getValueOrNull());
     if (!value)
@@ -452,64 +448,21 @@ std::vector<GPUKernel> gpuKernels(ModuleOp module) {
     k.meta = value.getValue().str();
     if (!k.meta.empty() && k.meta.back() == '\0')
       k.meta.pop_back();
-    llvm::SmallVector<StringRef> lines;
-    StringRef(k.meta).split(lines, '\n', -1, false);
-    for (StringRef line : lines) {
-      llvm::SmallVector<StringRef> f;
-      line.split(f, ' ', -1, false);
-      if (f.size() >= 4 && f[0] == "arg") {
-        int64_t rank = 0;
-        f[3].getAsInteger(10, rank);
-        k.args.push_back({f[1].str(), rank});
-        if (f[2] == "bf16")
-          k.bf16.insert(f[1].str());
-      } else if (f.size() == 2 && f[0] == "threads") {
-        f[1].getAsInteger(10, k.threads);
-      } else if (f.size() == 2 && f[0] == "smem") {
-        f[1].getAsInteger(10, k.smem);
-      } else if (f.size() == 2 && f[0] == "tile_m") {
-        f[1].getAsInteger(10, k.tileM);
-      } else if ((f.size() == 4 || f.size() == 5) && f[0] == "tensormap") {
-        GPUKernel::TensorMap t{f[1].str(), 0, 0, 1};
-        f[2].getAsInteger(10, t.cols);
-        f[3].getAsInteger(10, t.rows);
-        if (f.size() == 5)
-          f[4].getAsInteger(10, t.rate);
-        k.tensorMaps.push_back(t);
-      } else if ((f.size() == 4 || f.size() == 6 || f.size() == 8 ||
-                  f.size() == 9) &&
-                 f[0] == "launch") {
-        GPUKernel::Launch l{f[1].str(), 0, 0};
-        f[2].getAsInteger(10, l.seg);
-        f[3].getAsInteger(10, l.perSeg);
-        if (f.size() >= 6) {
-          f[4].getAsInteger(10, l.threads);
-          f[5].getAsInteger(10, l.smem);
-        }
-        if (f.size() == 9 && f[6] == "ctas") {
-          f[7].getAsInteger(10, l.ctasLo);
-          f[8].getAsInteger(10, l.ctasHi);
-        } else if (f.size() == 9 && f[6] == "keys") {
-          f[7].getAsInteger(10, l.keysLo);
-          f[8].getAsInteger(10, l.keysHi);
-        } else if (f.size() == 8) {
-          f[7].getAsInteger(10, l.cond);
-          if (f[6] == "unless")
-            l.cond = -l.cond;
-        }
-        k.launches.push_back(l);
-      }
+    attnmeta::KernelMeta meta;
+    if (!attnmeta::parse(k.meta, meta, error)) {
+      error = "kernel '" + k.name + "': " + error;
+      return;
     }
-    if (k.launches.empty())
-      k.launches.push_back({k.name, k.tileM, 1});
-    for (GPUKernel::Launch &l : k.launches)
-      if (l.threads == 0) {
-        l.threads = k.threads;
-        l.smem = k.smem;
-      }
+    for (const attnmeta::Arg &a : meta.args) {
+      k.args.push_back({a.role, int64_t(a.dims.size())});
+      if (a.dtype == "bf16")
+        k.bf16.insert(a.role);
+    }
+    k.launches = meta.effectiveLaunches(k.name);
+    k.tensorMaps = meta.tensorMaps;
     kernels.push_back(std::move(k));
   });
-  return kernels;
+  return error.empty();
 }
 
 /// A self-contained C/C++ header: the module image (cubin, or PTX the
@@ -534,7 +487,8 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
      << " * (ceil(Nq / tile_m), H, B). */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n"
      << "#include <cuda.h>\n#include <stdint.h>\n#include <stddef.h>\n#include <string.h>\n"
-     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+     << kLaunchRule << "\n";
   std::string sym = "attn_image_" + target;
   os << "static const unsigned char " << sym << "[" << image.size() + (isPTX ? 1 : 0)
      << "] = {";
@@ -549,7 +503,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     for (char c : k.meta)
       meta += c == '\n' ? std::string("\\n") : std::string(1, c);
     int64_t threads = 0, smem = 0;
-    for (const GPUKernel::Launch &l : k.launches) {
+    for (const attnmeta::Launch &l : k.launches) {
       threads = std::max(threads, l.threads);
       smem = std::max(smem, l.smem);
     }
@@ -637,32 +591,22 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     }
     // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
     // (seg 0: perSeg, whatever Nq).
+    // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
+    // (seg 0: perSeg, whatever Nq); each runs when the runtime's rule
+    // (attn_launch_applies, copied above) says it does.
     for (auto [i, l] : llvm::enumerate(k.launches)) {
       std::string gridX =
           l.seg ? llvm::formatv("(unsigned)((nq + {0}) / {1} * {2})",
                                 l.seg - 1, l.seg, l.perSeg)
                       .str()
                 : std::to_string(l.perSeg);
-      std::string when;
-      if (l.cond)
-        when = llvm::formatv(" && nq % {0} {1} 0", std::abs(l.cond),
-                             l.cond > 0 ? "==" : "!=")
-                   .str();
-      // The grid's CTAs, for launches chosen by grid size.
-      std::string ctas = "(long long)(" + gridX + ") * heads * batch";
-      if (l.ctasLo)
-        when += " && " + ctas + " >= " + std::to_string(l.ctasLo);
-      if (l.ctasHi)
-        when += " && " + ctas + " < " + std::to_string(l.ctasHi);
-      // The sequence's keys, for launches chosen by row length.
-      if (l.keysLo)
-        when += " && k_sizes[2] >= " + std::to_string(l.keysLo);
-      if (l.keysHi)
-        when += " && k_sizes[2] < " + std::to_string(l.keysHi);
-      os << "  if (r == CUDA_SUCCESS" << when
-         << ")\n    r = cuLaunchKernel(m->functions[" << i
-         << "], " << gridX << ", (unsigned)heads, (unsigned)batch, " << l.threads
-         << ", 1, 1, " << l.smem << ", stream, params, NULL);\n";
+      os << "  if (r == CUDA_SUCCESS) {\n    unsigned gx = " << gridX
+         << ";\n    if (attn_launch_applies(" << l.cond << ", " << l.keysLo
+         << ", " << l.keysHi << ", " << l.ctasLo << ", " << l.ctasHi
+         << ", nq, k_sizes[2], (int64_t)gx * heads * batch))\n"
+         << "      r = cuLaunchKernel(m->functions[" << i
+         << "], gx, (unsigned)heads, (unsigned)batch, " << l.threads
+         << ", 1, 1, " << l.smem << ", stream, params, NULL);\n  }\n";
     }
     os << "  return r;\n}\n";
   }
@@ -690,7 +634,10 @@ bool compileGPU(ModuleOp module, const std::string &sourceName, Emit emit,
     out = tiled;
     return true;
   }
-  std::vector<GPUKernel> kernels = gpuKernels(module);
+  std::vector<GPUKernel> kernels;
+  std::string metaError;
+  if (!gpuKernels(module, kernels, metaError))
+    return fail("the compiler wrote bad kernel metadata: " + metaError);
   PassManager lowering(ctx);
   mlir::attn::buildGPUToNVVMPipeline(lowering, gpu);
   if (failed(lowering.run(module)))

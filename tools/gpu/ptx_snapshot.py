@@ -25,7 +25,8 @@ import bundle  # noqa: E402
 
 
 def lit_jobs(attnc):
-    """(name, argv) of the attnc PTX lines of test/GPU and test/Passes."""
+    """(name, argv) of the attnc PTX lines of test/GPU, and the GPU inputs of
+    test/Passes."""
     jobs = []
     for folder in ("test/GPU",):
         for f in sorted(os.listdir(os.path.join(ROOT, folder))):
@@ -37,6 +38,13 @@ def lit_jobs(attnc):
                     continue
                 args = shlex.split(m.group(1).replace("%attn_src", ROOT))
                 jobs.append((f"lit-{f}-{i + 1}", [attnc] + args))
+    # The GPU inputs of the pass tests, through attnc for both targets.
+    inputs = os.path.join(ROOT, "test", "Passes", "Inputs")
+    for f in sorted(os.listdir(inputs)):
+        if f.endswith(".mlir") and "gpu" in f:
+            for target in ("sm_80", "sm_90a"):
+                jobs.append((f"lit-{f}-{target}", [attnc, os.path.join(inputs, f),
+                                                   f"--target={target}", "--emit=ptx"]))
     return jobs
 
 
