@@ -84,4 +84,36 @@ def Attn_LandmarkAttr : Attn_PatternAttr<"Landmark", "landmark",
   let genVerifyDecl = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Schedules: how a target runs one attn op, decided by attn-configure-<target>
+// (or an autotuner) and only read by attn-lower-to-<target>.
+//===----------------------------------------------------------------------===//
+
+def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
+  let mnemonic = "cpu_schedule";
+  let summary = "the CPU schedule of one attn op (attribute `attn.schedule`)";
+  let description = [{
+    Attention: `block_m` query rows and `block_n` keys per tile, `vector_width`
+    f32 lanes (16 with AVX-512, else 8), `mr_keys` / `mr_values` rows of the
+    Q K^T and P V micro-kernels. Lightning: `block_m` rows per
+    Lightning-Attention-2 block (`block_n` equal). `cpu` and `features` name
+    the LLVM CPU the code is for and the ISA extensions it may use (the
+    kernel's metadata: a host without them refuses the kernel).
+
+    ```mlir
+    attn.attention #attn.causal ins(...) outs(...) {attn.schedule =
+        #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 16,
+                           mr_keys = 12, mr_values = 12, cpu = "znver4",
+                           features = "avx2,avx512f">}
+    ```
+  }];
+  let parameters = (ins "int64_t":$block_m, "int64_t":$block_n,
+                        "int64_t":$vector_width, "int64_t":$mr_keys,
+                        "int64_t":$mr_values,
+                        StringRefParameter<"LLVM CPU name", "\"\"">:$cpu,
+                        StringRefParameter<"ISA extensions", "\"\"">:$features);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // ATTN_ATTRS_TD

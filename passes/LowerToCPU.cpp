@@ -689,14 +689,24 @@ private:
   LogicalResult lowerLightning(func::FuncOp func, LightningOp op);
   /// Metadata naming the CPU the code is for and the ISA extensions a host
   /// needs to run it.
-  attnmeta::KernelMeta targetMeta() const {
+  static attnmeta::KernelMeta targetMeta(CPUScheduleAttr s) {
     attnmeta::KernelMeta meta;
-    meta.cpu = targetCpu;
+    meta.cpu = s.getCpu().str();
     llvm::SmallVector<StringRef> features;
-    StringRef(targetFeatures).split(features, ',', -1, false);
+    s.getFeatures().split(features, ',', -1, false);
     for (StringRef f : features)
       meta.features.push_back(f.str());
     return meta;
+  }
+  /// The op's schedule, checked; null after an error.
+  static CPUScheduleAttr scheduleOf(Operation *op) {
+    CPUScheduleAttr s = getCPUSchedule(op);
+    if (!s) {
+      op->emitOpError() << "has no CPU schedule (attn.schedule): run "
+                           "attn-configure-cpu first";
+      return {};
+    }
+    return succeeded(checkCPUSchedule(op, s)) ? s : CPUScheduleAttr();
   }
 };
 
@@ -708,24 +718,13 @@ static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
                           const attnmeta::KernelMeta &targetMeta);
 
 LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
-  CPUOptions opt{blockM, blockN, vectorWidth, mrKeys, mrValues};
-  auto qType0 = cast<MemRefType>(op.getQ().getType());
-  int64_t headDim = std::max<int64_t>(qType0.getDimSize(3), 1);
-  // Tile sizes 0 mean "fit the tiles to L1": Q^T about 16 KB and a K tile
-  // about 24 KB (measured best on a 2-core AVX2 machine at D = 64 and 128).
-  if (opt.blockM == 0) {
-    int64_t step = 2 * opt.vectorWidth;
-    opt.blockM = std::clamp<int64_t>(16384 / (4 * headDim) / step * step,
-                                     step, 128);
-  }
-  if (opt.blockN == 0)
-    opt.blockN = std::clamp<int64_t>(
-        24576 / (4 * headDim) / opt.mrKeys * opt.mrKeys, opt.mrKeys, 384);
-  if (opt.blockM % (2 * opt.vectorWidth) != 0 ||
-      opt.blockN % opt.mrKeys != 0 || opt.blockM <= 0 || opt.blockN <= 0)
-    return func.emitError() << "attn-lower-to-cpu: block-m must be a multiple "
-                               "of 2 * vector-width and block-n a multiple "
-                               "of mr-keys";
+  CPUScheduleAttr sched = scheduleOf(op);
+  if (!sched)
+    return failure();
+  CPUOptions opt{sched.getBlockM(),    sched.getBlockN(),
+                 sched.getVectorWidth(), sched.getMrKeys(),
+                 sched.getMrValues(),  sched.getCpu().str(),
+                 sched.getFeatures().str()};
   auto qType = cast<MemRefType>(op.getQ().getType());
   auto vType = cast<MemRefType>(op.getV().getType());
   auto oType = cast<MemRefType>(op.getOut().getType());
@@ -881,7 +880,7 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
   emitKernelABI(func, op, "attention", patternText,
                 KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
                            op.getLse()},
-                fns, targetMeta());
+                fns, targetMeta(sched));
   return success();
 }
 
@@ -1209,7 +1208,10 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
   auto vType = cast<MemRefType>(op.getV().getType());
   auto oType = cast<MemRefType>(op.getOut().getType());
   int64_t d = qType.getDimSize(3), dv = vType.getDimSize(3);
-  int64_t w = vectorWidth;
+  CPUScheduleAttr sched = scheduleOf(op);
+  if (!sched)
+    return failure();
+  int64_t w = sched.getVectorWidth();
   // Head dims that are not whole vectors take masked tails.
   if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv))
     return op.emitOpError() << "the CPU target needs static head dims D and "
@@ -1219,7 +1221,7 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
         !cast<MemRefType>(st.getType()).getLayout().isIdentity())
       return op.emitOpError() << "the CPU target needs contiguous states";
   double scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0;
-  int64_t bl = 64;
+  int64_t bl = sched.getBlockM();
   Type outElt = oType.getElementType();
   PhaseFns phase;
   phase.count = [](Emitter &e, const KernelArgs &a) {
@@ -1235,7 +1237,7 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
                 KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
                            Value(), op.getSlopes(), op.getStateIn(),
                            op.getStateOut()},
-                {phase}, targetMeta());
+                {phase}, targetMeta(sched));
   return success();
 }
 

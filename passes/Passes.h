@@ -5,6 +5,8 @@
 #ifndef ATTN_PASSES_PASSES_H
 #define ATTN_PASSES_PASSES_H
 
+#include "dialect/AttnDialect.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -26,7 +28,15 @@ namespace mlir::attn {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
-/// Tile sizes and register blocking of the CPU target.
+/// The discardable attribute that holds an attn op's schedule.
+inline constexpr llvm::StringLiteral kScheduleAttrName = "attn.schedule";
+/// The op's CPU schedule, or null.
+CPUScheduleAttr getCPUSchedule(Operation *op);
+/// Checks of a CPU schedule that depend on the op (tile multiples); emits an
+/// error on the op.
+LogicalResult checkCPUSchedule(Operation *op, CPUScheduleAttr schedule);
+
+/// Options of attn-configure-cpu (tile sizes, register blocking, the CPU).
 struct CPUOptions {
   int64_t blockM = 0; ///< 0: chosen per kernel from the head dim
   int64_t blockN = 0;
@@ -66,8 +76,11 @@ void buildGPUTilingPipeline(OpPassManager &pm, const GPUOptions &options);
 /// target attached (the `llvm-dialect` stage).
 void buildGPUToNVVMPipeline(OpPassManager &pm, const GPUOptions &options);
 
-/// attn -> tiled vector code (the `mlir` stage of attnc's CPU target).
-void buildCPUTilingPipeline(OpPassManager &pm, const CPUOptions &options);
+/// attn -> attn with each op's `attn.schedule` (the `configured` stage).
+void buildCPUConfigurePipeline(OpPassManager &pm, const CPUOptions &options);
+/// Scheduled attn -> tiled vector code (the `mlir` stage of attnc's CPU
+/// target).
+void buildCPUTilingPipeline(OpPassManager &pm);
 /// Tiled vector code -> LLVM dialect (the `llvm` stage, before translation).
 void buildCPUToLLVMPipeline(OpPassManager &pm);
 /// Registers `attn-cpu-pipeline` (both of the above) for attn-opt.

@@ -7,41 +7,27 @@
 
 include "mlir/Pass/PassBase.td"
 
-def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
-  let summary = "Tile attn ops FlashAttention-style into vector micro-kernels "
-                "for the CPU";
+def AttnConfigureCPU : Pass<"attn-configure-cpu", "ModuleOp"> {
+  let summary = "Decide the CPU schedule of every attn op (tile sizes, vector "
+                "width, micro-kernel shape, the CPU) as an attribute";
   let description = [{
-    Rewrites every kernel function whose body is one `attn.attention` on its
-    arguments into a kernel ABI of phases. Phase `p` is a pair of functions:
-    `F__count<p>(args) -> index` gives the number of independent work items
-    and `F__run<p>(args, begin, end)` runs items [begin, end); the runtime
-    spreads the items of a phase over its threads and runs phases in order.
-    `F` itself becomes a serial driver of all phases; `F__phases()` returns
-    their number.
-
-    A work item is one query tile of one (batch, head): the query tile is
-    packed transposed and scaled (`[D][BM]`), then the key tiles the pattern
-    interface allows are visited in order. Each computes `S^T = K Q^T` with a
-    register-blocked broadcast-FMA micro-kernel (MR keys x NV query vectors),
-    masks it only when the interface's bounds say the tile is partial, runs
-    the online softmax lane-wise (one lane per query: no horizontal
-    reductions) and accumulates `O^T += V^T P^T` with a second micro-kernel.
-    No `Nq x Nk` buffer exists: scratch is O(BM * (D + BN + Dv)) per thread.
-
-    Dilated attention is addressing, not gathers: phase 0 clears O and LSE,
-    then one phase per (segment length, rate) runs the same tile code over
-    rows `seg * w + o + r * t` of each segment and merges its (O, LSE) into
-    the output by log-sum-exp.
+    Writes `attn.schedule = #attn.cpu_schedule<...>` on every `attn.attention`
+    and `attn.lightning` that has none (an op that has one, from a tuner or
+    by hand, keeps it, checked). The options fix a value; a 0 leaves it to
+    the rule: query tiles of about 16 KB of Q^T and key tiles of about 24 KB
+    (measured best on a 2-core AVX2 machine at D = 64 and 128), lightning
+    blocks of 64 rows.
 
     Before:
     ```mlir
-    func.func @causal(%q: memref<?x?x?x64xf32>, ...) {
-      attn.attention #attn.causal ins(%q, %k, %v : ...) outs(%o : ...)
-      return
-    }
+    attn.attention #attn.causal ins(%q, %k, %v : ...) outs(%o : ...)
     ```
-    After: `@causal__phases`, `@causal__count0`, `@causal__run0` (scf loops
-    over vector.fma micro-kernels) and `@causal` calling them in order.
+    After (`vector-width=16 mr-keys=12 mr-values=12`, D = 64):
+    ```mlir
+    attn.attention #attn.causal ins(%q, %k, %v : ...) outs(%o : ...)
+        {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96,
+         vector_width = 16, mr_keys = 12, mr_values = 12>}
+    ```
   }];
   let options = [
     Option<"blockM", "block-m", "int64_t", "0",
@@ -62,6 +48,50 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
            "ISA extensions the code may use, comma-separated (kernel "
            "metadata 'features': a host without one refuses the kernel)">,
   ];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
+  let summary = "Tile attn ops FlashAttention-style into vector micro-kernels "
+                "for the CPU";
+  let description = [{
+    Rewrites every kernel function whose body is one `attn.attention` on its
+    arguments into a kernel ABI of phases. Phase `p` is a pair of functions:
+    `F__count<p>(args) -> index` gives the number of independent work items
+    and `F__run<p>(args, begin, end)` runs items [begin, end); the runtime
+    spreads the items of a phase over its threads and runs phases in order.
+    `F` itself becomes a serial driver of all phases; `F__phases()` returns
+    their number.
+
+    A work item is one query tile of one (batch, head): the query tile is
+    packed transposed and scaled (`[D][BM]`), then the key tiles the pattern
+    interface allows are visited in order. Each computes `S^T = K Q^T` with a
+    register-blocked broadcast-FMA micro-kernel (MR keys x NV query vectors),
+    masks it only when the interface's bounds say the tile is partial, runs
+    the online softmax lane-wise (one lane per query: no horizontal
+    reductions) and accumulates `O^T += V^T P^T` with a second micro-kernel.
+    No `Nq x Nk` buffer exists: scratch is O(BM * (D + BN + Dv)) per thread.
+    Tile sizes, vector width and micro-kernel shape come from each op's
+    `attn.schedule` (`#attn.cpu_schedule`, written by attn-configure-cpu or
+    a tuner); this pass decides nothing.
+
+    Dilated attention is addressing, not gathers: phase 0 clears O and LSE,
+    then one phase per (segment length, rate) runs the same tile code over
+    rows `seg * w + o + r * t` of each segment and merges its (O, LSE) into
+    the output by log-sum-exp.
+
+    Before:
+    ```mlir
+    func.func @causal(%q: memref<?x?x?x64xf32>, ...) {
+      attn.attention #attn.causal ins(%q, %k, %v : ...) outs(%o : ...)
+          {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96,
+           vector_width = 8, mr_keys = 6, mr_values = 6>}
+      return
+    }
+    ```
+    After: `@causal__phases`, `@causal__count0`, `@causal__run0` (scf loops
+    over vector.fma micro-kernels) and `@causal` calling them in order.
+  }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::math::MathDialect",

@@ -13,11 +13,15 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-void mlir::attn::buildCPUTilingPipeline(OpPassManager &pm,
-                                        const CPUOptions &o) {
-  pm.addPass(createAttnLowerToCPU(
-      {o.blockM, o.blockN, o.vectorWidth, o.mrKeys, o.mrValues, o.cpu,
-       o.features}));
+void mlir::attn::buildCPUConfigurePipeline(OpPassManager &pm,
+                                           const CPUOptions &o) {
+  pm.addPass(createAttnConfigureCPU({o.blockM, o.blockN, o.vectorWidth,
+                                     o.mrKeys, o.mrValues, o.cpu,
+                                     o.features}));
+}
+
+void mlir::attn::buildCPUTilingPipeline(OpPassManager &pm) {
+  pm.addPass(createAttnLowerToCPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -134,7 +138,8 @@ void mlir::attn::registerAttnPipelines() {
         opt.blockM = o.blockM;
         opt.blockN = o.blockN;
         opt.vectorWidth = o.vectorWidth;
-        buildCPUTilingPipeline(pm, opt);
+        buildCPUConfigurePipeline(pm, opt);
+        buildCPUTilingPipeline(pm);
         buildCPUToLLVMPipeline(pm);
       });
 }

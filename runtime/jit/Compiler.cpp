@@ -620,6 +620,10 @@ bool compileGPU(ModuleOp module, const std::string &sourceName, Emit emit,
   MLIRContext *ctx = module.getContext();
   mlir::attn::GPUOptions gpu = options.gpu;
   gpu.chip = options.target;
+  if (emit == Emit::Configured)
+    return fail("--emit=configured is a CPU stage for now: the GPU schedule "
+                "is still decided inside attn-lower-to-gpu (emit mlir for "
+                "the tiled kernels)");
   if (emit == Emit::LLVMIR || emit == Emit::Object ||
       emit == Emit::SharedObject)
     return fail("--emit=llvm, obj and so are CPU stages; the GPU targets "
@@ -706,7 +710,12 @@ bool compile(const std::string &source, const std::string &sourceName,
   };
   if (!module)
     return fail("cannot parse " + sourceName);
-  dump(options, "0-attn.mlir", print(*module));
+  std::string attnText = print(*module);
+  dump(options, "0-attn.mlir", attnText);
+  if (emit == Emit::Attn) {
+    out = attnText;
+    return true;
+  }
   if (options.target != "cpu") {
     if (options.target != "sm_80" && options.target != "sm_90a")
       return fail("unknown target '" + options.target +
@@ -726,12 +735,22 @@ bool compile(const std::string &source, const std::string &sourceName,
   mlir::attn::CPUOptions cpuOptions = options.cpu;
   cpuOptions.cpu = cpuTarget.name;
   cpuOptions.features = llvm::join(cpuTarget.required, ",");
+  PassManager configure(&ctx);
+  mlir::attn::buildCPUConfigurePipeline(configure, cpuOptions);
+  if (failed(configure.run(*module)))
+    return fail("configuring the schedule failed");
+  std::string configured = print(*module);
+  dump(options, "1-configured.mlir", configured);
+  if (emit == Emit::Configured) {
+    out = configured;
+    return true;
+  }
   PassManager tiling(&ctx);
-  mlir::attn::buildCPUTilingPipeline(tiling, cpuOptions);
+  mlir::attn::buildCPUTilingPipeline(tiling);
   if (failed(tiling.run(*module)))
     return fail("tiling failed");
   std::string tiled = print(*module);
-  dump(options, "1-tiled.mlir", tiled);
+  dump(options, "2-tiled.mlir", tiled);
   if (emit == Emit::Tiled) {
     out = tiled;
     return true;
@@ -746,7 +765,7 @@ bool compile(const std::string &source, const std::string &sourceName,
   if (failed(lowering.run(*module)))
     return fail("lowering to the LLVM dialect failed");
   std::string llvmDialect = print(*module);
-  dump(options, "2-llvm-dialect.mlir", llvmDialect);
+  dump(options, "3-llvm-dialect.mlir", llvmDialect);
   if (emit == Emit::LLVMDialect) {
     out = llvmDialect;
     return true;
@@ -784,7 +803,7 @@ bool compile(const std::string &source, const std::string &sourceName,
     llvm::raw_string_ostream os(ir);
     llvmModule->print(os, nullptr);
   }
-  dump(options, "3-llvm.ll", ir);
+  dump(options, "4-llvm.ll", ir);
   if (emit == Emit::LLVMIR) {
     out = ir;
     return true;

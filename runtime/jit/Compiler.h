@@ -17,6 +17,8 @@ namespace attn {
 /// Cubin GPU-only; Header is a C header for either (for the GPU, with the
 /// binary embedded and a typed launch function).
 enum class Emit {
+  Attn,       ///< the input, parsed and verified
+  Configured, ///< CPU: each op with its attn.schedule
   Tiled,
   LLVMDialect,
   LLVMIR,

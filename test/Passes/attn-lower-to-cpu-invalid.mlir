@@ -1,5 +1,5 @@
 // What the CPU tiler refuses, with a diagnostic each.
-// RUN: attn-opt %s --attn-lower-to-cpu -split-input-file -verify-diagnostics
+// RUN: attn-opt %s --attn-configure-cpu --attn-lower-to-cpu -split-input-file -verify-diagnostics
 
 !t = memref<?x?x?x?xf32>
 func.func @dynamic_head_dim(%q: !t, %k: !t, %v: !t, %o: !t) {
@@ -35,3 +35,4 @@ func.func @lightning_dynamic_head_dim(%q: !t, %k: !t, %v: !t, %o: !t) {
   attn.lightning ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
   return
 }
+

@@ -1,9 +1,10 @@
 // The CPU tiler: phases, the register-blocked micro-kernels, masks only on
-// partial tiles, scratch bounded by the tile sizes (no N x N buffer).
+// partial tiles, scratch bounded by the tile sizes (no N x N buffer). Each op
+// carries a hand-written schedule (what attn-configure-cpu decides is tested
+// in attn-configure-cpu.mlir): the code follows it and decides nothing.
 // RUN: attn-opt %s --attn-lower-to-cpu | FileCheck %s
-// RUN: attn-opt %s --attn-lower-to-cpu="block-m=32 block-n=48" | FileCheck %s --check-prefix=SMALL
-// RUN: not attn-opt %s --attn-lower-to-cpu="block-m=40" 2>&1 | FileCheck %s --check-prefix=BADOPT
-// RUN: attn-opt %s --attn-lower-to-cpu="vector-width=16 target-cpu=znver4 target-features=avx2,avx512f" | FileCheck %s --check-prefix=W16
+// RUN: attn-opt %s --attn-lower-to-cpu | FileCheck %s --check-prefix=SMALL
+// RUN: attn-opt %s --attn-lower-to-cpu | FileCheck %s --check-prefix=W16
 
 !t = memref<?x?x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
 !l = memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>
@@ -39,13 +40,18 @@
 // CHECK: call @causal__run0
 // CHECK-NOT: attn.attention
 
-// SMALL-LABEL: func.func @causal__run0
+func.func @causal(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
+  return
+}
+
+// Another schedule, other tiles: Q^T [64][32], S^T [48][32].
+// SMALL-LABEL: func.func @causal_small__run0
 // SMALL-DAG: memref<64x32xf32>
 // SMALL-DAG: memref<48x32xf32>
-
-// BADOPT: block-m must be a multiple of 2 * vector-width
-func.func @causal(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
-  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+// SMALL: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c48
+func.func @causal_small(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 48, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
 
@@ -61,7 +67,7 @@ func.func @causal(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
 // CHECK-LABEL: func.func @dilated__phases
 // CHECK: arith.constant 3 : index
 func.func @dilated(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
-  attn.attention #attn.dilated<segments = [64, 256], rates = [1, 4]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+  attn.attention #attn.dilated<segments = [64, 256], rates = [1, 4]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
 
@@ -73,7 +79,7 @@ func.func @dilated(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64
 // CHECK: math.log2 {{.*}} : vector<8xf32>
 func.func @landmark(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
-  attn.attention #attn.landmark<block = 64> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+  attn.attention #attn.landmark<block = 64> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
 
@@ -84,7 +90,7 @@ func.func @landmark(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
 // CHECK: arith.cmpf ogt
 // CHECK: arith.cmpf oeq
 func.func @landmark_top4(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
-  attn.attention #attn.landmark<block = 64, topk = 4> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l)
+  attn.attention #attn.landmark<block = 64, topk = 4> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
 
@@ -103,7 +109,7 @@ func.func @landmark_top4(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
 !lq = memref<?x?x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
 !lv = memref<?x?x?x32xf32, strided<[?, ?, ?, 1], offset: ?>>
 func.func @lightning(%q: !lq, %k: !lq, %v: !lv, %o: !lv, %kv: memref<?x?x64x32xf32>) {
-  attn.lightning ins(%q, %k, %v : !lq, !lq, !lv) outs(%o : !lv) state_out(%kv : memref<?x?x64x32xf32>)
+  attn.lightning ins(%q, %k, %v : !lq, !lq, !lv) outs(%o : !lv) state_out(%kv : memref<?x?x64x32xf32>) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 64, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
 
@@ -114,12 +120,18 @@ func.func @lightning(%q: !lq, %k: !lq, %v: !lv, %o: !lv, %kv: memref<?x?x64x32xf
 // CHECK-DAG: vector.constant_mask [4] : vector<8xi1>
 // CHECK: vector.maskedload
 // CHECK: vector.maskedstore
-// W16-LABEL: func.func @lightning_d12__run0
-// W16-DAG: memref.alloca() {alignment = 64 : i64} : memref<12x16xf32>
-// W16-DAG: vector.constant_mask [12] : vector<16xi1>
-// W16: llvm.mlir.global external constant @lightning_d12__attn_meta("attn-kernel v1\0Aop lightning\0Aphases 1\0Acpu znver4\0Afeatures avx2,avx512f\0A
 !l12 = memref<?x?x?x12xf32, strided<[?, ?, ?, 1], offset: ?>>
 func.func @lightning_d12(%q: !l12, %k: !l12, %v: !l12, %o: !l12, %kv: memref<?x?x12x12xf32>) {
-  attn.lightning ins(%q, %k, %v : !l12, !l12, !l12) outs(%o : !l12) state_out(%kv : memref<?x?x12x12xf32>)
+  attn.lightning ins(%q, %k, %v : !l12, !l12, !l12) outs(%o : !l12) state_out(%kv : memref<?x?x12x12xf32>) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 64, vector_width = 8, mr_keys = 6, mr_values = 6>}
+  return
+}
+
+// The same at 16 lanes, with the CPU and its extensions in the metadata.
+// W16-LABEL: func.func @lightning_d12_w16__run0
+// W16-DAG: memref.alloca() {alignment = 64 : i64} : memref<12x16xf32>
+// W16-DAG: vector.constant_mask [12] : vector<16xi1>
+// W16: llvm.mlir.global external constant @lightning_d12_w16__attn_meta("attn-kernel v1\0Aop lightning\0Aphases 1\0Acpu znver4\0Afeatures avx2,avx512f\0A
+func.func @lightning_d12_w16(%q: !l12, %k: !l12, %v: !l12, %o: !l12, %kv: memref<?x?x12x12xf32>) {
+  attn.lightning ins(%q, %k, %v : !l12, !l12, !l12) outs(%o : !l12) state_out(%kv : memref<?x?x12x12xf32>) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 64, vector_width = 16, mr_keys = 12, mr_values = 12, cpu = "znver4", features = "avx2,avx512f">}
   return
 }

@@ -30,7 +30,9 @@ static cl::opt<std::string>
            cl::init("cpu"));
 static cl::opt<std::string> emit(
     "emit",
-    cl::cat(attncCategory), cl::desc("stage to emit. CPU: mlir (tiled), llvm-dialect, llvm (LLVM "
+    cl::cat(attncCategory), cl::desc("stage to emit, in pipeline order. Both: attn (parsed and "
+             "verified). CPU: configured (each op's attn.schedule), tiled or "
+             "mlir (vector code), llvm-dialect, llvm (LLVM "
              "IR), obj, so (shared object, the default), header (C header "
              "of the kernel ABI). GPU: mlir, llvm-dialect (NVVM), ptx (the "
              "default), cubin (needs ptxas: CUDA_HOME or PATH), header "
@@ -153,7 +155,11 @@ int main(int argc, char **argv) {
   if (emit.empty())
     emit = gpu ? "ptx" : "so";
   attn::Emit stage;
-  if (emit == "mlir")
+  if (emit == "attn")
+    stage = attn::Emit::Attn;
+  else if (emit == "configured")
+    stage = attn::Emit::Configured;
+  else if (emit == "mlir" || emit == "tiled")
     stage = attn::Emit::Tiled;
   else if (emit == "llvm-dialect")
     stage = attn::Emit::LLVMDialect;
@@ -171,7 +177,8 @@ int main(int argc, char **argv) {
     stage = attn::Emit::Cubin;
   else
     return fail("unknown --emit '" + emit +
-                "' (mlir, llvm-dialect, llvm, obj, so, ptx, cubin, header)");
+                "' (attn, configured, tiled or mlir, llvm-dialect, llvm, obj, "
+                "so, ptx, cubin, header)");
   bool cpuOnly = stage == attn::Emit::LLVMIR || stage == attn::Emit::Object ||
                  stage == attn::Emit::SharedObject;
   bool gpuOnly = stage == attn::Emit::PTX || stage == attn::Emit::Cubin;

@@ -1,0 +1,108 @@
+//===- ConfigureCPU.cpp - decide the CPU schedule of each attn op ---------===//
+// The CPU target's decisions, as `attn.schedule` attributes that
+// attn-lower-to-cpu only reads: tile sizes from a rule that fits them to L1
+// (or the options), vector width and micro-kernel shape from the options the
+// driver derives from the target CPU, and that CPU's name and ISA extensions.
+//===----------------------------------------------------------------------===//
+#include "dialect/AttnDialect.h"
+#include "passes/Passes.h"
+
+#include <algorithm>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNCONFIGURECPU
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+LogicalResult mlir::attn::checkCPUSchedule(Operation *op,
+                                           CPUScheduleAttr s) {
+  if (isa<AttentionOp>(op) && (s.getBlockM() % (2 * s.getVectorWidth()) ||
+                               s.getBlockN() % s.getMrKeys()))
+    return op->emitOpError()
+           << "cpu_schedule: block_m must be a multiple of 2 * vector_width "
+              "and block_n a multiple of mr_keys, got block_m = "
+           << s.getBlockM() << ", block_n = " << s.getBlockN()
+           << ", vector_width = " << s.getVectorWidth()
+           << ", mr_keys = " << s.getMrKeys();
+  if (isa<LightningOp>(op) && s.getBlockM() != s.getBlockN())
+    return op->emitOpError() << "cpu_schedule: lightning blocks are square "
+                                "(block_m = block_n), got "
+                             << s.getBlockM() << " and " << s.getBlockN();
+  return success();
+}
+
+CPUScheduleAttr mlir::attn::getCPUSchedule(Operation *op) {
+  return op->getAttrOfType<CPUScheduleAttr>(kScheduleAttrName);
+}
+
+namespace {
+
+class ConfigureCPU : public attn::impl::AttnConfigureCPUBase<ConfigureCPU> {
+public:
+  using Base::Base;
+  void runOnOperation() override;
+
+private:
+  CPUScheduleAttr decide(Operation *op) const;
+};
+
+} // namespace
+
+CPUScheduleAttr ConfigureCPU::decide(Operation *op) const {
+  MLIRContext *ctx = op->getContext();
+  int64_t w = vectorWidth, mrK = mrKeys;
+  int64_t bm = blockM, bn = blockN;
+  if (isa<LightningOp>(op)) {
+    // Lightning-Attention-2 blocks: square, 64 rows unless told.
+    bm = bn = bm ? bm : 64;
+  } else {
+    auto qType = cast<MemRefType>(op->getOperand(0).getType());
+    int64_t headDim = std::max<int64_t>(qType.getDimSize(3), 1);
+    // Tiles that fit L1: Q^T about 16 KB and a K tile about 24 KB (measured
+    // best on a 2-core AVX2 machine at D = 64 and 128).
+    if (bm == 0) {
+      int64_t step = 2 * w;
+      bm = std::clamp<int64_t>(16384 / (4 * headDim) / step * step, step, 128);
+    }
+    if (bn == 0)
+      bn = std::clamp<int64_t>(24576 / (4 * headDim) / mrK * mrK, mrK, 384);
+  }
+  return CPUScheduleAttr::get(ctx, bm, bn, w, mrK, mrValues, targetCpu,
+                              targetFeatures);
+}
+
+void ConfigureCPU::runOnOperation() {
+  bool failed = false;
+  getOperation().walk([&](Operation *op) {
+    if (!isa<AttentionOp, LightningOp>(op))
+      return;
+    Attribute given = op->getAttr(kScheduleAttrName);
+    CPUScheduleAttr s = getCPUSchedule(op);
+    if (given && !s) {
+      op->emitOpError() << "has an attn.schedule that is no "
+                           "#attn.cpu_schedule: "
+                        << given;
+      failed = true;
+      return;
+    }
+    if (!s) {
+      auto emitError = [&] { return op->emitOpError(); };
+      // The options may ask for what no schedule allows.
+      if (mlir::failed(CPUScheduleAttr::verifyInvariants(
+              emitError, blockM ? int64_t(blockM) : 2 * vectorWidth,
+              blockN ? int64_t(blockN) : int64_t(mrKeys), vectorWidth, mrKeys,
+              mrValues, targetCpu, targetFeatures))) {
+        failed = true;
+        return;
+      }
+      s = decide(op);
+      op->setAttr(kScheduleAttrName, s);
+    }
+    failed |= mlir::failed(checkCPUSchedule(op, s));
+  });
+  if (failed)
+    signalPassFailure();
+}
