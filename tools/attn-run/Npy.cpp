@@ -166,8 +166,8 @@ private:
   bool word(const char *w) {
     size_t n = std::strlen(w);
     if (s.compare(pos, n, w) != 0 ||
-        (pos + n < s.size() && (std::isalnum(uint8_t(s[pos + n])) ||
-                                s[pos + n] == '_')))
+        (pos + n < s.size() &&
+         (std::isalnum(uint8_t(s[pos + n])) || s[pos + n] == '_')))
       return false;
     pos += n;
     return true;
@@ -196,8 +196,7 @@ private:
       uint64_t v = 0;
       bool digit = false, overflow = false;
       while (pos < s.size() && (std::isdigit(uint8_t(s[pos])) ||
-                                (s[pos] == '_' && digit &&
-                                 pos + 1 < s.size() &&
+                                (s[pos] == '_' && digit && pos + 1 < s.size() &&
                                  std::isdigit(uint8_t(s[pos + 1]))))) {
         if (s[pos] != '_') {
           digit = true;
@@ -207,13 +206,13 @@ private:
         ++pos;
       }
       size_t stop = s.find_first_of(",)", pos);
-      std::string tok =
-          s.substr(start, (stop == std::string::npos ? s.size() : stop) -
-                              start);
+      std::string tok = s.substr(
+          start, (stop == std::string::npos ? s.size() : stop) - start);
       skip();
       if (!digit || (peek() != ',' && peek() != ')'))
-        return fail("bad shape entry '" + tok + "' (shapes are tuples of "
-                    "non-negative integers)",
+        return fail("bad shape entry '" + tok +
+                        "' (shapes are tuples of "
+                        "non-negative integers)",
                     error);
       if (overflow)
         return fail("shape entry " + tok + " is too large", error);
@@ -281,7 +280,8 @@ bool readNpy(const std::string &path, Array &out, std::string &error) {
     return false;
   }
   if (!S_ISREG(st.st_mode)) {
-    error = "'" + path + "' is not a regular file (a device, pipe or "
+    error = "'" + path +
+            "' is not a regular file (a device, pipe or "
             "socket); give a .npy file";
     return false;
   }
@@ -304,8 +304,7 @@ bool readNpy(const std::string &path, Array &out, std::string &error) {
     if (fileSize < 12 || !readExactly(fd, 2, more))
       return bad("truncated header");
     headerLen = uint8_t(prefix[8]) | size_t(uint8_t(prefix[9])) << 8 |
-                size_t(uint8_t(more[0])) << 16 |
-                size_t(uint8_t(more[1])) << 24;
+                size_t(uint8_t(more[0])) << 16 | size_t(uint8_t(more[1])) << 24;
     offset = 12;
   } else {
     return bad("unknown format version " + std::to_string(major));
@@ -315,8 +314,7 @@ bool readNpy(const std::string &path, Array &out, std::string &error) {
   // numpy writes a few hundred bytes at most and reads up to 10000 by
   // default; this bound only keeps a corrupt length from costing memory.
   if (headerLen > (1u << 20))
-    return bad("header of " + std::to_string(headerLen) +
-               " bytes is too long");
+    return bad("header of " + std::to_string(headerLen) + " bytes is too long");
   std::string header;
   if (!readExactly(fd, headerLen, header))
     return bad("truncated header");
@@ -356,7 +354,8 @@ bool readNpy(const std::string &path, Array &out, std::string &error) {
   int64_t n = 1, bytes;
   for (int64_t d : out.shape)
     if (!mulChecked(n, d, n))
-      return bad("shape " + shapeText + " has more elements than fit in "
+      return bad("shape " + shapeText +
+                 " has more elements than fit in "
                  "64 bits");
   if (!mulChecked(n, item, bytes))
     return bad("shape " + shapeText + " needs more bytes than fit in 64 bits");

@@ -30,8 +30,7 @@ struct Array {
 bool readNpy(const std::string &path, Array &out, std::string &error);
 /// The bytes of a .npy file of float32 or float16 ("f32"/"f16") data.
 std::string encodeNpy(const std::vector<int64_t> &shape,
-                      const std::vector<float> &data,
-                      const std::string &dtype);
+                      const std::vector<float> &data, const std::string &dtype);
 /// Writes float32 or float16 ("f32"/"f16") atomically.
 bool writeNpy(const std::string &path, const std::vector<int64_t> &shape,
               const std::vector<float> &data, const std::string &dtype,

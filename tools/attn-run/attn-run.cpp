@@ -14,25 +14,25 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SHA256.h"
-#include "llvm/ADT/StringExtras.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <unistd.h>
 #include <limits>
 #include <map>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace attn;
@@ -141,11 +141,9 @@ public:
         die(flag + " '" + path + "' is also the input " + inFlag +
             "; writing it would overwrite that input");
     File f{flag, path, path + ".tmp." + std::to_string(getpid())};
-    f.fd = ::open(f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0666);
+    f.fd = ::open(f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (f.fd < 0)
-      die("cannot write " + flag + " '" + path + "': " +
-          std::strerror(errno));
+      die("cannot write " + flag + " '" + path + "': " + std::strerror(errno));
     files.push_back(f);
   }
 
@@ -160,14 +158,14 @@ public:
         if (n < 0 && errno == EINTR)
           continue;
         if (n <= 0)
-          die("cannot write " + flag + " '" + f.path + "': " +
-              std::strerror(errno));
+          die("cannot write " + flag + " '" + f.path +
+              "': " + std::strerror(errno));
         done += size_t(n);
       }
       if (::close(f.fd) != 0) {
         f.fd = -1;
-        die("cannot write " + flag + " '" + f.path + "': " +
-            std::strerror(errno));
+        die("cannot write " + flag + " '" + f.path +
+            "': " + std::strerror(errno));
       }
       f.fd = -1;
     }
@@ -177,8 +175,8 @@ public:
   void publish() {
     for (File &f : files) {
       if (std::rename(f.tmp.c_str(), f.path.c_str()) != 0)
-        die("cannot write " + f.flag + " '" + f.path + "': " +
-            std::strerror(errno));
+        die("cannot write " + f.flag + " '" + f.path +
+            "': " + std::strerror(errno));
       f.tmp.clear();
     }
     files.clear();
@@ -264,7 +262,8 @@ Options parseArgs(int argc, char **argv) {
       // The kernels take the scale as f32.
       if (std::fabs(o.scale) > std::numeric_limits<float>::max() ||
           float(o.scale) == 0)
-        die("--scale " + text + " is out of the f32 range (|S| between "
+        die("--scale " + text +
+            " is out of the f32 range (|S| between "
             "1.2e-38 and 3.4e38)");
     } else if (a == "--threads") {
       double t = number(a, value(i));
@@ -364,10 +363,10 @@ mlir::Attribute parsePattern(mlir::MLIRContext &ctx, const std::string &text) {
                                               &consumed);
   if (!attr || consumed != text.size())
     die("invalid pattern '" + text + "'" +
-        (!diag.empty()  ? ": " + diag
-         : attr         ? std::string(": text after the attribute")
-                        : std::string(": expected an attribute such as "
-                                      "'#attn.causal' (see --help)")));
+        (!diag.empty() ? ": " + diag
+         : attr        ? std::string(": text after the attribute")
+                       : std::string(": expected an attribute such as "
+                                            "'#attn.causal' (see --help)")));
   if (!isa<mlir::attn::PatternAttrInterface>(attr))
     die("'" + text + "' is not an attention pattern (see --help)");
   return attr;
@@ -506,7 +505,8 @@ std::string overflowCause(const Buffer &q, const Buffer &k, const Buffer &v,
     for (const std::string &n : overflowedInputs)
       names += (names.empty() ? "" : ", ") + n;
     return std::string("likely cause: ") + names + " exceed the " +
-           dtypeText(kt) + " range (use --dtype f32 or scale the inputs "
+           dtypeText(kt) +
+           " range (use --dtype f32 or scale the inputs "
            "down)";
   }
   int64_t D = q.shape[3];
@@ -587,9 +587,12 @@ int main(int argc, char **argv) {
   // work, so a bad one fails first and nothing is left half-written.
   {
     std::vector<std::pair<std::string, std::string>> inputs = {
-        {"--q", o.q},           {"--k", o.k},
-        {"--v", o.v},           {"--slopes", o.slopes},
-        {"--state-in", o.stateIn}, {"the kernel file", o.file}};
+        {"--q", o.q},
+        {"--k", o.k},
+        {"--v", o.v},
+        {"--slopes", o.slopes},
+        {"--state-in", o.stateIn},
+        {"the kernel file", o.file}};
     outputs.add("--out", o.out, inputs);
     outputs.add("--lse", o.lse, inputs);
     outputs.add("--state-out", o.stateOut, inputs);
@@ -836,9 +839,9 @@ int main(int argc, char **argv) {
   if (o.check) {
     // The float64 reference runs on one thread at about 1 GFLOP/s: say so
     // before a long silence.
-    double refFlops =
-        lightning ? double(B * H) * 4.0 * double(Nq) * double(D * Dv)
-                  : ref::usefulFlops(pattern, B, H, Nq, Nk, D, Dv);
+    double refFlops = lightning
+                          ? double(B * H) * 4.0 * double(Nq) * double(D * Dv)
+                          : ref::usefulFlops(pattern, B, H, Nq, Nk, D, Dv);
     if (refFlops > 1e9) {
       std::fprintf(stderr,
                    "attn-run: computing the float64 reference for --check "
@@ -904,12 +907,13 @@ int main(int argc, char **argv) {
     if (lightning) // the state plays the LSE's part in the report
       lseRel = stateRel;
     bool ok = bad == 0 && lseMismatch == 0 && rel <= tol && lseRel <= tol;
-    std::printf("check: %s %s: max abs error %.3g, relative %.3g (tolerance "
-                "%.0e); %s relative %.3g; %lld NaN or infinite outputs, %lld LSE "
-                "infinities misplaced: %s\n",
-                patternText.c_str(), dtype.c_str(), maxAbs, rel, tol,
-                lightning ? "state" : "lse", lseRel,
-                (long long)bad, (long long)lseMismatch, ok ? "PASS" : "FAIL");
+    std::printf(
+        "check: %s %s: max abs error %.3g, relative %.3g (tolerance "
+        "%.0e); %s relative %.3g; %lld NaN or infinite outputs, %lld LSE "
+        "infinities misplaced: %s\n",
+        patternText.c_str(), dtype.c_str(), maxAbs, rel, tol,
+        lightning ? "state" : "lse", lseRel, (long long)bad,
+        (long long)lseMismatch, ok ? "PASS" : "FAIL");
     status = ok ? 0 : 1;
   }
 
