@@ -544,6 +544,14 @@ void check(attn_status s, const char *what) {
   die(std::string(what) + ": " + attn_last_error());
 }
 
+/// For attn_get_kernel: the step that failed, by its status (a cache or
+/// load error is not a compile error).
+void checkKernel(attn_status s) {
+  check(s, s == ATTN_ERROR_COMPILE ? "compiling the kernel"
+           : s == ATTN_ERROR_IO    ? "the kernel cache"
+                                   : "getting the kernel");
+}
+
 /// A kernel of a kernel file: compiled through the cache like the JIT's.
 attn_kernel *loadFileKernel(attn_context *ctx, const Options &o) {
   auto buf = llvm::MemoryBuffer::getFile(o.file);
@@ -641,15 +649,14 @@ int main(int argc, char **argv) {
               (o.stateOut.empty() ? 0 : ATTN_LIGHTNING_STATE_OUT);
   auto t0 = std::chrono::steady_clock::now();
   if (lightning) {
-    check(attn_get_lightning_kernel(ctx, kt, D, Dv, float(o.scale), flags,
-                                    &kernel),
-          "compiling the kernel");
+    checkKernel(attn_get_lightning_kernel(ctx, kt, D, Dv, float(o.scale), flags,
+                                          &kernel));
   } else if (o.file.empty()) {
     mlir::Attribute attr = parsePattern(mctx, o.pattern);
     (void)attr;
-    check(attn_get_kernel(ctx, o.pattern.c_str(), kt, D, Dv, float(o.scale),
-                          /*with_lse=*/1, &kernel),
-          "compiling the kernel");
+    checkKernel(attn_get_kernel(ctx, o.pattern.c_str(), kt, D, Dv,
+                                float(o.scale),
+                                /*with_lse=*/1, &kernel));
   } else {
     kernel = loadFileKernel(ctx, o);
     std::string info = attn_kernel_info(kernel);
