@@ -580,7 +580,7 @@ attn_kernel *loadFileKernel(attn_context *ctx, const Options &o) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
   Options o = parseArgs(argc, argv);
   // The device first: without a GPU, say so before reading any input.
   attn_context *ctx = nullptr;
@@ -944,4 +944,17 @@ int main(int argc, char **argv) {
       attn_device_free(ctx, p);
   attn_context_destroy(ctx);
   return status;
+}
+
+int main(int argc, char **argv) {
+  // Last line of defence: an exception (e.g. memory for a huge shape) is
+  // one error line and exit 2, with the outputs removed, not an abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    die("out of memory (the inputs' shapes need more than this machine "
+        "has)");
+  } catch (const std::exception &e) {
+    die(std::string("internal error: ") + e.what());
+  }
 }
