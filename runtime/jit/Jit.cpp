@@ -255,8 +255,11 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
     if (it != memoryCache.end())
       so = it->second;
   }
-  if (!so.empty())
-    return attn_kernel_load(ctx, so.c_str(), "kernel", out);
+  // A file another process has since moved aside falls through to the
+  // disk cache, which rebuilds it.
+  if (!so.empty() &&
+      attn_kernel_load(ctx, so.c_str(), "kernel", out) == ATTN_OK)
+    return ATTN_OK;
 
   bool log = std::getenv("ATTN_JIT_LOG") != nullptr;
   auto start = std::chrono::steady_clock::now();
