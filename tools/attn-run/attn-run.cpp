@@ -121,6 +121,7 @@ public:
   struct File {
     std::string flag, path, tmp;
     int fd = -1;
+    bool direct = false; // a device or FIFO (/dev/null): written in place
   };
 
   /// Registers `path` for `flag`; dies naming the problem when the path
@@ -141,7 +142,18 @@ public:
         die(flag + " '" + path + "' is also the input " + inFlag +
             "; writing it would overwrite that input");
     File f{flag, path, path + ".tmp." + std::to_string(getpid())};
-    f.fd = ::open(f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    // An existing device or FIFO cannot be replaced by a rename (and as
+    // root that would replace /dev/null): it is written in place.
+    llvm::sys::fs::file_status st;
+    if (!llvm::sys::fs::status(path, st) && llvm::sys::fs::exists(st) &&
+        !llvm::sys::fs::is_regular_file(st)) {
+      f.direct = true;
+      f.tmp.clear();
+      f.fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    } else {
+      f.fd =
+          ::open(f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    }
     if (f.fd < 0)
       die("cannot write " + flag + " '" + path + "': " + std::strerror(errno));
     files.push_back(f);
@@ -174,6 +186,8 @@ public:
   /// Renames every temporary onto its path.
   void publish() {
     for (File &f : files) {
+      if (f.direct)
+        continue;
       if (std::rename(f.tmp.c_str(), f.path.c_str()) != 0)
         die("cannot write " + f.flag + " '" + f.path +
             "': " + std::strerror(errno));
@@ -187,7 +201,8 @@ public:
     for (File &f : files) {
       if (f.fd >= 0)
         ::close(f.fd);
-      std::remove(f.tmp.empty() ? f.path.c_str() : f.tmp.c_str());
+      if (!f.direct)
+        std::remove(f.tmp.empty() ? f.path.c_str() : f.tmp.c_str());
     }
     files.clear();
   }
