@@ -1,5 +1,6 @@
 """Tampers with a JIT cache entry the way issue 15 did: reseal.py ENTRY
-[truncate|garbage] [--old] rewrites ENTRY (a .so) and then its .sha256
+[truncate|garbage|copy=FILE] [--old] rewrites ENTRY (a .so: cut in half,
+garbage, or FILE's bytes) and then its .sha256
 sidecar so that the hash matches the new bytes; the key and size lines are
 kept (rewritten for the new size) unless --old writes the hash alone, as an
 older runtime did."""
@@ -8,7 +9,12 @@ import sys
 
 entry, how = sys.argv[1], sys.argv[2]
 data = open(entry, "rb").read()
-data = data[: len(data) // 2] if how == "truncate" else b"garbage\n" * 64
+if how == "truncate":
+    data = data[: len(data) // 2]
+elif how.startswith("copy="):
+    data = open(how[5:], "rb").read()
+else:
+    data = b"garbage\n" * 64
 open(entry, "wb").write(data)
 lines = open(entry + ".sha256").read().split("\n")
 digest = hashlib.sha256(data).hexdigest()
