@@ -77,7 +77,9 @@ def Attn_LandmarkAttr : Attn_PatternAttr<"Landmark", "landmark",
   let description = [{
     `#attn.landmark<block = L>` or `#attn.landmark<block = L, topk = k>`.
     Key j is a landmark when `j mod L == L - 1`. `topk = 0` (not printed)
-    means all earlier blocks.
+    means all earlier blocks; otherwise 1 <= k <= 256, because the code
+    generators unroll the retrieval over k (the GPU target keeps at most
+    16).
   }];
   let parameters = (ins "int64_t":$block, "int64_t":$topk);
   let hasCustomAssemblyFormat = 1;

@@ -32,6 +32,8 @@ void AttnDialect::registerAttributes() {
 
 /// Sizes beyond 2^40 are rejected so position arithmetic cannot overflow.
 static constexpr int64_t kMaxSize = int64_t(1) << 40;
+/// Most landmark blocks a query retrieves (topk); see LandmarkAttr::verify.
+static constexpr int64_t kMaxLandmarkTopk = 256;
 
 static LogicalResult checkSize(function_ref<InFlightDiagnostic()> emitError,
                                StringRef what, int64_t value) {
@@ -443,6 +445,12 @@ LandmarkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        << ", got " << block;
   if (topk < 0)
     return emitError() << "landmark 'topk' must be at least 1, got " << topk;
+  // The CPU code generator unrolls its per-query selection over topk: past
+  // 256 compile time and code size explode (1024: 8 s, 4000: 48 s).
+  if (topk > kMaxLandmarkTopk)
+    return emitError() << "landmark 'topk' must be at most " << kMaxLandmarkTopk
+                       << " (the retrieval is unrolled at compile time), got "
+                       << topk;
   return success();
 }
 

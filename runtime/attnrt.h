@@ -26,6 +26,26 @@
  *    LSE [B, H, Nq] (float32, natural log). H must be a multiple of Hk.
  *  - All functions are thread-safe. One context may launch from several
  *    threads; launches on one CPU context are serialised on its thread pool.
+ *  - Handles (attn_context *, attn_kernel *) are opaque and checked: a
+ *    destroyed context or released kernel, or a handle of the other kind,
+ *    gives ATTN_ERROR_INVALID_ARGUMENT (with attn_kernel_info "" and
+ *    attn_kernel_num_args / attn_context_threads 0), never a use after
+ *    free. (A handle is recognised as stale until its slot has been reused
+ *    2^24 times.) A release while another thread launches with the handle
+ *    takes effect when that launch returns.
+ *  - Enum arguments and fields (dtype, device) are range-checked.
+ *
+ * What the runtime checks in a launch, and what stays the caller's
+ *  - Checked: ranks, dtypes, every shape against the kernel and the other
+ *    tensors, innermost stride 1, no negative stride, a view whose extent
+ *    ((shape - 1) * stride summed, in bytes) fits the address space, no
+ *    output whose elements share memory (e.g. a stride of 0), and no
+ *    output overlapping any other tensor's extent (inputs may overlap each
+ *    other, e.g. q, k, v as views of one packed buffer).
+ *  - The caller's: that each data pointer addresses an allocation at least
+ *    as large as its view's extent, of the dtype given, and (on a CPU
+ *    context) in host memory. The runtime cannot see allocation sizes; a
+ *    shape larger than the buffer reads or writes out of bounds.
  *
  * CUDA
  *  - A CUDA context uses its device's primary context, the one the CUDA
@@ -101,7 +121,10 @@ const char *attn_status_name(attn_status status);
  * failed (with the driver's error name), or no device with that ordinal. */
 attn_status attn_context_create(attn_device device, int threads,
                                 attn_context **out);
-void attn_context_destroy(attn_context *ctx);
+/* Destroys the context (once the calls running on it have returned).
+ * ATTN_ERROR_INVALID_ARGUMENT for NULL or a handle that is not live, e.g.
+ * a second destroy. */
+attn_status attn_context_destroy(attn_context *ctx);
 /* The CPU context's worker threads; 0 for a CUDA context. */
 int attn_context_threads(const attn_context *ctx);
 
@@ -145,9 +168,13 @@ attn_status attn_kernel_load(attn_context *ctx, const char *path,
 attn_status attn_kernel_load_image(attn_context *ctx, const void *image,
                                    size_t size, const char *name,
                                    attn_kernel **out);
-void attn_kernel_release(attn_kernel *kernel);
+/* Releases the kernel (once the launches running with it have returned).
+ * ATTN_ERROR_INVALID_ARGUMENT for NULL or a handle that is not live, e.g.
+ * a second release. */
+attn_status attn_kernel_release(attn_kernel *kernel);
 
-/* The kernel's metadata (argument roles, dtypes, ranks), as text. */
+/* The kernel's metadata (argument roles, dtypes, ranks), as text, valid
+ * until the kernel is released; "" for a handle that is not live. */
 const char *attn_kernel_info(const attn_kernel *kernel);
 
 /* Number of tensor arguments the kernel takes, in order (q, k, v, out and,

@@ -38,6 +38,9 @@ for ptxas in [os.path.join(os.environ.get("CUDA_HOME", "/nonexistent"), "bin", "
         break
 if os.path.exists("/usr/local/cuda/include/cuda.h"):
     config.available_features.add("cuda-headers")
+# libFuzzer (clang's fuzzer runtime): the bounded fuzz smoke runs.
+if shutil.which("clang++-14") or shutil.which("clang++"):
+    config.available_features.add("libfuzzer")
 if os.path.exists("/dev/nvidia0"):
     config.available_features.add("cuda-device")
 

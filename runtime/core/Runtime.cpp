@@ -147,6 +147,129 @@ struct attn_context {
   std::unique_ptr<attnrt::cuda::Device> cuda; // a CUDA context
 };
 
+//===----------------------------------------------------------------------===//
+// Handles
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The objects behind the C API's opaque handles. A handle encodes a kind
+/// tag, a slot and the slot's generation, never an address, so a released
+/// handle (or a context passed as a kernel) is reported instead of being a
+/// use after free, until its slot has been reused 2^24 times. Calls hold a
+/// shared_ptr while they run: a release on another thread cannot free an
+/// object under a launch.
+template <class T, uintptr_t Tag> class HandleTable {
+  static_assert(sizeof(uintptr_t) == 8, "handles need 64-bit pointers");
+
+public:
+  T *add(std::unique_ptr<T> object) {
+    std::lock_guard<std::mutex> g(mutex);
+    uint32_t slot;
+    if (freeSlots.empty()) {
+      slot = uint32_t(slots.size());
+      slots.emplace_back();
+    } else {
+      slot = freeSlots.back();
+      freeSlots.pop_back();
+    }
+    slots[slot].object = std::move(object);
+    uintptr_t handle = Tag << 56 | uintptr_t(slot + 1) << 24 |
+                       (slots[slot].generation & kGenerationMask);
+    return reinterpret_cast<T *>(handle);
+  }
+
+  /// The live object of `handle`, or null.
+  std::shared_ptr<T> get(const T *handle) {
+    std::lock_guard<std::mutex> g(mutex);
+    Slot *s = find(handle);
+    return s ? s->object : nullptr;
+  }
+
+  /// Takes the object of `handle` out of the table; null when not live.
+  std::shared_ptr<T> remove(const T *handle) {
+    std::lock_guard<std::mutex> g(mutex);
+    Slot *s = find(handle);
+    if (!s)
+      return nullptr;
+    std::shared_ptr<T> object = std::move(s->object);
+    s->object.reset();
+    ++s->generation;
+    freeSlots.push_back(uint32_t(s - slots.data()));
+    return object;
+  }
+
+private:
+  static constexpr uint32_t kGenerationMask = (1u << 24) - 1;
+  struct Slot {
+    std::shared_ptr<T> object;
+    uint32_t generation = 0;
+  };
+  Slot *find(const T *handle) {
+    uintptr_t h = reinterpret_cast<uintptr_t>(handle);
+    uintptr_t slot = (h >> 24 & 0xffffffff) - 1;
+    if (h >> 56 != Tag || slot >= slots.size())
+      return nullptr;
+    Slot &s = slots[slot];
+    if (!s.object || (s.generation & kGenerationMask) != (h & kGenerationMask))
+      return nullptr;
+    return &s;
+  }
+
+  std::mutex mutex;
+  std::vector<Slot> slots;
+  std::vector<uint32_t> freeSlots;
+};
+
+// Never destroyed: objects still live at exit are not torn down under
+// threads that may still use them (as before handles were checked).
+HandleTable<attn_context, 0xC7> &contexts() {
+  static auto *table = new HandleTable<attn_context, 0xC7>();
+  return *table;
+}
+HandleTable<attn_kernel, 0x4B> &kernels() {
+  static auto *table = new HandleTable<attn_kernel, 0x4B>();
+  return *table;
+}
+
+/// The context behind `handle`; null, with the error recorded, when it is
+/// null or not live.
+std::shared_ptr<attn_context> liveContext(const attn_context *handle) {
+  if (!handle) {
+    attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+    return nullptr;
+  }
+  std::shared_ptr<attn_context> ctx = contexts().get(handle);
+  if (!ctx)
+    attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                 "context handle is not live (already destroyed, or not an "
+                 "attn_context)");
+  return ctx;
+}
+
+std::shared_ptr<attn_kernel> liveKernel(const attn_kernel *handle) {
+  if (!handle) {
+    attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null kernel");
+    return nullptr;
+  }
+  std::shared_ptr<attn_kernel> kernel = kernels().get(handle);
+  if (!kernel)
+    attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                 "kernel handle is not live (already released, or not an "
+                 "attn_kernel)");
+  return kernel;
+}
+
+/// An enum field of a caller's struct as the integer it holds: a C caller
+/// may store any int there, and loading an out-of-range value as the C++
+/// enum type is undefined.
+template <class E> int enumValue(const E &e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized here");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+} // namespace
+
 extern "C" attn_status attn_context_create(attn_device device, int threads,
                                            attn_context **out) {
   if (!out)
@@ -157,38 +280,56 @@ extern "C" attn_status attn_context_create(attn_device device, int threads,
     auto ctx = std::make_unique<attn_context>();
     if (attn_status s = attnrt::cuda::openDevice(threads, ctx->cuda))
       return s;
-    *out = ctx.release();
+    *out = contexts().add(std::move(ctx));
     return ATTN_OK;
   }
   if (device != ATTN_DEVICE_CPU)
-    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "unknown device");
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "unknown device " + std::to_string(int(device)) +
+                            " (ATTN_DEVICE_CPU or ATTN_DEVICE_CUDA)");
   if (threads < 0 || threads > 1024)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "threads must be in [0, 1024], got " +
                             std::to_string(threads));
   if (threads == 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
-  *out = new attn_context();
-  (*out)->pool = std::make_unique<ThreadPool>(threads);
+  auto ctx = std::make_unique<attn_context>();
+  ctx->pool = std::make_unique<ThreadPool>(threads);
+  *out = contexts().add(std::move(ctx));
   return ATTN_OK;
 }
 
-extern "C" void attn_context_destroy(attn_context *ctx) { delete ctx; }
+extern "C" attn_status attn_context_destroy(attn_context *handle) {
+  // Destroyed here, or by the last call still running on it.
+  if (!handle)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+  if (!contexts().remove(handle))
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "attn_context_destroy: the context handle is not "
+                        "live (destroyed twice, or not an attn_context)");
+  return ATTN_OK;
+}
 
-extern "C" int attn_context_threads(const attn_context *ctx) {
+extern "C" int attn_context_threads(const attn_context *handle) {
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
   return ctx && ctx->pool ? ctx->pool->threads() : 0;
 }
 
-bool attnrt::isCuda(const attn_context *ctx) { return ctx && ctx->cuda; }
-
-int attnrt::cudaComputeCapability(const attn_context *ctx) {
-  return isCuda(ctx) ? ctx->cuda->computeCapability : 0;
+bool attnrt::isCuda(const attn_context *handle) {
+  std::shared_ptr<attn_context> ctx = handle ? contexts().get(handle) : nullptr;
+  return ctx && ctx->cuda;
 }
 
-extern "C" attn_status attn_context_set_stream(attn_context *ctx,
+int attnrt::cudaComputeCapability(const attn_context *handle) {
+  std::shared_ptr<attn_context> ctx = handle ? contexts().get(handle) : nullptr;
+  return ctx && ctx->cuda ? ctx->cuda->computeCapability : 0;
+}
+
+extern "C" attn_status attn_context_set_stream(attn_context *handle,
                                                void *cu_stream) {
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
   if (!ctx)
-    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+    return ATTN_ERROR_INVALID_ARGUMENT;
   if (!ctx->cuda)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "attn_context_set_stream needs a CUDA context, this "
@@ -197,9 +338,10 @@ extern "C" attn_status attn_context_set_stream(attn_context *ctx,
   return ATTN_OK;
 }
 
-extern "C" attn_status attn_synchronize(attn_context *ctx) {
+extern "C" attn_status attn_synchronize(attn_context *handle) {
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
   if (!ctx)
-    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+    return ATTN_ERROR_INVALID_ARGUMENT;
   // CPU launches return when they are done.
   return ctx->cuda ? attnrt::cuda::synchronize(*ctx->cuda) : ATTN_OK;
 }
@@ -208,10 +350,14 @@ extern "C" attn_status attn_synchronize(attn_context *ctx) {
 // Device memory (host memory on a CPU context)
 //===----------------------------------------------------------------------===//
 
-extern "C" attn_status attn_device_alloc(attn_context *ctx, size_t bytes,
+extern "C" attn_status attn_device_alloc(attn_context *handle, size_t bytes,
                                          void **out) {
-  if (!ctx || !out)
+  if (!out)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  *out = nullptr;
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
+  if (!ctx)
+    return ATTN_ERROR_INVALID_ARGUMENT;
   *out = nullptr;
   if (bytes == 0)
     return ATTN_OK;
@@ -225,9 +371,10 @@ extern "C" attn_status attn_device_alloc(attn_context *ctx, size_t bytes,
   return ATTN_OK;
 }
 
-extern "C" attn_status attn_device_free(attn_context *ctx, void *p) {
+extern "C" attn_status attn_device_free(attn_context *handle, void *p) {
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
   if (!ctx)
-    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+    return ATTN_ERROR_INVALID_ARGUMENT;
   if (!p)
     return ATTN_OK;
   if (ctx->cuda)
@@ -237,9 +384,12 @@ extern "C" attn_status attn_device_free(attn_context *ctx, void *p) {
 }
 
 /// attn_copy_to_device and attn_copy_to_host: a memcpy on the CPU.
-static attn_status copyBytes(attn_context *ctx, void *dst, const void *src,
+static attn_status copyBytes(attn_context *handle, void *dst, const void *src,
                              size_t bytes, bool toDevice) {
-  if (!ctx || ((!dst || !src) && bytes))
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
+  if (!ctx)
+    return ATTN_ERROR_INVALID_ARGUMENT;
+  if ((!dst || !src) && bytes)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
   if (bytes == 0)
     return ATTN_OK;
@@ -420,18 +570,22 @@ static attn_status readFile(const char *path, std::string &out) {
   return ATTN_OK;
 }
 
-extern "C" attn_status attn_kernel_load(attn_context *ctx, const char *path,
-                                        const char *name, attn_kernel **out) {
-  if (!ctx || !path || !name || !out)
+extern "C" attn_status attn_kernel_load(attn_context *ctxHandle,
+                                        const char *path, const char *name,
+                                        attn_kernel **out) {
+  if (!path || !name || !out)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
   *out = nullptr;
+  std::shared_ptr<attn_context> ctx = liveContext(ctxHandle);
+  if (!ctx)
+    return ATTN_ERROR_INVALID_ARGUMENT;
   if (ctx->cuda) {
     std::string image;
     if (attn_status s = readFile(path, image))
       return s;
     // cuModuleLoadData takes no size: PTX is read up to its NUL.
     image.push_back('\0');
-    return attnrt::loadImage(ctx, image.data(), image.size(), name, out,
+    return attnrt::loadImage(ctxHandle, image.data(), image.size(), name, out,
                              std::string("'") + path + "'");
   }
   void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -450,16 +604,19 @@ extern "C" attn_status attn_kernel_load(attn_context *ctx, const char *path,
   k->info = meta;
   if (attn_status s = parseMeta(*k))
     return s;
-  *out = k.release();
+  *out = kernels().add(std::move(k));
   return ATTN_OK;
 }
 
-attn_status attnrt::loadImage(attn_context *ctx, const void *image, size_t size,
-                              const std::string &name, attn_kernel **out,
-                              const std::string &origin) {
-  if (!ctx || !image || !out)
+attn_status attnrt::loadImage(attn_context *handle, const void *image,
+                              size_t size, const std::string &name,
+                              attn_kernel **out, const std::string &origin) {
+  if (!image || !out)
     return fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
   *out = nullptr;
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
+  if (!ctx)
+    return ATTN_ERROR_INVALID_ARGUMENT;
   if (!ctx->cuda)
     return fail(ATTN_ERROR_INVALID_ARGUMENT,
                 "kernel images are CUDA modules and need a CUDA context; "
@@ -498,7 +655,7 @@ attn_status attnrt::loadImage(attn_context *ctx, const void *image, size_t size,
     entries.push_back({l.entry, l.sharedBytes});
   if (attn_status s = cuda::resolveLaunches(*k->gpu, entries))
     return s;
-  *out = k.release();
+  *out = kernels().add(std::move(k));
   return ATTN_OK;
 }
 
@@ -511,13 +668,25 @@ extern "C" attn_status attn_kernel_load_image(attn_context *ctx,
   return attnrt::loadImage(ctx, image, size, name, out);
 }
 
-extern "C" void attn_kernel_release(attn_kernel *kernel) { delete kernel; }
+extern "C" attn_status attn_kernel_release(attn_kernel *handle) {
+  // Freed here, or by the last launch still running with it.
+  if (!handle)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null kernel");
+  if (!kernels().remove(handle))
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "attn_kernel_release: the kernel handle is not live "
+                        "(released twice, or not an attn_kernel)");
+  return ATTN_OK;
+}
 
-extern "C" const char *attn_kernel_info(const attn_kernel *kernel) {
+extern "C" const char *attn_kernel_info(const attn_kernel *handle) {
+  // The table keeps the kernel, and so its text, alive until release.
+  std::shared_ptr<attn_kernel> kernel = liveKernel(handle);
   return kernel ? kernel->info.c_str() : "";
 }
 
-extern "C" int attn_kernel_num_args(const attn_kernel *kernel) {
+extern "C" int attn_kernel_num_args(const attn_kernel *handle) {
+  std::shared_ptr<attn_kernel> kernel = liveKernel(handle);
   return kernel ? int(kernel->args.size()) : 0;
 }
 
@@ -614,6 +783,60 @@ attn_status attnrt::checkAttentionArgs(const std::string &pattern,
   if (pattern.rfind("#attn.dilated", 0) == 0 && Nq != Nk)
     return bad("dilated attention needs Nq == Nk, got " + std::to_string(Nq) +
                " and " + std::to_string(Nk));
+  return ATTN_OK;
+}
+
+static bool isOutputRole(const std::string &role) {
+  return role == "out" || role == "lse" || role == "state_out";
+}
+
+/// Checks the strides of tensor `t` (rank and shape already checked):
+/// none negative, the bytes it spans representable, and for an output no
+/// two elements at one address. Sets `extent` to the bytes it spans.
+static attn_status checkExtent(const std::string &what, const attn_tensor &t,
+                               bool output,
+                               std::pair<uintptr_t, uintptr_t> &extent) {
+  auto bad = [&](const std::string &m) {
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, what + " " + m);
+  };
+  int64_t last = 0; // offset of the last element, in elements
+  for (int d = 0; d < t.rank; ++d) {
+    if (t.strides[d] < 0)
+      return bad("has a negative stride " + std::to_string(t.strides[d]) +
+                 " in dimension " + std::to_string(d) +
+                 " (views must have non-negative strides)");
+    int64_t step;
+    if (__builtin_mul_overflow(t.shape[d] - 1, t.strides[d], &step) ||
+        __builtin_add_overflow(last, step, &last))
+      return bad("spans more elements than fit in 64 bits (shape and "
+                 "strides too large)");
+  }
+  int64_t elt = enumValue(t.dtype) == ATTN_F32 ? 4 : 2, bytes;
+  uintptr_t lo = reinterpret_cast<uintptr_t>(t.data), hi;
+  if (__builtin_mul_overflow(last + 1, elt, &bytes) ||
+      __builtin_add_overflow(lo, uintptr_t(bytes), &hi))
+    return bad("spans more bytes than the address space has");
+  extent = {lo, hi};
+  if (!output)
+    return ATTN_OK;
+  // No self-overlap: ordered by stride, each dimension's stride clears the
+  // span of the dimensions inside it (so a stride of 0 over an extent above
+  // 1 is refused).
+  std::vector<int> dims;
+  for (int d = 0; d < t.rank; ++d)
+    if (t.shape[d] > 1)
+      dims.push_back(d);
+  std::sort(dims.begin(), dims.end(),
+            [&](int a, int b) { return t.strides[a] < t.strides[b]; });
+  int64_t span = 1;
+  for (int d : dims) {
+    if (t.strides[d] < span)
+      return bad("has stride " + std::to_string(t.strides[d]) +
+                 " in dimension " + std::to_string(d) + " of extent " +
+                 std::to_string(t.shape[d]) +
+                 ": elements of an output would share memory");
+    span = t.strides[d] * (t.shape[d] - 1) + span;
+  }
   return ATTN_OK;
 }
 
@@ -746,10 +969,16 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   return ATTN_OK;
 }
 
-extern "C" attn_status attn_launch(attn_context *ctx,
-                                   const attn_kernel *kernel,
+extern "C" attn_status attn_launch(attn_context *contextHandle,
+                                   const attn_kernel *kernelHandle,
                                    const attn_tensor *args, int num_args) {
-  if (!ctx || !kernel || !args)
+  std::shared_ptr<attn_context> ctx = liveContext(contextHandle);
+  if (!ctx)
+    return ATTN_ERROR_INVALID_ARGUMENT;
+  std::shared_ptr<attn_kernel> kernel = liveKernel(kernelHandle);
+  if (!kernel)
+    return ATTN_ERROR_INVALID_ARGUMENT;
+  if (!args)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
   if (kernel->gpu && !ctx->cuda)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
@@ -778,12 +1007,18 @@ extern "C" attn_status attn_launch(attn_context *ctx,
                           "lse", "slopes", "state_in", "state_out"};
   std::vector<Descriptor> descs(n);
   std::vector<void *> ptrs(n);
+  std::vector<std::pair<uintptr_t, uintptr_t>> extents(n); // bytes [lo, hi)
   for (size_t i = 0; i < n; ++i) {
     const ArgMeta &m = kernel->args[i];
     const attn_tensor &t = args[i];
     std::string what = "argument " + std::to_string(i) + " (" + m.role + ")";
     if (!t.data)
       return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, what + " has no data");
+    int dtype = enumValue(t.dtype);
+    if (dtype < ATTN_F32 || dtype > ATTN_BF16)
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          what + " has an unknown dtype " +
+                              std::to_string(dtype));
     if (t.dtype != m.dtype)
       return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                           what + " must be " + dtypeName(m.dtype) + ", got " +
@@ -809,6 +1044,8 @@ extern "C" attn_status attn_launch(attn_context *ctx,
       return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                           what + " must have innermost stride 1, got " +
                               std::to_string(t.strides[m.rank - 1]));
+    if (attn_status s = checkExtent(what, t, isOutputRole(m.role), extents[i]))
+      return s;
     for (int r = 0; r < 8; ++r)
       if (m.role == roles[r])
         byRole[r] = &t;
@@ -831,6 +1068,22 @@ extern "C" attn_status attn_launch(attn_context *ctx,
       w[3 + m.rank + dIdx] = t.strides[dIdx];
     }
     ptrs[i] = &descs[i];
+  }
+  // An output that shares memory with another tensor would be read while
+  // it is written (or written twice): the result is undefined.
+  for (size_t i = 0; i < n; ++i) {
+    if (!isOutputRole(kernel->args[i].role))
+      continue;
+    for (size_t j = 0; j < n; ++j)
+      if (j != i && extents[i].first < extents[j].second &&
+          extents[j].first < extents[i].second)
+        return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                            "argument " + std::to_string(i) + " (" +
+                                kernel->args[i].role + ") overlaps argument " +
+                                std::to_string(j) + " (" +
+                                kernel->args[j].role +
+                                ") in memory; outputs need memory of "
+                                "their own");
   }
   if (!byRole[0] || !byRole[1] || !byRole[2] || !byRole[3])
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,

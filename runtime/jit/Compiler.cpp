@@ -305,9 +305,19 @@ void dump(const CompileOptions &o, const std::string &name,
           const std::string &data) {
   if (o.dumpDir.empty())
     return;
-  llvm::sys::fs::create_directories(o.dumpDir);
   std::string err;
-  writeFileAtomic(o.dumpDir + "/" + name, data, err);
+  if (std::error_code ec = llvm::sys::fs::create_directories(o.dumpDir))
+    err = ec.message();
+  else if (writeFileAtomic(o.dumpDir + "/" + name, data, err))
+    return;
+  // A dump is a debugging aid: say once why there is none, and go on.
+  // (A function-local static is initialised once, thread-safely.)
+  static const bool warned = [&] {
+    llvm::errs() << "attn: warning: cannot write dumps to ATTN_DUMP_DIR '"
+                 << o.dumpDir << "': " << err << "\n";
+    return true;
+  }();
+  (void)warned;
 }
 
 std::string cTypeOfRank(int64_t rank) {

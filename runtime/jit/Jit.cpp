@@ -17,13 +17,17 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <atomic>
 #include <chrono>
-#include <dlfcn.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <elf.h>
 #include <map>
 #include <mutex>
+#include <unistd.h>
 
 namespace {
 
@@ -50,13 +54,105 @@ int64_t envInt(const char *name, int64_t fallback) {
   return (end && *end == 0 && x > 0) ? x : fallback;
 }
 
-/// Reads a cache entry; false when missing or when its hash does not match.
-bool readEntry(const std::string &so, const std::string &sha) {
-  auto data = llvm::MemoryBuffer::getFile(so);
-  auto expect = llvm::MemoryBuffer::getFile(sha);
-  if (!data || !expect)
+/// The sidecar of a cache entry (<entry>.sha256): the binary's SHA-256 on
+/// the first line, then the key the entry was built for and its size, so an
+/// entry copied or renamed onto another key is refused.
+std::string sidecarText(const std::string &key, const std::string &binary) {
+  return sha256Hex(binary) + "\nkey " + key + "\nsize " +
+         std::to_string(binary.size()) + "\n";
+}
+
+/// Whether an ELF image (a shared object, a cubin) is whole: every program
+/// and section header, and every loaded segment, inside the file. dlopen of
+/// a truncated object maps pages past its end and dies of SIGBUS.
+bool elfComplete(llvm::StringRef data) {
+  auto within = [&](uint64_t offset, uint64_t count, uint64_t each) {
+    uint64_t bytes;
+    return !__builtin_mul_overflow(count, each, &bytes) &&
+           offset <= data.size() && bytes <= data.size() - offset;
+  };
+  Elf64_Ehdr eh;
+  if (data.size() < sizeof eh ||
+      std::memcmp(data.data(), ELFMAG, SELFMAG) != 0 ||
+      data[EI_CLASS] != ELFCLASS64)
     return false;
-  return sha256Hex((*data)->getBuffer()) == (*expect)->getBuffer().trim();
+  std::memcpy(&eh, data.data(), sizeof eh);
+  if (!within(eh.e_phoff, eh.e_phnum, eh.e_phentsize) ||
+      !within(eh.e_shoff, eh.e_shnum, eh.e_shentsize) ||
+      (eh.e_phnum && eh.e_phentsize < sizeof(Elf64_Phdr)))
+    return false;
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, data.data() + eh.e_phoff + i * eh.e_phentsize, sizeof ph);
+    if (ph.p_type == PT_LOAD && !within(ph.p_offset, ph.p_filesz, 1))
+      return false;
+  }
+  return true;
+}
+
+/// Why the cache entry `so` (with sidecar `sha`) cannot serve `key`; ""
+/// when it can. `missing` is set when neither file is there (a plain miss).
+std::string checkEntry(const std::string &so, const std::string &sha,
+                       const std::string &key, bool &missing) {
+  namespace fs = llvm::sys::fs;
+  missing = !fs::exists(so) && !fs::exists(sha);
+  if (missing)
+    return "missing";
+  if (fs::is_directory(so) || fs::is_directory(sha))
+    return "a directory is in its place";
+  auto data = llvm::MemoryBuffer::getFile(so, /*IsText=*/false,
+                                          /*RequiresNullTerminator=*/false);
+  auto side = llvm::MemoryBuffer::getFile(sha);
+  if (!data || !side)
+    return "it is incomplete or unreadable";
+  llvm::SmallVector<llvm::StringRef, 4> lines;
+  (*side)->getBuffer().trim().split(lines, '\n');
+  if (lines.size() < 3 || !lines[1].consume_front("key ") ||
+      !lines[2].consume_front("size "))
+    return "its sidecar names no key (written by an older runtime)";
+  if (lines[1].trim() != key)
+    return "it was built for another key";
+  llvm::StringRef bytes = (*data)->getBuffer();
+  if (lines[2].trim() != std::to_string(bytes.size()))
+    return "its size differs from the recorded one";
+  if (sha256Hex(bytes) != lines[0].trim())
+    return "its hash does not match";
+  if (!llvm::StringRef(so).ends_with(".ptx") && !elfComplete(bytes))
+    return "it is not a complete ELF image";
+  return "";
+}
+
+/// Moves a bad entry's files out of the way (kept for inspection); a file
+/// another process has already moved is not an error.
+void moveAside(const std::string &so, const std::string &sha) {
+  static std::atomic<unsigned> counter{0};
+  std::string suffix =
+      ".bad." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  for (const std::string &f : {so, sha})
+    if (llvm::sys::fs::exists(f))
+      (void)llvm::sys::fs::rename(f, f + suffix);
+}
+
+/// A temporary cache directory private to this process, for when the
+/// configured one cannot be used; created once, with one warning, and
+/// removed at exit. Empty when even that fails.
+const std::string &privateCacheDir(const std::string &dir,
+                                   const std::string &why) {
+  // Never destroyed: the exit handler that removes the directory reads it.
+  static const std::string *tmp = [&] {
+    llvm::SmallString<128> path;
+    if (llvm::sys::fs::createUniqueDirectory("attn-cache", path))
+      return new std::string();
+    std::fprintf(stderr,
+                 "attn-jit: warning: cache directory '%s' is not usable "
+                 "(%s); caching in '%s' for this process\n",
+                 dir.c_str(), why.c_str(), path.c_str());
+    std::atexit([] {
+      (void)llvm::sys::fs::remove_directories(privateCacheDir("", ""));
+    });
+    return new std::string(path.str());
+  }();
+  return *tmp;
 }
 
 /// Identity of the compiler that generates the code: a hash of the shared
@@ -166,45 +262,85 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
     if (it != memoryCache.end())
       so = it->second;
   }
-  if (so.empty()) {
-    std::string dir = cacheDir();
-    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-      return fail(ATTN_ERROR_IO,
-                  "cannot create cache directory '" + dir + "': " +
-                      ec.message());
+  // A file another process has since moved aside falls through to the
+  // disk cache, which rebuilds it.
+  if (!so.empty() &&
+      attn_kernel_load(ctx, so.c_str(), "kernel", out) == ATTN_OK)
+    return ATTN_OK;
+
+  bool log = std::getenv("ATTN_JIT_LOG") != nullptr;
+  auto start = std::chrono::steady_clock::now();
+  auto elapsedMs = [&] {
+    return std::chrono::duration<double, std::milli>(
+               std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  std::string dir = cacheDir();
+  std::error_code dirError = llvm::sys::fs::create_directories(dir);
+  // A valid entry serves, even from a read-only cache. A bad one (wrong
+  // key, truncated, garbage, a directory) is moved aside and rebuilt; an
+  // entry that passes the checks but does not load is rebuilt once too.
+  for (int attempt = 0; attempt < 2; ++attempt) {
     std::string path = dir + "/" + key + ext, sha = path + ".sha256";
-    bool log = std::getenv("ATTN_JIT_LOG") != nullptr;
-    auto start = std::chrono::steady_clock::now();
-    auto elapsedMs = [&] {
-      return std::chrono::duration<double, std::milli>(
-                 std::chrono::steady_clock::now() - start)
-          .count();
-    };
-    if (readEntry(path, sha)) {
+    bool missing = true;
+    std::string why =
+        dirError ? "missing" : checkEntry(path, sha, key, missing);
+    bool hit = why.empty();
+    if (!hit && !missing) {
+      std::fprintf(stderr,
+                   "attn-jit: warning: cache entry '%s' is bad (%s): moved "
+                   "aside, rebuilding\n",
+                   path.c_str(), why.c_str());
+      moveAside(path, sha);
+    }
+    if (hit) {
       if (log)
         std::fprintf(stderr, "attn-jit: disk cache hit %s (%.1f ms)\n",
                      key.substr(0, 12).c_str(), elapsedMs());
     } else {
-      // Missing or corrupt: compile, then publish .so before its hash so a
-      // reader never accepts a half-written entry.
       std::string binary, error;
       if (!attn::compile(source, "<attn-jit>", emit, options, binary, error))
         return fail(ATTN_ERROR_COMPILE,
                     "cannot compile " + what + ": " + error);
-      if (!attn::writeFileAtomic(path, binary, error) ||
-          !attn::writeFileAtomic(sha, sha256Hex(binary) + "\n", error))
-        return fail(ATTN_ERROR_IO, error);
       if (log)
         std::fprintf(stderr, "attn-jit: compiled %s in %.1f ms\n",
                      key.substr(0, 12).c_str(), elapsedMs());
+      // Publish the binary before its sidecar, each atomically, so a
+      // reader never accepts a half-written entry. Where the cache cannot
+      // be written, a private one takes the entry.
+      auto publish = [&](const std::string &p) {
+        return attn::writeFileAtomic(p, binary, error) &&
+               attn::writeFileAtomic(p + ".sha256", sidecarText(key, binary),
+                                     error);
+      };
+      if (dirError || !publish(path)) {
+        std::string reason =
+            dirError ? "cannot create it: " + dirError.message() : error;
+        const std::string &tmp = privateCacheDir(dir, reason);
+        path = tmp + "/" + key + ext;
+        if (tmp.empty() || !publish(path))
+          return fail(
+              ATTN_ERROR_IO,
+              "the kernel for " + what +
+                  " compiled, but the JIT cache cannot store it: " + reason);
+      }
     }
-    so = path;
-    std::lock_guard<std::mutex> g(cacheMutex);
-    memoryCache[key] = so;
+    attn_status s = attn_kernel_load(ctx, path.c_str(), "kernel", out);
+    if (s == ATTN_OK) {
+      std::lock_guard<std::mutex> g(cacheMutex);
+      memoryCache[key] = path;
+      return ATTN_OK;
+    }
+    if (!hit)
+      return s;
+    std::fprintf(stderr,
+                 "attn-jit: warning: cache entry '%s' does not load (%s): "
+                 "moved aside, rebuilding\n",
+                 path.c_str(), attn_last_error());
+    moveAside(path, sha);
   }
-  return attn_kernel_load(ctx, so.c_str(), "kernel", out);
+  return fail(ATTN_ERROR_INTERNAL, "the JIT cache could not serve " + what);
 }
-
 
 } // namespace
 

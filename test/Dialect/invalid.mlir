@@ -288,6 +288,15 @@ func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x
 
 // -----
 
+func.func @f(%q: memref<1x8x64x32xf32>, %k: memref<1x2x64x32xf32>, %v: memref<1x2x64x32xf32>, %o: memref<1x8x64x32xf32>) {
+  // expected-error @+1 {{landmark 'topk' must be at most 256 (the retrieval is unrolled at compile time), got 100000}}
+  attn.attention #attn.landmark<block = 64, topk = 100000> ins(%q, %k, %v : memref<1x8x64x32xf32>, memref<1x2x64x32xf32>, memref<1x2x64x32xf32>) outs(%o : memref<1x8x64x32xf32>)
+  return
+}
+
+
+// -----
+
 func.func @f(%q: memref<1x4x64x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4x64x16xf32>, %o: memref<1x4x64x16xf32>, %slopes: memref<3xf32>) {
   // expected-error @+1 {{slopes length must equal the number of query heads; length mismatch: 'slopes' has 3 but 'q' has 4}}
   attn.lightning ins(%q, %k, %v : memref<1x4x64x32xf32>, memref<1x4x64x32xf32>, memref<1x4x64x16xf32>) outs(%o : memref<1x4x64x16xf32>) slopes(%slopes : memref<3xf32>)

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,55 @@ int main(void) {
   CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "argument count: %s",
         attn_last_error());
 
+  /* Strides and memory the runtime can check (issue 15 #14). */
+  memcpy(bad, args, sizeof bad);
+  bad[0].strides[2] = -((int64_t)1 << 40);
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "(q) has a negative stride"),
+        "negative stride: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[1].strides[0] = INT64_MAX / 2, bad[1].shape[0] = 1;
+  bad[1].strides[1] = INT64_MAX / 2;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "(k) spans more"),
+        "strides whose extent overflows: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[3].strides[2] = 0;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "elements of an output would share"),
+        "zero stride in an output: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[3].data = q;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "(out) overlaps argument 0 (q)"),
+        "output aliasing an input: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  bad[1].data = q, bad[2].data = q; /* inputs may share memory */
+  bad[1].shape[1] = bad[2].shape[1] = H,
+  bad[1].strides[0] = bad[2].strides[0] = H * N * D;
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_OK, "inputs sharing memory: %s", attn_last_error());
+  memcpy(bad, args, sizeof bad);
+  {
+    int raw = 7; /* an out-of-range enum value, as a C caller can store */
+    memcpy(&bad[2].dtype, &raw, sizeof raw);
+  }
+  s = attn_launch(ctx, kernel, bad, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "(v) has an unknown dtype 7"),
+        "dtype out of range: %s", attn_last_error());
+  {
+    attn_context *none_ctx = NULL;
+    s = attn_context_create((attn_device)5, 0, &none_ctx);
+    CHECK(s == ATTN_ERROR_INVALID_ARGUMENT && !none_ctx &&
+              strstr(attn_last_error(), "unknown device 5"),
+          "device out of range: %s", attn_last_error());
+  }
+
   attn_kernel *none = NULL;
   s = attn_get_kernel(ctx, "#attn.sliding_window<window = 0>", ATTN_F32, D, D,
                       0.0f, 0, &none);
@@ -205,8 +255,47 @@ int main(void) {
   CHECK(s == ATTN_OK && !empty && attn_device_free(ctx, NULL) == ATTN_OK,
         "empty allocation");
 
-  attn_kernel_release(kernel);
-  attn_context_destroy(ctx);
+  /* Handles: a released kernel or destroyed context is detected, never
+   * used after free; a handle of the other kind or garbage is refused. */
+  s = attn_launch(ctx, (const attn_kernel *)ctx, args, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "kernel handle is not live"),
+        "a context passed as a kernel: %s", attn_last_error());
+  s = attn_launch(ctx, (const attn_kernel *)(uintptr_t)0x1234, args, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "a garbage kernel handle: %s",
+        attn_last_error());
+  CHECK(attn_kernel_release(kernel) == ATTN_OK, "release");
+  s = attn_kernel_release(kernel);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "released twice"),
+        "double release: %s", attn_last_error());
+  s = attn_launch(ctx, kernel, args, 4);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "kernel handle is not live"),
+        "launch of a released kernel: %s", attn_last_error());
+  CHECK(!strcmp(attn_kernel_info(kernel), "") &&
+            attn_kernel_num_args(kernel) == 0,
+        "info of a released kernel");
+  /* A new kernel may reuse the slot; the old handle stays dead. */
+  attn_kernel *again = NULL;
+  s = attn_get_kernel(ctx, "#attn.causal", ATTN_F32, D, D, 0.0f, 0, &again);
+  CHECK(s == ATTN_OK && again != kernel &&
+            attn_launch(ctx, kernel, args, 4) == ATTN_ERROR_INVALID_ARGUMENT &&
+            attn_launch(ctx, again, args, 4) == ATTN_OK,
+        "stale handle after its slot is reused");
+  CHECK(attn_kernel_release(again) == ATTN_OK, "release the new kernel");
+  CHECK(attn_context_destroy(ctx) == ATTN_OK, "destroy");
+  s = attn_context_destroy(ctx);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "destroyed twice"),
+        "double destroy: %s", attn_last_error());
+  s = attn_synchronize(ctx);
+  CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
+            strstr(attn_last_error(), "context handle is not live"),
+        "a destroyed context: %s", attn_last_error());
+  CHECK(attn_kernel_release(NULL) == ATTN_ERROR_INVALID_ARGUMENT &&
+            attn_context_destroy(NULL) == ATTN_ERROR_INVALID_ARGUMENT,
+        "NULL handles");
   printf("%d failures\n", failures);
   return failures ? 1 : 0;
 }

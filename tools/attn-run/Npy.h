@@ -15,6 +15,7 @@ struct Array {
   std::vector<int64_t> shape;
   std::vector<double> data; // values, whatever the file's dtype
   std::string dtype;        // "f32" or "f16"
+  /// The element count; readNpy has checked that it fits the file.
   int64_t size() const {
     int64_t n = 1;
     for (int64_t d : shape)
@@ -23,8 +24,13 @@ struct Array {
   }
 };
 
-/// Reads `path`; on failure returns false and sets `error`.
+/// Reads `path`; on failure returns false and sets `error`. The header is
+/// checked against the file's size before the data is read; only regular
+/// files are read.
 bool readNpy(const std::string &path, Array &out, std::string &error);
+/// The bytes of a .npy file of float32 or float16 ("f32"/"f16") data.
+std::string encodeNpy(const std::vector<int64_t> &shape,
+                      const std::vector<float> &data, const std::string &dtype);
 /// Writes float32 or float16 ("f32"/"f16") atomically.
 bool writeNpy(const std::string &path, const std::vector<int64_t> &shape,
               const std::vector<float> &data, const std::string &dtype,

@@ -14,22 +14,25 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SHA256.h"
-#include "llvm/ADT/StringExtras.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
+#include <fcntl.h>
 #include <limits>
 #include <map>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace attn;
@@ -39,7 +42,7 @@ using llvm::isa;
 namespace {
 
 const char *kUsage = R"(usage:
-  attn-run --pattern PATTERN --q q.npy --k k.npy --v v.npy --out o.npy
+  attn-run --pattern PATTERN --q q.npy --k k.npy --v v.npy [--out o.npy]
            [--lse lse.npy] [--scale S] [--dtype f32|f16|bf16] [--threads N]
            [--check] [--bench N] [--target cpu|cuda]
   attn-run FILE.mlir --entry F --arg q.npy --arg k.npy --arg v.npy
@@ -70,6 +73,8 @@ PATTERN is the dialect's attribute syntax, e.g.
                 abs and relative error, exits 1 beyond tolerance
                 (f32 1e-5, f16/bf16 1e-2 relative to max |O|)
   --bench N     run N times, print the median time and useful GFLOP/s
+  --out FILE    where O goes; optional with --check or --bench. Outputs
+                are written together at the end, or not at all
   --target T    cpu (default) or cuda: the kernel is compiled for the GPU
                 (sm_90a from compute capability 9.0, else sm_80; a cubin
                 where ptxas is installed, else PTX), the .npy inputs move
@@ -77,10 +82,138 @@ PATTERN is the dialect's attribute syntax, e.g.
 Exit status: 0 ok, 1 check failed, 2 bad input or unsupported request.
 )";
 
+void removePendingOutputs();
+
 [[noreturn]] void die(const std::string &msg) {
   std::fprintf(stderr, "attn-run: error: %s\n", msg.c_str());
+  removePendingOutputs();
   std::exit(2);
 }
+
+void warn(const std::string &msg) {
+  std::fprintf(stderr, "attn-run: warning: %s\n", msg.c_str());
+}
+
+/// Absolute, dot-free spelling of `path`, to compare paths that may not
+/// exist yet.
+std::string normalPath(const std::string &path) {
+  llvm::SmallString<256> p(path);
+  (void)llvm::sys::fs::make_absolute(p);
+  llvm::sys::path::remove_dots(p, /*remove_dot_dot=*/true);
+  return p.str().str();
+}
+
+/// Whether two paths name one file: the same spelling once normalised, or
+/// the same inode (links) when both exist.
+bool sameFile(const std::string &a, const std::string &b) {
+  bool same = false;
+  return normalPath(a) == normalPath(b) ||
+         (!llvm::sys::fs::equivalent(a, b, same) && same);
+}
+
+/// The output files of a run. Each is created as a temporary next to its
+/// path before any work, so an unwritable path fails before anything is
+/// computed; they are published together at the end, and on any failure
+/// every temporary (and every file already published) is removed, so no
+/// run leaves part of its outputs behind.
+class OutputFiles {
+public:
+  struct File {
+    std::string flag, path, tmp;
+    int fd = -1;
+    bool direct = false; // a device or FIFO (/dev/null): written in place
+  };
+
+  /// Registers `path` for `flag`; dies naming the problem when the path
+  /// is a directory, repeats another output, names an input (`inputs`:
+  /// flag and path), or cannot be created.
+  void add(const std::string &flag, const std::string &path,
+           const std::vector<std::pair<std::string, std::string>> &inputs) {
+    if (path.empty())
+      return;
+    if (llvm::sys::fs::is_directory(path))
+      die(flag + " '" + path + "' is a directory; give a file name");
+    for (const File &f : files)
+      if (sameFile(f.path, path))
+        die(f.flag + " and " + flag + " both name '" + path +
+            "'; give each output its own file");
+    for (const auto &[inFlag, inPath] : inputs)
+      if (!inPath.empty() && sameFile(inPath, path))
+        die(flag + " '" + path + "' is also the input " + inFlag +
+            "; writing it would overwrite that input");
+    File f{flag, path, path + ".tmp." + std::to_string(getpid())};
+    // An existing device or FIFO cannot be replaced by a rename (and as
+    // root that would replace /dev/null): it is written in place.
+    llvm::sys::fs::file_status st;
+    if (!llvm::sys::fs::status(path, st) && llvm::sys::fs::exists(st) &&
+        !llvm::sys::fs::is_regular_file(st)) {
+      f.direct = true;
+      f.tmp.clear();
+      f.fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    } else {
+      f.fd =
+          ::open(f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    }
+    if (f.fd < 0)
+      die("cannot write " + flag + " '" + path + "': " + std::strerror(errno));
+    files.push_back(f);
+  }
+
+  /// Writes `bytes` as the output of `flag` (to its temporary).
+  void write(const std::string &flag, const std::string &bytes) {
+    for (File &f : files) {
+      if (f.flag != flag)
+        continue;
+      size_t done = 0;
+      while (done < bytes.size()) {
+        ssize_t n = ::write(f.fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n <= 0)
+          die("cannot write " + flag + " '" + f.path +
+              "': " + std::strerror(errno));
+        done += size_t(n);
+      }
+      if (::close(f.fd) != 0) {
+        f.fd = -1;
+        die("cannot write " + flag + " '" + f.path +
+            "': " + std::strerror(errno));
+      }
+      f.fd = -1;
+    }
+  }
+
+  /// Renames every temporary onto its path.
+  void publish() {
+    for (File &f : files) {
+      if (f.direct)
+        continue;
+      if (std::rename(f.tmp.c_str(), f.path.c_str()) != 0)
+        die("cannot write " + f.flag + " '" + f.path +
+            "': " + std::strerror(errno));
+      f.tmp.clear();
+    }
+    files.clear();
+  }
+
+  /// Removes every temporary and every output already published.
+  void removeAll() {
+    for (File &f : files) {
+      if (f.fd >= 0)
+        ::close(f.fd);
+      if (!f.direct)
+        std::remove(f.tmp.empty() ? f.path.c_str() : f.tmp.c_str());
+    }
+    files.clear();
+  }
+
+private:
+  std::vector<File> files;
+};
+
+OutputFiles outputs;
+
+void removePendingOutputs() { outputs.removeAll(); }
 
 struct Options {
   std::string pattern, file, entry, q, k, v, out, lse, dtype, target = "cpu";
@@ -111,7 +244,9 @@ Options parseArgs(int argc, char **argv) {
       std::fputs(kUsage, stdout);
       std::exit(0);
     } else if (a == "--pattern") {
-      o.pattern = value(i);
+      // Surrounding blanks (a quoted pattern with a space) are not part of
+      // the attribute.
+      o.pattern = llvm::StringRef(value(i)).trim().str();
     } else if (a == "--q") {
       o.q = value(i);
     } else if (a == "--k") {
@@ -133,9 +268,18 @@ Options parseArgs(int argc, char **argv) {
       if (o.dtype != "f32" && o.dtype != "f16" && o.dtype != "bf16")
         die("--dtype must be f32, f16 or bf16, got '" + o.dtype + "'");
     } else if (a == "--scale") {
-      o.scale = number(a, value(i));
-      if (!std::isfinite(o.scale) || o.scale == 0)
-        die("--scale must be finite and nonzero");
+      std::string text = value(i);
+      o.scale = number(a, text);
+      if (std::isnan(o.scale))
+        die("--scale must be a number, got '" + text + "'");
+      if (o.scale == 0)
+        die("--scale must be nonzero");
+      // The kernels take the scale as f32.
+      if (std::fabs(o.scale) > std::numeric_limits<float>::max() ||
+          float(o.scale) == 0)
+        die("--scale " + text +
+            " is out of the f32 range (|S| between "
+            "1.2e-38 and 3.4e38)");
     } else if (a == "--threads") {
       double t = number(a, value(i));
       if (t < 1 || t > 1024 || t != std::floor(t))
@@ -179,8 +323,10 @@ Options parseArgs(int argc, char **argv) {
   }
   if (o.q.empty() || o.k.empty() || o.v.empty())
     die("--q, --k and --v are required");
-  if (o.out.empty())
-    die("--out is required");
+  // Without --out the run is for --check or --bench alone.
+  if (o.out.empty() && !o.check && o.bench == 0)
+    die("--out is required (or --check / --bench to run without writing "
+        "O)");
   bool lightning = o.pattern == "#attn.lightning";
   if (!lightning && o.file.empty() &&
       !(o.slopes.empty() && o.stateIn.empty() && o.stateOut.empty()))
@@ -232,7 +378,10 @@ mlir::Attribute parsePattern(mlir::MLIRContext &ctx, const std::string &text) {
                                               &consumed);
   if (!attr || consumed != text.size())
     die("invalid pattern '" + text + "'" +
-        (diag.empty() ? std::string() : ": " + diag));
+        (!diag.empty() ? ": " + diag
+         : attr        ? std::string(": text after the attribute")
+                       : std::string(": expected an attribute such as "
+                                            "'#attn.causal' (see --help)")));
   if (!isa<mlir::attn::PatternAttrInterface>(attr))
     die("'" + text + "' is not an attention pattern (see --help)");
   return attr;
@@ -299,6 +448,19 @@ struct Buffer {
   }
 };
 
+/// Largest finite value of a kernel dtype.
+double dtypeMax(attn_dtype t) {
+  return t == ATTN_F16 ? 65504.0 : double(std::numeric_limits<float>::max());
+}
+
+const char *dtypeText(attn_dtype t) {
+  return t == ATTN_F32 ? "f32" : t == ATTN_F16 ? "f16" : "bf16";
+}
+
+/// Inputs whose finite values became infinite in the kernel's dtype (each
+/// has been warned about); a likely cause of non-finite outputs.
+std::vector<std::string> overflowedInputs;
+
 Buffer loadInput(const std::string &path, const std::string &name,
                  attn_dtype dtype) {
   Array a;
@@ -313,13 +475,74 @@ Buffer loadInput(const std::string &path, const std::string &name,
       die("--" + name + " '" + path + "' has an empty dimension " +
           std::to_string(d));
   Buffer b(a.shape, dtype);
+  int64_t overflowed = 0;
   for (int64_t i = 0; i < b.count(); ++i) {
     if (!std::isfinite(a.data[i]))
       die("--" + name + " '" + path + "' holds a non-finite value at flat "
           "index " + std::to_string(i));
     b.set(i, a.data[i]);
+    overflowed += !std::isfinite(b.get(i));
+  }
+  if (overflowed) {
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%.6g", dtypeMax(dtype));
+    warn("--" + name + " '" + path + "': " + std::to_string(overflowed) +
+         " of " + std::to_string(b.count()) + " values exceed the " +
+         dtypeText(dtype) + " range (|x| > " + limit +
+         ") and become infinite; the outputs will not be finite (use "
+         "--dtype f32 or scale the inputs down)");
+    overflowedInputs.push_back("--" + name);
   }
   return b;
+}
+
+/// Largest Euclidean norm of a row (last dimension) of `b`.
+double maxRowNorm(const Buffer &b) {
+  int64_t d = b.shape.back(), rows = b.count() / d;
+  double best = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (int64_t j = 0; j < d; ++j) {
+      double x = b.get(r * d + j);
+      sum += x * x;
+    }
+    best = std::max(best, std::sqrt(sum));
+  }
+  return best;
+}
+
+/// The likely reason for non-finite outputs from finite inputs, as a
+/// sentence for the warning.
+std::string overflowCause(const Buffer &q, const Buffer &k, const Buffer &v,
+                          double scale, bool lightning, attn_dtype kt) {
+  if (!overflowedInputs.empty()) {
+    std::string names;
+    for (const std::string &n : overflowedInputs)
+      names += (names.empty() ? "" : ", ") + n;
+    return std::string("likely cause: ") + names + " exceed the " +
+           dtypeText(kt) +
+           " range (use --dtype f32 or scale the inputs "
+           "down)";
+  }
+  int64_t D = q.shape[3];
+  if (scale == 0)
+    scale = lightning ? 1.0 : 1.0 / std::sqrt(double(D));
+  // |s| <= scale |q| |k| (Cauchy-Schwarz); scores and accumulators are f32.
+  double bound = std::fabs(scale) * maxRowNorm(q) * maxRowNorm(k);
+  if (lightning)
+    bound *= maxRowNorm(v) * double(k.shape[2]);
+  char text[160];
+  double fmax = std::numeric_limits<float>::max();
+  if (bound > fmax / 16) {
+    std::snprintf(text, sizeof text,
+                  "likely cause: the %s reach about %.3g, beyond the f32 "
+                  "range of the kernel's arithmetic (3.4e38); scale the "
+                  "inputs down",
+                  lightning ? "outputs" : "scores scale*<q, k>", bound);
+    return text;
+  }
+  return "likely cause: intermediate values beyond the f32 range (3.4e38) "
+         "or the output dtype's range; scale the inputs down";
 }
 
 std::string fileDtype(const std::string &path) {
@@ -334,6 +557,14 @@ void check(attn_status s, const char *what) {
   if (s == ATTN_OK)
     return;
   die(std::string(what) + ": " + attn_last_error());
+}
+
+/// For attn_get_kernel: the step that failed, by its status (a cache or
+/// load error is not a compile error).
+void checkKernel(attn_status s) {
+  check(s, s == ATTN_ERROR_COMPILE ? "compiling the kernel"
+           : s == ATTN_ERROR_IO    ? "the kernel cache"
+                                   : "getting the kernel");
 }
 
 /// A kernel of a kernel file: compiled through the cache like the JIT's.
@@ -364,7 +595,7 @@ attn_kernel *loadFileKernel(attn_context *ctx, const Options &o) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
   Options o = parseArgs(argc, argv);
   // The device first: without a GPU, say so before reading any input.
   attn_context *ctx = nullptr;
@@ -374,6 +605,20 @@ int main(int argc, char **argv) {
       die(std::string("--target cuda: ") + attn_last_error());
   } else {
     check(attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx), "context");
+  }
+  // Every output path is checked and created (as a temporary) before any
+  // work, so a bad one fails first and nothing is left half-written.
+  {
+    std::vector<std::pair<std::string, std::string>> inputs = {
+        {"--q", o.q},
+        {"--k", o.k},
+        {"--v", o.v},
+        {"--slopes", o.slopes},
+        {"--state-in", o.stateIn},
+        {"the kernel file", o.file}};
+    outputs.add("--out", o.out, inputs);
+    outputs.add("--lse", o.lse, inputs);
+    outputs.add("--state-out", o.stateOut, inputs);
   }
 
   mlir::MLIRContext mctx;
@@ -419,15 +664,14 @@ int main(int argc, char **argv) {
               (o.stateOut.empty() ? 0 : ATTN_LIGHTNING_STATE_OUT);
   auto t0 = std::chrono::steady_clock::now();
   if (lightning) {
-    check(attn_get_lightning_kernel(ctx, kt, D, Dv, float(o.scale), flags,
-                                    &kernel),
-          "compiling the kernel");
+    checkKernel(attn_get_lightning_kernel(ctx, kt, D, Dv, float(o.scale), flags,
+                                          &kernel));
   } else if (o.file.empty()) {
     mlir::Attribute attr = parsePattern(mctx, o.pattern);
     (void)attr;
-    check(attn_get_kernel(ctx, o.pattern.c_str(), kt, D, Dv, float(o.scale),
-                          /*with_lse=*/1, &kernel),
-          "compiling the kernel");
+    checkKernel(attn_get_kernel(ctx, o.pattern.c_str(), kt, D, Dv,
+                                float(o.scale),
+                                /*with_lse=*/1, &kernel));
   } else {
     kernel = loadFileKernel(ctx, o);
     std::string info = attn_kernel_info(kernel);
@@ -500,8 +744,12 @@ int main(int argc, char **argv) {
       die(flag + " '" + path + "' must have shape [" + want + "]");
     }
     Buffer b(shape, ATTN_F32);
-    for (int64_t i = 0; i < b.count(); ++i)
+    for (int64_t i = 0; i < b.count(); ++i) {
+      if (!std::isfinite(a.data[i]))
+        die(flag + " '" + path + "' holds a non-finite value at flat index " +
+            std::to_string(i));
       b.set(i, a.data[i]);
+    }
     return b;
   };
   // Lightning's slopes and states; empty for attention kernels.
@@ -556,6 +804,31 @@ int main(int argc, char **argv) {
                                 argBuffers[i]->bytes.size()),
               "copy from the device");
 
+  // Numerical honesty: every input is finite, so a non-finite output is an
+  // overflow somewhere; say how many and the likely cause. (-inf LSE is a
+  // row without keys, per SPEC.)
+  {
+    int64_t nonFinite = 0, total = out.count();
+    for (int64_t i = 0; i < out.count(); ++i)
+      nonFinite += !std::isfinite(out.get(i));
+    if (takes("lse") && !lightning) {
+      total += lse.count();
+      for (int64_t i = 0; i < lse.count(); ++i) {
+        double x = lse.get(i);
+        nonFinite += std::isnan(x) || x == INFINITY;
+      }
+    }
+    if (takes("state_out")) {
+      total += stateOut.count();
+      for (int64_t i = 0; i < stateOut.count(); ++i)
+        nonFinite += !std::isfinite(stateOut.get(i));
+    }
+    if (nonFinite)
+      warn(std::to_string(nonFinite) + " of " + std::to_string(total) +
+           " outputs are NaN or infinite though every input is finite; " +
+           overflowCause(q, k, v, o.scale, lightning, kt));
+  }
+
   ref::Pattern pattern;
   if (!lightning)
     pattern = refPattern(parsePattern(mctx, patternText));
@@ -586,6 +859,18 @@ int main(int argc, char **argv) {
 
   int status = 0;
   if (o.check) {
+    // The float64 reference runs on one thread at about 1 GFLOP/s: say so
+    // before a long silence.
+    double refFlops = lightning
+                          ? double(B * H) * 4.0 * double(Nq) * double(D * Dv)
+                          : ref::usefulFlops(pattern, B, H, Nq, Nk, D, Dv);
+    if (refFlops > 1e9) {
+      std::fprintf(stderr,
+                   "attn-run: computing the float64 reference for --check "
+                   "(%.3g GFLOP, may take %.0f s or more)...\n",
+                   refFlops / 1e9, std::max(1.0, refFlops / 1e9));
+      std::fflush(stderr);
+    }
     ref::Tensor ro;
     std::vector<double> rl, refState;
     if (lightning) {
@@ -607,10 +892,13 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < out.count(); ++i) {
       double g = out.get(i), w = ro.v[i];
       norm = std::max(norm, std::fabs(w));
-      if (std::isnan(g))
+      // A NaN or infinite output is an infinite error, never a zero one.
+      if (!std::isfinite(g)) {
         ++bad;
-      else
+        maxAbs = INFINITY;
+      } else {
         maxAbs = std::max(maxAbs, std::fabs(g - w));
+      }
     }
     int64_t lseMismatch = 0;
     double stateErr = 0, stateNorm = 0;
@@ -634,46 +922,54 @@ int main(int argc, char **argv) {
       }
     double tol = kt == ATTN_F32 ? 1e-5 : 1e-2;
     double rel = norm > 0 ? maxAbs / norm : maxAbs;
+    if (std::isnan(rel))
+      rel = INFINITY;
     double lseRel = lseErr / lseNorm;
     double stateRel = stateNorm > 0 ? stateErr / stateNorm : stateErr;
     if (lightning) // the state plays the LSE's part in the report
       lseRel = stateRel;
     bool ok = bad == 0 && lseMismatch == 0 && rel <= tol && lseRel <= tol;
-    std::printf("check: %s %s: max abs error %.3g, relative %.3g (tolerance "
-                "%.0e); %s relative %.3g; %lld NaN outputs, %lld LSE "
-                "infinities misplaced: %s\n",
-                patternText.c_str(), dtype.c_str(), maxAbs, rel, tol,
-                lightning ? "state" : "lse", lseRel,
-                (long long)bad, (long long)lseMismatch, ok ? "PASS" : "FAIL");
+    std::printf(
+        "check: %s %s: max abs error %.3g, relative %.3g (tolerance "
+        "%.0e); %s relative %.3g; %lld NaN or infinite outputs, %lld LSE "
+        "infinities misplaced: %s\n",
+        patternText.c_str(), dtype.c_str(), maxAbs, rel, tol,
+        lightning ? "state" : "lse", lseRel, (long long)bad,
+        (long long)lseMismatch, ok ? "PASS" : "FAIL");
     status = ok ? 0 : 1;
   }
 
-  // Outputs are written only now, whole and atomically.
-  std::string error;
-  std::vector<float> data(out.count());
-  for (int64_t i = 0; i < out.count(); ++i)
-    data[i] = float(out.get(i));
-  if (!writeNpy(o.out, out.shape, data, outType == ATTN_F16 ? "f16" : "f32",
-                error))
-    die(error);
-  if (!o.stateOut.empty()) {
-    std::vector<float> st(stateOut.count());
-    for (int64_t i = 0; i < stateOut.count(); ++i)
-      st[i] = float(stateOut.get(i));
-    if (!writeNpy(o.stateOut, stateOut.shape, st, "f32", error))
-      die(error);
-  }
-  if (!o.lse.empty()) {
-    std::vector<float> l(lse.count());
-    for (int64_t i = 0; i < lse.count(); ++i)
-      l[i] = float(lse.get(i));
-    if (!writeNpy(o.lse, lse.shape, l, "f32", error))
-      die(error);
-  }
+  // Outputs are written only now, whole, and published together.
+  auto encode = [](const Buffer &b, const char *dtype) {
+    std::vector<float> data(b.count());
+    for (int64_t i = 0; i < b.count(); ++i)
+      data[i] = float(b.get(i));
+    return encodeNpy(b.shape, data, dtype);
+  };
+  if (!o.out.empty())
+    outputs.write("--out", encode(out, outType == ATTN_F16 ? "f16" : "f32"));
+  if (!o.stateOut.empty())
+    outputs.write("--state-out", encode(stateOut, "f32"));
+  if (!o.lse.empty())
+    outputs.write("--lse", encode(lse, "f32"));
+  outputs.publish();
   attn_kernel_release(kernel);
   for (void *p : device)
     if (p)
       attn_device_free(ctx, p);
   attn_context_destroy(ctx);
   return status;
+}
+
+int main(int argc, char **argv) {
+  // Last line of defence: an exception (e.g. memory for a huge shape) is
+  // one error line and exit 2, with the outputs removed, not an abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    die("out of memory (the inputs' shapes need more than this machine "
+        "has)");
+  } catch (const std::exception &e) {
+    die(std::string("internal error: ") + e.what());
+  }
 }
