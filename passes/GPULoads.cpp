@@ -1,0 +1,116 @@
+//===- GPULoads.cpp - tiles into shared memory ----------------------------===//
+// Moving tiles into shared memory: cp.async rows (zero-filled past the
+// sequence), TMA boxes onto mbarriers, and the swizzled addressing both use.
+//===----------------------------------------------------------------------===//
+#include "passes/GPUCodegen.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace mlir::attn::gpucg {
+
+void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
+                             Value n, Value base, Value stride, int64_t rows,
+                             int64_t cols, Value dst, Value stage,
+                             Value col0) {
+  int64_t chunksPerRow = cols / 8, chunks = rows * chunksPerRow;
+  Value tid = e.add(e.mul(warp, e.idx(32)), lane);
+  Value lastRow = e.sub(n, e.idx(1));
+  SmallVector<Value> tokens;
+  for (int64_t i = 0; i < chunks; i += c.threads()) {
+    Value id = e.add(tid, e.idx(i));
+    auto body = [&] {
+      Value r = e.div(id, e.idx(chunksPerRow));
+      Value col = e.mul(e.rem(id, e.idx(chunksPerRow)), e.idx(8));
+      Value row = e.add(row0, r);
+      Value inside = e.cmp(arith::CmpIPredicate::slt, row, n);
+      Value srcElems = e.select(inside, e.idx(8), e.idx(0));
+      Value srcRow =
+          e.add(base, e.mul(stride, e.max(e.min(row, lastRow), e.idx(0))));
+      SmallVector<Value> dstIdx;
+      if (stage)
+        dstIdx.push_back(stage);
+      if (cast<MemRefType>(dst.getType()).getRank() == (stage ? 2 : 1)) {
+        // wgmma's core-matrix layout: 16-byte chunk (r, col / 8) of an
+        // 8-row group sits at ((r / 8) * (cols / 8) + col / 8) * 64 + (r % 8)
+        // * 8 elements: core matrices along K are 128 bytes apart (the
+        // descriptor's LBO), 8-row groups cols * 16 bytes (SBO).
+        Value core = e.add(e.mul(e.div(r, e.idx(8)), e.idx(chunksPerRow)),
+                           e.div(col, e.idx(8)));
+        dstIdx.push_back(e.add(e.mul(core, e.idx(64)),
+                               e.mul(e.rem(r, e.idx(8)), e.idx(8))));
+      } else {
+        dstIdx.append({r, col});
+      }
+      nvgpu::DeviceAsyncCopyOp::create(
+          e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), dst,
+          dstIdx, src,
+          ValueRange{batch, head, srcRow, col0 ? e.add(col0, col) : col},
+          e.b.getIndexAttr(8), srcElems, e.b.getUnitAttr());
+    };
+    if (i + c.threads() <= chunks) {
+      body();
+    } else {
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, id, e.idx(chunks)), body);
+    }
+  }
+}
+
+SmallVector<Value> KernelCodegen::at(Value stage, int64_t rows, Value r,
+                                     Value col) {
+  SmallVector<Value> idx;
+  if (stage)
+    idx.push_back(stage);
+  if (!c.tma) {
+    idx.append({r, col});
+    return idx;
+  }
+  Value atom = e.div(col, e.idx(64));
+  Value chunk = e.div(e.rem(col, e.idx(64)), e.idx(8));
+  Value swizzled =
+      arith::XOrIOp::create(e.b, e.loc, chunk, e.rem(r, e.idx(8)));
+  idx.push_back(e.add(e.add(e.mul(atom, e.idx(rows * 64)),
+                            e.mul(r, e.idx(64))),
+                      e.mul(swizzled, e.idx(8))));
+  return idx;
+}
+
+Value KernelCodegen::sharedPtr(Value byteOffset) {
+  Value addr = arith::IndexCastUIOp::create(e.b, e.loc, e.b.getI64Type(),
+                                            e.add(smemAddr, byteOffset));
+  return LLVM::IntToPtrOp::create(
+      e.b, e.loc, LLVM::LLVMPointerType::get(e.b.getContext(), 3), addr);
+}
+
+void KernelCodegen::tmaTile(Value map, int64_t rate, Value bar,
+                            Value dstOffset, int64_t rows, int64_t cols,
+                            Value row0, Value head, Value batch,
+                            int64_t boxRows) {
+  auto cluster = LLVM::LLVMPointerType::get(e.b.getContext(), 7);
+  if (!boxRows)
+    boxRows = rows;
+  for (int64_t i = 0; i < cols / 64 * (rows / boxRows); ++i) {
+    int64_t atom = i / (rows / boxRows), chunk = i % (rows / boxRows);
+    // The CTA's shared window is its shared::cluster window without
+    // clusters; the .cta form of the instruction needs PTX 8.6.
+    Value dst = LLVM::AddrSpaceCastOp::create(
+        e.b, e.loc, cluster,
+        sharedPtr(e.add(dstOffset,
+                        e.idx((atom * rows + chunk * boxRows) * 128))));
+    // Box coordinates, innermost first: column, row, head, batch (strided:
+    // column, offset in the group of `rate` rows, group, head, batch).
+    Value row = e.add(row0, e.idx(chunk * boxRows * rate));
+    SmallVector<Value> coords = {i32(atom * 64)};
+    if (rate > 1)
+      coords.append({e.toI32(e.rem(row, e.idx(rate))),
+                     e.toI32(e.div(row, e.idx(rate)))});
+    else
+      coords.push_back(e.toI32(row));
+    coords.append({e.toI32(head), e.toI32(batch)});
+    NVVM::CpAsyncBulkTensorGlobalToSharedClusterOp::create(
+        e.b, e.loc, dst, map, coords, bar, ValueRange{}, Value(), Value(),
+        NVVM::TMALoadMode::TILE, false, nullptr, Value());
+  }
+}
+
+} // namespace mlir::attn::gpucg
