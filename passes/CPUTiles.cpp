@@ -1,0 +1,337 @@
+//===- CPUTiles.cpp - attention tiles on the CPU --------------------------===//
+// One query tile against its key tiles: Q K^T and P V micro-kernels, masks
+// on partial tiles, the lane-wise online softmax, and the epilogue (store,
+// or log-sum-exp merge for dilated phases).
+//===----------------------------------------------------------------------===//
+#include "passes/CPUCodegen.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace mlir::attn::cpucg {
+
+/// 2^x on a vector: 2^floor(x) from the exponent bits times a degree-5
+/// polynomial of the fraction (relative error 1.2e-7, exact at integers). x is clamped to
+/// [-127, 127]; at -127 the exponent bits are 0, so 2^-inf is exactly 0,
+/// which the masked softmax relies on.
+Value TileCodegen::exp2(Value x) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto splatF = [&](double c) { return e.splat(e.f32(c), vec); };
+  x = arith::MaximumFOp::create(b, loc, x, splatF(-127.0));
+  x = arith::MinimumFOp::create(b, loc, x, splatF(127.0));
+  Value fl = math::FloorOp::create(b, loc, x);
+  Value f = arith::SubFOp::create(b, loc, x, fl);
+  // 1 + f (a1 + ... + a5 f^4), least squares at Chebyshev nodes, highest
+  // first. The constant is exactly 1 so that 2^0 == 1: the online softmax
+  // rescales by 2^0 at every key tile, and a factor 1 - 1e-7 compounds into
+  // a visible bias of the LSE after thousands of tiles.
+  const double coeffs[] = {0.001885403786492268, 0.008972899303729368,
+                           0.05583659802186705,  0.24015244462069452,
+                           0.6931525352660035,   1.0};
+  Value poly = splatF(coeffs[0]);
+  for (double c : ArrayRef<double>(coeffs).drop_front())
+    poly = vector::FMAOp::create(b, loc, poly, f, splatF(c));
+  Value i = arith::FPToSIOp::create(b, loc, ivec, fl);
+  Value biased = arith::AddIOp::create(
+      b, loc, i, e.splat(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(127)), ivec));
+  Value bits = arith::ShLIOp::create(
+      b, loc, biased, e.splat(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(23)), ivec));
+  Value pow2 = arith::BitcastOp::create(b, loc, vec, bits);
+  return arith::MulFOp::create(b, loc, poly, pow2);
+}
+
+void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
+                           const RowView &q, const RowView &k,
+                           const RowView &v, const RowView &o,
+                           std::optional<RowView> lse, Value qt, Value nq,
+                           Value nk, Epilogue epilogue) {
+  int64_t bm = opt.blockM, bn = opt.blockN, w = opt.vectorWidth;
+  Value m0 = e.mul(qt, e.idx(bm));
+  Value valid = e.min(e.idx(bm), e.sub(nq, m0));
+  Value shift = e.sub(nk, nq); // query row i sits at position nk - nq + i
+  Value lastRow = e.sub(nq, e.idx(1));
+
+  // Pack the query tile transposed and scaled; rows past nq repeat the last
+  // row (their results are never stored). Bounds per row, clamped to keys.
+  // Scores in log2 units: exp2 is cheaper than exp, the epilogue converts.
+  Value scaleV = e.f32(scale * M_LOG2E);
+  e.forLoop(0, bm, 1, [&](Value i) {
+    Value row = e.min(e.add(m0, i), lastRow);
+    Value pos = e.add(shift, row);
+    if (landmarkBlock) {
+      // Landmark rows keep their position and the start of their block.
+      Value own = e.mul(arith::FloorDivSIOp::create(e.b, e.loc, pos,
+                                                    e.idx(landmarkBlock)),
+                        e.idx(landmarkBlock));
+      e.store(e.toI32(pos), s.lo, {i});
+      e.store(e.toI32(own), s.hi, {i});
+    } else {
+      Value hi;
+      Value lo = clampedRowBounds(e, pattern, pos, nk, hi);
+      e.store(e.toI32(lo), s.lo, {i});
+      e.store(e.toI32(hi), s.hi, {i});
+    }
+    e.forLoop(0, d, 1, [&](Value c) {
+      Value x = e.toF32(q.load(e, row, c));
+      e.store(arith::MulFOp::create(e.b, e.loc, x, scaleV), s.qT, {c, i});
+    });
+  });
+  e.forLoop(0, bm, w, [&](Value i) {
+    e.vstore(e.splat(negInf(), vec), s.m, {i});
+    e.vstore(e.splat(e.f32(0), vec), s.l, {i});
+  });
+  e.forLoop(0, dv, 1, [&](Value c) {
+    e.forLoop(0, bm, w,
+              [&](Value i) { e.vstore(e.splat(e.f32(0), vec), s.oT, {c, i}); });
+  });
+
+  Value pFirst = e.add(shift, m0);
+  Value pLast0 = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+  if (landmarkBlock) {
+    // Every block up to the last query's own one, a block per key tile.
+    Value last = e.max(e.min(e.add(pLast0, e.idx(1)), nk), e.idx(0));
+    if (landmarkTopk)
+      emitTopkSelection(s, k, last);
+    e.forLoop(e.idx(0), last, e.idx(landmarkBlock), [&](Value n0) {
+      auto body = [&] {
+        emitScores(s, k, n0, nk);
+        emitLandmarkScores(s, n0);
+        emitSoftmax(s);
+        emitValues(s, v, n0, nk);
+      };
+      if (!landmarkTopk)
+        return body();
+      // Retrieval: a block no query of the tile retrieves (and no query's
+      // own block) costs one landmark score per query, nothing more.
+      e.ifThen(emitTopkKeep(s, k, n0), body);
+    });
+    emitEpilogue(s, o, lse, m0, valid, epilogue);
+    return;
+  }
+
+  // The key tiles from the bounds of the tile's first and last query (the
+  // schedule the GPU target shares).
+  Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+  KeyTiles tiles = keyTilesOf(e, pattern, pFirst, pLast, nk);
+
+  e.forLoop(tiles.first, tiles.last, e.idx(bn), [&](Value n0) {
+    emitScores(s, k, n0, nk);
+    Value partial = arith::XOrIOp::create(
+        e.b, e.loc, tiles.isFull(e, n0, bn),
+        arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true)));
+    e.ifThen(partial, [&] { emitMask(s, n0); });
+    emitSoftmax(s);
+    emitValues(s, v, n0, nk);
+  });
+
+  emitEpilogue(s, o, lse, m0, valid, epilogue);
+}
+
+/// S^T[n][i] = sum_d K[n0 + n][d] * Q^T[d][i]: mrKeys broadcast keys times
+/// two query vectors per block, accumulators in registers across D.
+void TileCodegen::emitScores(const Scratch &s, const RowView &k, Value n0,
+                             Value nk) {
+  int64_t mr = opt.mrKeys, w = opt.vectorWidth;
+  Value lastKey = e.sub(nk, e.idx(1));
+  e.forLoop(0, opt.blockN, mr, [&](Value kb) {
+    SmallVector<Value> keyRows;
+    for (int64_t r = 0; r < mr; ++r)
+      keyRows.push_back(e.min(e.add(n0, e.add(kb, e.idx(r))), lastKey));
+    e.forLoop(0, opt.blockM, qBlock, [&](Value qb) {
+      Value zero = e.splat(e.f32(0), vec);
+      SmallVector<Value> init(mr * 2, zero);
+      Value qb1 = e.add(qb, e.idx(w));
+      SmallVector<Value> acc = e.forLoop(
+          e.idx(0), e.idx(d), e.idx(1), init,
+          [&](Value c, ValueRange carried) {
+            Value qv[2] = {e.vload(vec, s.qT, {c, qb}),
+                           e.vload(vec, s.qT, {c, qb1})};
+            SmallVector<Value> next;
+            for (int64_t r = 0; r < mr; ++r) {
+              Value kv = e.splat(e.toF32(k.load(e, keyRows[r], c)), vec);
+              for (int64_t j = 0; j < 2; ++j)
+                next.push_back(vector::FMAOp::create(e.b, e.loc, kv, qv[j],
+                                                     carried[r * 2 + j]));
+            }
+            return next;
+          });
+      for (int64_t r = 0; r < mr; ++r) {
+        Value row = e.add(kb, e.idx(r));
+        e.vstore(acc[r * 2], s.sT, {row, qb});
+        e.vstore(acc[r * 2 + 1], s.sT, {row, qb1});
+      }
+    });
+  });
+}
+
+/// Partial tiles only: scores outside [lo, hi] of their query become -inf.
+void TileCodegen::emitMask(const Scratch &s, Value n0) {
+  int64_t w = opt.vectorWidth;
+  e.forLoop(0, opt.blockN, 1, [&](Value n) {
+    Value key = e.splat(e.toI32(e.add(n0, n)), ivec);
+    e.forLoop(0, opt.blockM, w, [&](Value i) {
+      Value lo = e.vload(ivec, s.lo, {i});
+      Value hi = e.vload(ivec, s.hi, {i});
+      Value ok = arith::AndIOp::create(
+          e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, key, lo),
+          e.cmp(arith::CmpIPredicate::sle, key, hi));
+      Value sc = e.vload(vec, s.sT, {n, i});
+      e.vstore(e.select(ok, sc, e.splat(negInf(), vec)), s.sT, {n, i});
+    });
+  });
+}
+
+/// Online softmax, lane-wise: new max, rescale factor, probabilities in
+/// place of the scores, running sums. A row that has seen no key keeps
+/// max -inf and subtracts 0, so exp(-inf) = 0 and nothing becomes NaN.
+void TileCodegen::emitSoftmax(const Scratch &s) {
+  int64_t w = opt.vectorWidth;
+  Value ninf = e.splat(negInf(), vec);
+  Value zero = e.splat(e.f32(0), vec);
+  e.forLoop(0, opt.blockM, w, [&](Value i) {
+    Value mOld = e.vload(vec, s.m, {i});
+    Value mNew = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {mOld},
+                           [&](Value n, ValueRange mx) -> SmallVector<Value> {
+                             Value sc = e.vload(vec, s.sT, {n, i});
+                             Value gt = e.cmpf(arith::CmpFPredicate::OGT, sc,
+                                               mx[0]);
+                             return {e.select(gt, sc, mx[0])};
+                           })[0];
+    Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninf);
+    Value mUse = e.select(empty, zero, mNew);
+    Value alpha = exp2(arith::SubFOp::create(e.b, e.loc, mOld, mUse));
+    Value sum = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {zero},
+                          [&](Value n, ValueRange acc) -> SmallVector<Value> {
+                            Value sc = e.vload(vec, s.sT, {n, i});
+                            Value p = exp2(
+                                arith::SubFOp::create(e.b, e.loc, sc, mUse));
+                            e.vstore(p, s.sT, {n, i});
+                            return {arith::AddFOp::create(e.b, e.loc, acc[0],
+                                                          p)};
+                          })[0];
+    Value l = e.vload(vec, s.l, {i});
+    l = vector::FMAOp::create(e.b, e.loc, l, alpha, sum);
+    e.vstore(mNew, s.m, {i});
+    e.vstore(l, s.l, {i});
+    e.vstore(alpha, s.alpha, {i});
+  });
+}
+
+/// O^T = alpha * O^T + V^T P^T in blocks of mrValues output columns (and
+/// one block of the remainder).
+void TileCodegen::emitValues(const Scratch &s, const RowView &v, Value n0,
+                             Value nk) {
+  // Keys past nk have probability 0: stop at the last real key instead of
+  // clamping every row index.
+  nk = e.min(e.idx(opt.blockN), e.sub(nk, n0));
+  int64_t mr = opt.mrValues;
+  int64_t main = dv / mr * mr;
+  if (main > 0)
+    e.forLoop(0, main, mr,
+              [&](Value col0) { emitValueBlock(s, v, n0, nk, col0, mr); });
+  if (dv > main)
+    emitValueBlock(s, v, n0, nk, e.idx(main), dv - main);
+}
+
+void TileCodegen::emitValueBlock(const Scratch &s, const RowView &v, Value n0,
+                                 Value nValid, Value col0, int64_t rows) {
+  int64_t w = opt.vectorWidth;
+  SmallVector<Value> cols;
+  for (int64_t r = 0; r < rows; ++r)
+    cols.push_back(e.add(col0, e.idx(r)));
+  e.forLoop(0, opt.blockM, qBlock, [&](Value qb) {
+    Value qb1 = e.add(qb, e.idx(w));
+    Value alpha[2] = {e.vload(vec, s.alpha, {qb}),
+                      e.vload(vec, s.alpha, {qb1})};
+    SmallVector<Value> init;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < 2; ++j)
+        init.push_back(arith::MulFOp::create(
+            e.b, e.loc, e.vload(vec, s.oT, {cols[r], j ? qb1 : qb}),
+            alpha[j]));
+    SmallVector<Value> acc = e.forLoop(
+        e.idx(0), nValid, e.idx(1), init,
+        [&](Value n, ValueRange carried) {
+          Value key = e.add(n0, n);
+          Value pv[2] = {e.vload(vec, s.sT, {n, qb}),
+                         e.vload(vec, s.sT, {n, qb1})};
+          SmallVector<Value> next;
+          for (int64_t r = 0; r < rows; ++r) {
+            Value vv = e.splat(e.toF32(v.load(e, key, cols[r])), vec);
+            for (int64_t j = 0; j < 2; ++j)
+              next.push_back(vector::FMAOp::create(e.b, e.loc, vv, pv[j],
+                                                   carried[r * 2 + j]));
+          }
+          return next;
+        });
+    for (int64_t r = 0; r < rows; ++r) {
+      e.vstore(acc[r * 2], s.oT, {cols[r], qb});
+      e.vstore(acc[r * 2 + 1], s.oT, {cols[r], qb1});
+    }
+  });
+}
+
+/// O = O^T / l (0 for rows without keys), LSE = m + ln l (-inf then); in
+/// merge mode the result is combined with what the output already holds.
+void TileCodegen::emitEpilogue(const Scratch &s, const RowView &o,
+                               std::optional<RowView> lse, Value m0,
+                               Value valid, Epilogue epilogue) {
+  Value zero = e.f32(0), one = e.f32(1), ninf = negInf();
+  e.forLoop(e.idx(0), valid, e.idx(1), [&](Value i) {
+    Value row = e.add(m0, i);
+    Value l = e.load(s.l, {i});
+    Value m = e.load(s.m, {i});
+    Value has = e.cmpf(arith::CmpFPredicate::OGT, l, zero);
+    Value inv =
+        e.select(has, arith::DivFOp::create(e.b, e.loc, one, l), zero);
+    Value safeL = e.select(has, l, one);
+    Value lseNew = e.select(
+        has,
+        arith::AddFOp::create(
+            e.b, e.loc, arith::MulFOp::create(e.b, e.loc, m, e.f32(M_LN2)),
+            math::LogOp::create(e.b, e.loc, safeL)),
+        ninf);
+    Value wOld = zero, wNew = inv, lseOut = lseNew;
+    if (epilogue == Epilogue::Merge) {
+      // ln(e^a + e^b) with -inf on either or both sides.
+      Value lseOld = lse->load(e, row, Value());
+      Value mx = arith::MaximumFOp::create(e.b, e.loc, lseOld, lseNew);
+      Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, ninf);
+      Value mxSafe = e.select(none, zero, mx);
+      Value ea = math::ExpOp::create(
+          e.b, e.loc, arith::SubFOp::create(e.b, e.loc, lseOld, mxSafe));
+      Value eb = math::ExpOp::create(
+          e.b, e.loc, arith::SubFOp::create(e.b, e.loc, lseNew, mxSafe));
+      Value sum = arith::AddFOp::create(e.b, e.loc, ea, eb);
+      Value any = e.cmpf(arith::CmpFPredicate::OGT, sum, zero);
+      Value sumSafe = e.select(any, sum, one);
+      Value rcp = arith::DivFOp::create(e.b, e.loc, one, sumSafe);
+      wOld = e.select(any, arith::MulFOp::create(e.b, e.loc, ea, rcp), zero);
+      wNew = e.select(
+          any,
+          arith::MulFOp::create(e.b, e.loc,
+                                arith::MulFOp::create(e.b, e.loc, eb, rcp),
+                                inv),
+          zero);
+      lseOut = e.select(
+          any,
+          arith::AddFOp::create(e.b, e.loc, mxSafe,
+                                math::LogOp::create(e.b, e.loc, sumSafe)),
+          ninf);
+    }
+    e.forLoop(0, dv, 1, [&](Value c) {
+      Value acc = arith::MulFOp::create(e.b, e.loc, e.load(s.oT, {c, i}), wNew);
+      if (epilogue == Epilogue::Merge) {
+        Value old = e.toF32(o.load(e, row, c));
+        acc = arith::AddFOp::create(
+            e.b, e.loc, acc, arith::MulFOp::create(e.b, e.loc, old, wOld));
+      }
+      o.store(e, e.fromF32(acc, outType), row, c);
+    });
+    if (lse)
+      lse->store(e, lseOut, row, Value());
+  });
+}
+
+} // namespace mlir::attn::cpucg
