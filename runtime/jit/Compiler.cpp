@@ -184,6 +184,35 @@ mlir::attn::CPUOptions hostCPUOptions() {
   return cpuOptionsFor(t);
 }
 
+std::string pipelineFingerprint(const CompileOptions &options) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << compilerVersion() << "\ntarget " << options.target << "\n";
+  mlir::OpPassManager pm("builtin.module");
+  if (options.target == "cpu") {
+    CPUTarget t;
+    std::string error;
+    if (!resolveCPUTarget(options.cpuName, options.cpuFeatures, t, error))
+      return text + "error " + error;
+    os << "cpu " << t.name << " " << t.features << "\n";
+    // As compile() runs them.
+    mlir::attn::CPUOptions cpu = options.cpu;
+    cpu.cpu = t.name;
+    cpu.features = llvm::join(t.required, ",");
+    mlir::attn::buildCPUConfigurePipeline(pm, cpu);
+    mlir::attn::buildCPUTilingPipeline(pm);
+    mlir::attn::buildCPUToLLVMPipeline(pm);
+  } else {
+    mlir::attn::GPUOptions gpu = options.gpu;
+    gpu.chip = options.target;
+    mlir::attn::buildGPUTilingPipeline(pm, gpu);
+    mlir::attn::buildGPUToNVVMPipeline(pm, gpu);
+    os << "ptxas " << findPtxas() << "\n";
+  }
+  pm.printAsTextualPipeline(os);
+  return text;
+}
+
 bool writeFileAtomic(const std::string &path, const std::string &data,
                      std::string &error) {
   llvm::SmallString<256> tmp;

@@ -85,6 +85,12 @@ std::string lightningKernelSource(const std::string &name,
                                   const std::string &dtype, int64_t d,
                                   int64_t dv, int flags, float scale = 0);
 
+/// Everything about `options` that changes generated code, as text: the
+/// target (CPU name and features, or GPU target and ptxas) and the pass
+/// pipelines compile() runs, printed with all their options. The JIT cache
+/// key hashes it.
+std::string pipelineFingerprint(const CompileOptions &options);
+
 /// The ptxas of the CUDA toolkit: $CUDA_HOME/bin, then PATH. Empty when
 /// neither has one.
 std::string findPtxas();

@@ -1,8 +1,8 @@
 //===- Jit.cpp - the JIT layer of the runtime: compile on a cache miss ----===//
 // attn_get_kernel(): builds the kernel source for a pattern, looks it up in
-// memory and in the disk cache (key = hash of compiler version, source,
-// target and tile options), compiles it when missing, and loads it through
-// the core.
+// memory and in the disk cache (key = hash of the compiler's build, the
+// source and the printed pass pipeline with all its options), compiles it
+// when missing, and loads it through the core.
 //===----------------------------------------------------------------------===//
 #include "runtime/attnrt.h"
 #include "runtime/core/Internal.h"
@@ -228,8 +228,7 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
   // PTX, which the driver compiles at load.
   bool gpu = attnrt::isCuda(ctx);
   attn::Emit emit = attn::Emit::SharedObject;
-  std::string ext = ".so",
-              target = "cpu " + cpuTarget.name + " " + cpuTarget.features;
+  std::string ext = ".so";
   if (gpu) {
     options.target =
         attnrt::cudaComputeCapability(ctx) >= 90 ? "sm_90a" : "sm_80";
@@ -241,19 +240,12 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
     bool cubin = !attn::findPtxas().empty();
     emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
     ext = cubin ? ".cubin" : ".ptx";
-    target = options.target + ext + " " + std::to_string(options.gpu.warps) +
-             "," + std::to_string(options.gpu.blockN) + "," +
-             std::to_string(options.gpu.stages) +
-             (options.gpu.tma ? "" : ",cp.async") +
-             (options.gpu.warpSpecialize ? "" : ",no-ws");
   }
-  std::string key = sha256Hex(
-      compilerIdentity() + "\n" + source + "\n" + target + "\n" +
-      std::to_string(options.cpu.blockM) + "," +
-      std::to_string(options.cpu.blockN) + "," +
-      std::to_string(options.cpu.vectorWidth) + "," +
-      std::to_string(options.cpu.mrKeys) + "," +
-      std::to_string(options.cpu.mrValues));
+  // The key covers everything that changes the code: the compiler's build,
+  // the source, and the pipeline as printed with every pass option (the
+  // target CPU and its features, or the GPU target and ptxas).
+  std::string key = sha256Hex(compilerIdentity() + "\n" + source + "\n" +
+                              attn::pipelineFingerprint(options) + "\n" + ext);
 
   std::string so;
   {

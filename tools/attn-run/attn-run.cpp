@@ -4,6 +4,8 @@
 // benchmark. Bad input: one line naming the problem, exit 2, no output file.
 //===----------------------------------------------------------------------===//
 #include "runtime/attnrt.h"
+#include "runtime/core/Internal.h"
+#include "runtime/core/KernelMeta.h"
 #include "runtime/jit/Compiler.h"
 #include "tools/attn-run/Npy.h"
 #include "tools/attn-run/Reference.h"
@@ -567,21 +569,36 @@ void checkKernel(attn_status s) {
                                    : "getting the kernel");
 }
 
-/// A kernel of a kernel file: compiled through the cache like the JIT's.
+/// A kernel of a kernel file, compiled for the context's device: the host
+/// CPU, or the CUDA device's target (sm_90a from compute capability 9.0,
+/// else sm_80; a cubin where ptxas is installed, else PTX).
 attn_kernel *loadFileKernel(attn_context *ctx, const Options &o) {
   auto buf = llvm::MemoryBuffer::getFile(o.file);
   if (!buf)
     die("cannot open '" + o.file + "'");
   CompileOptions options;
-  options.cpu = hostCPUOptions();
+  Emit emit = Emit::SharedObject;
+  const char *ext = "so";
+  if (attnrt::isCuda(ctx)) {
+    options.target =
+        attnrt::cudaComputeCapability(ctx) >= 90 ? "sm_90a" : "sm_80";
+    bool cubin = !findPtxas().empty();
+    emit = cubin ? Emit::Cubin : Emit::PTX;
+    ext = cubin ? "cubin" : "ptx";
+  } else {
+    options.cpu = hostCPUOptions();
+  }
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
   std::string source = (*buf)->getBuffer().str(), binary, error;
-  if (!compile(source, o.file, Emit::SharedObject, options, binary, error))
+  if (std::getenv("ATTN_JIT_LOG"))
+    std::fprintf(stderr, "attn-run: compiling '%s' for %s\n", o.file.c_str(),
+                 options.target.c_str());
+  if (!compile(source, o.file, emit, options, binary, error))
     die(error);
   llvm::SmallString<128> path;
   int fd;
-  if (llvm::sys::fs::createTemporaryFile("attn-run", "so", fd, path))
+  if (llvm::sys::fs::createTemporaryFile("attn-run", ext, fd, path))
     die("cannot create a temporary file");
   ::close(fd);
   if (!writeFileAtomic(path.str().str(), binary, error))
@@ -674,11 +691,17 @@ static int run(int argc, char **argv) {
                                 /*with_lse=*/1, &kernel));
   } else {
     kernel = loadFileKernel(ctx, o);
-    std::string info = attn_kernel_info(kernel);
-    size_t at = info.find("pattern ");
-    if (at != std::string::npos)
-      patternText = info.substr(at + 8, info.find('\n', at) - at - 8);
-    lightning = info.find("\nop lightning\n") != std::string::npos;
+  }
+  // What the kernel is and takes, from its metadata (the runtime's parser).
+  attnmeta::KernelMeta meta;
+  {
+    std::string metaError;
+    if (!attnmeta::parse(attn_kernel_info(kernel), meta, metaError))
+      die("kernel '" + o.entry + "' has bad metadata: " + metaError);
+  }
+  if (!o.file.empty()) {
+    patternText = meta.pattern;
+    lightning = meta.op == "lightning";
     if (lightning)
       patternText = "#attn.lightning";
   }
@@ -690,13 +713,8 @@ static int run(int argc, char **argv) {
     die("--slopes, --state-in and --state-out go with lightning kernels");
   // The kernel's tensors in its own order, by role (from its metadata).
   std::vector<std::string> roles;
-  {
-    std::istringstream info(attn_kernel_info(kernel));
-    std::string line;
-    while (std::getline(info, line))
-      if (line.rfind("arg ", 0) == 0)
-        roles.push_back(line.substr(4, line.find(' ', 4) - 4));
-  }
+  for (const attnmeta::Arg &a : meta.args)
+    roles.push_back(a.role);
   auto takes = [&](const char *role) {
     return std::find(roles.begin(), roles.end(), role) != roles.end();
   };

@@ -119,6 +119,11 @@ static cl::opt<std::string>
                   "8); the kernel's metadata lists the ISA extensions it "
                   "needs, and a host without them refuses to load it"),
          cl::init(""));
+static cl::opt<bool> printPipeline(
+    "print-pipeline", cl::cat(attncCategory),
+    cl::desc("print the target and the pass pipelines with every option "
+             "(what the JIT cache key hashes) instead of compiling"),
+    cl::init(false));
 static cl::opt<std::string>
     mattr("mattr", cl::cat(attncCategory),
           cl::desc("CPU target: features added to --mcpu's, as "
@@ -203,7 +208,7 @@ int main(int argc, char **argv) {
   bool binary = stage == attn::Emit::Object ||
                 stage == attn::Emit::SharedObject ||
                 stage == attn::Emit::Cubin;
-  if (binary && output == "-")
+  if (binary && output == "-" && !printPipeline)
     return fail("--emit=" + emit + " is binary: give -o FILE");
 
   auto buf = MemoryBuffer::getFileOrSTDIN(input);
@@ -254,6 +259,10 @@ int main(int argc, char **argv) {
   }
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
+  if (printPipeline) {
+    outs() << attn::pipelineFingerprint(options) << "\n";
+    return 0;
+  }
   std::string out, error;
   if (!attn::compile((*buf)->getBuffer().str(), input, stage, options, out,
                      error)) {
