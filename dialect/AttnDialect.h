@@ -41,6 +41,14 @@ inline int64_t floorMod(int64_t a, int64_t b) { return a - floorDiv(a, b) * b; }
 /// ALiBi slopes for H heads as SPEC.md defines them (lightning's default).
 void defaultLightningSlopes(int64_t numHeads, double *slopes);
 
+/// The key tiles a query tile of an interval pattern visits, as IR: keys
+/// [first, last) from the bounds of the tile's first and last query
+/// (clamped to [0, numKeys)); loLast and hiFirst decide which tiles need no
+/// mask. Null values for other patterns.
+struct KeyTileBounds {
+  Value first, last, loLast, hiFirst;
+};
+
 class PatternAttrInterface;
 namespace detail {
 // Interface defaults for interval patterns, derived from rowBounds.
@@ -51,6 +59,18 @@ TileKind intervalClassifyTile(PatternAttrInterface attr, int64_t p0,
                               int64_t numKeys);
 KeyRange intervalKeyRange(PatternAttrInterface attr, int64_t p0, int64_t p1,
                           int64_t numKeys);
+// The same, as IR (the code the tilers generate): one template with the
+// integer versions above.
+std::pair<Value, Value> intervalBuildClampedRowBounds(PatternAttrInterface attr,
+                                                      OpBuilder &b,
+                                                      Location loc, Value p,
+                                                      Value numKeys);
+KeyTileBounds intervalBuildKeyTiles(PatternAttrInterface attr, OpBuilder &b,
+                                    Location loc, Value pFirst, Value pLast,
+                                    Value numKeys);
+Value intervalBuildTileIsFull(OpBuilder &b, Location loc,
+                              const KeyTileBounds &tiles, Value n0,
+                              int64_t bn);
 } // namespace detail
 
 } // namespace mlir::attn

@@ -57,6 +57,30 @@ def Attn_PatternAttrInterface : AttrInterface<"PatternAttrInterface"> {
       (ins "::mlir::OpBuilder &":$b, "::mlir::Location":$loc,
            "::mlir::Value":$p, "::mlir::Value":$numKeys),
       "", "return {};">,
+    InterfaceMethod<[{
+        The inclusive bounds [lo, hi] of query position `p`, clamped to
+        [0, numKeys - 1], as IR; null values for non-interval patterns.
+      }], "std::pair<::mlir::Value, ::mlir::Value>", "buildClampedRowBounds",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::Location":$loc,
+           "::mlir::Value":$p, "::mlir::Value":$numKeys),
+      "", "return ::mlir::attn::detail::intervalBuildClampedRowBounds($_attr, b, loc, p, numKeys);">,
+    InterfaceMethod<[{
+        The key tiles a query tile with positions [pFirst, pLast] visits, as
+        IR: the code keyRange is (one template). Null values for
+        non-interval patterns.
+      }], "::mlir::attn::KeyTileBounds", "buildKeyTiles",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::Location":$loc,
+           "::mlir::Value":$pFirst, "::mlir::Value":$pLast,
+           "::mlir::Value":$numKeys),
+      "", "return ::mlir::attn::detail::intervalBuildKeyTiles($_attr, b, loc, pFirst, pLast, numKeys);">,
+    InterfaceMethod<[{
+        Whether key tile [n0, n0 + bn) of `tiles` needs no mask (i1): the
+        code classifyTile's Full answer is (one template).
+      }], "::mlir::Value", "buildTileIsFull",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::Location":$loc,
+           "const ::mlir::attn::KeyTileBounds &":$tiles, "::mlir::Value":$n0,
+           "int64_t":$bn),
+      "", "return ::mlir::attn::detail::intervalBuildTileIsFull(b, loc, tiles, n0, bn);">,
   ];
 }
 

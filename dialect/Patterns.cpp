@@ -88,6 +88,28 @@ int64_t lit(int64_t, int64_t c) { return c; }
 IrInt operator-(IrInt x, IrInt y) {
   return x.make(arith::SubIOp::create(*x.b, x.loc, x.v, y.v));
 }
+IrInt operator+(IrInt x, IrInt y) {
+  return x.make(arith::AddIOp::create(*x.b, x.loc, x.v, y.v));
+}
+IrInt min(IrInt x, IrInt y) {
+  return x.make(arith::MinSIOp::create(*x.b, x.loc, x.v, y.v));
+}
+IrInt max(IrInt x, IrInt y) {
+  return x.make(arith::MaxSIOp::create(*x.b, x.loc, x.v, y.v));
+}
+int64_t min(int64_t x, int64_t y) { return std::min(x, y); }
+int64_t max(int64_t x, int64_t y) { return std::max(x, y); }
+/// x >= y && z <= w, as i1 or bool.
+Value geAndLe(IrInt x, IrInt y, IrInt z, IrInt w) {
+  OpBuilder &b = *x.b;
+  return arith::AndIOp::create(
+      b, x.loc,
+      arith::CmpIOp::create(b, x.loc, arith::CmpIPredicate::sge, x.v, y.v),
+      arith::CmpIOp::create(b, x.loc, arith::CmpIPredicate::sle, z.v, w.v));
+}
+bool geAndLe(int64_t x, int64_t y, int64_t z, int64_t w) {
+  return x >= y && z <= w;
+}
 IrInt operator*(IrInt x, int64_t c) {
   return x.make(arith::MulIOp::create(*x.b, x.loc, x.v, lit(x, c).v));
 }
@@ -113,6 +135,34 @@ template <typename I> std::pair<I, I> blockCausalBounds(I p, I, int64_t b) {
 std::pair<Value, Value> toValues(std::pair<IrInt, IrInt> bounds) {
   return {bounds.first.v, bounds.second.v};
 }
+
+/// Bounds of row `p` clamped to [0, numKeys - 1]; `bounds(p)` gives them
+/// unclamped.
+template <typename I, typename Bounds>
+std::pair<I, I> clampedBounds(Bounds bounds, I p, I numKeys) {
+  auto [lo, hiRaw] = bounds(p);
+  I hi = min(hiRaw, numKeys - lit(numKeys, 1));
+  return {max(lo, lit(lo, 0)), hi};
+}
+
+/// The key tiles of query positions [pFirst, pLast]: keys [first, last)
+/// and the bounds that decide which tiles are full. lo and hi grow with p,
+/// so the extremes sit at the first and the last query.
+template <typename I> struct Tiles {
+  I first, last, loLast, hiFirst;
+};
+template <typename I, typename Bounds>
+Tiles<I> keyTiles(Bounds bounds, I pFirst, I pLast, I numKeys) {
+  auto [first, hiFirst] = clampedBounds(bounds, pFirst, numKeys);
+  auto [loLast, hiLast] = clampedBounds(bounds, pLast, numKeys);
+  I last = hiLast + lit(hiLast, 1);
+  return Tiles<I>{first, last, loLast, hiFirst};
+}
+/// Tile [n0, n0 + bn) needs no mask: every query sees every key of it.
+template <typename I> auto tileIsFull(const Tiles<I> &t, I n0, int64_t bn) {
+  I n1 = n0 + lit(n0, bn);
+  return geAndLe(n0, t.loLast, n1 - lit(n1, 1), t.hiFirst);
+}
 } // namespace
 
 int64_t mlir::attn::detail::intervalMultiplicity(PatternAttrInterface attr, int64_t p,
@@ -123,28 +173,79 @@ int64_t mlir::attn::detail::intervalMultiplicity(PatternAttrInterface attr, int6
   return j >= 0 && j < numKeys && j >= lo && j <= hi;
 }
 
-TileKind mlir::attn::detail::intervalClassifyTile(PatternAttrInterface attr, int64_t p0,
-                                      int64_t p1, int64_t n0, int64_t n1,
-                                      int64_t numKeys) {
-  int64_t loFirst, hiFirst, loLast, hiLast;
-  if (!attr.rowBounds(p0, numKeys, loFirst, hiFirst) ||
-      !attr.rowBounds(p1 - 1, numKeys, loLast, hiLast))
+/// The pattern's unclamped row bounds on integers (false for non-interval
+/// patterns).
+static auto intBounds(PatternAttrInterface attr, int64_t numKeys, bool &ok) {
+  return [attr, numKeys, &ok](int64_t p) {
+    int64_t lo = 0, hi = -1;
+    ok = ok && attr.rowBounds(p, numKeys, lo, hi);
+    return std::pair<int64_t, int64_t>{lo, hi};
+  };
+}
+static auto irRowBounds(PatternAttrInterface attr, IrInt numKeys) {
+  return [attr, numKeys](IrInt p) {
+    auto [lo, hi] = attr.buildRowBounds(*p.b, p.loc, p.v, numKeys.v);
+    return std::pair<IrInt, IrInt>{p.make(lo), p.make(hi)};
+  };
+}
+
+TileKind mlir::attn::detail::intervalClassifyTile(PatternAttrInterface attr,
+                                                  int64_t p0, int64_t p1,
+                                                  int64_t n0, int64_t n1,
+                                                  int64_t numKeys) {
+  bool ok = true;
+  Tiles<int64_t> t =
+      keyTiles<int64_t>(intBounds(attr, numKeys, ok), p0, p1 - 1, numKeys);
+  if (!ok)
     return TileKind::Partial;
-  // lo and hi grow with p: the extremes sit at the first and last query.
-  if (n0 > hiLast || n1 - 1 < loFirst)
+  if (n1 <= t.first || n0 >= t.last)
     return TileKind::Skip;
-  if (n0 >= loLast && n1 - 1 <= hiFirst)
+  // The generated code's test (tiles past the sequence are never full).
+  if (tileIsFull<int64_t>(t, n0, n1 - n0))
     return TileKind::Full;
   return TileKind::Partial;
 }
 
-KeyRange mlir::attn::detail::intervalKeyRange(PatternAttrInterface attr, int64_t p0,
-                                  int64_t p1, int64_t numKeys) {
-  int64_t loFirst, hiFirst, loLast, hiLast;
-  if (!attr.rowBounds(p0, numKeys, loFirst, hiFirst) ||
-      !attr.rowBounds(p1 - 1, numKeys, loLast, hiLast))
+KeyRange mlir::attn::detail::intervalKeyRange(PatternAttrInterface attr,
+                                              int64_t p0, int64_t p1,
+                                              int64_t numKeys) {
+  bool ok = true;
+  Tiles<int64_t> t =
+      keyTiles<int64_t>(intBounds(attr, numKeys, ok), p0, p1 - 1, numKeys);
+  if (!ok)
     return {0, numKeys};
-  return clampRange(loFirst, hiLast + 1, numKeys);
+  return {t.first, std::max(t.last, t.first)};
+}
+
+std::pair<Value, Value> mlir::attn::detail::intervalBuildClampedRowBounds(
+    PatternAttrInterface attr, OpBuilder &b, Location loc, Value p,
+    Value numKeys) {
+  int64_t lo, hi;
+  if (!attr.rowBounds(0, 1, lo, hi)) // not an interval pattern
+    return {};
+  IrInt n{&b, loc, numKeys};
+  return toValues(clampedBounds(irRowBounds(attr, n), n.make(p), n));
+}
+
+KeyTileBounds mlir::attn::detail::intervalBuildKeyTiles(
+    PatternAttrInterface attr, OpBuilder &b, Location loc, Value pFirst,
+    Value pLast, Value numKeys) {
+  int64_t lo, hi;
+  if (!attr.rowBounds(0, 1, lo, hi)) // not an interval pattern
+    return {};
+  IrInt n{&b, loc, numKeys};
+  Tiles<IrInt> t =
+      keyTiles(irRowBounds(attr, n), n.make(pFirst), n.make(pLast), n);
+  return {t.first.v, t.last.v, t.loLast.v, t.hiFirst.v};
+}
+
+Value mlir::attn::detail::intervalBuildTileIsFull(OpBuilder &b, Location loc,
+                                                  const KeyTileBounds &tiles,
+                                                  Value n0, int64_t bn) {
+  IrInt x{&b, loc, n0};
+  Tiles<IrInt> t{x.make(tiles.first), x.make(tiles.last),
+                 x.make(tiles.loLast), x.make(tiles.hiFirst)};
+  return tileIsFull(t, x, bn);
 }
 
 /// Evaluates one bounds formula on integers or on IR values.

@@ -67,8 +67,7 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
       e.store(e.toI32(pos), s.lo, {i});
       e.store(e.toI32(own), s.hi, {i});
     } else {
-      Value hi;
-      Value lo = clampedRowBounds(e, pattern, pos, nk, hi);
+      auto [lo, hi] = pattern.buildClampedRowBounds(e.b, e.loc, pos, nk);
       e.store(e.toI32(lo), s.lo, {i});
       e.store(e.toI32(hi), s.hi, {i});
     }
@@ -113,12 +112,12 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   // The key tiles from the bounds of the tile's first and last query (the
   // schedule the GPU target shares).
   Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
-  KeyTiles tiles = keyTilesOf(e, pattern, pFirst, pLast, nk);
+  KeyTileBounds tiles = pattern.buildKeyTiles(e.b, e.loc, pFirst, pLast, nk);
 
   e.forLoop(tiles.first, tiles.last, e.idx(bn), [&](Value n0) {
     emitScores(s, k, n0, nk);
     Value partial = arith::XOrIOp::create(
-        e.b, e.loc, tiles.isFull(e, n0, bn),
+        e.b, e.loc, pattern.buildTileIsFull(e.b, e.loc, tiles, n0, bn),
         arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true)));
     e.ifThen(partial, [&] { emitMask(s, n0); });
     emitSoftmax(s);

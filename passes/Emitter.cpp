@@ -49,30 +49,6 @@ SmallVector<StringRef> mlir::attn::argRoles(Block &entry,
   return roles;
 }
 
-Value mlir::attn::clampedRowBounds(Emitter &e, PatternAttrInterface pattern,
-                                   Value p, Value nk, Value &hi) {
-  auto [lo, hiRaw] = pattern.buildRowBounds(e.b, e.loc, p, nk);
-  hi = e.min(hiRaw, e.sub(nk, e.idx(1)));
-  return e.max(lo, e.idx(0));
-}
-
-KeyTiles mlir::attn::keyTilesOf(Emitter &e, PatternAttrInterface pattern,
-                                Value pFirst, Value pLast, Value nk) {
-  KeyTiles t;
-  Value hiLast;
-  t.first = clampedRowBounds(e, pattern, pFirst, nk, t.hiFirst);
-  t.loLast = clampedRowBounds(e, pattern, pLast, nk, hiLast);
-  t.last = e.add(hiLast, e.idx(1));
-  return t;
-}
-
-Value KeyTiles::isFull(Emitter &e, Value n0, int64_t bn) const {
-  Value n1 = e.add(n0, e.idx(bn));
-  return arith::AndIOp::create(
-      e.b, e.loc, e.cmp(arith::CmpIPredicate::sge, n0, loLast),
-      e.cmp(arith::CmpIPredicate::sle, e.sub(n1, e.idx(1)), hiFirst));
-}
-
 Value mlir::attn::alibiSlopeLog2(Emitter &e, Value head, Value numHeads) {
   OpBuilder &b = e.b;
   Location loc = e.loc;

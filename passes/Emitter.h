@@ -150,22 +150,6 @@ void emitMetaGlobal(OpBuilder &b, Location loc, StringRef name,
 /// arguments ("?" for one the op does not use).
 SmallVector<StringRef> argRoles(Block &entry, const KernelArgs &operands);
 
-/// The key tiles a query tile of an interval pattern visits: keys
-/// [first, last) in steps of the tile size, from the bounds of the tile's
-/// first and last query (lo and hi are nondecreasing in the position).
-struct KeyTiles {
-  Value first, last;
-  Value loLast, hiFirst;
-  /// A tile [n0, n0 + bn) needs no mask iff every query of the query tile
-  /// sees every key of it.
-  Value isFull(Emitter &e, Value n0, int64_t bn) const;
-};
-/// Inclusive bounds [lo, hi] of query position `p`, clamped to [0, nk - 1].
-Value clampedRowBounds(Emitter &e, PatternAttrInterface pattern, Value p,
-                       Value nk, Value &hi);
-KeyTiles keyTilesOf(Emitter &e, PatternAttrInterface pattern, Value pFirst,
-                    Value pLast, Value nk);
-
 } // namespace mlir::attn
 
 #endif // ATTN_PASSES_EMITTER_H

@@ -72,13 +72,13 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));
   Value pFirst = e.add(shift, m0);
   Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
-  KeyTiles kt;
+  KeyTileBounds kt;
   if (c.landmark) {
     // Every block up to the last query's own one, one key tile per block.
     kt.first = e.idx(0);
     kt.last = e.max(e.min(e.add(pLast, e.idx(1)), nk), e.idx(0));
   } else {
-    kt = keyTilesOf(e, pattern, pFirst, pLast, nk);
+    kt = pattern.buildKeyTiles(b, loc, pFirst, pLast, nk);
   }
   Value span = e.max(e.sub(kt.last, kt.first), e.idx(0));
   Value numTiles = e.ceilDiv(span, e.idx(c.blockN));
@@ -92,9 +92,9 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     pos[half] = e.add(shift, row);
     if (!c.landmark) {
       // 32 bits: they stay live through the loop (for the masks).
-      lo[half] = e.toI32(
-          clampedRowBounds(e, pattern, pos[half], nk, hi[half]));
-      hi[half] = e.toI32(hi[half]);
+      auto [l, h] = pattern.buildClampedRowBounds(b, loc, pos[half], nk);
+      lo[half] = e.toI32(l);
+      hi[half] = e.toI32(h);
     }
   }
 
@@ -292,7 +292,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
           s = landmarkScores(s, n0, pos);
         } else {
           Value partial = arith::XOrIOp::create(
-              b, loc, kt.isFull(e, n0, c.blockN),
+              b, loc, pattern.buildTileIsFull(b, loc, kt, n0, c.blockN),
               arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
           SmallVector<Type> sTypes(s.size(), accT);
           auto ifOp = scf::IfOp::create(b, loc, sTypes, partial, true);

@@ -5,7 +5,7 @@
 // metadata the runtime reads.
 //
 // The key tiles a CTA visits and whether a tile needs the mask come from the
-// pattern interface through keyTilesOf(), the schedule the CPU tiler uses.
+// pattern interface (buildKeyTiles, buildTileIsFull), as on the CPU.
 //===----------------------------------------------------------------------===//
 #include "passes/GPUCodegen.h"
 

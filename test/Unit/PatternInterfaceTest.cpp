@@ -4,13 +4,22 @@
 // SPEC.md: no skipped tile holds an allowed pair, a full tile holds only
 // pairs of multiplicity 1, no allowed key lies outside a query tile's key
 // range, and the pairs in the visited tiles add up to all allowed pairs.
+// Then the IR the tilers generate from the same interface (buildKeyTiles,
+// buildTileIsFull, buildClampedRowBounds) is evaluated on constants by a
+// small interpreter written here and compared with the analytic answers:
+// the unit test checks the code that runs.
 // Exits nonzero on the first kind of failure, after printing it.
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnDialect.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include "llvm/ADT/DenseMap.h"
+
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -154,9 +163,97 @@ void checkOne(PatternAttrInterface pattern, const RefFn &ref, int64_t nq,
 
 } // namespace
 
+/// Evaluates the index arithmetic the pattern interface builds (constants,
+/// add/sub/mul, floordiv, min/max, compares, and) on the ops of `block`.
+static llvm::DenseMap<Value, int64_t> evaluate(Block &block) {
+  llvm::DenseMap<Value, int64_t> v;
+  for (Operation &op : block) {
+    auto in = [&](unsigned i) { return v.lookup(op.getOperand(i)); };
+    int64_t r = 0;
+    if (auto c = dyn_cast<arith::ConstantOp>(op))
+      r = cast<IntegerAttr>(c.getValue()).getInt();
+    else if (isa<arith::AddIOp>(op))
+      r = in(0) + in(1);
+    else if (isa<arith::SubIOp>(op))
+      r = in(0) - in(1);
+    else if (isa<arith::MulIOp>(op))
+      r = in(0) * in(1);
+    else if (isa<arith::FloorDivSIOp>(op))
+      r = fdiv(in(0), in(1));
+    else if (isa<arith::MinSIOp>(op))
+      r = std::min(in(0), in(1));
+    else if (isa<arith::MaxSIOp>(op))
+      r = std::max(in(0), in(1));
+    else if (isa<arith::AndIOp>(op))
+      r = in(0) & in(1);
+    else if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
+      int64_t x = in(0), y = in(1);
+      switch (cmp.getPredicate()) {
+      case arith::CmpIPredicate::sge: r = x >= y; break;
+      case arith::CmpIPredicate::sle: r = x <= y; break;
+      case arith::CmpIPredicate::sgt: r = x > y; break;
+      case arith::CmpIPredicate::slt: r = x < y; break;
+      case arith::CmpIPredicate::eq: r = x == y; break;
+      default:
+        std::printf("FAIL: interpreter: unexpected predicate\n");
+        std::exit(1);
+      }
+    } else {
+      std::printf("FAIL: interpreter: unexpected op %s\n",
+                  op.getName().getStringRef().str().c_str());
+      std::exit(1);
+    }
+    v[op.getResult(0)] = r;
+  }
+  return v;
+}
+
+/// The generated key tiles, tile masks and row bounds of query positions
+/// [p0, p1) against the integer interface; the number of mismatches.
+static long checkIR(MLIRContext &ctx, PatternAttrInterface attr, int64_t p0,
+                    int64_t p1, int64_t nk, int64_t bn, long &checks) {
+  Block block;
+  OpBuilder b(&ctx);
+  b.setInsertionPointToEnd(&block);
+  Location loc = b.getUnknownLoc();
+  auto cst = [&](int64_t x) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, x);
+  };
+  Value n = cst(nk);
+  KeyTileBounds t = attr.buildKeyTiles(b, loc, cst(p0), cst(p1 - 1), n);
+  std::vector<std::pair<int64_t, Value>> full;
+  KeyRange range = attr.keyRange(p0, p1, 0, 1, nk);
+  for (int64_t n0 = range.first; n0 < range.last; n0 += bn)
+    full.push_back({n0, attr.buildTileIsFull(b, loc, t, cst(n0), bn)});
+  std::vector<std::pair<Value, Value>> rows;
+  for (int64_t p = p0; p < p1; ++p)
+    rows.push_back(attr.buildClampedRowBounds(b, loc, cst(p), n));
+  llvm::DenseMap<Value, int64_t> v = evaluate(block);
+  long bad = 0;
+  auto expect = [&](bool ok) { ++checks; bad += !ok; };
+  expect(v.lookup(t.first) == range.first);
+  expect(std::max(v.lookup(t.last), v.lookup(t.first)) == range.last);
+  for (auto [n0, isFull] : full) {
+    int64_t n1 = std::min(n0 + bn, nk);
+    // A tile that runs past the keys is never full (it needs the mask).
+    bool want = n0 + bn <= nk &&
+                attr.classifyTile(p0, p1, n0, n1, 0, 1, nk) == TileKind::Full;
+    expect(bool(v.lookup(isFull)) == want);
+  }
+  for (int64_t p = p0; p < p1; ++p) {
+    int64_t lo, hi;
+    attr.rowBounds(p, nk, lo, hi);
+    auto [l, h] = rows[p - p0];
+    expect(v.lookup(l) == std::max<int64_t>(lo, 0) &&
+           v.lookup(h) == std::min(hi, nk - 1));
+  }
+  block.clear();
+  return bad;
+}
+
 int main() {
   MLIRContext ctx;
-  ctx.loadDialect<AttnDialect>();
+  ctx.loadDialect<AttnDialect, arith::ArithDialect>();
   struct Case {
     std::string name;
     PatternAttrInterface attr;
@@ -212,6 +309,28 @@ int main() {
                 s.failures ? "FAILED" : "ok");
     failures += s.failures;
   }
+  // The generated code of the interval patterns, on constants.
+  long irChecks = 0, irFailures = 0;
+  for (Case &c : cases) {
+    int64_t lo0, hi0;
+    if (!c.attr.rowBounds(0, 1, lo0, hi0))
+      continue;
+    for (auto [nq, nk] : lengths)
+      for (auto [bm, bn] : tiles)
+        for (int64_t m0 = 0; m0 < nq; m0 += bm) {
+          int64_t p0 = nk - nq + m0, p1 = nk - nq + std::min(m0 + bm, nq);
+          long bad = checkIR(ctx, c.attr, p0, p1, nk, bn, irChecks);
+          if (bad)
+            std::printf("FAIL: %s: generated key tiles differ from the "
+                        "interface (Nq=%ld Nk=%ld p[%ld,%ld) bn %ld)\n",
+                        c.name.c_str(), long(nq), long(nk), long(p0),
+                        long(p1), long(bn));
+          irFailures += bad;
+        }
+  }
+  std::printf("generated code: %ld values checked, %ld failures\n", irChecks,
+              irFailures);
+  failures += irFailures;
   std::printf("%ld patterns, %ld failures\n", long(cases.size()), failures);
   return failures ? 1 : 0;
 }
