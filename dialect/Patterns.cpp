@@ -189,14 +189,21 @@ static auto irRowBounds(PatternAttrInterface attr, IrInt numKeys) {
   };
 }
 
+/// The key tiles of query positions [p0, p1) on integers; false for a
+/// non-interval pattern.
+static bool intKeyTiles(PatternAttrInterface attr, int64_t p0, int64_t p1,
+                        int64_t numKeys, Tiles<int64_t> &t) {
+  bool ok = true;
+  t = keyTiles<int64_t>(intBounds(attr, numKeys, ok), p0, p1 - 1, numKeys);
+  return ok;
+}
+
 TileKind mlir::attn::detail::intervalClassifyTile(PatternAttrInterface attr,
                                                   int64_t p0, int64_t p1,
                                                   int64_t n0, int64_t n1,
                                                   int64_t numKeys) {
-  bool ok = true;
-  Tiles<int64_t> t =
-      keyTiles<int64_t>(intBounds(attr, numKeys, ok), p0, p1 - 1, numKeys);
-  if (!ok)
+  Tiles<int64_t> t;
+  if (!intKeyTiles(attr, p0, p1, numKeys, t))
     return TileKind::Partial;
   if (n1 <= t.first || n0 >= t.last)
     return TileKind::Skip;
@@ -209,10 +216,8 @@ TileKind mlir::attn::detail::intervalClassifyTile(PatternAttrInterface attr,
 KeyRange mlir::attn::detail::intervalKeyRange(PatternAttrInterface attr,
                                               int64_t p0, int64_t p1,
                                               int64_t numKeys) {
-  bool ok = true;
-  Tiles<int64_t> t =
-      keyTiles<int64_t>(intBounds(attr, numKeys, ok), p0, p1 - 1, numKeys);
-  if (!ok)
+  Tiles<int64_t> t;
+  if (!intKeyTiles(attr, p0, p1, numKeys, t))
     return {0, numKeys};
   return {t.first, std::max(t.last, t.first)};
 }

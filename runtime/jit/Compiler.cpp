@@ -774,26 +774,32 @@ bool compile(const std::string &source, const std::string &sourceName,
   mlir::attn::CPUOptions cpuOptions = options.cpu;
   cpuOptions.cpu = cpuTarget.name;
   cpuOptions.features = llvm::join(cpuTarget.required, ",");
-  PassManager configure(&ctx);
-  mlir::attn::buildCPUConfigurePipeline(configure, cpuOptions);
-  if (failed(configure.run(*module)))
-    return fail("configuring the schedule failed");
-  std::string configured = print(*module);
-  dump(options, "1-configured.mlir", configured);
-  if (emit == Emit::Configured) {
-    out = configured;
+  // One stage: its passes, its dump, and the output if `emit` stops there.
+  // False when the passes fail; `stop` says whether `emit` was this stage.
+  auto stage = [&](function_ref<void(PassManager &)> build, Emit which,
+                   const char *dumpName, const char *what, bool &stop) {
+    PassManager pm(&ctx);
+    build(pm);
+    if (failed(pm.run(*module)))
+      return fail(what);
+    std::string text = print(*module);
+    dump(options, dumpName, text);
+    if ((stop = emit == which))
+      out = text;
     return true;
-  }
-  PassManager tiling(&ctx);
-  mlir::attn::buildCPUTilingPipeline(tiling);
-  if (failed(tiling.run(*module)))
-    return fail("tiling failed");
-  std::string tiled = print(*module);
-  dump(options, "2-tiled.mlir", tiled);
-  if (emit == Emit::Tiled) {
-    out = tiled;
-    return true;
-  }
+  };
+  bool stop = false;
+  if (!stage([&](PassManager &pm) {
+        mlir::attn::buildCPUConfigurePipeline(pm, cpuOptions);
+      },
+             Emit::Configured, "1-configured.mlir",
+             "configuring the schedule failed", stop) ||
+      stop)
+    return stop;
+  if (!stage([&](PassManager &pm) { mlir::attn::buildCPUTilingPipeline(pm); },
+             Emit::Tiled, "2-tiled.mlir", "tiling failed", stop) ||
+      stop)
+    return stop;
   if (emit == Emit::Header) {
     out = emitHeader(*module, sourceName);
     return true;
