@@ -36,38 +36,11 @@ CPUScheduleAttr getCPUSchedule(Operation *op);
 /// error on the op.
 LogicalResult checkCPUSchedule(Operation *op, CPUScheduleAttr schedule);
 
-/// Options of attn-configure-cpu (tile sizes, register blocking, the CPU).
-struct CPUOptions {
-  int64_t blockM = 0; ///< 0: chosen per kernel from the head dim
-  int64_t blockN = 0;
-  int64_t vectorWidth = 8;
-  int64_t mrKeys = 6;
-  int64_t mrValues = 6;
-  std::string cpu;      ///< LLVM CPU name the code is for (metadata)
-  std::string features; ///< ISA extensions it may use, comma-separated
-};
-
-/// Tiling of the GPU target (sm_80 path: cp.async, ldmatrix, mma.sync).
-struct GPUOptions {
-  std::string chip = "sm_80"; ///< sm_80 or sm_90a
-  int64_t blockM = 0;         ///< 0: 16 * warps
-  int64_t blockN = 0;         ///< 0: 128 warp-specialized, else 64
-  int64_t warps = 0;          ///< 0: per target and head dim
-  int64_t stages = 2;
-  bool tma = true;            ///< sm_90a: TMA loads where the layout fits
-  bool wgmmaPv = true;        ///< sm_90a wgmma + TMA: P V by register-A wgmma
-  bool asyncQk = false;       ///< sm_90a wgmma + TMA: next tile's Q K^T in
-                              ///< flight during the softmax (3+ stages)
-  bool warpSpecialize = true; ///< sm_90a wgmma + TMA, D = 128, 8 warps: a
-                              ///< producer warpgroup feeds the consumers
-  bool pingpong = false;       ///< with warpSpecialize: consumers take turns
-  bool wsOverlap = false;      ///< with warpSpecialize: softmax under P V
-  bool stridedTma = true;      ///< sm_90a TMA: dilated rows r apart by TMA
-  int64_t ctasPerSm = 0;       ///< CTAs per SM ptxas leaves registers for
-                               ///< (0: per CTA size)
-  int64_t wsMinKeys = 2048;    ///< warp-specialize tiles of this many keys
-                               ///< on average or more (0: all)
-};
+/// The options of the CPU and GPU pipelines are the passes' own, declared
+/// once in Passes.td (names, defaults, help): attnc, the JIT and the cache
+/// key fill and print these structs.
+using CPUOptions = AttnConfigureCPUOptions;
+using GPUOptions = AttnLowerToGPUOptions;
 
 /// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU
 /// targets).

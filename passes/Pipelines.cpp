@@ -15,9 +15,7 @@ using namespace mlir::attn;
 
 void mlir::attn::buildCPUConfigurePipeline(OpPassManager &pm,
                                            const CPUOptions &o) {
-  pm.addPass(createAttnConfigureCPU({o.blockM, o.blockN, o.vectorWidth,
-                                     o.mrKeys, o.mrValues, o.cpu,
-                                     o.features}));
+  pm.addPass(createAttnConfigureCPU(o));
 }
 
 void mlir::attn::buildCPUTilingPipeline(OpPassManager &pm) {
@@ -48,10 +46,7 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
 
 void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
                                         const GPUOptions &o) {
-  pm.addPass(createAttnLowerToGPU(
-      {o.chip, o.blockM, o.blockN, o.warps, o.stages, o.tma, o.wgmmaPv,
-       o.asyncQk, o.warpSpecialize, o.pingpong, o.wsOverlap, o.ctasPerSm,
-       o.wsMinKeys, o.stridedTma}));
+  pm.addPass(createAttnLowerToGPU(o));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -83,26 +78,34 @@ void mlir::attn::buildGPUToNVVMPipeline(OpPassManager &pm,
 }
 
 namespace {
+// The pipelines' options take their defaults from the passes' (Passes.td).
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
-  Option<int64_t> blockM{*this, "block-m", llvm::cl::init(0)};
-  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(0)};
-  Option<int64_t> vectorWidth{*this, "vector-width", llvm::cl::init(8)};
+  Option<int64_t> blockM{*this, "block-m", llvm::cl::init(CPUOptions().blockM)};
+  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(CPUOptions().blockN)};
+  Option<int64_t> vectorWidth{*this, "vector-width",
+                              llvm::cl::init(CPUOptions().vectorWidth)};
 };
 
 struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
-  Option<std::string> chip{*this, "chip", llvm::cl::init("sm_80")};
-  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(0)};
-  Option<int64_t> warps{*this, "warps", llvm::cl::init(0)};
-  Option<int64_t> stages{*this, "stages", llvm::cl::init(2)};
-  Option<bool> tma{*this, "tma", llvm::cl::init(true)};
-  Option<bool> wgmmaPv{*this, "wgmma-pv", llvm::cl::init(true)};
-  Option<bool> asyncQk{*this, "async-qk", llvm::cl::init(false)};
-  Option<bool> warpSpecialize{*this, "warp-specialize", llvm::cl::init(true)};
-  Option<bool> pingpong{*this, "pingpong", llvm::cl::init(false)};
-  Option<bool> wsOverlap{*this, "ws-overlap", llvm::cl::init(false)};
-  Option<bool> stridedTma{*this, "strided-tma", llvm::cl::init(true)};
-  Option<int64_t> ctasPerSm{*this, "ctas-per-sm", llvm::cl::init(0)};
-  Option<int64_t> wsMinKeys{*this, "ws-min-keys", llvm::cl::init(2048)};
+  Option<std::string> chip{*this, "chip", llvm::cl::init(GPUOptions().chip)};
+  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(GPUOptions().blockN)};
+  Option<int64_t> warps{*this, "warps", llvm::cl::init(GPUOptions().warps)};
+  Option<int64_t> stages{*this, "stages", llvm::cl::init(GPUOptions().stages)};
+  Option<bool> tma{*this, "tma", llvm::cl::init(GPUOptions().tma)};
+  Option<bool> wgmmaPv{*this, "wgmma-pv", llvm::cl::init(GPUOptions().wgmmaPv)};
+  Option<bool> asyncQk{*this, "async-qk", llvm::cl::init(GPUOptions().asyncQk)};
+  Option<bool> warpSpecialize{*this, "warp-specialize",
+                              llvm::cl::init(GPUOptions().warpSpecialize)};
+  Option<bool> pingpong{*this, "pingpong",
+                        llvm::cl::init(GPUOptions().pingpong)};
+  Option<bool> wsOverlap{*this, "ws-overlap",
+                         llvm::cl::init(GPUOptions().wsOverlap)};
+  Option<bool> stridedTma{*this, "strided-tma",
+                          llvm::cl::init(GPUOptions().stridedTma)};
+  Option<int64_t> ctasPerSm{*this, "ctas-per-sm",
+                            llvm::cl::init(GPUOptions().ctasPerSm)};
+  Option<int64_t> wsMinKeys{*this, "ws-min-keys",
+                            llvm::cl::init(GPUOptions().wsMinKeys)};
 };
 } // namespace
 

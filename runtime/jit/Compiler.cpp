@@ -171,8 +171,8 @@ mlir::attn::CPUOptions cpuOptionsFor(const CPUTarget &target) {
   mlir::attn::CPUOptions o;
   o.vectorWidth = target.vectorWidth;
   o.mrKeys = o.mrValues = target.mr;
-  o.cpu = target.name;
-  o.features = llvm::join(target.required, ",");
+  o.targetCpu = target.name;
+  o.targetFeatures = llvm::join(target.required, ",");
   return o;
 }
 
@@ -197,8 +197,8 @@ std::string pipelineFingerprint(const CompileOptions &options) {
     os << "cpu " << t.name << " " << t.features << "\n";
     // As compile() runs them.
     mlir::attn::CPUOptions cpu = options.cpu;
-    cpu.cpu = t.name;
-    cpu.features = llvm::join(t.required, ",");
+    cpu.targetCpu = t.name;
+    cpu.targetFeatures = llvm::join(t.required, ",");
     mlir::attn::buildCPUConfigurePipeline(pm, cpu);
     mlir::attn::buildCPUTilingPipeline(pm);
     mlir::attn::buildCPUToLLVMPipeline(pm);
@@ -772,8 +772,8 @@ bool compile(const std::string &source, const std::string &sourceName,
                         targetError))
     return fail(targetError);
   mlir::attn::CPUOptions cpuOptions = options.cpu;
-  cpuOptions.cpu = cpuTarget.name;
-  cpuOptions.features = llvm::join(cpuTarget.required, ",");
+  cpuOptions.targetCpu = cpuTarget.name;
+  cpuOptions.targetFeatures = llvm::join(cpuTarget.required, ",");
   // One stage: its passes, its dump, and the output if `emit` stops there.
   // False when the passes fail; `stop` says whether `emit` was this stage.
   auto stage = [&](function_ref<void(PassManager &)> build, Emit which,
