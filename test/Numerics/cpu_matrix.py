@@ -96,7 +96,8 @@ def topk_gap(q, k, pattern):
     p = nk - nq + np.arange(nq)
     earlier = (p[:, None] >= 0) & (lm[None, :] // L < p[:, None] // L)
     best = -np.sort(-np.where(earlier, s, -np.inf), axis=-1)
-    gap = (best[..., topk - 1] - best[..., topk])[..., earlier.sum(-1) > topk]
+    with np.errstate(invalid="ignore"):  # -inf - -inf in rows that do not choose
+        gap = (best[..., topk - 1] - best[..., topk])[..., earlier.sum(-1) > topk]
     gap = gap[gap > 0]
     return gap.min() if gap.size else np.inf
 
