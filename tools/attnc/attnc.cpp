@@ -6,12 +6,21 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/jit/Compiler.h"
 
+#include "dialect/AttnDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
 #include <cstdlib>
+#include <unistd.h>
 
 using namespace llvm;
 
@@ -131,6 +140,28 @@ static cl::opt<std::string>
                    "$ATTN_CPU_FEATURES)"),
           cl::init(""));
 
+/// The kernels of a kernel file (functions holding an attn op); 0 when it
+/// does not parse here (compile() then says why).
+static int64_t countKernels(StringRef source) {
+  mlir::MLIRContext ctx(mlir::MLIRContext::Threading::DISABLED);
+  ctx.loadDialect<mlir::attn::AttnDialect, mlir::func::FuncDialect,
+                  mlir::arith::ArithDialect, mlir::memref::MemRefDialect>();
+  mlir::ScopedDiagnosticHandler quiet(&ctx, [](mlir::Diagnostic &) {
+    return mlir::success();
+  });
+  auto module = mlir::parseSourceString<mlir::ModuleOp>(source, &ctx);
+  int64_t n = 0;
+  if (module)
+    module->walk([&](mlir::func::FuncOp f) {
+      bool attnOp = false;
+      f.walk([&](mlir::Operation *op) {
+        attnOp |= llvm::isa<mlir::attn::AttnDialect>(op->getDialect());
+      });
+      n += attnOp;
+    });
+  return n;
+}
+
 int main(int argc, char **argv) {
   // LLVM's own options (hundreds, for every backend) move behind
   // --help-hidden; they still work.
@@ -205,15 +236,15 @@ int main(int argc, char **argv) {
                 "options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
+  // A missing input is the first thing to fix, whatever the options.
+  auto buf = MemoryBuffer::getFileOrSTDIN(input);
+  if (!buf)
+    return fail("cannot open '" + input + "': " + buf.getError().message());
   bool binary = stage == attn::Emit::Object ||
                 stage == attn::Emit::SharedObject ||
                 stage == attn::Emit::Cubin;
   if (binary && output == "-" && !printPipeline)
     return fail("--emit=" + emit + " is binary: give -o FILE");
-
-  auto buf = MemoryBuffer::getFileOrSTDIN(input);
-  if (!buf)
-    return fail("cannot open '" + input + "': " + buf.getError().message());
   attn::CompileOptions options;
   options.target = target;
   if (gpu) {
@@ -262,6 +293,16 @@ int main(int argc, char **argv) {
   if (printPipeline) {
     outs() << attn::pipelineFingerprint(options) << "\n";
     return 0;
+  }
+  // GPU builds take seconds per kernel: say what is coming when there are
+  // several kernels, or when someone is watching.
+  bool slowGPU = gpu && stage != attn::Emit::Attn &&
+                 stage != attn::Emit::Configured && stage != attn::Emit::Tiled;
+  if (slowGPU) {
+    int64_t n = countKernels((*buf)->getBuffer());
+    if (n > 1 || (n == 1 && isatty(STDERR_FILENO)))
+      std::fprintf(stderr, "attnc: compiling %lld kernel%s for %s\n",
+                   (long long)n, n == 1 ? "" : "s", target.c_str());
   }
   std::string out, error;
   if (!attn::compile((*buf)->getBuffer().str(), input, stage, options, out,
