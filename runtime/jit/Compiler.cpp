@@ -213,6 +213,44 @@ std::string pipelineFingerprint(const CompileOptions &options) {
   return text;
 }
 
+bool checkNesting(const std::string &text, const std::string &what,
+                  std::string &error, int limit) {
+  int depth = 0, line = 1;
+  bool inString = false, inComment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      inComment = false;
+      continue;
+    }
+    if (inComment)
+      continue;
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+      continue;
+    }
+    if (c == '"')
+      inString = true;
+    else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/')
+      inComment = true;
+    else if (c == '[' || c == '{' || c == '(' || c == '<')
+      ++depth;
+    else if ((c == ']' || c == '}' || c == ')' || c == '>') && depth > 0)
+      --depth;
+    if (depth > limit) {
+      error = what + " nests brackets more than " + std::to_string(limit) +
+              " deep (line " + std::to_string(line) +
+              "); the MLIR parser would run out of stack";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool writeFileAtomic(const std::string &path, const std::string &data,
                      std::string &error) {
   llvm::SmallString<256> tmp;
@@ -742,11 +780,14 @@ bool compile(const std::string &source, const std::string &sourceName,
       llvm::MemoryBuffer::getMemBufferCopy(source, sourceName), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, &ctx, diagOs);
 
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
   auto fail = [&](const std::string &what) {
     error = what + (diagnostics.empty() ? "" : "\n" + diagnostics);
     return false;
   };
+  std::string nestingError;
+  if (!checkNesting(source, sourceName, nestingError))
+    return fail(nestingError);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
   if (!module)
     return fail("cannot parse " + sourceName);
   std::string attnText = print(*module);

@@ -95,6 +95,12 @@ std::string pipelineFingerprint(const CompileOptions &options);
 /// neither has one.
 std::string findPtxas();
 
+/// MLIR's parser recurses once per bracket level without a limit, so deeply
+/// nested text overflows the stack. False with `error` when `text` nests
+/// brackets ([{(<) deeper than `limit` (outside strings and comments).
+bool checkNesting(const std::string &text, const std::string &what,
+                  std::string &error, int limit = 256);
+
 /// Writes `data` to `path` atomically (temporary file + rename).
 bool writeFileAtomic(const std::string &path, const std::string &data,
                      std::string &error);

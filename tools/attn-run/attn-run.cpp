@@ -375,6 +375,9 @@ mlir::Attribute parsePattern(mlir::MLIRContext &ctx, const std::string &text) {
       diag = d.str();
     return mlir::success();
   });
+  std::string nestingError;
+  if (!checkNesting(text, "pattern", nestingError))
+    die("invalid pattern: " + nestingError);
   size_t consumed = 0;
   mlir::Attribute attr = mlir::parseAttribute(text, &ctx, mlir::Type(),
                                               &consumed);
