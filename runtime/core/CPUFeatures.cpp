@@ -87,21 +87,33 @@ uint64_t osEnabledState() {
 
 } // namespace
 
+/// Whether the host has each entry of kBits, asked once: cpuid traps to the
+/// hypervisor on a VM (tens of microseconds), and every kernel load asks.
+static const std::vector<bool> &hostBits() {
+  static const std::vector<bool> bits = [] {
+    std::vector<bool> out;
+#ifdef ATTN_X86
+    uint64_t state = osEnabledState();
+    for (const Bit &b : kBits) {
+      uint32_t r = 0;
+      out.push_back(cpuidReg(b.leaf, b.subleaf, b.reg, r) &&
+                    (r & (1u << b.bit)) && (state & b.xcr0) == b.xcr0);
+    }
+#else
+    out.assign(sizeof(kBits) / sizeof(kBits[0]), false);
+#endif
+    return out;
+  }();
+  return bits;
+}
+
 bool hostHasCPUFeature(const std::string &name, bool &known) {
   known = false;
-  for (const Bit &b : kBits) {
-    if (name != b.name)
-      continue;
-    known = true;
-#ifdef ATTN_X86
-    uint32_t r = 0;
-    if (!cpuidReg(b.leaf, b.subleaf, b.reg, r) || !(r & (1u << b.bit)))
-      return false;
-    return (osEnabledState() & b.xcr0) == b.xcr0;
-#else
-    return false;
-#endif
-  }
+  for (size_t i = 0; i < sizeof(kBits) / sizeof(kBits[0]); ++i)
+    if (name == kBits[i].name) {
+      known = true;
+      return hostBits()[i];
+    }
   return false;
 }
 

@@ -358,7 +358,6 @@ extern "C" attn_status attn_device_alloc(attn_context *handle, size_t bytes,
   std::shared_ptr<attn_context> ctx = liveContext(handle);
   if (!ctx)
     return ATTN_ERROR_INVALID_ARGUMENT;
-  *out = nullptr;
   if (bytes == 0)
     return ATTN_OK;
   if (ctx->cuda)
@@ -423,39 +422,16 @@ struct ArgMeta {
 };
 } // namespace
 
-/// One launch of a GPU kernel: entry point, its grid's x size
-/// ceil(Nq / seg) * perSeg, or perSeg when seg is 0 (y = H, z = B), and its
-/// CTA (threads, dynamic shared memory; the kernel's when the launch line
-/// does not give them).
-/// `cond`: the launch runs only when cond divides Nq (cond > 0), only when
-/// -cond does not (cond < 0), or always (0); and only when its grid has
-/// ctasLo <= CTAs < ctasHi (ctasHi 0: no upper bound), and only when
-/// keysLo <= Nk < keysHi (keysHi 0: no upper bound).
-struct GPULaunch {
-  std::string entry;
-  int64_t seg = 0, perSeg = 0;
-  int64_t threads = 0, sharedBytes = -1;
-  int64_t cond = 0, ctasLo = 0, ctasHi = 0, keysLo = 0, keysHi = 0;
-};
-
-/// A TMA kernel's tensor-map parameter: operand role, box size and the rate
-/// of its rows (> 1: rows that far apart, when the rate divides N).
-struct GPUTensorMap {
-  std::string role;
-  int64_t boxCols = 0, boxRows = 0, rate = 1;
-};
-
 struct attn_kernel {
   void *handle = nullptr;                    // a CPU kernel's shared object
   std::unique_ptr<attnrt::cuda::Module> gpu; // a GPU kernel's module
   std::string name, info, pattern, op;
   std::vector<ArgMeta> args;
   std::vector<void *> count, run; // CPU: the phases' entry points
-  // GPU: the launch configuration from the metadata.
-  std::string target;
-  int64_t threads = 0, sharedBytes = -1, tileM = 0;
-  std::vector<GPULaunch> launches;
-  std::vector<GPUTensorMap> tensorMaps; // appended to every launch's params
+  // GPU: the launches (defaults filled in, attnmeta::Launch says what each
+  // field means) and the tensor maps appended to every launch's params.
+  std::vector<attnmeta::Launch> launches;
+  std::vector<attnmeta::TensorMap> tensorMaps;
   ~attn_kernel() {
     if (handle)
       dlclose(handle);
@@ -504,10 +480,6 @@ static attn_status parseMeta(attn_kernel &k) {
                             " binary");
   k.op = meta.op;
   k.pattern = meta.pattern;
-  k.target = meta.target;
-  k.threads = meta.threads;
-  k.sharedBytes = meta.smem;
-  k.tileM = meta.tileM;
   for (const attnmeta::Arg &a : meta.args) {
     ArgMeta m;
     m.role = a.role;
@@ -516,11 +488,8 @@ static attn_status parseMeta(attn_kernel &k) {
     m.dims = a.dims;
     k.args.push_back(m);
   }
-  for (const attnmeta::Launch &l : meta.effectiveLaunches(k.name))
-    k.launches.push_back({l.entry, l.seg, l.perSeg, l.threads, l.smem, l.cond,
-                          l.ctasLo, l.ctasHi, l.keysLo, l.keysHi});
-  for (const attnmeta::TensorMap &t : meta.tensorMaps)
-    k.tensorMaps.push_back({t.role, t.cols, t.rows, t.rate});
+  k.launches = meta.effectiveLaunches(k.name);
+  k.tensorMaps = meta.tensorMaps;
   int64_t phases = meta.phases;
   const std::string &cpuName = meta.cpu;
   const std::vector<std::string> &cpuFeatures = meta.features;
@@ -642,8 +611,8 @@ attn_status attnrt::loadImage(attn_context *handle, const void *image,
   // Above 48 KiB of dynamic shared memory a kernel has to opt in; the
   // launches of one kernel may differ (dilated phases).
   int64_t mostShared = 0;
-  for (const GPULaunch &l : k->launches)
-    mostShared = std::max(mostShared, l.sharedBytes);
+  for (const attnmeta::Launch &l : k->launches)
+    mostShared = std::max(mostShared, l.smem);
   if (mostShared > 48 * 1024 && mostShared > ctx->cuda->maxSharedPerBlock)
     return fail(ATTN_ERROR_UNSUPPORTED,
                 "kernel '" + name + "' needs " + std::to_string(mostShared) +
@@ -651,8 +620,8 @@ attn_status attnrt::loadImage(attn_context *handle, const void *image,
                     std::to_string(ctx->cuda->ordinal) + " has " +
                     std::to_string(ctx->cuda->maxSharedPerBlock));
   std::vector<std::pair<std::string, int64_t>> entries;
-  for (const GPULaunch &l : k->launches)
-    entries.push_back({l.entry, l.sharedBytes});
+  for (const attnmeta::Launch &l : k->launches)
+    entries.push_back({l.entry, l.smem});
   if (attn_status s = cuda::resolveLaunches(*k->gpu, entries))
     return s;
   *out = kernels().add(std::move(k));
@@ -918,7 +887,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   // for the N it divides read it.
   std::vector<attnrt::cuda::TensorMap> maps(kernel.tensorMaps.size());
   for (size_t t = 0; t < maps.size(); ++t) {
-    const GPUTensorMap &tm = kernel.tensorMaps[t];
+    const attnmeta::TensorMap &tm = kernel.tensorMaps[t];
     size_t i = 0;
     while (i < kernel.args.size() && kernel.args[i].role != tm.role)
       ++i;
@@ -933,7 +902,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
       continue;
     if (attn_status s = attnrt::cuda::encodeTensorMap(
             args[i].data, kernel.args[i].dtype == ATTN_BF16, args[i].shape,
-            args[i].strides, tm.boxCols, tm.boxRows, tm.rate,
+            args[i].strides, tm.cols, tm.rows, tm.rate,
             "argument " + std::to_string(i) + " (" + tm.role + ")", maps[t]))
       return s;
   }
@@ -941,7 +910,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   // empty. Launches run in order on the context's stream.
   int64_t heads = q->shape[1], batch = q->shape[0];
   for (size_t l = 0; l < kernel.launches.size(); ++l) {
-    const GPULaunch &launch = kernel.launches[l];
+    const attnmeta::Launch &launch = kernel.launches[l];
     int64_t nk = k ? k->shape[2] : q->shape[2];
     int64_t tiles =
         launch.seg ? (q->shape[2] + launch.seg - 1) / launch.seg : 1;
@@ -963,7 +932,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
       continue;
     if (attn_status s = attnrt::cuda::launch(
             device, *kernel.gpu, l, grid, unsigned(launch.threads),
-            unsigned(launch.sharedBytes), params.data()))
+            unsigned(launch.smem), params.data()))
       return s;
   }
   return ATTN_OK;

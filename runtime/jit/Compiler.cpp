@@ -50,6 +50,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -111,6 +112,17 @@ bool resolveCPUTarget(const std::string &cpuName, const std::string &mattr,
   if (extra.empty())
     if (const char *env = getenv("ATTN_CPU_FEATURES"))
       extra = env;
+  // Resolved once per (CPU, features) in a process: the JIT asks on every
+  // kernel request, and LLVM's subtarget tables are not cheap to build.
+  static std::mutex memoMutex;
+  static std::map<std::pair<std::string, std::string>, CPUTarget> memo;
+  std::lock_guard<std::mutex> lock(memoMutex);
+  auto known = memo.find({name, extra});
+  if (known != memo.end()) {
+    out = known->second;
+    return true;
+  }
+  std::string requestedName = name;
   llvm::Triple tt;
   const llvm::Target *target = hostTarget(tt, error);
   if (!target)
@@ -164,6 +176,7 @@ bool resolveCPUTarget(const std::string &cpuName, const std::string &mattr,
     out.vectorWidth = 8;
     out.mr = 6;
   }
+  memo[{requestedName, extra}] = out;
   return true;
 }
 
@@ -171,8 +184,6 @@ mlir::attn::CPUOptions cpuOptionsFor(const CPUTarget &target) {
   mlir::attn::CPUOptions o;
   o.vectorWidth = target.vectorWidth;
   o.mrKeys = o.mrValues = target.mr;
-  o.targetCpu = target.name;
-  o.targetFeatures = llvm::join(target.required, ",");
   return o;
 }
 
@@ -182,6 +193,16 @@ mlir::attn::CPUOptions hostCPUOptions() {
   if (!resolveCPUTarget("", "", t, error))
     return {};
   return cpuOptionsFor(t);
+}
+
+/// The options the CPU pipeline runs with: the caller's tiling, and the
+/// resolved target's CPU and ISA extensions (which go into the metadata).
+static mlir::attn::CPUOptions cpuPipelineOptions(const CompileOptions &options,
+                                                 const CPUTarget &target) {
+  mlir::attn::CPUOptions cpu = options.cpu;
+  cpu.targetCpu = target.name;
+  cpu.targetFeatures = llvm::join(target.required, ",");
+  return cpu;
 }
 
 std::string pipelineFingerprint(const CompileOptions &options) {
@@ -196,10 +217,7 @@ std::string pipelineFingerprint(const CompileOptions &options) {
       return text + "error " + error;
     os << "cpu " << t.name << " " << t.features << "\n";
     // As compile() runs them.
-    mlir::attn::CPUOptions cpu = options.cpu;
-    cpu.targetCpu = t.name;
-    cpu.targetFeatures = llvm::join(t.required, ",");
-    mlir::attn::buildCPUConfigurePipeline(pm, cpu);
+    mlir::attn::buildCPUConfigurePipeline(pm, cpuPipelineOptions(options, t));
     mlir::attn::buildCPUTilingPipeline(pm);
     mlir::attn::buildCPUToLLVMPipeline(pm);
   } else {
@@ -667,8 +685,6 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
             "CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);\n  }\n";
     }
     // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
-    // (seg 0: perSeg, whatever Nq).
-    // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
     // (seg 0: perSeg, whatever Nq); each runs when the runtime's rule
     // (attn_launch_applies, copied above) says it does.
     for (auto [i, l] : llvm::enumerate(k.launches)) {
@@ -812,9 +828,7 @@ bool compile(const std::string &source, const std::string &sourceName,
   if (!resolveCPUTarget(options.cpuName, options.cpuFeatures, cpuTarget,
                         targetError))
     return fail(targetError);
-  mlir::attn::CPUOptions cpuOptions = options.cpu;
-  cpuOptions.targetCpu = cpuTarget.name;
-  cpuOptions.targetFeatures = llvm::join(cpuTarget.required, ",");
+  mlir::attn::CPUOptions cpuOptions = cpuPipelineOptions(options, cpuTarget);
   // One stage: its passes, its dump, and the output if `emit` stops there.
   // False when the passes fail; `stop` says whether `emit` was this stage.
   auto stage = [&](function_ref<void(PassManager &)> build, Emit which,

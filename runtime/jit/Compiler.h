@@ -59,7 +59,8 @@ struct CPUTarget {
 bool resolveCPUTarget(const std::string &cpuName, const std::string &mattr,
                       CPUTarget &out, std::string &error);
 
-/// Vector width and register blocking that suit `target`.
+/// Vector width and register blocking that suit `target` (compile() adds
+/// the target's CPU and ISA extensions from options.cpuName/cpuFeatures).
 mlir::attn::CPUOptions cpuOptionsFor(const CPUTarget &target);
 
 /// Vector width and register blocking of the default CPU target (the host,
