@@ -72,7 +72,8 @@ def Attn_DilatedAttr : Attn_PatternAttr<"Dilated", "dilated",
 }
 
 def Attn_LandmarkAttr : Attn_PatternAttr<"Landmark", "landmark",
-    ["multiplicity", "classifyTile", "keyRange"]> {
+    ["multiplicity", "classifyTile", "keyRange", "getKeyBlock",
+     "getRetrievedBlocks"]> {
   let summary = "Landmark attention: grouped softmax, optional top-k retrieval";
   let description = [{
     `#attn.landmark<block = L>` or `#attn.landmark<block = L, topk = k>`.
@@ -84,6 +85,43 @@ def Attn_LandmarkAttr : Attn_PatternAttr<"Landmark", "landmark",
   let parameters = (ins "int64_t":$block, "int64_t":$topk);
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
+}
+
+
+/// The rows one piece of a decomposed dilated op works on.
+def Attn_RowsAttr : AttrDef<Attn_Dialect, "Rows"> {
+  let mnemonic = "rows";
+  let summary = "the strided rows of one (segment, rate) pair of LongNet";
+  let description = [{
+    `#attn.rows<segment = w, rate = r, offsets = interleaved|grouped>`: the
+    sequence is cut into segments of `w` rows; in segment `s`, query head `h`
+    keeps rows `s * w + o + r * t` (`t >= 0`, inside the segment and the
+    sequence), with offset `o = h mod r` (interleaved) or
+    `o = h / ceil(H / r)` (grouped, torchscale's). Queries and keys are the
+    same rows; the op's pattern applies to their local indices `t`.
+    `attn-decompose-dilated` writes it; the formulas exist once
+    (`buildSegmentRows`), for every target.
+  }];
+  let parameters = (ins "int64_t":$segment, "int64_t":$rate,
+                        EnumParameter<Attn_OffsetMode>:$offsets);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Offset of query head `head` of `numHeads`.
+    int64_t offsetFor(int64_t head, int64_t numHeads) const;
+    /// Rows per segment at most (w / r).
+    int64_t maxRowsPerSegment() const { return getSegment() / getRate(); }
+    /// Segment `seg` of a sequence of `n` rows for query head `head` of
+    /// `numHeads`, as IR: row t of it is start + offset + rate * t, for
+    /// t < count (0 when the segment is shorter than the offset).
+    ::mlir::attn::SegmentRows
+    buildSegmentRows(::mlir::OpBuilder &b, ::mlir::Location loc,
+                     ::mlir::Value n, ::mlir::Value seg, ::mlir::Value head,
+                     ::mlir::Value numHeads) const;
+    /// Segments of a sequence of `n` rows, as IR.
+    ::mlir::Value buildNumSegments(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                   ::mlir::Value n) const;
+  }];
 }
 
 //===----------------------------------------------------------------------===//
@@ -116,6 +154,87 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
                         StringRefParameter<"ISA extensions", "\"\"">:$features);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+def Attn_GPUKernelAttr : AttrDef<Attn_Dialect, "GPUKernel"> {
+  let mnemonic = "gpu_kernel";
+  let summary = "one GPU kernel of an attn op's schedule: its CTA and when it runs";
+  let description = [{
+    The CTA: `warps` (16 query rows each: `block_m = 16 * warps`), `block_n`
+    keys per tile, `stages` of the load pipeline, `ctas_per_sm` (what ptxas
+    must leave room for). Instructions (sm_90a): `tma` (tiles by TMA through
+    the function's `attn.tensor_maps` of the op's row rate), `wgmma` (Q K^T),
+    `wgmma_pv` (P V), `async_qk`, `warp_specialize` (a producer warpgroup)
+    with `pingpong` / `ws_overlap`, `kv_box_rows` (rows of the K/V maps' box
+    when shorter than `block_n`, 0: `block_n`). Lightning: `cols` value
+    columns per CTA.
+
+    When the runtime launches it: `keys_lo <= Nk < keys_hi`, `ctas_lo <=`
+    the grid's CTAs `< ctas_hi` (a bound of 0: none), and `divides`: `r > 0`
+    only when `r` divides N, `-r` only when it does not, 0 always. `suffix`
+    is appended to the kernel function's name.
+  }];
+  let parameters = (ins
+      StringRefParameter<"entry name suffix", "\"\"">:$suffix,
+      "int64_t":$warps, "int64_t":$block_n, "int64_t":$stages,
+      "int64_t":$ctas_per_sm,
+      DefaultValuedParameter<"bool", "false">:$tma,
+      DefaultValuedParameter<"bool", "false">:$wgmma,
+      DefaultValuedParameter<"bool", "false">:$wgmma_pv,
+      DefaultValuedParameter<"bool", "false">:$async_qk,
+      DefaultValuedParameter<"bool", "false">:$warp_specialize,
+      DefaultValuedParameter<"bool", "false">:$pingpong,
+      DefaultValuedParameter<"bool", "false">:$ws_overlap,
+      DefaultValuedParameter<"int64_t", "0">:$kv_box_rows,
+      DefaultValuedParameter<"int64_t", "0">:$cols,
+      DefaultValuedParameter<"int64_t", "0">:$keys_lo,
+      DefaultValuedParameter<"int64_t", "0">:$keys_hi,
+      DefaultValuedParameter<"int64_t", "0">:$ctas_lo,
+      DefaultValuedParameter<"int64_t", "0">:$ctas_hi,
+      DefaultValuedParameter<"int64_t", "0">:$divides);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_GPUScheduleAttr : AttrDef<Attn_Dialect, "GPUSchedule"> {
+  let mnemonic = "gpu_schedule";
+  let summary = "the GPU schedule of one attn op (attribute `attn.schedule`)";
+  let description = [{
+    The chip (`sm_80` or `sm_90a`) and the op's kernels, launched in order
+    where their conditions hold (see `#attn.gpu_kernel`); the first kernel's
+    CTA is the one the kernel metadata summarises.
+
+    ```mlir
+    attn.attention #attn.causal ins(...) outs(...) {attn.schedule =
+        #attn.gpu_schedule<chip = "sm_90a", kernels = [
+          #attn.gpu_kernel<warps = 8, block_n = 128, stages = 2,
+                           ctas_per_sm = 2, tma = true, wgmma = true,
+                           wgmma_pv = true, keys_hi = 2048>,
+          #attn.gpu_kernel<suffix = "__long", warps = 8, block_n = 128, ...,
+                           warp_specialize = true, keys_lo = 2048>]>}
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"chip">:$chip,
+                        ArrayRefParameter<"GPUKernelAttr">:$kernels);
+  let assemblyFormat =
+      "`<` `chip` `=` $chip `,` `kernels` `=` `[` $kernels `]` `>`";
+  let genVerifyDecl = 1;
+}
+
+def Attn_TensorMapAttr : AttrDef<Attn_Dialect, "TensorMap"> {
+  let mnemonic = "tensor_map";
+  let summary = "one TMA tensor map a kernel function's launches share";
+  let description = [{
+    A function attribute `attn.tensor_maps = [...]` lists them in the order
+    the runtime encodes them and passes them (after the tensors): the
+    operand (`q`, `k` or `v`), the box (`box_cols` x `box_rows`, 128-byte
+    swizzle, zero fill) and the row rate (`rate` > 1: a 5-D map whose rows
+    are `rate` apart).
+  }];
+  let parameters = (ins StringRefParameter<"operand role">:$role,
+                        "int64_t":$box_cols, "int64_t":$box_rows,
+                        "int64_t":$rate);
+  let assemblyFormat = "`<` struct(params) `>`";
 }
 
 #endif // ATTN_ATTRS_TD

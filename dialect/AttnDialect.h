@@ -49,6 +49,12 @@ struct KeyTileBounds {
   Value first, last, loLast, hiFirst;
 };
 
+/// The rows one segment keeps for one head (RowsAttr::buildSegmentRows):
+/// row t is start + offset + rate * t, for t < count.
+struct SegmentRows {
+  Value start, offset, count;
+};
+
 class PatternAttrInterface;
 namespace detail {
 // Interface defaults for interval patterns, derived from rowBounds.

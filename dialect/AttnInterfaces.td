@@ -81,6 +81,15 @@ def Attn_PatternAttrInterface : AttrInterface<"PatternAttrInterface"> {
            "const ::mlir::attn::KeyTileBounds &":$tiles, "::mlir::Value":$n0,
            "int64_t":$bn),
       "", "return ::mlir::attn::detail::intervalBuildTileIsFull(b, loc, tiles, n0, bn);">,
+    InterfaceMethod<[{
+        Keys come in blocks of this many, the last key of each a landmark
+        that stands for its block (Landmark attention): the code generators
+        give every block a key tile of its own. 0 for other patterns.
+      }], "int64_t", "getKeyBlock", (ins), "", "return 0;">,
+    InterfaceMethod<[{
+        Blocks each query retrieves by its landmark scores (top-k); 0 when
+        it reads every block allowed (or the pattern has no blocks).
+      }], "int64_t", "getRetrievedBlocks", (ins), "", "return 0;">,
   ];
 }
 

@@ -134,6 +134,19 @@ LogicalResult AttentionOp::verify() {
     if (failed(c.same(q, "q", 2, k, "k", 2,
                       "dilated attention needs Nq == Nk; query/key length")))
       return failure();
+  if (getRows()) {
+    if (failed(c.same(q, "q", 2, k, "k", 2,
+                      "strided rows need Nq == Nk; query/key length")))
+      return failure();
+    int64_t lo, hi;
+    if (!getPattern().rowBounds(0, 1, lo, hi))
+      return emitOpError() << "'rows' needs an interval pattern (full, "
+                              "causal, sliding_window or block_causal), got "
+                           << getPattern();
+  }
+  if (getAccumulate() && !getLse())
+    return emitOpError() << "'accumulate' needs an lse operand (the results "
+                            "merge through it)";
   return success();
 }
 
@@ -193,34 +206,19 @@ LogicalResult LightningOp::verify() {
   return c.scale(getScale());
 }
 
-LogicalResult MergeOp::verify() {
+LogicalResult ClearOp::verify() {
   ShapeChecker c{getOperation()};
-  Value oa = getOutA(), ob = getOutB(), o = getOut();
-  Value la = getLseA(), lb = getLseB(), l = getLse();
-  if (failed(c.rank(oa, "out_a", 4, "[B, H, Nq, Dv]")) ||
-      failed(c.rank(ob, "out_b", 4, "[B, H, Nq, Dv]")) ||
-      failed(c.rank(o, "out", 4, "[B, H, Nq, Dv]")) ||
-      failed(c.rank(la, "lse_a", 3, "[B, H, Nq]")) ||
-      failed(c.rank(lb, "lse_b", 3, "[B, H, Nq]")) ||
-      failed(c.rank(l, "lse", 3, "[B, H, Nq]")) || failed(c.f32(la, "lse_a")) ||
-      failed(c.f32(lb, "lse_b")) || failed(c.f32(l, "lse")))
+  Value o = getOut(), l = getLse();
+  if (failed(c.rank(o, "out", 4, "[B, H, Nq, Dv]")) ||
+      failed(c.rank(l, "lse", 3, "[B, H, Nq]")) || failed(c.f32(l, "lse")))
     return failure();
-  for (int64_t d = 0; d < 4; ++d)
-    if (failed(c.same(oa, "out_a", d, ob, "out_b", d, "shape")) ||
-        failed(c.same(oa, "out_a", d, o, "out", d, "shape")))
-      return failure();
   for (int64_t d = 0; d < 3; ++d)
-    if (failed(c.same(oa, "out_a", d, la, "lse_a", d, "shape")) ||
-        failed(c.same(la, "lse_a", d, lb, "lse_b", d, "shape")) ||
-        failed(c.same(la, "lse_a", d, l, "lse", d, "shape")))
+    if (failed(c.same(o, "out", d, l, "lse", d, "shape")))
       return failure();
-  Type e = c.type(oa).getElementType();
+  Type e = c.type(o).getElementType();
   if (!e.isF32() && !e.isF16() && !e.isBF16())
-    return emitOpError() << "operand 'out_a' element type must be f32, f16 or "
+    return emitOpError() << "operand 'out' element type must be f32, f16 or "
                             "bf16, got "
                          << e;
-  if (c.type(ob).getElementType() != e || c.type(o).getElementType() != e)
-    return emitOpError() << "operands 'out_a', 'out_b' and 'out' must have "
-                            "the same element type";
   return success();
 }

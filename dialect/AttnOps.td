@@ -1,6 +1,6 @@
 //===- AttnOps.td - attn dialect operations ---------------------*- tablegen -*-===//
 // attn.attention (softmax patterns), attn.lightning (linear attention with
-// decay) and attn.merge (log-sum-exp combination of partial results).
+// decay) and attn.clear (the start of an accumulation).
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_OPS_TD
 #define ATTN_OPS_TD
@@ -19,6 +19,13 @@ def Attn_AttentionOp : Attn_Op<"attention"> {
     O: `[B, H, Nq, Dv]`, LSE: `[B, H, Nq]`; `H % Hk == 0` (GQA); query row i
     sits at position `Nk - Nq + i`. `scale` defaults to `1/sqrt(D)`.
 
+    `rows = #attn.rows<...>` restricts the op to strided rows of segments
+    (queries and keys alike, Nq == Nk), the pattern applying to their local
+    indices; `accumulate` merges the result into what O and LSE hold by
+    log-sum-exp (`LSE' = ln(e^LSE + e^lse)`, `O' = e^(LSE - LSE') O +
+    e^(lse - LSE') o`) instead of storing it. `attn-decompose-dilated`
+    writes both; they need an interval pattern, and `accumulate` an lse.
+
     ```mlir
     attn.attention #attn.causal
         ins(%q, %k, %v : memref<1x8x1024x64xf16>, memref<1x2x1024x64xf16>,
@@ -34,7 +41,9 @@ def Attn_AttentionOp : Attn_Op<"attention"> {
     Arg<AnyMemRef, "values", [MemRead]>:$v,
     Arg<AnyMemRef, "output", [MemWrite]>:$out,
     Arg<Optional<AnyMemRef>, "row log-sum-exp", [MemWrite]>:$lse,
-    OptionalAttr<F32Attr>:$scale);
+    OptionalAttr<F32Attr>:$scale,
+    OptionalAttr<Attn_RowsAttr>:$rows,
+    UnitAttr:$accumulate);
   let assemblyFormat = [{
     $pattern `ins` `(` $q `,` $k `,` $v `:` type($q) `,` type($k) `,` type($v) `)`
     `outs` `(` $out `:` type($out) `)`
@@ -75,23 +84,20 @@ def Attn_LightningOp : Attn_Op<"lightning", [AttrSizedOperandSegments]> {
   let hasVerifier = 1;
 }
 
-def Attn_MergeOp : Attn_Op<"merge"> {
-  let summary = "combine two (O, LSE) partial results over disjoint key sets";
+def Attn_ClearOp : Attn_Op<"clear"> {
+  let summary = "O = 0 and LSE = -inf: the start of an accumulation";
   let description = [{
-    `LSE = ln(e^LSE_a + e^LSE_b)`, `O = e^(LSE_a - LSE) O_a + e^(LSE_b - LSE) O_b`;
-    a side with `LSE = -inf` contributes nothing; both -inf gives O = 0.
+    Clears an output and its row log-sum-exp, what a sum of attentions over
+    disjoint sets of (query, key) pairs accumulates into
+    (`attn.attention {accumulate}`), and what a row that no pair reaches
+    keeps. `attn-decompose-dilated` starts every dilated op with it.
   }];
   let arguments = (ins
-    Arg<AnyMemRef, "first output", [MemRead]>:$out_a,
-    Arg<AnyMemRef, "first LSE", [MemRead]>:$lse_a,
-    Arg<AnyMemRef, "second output", [MemRead]>:$out_b,
-    Arg<AnyMemRef, "second LSE", [MemRead]>:$lse_b,
-    Arg<AnyMemRef, "merged output", [MemWrite]>:$out,
-    Arg<AnyMemRef, "merged LSE", [MemWrite]>:$lse);
+    Arg<AnyMemRef, "output", [MemWrite]>:$out,
+    Arg<AnyMemRef, "row log-sum-exp", [MemWrite]>:$lse);
   let assemblyFormat = [{
-    `ins` `(` $out_a `,` $lse_a `,` $out_b `,` $lse_b `:` type($out_a) `,`
-        type($lse_a) `,` type($out_b) `,` type($lse_b) `)`
-    `outs` `(` $out `,` $lse `:` type($out) `,` type($lse) `)` attr-dict
+    `outs` `(` $out `:` type($out) `)` `lse` `(` $lse `:` type($lse) `)`
+    attr-dict
   }];
   let hasVerifier = 1;
 }

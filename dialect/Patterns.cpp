@@ -560,6 +560,10 @@ LandmarkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+int64_t LandmarkAttr::getKeyBlock() const { return getBlock(); }
+
+int64_t LandmarkAttr::getRetrievedBlocks() const { return getTopk(); }
+
 int64_t LandmarkAttr::multiplicity(int64_t p, int64_t j, int64_t, int64_t,
                                    int64_t numKeys) const {
   int64_t b = getBlock();

@@ -4,6 +4,8 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/AttnDialect.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -23,5 +25,127 @@ CPUScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (v < 1 || v > hi)
       return emitError() << "cpu_schedule '" << name << "' must be in [1, "
                          << hi << "], got " << v;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Rows of a decomposed dilated op
+//===----------------------------------------------------------------------===//
+
+LogicalResult RowsAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               int64_t segment, int64_t rate, OffsetMode) {
+  if (rate < 1 || segment < 1 || segment > (int64_t(1) << 40))
+    return emitError() << "rows 'segment' and 'rate' must be positive, got "
+                       << segment << " and " << rate;
+  if (segment % rate != 0)
+    return emitError() << "rows 'segment' (" << segment
+                       << ") must be a multiple of 'rate' (" << rate << ")";
+  return success();
+}
+
+int64_t RowsAttr::offsetFor(int64_t head, int64_t numHeads) const {
+  int64_t r = getRate();
+  if (getOffsets() == OffsetMode::interleaved)
+    return head % r;
+  return head / ((numHeads + r - 1) / r);
+}
+
+Value RowsAttr::buildNumSegments(OpBuilder &b, Location loc, Value n) const {
+  Value w = arith::ConstantIndexOp::create(b, loc, getSegment());
+  return arith::CeilDivUIOp::create(b, loc, n, w);
+}
+
+SegmentRows RowsAttr::buildSegmentRows(OpBuilder &b, Location loc, Value n,
+                                       Value seg, Value head,
+                                       Value numHeads) const {
+  auto idx = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value r = idx(getRate()), w = idx(getSegment());
+  // Offset of this head: h mod r, or h / ceil(H / r) (torchscale).
+  Value off =
+      getOffsets() == OffsetMode::grouped
+          ? arith::DivUIOp::create(
+                b, loc, head, arith::CeilDivUIOp::create(b, loc, numHeads, r))
+                .getResult()
+          : arith::RemUIOp::create(b, loc, head, r).getResult();
+  Value start = arith::MulIOp::create(b, loc, seg, w);
+  Value len = arith::MinSIOp::create(
+      b, loc, w, arith::SubIOp::create(b, loc, n, start));
+  // Rows start + off + r * t of the segment, t < count.
+  Value count = arith::SelectOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, len, off),
+      arith::CeilDivUIOp::create(b, loc,
+                                 arith::SubIOp::create(b, loc, len, off), r),
+      idx(0));
+  return {start, off, count};
+}
+
+//===----------------------------------------------------------------------===//
+// GPU schedules
+//===----------------------------------------------------------------------===//
+
+LogicalResult GPUKernelAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, StringRef suffix,
+    int64_t warps, int64_t blockN, int64_t stages, int64_t ctasPerSm,
+    bool tma, bool wgmma, bool wgmmaPv, bool asyncQk, bool warpSpecialize,
+    bool pingpong, bool wsOverlap, int64_t kvBoxRows, int64_t cols,
+    int64_t keysLo, int64_t keysHi, int64_t ctasLo, int64_t ctasHi,
+    int64_t divides) {
+  auto bad = [&]() -> InFlightDiagnostic {
+    return std::move(emitError() << "gpu_kernel ");
+  };
+  if (warps < 1 || warps > 16)
+    return bad() << "'warps' must be in [1, 16], got " << warps;
+  if (blockN < 16 || blockN > 256 || blockN % 16 != 0)
+    return bad() << "'block_n' must be a multiple of 16 in [16, 256], got "
+                 << blockN;
+  if (stages < 2 || stages > 4)
+    return bad() << "'stages' must be 2, 3 or 4, got " << stages;
+  if (ctasPerSm < 1 || ctasPerSm > 32)
+    return bad() << "'ctas_per_sm' must be in [1, 32], got " << ctasPerSm;
+  if ((wgmmaPv || asyncQk) && !(wgmma && tma))
+    return bad() << "'wgmma_pv' and 'async_qk' need 'wgmma' and 'tma'";
+  if (asyncQk && stages < 3)
+    return bad() << "'async_qk' needs stages >= 3";
+  if (warpSpecialize && !wgmmaPv)
+    return bad() << "'warp_specialize' needs 'wgmma_pv'";
+  if ((pingpong || wsOverlap) && !warpSpecialize)
+    return bad() << "'pingpong' and 'ws_overlap' need 'warp_specialize'";
+  if (warpSpecialize && ctasPerSm != 1)
+    return bad() << "a warp-specialized CTA takes the whole register file "
+                    "(setmaxnreg): 'ctas_per_sm' must be 1";
+  for (auto [name, v] : {std::pair<const char *, int64_t>{"kv_box_rows",
+                                                          kvBoxRows},
+                         {"cols", cols}, {"keys_lo", keysLo},
+                         {"keys_hi", keysHi}, {"ctas_lo", ctasLo},
+                         {"ctas_hi", ctasHi}})
+    if (v < 0)
+      return bad() << "'" << name << "' must not be negative, got " << v;
+  if (keysHi && keysLo >= keysHi)
+    return bad() << "'keys_lo' must be below 'keys_hi'";
+  if (ctasHi && ctasLo >= ctasHi)
+    return bad() << "'ctas_lo' must be below 'ctas_hi'";
+  for (char ch : suffix)
+    if (!llvm::isAlnum(ch) && ch != '_')
+      return bad() << "'suffix' must be letters, digits and '_', got '"
+                   << suffix << "'";
+  return success();
+}
+
+LogicalResult
+GPUScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        StringRef chip, ArrayRef<GPUKernelAttr> kernels) {
+  if (chip != "sm_80" && chip != "sm_90a")
+    return emitError() << "gpu_schedule 'chip' must be sm_80 or sm_90a, got '"
+                       << chip << "'";
+  if (kernels.empty())
+    return emitError() << "gpu_schedule needs at least one kernel";
+  for (GPUKernelAttr k : kernels)
+    if (chip != "sm_90a" && (k.getTma() || k.getWgmma()))
+      return emitError() << "gpu_schedule: TMA and wgmma need sm_90a, the "
+                            "chip is "
+                         << chip;
   return success();
 }

@@ -1,7 +1,8 @@
 //===- GPUAttention.cpp - the attention kernel body -----------------------===//
 // The body of one attention kernel: the CTA's key tiles from the pattern
 // interface, the load pipeline, both products, the online softmax and the
-// epilogue (store, or log-sum-exp merge for dilated phases).
+// epilogue (store, or log-sum-exp merge for `accumulate`), each a named
+// step of KernelCodegen sharing `cur`.
 //===----------------------------------------------------------------------===//
 #include "passes/GPUCodegen.h"
 
@@ -29,22 +30,61 @@ void KernelCodegen::setup() {
 
 void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                          Value smemBase, const TileWork &w) {
+  cur = AttentionTile();
+  cur.pattern = pattern;
+  cur.a = a;
+  cur.w = w;
+  cur.smemBase = smemBase;
+  cur.m0 = e.mul(w.qt, e.idx(c.blockM));
+  cur.shift = e.sub(w.nk, w.nq); // query row i sits at position nk - nq + i
+  layoutTiles();
+  boundKeyTiles();
+
+  if (c.tma)
+    prologueTma();
+  else if (c.topk)
+    prologueTopk();
+  else
+    prologueCpAsync();
+  if (!c.wgmma && !c.topk)
+    cur.qa = loadQFragments();
+
+  // Loop state: running max (raw score units) and partial sums of the two
+  // rows, and the O accumulators (Dv / 8 fragments of m16n8).
+  Type f32 = e.b.getF32Type();
+  cur.accT = vec({2, 2}, f32);
+  cur.init = {negInf(), negInf(), e.f32(0), e.f32(0)};
+  for (int64_t j = 0; j < c.dv / 8; ++j)
+    cur.init.push_back(zeros(cur.accT));
+  cur.scaleLog2 = e.f32(c.scale * M_LOG2E);
+  // Async Q K^T: the next tile's S rides in the loop's state, last.
+  if (c.asyncQK)
+    cur.init.push_back(issueTile(e.idx(0)));
+
+  SmallVector<Value> state;
+  if (c.ws)
+    state = loopWarpSpecialized();
+  else if (!c.topk)
+    state = loopCpAsync();
+  else
+    state = loopTopk();
+  epilogue(state);
+  if (cur.roles)
+    e.b.setInsertionPointAfter(cur.roles);
+}
+
+void KernelCodegen::layoutTiles() {
+  // Shared memory: Q [BM][D+pad], K [S][BN][D+pad], V [S][BN][Dv+pad].
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  Type f32 = b.getF32Type();
-  Value batch = w.batch, head = w.head, kvHead = w.kvHead;
-  Value nq = w.nq, nk = w.nk;
-  Value m0 = e.mul(w.qt, e.idx(c.blockM));
-  Value shift = e.sub(nk, nq); // query row i sits at position nk - nq + i
-
-  // Shared memory: Q [BM][D+pad], K [S][BN][D+pad], V [S][BN][Dv+pad].
-  int64_t eb = c.elt.getIntOrFloatBitWidth() / 8;
+  Value smemBase = cur.smemBase;
+  int64_t eb = cur.eb = c.elt.getIntOrFloatBitWidth() / 8;
   auto smemView = [&](ArrayRef<int64_t> shape, int64_t byteOffset) {
     return tileView(smemBase, shape, byteOffset);
   };
-  int64_t qBytes = c.blockM * (c.d + c.qkPad()) * eb;
-  int64_t kBytes = c.stages * c.blockN * (c.d + c.qkPad()) * eb;
-  int64_t vBytes = c.stages * c.blockN * (c.dv + c.vPad()) * eb;
+  int64_t qBytes = cur.qBytes = c.blockM * (c.d + c.qkPad()) * eb;
+  int64_t kBytes = cur.kBytes = c.stages * c.blockN * (c.d + c.qkPad()) * eb;
+  int64_t vBytes = cur.vBytes = c.stages * c.blockN * (c.dv + c.vPad()) * eb;
   if (c.tma) {
     sQ = smemView({c.blockM * c.d}, 0);
     sK = smemView({c.stages, c.blockN * c.d}, qBytes);
@@ -67,571 +107,617 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     sV = smemView({c.stages, c.blockN, c.dv + kPad}, qBytes + kBytes);
   if (c.topk)
     slots = tileView(smemBase, {2 * c.warps}, c.tileBytes(), b.getI32Type());
+}
 
+void KernelCodegen::boundKeyTiles() {
   // Key tiles of this query tile, from the pattern interface.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value nq = cur.w.nq, nk = cur.w.nk, m0 = cur.m0, shift = cur.shift;
   Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));
-  Value pFirst = e.add(shift, m0);
-  Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
-  KeyTileBounds kt;
+  cur.pFirst = e.add(shift, m0);
+  cur.pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+  KeyTileBounds &kt = cur.kt;
   if (c.landmark) {
     // Every block up to the last query's own one, one key tile per block.
     kt.first = e.idx(0);
-    kt.last = e.max(e.min(e.add(pLast, e.idx(1)), nk), e.idx(0));
+    kt.last = e.max(e.min(e.add(cur.pLast, e.idx(1)), nk), e.idx(0));
   } else {
-    kt = pattern.buildKeyTiles(b, loc, pFirst, pLast, nk);
+    kt = cur.pattern.buildKeyTiles(b, loc, cur.pFirst, cur.pLast, nk);
   }
   Value span = e.max(e.sub(kt.last, kt.first), e.idx(0));
-  Value numTiles = e.ceilDiv(span, e.idx(c.blockN));
+  cur.numTiles = e.ceilDiv(span, e.idx(c.blockN));
 
   // Bounds of this thread's two rows (rows past nq repeat the last one).
-  Value lo[2], hi[2], rows[2], pos[2];
   for (int64_t half = 0; half < 2; ++half) {
-    rows[half] = e.add(e.mul(warp, e.idx(16)),
-                       e.add(groupRow, e.idx(8 * half)));
-    Value row = e.min(e.add(m0, rows[half]), e.sub(nq, e.idx(1)));
-    pos[half] = e.add(shift, row);
+    cur.rows[half] = e.add(e.mul(warp, e.idx(16)),
+                           e.add(groupRow, e.idx(8 * half)));
+    Value row = e.min(e.add(m0, cur.rows[half]), e.sub(nq, e.idx(1)));
+    cur.pos[half] = e.add(shift, row);
     if (!c.landmark) {
       // 32 bits: they stay live through the loop (for the masks).
-      auto [l, h] = pattern.buildClampedRowBounds(b, loc, pos[half], nk);
-      lo[half] = e.toI32(l);
-      hi[half] = e.toI32(h);
+      auto [l, h] =
+          cur.pattern.buildClampedRowBounds(b, loc, cur.pos[half], nk);
+      cur.lo[half] = e.toI32(l);
+      cur.hi[half] = e.toI32(h);
     }
   }
+}
 
-  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-  auto commit = [&] {
-    return nvgpu::DeviceAsyncCreateGroupOp::create(b, loc, tokenType,
-                                                   ValueRange{})
-        .getResult();
-  };
-  // The key tile at n0 into `stage` of the ring, when `due`.
-  auto loadKVAt = [&](Value stage, Value n0, Value due) {
-    if (c.tma) {
-      e.ifThen(arith::AndIOp::create(b, loc, due, leader), [&] {
-        Value bar = barrier(stage);
-        expectBytes(bar, c.blockN * (c.d + c.dv) * eb);
-        Value row0 = e.add(w.kBase, e.mul(w.stride, n0));
-        tmaTile(w.mapK, w.tmaRate, bar,
-                e.add(e.idx(qBytes), e.mul(stage, e.idx(c.blockN * c.d * eb))),
-                c.blockN, c.d, row0, kvHead, batch, c.kvBoxRows);
-        tmaTile(w.mapV, w.tmaRate, bar,
-                e.add(e.idx(qBytes + kBytes),
-                      e.mul(stage, e.idx(c.blockN * c.dv * eb))),
-                c.blockN, c.dv, row0, kvHead, batch, c.kvBoxRows);
-      });
-      return;
-    }
-    e.ifThen(due, [&] {
-      copyTile(a.k, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.d,
-               sK, stage);
-      copyTile(a.v, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.dv,
-               sV, stage);
-    });
-  };
-  // Key tile number `tile` of [kt.first, kt.last).
-  auto loadKV = [&](Value tile) {
-    loadKVAt(e.rem(tile, e.idx(c.stages)),
-             e.add(kt.first, e.mul(tile, e.idx(c.blockN))),
-             e.cmp(arith::CmpIPredicate::slt, tile, numTiles));
-  };
-  SmallVector<Value> qa;
-  // Warp specialisation: then the producer, else the consumers.
-  scf::IfOp roles;
-  // Top-k: the schedule's state (see below).
-  Value ownLo, ownHi;
-  SmallVector<Value> queue;
+Value KernelCodegen::commitGroup() {
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(e.b.getContext());
+  return nvgpu::DeviceAsyncCreateGroupOp::create(e.b, e.loc, tokenType,
+                                                 ValueRange{})
+      .getResult();
+}
 
+void KernelCodegen::loadKVAt(Value stage, Value n0, Value due) {
+  const TileWork &w = cur.w;
+  const KernelArgs &a = cur.a;
+  Value batch = w.batch, kvHead = w.kvHead, nk = w.nk;
+  int64_t eb = cur.eb, qBytes = cur.qBytes, kBytes = cur.kBytes;
   if (c.tma) {
-    // Prologue: the leader sets up the barriers (one arrival each: its
-    // expect-tx), then starts Q and the first stages - 1 key tiles; rows
-    // past the sequence arrive zero-filled (TMA's out-of-bounds fill).
-    e.ifThen(leader, [&] {
-      for (int64_t s = 0; s <= c.stages; ++s)
-        NVVM::MBarrierInitOp::create(b, loc, barrier(e.idx(s)), i32(1),
-                                     Value());
-      // Empty barriers: every consumer thread arrives once per use.
-      for (int64_t s = 0; c.ws && s < c.stages; ++s)
-        NVVM::MBarrierInitOp::create(b, loc, emptyBarrier(e.idx(s)),
-                                     i32(32 * c.warps), Value());
-      NVVM::FenceMbarrierInitOp::create(b, loc);
+    e.ifThen(arith::AndIOp::create(e.b, e.loc, due, leader), [&] {
+      Value bar = barrier(stage);
+      expectBytes(bar, c.blockN * (c.d + c.dv) * eb);
+      Value row0 = e.add(w.kBase, e.mul(w.stride, n0));
+      tmaTile(w.mapK, w.tmaRate, bar,
+              e.add(e.idx(qBytes), e.mul(stage, e.idx(c.blockN * c.d * eb))),
+              c.blockN, c.d, row0, kvHead, batch, c.kvBoxRows);
+      tmaTile(w.mapV, w.tmaRate, bar,
+              e.add(e.idx(qBytes + kBytes),
+                    e.mul(stage, e.idx(c.blockN * c.dv * eb))),
+              c.blockN, c.dv, row0, kvHead, batch, c.kvBoxRows);
     });
-    gpu::BarrierOp::create(b, loc);
-    Value barQ = barrier(e.idx(c.stages));
+    return;
+  }
+  e.ifThen(due, [&] {
+    copyTile(a.k, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.d,
+             sK, stage);
+    copyTile(a.v, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.dv,
+             sV, stage);
+  });
+}
+
+void KernelCodegen::loadKV(Value tile) {
+  loadKVAt(e.rem(tile, e.idx(c.stages)),
+           e.add(cur.kt.first, e.mul(tile, e.idx(c.blockN))),
+           e.cmp(arith::CmpIPredicate::slt, tile, cur.numTiles));
+}
+
+void KernelCodegen::prologueTma() {
+  // Prologue: the leader sets up the barriers (one arrival each: its
+  // expect-tx), then starts Q and the first stages - 1 key tiles; rows
+  // past the sequence arrive zero-filled (TMA's out-of-bounds fill).
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const TileWork &w = cur.w;
+  e.ifThen(leader, [&] {
+    for (int64_t s = 0; s <= c.stages; ++s)
+      NVVM::MBarrierInitOp::create(b, loc, barrier(e.idx(s)), i32(1),
+                                   Value());
+    // Empty barriers: every consumer thread arrives once per use.
+    for (int64_t s = 0; c.ws && s < c.stages; ++s)
+      NVVM::MBarrierInitOp::create(b, loc, emptyBarrier(e.idx(s)),
+                                   i32(32 * c.warps), Value());
+    NVVM::FenceMbarrierInitOp::create(b, loc);
+  });
+  gpu::BarrierOp::create(b, loc);
+  Value barQ = barrier(e.idx(c.stages));
+  e.ifThen(leader, [&] {
+    expectBytes(barQ, c.blockM * c.d * cur.eb);
+    // Rows past the sequence (rate-1 strided rows: past the segment) are
+    // computed and not stored. Past a segment, K and V rows are the next
+    // segment's, not TMA's zero fill: their scores are masked (P = 0), so
+    // only non-finite values there would reach O (as NaN).
+    tmaTile(w.mapQ, w.tmaRate, barQ, e.idx(0), c.blockM, c.d,
+            e.add(w.qBase, e.mul(w.stride, cur.m0)), w.head, w.batch);
+  });
+  if (c.ws) {
+    // The producer warpgroup's first thread loads every key tile in
+    // order, each once its stage's previous use is released (use u waits
+    // for phase u - 1 of the empty barrier); its other threads have
+    // nothing to do. The consumer warps run the rest of the kernel.
+    cur.roles = scf::IfOp::create(
+        b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
+    b.setInsertionPointToStart(&cur.roles.getThenRegion().front());
+    NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
+                                   NVVM::SetMaxRegisterAction::decrease);
     e.ifThen(leader, [&] {
-      expectBytes(barQ, c.blockM * c.d * eb);
-      // Rows past the sequence (rate-1 dilated phases: past the segment)
-      // are computed and not stored. Past a segment, K and V rows are the
-      // next segment's, not TMA's zero fill: their scores are masked (P =
-      // 0), so only non-finite values there would reach O (as NaN).
-      tmaTile(w.mapQ, w.tmaRate, barQ, e.idx(0), c.blockM, c.d,
-              e.add(w.qBase, e.mul(w.stride, m0)), head, batch);
-    });
-    if (c.ws) {
-      // The producer warpgroup's first thread loads every key tile in
-      // order, each once its stage's previous use is released (use u waits
-      // for phase u - 1 of the empty barrier); its other threads have
-      // nothing to do. The consumer warps run the rest of the kernel.
-      roles = scf::IfOp::create(
-          b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
-      b.setInsertionPointToStart(&roles.getThenRegion().front());
-      NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
-                                     NVVM::SetMaxRegisterAction::decrease);
-      e.ifThen(leader, [&] {
-        e.forLoop(e.idx(0), numTiles, e.idx(1), [&](Value t) {
-          Value stage = e.rem(t, e.idx(c.stages));
-          Value u = e.div(t, e.idx(c.stages));
-          e.ifThen(e.cmp(arith::CmpIPredicate::sge, t, e.idx(c.stages)), [&] {
-            waitBarrier(emptyBarrier(stage),
-                        e.rem(e.add(u, e.idx(1)), e.idx(2)));
-          });
-          loadKVAt(stage, e.add(kt.first, e.mul(t, e.idx(c.blockN))),
-                   arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+      e.forLoop(e.idx(0), cur.numTiles, e.idx(1), [&](Value t) {
+        Value stage = e.rem(t, e.idx(c.stages));
+        Value u = e.div(t, e.idx(c.stages));
+        e.ifThen(e.cmp(arith::CmpIPredicate::sge, t, e.idx(c.stages)), [&] {
+          waitBarrier(emptyBarrier(stage),
+                      e.rem(e.add(u, e.idx(1)), e.idx(2)));
         });
+        loadKVAt(stage, e.add(cur.kt.first, e.mul(t, e.idx(c.blockN))),
+                 arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
       });
-      b.setInsertionPoint(roles.getElseRegion().front().getTerminator());
-      NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
-                                     NVVM::SetMaxRegisterAction::increase);
-    } else {
-      for (int64_t s = 0; s < c.stages - 1; ++s)
-        loadKV(e.idx(s));
-    }
-    waitBarrier(barQ, e.idx(0));
-  } else if (c.topk) {
-    // Landmark top-k: Q, then each row's choice of earlier blocks; the CTA
-    // visits the union of its rows' choices and its own blocks, in order.
-    // That schedule is built as it goes: each warp's smallest next block
-    // (warpNextBlock) goes through shared memory, published one iteration
-    // ahead and read after that iteration's barriers (two alternating
-    // rows), so the loop adds no barrier; the prologue finds the first
-    // stages - 1 blocks with one barrier each.
-    copyTile(a.q, batch, head, m0, nq, w.qBase, w.stride, c.blockM, c.d, sQ,
-             Value());
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, commit(), b.getI32IntegerAttr(0));
-    gpu::BarrierOp::create(b, loc);
-    qa = loadQFragments();
-    Value L = e.idx(c.landmark);
-    Value rowBlock[2];
-    for (int64_t hf = 0; hf < 2; ++hf)
-      rowBlock[hf] = arith::FloorDivSIOp::create(b, loc, pos[hf], L);
-    Value hiBlock = arith::FloorDivSIOp::create(b, loc, pLast, L);
-    selectTopk(qa, a, w, rowBlock, e.max(hiBlock, e.idx(0)));
-    ownLo = e.toI32(e.max(arith::FloorDivSIOp::create(b, loc, pFirst, L),
-                          e.idx(0)));
-    ownHi = e.toI32(hiBlock);
-    Value x = i32(-1), token;
-    for (int64_t s = 0; s < c.stages - 1; ++s) {
-      publish(warpNextBlock(x, ownLo, ownHi), e.idx(s % 2));
-      gpu::BarrierOp::create(b, loc);
-      x = minOfWarps(e.idx(s % 2));
-      queue.push_back(x);
-      loadKVAt(e.idx(s), e.mul(arith::IndexCastOp::create(
-                                   b, loc, b.getIndexType(), x), L),
-               e.cmp(arith::CmpIPredicate::ne, x, i32(kNoBlock)));
-      token = commit();
-    }
-    publish(warpNextBlock(x, ownLo, ownHi), e.idx((c.stages - 1) % 2));
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
-                                     b.getI32IntegerAttr(c.stages - 2));
-    gpu::BarrierOp::create(b, loc);
+    });
+    b.setInsertionPoint(cur.roles.getElseRegion().front().getTerminator());
+    NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
+                                   NVVM::SetMaxRegisterAction::increase);
   } else {
-    // Prologue: Q with the first key tile, then stages - 2 more tiles; one
-    // commit group each (possibly empty) so the wait counts stay uniform.
-    copyTile(a.q, batch, head, m0, nq, w.qBase, w.stride, c.blockM, c.d, sQ,
-             Value());
-    loadKV(e.idx(0));
-    Value token = commit();
-    for (int64_t s = 1; s < c.stages - 1; ++s) {
+    for (int64_t s = 0; s < c.stages - 1; ++s)
       loadKV(e.idx(s));
-      token = commit();
+  }
+  waitBarrier(barQ, e.idx(0));
+}
+
+void KernelCodegen::prologueTopk() {
+  // Landmark top-k: Q, then each row's choice of earlier blocks; the CTA
+  // visits the union of its rows' choices and its own blocks, in order.
+  // That schedule is built as it goes: each warp's smallest next block
+  // (warpNextBlock) goes through shared memory, published one iteration
+  // ahead and read after that iteration's barriers (two alternating
+  // rows), so the loop adds no barrier; the prologue finds the first
+  // stages - 1 blocks with one barrier each.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const TileWork &w = cur.w;
+  copyTile(cur.a.q, w.batch, w.head, cur.m0, w.nq, w.qBase, w.stride,
+           c.blockM, c.d, sQ, Value());
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, commitGroup(),
+                                   b.getI32IntegerAttr(0));
+  gpu::BarrierOp::create(b, loc);
+  cur.qa = loadQFragments();
+  Value L = e.idx(c.landmark);
+  Value rowBlock[2];
+  for (int64_t hf = 0; hf < 2; ++hf)
+    rowBlock[hf] = arith::FloorDivSIOp::create(b, loc, cur.pos[hf], L);
+  Value hiBlock = arith::FloorDivSIOp::create(b, loc, cur.pLast, L);
+  selectTopk(cur.qa, cur.a, w, rowBlock, e.max(hiBlock, e.idx(0)));
+  cur.ownLo = e.toI32(e.max(
+      arith::FloorDivSIOp::create(b, loc, cur.pFirst, L), e.idx(0)));
+  cur.ownHi = e.toI32(hiBlock);
+  Value x = i32(-1), token;
+  for (int64_t s = 0; s < c.stages - 1; ++s) {
+    publish(warpNextBlock(x, cur.ownLo, cur.ownHi), e.idx(s % 2));
+    gpu::BarrierOp::create(b, loc);
+    x = minOfWarps(e.idx(s % 2));
+    cur.queue.push_back(x);
+    loadKVAt(e.idx(s),
+             e.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(), x), L),
+             e.cmp(arith::CmpIPredicate::ne, x, i32(kNoBlock)));
+    token = commitGroup();
+  }
+  publish(warpNextBlock(x, cur.ownLo, cur.ownHi), e.idx((c.stages - 1) % 2));
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                   b.getI32IntegerAttr(c.stages - 2));
+  gpu::BarrierOp::create(b, loc);
+}
+
+void KernelCodegen::prologueCpAsync() {
+  // Prologue: Q with the first key tile, then stages - 2 more tiles; one
+  // commit group each (possibly empty) so the wait counts stay uniform.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const TileWork &w = cur.w;
+  copyTile(cur.a.q, w.batch, w.head, cur.m0, w.nq, w.qBase, w.stride,
+           c.blockM, c.d, sQ, Value());
+  loadKV(e.idx(0));
+  Value token = commitGroup();
+  for (int64_t s = 1; s < c.stages - 1; ++s) {
+    loadKV(e.idx(s));
+    token = commitGroup();
+  }
+  nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
+                                   b.getI32IntegerAttr(c.stages - 2));
+  asyncProxyFence();
+  gpu::BarrierOp::create(b, loc);
+}
+
+Value KernelCodegen::issueTile(Value t) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type f32 = b.getF32Type();
+  auto structT = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(c.blockN / 2, f32));
+  auto ifOp = scf::IfOp::create(
+      b, loc, TypeRange{structT},
+      e.cmp(arith::CmpIPredicate::slt, t, cur.numTiles), true);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  waitTile(t);
+  scf::YieldOp::create(b, loc, issueScores(e.rem(t, e.idx(c.stages))));
+  b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+  // Warp specialisation counts wgmma groups: commit an empty one.
+  if (c.ws)
+    NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  scf::YieldOp::create(b, loc,
+                       Value(LLVM::PoisonOp::create(b, loc, structT)));
+  return ifOp.getResult(0);
+}
+
+SmallVector<Value> KernelCodegen::onlineSoftmax(SmallVector<Value> &s,
+                                                Value n0, ValueRange carried,
+                                                Value *alphaOut) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  VectorType accT = cur.accT;
+  if (c.landmark) {
+    s = landmarkScores(s, n0, cur.pos);
+  } else {
+    Value partial = arith::XOrIOp::create(
+        b, loc, cur.pattern.buildTileIsFull(b, loc, cur.kt, n0, c.blockN),
+        arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+    SmallVector<Type> sTypes(s.size(), accT);
+    auto ifOp = scf::IfOp::create(b, loc, sTypes, partial, true);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      scf::YieldOp::create(b, loc, mask(s, n0, cur.lo, cur.hi));
+      b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+      scf::YieldOp::create(b, loc, s);
     }
-    nvgpu::DeviceAsyncWaitOp::create(b, loc, token,
-                                     b.getI32IntegerAttr(c.stages - 2));
+    s.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+  }
+
+  // Online softmax per row half: max over the quad, rescale.
+  SmallVector<Value> next(carried.begin(), carried.end());
+  SmallVector<Value> alpha(2);
+  for (int64_t hf = 0; hf < 2; ++hf) {
+    Value mx = negInf();
+    for (Value sj : s)
+      for (int64_t x = 0; x < 2; ++x)
+        mx = maxf(mx, extract(sj, {hf, x}));
+    mx = maxf(mx, shuffleXor(mx, 1));
+    mx = maxf(mx, shuffleXor(mx, 2));
+    Value mOld = carried[hf];
+    Value mNew = maxf(mOld, mx);
+    // A row with nothing allowed yet keeps -inf: subtract 0 instead so
+    // exp2 sees -inf, never NaN. exp2(s * scale log2 e - base) is one fma
+    // and one ex2 per score.
+    Value isInf = e.cmpf(arith::CmpFPredicate::OEQ, mNew, negInf());
+    Value negBase = e.select(isInf, e.f32(0),
+                             mulf(mNew, e.f32(-c.scale * M_LOG2E)));
+    alpha[hf] = exp2(fma(mOld, cur.scaleLog2, negBase));
+    Value sum = e.f32(0);
+    for (Value &sj : s) {
+      for (int64_t x = 0; x < 2; ++x) {
+        Value p = exp2(fma(extract(sj, {hf, x}), cur.scaleLog2, negBase));
+        sum = addf(sum, p);
+        sj = insert(p, sj, {hf, x});
+      }
+    }
+    next[hf] = mNew;
+    next[2 + hf] = fma(carried[2 + hf], alpha[hf], sum);
+  }
+  Value alphaV = vector::FromElementsOp::create(
+      b, loc, accT, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
+  if (alphaOut) {
+    *alphaOut = alphaV;
+    return next;
+  }
+  for (int64_t j = 0; j < c.dv / 8; ++j)
+    next[4 + j] = arith::MulFOp::create(b, loc, carried[4 + j], alphaV);
+  return next;
+}
+
+SmallVector<Value> KernelCodegen::step(Value tile, Value n0,
+                                       ValueRange carried) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value stage = e.rem(tile, e.idx(c.stages));
+  SmallVector<Value> s;
+  Value nextS;
+  if (c.asyncQK) {
+    // This tile's S was issued one tile ago; the next tile's runs during
+    // this softmax (P V's wait, at the latest, completes it).
+    NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+    s = fragments(carried.back(), c.blockN / 8);
+    nextS = issueTile(e.add(tile, e.idx(1)));
+  } else if (c.tma) {
+    waitTile(tile);
+  } else {
+    Value tok = commitGroup();
+    nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
+                                     b.getI32IntegerAttr(c.stages - 1));
     asyncProxyFence();
     gpu::BarrierOp::create(b, loc);
   }
-  if (!c.wgmma && !c.topk)
-    qa = loadQFragments();
 
-  // Loop state: running max (raw score units) and partial sums of the two
-  // rows, and the O accumulators (Dv / 8 fragments of m16n8).
-  VectorType accT = vec({2, 2}, f32);
-  SmallVector<Value> init = {negInf(), negInf(), e.f32(0), e.f32(0)};
-  for (int64_t j = 0; j < c.dv / 8; ++j)
-    init.push_back(zeros(accT));
-  Value scaleLog2 = e.f32(c.scale * M_LOG2E);
-  // Async Q K^T: S of key tile t, issued once its TMA barrier completes
-  // (poison past the last tile); it rides in the loop's state, last.
-  auto issueTile = [&](Value t) -> Value {
-    auto structT = LLVM::LLVMStructType::getLiteral(
-        b.getContext(), SmallVector<Type>(c.blockN / 2, f32));
-    auto ifOp = scf::IfOp::create(
-        b, loc, TypeRange{structT},
-        e.cmp(arith::CmpIPredicate::slt, t, numTiles), true);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    waitTile(t);
-    scf::YieldOp::create(b, loc, issueScores(e.rem(t, e.idx(c.stages))));
-    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-    // Warp specialisation counts wgmma groups: commit an empty one.
-    if (c.ws)
-      NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
-    scf::YieldOp::create(b, loc,
-                         Value(LLVM::PoisonOp::create(b, loc, structT)));
-    return ifOp.getResult(0);
-  };
-  if (c.asyncQK)
-    init.push_back(issueTile(e.idx(0)));
-
-  // The scores `s` of the key tile at n0 (masked here) become P in place;
-  // returns the loop state updated by the online softmax, O rescaled.
-  // With `alphaOut`, O (carried[4..]) is left alone and its rescaling
-  // factor returned there (O may still be a wgmma's in-flight accumulator).
-  auto softmax = [&](SmallVector<Value> &s, Value n0, ValueRange carried,
-                     Value *alphaOut = nullptr) {
-        if (c.landmark) {
-          s = landmarkScores(s, n0, pos);
-        } else {
-          Value partial = arith::XOrIOp::create(
-              b, loc, pattern.buildTileIsFull(b, loc, kt, n0, c.blockN),
-              arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-          SmallVector<Type> sTypes(s.size(), accT);
-          auto ifOp = scf::IfOp::create(b, loc, sTypes, partial, true);
-          {
-            OpBuilder::InsertionGuard g(b);
-            b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-            scf::YieldOp::create(b, loc, mask(s, n0, lo, hi));
-            b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-            scf::YieldOp::create(b, loc, s);
-          }
-          s.assign(ifOp.getResults().begin(), ifOp.getResults().end());
-        }
-
-        // Online softmax per row half: max over the quad, rescale.
-        SmallVector<Value> next(carried.begin(), carried.end());
-        SmallVector<Value> alpha(2);
-        for (int64_t hf = 0; hf < 2; ++hf) {
-          Value mx = negInf();
-          for (Value sj : s)
-            for (int64_t x = 0; x < 2; ++x)
-              mx = maxf(mx, extract(sj, {hf, x}));
-          mx = maxf(mx, shuffleXor(mx, 1));
-          mx = maxf(mx, shuffleXor(mx, 2));
-          Value mOld = carried[hf];
-          Value mNew = maxf(mOld, mx);
-          // A row with nothing allowed yet keeps -inf: subtract 0 instead
-          // so exp2 sees -inf, never NaN. exp2(s * scale log2 e - base) is
-          // one fma and one ex2 per score.
-          Value isInf = e.cmpf(arith::CmpFPredicate::OEQ, mNew, negInf());
-          Value negBase = e.select(isInf, e.f32(0),
-                                   mulf(mNew, e.f32(-c.scale * M_LOG2E)));
-          alpha[hf] = exp2(fma(mOld, scaleLog2, negBase));
-          Value sum = e.f32(0);
-          for (Value &sj : s) {
-            for (int64_t x = 0; x < 2; ++x) {
-              Value p = exp2(fma(extract(sj, {hf, x}), scaleLog2, negBase));
-              sum = addf(sum, p);
-              sj = insert(p, sj, {hf, x});
-            }
-          }
-          next[hf] = mNew;
-          next[2 + hf] = fma(carried[2 + hf], alpha[hf], sum);
-        }
-        Value alphaV = vector::FromElementsOp::create(
-            b, loc, accT, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-        if (alphaOut) {
-          *alphaOut = alphaV;
-          return next;
-        }
-        for (int64_t j = 0; j < c.dv / 8; ++j)
-          next[4 + j] = arith::MulFOp::create(b, loc, carried[4 + j], alphaV);
-        return next;
-  };
-  // One key tile: wait for it (loaded into stage tile % stages), then the
-  // scores, the online softmax and P V.
-  auto step = [&](Value tile, Value n0, ValueRange carried) {
-        Value stage = e.rem(tile, e.idx(c.stages));
-        SmallVector<Value> s;
-        Value nextS;
-        if (c.asyncQK) {
-          // This tile's S was issued one tile ago; the next tile's runs
-          // during this softmax (P V's wait, at the latest, completes it).
-          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-          s = fragments(carried.back(), c.blockN / 8);
-          nextS = issueTile(e.add(tile, e.idx(1)));
-        } else if (c.tma) {
-          waitTile(tile);
-        } else {
-          Value tok = commit();
-          nvgpu::DeviceAsyncWaitOp::create(b, loc, tok,
-                                           b.getI32IntegerAttr(c.stages - 1));
-          asyncProxyFence();
-          gpu::BarrierOp::create(b, loc);
-        }
-
-        if (!c.asyncQK)
-          s = c.wgmma ? scoresWgmma(stage) : scores(qa, stage);
-        SmallVector<Value> next = softmax(s, n0, carried);
-        // O += P V: P's A fragment for keys [16kk, 16kk + 16) is made of the
-        // accumulators of n8 blocks 2kk and 2kk + 1.
-        Value mi = e.div(lane, e.idx(8));
-        Value keyOff = e.add(e.mul(e.rem(mi, e.idx(2)), e.idx(8)),
-                             e.rem(lane, e.idx(8)));
-        Value colOff = e.mul(e.div(mi, e.idx(2)), e.idx(8));
-        VectorType half2 = vec({2}, c.elt);
-        if (c.wgmmaPV) {
-          SmallVector<Value> o = pvWgmma(
-              s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8), true);
-          for (auto [j, v] : llvm::enumerate(o))
-            next[4 + j] = v;
-        }
-        for (int64_t kk = 0; kk < (c.wgmmaPV ? 0 : c.blockN / 16); ++kk) {
-          SmallVector<Value> rowsA;
-          for (int64_t blk = 0; blk < 2; ++blk)
-            for (int64_t hf = 0; hf < 2; ++hf)
-              rowsA.push_back(arith::TruncFOp::create(
-                  b, loc, half2, extract(s[2 * kk + blk], {hf})));
-          Value pa = zeros(vec({4, 2}, c.elt));
-          for (int64_t r = 0; r < 4; ++r)
-            pa = insert(rowsA[r], pa, {r});
-          for (int64_t dd = 0; dd < c.dv / 16; ++dd) {
-            // Transposed ldmatrix of V rows: matrices (keys 0-7, dv 0-7),
-            // (keys 8-15, dv 0-7), (keys 0-7, dv 8-15), (keys 8-15, 8-15).
-            Value frag = nvgpu::LdMatrixOp::create(
-                b, loc, vec({4, 2}, c.elt), sV,
-                at(stage, c.blockN, e.add(keyOff, e.idx(kk * 16)),
-                   e.add(colOff, e.idx(dd * 16))),
-                true, 4);
-            for (int64_t hf = 0; hf < 2; ++hf) {
-              Value bFrag = halfOf(frag, hf);
-              int64_t j = 2 * dd + hf;
-              next[4 + j] = mma(pa, bFrag, next[4 + j]);
-            }
-          }
-        }
-        if (c.asyncQK)
-          next.back() = nextS;
-        // The next iteration's copy may overwrite this stage.
-        gpu::BarrierOp::create(b, loc);
-        return next;
-  };
-  SmallVector<Value> state;
-  if (c.ws) {
-    // Per tile t: S(t) = Q K^T completes (issued one tile ago), its softmax,
-    // then P V of t and Q K^T of t + 1 are issued together; P V's wait
-    // (wait_group 1: the newer group may stay in flight) ends the tile and
-    // releases its stage to the producer. Ping-pong: a warpgroup issues
-    // only on its turn (named barrier 1 + wg, synced by it and arrived at
-    // by the warpgroup before it), and passes the turn on after issuing
-    // tile j's Q K^T, the last warpgroup only while j < numTiles, so every
-    // barrier's arrivals match its syncs.
-    int64_t groups = c.warps / 4;
-    Value wg = e.div(warp, e.idx(4));
-    Value turnThreads = i32(256);
-    // Barrier ids are constants (a register id makes ptxas reserve all 16
-    // barriers, which limits the CTAs per SM).
-    auto forEachGroup = [&](function_ref<void(int64_t)> body) {
-      for (int64_t g = 0; g < groups; ++g)
-        e.ifThen(e.cmp(arith::CmpIPredicate::eq, wg, e.idx(g)),
-                 [&] { body(g); });
-    };
-    auto waitTurn = [&] {
-      if (c.pingpong)
-        forEachGroup([&](int64_t g) {
-          NVVM::BarrierOp::create(b, loc, Type(), i32(1 + g), turnThreads,
-                                  NVVM::BarrierReductionAttr(), Value());
-        });
-    };
-    auto passTurn = [&](Value j) {
-      if (!c.pingpong)
-        return;
-      Value notLast = e.cmp(arith::CmpIPredicate::ne, wg, e.idx(groups - 1));
-      Value more = e.cmp(arith::CmpIPredicate::slt, j, numTiles);
-      e.ifThen(arith::OrIOp::create(b, loc, more, notLast), [&] {
-        forEachGroup([&](int64_t g) {
-          NVVM::BarrierArriveOp::create(b, loc, i32(1 + (g + 1) % groups),
-                                        turnThreads);
-        });
-      });
-    };
-    if (c.pingpong)
-      e.ifThen(e.cmp(arith::CmpIPredicate::eq, wg, e.idx(groups - 1)), [&] {
-        NVVM::BarrierArriveOp::create(b, loc, i32(1), turnThreads);
-      });
-    waitTurn();
-    Value s0 = issueTile(e.idx(0));
-    passTurn(e.idx(0));
-    if (c.wsOverlap) {
-      // FlashAttention-3's intra-warpgroup overlap: per tile t < T - 1, Q
-      // K^T of t + 1 and then P V of t are issued; wait_group 1 completes
-      // the former (groups complete in order), whose softmax then runs
-      // under P V; wait_group 0 (keeping P's and O's registers), then O is
-      // rescaled by the new tile's factor (O is the in-flight accumulator
-      // until then: the softmax leaves it alone). The last tile's P V is
-      // peeled, so every wgmma in the loop is unconditional and ptxas can
-      // count the groups. Carried: the row statistics, O, and P of tile t
-      // packed as wgmma's A registers.
-      int64_t nStats = 4, nO = c.dv / 8;
-      auto softmaxOf = [&](Value sAcc, Value t, ValueRange stats,
-                           SmallVector<Value> &packed, Value &alpha) {
-        SmallVector<Value> sc = fragments(sAcc, c.blockN / 8);
-        SmallVector<Value> st = softmax(
-            sc, e.add(kt.first, e.mul(t, e.idx(c.blockN))), stats, &alpha);
-        packed = packP(sc);
-        return st;
-      };
-      // P V of `tile` from `carried`; waits for it and releases the stage:
-      // O as scalars.
-      auto finishPV = [&](Value tile, ValueRange carried,
-                          function_ref<void()> between) {
-        Value stage = e.rem(tile, e.idx(c.stages));
-        SmallVector<Value> pa(carried.drop_front(nStats + nO));
-        SmallVector<Value> acc(carried.slice(nStats, nO));
-        SmallVector<Value> o = pvWgmmaPacked(pa, stage, acc, false);
-        between();
-        // P V's wait keeps P's registers and O's until it is done.
-        SmallVector<Value> keep(pa);
-        for (Value oj : o)
-          for (int64_t hf = 0; hf < 2; ++hf)
-            for (int64_t x = 0; x < 2; ++x)
-              keep.push_back(extract(oj, {hf, x}));
-        SmallVector<Value> kept = waitKeeping(0, keep);
-        releaseStage(stage);
-        SmallVector<Value> out;
-        for (int64_t j = 0; j < nO; ++j)
-          out.push_back(vector::FromElementsOp::create(
-              b, loc, accT, ArrayRef<Value>(kept).slice(pa.size() + 4 * j, 4)));
-        return out;
-      };
-      NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-      SmallVector<Value> packed;
-      Value alpha;
-      SmallVector<Value> loopInit = softmaxOf(
-          s0, e.idx(0), ValueRange(init).take_front(nStats), packed, alpha);
-      // No tile at all: the (poison) scores' statistics are dropped.
-      Value any = e.cmp(arith::CmpIPredicate::sgt, numTiles, e.idx(0));
-      for (int64_t i = 0; i < nStats; ++i)
-        loopInit[i] = e.select(any, loopInit[i], init[i]);
-      loopInit.append(init.begin() + nStats, init.end());
-      loopInit.append(packed.begin(), packed.end());
-      Value lastTile = e.max(e.sub(numTiles, e.idx(1)), e.idx(0));
-      SmallVector<Value> loopOut = e.forLoop(
-          e.idx(0), lastTile, e.idx(1), loopInit,
-          [&](Value tile, ValueRange carried) {
-            Value tNext = e.add(tile, e.idx(1));
-            waitTurn();
-            waitTile(tNext);
-            Value nextS = issueScores(e.rem(tNext, e.idx(c.stages)));
-            SmallVector<Value> next, nextPacked;
-            Value a;
-            SmallVector<Value> o = finishPV(tile, carried, [&] {
-              passTurn(tNext);
-              NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
-              next = softmaxOf(nextS, tNext, carried.take_front(nStats),
-                               nextPacked, a);
-            });
-            for (Value oj : o)
-              next.push_back(arith::MulFOp::create(b, loc, oj, a));
-            next.append(nextPacked.begin(), nextPacked.end());
-            return next;
-          });
-      // The last tile's P V.
-      SmallVector<Type> oTypes(nO, accT);
-      auto last = scf::IfOp::create(
-          b, loc, oTypes, e.cmp(arith::CmpIPredicate::sgt, numTiles, e.idx(0)),
-          true);
-      {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(&last.getThenRegion().front());
-        waitTurn();
-        SmallVector<Value> o = finishPV(lastTile, loopOut,
-                                        [&] { passTurn(numTiles); });
-        scf::YieldOp::create(b, loc, o);
-        b.setInsertionPointToStart(&last.getElseRegion().front());
-        scf::YieldOp::create(
-            b, loc, ValueRange(loopOut).slice(nStats, nO));
+  if (!c.asyncQK)
+    s = c.wgmma ? scoresWgmma(stage) : scores(cur.qa, stage);
+  SmallVector<Value> next = onlineSoftmax(s, n0, carried);
+  // O += P V: P's A fragment for keys [16kk, 16kk + 16) is made of the
+  // accumulators of n8 blocks 2kk and 2kk + 1.
+  Value mi = e.div(lane, e.idx(8));
+  Value keyOff = e.add(e.mul(e.rem(mi, e.idx(2)), e.idx(8)),
+                       e.rem(lane, e.idx(8)));
+  Value colOff = e.mul(e.div(mi, e.idx(2)), e.idx(8));
+  VectorType half2 = vec({2}, c.elt);
+  if (c.wgmmaPV) {
+    SmallVector<Value> o = pvWgmma(
+        s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8), true);
+    for (auto [j, v] : llvm::enumerate(o))
+      next[4 + j] = v;
+  }
+  for (int64_t kk = 0; kk < (c.wgmmaPV ? 0 : c.blockN / 16); ++kk) {
+    SmallVector<Value> rowsA;
+    for (int64_t blk = 0; blk < 2; ++blk)
+      for (int64_t hf = 0; hf < 2; ++hf)
+        rowsA.push_back(arith::TruncFOp::create(
+            b, loc, half2, extract(s[2 * kk + blk], {hf})));
+    Value pa = zeros(vec({4, 2}, c.elt));
+    for (int64_t r = 0; r < 4; ++r)
+      pa = insert(rowsA[r], pa, {r});
+    for (int64_t dd = 0; dd < c.dv / 16; ++dd) {
+      // Transposed ldmatrix of V rows: matrices (keys 0-7, dv 0-7),
+      // (keys 8-15, dv 0-7), (keys 0-7, dv 8-15), (keys 8-15, 8-15).
+      Value frag = nvgpu::LdMatrixOp::create(
+          b, loc, vec({4, 2}, c.elt), sV,
+          at(stage, c.blockN, e.add(keyOff, e.idx(kk * 16)),
+             e.add(colOff, e.idx(dd * 16))),
+          true, 4);
+      for (int64_t hf = 0; hf < 2; ++hf) {
+        Value bFrag = halfOf(frag, hf);
+        int64_t j = 2 * dd + hf;
+        next[4 + j] = mma(pa, bFrag, next[4 + j]);
       }
-      state.assign(loopOut.begin(), loopOut.begin() + nStats);
-      state.append(last.getResults().begin(), last.getResults().end());
-    } else {
-    init.push_back(s0);
-    state = e.forLoop(
-        e.idx(0), numTiles, e.idx(1), init,
-        [&](Value tile, ValueRange carried) {
-          Value stage = e.rem(tile, e.idx(c.stages));
-          NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
-          SmallVector<Value> s = fragments(carried.back(), c.blockN / 8);
-          SmallVector<Value> next =
-              softmax(s, e.add(kt.first, e.mul(tile, e.idx(c.blockN))),
-                      carried.drop_back());
-          waitTurn();
-          SmallVector<Value> o = pvWgmma(
-              s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8), false);
-          Value tNext = e.add(tile, e.idx(1));
-          Value nextS = issueTile(tNext);
+    }
+  }
+  if (c.asyncQK)
+    next.back() = nextS;
+  // The next iteration's copy may overwrite this stage.
+  gpu::BarrierOp::create(b, loc);
+  return next;
+}
+
+// Barrier ids are constants (a register id makes ptxas reserve all 16
+// barriers, which limits the CTAs per SM).
+void KernelCodegen::forEachGroup(function_ref<void(int64_t)> body) {
+  for (int64_t g = 0; g < cur.groups; ++g)
+    e.ifThen(e.cmp(arith::CmpIPredicate::eq, cur.wg, e.idx(g)),
+             [&] { body(g); });
+}
+
+void KernelCodegen::waitTurn() {
+  if (c.pingpong)
+    forEachGroup([&](int64_t g) {
+      NVVM::BarrierOp::create(e.b, e.loc, Type(), i32(1 + g), cur.turnThreads,
+                              NVVM::BarrierReductionAttr(), Value());
+    });
+}
+
+void KernelCodegen::passTurn(Value j) {
+  if (!c.pingpong)
+    return;
+  Value notLast = e.cmp(arith::CmpIPredicate::ne, cur.wg,
+                        e.idx(cur.groups - 1));
+  Value more = e.cmp(arith::CmpIPredicate::slt, j, cur.numTiles);
+  e.ifThen(arith::OrIOp::create(e.b, e.loc, more, notLast), [&] {
+    forEachGroup([&](int64_t g) {
+      NVVM::BarrierArriveOp::create(e.b, e.loc,
+                                    i32(1 + (g + 1) % cur.groups),
+                                    cur.turnThreads);
+    });
+  });
+}
+
+SmallVector<Value> KernelCodegen::loopWarpSpecialized() {
+  // Per tile t: S(t) = Q K^T completes (issued one tile ago), its softmax,
+  // then P V of t and Q K^T of t + 1 are issued together; P V's wait
+  // (wait_group 1: the newer group may stay in flight) ends the tile and
+  // releases its stage to the producer. Ping-pong: a warpgroup issues
+  // only on its turn (named barrier 1 + wg, synced by it and arrived at
+  // by the warpgroup before it), and passes the turn on after issuing
+  // tile j's Q K^T, the last warpgroup only while j < numTiles, so every
+  // barrier's arrivals match its syncs.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  cur.groups = c.warps / 4;
+  cur.wg = e.div(warp, e.idx(4));
+  cur.turnThreads = i32(256);
+  if (c.pingpong)
+    e.ifThen(e.cmp(arith::CmpIPredicate::eq, cur.wg, e.idx(cur.groups - 1)),
+             [&] {
+               NVVM::BarrierArriveOp::create(b, loc, i32(1), cur.turnThreads);
+             });
+  waitTurn();
+  Value s0 = issueTile(e.idx(0));
+  passTurn(e.idx(0));
+  if (c.wsOverlap)
+    return loopWsOverlap(s0);
+  SmallVector<Value> init = cur.init;
+  init.push_back(s0);
+  SmallVector<Value> state = e.forLoop(
+      e.idx(0), cur.numTiles, e.idx(1), init,
+      [&](Value tile, ValueRange carried) {
+        Value stage = e.rem(tile, e.idx(c.stages));
+        NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+        SmallVector<Value> s = fragments(carried.back(), c.blockN / 8);
+        SmallVector<Value> next = onlineSoftmax(
+            s, e.add(cur.kt.first, e.mul(tile, e.idx(c.blockN))),
+            carried.drop_back());
+        waitTurn();
+        SmallVector<Value> o = pvWgmma(
+            s, stage, ArrayRef<Value>(next).slice(4, c.dv / 8), false);
+        Value tNext = e.add(tile, e.idx(1));
+        Value nextS = issueTile(tNext);
+        passTurn(tNext);
+        NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
+        releaseStage(stage);
+        for (auto [j, v] : llvm::enumerate(o))
+          next[4 + j] = v;
+        next.push_back(nextS);
+        return next;
+      });
+  state.pop_back();
+  return state;
+}
+
+SmallVector<Value> KernelCodegen::softmaxOf(Value sAcc, Value t,
+                                            ValueRange stats,
+                                            SmallVector<Value> &packed,
+                                            Value &alpha) {
+  SmallVector<Value> sc = fragments(sAcc, c.blockN / 8);
+  SmallVector<Value> st = onlineSoftmax(
+      sc, e.add(cur.kt.first, e.mul(t, e.idx(c.blockN))), stats, &alpha);
+  packed = packP(sc);
+  return st;
+}
+
+// P V of `tile` from `carried`; waits for it and releases the stage: O as
+// scalars.
+SmallVector<Value> KernelCodegen::finishPV(Value tile, ValueRange carried,
+                                           function_ref<void()> between) {
+  int64_t nStats = 4, nO = c.dv / 8;
+  Value stage = e.rem(tile, e.idx(c.stages));
+  SmallVector<Value> pa(carried.drop_front(nStats + nO));
+  SmallVector<Value> acc(carried.slice(nStats, nO));
+  SmallVector<Value> o = pvWgmmaPacked(pa, stage, acc, false);
+  between();
+  // P V's wait keeps P's registers and O's until it is done.
+  SmallVector<Value> keep(pa);
+  for (Value oj : o)
+    for (int64_t hf = 0; hf < 2; ++hf)
+      for (int64_t x = 0; x < 2; ++x)
+        keep.push_back(extract(oj, {hf, x}));
+  SmallVector<Value> kept = waitKeeping(0, keep);
+  releaseStage(stage);
+  SmallVector<Value> out;
+  for (int64_t j = 0; j < nO; ++j)
+    out.push_back(vector::FromElementsOp::create(
+        e.b, e.loc, cur.accT,
+        ArrayRef<Value>(kept).slice(pa.size() + 4 * j, 4)));
+  return out;
+}
+
+SmallVector<Value> KernelCodegen::loopWsOverlap(Value s0) {
+  // FlashAttention-3's intra-warpgroup overlap: per tile t < T - 1, Q
+  // K^T of t + 1 and then P V of t are issued; wait_group 1 completes
+  // the former (groups complete in order), whose softmax then runs
+  // under P V; wait_group 0 (keeping P's and O's registers), then O is
+  // rescaled by the new tile's factor (O is the in-flight accumulator
+  // until then: the softmax leaves it alone). The last tile's P V is
+  // peeled, so every wgmma in the loop is unconditional and ptxas can
+  // count the groups. Carried: the row statistics, O, and P of tile t
+  // packed as wgmma's A registers.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const SmallVector<Value> &init = cur.init;
+  Value numTiles = cur.numTiles;
+  int64_t nStats = 4, nO = c.dv / 8;
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  SmallVector<Value> packed;
+  Value alpha;
+  SmallVector<Value> loopInit = softmaxOf(
+      s0, e.idx(0), ValueRange(init).take_front(nStats), packed, alpha);
+  // No tile at all: the (poison) scores' statistics are dropped.
+  Value any = e.cmp(arith::CmpIPredicate::sgt, numTiles, e.idx(0));
+  for (int64_t i = 0; i < nStats; ++i)
+    loopInit[i] = e.select(any, loopInit[i], init[i]);
+  loopInit.append(init.begin() + nStats, init.end());
+  loopInit.append(packed.begin(), packed.end());
+  Value lastTile = e.max(e.sub(numTiles, e.idx(1)), e.idx(0));
+  SmallVector<Value> loopOut = e.forLoop(
+      e.idx(0), lastTile, e.idx(1), loopInit,
+      [&](Value tile, ValueRange carried) {
+        Value tNext = e.add(tile, e.idx(1));
+        waitTurn();
+        waitTile(tNext);
+        Value nextS = issueScores(e.rem(tNext, e.idx(c.stages)));
+        SmallVector<Value> next, nextPacked;
+        Value a;
+        SmallVector<Value> o = finishPV(tile, carried, [&] {
           passTurn(tNext);
           NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 1);
-          releaseStage(stage);
-          for (auto [j, v] : llvm::enumerate(o))
-            next[4 + j] = v;
-          next.push_back(nextS);
-          return next;
+          next = softmaxOf(nextS, tNext, carried.take_front(nStats),
+                           nextPacked, a);
         });
-    state.pop_back();
-    }
-  } else if (!c.topk) {
-    state = e.forLoop(e.idx(0), numTiles, e.idx(1), init,
-                      [&](Value tile, ValueRange carried) {
-                        loadKV(e.add(tile, e.idx(c.stages - 1)));
-                        return step(tile, e.add(kt.first,
-                                                e.mul(tile, e.idx(c.blockN))),
-                                    carried);
-                      });
-  } else {
-    // Carried: the tile number, the blocks of the next stages - 1 tiles
-    // (queue[0] is this iteration's; kNoBlock ends the loop), the state.
-    SmallVector<Value> inits = {e.idx(0)};
-    inits.append(queue.begin(), queue.end());
-    inits.append(init.begin(), init.end());
-    int64_t nq0 = 1 + int64_t(queue.size());
-    auto loop = scf::WhileOp::create(
-        b, loc, ValueRange(inits).getTypes(), inits,
-        [&](OpBuilder &nb, Location, ValueRange carried) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          scf::ConditionOp::create(
-              b, loc,
-              e.cmp(arith::CmpIPredicate::ne, carried[1], i32(kNoBlock)),
-              carried);
-        },
-        [&](OpBuilder &nb, Location, ValueRange carried) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value tile = carried[0];
-          Value ahead = e.add(tile, e.idx(c.stages - 1));
-          Value fresh = minOfWarps(e.rem(ahead, e.idx(2)));
-          loadKVAt(e.rem(ahead, e.idx(c.stages)),
-                   e.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                                    fresh),
-                         e.idx(c.landmark)),
-                   e.cmp(arith::CmpIPredicate::ne, fresh, i32(kNoBlock)));
-          publish(warpNextBlock(fresh, ownLo, ownHi),
-                  e.rem(e.add(ahead, e.idx(1)), e.idx(2)));
-          Value n0 = e.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                                      carried[1]),
-                           e.idx(c.landmark));
-          SmallVector<Value> next = {e.add(tile, e.idx(1))};
-          next.append(carried.begin() + 2, carried.begin() + nq0);
-          next.push_back(fresh);
-          SmallVector<Value> st = step(tile, n0, carried.drop_front(nq0));
-          next.append(st.begin(), st.end());
-          scf::YieldOp::create(b, loc, next);
-        });
-    state.assign(loop.getResults().begin() + nq0, loop.getResults().end());
+        for (Value oj : o)
+          next.push_back(arith::MulFOp::create(b, loc, oj, a));
+        next.append(nextPacked.begin(), nextPacked.end());
+        return next;
+      });
+  // The last tile's P V.
+  SmallVector<Type> oTypes(nO, cur.accT);
+  auto last = scf::IfOp::create(
+      b, loc, oTypes, e.cmp(arith::CmpIPredicate::sgt, numTiles, e.idx(0)),
+      true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&last.getThenRegion().front());
+    waitTurn();
+    SmallVector<Value> o =
+        finishPV(lastTile, loopOut, [&] { passTurn(numTiles); });
+    scf::YieldOp::create(b, loc, o);
+    b.setInsertionPointToStart(&last.getElseRegion().front());
+    scf::YieldOp::create(b, loc, ValueRange(loopOut).slice(nStats, nO));
   }
+  SmallVector<Value> state(loopOut.begin(), loopOut.begin() + nStats);
+  state.append(last.getResults().begin(), last.getResults().end());
+  return state;
+}
 
+SmallVector<Value> KernelCodegen::loopCpAsync() {
+  return e.forLoop(e.idx(0), cur.numTiles, e.idx(1), cur.init,
+                   [&](Value tile, ValueRange carried) {
+                     loadKV(e.add(tile, e.idx(c.stages - 1)));
+                     return step(tile,
+                                 e.add(cur.kt.first,
+                                       e.mul(tile, e.idx(c.blockN))),
+                                 carried);
+                   });
+}
+
+SmallVector<Value> KernelCodegen::loopTopk() {
+  // Carried: the tile number, the blocks of the next stages - 1 tiles
+  // (queue[0] is this iteration's; kNoBlock ends the loop), the state.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  SmallVector<Value> inits = {e.idx(0)};
+  inits.append(cur.queue.begin(), cur.queue.end());
+  inits.append(cur.init.begin(), cur.init.end());
+  int64_t nq0 = 1 + int64_t(cur.queue.size());
+  auto loop = scf::WhileOp::create(
+      b, loc, ValueRange(inits).getTypes(), inits,
+      [&](OpBuilder &nb, Location, ValueRange carried) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        scf::ConditionOp::create(
+            b, loc, e.cmp(arith::CmpIPredicate::ne, carried[1], i32(kNoBlock)),
+            carried);
+      },
+      [&](OpBuilder &nb, Location, ValueRange carried) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value tile = carried[0];
+        Value ahead = e.add(tile, e.idx(c.stages - 1));
+        Value fresh = minOfWarps(e.rem(ahead, e.idx(2)));
+        loadKVAt(e.rem(ahead, e.idx(c.stages)),
+                 e.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                  fresh),
+                       e.idx(c.landmark)),
+                 e.cmp(arith::CmpIPredicate::ne, fresh, i32(kNoBlock)));
+        publish(warpNextBlock(fresh, cur.ownLo, cur.ownHi),
+                e.rem(e.add(ahead, e.idx(1)), e.idx(2)));
+        Value n0 = e.mul(arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                    carried[1]),
+                         e.idx(c.landmark));
+        SmallVector<Value> next = {e.add(tile, e.idx(1))};
+        next.append(carried.begin() + 2, carried.begin() + nq0);
+        next.push_back(fresh);
+        SmallVector<Value> st = step(tile, n0, carried.drop_front(nq0));
+        next.append(st.begin(), st.end());
+        scf::YieldOp::create(b, loc, next);
+      });
+  return SmallVector<Value>(loop.getResults().begin() + nq0,
+                            loop.getResults().end());
+}
+
+void KernelCodegen::epilogue(ArrayRef<Value> state) {
   // Epilogue: O / l and LSE = m * scale + ln l; empty rows: 0 and -inf.
-  // Merging (dilated phases): LSE' = ln(e^LSE + e^lse), O' = e^(LSE - LSE') O
+  // Merging (`accumulate`): LSE' = ln(e^LSE + e^lse), O' = e^(LSE - LSE') O
   // + e^(lse - LSE') o, a side at -inf contributing nothing.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type f32 = b.getF32Type();
+  const TileWork &w = cur.w;
+  const KernelArgs &a = cur.a;
+  Value batch = w.batch, head = w.head, nq = w.nq, m0 = cur.m0;
   Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
   auto expf = [&](Value x) { return exp2(mulf(x, log2e)); };
   Value inv[2], lseRow[2], phys[2], inside[2], wOld[2], wNew[2];
@@ -644,7 +730,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
                        arith::DivFOp::create(b, loc, e.f32(1), l));
     Value lse = addf(mulf(state[hf], e.f32(c.scale)), mulf(log2(l), ln2));
     lseRow[hf] = e.select(empty, negInf(), lse);
-    Value row = e.add(m0, rows[hf]);
+    Value row = e.add(m0, cur.rows[hf]);
     inside[hf] = e.cmp(arith::CmpIPredicate::slt, row, nq);
     phys[hf] = e.add(w.qBase,
                      e.mul(w.stride, e.min(row, e.sub(nq, e.idx(1)))));
@@ -700,23 +786,6 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
         });
     });
   }
-  if (roles)
-    b.setInsertionPointAfter(roles);
 }
-
-//===----------------------------------------------------------------------===//
-// Lightning attention: Lightning-Attention-2 blocks on tensor cores
-//===----------------------------------------------------------------------===//
-
-/// One CTA walks the blocks of 64 rows of one (batch, head) in order, for a
-/// slice of ev columns of V (slices are independent: O[:, e] and KV[:, e]
-/// need V[:, e] only). Per block t, warp w owns rows [16w, 16w + 16):
-///   O = c l^(i+1) Q KV  +  ((c Q K^T) * l^(i-j) [j <= i]) V      (mma.sync)
-/// then KV = l^len KV + (K * l^(len-1-j))^T V, with the f32 state KV [D][ev]
-/// in registers (warp w owns rows [w D/4, (w+1) D/4)) and a copy rounded to
-/// the input type in shared memory, from which every warp reads Q KV's B
-/// operand. Q, K and the V slice of block t+1 load by cp.async while block t
-/// computes. Decay powers are 2^(x log2 l) for 0 <= x <= 64: l^-t never
-/// appears.
 
 } // namespace mlir::attn::gpucg

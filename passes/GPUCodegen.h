@@ -60,6 +60,11 @@ inline Value dynamicSmem(OpBuilder &b, Location loc) {
 /// other rates read their rows by cp.async.
 constexpr size_t kMaxMapRates = 6;
 
+/// The GPU target's requirements of an op, whatever its schedule (dtypes,
+/// head dims, pattern parameters): errors on the op naming the chip.
+LogicalResult checkGPUAttentionOp(AttentionOp op, StringRef chip);
+LogicalResult checkGPULightningOp(LightningOp op, StringRef chip);
+
 /// Row padding of every shared-memory tile, in elements (16 bytes): the 8
 /// rows one ldmatrix reads then start in 8 different bank groups.
 constexpr int64_t kPad = 8;
@@ -393,6 +398,84 @@ private:
   /// barrier, minOfWarps(buf) is the CTA's smallest.
   void publish(Value v, Value buf);
   Value minOfWarps(Value buf);
+
+  // One attention tile (emit), step by step. `cur` is what the steps
+  // share: the tile's operands, its key tiles and row bounds, the loop's
+  // initial state, and what the prologue leaves for the loop.
+  struct AttentionTile {
+    PatternAttrInterface pattern;
+    KernelArgs a;
+    TileWork w;
+    Value smemBase;
+    /// First query row of the tile, and Nk - Nq (query row i sits at
+    /// position shift + i); positions of its first and last valid rows.
+    Value m0, shift, pFirst, pLast;
+    /// Bytes per element, and of the Q, K and V regions of shared memory.
+    int64_t eb = 0, qBytes = 0, kBytes = 0, vBytes = 0;
+    KeyTileBounds kt;
+    Value numTiles;
+    /// The thread's two rows: i32 key bounds (not for landmark), the row
+    /// in the tile, the position.
+    Value lo[2], hi[2], rows[2], pos[2];
+    /// mma.sync paths: Q's A fragments, loaded once.
+    SmallVector<Value> qa;
+    /// Warp specialisation: then the producer, else the consumers.
+    scf::IfOp roles;
+    /// Top-k: the CTA's own blocks, and the blocks of the prologue's tiles.
+    Value ownLo, ownHi;
+    SmallVector<Value> queue;
+    /// The loop state: max and sum of the two rows, then the O fragments
+    /// (and, with async Q K^T, the next tile's scores).
+    VectorType accT;
+    Value scaleLog2;
+    SmallVector<Value> init;
+    /// Warp specialisation with ping-pong: warpgroups, this one's index,
+    /// the threads of a turn barrier.
+    int64_t groups = 0;
+    Value wg, turnThreads;
+  } cur;
+  /// Shared-memory views of Q, K and V (and the top-k exchange).
+  void layoutTiles();
+  /// The key tiles of the query tile, and the bounds of the thread's rows.
+  void boundKeyTiles();
+  Value commitGroup();
+  /// The key tile at n0 into `stage` of the ring, when `due`.
+  void loadKVAt(Value stage, Value n0, Value due);
+  /// Key tile number `tile` of [kt.first, kt.last).
+  void loadKV(Value tile);
+  /// The prologues: Q and the first key tiles in flight.
+  void prologueTma();
+  void prologueTopk();
+  void prologueCpAsync();
+  /// Async Q K^T: S of key tile t, issued once its TMA barrier completes
+  /// (poison past the last tile).
+  Value issueTile(Value t);
+  /// The scores `s` of the key tile at n0 (masked here) become P in place;
+  /// returns the loop state updated by the online softmax, O rescaled.
+  /// With `alphaOut`, O (carried[4..]) is left alone and its rescaling
+  /// factor returned there (O may still be a wgmma's in-flight accumulator).
+  SmallVector<Value> onlineSoftmax(SmallVector<Value> &s, Value n0,
+                                   ValueRange carried,
+                                   Value *alphaOut = nullptr);
+  /// One key tile: wait for it, then the scores, the online softmax and P V.
+  SmallVector<Value> step(Value tile, Value n0, ValueRange carried);
+  /// The key-tile loops; each returns the final state (max, sum, O).
+  SmallVector<Value> loopWarpSpecialized();
+  SmallVector<Value> loopWsOverlap(Value s0);
+  SmallVector<Value> loopCpAsync();
+  SmallVector<Value> loopTopk();
+  /// Ping-pong turns of the consumer warpgroups (no-ops without pingpong).
+  void forEachGroup(function_ref<void(int64_t)> body);
+  void waitTurn();
+  void passTurn(Value j);
+  /// ws-overlap: the softmax of tile t's accumulator `sAcc`, P packed for
+  /// wgmma; and P V of `tile`, waited for with `between` in its shadow.
+  SmallVector<Value> softmaxOf(Value sAcc, Value t, ValueRange stats,
+                               SmallVector<Value> &packed, Value &alpha);
+  SmallVector<Value> finishPV(Value tile, ValueRange carried,
+                              function_ref<void()> between);
+  /// O / l and LSE (stored, or merged into O and LSE).
+  void epilogue(ArrayRef<Value> state);
 };
 
 } // namespace mlir::attn::gpucg

@@ -9,6 +9,16 @@ using namespace mlir::attn;
 
 namespace mlir::attn::gpucg {
 
+/// One CTA walks the blocks of 64 rows of one (batch, head) in order, for a
+/// slice of ev columns of V (slices are independent: O[:, e] and KV[:, e]
+/// need V[:, e] only). Per block t, warp w owns rows [16w, 16w + 16):
+///   O = c l^(i+1) Q KV  +  ((c Q K^T) * l^(i-j) [j <= i]) V      (mma.sync)
+/// then KV = l^len KV + (K * l^(len-1-j))^T V, with the f32 state KV [D][ev]
+/// in registers (warp w owns rows [w D/4, (w+1) D/4)) and a copy rounded to
+/// the input type in shared memory, from which every warp reads Q KV's B
+/// operand. Q, K and the V slice of block t+1 load by cp.async while block t
+/// computes. Decay powers are 2^(x log2 l) for 0 <= x <= 64: l^-t never
+/// appears.
 void KernelCodegen::emitLightning(const KernelArgs &a, Value smemBase,
                                   const TileWork &w, Value e0, int64_t ev,
                                   Value log2l) {

@@ -30,33 +30,37 @@ struct PhaseFns {
 };
 
 
-/// One phase: how many items, and how to run one.
-struct Phase {
-  std::function<Value(Emitter &, const KernelArgs &)> count;
-  std::function<void(Emitter &, TileCodegen &, const Scratch &,
-                     const KernelArgs &, Value item)>
-      run;
-  bool needsScratch = true;
-};
-
 RowView view(Value mem, Value batch, Value head, Value base, Value stride) {
   return RowView{mem, batch, head, base, stride};
 }
 
-/// Operands must be the function's arguments (the ABI passes them through)
-/// and the attn op the function's only operation.
-LogicalResult checkKernelShape(func::FuncOp func, Operation *op) {
+/// The attn ops of a kernel function, in order; each op's operands must be
+/// the function's arguments (the ABI passes them through) and the body
+/// nothing but attn ops.
+LogicalResult collectKernelOps(func::FuncOp func,
+                               SmallVectorImpl<Operation *> &ops) {
   Block &entry = func.getBody().front();
-  for (Value operand : op->getOperands())
-    if (!isa<BlockArgument>(operand) ||
-        cast<BlockArgument>(operand).getOwner() != &entry)
-      return op->emitOpError()
-             << "the CPU target lowers kernels whose attn op works on the "
-                "function's arguments";
-  if (!llvm::all_of(entry.without_terminator(),
-                    [&](Operation &o) { return &o == op; }))
-    return func.emitError() << "the CPU target lowers kernel functions whose "
-                               "body is one attn op";
+  for (Operation &o : entry.without_terminator()) {
+    if (!isa<AttentionOp, LightningOp, ClearOp>(o))
+      return o.emitError() << "the CPU target lowers kernel functions "
+                              "whose body is attn ops only, got "
+                           << o.getName();
+    for (Value operand : o.getOperands())
+      if (!isa<BlockArgument>(operand) ||
+          cast<BlockArgument>(operand).getOwner() != &entry)
+        return o.emitOpError()
+               << "the CPU target lowers kernels whose attn op works on the "
+                  "function's arguments";
+    ops.push_back(&o);
+  }
+  int64_t lightning = llvm::count_if(ops, llvm::IsaPred<LightningOp>);
+  int64_t attention = llvm::count_if(ops, llvm::IsaPred<AttentionOp>);
+  if (lightning && ops.size() != 1)
+    return func.emitError() << "the CPU target lowers a lightning op alone "
+                               "in its kernel function";
+  if (!lightning && !attention)
+    return func.emitError() << "a kernel function needs an attn.attention or "
+                               "attn.lightning op";
   return success();
 }
 
@@ -66,8 +70,11 @@ public:
   void runOnOperation() override;
 
 private:
-  LogicalResult lowerKernel(func::FuncOp func, AttentionOp op);
-  LogicalResult lowerLightning(func::FuncOp func, LightningOp op);
+  LogicalResult lowerFunction(func::FuncOp func);
+  /// The phases of one op, appended to `phases`.
+  LogicalResult attentionPhases(AttentionOp op, SmallVectorImpl<PhaseFns> &phases);
+  static PhaseFns clearPhase(ClearOp op);
+  LogicalResult lightningPhase(LightningOp op, SmallVectorImpl<PhaseFns> &phases);
   /// Metadata naming the CPU the code is for and the ISA extensions a host
   /// needs to run it.
   static attnmeta::KernelMeta targetMeta(CPUScheduleAttr s) {
@@ -93,12 +100,37 @@ private:
 
 } // namespace
 
-static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
-                          StringRef pattern, const KernelArgs &operands,
-                          ArrayRef<PhaseFns> phases,
+static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
+                          StringRef opName, StringRef pattern,
+                          const KernelArgs &operands, ArrayRef<PhaseFns> phases,
                           const attnmeta::KernelMeta &targetMeta);
 
-LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
+/// O = 0 and LSE = -inf; items are (batch, head).
+PhaseFns LowerToCPU::clearPhase(ClearOp op) {
+  auto oType = cast<MemRefType>(op.getOut().getType());
+  Type outElt = oType.getElementType();
+  PhaseFns f;
+  f.count = [](Emitter &e, const KernelArgs &a) {
+    return e.mul(e.dim(a.o, 0), e.dim(a.o, 1));
+  };
+  f.run = [outElt](Emitter &e, const KernelArgs &a, Value begin, Value end) {
+    e.forLoop(begin, end, e.idx(1), [&](Value item) {
+      Value h = e.dim(a.o, 1);
+      Value batch = e.div(item, h), head = e.rem(item, h);
+      Value zero = e.fromF32(e.f32(0), outElt);
+      Value ninf = e.f32(-std::numeric_limits<double>::infinity());
+      e.forLoop(e.idx(0), e.dim(a.o, 2), e.idx(1), [&](Value row) {
+        e.forLoop(e.idx(0), e.dim(a.o, 3), e.idx(1),
+                  [&](Value c) { e.store(zero, a.o, {batch, head, row, c}); });
+        e.store(ninf, a.lse, {batch, head, row});
+      });
+    });
+  };
+  return f;
+}
+
+LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
+                                          SmallVectorImpl<PhaseFns> &phases) {
   CPUScheduleAttr sched = scheduleOf(op);
   if (!sched)
     return failure();
@@ -114,162 +146,142 @@ LogicalResult LowerToCPU::lowerKernel(func::FuncOp func, AttentionOp op) {
     return op.emitOpError() << "the CPU target needs static head dims D and "
                                "Dv (they set the register blocking)";
   double scale = *op.getEffectiveScale();
-
-  if (failed(checkKernelShape(func, op)))
-    return failure();
-
-  auto pattern = op.getPattern();
+  PatternAttrInterface pattern = op.getPattern();
   int64_t bm = opt.blockM;
-
-  SmallVector<Phase> phases;
   int64_t landmarkBlock = 0, landmarkTopk = 0;
-  // Head bookkeeping shared by the phases: (b, h) from a flat index.
-  auto headsOf = [](Emitter &e, const KernelArgs &a) {
-    return std::pair(e.dim(a.q, 1), e.dim(a.k, 1));
-  };
-  if (auto lm = dyn_cast<LandmarkAttr>(pattern)) {
-    landmarkBlock = lm.getBlock();
-    landmarkTopk = lm.getTopk();
+  if (int64_t block = pattern.getKeyBlock()) {
+    landmarkBlock = block;
+    landmarkTopk = pattern.getRetrievedBlocks();
     // A key tile holds one whole block (rounded up to the micro-kernel).
     opt.blockN = (landmarkBlock + opt.mrKeys - 1) / opt.mrKeys * opt.mrKeys;
   }
   int64_t unusedLo, unusedHi;
-  if (landmarkBlock || pattern.rowBounds(0, 1, unusedLo, unusedHi)) {
-    // Interval and landmark patterns: items are (batch, head, query tile),
-    // the last tile of each head first so the dynamic scheduler starts with
-    // the longest rows.
-    Phase p;
-    p.count = [bm](Emitter &e, const KernelArgs &a) {
-      Value tiles = e.ceilDiv(e.dim(a.q, 2), e.idx(bm));
-      return e.mul(e.mul(e.dim(a.q, 0), e.dim(a.q, 1)), tiles);
-    };
-    p.run = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
-                const KernelArgs &a, Value item) {
-      Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
-      auto [h, hk] = headsOf(e, a);
-      Value tiles = e.ceilDiv(nq, e.idx(bm));
-      Value bh = e.div(item, tiles);
-      Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
-      Value batch = e.div(bh, h), head = e.rem(bh, h);
-      Value kvHead = e.div(head, e.div(h, hk));
-      Value zero = e.idx(0), one = e.idx(1);
-      std::optional<RowView> lse;
-      if (a.lse)
-        lse = view(a.lse, batch, head, zero, one);
-      tc.emitTile(s, pattern, view(a.q, batch, head, zero, one),
-                  view(a.k, batch, kvHead, zero, one),
-                  view(a.v, batch, kvHead, zero, one),
-                  view(a.o, batch, head, zero, one), lse, qt, nq, nk,
-                  Epilogue::Store);
-    };
-    phases.push_back(std::move(p));
-  } else if (auto dil = dyn_cast<DilatedAttr>(pattern)) {
-    if (!op.getLse())
-      return op.emitOpError() << "the CPU target needs an lse operand for "
-                                 "dilated attention (it merges patterns "
-                                 "through it)";
-    // Phase 0: clear O and LSE; items are (batch, head).
-    Phase init;
-    init.needsScratch = false;
-    init.count = [](Emitter &e, const KernelArgs &a) {
-      return e.mul(e.dim(a.q, 0), e.dim(a.q, 1));
-    };
-    init.run = [dv, oType](Emitter &e, TileCodegen &, const Scratch &,
-                           const KernelArgs &a, Value item) {
-      Value h = e.dim(a.q, 1);
-      Value batch = e.div(item, h), head = e.rem(item, h);
-      Value zero = e.fromF32(e.f32(0), oType.getElementType());
-      Value ninf = e.f32(-std::numeric_limits<double>::infinity());
-      e.forLoop(e.idx(0), e.dim(a.q, 2), e.idx(1), [&](Value row) {
-        e.forLoop(0, dv, 1,
-                  [&](Value c) { e.store(zero, a.o, {batch, head, row, c}); });
-        e.store(ninf, a.lse, {batch, head, row});
-      });
-    };
-    phases.push_back(std::move(init));
-    Attribute local = dil.getCausal() ? Attribute(CausalAttr::get(op.getContext()))
-                                      : Attribute(FullAttr::get(op.getContext()));
-    auto localPattern = cast<PatternAttrInterface>(local);
-    bool grouped = dil.getOffsets() == OffsetMode::grouped;
-    for (auto [w, r] : llvm::zip(dil.getSegments(), dil.getRates())) {
-      int64_t tilesPerSeg = (w / r + bm - 1) / bm;
-      Phase p;
-      p.count = [=](Emitter &e, const KernelArgs &a) {
-        Value segs = e.ceilDiv(e.dim(a.q, 2), e.idx(w));
-        return e.mul(e.mul(e.mul(e.dim(a.q, 0), e.dim(a.q, 1)), segs),
-                     e.idx(tilesPerSeg));
-      };
-      p.run = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
-                  const KernelArgs &a, Value item) {
-        Value n = e.dim(a.q, 2);
-        auto [h, hk] = headsOf(e, a);
-        Value segs = e.ceilDiv(n, e.idx(w));
-        Value qt = e.rem(item, e.idx(tilesPerSeg));
-        Value rest = e.div(item, e.idx(tilesPerSeg));
-        Value seg = e.rem(rest, segs);
-        Value bh = e.div(rest, segs);
-        Value batch = e.div(bh, h), head = e.rem(bh, h);
-        Value kvHead = e.div(head, e.div(h, hk));
-        // Offset of this head: h mod r, or h / ceil(H / r) (torchscale).
-        Value rV = e.idx(r);
-        Value off = grouped ? e.div(head, e.ceilDiv(h, rV)) : e.rem(head, rV);
-        Value start = e.mul(seg, e.idx(w));
-        Value len = e.min(e.idx(w), e.sub(n, start));
-        // Selected rows of the segment: start + off + r * t, t < count.
-        Value count = e.select(
-            e.cmp(arith::CmpIPredicate::sgt, len, off),
-            e.ceilDiv(e.sub(len, off), rV), e.idx(0));
-        Value base = e.add(start, off);
-        e.ifThen(e.cmp(arith::CmpIPredicate::slt, e.mul(qt, e.idx(bm)), count),
-                 [&] {
-                   RowView lse = view(a.lse, batch, head, base, rV);
-                   tc.emitTile(s, localPattern, view(a.q, batch, head, base, rV),
-                               view(a.k, batch, kvHead, base, rV),
-                               view(a.v, batch, kvHead, base, rV),
-                               view(a.o, batch, head, base, rV), lse, qt,
-                               count, count, Epilogue::Merge);
-                 });
-      };
-      phases.push_back(std::move(p));
-    }
-  } else {
+  if (!landmarkBlock && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
     return op.emitOpError() << "pattern " << pattern
-                            << " is not supported by the CPU target yet";
-  }
-
+                            << " is not supported by the CPU target (run "
+                               "attn-decompose-dilated first)";
+  Epilogue epilogue = op.getAccumulate() ? Epilogue::Merge : Epilogue::Store;
+  RowsAttr rows = op.getRowsAttr();
+  // A work item is one query tile of one (batch, head), or with strided rows
+  // of one (batch, head, segment); the last tile first, so that the dynamic
+  // scheduler starts with the longest rows.
+  int64_t tilesPerSeg = rows ? (rows.maxRowsPerSegment() + bm - 1) / bm : 0;
   Type outElt = oType.getElementType();
-  SmallVector<PhaseFns> fns;
-  for (Phase &phase : phases) {
-    PhaseFns f;
-    f.count = [&phase](Emitter &e, const KernelArgs &a) {
-      return phase.count(e, a);
-    };
-    f.run = [&, outElt](Emitter &e, const KernelArgs &a, Value begin,
-                        Value end) {
-      TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
-      tc.setLandmarkBlock(landmarkBlock, landmarkTopk);
-      Scratch s;
-      if (phase.needsScratch)
-        s = tc.allocScratch();
-      e.forLoop(begin, end, e.idx(1),
-                [&](Value item) { phase.run(e, tc, s, a, item); });
-    };
-    fns.push_back(std::move(f));
+  PhaseFns f;
+  f.count = [=](Emitter &e, const KernelArgs &a) {
+    Value bh = e.mul(e.dim(a.q, 0), e.dim(a.q, 1));
+    if (!rows)
+      return e.mul(bh, e.ceilDiv(e.dim(a.q, 2), e.idx(bm)));
+    Value segs = rows.buildNumSegments(e.b, e.loc, e.dim(a.q, 2));
+    return e.mul(e.mul(bh, segs), e.idx(tilesPerSeg));
+  };
+  // One item: tile `qt` of (batch, head) over `count` rows from `base`,
+  // `stride` apart.
+  auto tile = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
+                  const KernelArgs &a, Value batch, Value head, Value base,
+                  Value stride, Value qt, Value nq, Value nk) {
+    Value kvHead = e.div(head, e.div(e.dim(a.q, 1), e.dim(a.k, 1)));
+    std::optional<RowView> lse;
+    if (a.lse)
+      lse = view(a.lse, batch, head, base, stride);
+    tc.emitTile(s, pattern, view(a.q, batch, head, base, stride),
+                view(a.k, batch, kvHead, base, stride),
+                view(a.v, batch, kvHead, base, stride),
+                view(a.o, batch, head, base, stride), lse, qt, nq, nk,
+                epilogue);
+  };
+  f.run = [=](Emitter &e, const KernelArgs &a, Value begin, Value end) {
+    TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
+    tc.setLandmarkBlock(landmarkBlock, landmarkTopk);
+    Scratch s = tc.allocScratch();
+    e.forLoop(begin, end, e.idx(1), [&](Value item) {
+      Value h = e.dim(a.q, 1);
+      if (!rows) {
+        Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
+        Value tiles = e.ceilDiv(nq, e.idx(bm));
+        Value bh = e.div(item, tiles);
+        Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
+        tile(e, tc, s, a, e.div(bh, h), e.rem(bh, h), e.idx(0), e.idx(1), qt,
+             nq, nk);
+        return;
+      }
+      Value n = e.dim(a.q, 2);
+      Value segs = rows.buildNumSegments(e.b, e.loc, n);
+      Value qt = e.rem(item, e.idx(tilesPerSeg));
+      Value rest = e.div(item, e.idx(tilesPerSeg));
+      Value seg = e.rem(rest, segs), bh = e.div(rest, segs);
+      Value batch = e.div(bh, h), head = e.rem(bh, h);
+      SegmentRows sr = rows.buildSegmentRows(e.b, e.loc, n, seg, head, h);
+      Value base = e.add(sr.start, sr.offset), count = sr.count;
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, e.mul(qt, e.idx(bm)), count),
+               [&] {
+                 tile(e, tc, s, a, batch, head, base, e.idx(rows.getRate()),
+                      qt, count, count);
+               });
+    });
+  };
+  phases.push_back(std::move(f));
+  return success();
+}
+
+LogicalResult LowerToCPU::lowerFunction(func::FuncOp func) {
+  SmallVector<Operation *> ops;
+  if (failed(collectKernelOps(func, ops)))
+    return failure();
+  if (auto lightning = dyn_cast<LightningOp>(ops.front())) {
+    SmallVector<PhaseFns> phases;
+    if (failed(lightningPhase(lightning, phases)))
+      return failure();
+    emitKernelABI(func, ops, "lightning", "",
+                  KernelArgs{lightning.getQ(), lightning.getK(),
+                             lightning.getV(), lightning.getOut(), Value(),
+                             lightning.getSlopes(), lightning.getStateIn(),
+                             lightning.getStateOut()},
+                  phases, targetMeta(scheduleOf(lightning)));
+    return success();
   }
+  SmallVector<PhaseFns> phases;
+  KernelArgs operands;
+  CPUScheduleAttr sched;
+  SmallVector<AttentionOp> attentions;
+  for (Operation *op : ops) {
+    if (auto clear = dyn_cast<ClearOp>(op)) {
+      phases.push_back(clearPhase(clear));
+      operands.o = clear.getOut();
+      operands.lse = clear.getLse();
+      continue;
+    }
+    auto attention = cast<AttentionOp>(op);
+    if (failed(attentionPhases(attention, phases)))
+      return failure();
+    if (!sched)
+      sched = getCPUSchedule(attention);
+    attentions.push_back(attention);
+    operands.q = attention.getQ();
+    operands.k = attention.getK();
+    operands.v = attention.getV();
+    operands.o = attention.getOut();
+    if (attention.getLse())
+      operands.lse = attention.getLse();
+  }
+  // The pattern the function computes: the one its ops are pieces of, or
+  // its only op's.
   std::string patternText;
-  llvm::raw_string_ostream(patternText) << pattern;
-  emitKernelABI(func, op, "attention", patternText,
-                KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
-                           op.getLse()},
-                fns, targetMeta(sched));
+  llvm::raw_string_ostream os(patternText);
+  if (Attribute source = func->getAttr(kSourcePatternAttrName))
+    os << source;
+  else if (attentions.size() == 1)
+    os << attentions.front().getPattern();
+  emitKernelABI(func, ops, "attention", patternText, operands, phases,
+                targetMeta(sched));
   return success();
 }
 
 /// Builds F__count<p>, F__run<p>, F__phases, the metadata global and the
-/// serial driver F, then erases the attn op.
-static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
-                          StringRef pattern, const KernelArgs &operands,
-                          ArrayRef<PhaseFns> phases,
+/// serial driver F, then erases the attn ops.
+static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
+                          StringRef opName, StringRef pattern,
+                          const KernelArgs &operands, ArrayRef<PhaseFns> phases,
                           const attnmeta::KernelMeta &targetMeta) {
   OpBuilder b(func);
   Location loc = func.getLoc();
@@ -338,7 +350,9 @@ static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
                                 argRoles(entry, operands), targetMeta));
 
   // The kernel itself: every phase in order, serially.
-  op->erase();
+  for (Operation *op : ops)
+    op->erase();
+  func->removeAttr(kSourcePatternAttrName);
   b.setInsertionPoint(entry.getTerminator());
   SmallVector<Value> args(entry.getArguments());
   for (auto [countFn, runFn] : llvm::zip(countFns, runFns)) {
@@ -356,9 +370,8 @@ static void emitKernelABI(func::FuncOp func, Operation *op, StringRef opName,
 // Lightning attention: Lightning-Attention-2 blocks with a carried KV state
 //===----------------------------------------------------------------------===//
 
-LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
-  if (failed(checkKernelShape(func, op)))
-    return failure();
+LogicalResult LowerToCPU::lightningPhase(LightningOp op,
+                                         SmallVectorImpl<PhaseFns> &phases) {
   auto qType = cast<MemRefType>(op.getQ().getType());
   auto vType = cast<MemRefType>(op.getV().getType());
   auto oType = cast<MemRefType>(op.getOut().getType());
@@ -388,33 +401,25 @@ LogicalResult LowerToCPU::lowerLightning(func::FuncOp func, LightningOp op) {
     e.forLoop(begin, end, e.idx(1),
               [&](Value item) { lc.emitItem(sc, a, item); });
   };
-  emitKernelABI(func, op, "lightning", "",
-                KernelArgs{op.getQ(), op.getK(), op.getV(), op.getOut(),
-                           Value(), op.getSlopes(), op.getStateIn(),
-                           op.getStateOut()},
-                {phase}, targetMeta(sched));
+  phases.push_back(std::move(phase));
   return success();
 }
 
 void LowerToCPU::runOnOperation() {
-  SmallVector<std::pair<func::FuncOp, Operation *>> work;
-  bool failedAny = false;
+  SmallVector<func::FuncOp> kernels;
+  // Kernel functions: those with attn ops.
   getOperation().walk([&](func::FuncOp func) {
-    func.walk([&](Operation *op) {
-      if (isa<AttentionOp, LightningOp>(op))
-        work.emplace_back(func, op);
-      else if (isa<MergeOp>(op)) {
-        op->emitOpError() << "is not supported by the CPU target yet";
-        failedAny = true;
-      }
-    });
+    bool hasAttn = func.walk([](Operation *op) {
+                         return isa<AttentionOp, LightningOp, ClearOp>(op)
+                                    ? WalkResult::interrupt()
+                                    : WalkResult::advance();
+                       }).wasInterrupted();
+    if (hasAttn)
+      kernels.push_back(func);
   });
-  for (auto [func, op] : work) {
-    LogicalResult r = isa<AttentionOp>(op)
-                          ? lowerKernel(func, cast<AttentionOp>(op))
-                          : lowerLightning(func, cast<LightningOp>(op));
-    failedAny |= failed(r);
-  }
+  bool failedAny = false;
+  for (func::FuncOp func : kernels)
+    failedAny |= failed(lowerFunction(func));
   if (failedAny)
     signalPassFailure();
 }

@@ -1,8 +1,11 @@
 //===- LowerToGPU.cpp - attn ops to tensor-core GPU kernels ---------------===//
-// attn-lower-to-gpu: plans each attn op's kernels (CTA configuration, dense
-// or dilated phases, launches and their run-time conditions, tensor maps),
-// builds them with KernelCodegen (GPUCodegen.h) and writes the kernel
-// metadata the runtime reads.
+// attn-lower-to-gpu: builds each kernel of each op's `#attn.gpu_schedule`
+// (written by attn-configure-gpu or a tuner) with KernelCodegen
+// (GPUCodegen.h): the CTA's tiles, the grid's addressing (whole sequences,
+// or strided rows of segments from `#attn.rows`), the function's tensor
+// maps, and the kernel metadata the runtime reads (launches in order, their
+// grids and conditions). It decides nothing: a schedule the code cannot
+// honour is an error.
 //
 // The key tiles a CTA visits and whether a tile needs the mask come from the
 // pattern interface (buildKeyTiles, buildTileIsFull), as on the CPU.
@@ -18,7 +21,79 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::gpucg;
 
+LogicalResult gpucg::checkGPUAttentionOp(AttentionOp op, StringRef chip) {
+  auto fail = [&](const Twine &msg) {
+    return op.emitOpError() << "(target " << chip << "): " << msg;
+  };
+  auto qType = cast<MemRefType>(op.getQ().getType());
+  Type elt = qType.getElementType();
+  int64_t d = qType.getDimSize(3);
+  int64_t dv = cast<MemRefType>(op.getV().getType()).getDimSize(3);
+  if (!elt.isF16() && !elt.isBF16())
+    return fail("tensor cores take f16 or bf16 inputs, got " +
+                llvm::formatv("{0}", elt).str());
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % 16 != 0 ||
+      dv % 16 != 0 || d > 256 || dv > 256)
+    return fail("head dims D and Dv must be static multiples of 16, at most "
+                "256");
+  PatternAttrInterface pattern = op.getPattern();
+  if (int64_t block = pattern.getKeyBlock()) {
+    int64_t topk = pattern.getRetrievedBlocks();
+    // Each row's choice lives in registers (2 rows x k pairs per thread).
+    if (topk > 16)
+      return fail("landmark top-k on the GPU keeps at most 16 blocks per "
+                  "query, got topk = " + std::to_string(topk));
+    if (block % 16 != 0 || block > 128)
+      return fail("landmark blocks on the GPU must be multiples of 16 up to "
+                  "128 (one key tile per block), got " +
+                  std::to_string(block));
+    return success();
+  }
+  int64_t lo, hi;
+  if (!pattern.rowBounds(0, 1, lo, hi))
+    return fail(llvm::formatv("pattern {0} is not supported by the GPU "
+                              "target (run attn-decompose-dilated first)",
+                              Attribute(pattern))
+                    .str());
+  return success();
+}
+
+LogicalResult gpucg::checkGPULightningOp(LightningOp op, StringRef chip) {
+  auto fail = [&](const Twine &msg) {
+    return op.emitOpError() << "(target " << chip << "): " << msg;
+  };
+  auto qType = cast<MemRefType>(op.getQ().getType());
+  Type elt = qType.getElementType();
+  int64_t d = qType.getDimSize(3);
+  int64_t dv = cast<MemRefType>(op.getV().getType()).getDimSize(3);
+  if (!elt.isF16() && !elt.isBF16())
+    return fail("tensor cores take f16 or bf16 inputs, got " +
+                llvm::formatv("{0}", elt).str());
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % 64 != 0 ||
+      d > 256 || dv % 16 != 0 || dv > 256)
+    return fail("lightning on the GPU needs a static D that is a multiple of "
+                "64 (at most 256) and a static Dv that is a multiple of 16 "
+                "(at most 256)");
+  for (Value st : {op.getStateIn(), op.getStateOut()})
+    if (st && cast<MemRefType>(st.getType()).getLayout() &&
+        !cast<MemRefType>(st.getType()).getLayout().isIdentity())
+      return fail("the GPU target needs contiguous states");
+  return success();
+}
+
 namespace {
+
+/// A kernel function being lowered: its ops, the kernel arguments, and the
+/// metadata its launches add up to.
+struct KernelFunction {
+  func::FuncOp func;
+  SmallVector<Operation *> ops;
+  KernelArgs operands;
+  /// The function's tensor maps, in parameter order.
+  SmallVector<TensorMapAttr> maps;
+  attnmeta::KernelMeta meta;
+  std::string chip;
+};
 
 class LowerToGPU : public attn::impl::AttnLowerToGPUBase<LowerToGPU> {
 public:
@@ -26,57 +101,21 @@ public:
   void runOnOperation() override;
 
 private:
-  LogicalResult lowerKernel(func::FuncOp func, AttentionOp op,
-                            gpu::GPUModuleOp gpuModule);
-  LogicalResult lowerLightning(func::FuncOp func, LightningOp op,
+  LogicalResult lowerFunction(func::FuncOp func, gpu::GPUModuleOp gpuModule);
+  LogicalResult lowerAttention(KernelFunction &kf, gpu::GPUModuleOp gpuModule);
+  LogicalResult lowerLightning(KernelFunction &kf, LightningOp op,
                                gpu::GPUModuleOp gpuModule);
 };
 
 } // namespace
 
-/// The GPU target lowers kernel functions whose body is one attn op on the
-/// function's arguments.
-static LogicalResult
-checkKernelShape(func::FuncOp func, Operation *op,
-                 function_ref<InFlightDiagnostic(const Twine &)> fail) {
-  Block &entry = func.getBody().front();
-  for (Value operand : op->getOperands())
-    if (!isa<BlockArgument>(operand) ||
-        cast<BlockArgument>(operand).getOwner() != &entry)
-      return fail("the GPU target lowers kernels whose attn op works on the "
-                  "function's arguments");
-  if (!llvm::all_of(entry.without_terminator(),
-                    [&](Operation &o) { return &o == op; }))
-    return func.emitError() << "the GPU target lowers kernel functions whose "
-                               "body is one attn op";
-  return success();
-}
-
-/// Keys per query tile of `bm` rows, on average over the tiles of `n`
-/// queries and `n` keys, of an interval pattern.
-static double averageSpan(PatternAttrInterface pattern, int64_t n,
-                          int64_t bm) {
-  double sum = 0;
-  int64_t tiles = 0;
-  for (int64_t p0 = 0; p0 < n; p0 += bm, ++tiles) {
-    int64_t lo, hi, lo1, hi1;
-    pattern.rowBounds(p0, n, lo, hi);
-    pattern.rowBounds(std::min(p0 + bm, n) - 1, n, lo1, hi1);
-    sum += double(std::max<int64_t>(
-        0, std::min(hi1, n - 1) - std::max<int64_t>(lo, 0) + 1));
-  }
-  return tiles ? sum / double(tiles) : 0;
-}
-
-/// The shortest sequence (a multiple of `bm`, up to 64K) whose query tiles
-/// read `keys` keys or more on average; 0 when none does (the pattern
-/// bounds each query's keys).
-static int64_t longRowThreshold(PatternAttrInterface pattern, int64_t bm,
-                                int64_t keys) {
-  for (int64_t n = bm; n <= 65536; n += bm)
-    if (averageSpan(pattern, n, bm) >= double(keys))
-      return n;
-  return 0;
+/// The op's GPU schedule, or an error.
+static GPUScheduleAttr scheduleOf(Operation *op) {
+  auto s = op->getAttrOfType<GPUScheduleAttr>(kScheduleAttrName);
+  if (!s)
+    op->emitOpError() << "has no GPU schedule (attn.schedule = "
+                         "#attn.gpu_schedule): run attn-configure-gpu first";
+  return s;
 }
 
 /// A kernel gpu.func of `threads` threads per CTA, `ctas` of which ptxas
@@ -94,407 +133,369 @@ static gpu::GPUFuncOp createKernel(OpBuilder &b, Location loc, StringRef name,
   return kernel;
 }
 
-LogicalResult LowerToGPU::lowerKernel(func::FuncOp func, AttentionOp op,
-                                      gpu::GPUModuleOp gpuModule) {
+/// The CTA of kernel `k` of an op of function `kf` whose tiles come from
+/// `attention` (its head dims, dtypes, scale and pattern), checked against
+/// what the code generator can honour.
+static FailureOr<GPUConfig> ctaOf(Operation *op, AttentionOp attention,
+                                  GPUKernelAttr k, StringRef chip) {
   auto fail = [&](const Twine &msg) {
-    return op.emitOpError() << "(target " << chip << "): " << msg;
+    return op->emitOpError() << "(target " << chip << "): kernel '"
+                             << k.getSuffix() << "' of the schedule: " << msg;
   };
-  auto qType = cast<MemRefType>(op.getQ().getType());
-  auto vType = cast<MemRefType>(op.getV().getType());
-  auto oType = cast<MemRefType>(op.getOut().getType());
-  auto pattern = op.getPattern();
-  auto dilated = dyn_cast<DilatedAttr>(Attribute(pattern));
   GPUConfig c;
+  auto qType = cast<MemRefType>(attention.getQ().getType());
   c.d = qType.getDimSize(3);
-  c.dv = vType.getDimSize(3);
+  c.dv = cast<MemRefType>(attention.getV().getType()).getDimSize(3);
   c.elt = qType.getElementType();
-  c.outElt = oType.getElementType();
-  if (!c.elt.isF16() && !c.elt.isBF16())
-    return fail("tensor cores take f16 or bf16 inputs, got " +
-                llvm::formatv("{0}", c.elt).str());
-  if (ShapedType::isDynamic(c.d) || ShapedType::isDynamic(c.dv) ||
-      c.d % 16 != 0 || c.dv % 16 != 0 || c.d > 256 || c.dv > 256)
-    return fail("head dims D and Dv must be static multiples of 16, at most "
-                "256");
-  // The default scale needs a static D, checked just above.
-  c.scale = *op.getEffectiveScale();
-  auto landmark = dyn_cast<LandmarkAttr>(Attribute(pattern));
-  c.topk = landmark ? landmark.getTopk() : 0;
-  c.blockN = blockN ? int64_t(blockN) : 64;
-  c.stages = stages;
-  if (auto lm = landmark) {
-    // Each row's choice lives in registers (2 rows x k pairs per thread).
-    if (c.topk > 16)
-      return fail("landmark top-k on the GPU keeps at most 16 blocks per "
-                  "query, got topk = " + std::to_string(c.topk));
-    if (lm.getBlock() % 16 != 0 || lm.getBlock() > 128)
-      return fail("landmark blocks on the GPU must be multiples of 16 up to "
-                  "128 (one key tile per block), got " +
-                  std::to_string(lm.getBlock()));
-    c.landmark = lm.getBlock();
-    c.blockN = c.landmark;
+  c.outElt =
+      cast<MemRefType>(attention.getOut().getType()).getElementType();
+  c.scale = *attention.getEffectiveScale();
+  c.warps = k.getWarps();
+  c.blockM = 16 * c.warps;
+  c.blockN = k.getBlockN();
+  c.stages = k.getStages();
+  c.ctasPerSM = k.getCtasPerSm();
+  c.tma = k.getTma();
+  c.wgmma = k.getWgmma();
+  c.wgmmaPV = k.getWgmmaPv();
+  c.asyncQK = k.getAsyncQk();
+  c.ws = k.getWarpSpecialize();
+  c.pingpong = k.getPingpong();
+  c.wsOverlap = k.getWsOverlap();
+  c.kvBoxRows = k.getKvBoxRows();
+  if (int64_t block = attention.getPattern().getKeyBlock()) {
+    c.landmark = block;
+    c.topk = attention.getPattern().getRetrievedBlocks();
+    if (c.blockN != c.landmark)
+      return fail("landmark kernels take one block per key tile: block_n "
+                  "must be " + std::to_string(c.landmark));
   }
-  // The CTA of a kernel whose rows are contiguous (`unitRows`) or not.
-  // `shortRows`: the CTA's query tiles read fewer than ws-min-keys keys on
-  // average. Those run the CTA without warp specialisation, two per SM at
-  // D = 128, so that one's prologue and epilogue overlap the other's loop:
-  // measured on an H100 (docs/gpu-performance-notes.md), 1.03-1.13x the
-  // warp-specialized CTA up to ~1K keys per tile on average, slower from 2K.
-  auto shapeCTA = [&](GPUConfig &cfg, bool unitRows, bool shortRows) {
-    // TMA on sm_90a where its layout fits: 64-column atoms, unit row
-    // stride (dilated phases of rate > 1 address strided rows: cp.async; so
-    // does the landmark pass of top-k retrieval, which scores on mma.sync).
-    cfg.tma = tma && chip == "sm_90a" && unitRows && !cfg.topk &&
-              cfg.d % 64 == 0 && cfg.dv % 64 == 0;
-    // warps = 0: where TMA applies, 8: two warpgroups, both products by
-    // wgmma, 1.2-1.4x the 4-warp mma.sync kernel on an H100
-    // (docs/gpu-performance-notes.md); elsewhere 4 (mma.sync).
-    cfg.warps = warps ? int64_t(warps) : (cfg.tma ? 8 : 4);
-    if (!warps && blockM)
-      cfg.warps = blockM / 16;
-    cfg.blockM = 16 * cfg.warps;
-    // wgmma when two or more warpgroups share a CTA (measured: with one,
-    // the synchronous wgmma wait leaves it slower than mma.sync).
-    cfg.wgmma = chip == "sm_90a" && cfg.warps % 4 == 0 && cfg.warps >= 8 &&
-                cfg.blockN % 8 == 0 && !cfg.topk;
-    cfg.wgmmaPV = cfg.wgmma && cfg.tma && wgmmaPv;
-    cfg.asyncQK = cfg.wgmma && cfg.tma && asyncQk;
-    // Warp specialisation where it measured faster: D = Dv = 128, 1.1-1.2x
-    // with key tiles of 128 (docs/gpu-performance-notes.md). At D = 64 the
-    // producer warpgroup costs the second CTA per SM, and it measured
-    // slower; D = 256 is not measured.
-    // Only the measured shape: 8 consumer warps (with 12 or 16 the CTA's
-    // registers leave the consumers 160 or 112 each).
-    cfg.ws = cfg.wgmmaPV && warpSpecialize && !asyncQk && cfg.d == 128 &&
-             cfg.dv == 128 && cfg.warps == 8;
-    // Short rows: two CTAs of the plain kernel per SM (registers capped at
-    // 128, no spills with key tiles of 64) instead.
-    bool twoShort = cfg.ws && shortRows && !blockN && !ctasPerSm &&
-                    !pingpong && !wsOverlap;
-    if (twoShort)
-      cfg.ws = false;
-    cfg.asyncQK = cfg.asyncQK && !cfg.ws;
-    cfg.pingpong = cfg.ws && pingpong;
-    cfg.wsOverlap = cfg.ws && wsOverlap;
-    // Key tiles of 128 where the stages fit in shared memory (4 stages do
-    // not: those keep 64).
-    if (cfg.ws && !blockN && !cfg.landmark) {
-      cfg.blockN = 128;
-      if (cfg.smemBytes() > 227 * 1024)
-        cfg.blockN = 64;
-    }
-    // D = Dv = 64 without warp specialisation: key tiles of 128 with the
-    // registers capped for two CTAs per SM (128 each, no spills), 1.05-1.16x
-    // key tiles of 64 (docs/gpu-performance-notes.md): half the per-tile
-    // waits, barriers and loop overhead, and m64n128 wgmma for Q K^T.
-    bool twoWide = !blockN && !ctasPerSm && !cfg.landmark && cfg.wgmmaPV &&
-                   !cfg.ws && !cfg.asyncQK && cfg.warps == 8 && cfg.d == 64 &&
-                   cfg.dv == 64;
-    if (twoWide) {
-      cfg.blockN = 128;
-      if (cfg.twoFit())
-        cfg.ctasPerSM = 2;
-      else
-        cfg.blockN = 64;
-    }
-    if (twoShort)
-      cfg.ctasPerSM = cfg.twoFit() ? 2 : 1;
-    // Up to 128 threads: two CTAs per SM (without that ptxas caps some
-    // 4-warp kernels at 128 registers and spills; their shared memory allows
-    // two anyway); larger CTAs get the whole register file.
-    if (!twoWide && !twoShort)
-      cfg.ctasPerSM = ctasPerSm ? int64_t(ctasPerSm)
-                                : (cfg.threads() <= 128 ? 2 : 1);
-  };
-  GPUConfig base = c;
-  shapeCTA(c, !dilated, false);
-  if (c.ws && c.ctasPerSM != 1)
-    return fail("a warp-specialized CTA takes the whole register file "
-                "(setmaxnreg): ctas-per-sm must be 1 (or 0) there");
-  // Warp specialisation pays off on long rows only. Patterns that bound
-  // each query's keys take the two-CTA kernel; full and causal attention
-  // get both, and the runtime launches the one for the sequence (metadata
-  // `launch ... keys LO HI`: LO <= Nk < HI, HI 0 for no bound), the
-  // warp-specialized kernel as NAME__long. Their K and V maps have the
-  // short tiles' boxes; the long tiles load two per atom.
-  GPUConfig longCfg = c;
-  int64_t longFrom = 0;
-  if (!dilated && c.ws && !c.landmark && wsMinKeys) {
-    GPUConfig s = base;
-    shapeCTA(s, true, true);
-    if (!s.ws) {
-      longFrom = longRowThreshold(pattern, c.blockM, wsMinKeys);
-      longCfg.kvBoxRows = s.blockN;
-      c = s;
-    }
-  }
-  // Dilated phases take the dense CTA, TMA included, where their rows are
-  // a tensor map's box: rate 1 reads contiguous rows; a phase of rate r > 1
-  // reads rows r apart through a 5-D map ([B, H, N / r, r, X]), which
-  // describes the rows exactly when r divides N. Such a phase gets a
-  // second kernel, the strided-row CTA `c` (cp.async), and the runtime
-  // launches the one that applies (metadata `launch ... if r` / `unless r`).
-  GPUConfig tmaCfg = c;
-  // The rates of the kernels' tensor maps, three maps (Q, K, V) each.
-  SmallVector<int64_t> mapRates;
-  // Every dilated phase is full or causal attention over its rows.
-  PatternAttrInterface localPattern;
-  if (dilated)
-    localPattern = cast<PatternAttrInterface>(
-        dilated.getCausal() ? Attribute(CausalAttr::get(func.getContext()))
-                            : Attribute(FullAttr::get(func.getContext())));
-  if (dilated) {
-    // ceil(w / r) rows per phase, in query tiles of 128 (warp
-    // specialisation applies to 8-warp CTAs only).
-    bool shortPhases = wsMinKeys > 0;
-    for (auto [wLen, r] : llvm::zip(dilated.getSegments(), dilated.getRates()))
-      shortPhases = shortPhases && averageSpan(localPattern, (wLen + r - 1) / r,
-                                               128) < double(wsMinKeys);
-    tmaCfg = base;
-    shapeCTA(tmaCfg, true, shortPhases);
-    for (int64_t r : dilated.getRates())
-      if (tmaCfg.tma && (r == 1 || stridedTma) &&
-          !llvm::is_contained(mapRates, r) && mapRates.size() < kMaxMapRates)
-        mapRates.push_back(r);
-  } else if (c.tma) {
-    mapRates.push_back(1);
-  }
-  bool anyTma = !mapRates.empty();
-  for (const GPUConfig *cfg : {&c, &tmaCfg, &longCfg})
-    if (cfg->smemBytes() > 227 * 1024)
-      return fail("the tiles need " + std::to_string(cfg->smemBytes()) +
-                  " bytes of shared memory, more than a CTA can have "
-                  "(227 KB)");
-  int64_t unusedLo, unusedHi;
-  if (!dilated && !c.landmark && !pattern.rowBounds(0, 1, unusedLo, unusedHi))
-    return fail(llvm::formatv("pattern {0} is not supported by the GPU "
-                              "target yet",
-                              Attribute(pattern))
-                    .str());
-  if (dilated && !op.getLse())
-    return fail("dilated attention needs an lse operand (its patterns merge "
-                "through it)");
+  if (c.tma && (c.d % 64 != 0 || c.dv % 64 != 0 || c.topk))
+    return fail("TMA tiles need D and Dv multiples of 64 and no top-k");
+  if (c.wgmma && (c.warps % 4 != 0 || c.blockN % 8 != 0 || c.topk))
+    return fail("wgmma needs whole warpgroups (warps a multiple of 4), "
+                "block_n a multiple of 8 and no top-k");
+  if (k.getCols() || k.getCtasLo() || k.getCtasHi())
+    return fail("'cols', 'ctas_lo' and 'ctas_hi' are lightning's");
+  if (c.smemBytes() > 227 * 1024)
+    return fail("the tiles need " + std::to_string(c.smemBytes()) +
+                " bytes of shared memory, more than a CTA can have "
+                "(227 KB)");
+  return c;
+}
+
+/// (batch, head) of the CTA: grid y and z.
+static void headsOf(Emitter &e, const KernelArgs &a, TileWork &w) {
+  w.head = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
+  w.batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
+  Value h = e.dim(a.q, 1), hk = e.dim(a.k, 1);
+  w.kvHead = e.div(w.head, e.div(h, hk));
+}
+
+/// attn.clear: CTA x clears block_m rows of O and LSE of (batch, head).
+static void emitClear(Emitter &e, const KernelArgs &a, const GPUConfig &c) {
+  Location loc = e.loc;
+  Value head = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::y);
+  Value batch = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::z);
+  Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
+  Value tid = gpu::ThreadIdOp::create(e.b, loc, gpu::Dimension::x);
+  Value n = e.dim(a.q, 2);
+  Value m0 = e.mul(bx, e.idx(c.blockM));
+  Value zero = e.fromF32(e.f32(0), c.outElt);
+  e.forLoop(tid, e.idx(c.blockM * c.dv), e.idx(c.threads()), [&](Value i) {
+    Value row = e.add(m0, e.div(i, e.idx(c.dv)));
+    e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, n), [&] {
+      e.store(zero, a.o, {batch, head, row, e.rem(i, e.idx(c.dv))});
+    });
+  });
+  e.forLoop(tid, e.idx(c.blockM), e.idx(c.threads()), [&](Value i) {
+    Value row = e.add(m0, i);
+    e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, n), [&] {
+      e.store(e.f32(-std::numeric_limits<double>::infinity()), a.lse,
+              {batch, head, row});
+    });
+  });
+}
+
+/// Attention over whole sequences: CTA x computes query tile x of
+/// (batch, head), the last tile first (under causal masks the longest).
+static void emitWholeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
+                          TileWork &w, AttentionOp op) {
+  headsOf(e, a, w);
+  w.nq = e.dim(a.q, 2);
+  w.nk = e.dim(a.k, 2);
+  Value tiles = e.ceilDiv(w.nq, e.idx(c.blockM));
+  Value bx = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::x);
+  w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
+  w.qBase = w.kBase = e.idx(0);
+  w.stride = e.idx(1);
+  w.merge = op.getAccumulate();
+  KernelCodegen gen(e, c);
+  gen.setup();
+  gen.emit(op.getPattern(), a, dynamicSmem(e.b, e.loc), w);
+}
+
+/// Attention over strided rows (#attn.rows): CTA x computes query tile
+/// x mod perSeg of segment x / perSeg; tiles past the segment's rows have
+/// nothing to do.
+static void emitStridedRows(Emitter &e, const KernelArgs &a,
+                            const GPUConfig &c, TileWork &w, AttentionOp op,
+                            int64_t perSeg) {
+  RowsAttr rows = op.getRowsAttr();
+  headsOf(e, a, w);
+  Value n = e.dim(a.q, 2), h = e.dim(a.q, 1);
+  Value bx = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::x);
+  Value segIdx = e.div(bx, e.idx(perSeg));
+  SegmentRows sr = rows.buildSegmentRows(e.b, e.loc, n, segIdx, w.head, h);
+  Value tiles = e.ceilDiv(sr.count, e.idx(c.blockM));
+  Value local = e.rem(bx, e.idx(perSeg));
+  e.ifThen(e.cmp(arith::CmpIPredicate::slt, local, tiles), [&] {
+    w.qt = e.sub(e.sub(tiles, e.idx(1)), local);
+    w.nq = w.nk = sr.count;
+    w.qBase = w.kBase = e.add(sr.start, sr.offset);
+    w.stride = e.idx(rows.getRate());
+    w.merge = op.getAccumulate();
+    KernelCodegen gen(e, c);
+    gen.setup();
+    gen.emit(op.getPattern(), a, dynamicSmem(e.b, e.loc), w);
+  });
+}
+
+LogicalResult LowerToGPU::lowerFunction(func::FuncOp func,
+                                        gpu::GPUModuleOp gpuModule) {
+  KernelFunction kf;
+  kf.func = func;
   Block &entry = func.getBody().front();
-  if (failed(checkKernelShape(func, op, fail)))
-    return failure();
+  for (Operation &o : entry.without_terminator()) {
+    if (!isa<AttentionOp, LightningOp, ClearOp>(o))
+      return o.emitError() << "the GPU target lowers kernel functions "
+                              "whose body is attn ops only, got "
+                           << o.getName();
+    for (Value operand : o.getOperands())
+      if (!isa<BlockArgument>(operand) ||
+          cast<BlockArgument>(operand).getOwner() != &entry)
+        return o.emitOpError() << "the GPU target lowers kernels whose attn "
+                                  "op works on the function's arguments";
+    kf.ops.push_back(&o);
+  }
+  for (Operation *op : kf.ops) {
+    GPUScheduleAttr s = scheduleOf(op);
+    if (!s)
+      return failure();
+    if (!kf.chip.empty() && kf.chip != s.getChip())
+      return op->emitOpError() << "is scheduled for " << s.getChip()
+                               << " while the function's other ops are for "
+                               << kf.chip;
+    kf.chip = s.getChip().str();
+  }
+  if (auto maps = func->getAttrOfType<ArrayAttr>(kTensorMapsAttrName)) {
+    for (Attribute a : maps) {
+      auto m = dyn_cast<TensorMapAttr>(a);
+      if (!m || (m.getRole() != "q" && m.getRole() != "k" &&
+                 m.getRole() != "v") ||
+          m.getBoxCols() != 64 || m.getBoxRows() < 1 ||
+          m.getBoxRows() > 256 || m.getRate() < 1)
+        return func.emitError()
+               << "attn.tensor_maps: expected #attn.tensor_map of role q, k "
+                  "or v with 64-column boxes of 1 to 256 rows and a "
+                  "positive rate, got "
+               << a;
+      kf.maps.push_back(m);
+    }
+    if (kf.maps.size() > 3 * kMaxMapRates)
+      return func.emitError() << "attn.tensor_maps: at most "
+                              << 3 * kMaxMapRates
+                              << " maps fit in a kernel's parameters";
+  }
+  if (auto lightning = dyn_cast<LightningOp>(kf.ops.front())) {
+    if (kf.ops.size() != 1)
+      return func.emitError() << "the GPU target lowers a lightning op alone "
+                                 "in its kernel function";
+    return lowerLightning(kf, lightning, gpuModule);
+  }
+  return lowerAttention(kf, gpuModule);
+}
+
+LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
+                                         gpu::GPUModuleOp gpuModule) {
+  func::FuncOp func = kf.func;
+  AttentionOp first;
+  for (Operation *op : kf.ops) {
+    if (auto a = dyn_cast<AttentionOp>(op)) {
+      if (failed(checkGPUAttentionOp(a, kf.chip)))
+        return failure();
+      if (!first)
+        first = a;
+      kf.operands = {a.getQ(), a.getK(), a.getV(), a.getOut(), a.getLse()};
+    }
+  }
+  if (!first)
+    return func.emitError() << "a kernel function needs an attn.attention "
+                               "or attn.lightning op";
+  for (Operation *op : kf.ops)
+    if (auto clear = dyn_cast<ClearOp>(op))
+      if (clear.getOut() != kf.operands.o || clear.getLse() != kf.operands.lse)
+        return op->emitOpError() << "clears what the function's attentions "
+                                    "do not write";
 
   MLIRContext *ctx = func.getContext();
   OpBuilder b(ctx);
   Location loc = func.getLoc();
   b.setInsertionPointToEnd(gpuModule.getBody());
   auto argTypes = func.getFunctionType().getInputs();
-  KernelArgs operands{op.getQ(), op.getK(), op.getV(), op.getOut(),
-                      op.getLse()};
-
-  // One gpu.func per launch, each with the kernel's arguments; `body` gets
-  // the operands as block arguments.
-  attnmeta::KernelMeta meta;
-  // The current kernel's tensor maps (TMA): Q, K and V of each map rate.
-  SmallVector<Value> maps;
-  int64_t numMaps = 3 * mapRates.size();
-  // `cond`: the launch runs only when r divides N (r > 0) or only when it
-  // does not (-r); `keys`: only when keys.first <= Nk < keys.second (0: no
-  // bound).
-  auto makeKernel = [&](const std::string &entryName, int64_t seg,
-                        int64_t perSeg, const GPUConfig &kc,
-                        function_ref<void(Emitter &, const KernelArgs &)> fill,
-                        int64_t cond = 0,
-                        std::pair<int64_t, int64_t> keys = {0, 0}) {
-    // TMA kernels take the CUtensorMaps last (made grid constants by
-    // attn-tensormap-params after convert-gpu-to-nvvm); so do the other
-    // launches of the same kernel (dilated phases), which the runtime
-    // passes the same parameters.
-    SmallVector<Type> types(argTypes);
-    types.append(numMaps, LLVM::LLVMPointerType::get(ctx));
-    auto kernel = createKernel(b, loc, entryName, types, kc.threads(),
-                               kc.ctasPerSM);
-    if (anyTma)
-      kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
-    KernelArgs a;
-    Block &body = kernel.getBody().front();
-    maps.clear();
-    for (int64_t i = 0; i < numMaps; ++i)
-      maps.push_back(body.getArgument(argTypes.size() + i));
-    for (auto [name, member] : kRoles)
-      if (Value v = operands.*member)
-        a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&body);
-    Emitter e{b, loc};
-    fill(e, a);
-    gpu::ReturnOp::create(b, loc);
-    attnmeta::Launch l;
-    l.entry = entryName;
-    l.seg = seg;
-    l.perSeg = perSeg;
-    l.threads = kc.threads();
-    l.smem = kc.smemBytes();
-    l.cond = cond;
-    l.keysLo = keys.first;
-    l.keysHi = keys.second;
-    meta.launches.push_back(l);
-  };
-  // Points `w` at the tensor maps of `rate`.
-  auto useMaps = [&](TileWork &w, int64_t rate) {
-    int64_t i = llvm::find(mapRates, rate) - mapRates.begin();
-    w.mapQ = maps[3 * i];
-    w.mapK = maps[3 * i + 1];
-    w.mapV = maps[3 * i + 2];
-    w.tmaRate = rate;
-  };
-  auto smemOf = [&](Emitter &e) { return dynamicSmem(e.b, loc); };
-  auto headsOf = [](Emitter &e, const KernelArgs &a, TileWork &w) {
-    w.head = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
-    w.batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
-    Value h = e.dim(a.q, 1), hk = e.dim(a.k, 1);
-    w.kvHead = e.div(w.head, e.div(h, hk));
-  };
+  int64_t numMaps = kf.maps.size();
   std::string name = func.getName().str();
+  attnmeta::KernelMeta &meta = kf.meta;
   int64_t numLaunches = 0;
-  if (!dilated) {
-    // The dense kernel on CTA `kc`, launched for keys.first <= Nk <
-    // keys.second.
-    auto dense = [&](const std::string &entryName, const GPUConfig &kc,
-                     std::pair<int64_t, int64_t> keys) {
-      auto fill = [&](Emitter &e, const KernelArgs &a) {
-        TileWork w;
-        headsOf(e, a, w);
-        w.nq = e.dim(a.q, 2);
-        w.nk = e.dim(a.k, 2);
-        // The last query tile first: under causal masks it is the longest.
-        Value tiles = e.ceilDiv(w.nq, e.idx(kc.blockM));
-        Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
-        w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
-        w.qBase = w.kBase = e.idx(0);
-        w.stride = e.idx(1);
-        if (kc.tma)
-          useMaps(w, 1);
-        KernelCodegen gen(e, kc);
-        gen.setup();
-        gen.emit(pattern, a, smemOf(e), w);
-      };
-      makeKernel(entryName, kc.blockM, 1, kc, fill, 0, keys);
-    };
-    if (longFrom) {
-      dense(name, c, {0, longFrom});
-      dense(name + "__long", longCfg, {longFrom, 0});
-    } else {
-      dense(name, c, {0, 0});
-    }
-    numLaunches = longFrom ? 2 : 1;
-  } else {
-    // Dilated attention is addressing: launch 0 clears O and LSE, then one
-    // launch per (segment length w, rate r) runs the dense tile code over
-    // rows seg * w + o + r * t of each segment and merges into O and LSE.
-    makeKernel(name, c.blockM, 1, c, [&](Emitter &e, const KernelArgs &a) {
-      Value head = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::y);
-      Value batch = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::z);
-      Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
-      Value tid = gpu::ThreadIdOp::create(e.b, loc, gpu::Dimension::x);
-      Value n = e.dim(a.q, 2);
-      Value m0 = e.mul(bx, e.idx(c.blockM));
-      Value zero = e.fromF32(e.f32(0), c.outElt);
-      e.forLoop(tid, e.idx(c.blockM * c.dv), e.idx(c.threads()), [&](Value i) {
-        Value row = e.add(m0, e.div(i, e.idx(c.dv)));
-        e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, n), [&] {
-          e.store(zero, a.o, {batch, head, row, e.rem(i, e.idx(c.dv))});
-        });
-      });
-      e.forLoop(tid, e.idx(c.blockM), e.idx(c.threads()), [&](Value i) {
-        Value row = e.add(m0, i);
-        e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, n), [&] {
-          e.store(e.f32(-std::numeric_limits<double>::infinity()), a.lse,
-                  {batch, head, row});
-        });
-      });
-    });
-    bool grouped = dilated.getOffsets() == OffsetMode::grouped;
-    int64_t phase = 0;
-    numLaunches = 1;
-    for (auto [wLen, r] :
-         llvm::zip(dilated.getSegments(), dilated.getRates())) {
-      int64_t seg = wLen, rate = r;
-      // Rows of (segment, offset) as a kernel on CTA `pc`, reading them by
-      // TMA (`tma`) or cp.async, launched under `cond`.
-      auto phaseKernel = [&](const std::string &entryName,
-                             const GPUConfig &pc, bool tma, int64_t cond) {
-        int64_t tilesPerSeg =
-            ((seg + rate - 1) / rate + pc.blockM - 1) / pc.blockM;
-        ++numLaunches;
-        makeKernel(entryName, seg, tilesPerSeg, pc,
-                   [&](Emitter &e, const KernelArgs &a) {
-          TileWork w;
-          headsOf(e, a, w);
-          Value n = e.dim(a.q, 2), h = e.dim(a.q, 1);
-          Value bx = gpu::BlockIdOp::create(e.b, loc, gpu::Dimension::x);
-          Value segIdx = e.div(bx, e.idx(tilesPerSeg));
-          Value rV = e.idx(rate);
-          // Offset of this head: h mod r, or h / ceil(H / r) (torchscale).
-          Value off = grouped ? e.div(w.head, e.ceilDiv(h, rV))
-                              : e.rem(w.head, rV);
-          Value start = e.mul(segIdx, e.idx(seg));
-          Value len = e.min(e.idx(seg), e.sub(n, start));
-          Value count = e.select(e.cmp(arith::CmpIPredicate::sgt, len, off),
-                                 e.ceilDiv(e.sub(len, off), rV), e.idx(0));
-          Value tiles = e.ceilDiv(count, e.idx(pc.blockM));
-          Value local = e.rem(bx, e.idx(tilesPerSeg));
-          // Tiles past the segment's selected rows have nothing to do.
-          e.ifThen(e.cmp(arith::CmpIPredicate::slt, local, tiles), [&] {
-            w.qt = e.sub(e.sub(tiles, e.idx(1)), local);
-            w.nq = w.nk = count;
-            w.qBase = w.kBase = e.add(start, off);
-            w.stride = rV;
-            w.merge = true;
-            if (tma)
-              useMaps(w, rate);
-            KernelCodegen kc(e, pc);
-            kc.setup();
-            kc.emit(localPattern, a, smemOf(e), w);
-          });
-        }, cond);
-      };
-      std::string entryName = name + "__phase" + std::to_string(++phase);
-      if (rate == 1) {
-        phaseKernel(entryName, tmaCfg, tmaCfg.tma, 0);
-      } else if (llvm::is_contained(mapRates, rate)) {
-        phaseKernel(entryName, tmaCfg, true, rate);
-        phaseKernel(entryName + "_rows", c, false, -rate);
+  bool summarised = false;
+
+  for (auto [opIndex, op] : llvm::enumerate(kf.ops)) {
+    auto attention = dyn_cast<AttentionOp>(op);
+    RowsAttr rows = attention ? attention.getRowsAttr() : RowsAttr();
+    // The first op's kernels are named F, the others F__phase<i>.
+    std::string opName =
+        opIndex == 0 ? name : name + "__phase" + std::to_string(opIndex);
+    for (GPUKernelAttr k : scheduleOf(op).getKernels()) {
+      FailureOr<GPUConfig> cta = ctaOf(op, first, k, kf.chip);
+      if (failed(cta))
+        return failure();
+      const GPUConfig &kc = *cta;
+      // Strided rows of rate r are read by TMA through the maps of rate r.
+      int64_t rate = rows ? rows.getRate() : 1;
+      std::array<int64_t, 3> mapIndex{-1, -1, -1};
+      if (kc.tma) {
+        if (!attention)
+          return op->emitOpError() << "clears O and LSE: its kernel loads "
+                                      "nothing by TMA";
+        static constexpr StringLiteral kMapRoles[] = {"q", "k", "v"};
+        for (auto [i, m] : llvm::enumerate(kf.maps))
+          for (int64_t r = 0; r < 3; ++r)
+            if (m.getRole() == kMapRoles[r] && m.getRate() == rate &&
+                mapIndex[r] < 0)
+              mapIndex[r] = i;
+        if (llvm::is_contained(mapIndex, -1))
+          return op->emitOpError()
+                 << "(target " << kf.chip << "): kernel '" << k.getSuffix()
+                 << "' loads by TMA but attn.tensor_maps has no q, k and v "
+                    "maps of rate "
+                 << rate;
+        int64_t qRows = kf.maps[mapIndex[0]].getBoxRows();
+        int64_t kvRows = kf.maps[mapIndex[1]].getBoxRows();
+        if (qRows != kc.blockM ||
+            kvRows != (kc.kvBoxRows ? kc.kvBoxRows : kc.blockN) ||
+            kf.maps[mapIndex[2]].getBoxRows() != kvRows)
+          return op->emitOpError()
+                 << "(target " << kf.chip << "): kernel '" << k.getSuffix()
+                 << "' needs tensor-map boxes of " << kc.blockM
+                 << " query rows and "
+                 << (kc.kvBoxRows ? kc.kvBoxRows : kc.blockN)
+                 << " key rows (kv_box_rows or block_n)";
+      }
+      if (rows && k.getDivides() && std::abs(k.getDivides()) != rate)
+        return op->emitOpError() << "kernel '" << k.getSuffix()
+                                 << "': 'divides' must be the rows' rate "
+                                 << rate << " or its negation";
+      if (!rows && k.getDivides())
+        return op->emitOpError() << "kernel '" << k.getSuffix()
+                                 << "': 'divides' applies to strided rows";
+      if (kc.tma && rate > 1 && k.getDivides() != rate)
+        return op->emitOpError()
+               << "kernel '" << k.getSuffix()
+               << "': TMA over rows of rate " << rate << " needs divides = "
+               << rate << " (the 5-D map describes the rows when r divides N)";
+
+      std::string entryName = opName + k.getSuffix().str();
+      // Every kernel takes the function's arguments, then its tensor maps
+      // (made grid constants by attn-tensormap-params after
+      // convert-gpu-to-nvvm): the runtime passes every launch the same
+      // parameters.
+      SmallVector<Type> types(argTypes);
+      types.append(numMaps, LLVM::LLVMPointerType::get(ctx));
+      auto kernel = createKernel(b, loc, entryName, types, kc.threads(),
+                                 kc.ctasPerSM);
+      if (numMaps)
+        kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
+      Block &body = kernel.getBody().front();
+      KernelArgs a;
+      for (auto [roleName, member] : kRoles)
+        if (Value v = kf.operands.*member)
+          a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&body);
+      Emitter e{b, loc};
+      TileWork w;
+      if (kc.tma) {
+        Value maps[3];
+        for (int64_t r = 0; r < 3; ++r)
+          maps[r] = body.getArgument(argTypes.size() + mapIndex[r]);
+        w.mapQ = maps[0];
+        w.mapK = maps[1];
+        w.mapV = maps[2];
+        w.tmaRate = rate;
+      }
+      // The launch: grid x = ceil(N / seg) * perSeg CTAs.
+      int64_t seg = kc.blockM, perSeg = 1;
+      if (!attention) {
+        emitClear(e, a, kc);
+      } else if (!rows) {
+        emitWholeRows(e, a, kc, w, attention);
       } else {
-        phaseKernel(entryName, c, false, 0);
+        seg = rows.getSegment();
+        perSeg = (rows.maxRowsPerSegment() + kc.blockM - 1) / kc.blockM;
+        emitStridedRows(e, a, kc, w, attention, perSeg);
+      }
+      gpu::ReturnOp::create(b, loc);
+      attnmeta::Launch l;
+      l.entry = entryName;
+      l.seg = seg;
+      l.perSeg = perSeg;
+      l.threads = kc.threads();
+      l.smem = kc.smemBytes();
+      l.cond = k.getDivides();
+      l.keysLo = k.getKeysLo();
+      l.keysHi = k.getKeysHi();
+      meta.launches.push_back(l);
+      ++numLaunches;
+      // The metadata summarises the first kernel's CTA.
+      if (!summarised) {
+        meta.threads = kc.threads();
+        meta.smem = kc.smemBytes();
+        meta.tileM = kc.blockM;
+        meta.tileN = kc.blockN;
+        meta.stages = kc.stages;
+        summarised = true;
       }
     }
   }
 
-  // Metadata the runtime reads from the module (cuModuleGetGlobal).
+  // Metadata the runtime reads from the module (cuModuleGetGlobal): the
+  // pattern the function computes (the one its ops are pieces of, or its
+  // only op's) and the tensor maps, one CUtensorMap per line, in order:
+  // operand, box columns, box rows (128-byte swizzle, zero fill), and for
+  // strided maps the rate.
   std::string patternText;
-  llvm::raw_string_ostream(patternText) << pattern;
-  meta.target = chip;
-  meta.threads = c.threads();
-  meta.smem = c.smemBytes();
-  meta.tileM = c.blockM;
-  meta.tileN = c.blockN;
-  meta.stages = c.stages;
-  // TMA: the runtime appends one CUtensorMap per line, in order: operand,
-  // box columns, box rows (128-byte swizzle, zero fill), and for strided
-  // maps the rate.
-  const GPUConfig &tc = dilated ? tmaCfg : c;
-  for (int64_t rate : mapRates)
-    for (auto [role, rows] : {std::pair<const char *, int64_t>{"q", tc.blockM},
-                              {"k", tc.blockN},
-                              {"v", tc.blockN}})
-      meta.tensorMaps.push_back({role, 64, rows, rate});
+  llvm::raw_string_ostream os(patternText);
+  if (Attribute source = func->getAttr(kSourcePatternAttrName))
+    os << source;
+  else
+    os << first.getPattern();
+  meta.target = kf.chip;
+  for (TensorMapAttr m : kf.maps)
+    meta.tensorMaps.push_back(
+        {m.getRole().str(), m.getBoxCols(), m.getBoxRows(), m.getRate()});
+  Block &entry = func.getBody().front();
   emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),
                  kernelMetaText("attention", patternText, numLaunches,
-                                argTypes, argRoles(entry, operands), meta));
+                                argTypes, argRoles(entry, kf.operands), meta));
   func.erase();
   return success();
 }
 
-LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
+LogicalResult LowerToGPU::lowerLightning(KernelFunction &kf, LightningOp op,
                                          gpu::GPUModuleOp gpuModule) {
-  auto fail = [&](const Twine &msg) {
-    return op.emitOpError() << "(target " << chip << "): " << msg;
-  };
+  if (failed(checkGPULightningOp(op, kf.chip)))
+    return failure();
+  func::FuncOp func = kf.func;
   auto qType = cast<MemRefType>(op.getQ().getType());
   auto vType = cast<MemRefType>(op.getV().getType());
   GPUConfig c;
@@ -506,58 +507,47 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
   c.elt = qType.getElementType();
   c.outElt = cast<MemRefType>(op.getOut().getType()).getElementType();
   c.scale = op.getScale() ? op.getScale()->convertToDouble() : 1.0;
-  if (!c.elt.isF16() && !c.elt.isBF16())
-    return fail("tensor cores take f16 or bf16 inputs, got " +
-                llvm::formatv("{0}", c.elt).str());
-  if (ShapedType::isDynamic(c.d) || ShapedType::isDynamic(c.dv) ||
-      c.d % 64 != 0 || c.d > 256 || c.dv % 16 != 0 || c.dv > 256)
-    return fail("lightning on the GPU needs a static D that is a multiple of "
-                "64 (at most 256) and a static Dv that is a multiple of 16 "
-                "(at most 256)");
-  for (Value st : {op.getStateIn(), op.getStateOut()})
-    if (st && cast<MemRefType>(st.getType()).getLayout() &&
-        !cast<MemRefType>(st.getType()).getLayout().isIdentity())
-      return fail("the GPU target needs contiguous states");
-  // Columns of V per CTA (ev): each CTA walks the whole sequence for its
-  // slice, so the grid is B * H * Dv / ev CTAs, and a smaller slice buys
-  // CTAs with repeated Q K^T work. One kernel per ev in {64, 32, 16} that
-  // divides Dv; the runtime launches the largest whose grid reaches its
-  // threshold: 64 from 256 CTAs, 32 from 128, else 16 (measured on an H100,
-  // 132 SMs: docs/gpu-performance-notes.md). Launch metadata `ctas LO HI`:
-  // run when the grid has LO <= CTAs < HI (HI 0: no bound). The f32 state
-  // slice, D x ev over 128 threads, stays within 32 registers a thread (at
-  // D = 128, ev = 64 measured 1.4x faster at N <= 4K but spills 8-24 bytes).
-  SmallVector<std::pair<int64_t, int64_t>> slices; // (ev, threshold)
-  for (auto [ev, threshold] : {std::pair<int64_t, int64_t>{64, 256},
-                               {32, 128}, {16, 0}})
-    if (c.dv % ev == 0 && c.d * ev <= 128 * 32)
-      slices.push_back({ev, threshold});
-  Block &entry = func.getBody().front();
-  if (failed(checkKernelShape(func, op, fail)))
-    return failure();
+  ArrayRef<GPUKernelAttr> kernels = scheduleOf(op).getKernels();
+  for (GPUKernelAttr k : kernels) {
+    int64_t ev = k.getCols();
+    if (k.getWarps() != 4 || k.getBlockN() != 64 || k.getStages() != 2 ||
+        k.getTma() || k.getWgmma() || k.getWarpSpecialize() ||
+        k.getKeysLo() || k.getKeysHi() || k.getDivides())
+      return op.emitOpError()
+             << "(target " << kf.chip << "): lightning kernels take 4 warps, "
+                "blocks of 64 and 2 stages on mma.sync, launched by 'cols', "
+                "'ctas_lo' and 'ctas_hi' only";
+    if (ev < 16 || ev % 16 != 0 || c.dv % ev != 0)
+      return op.emitOpError()
+             << "(target " << kf.chip << "): lightning 'cols' must be a "
+                "multiple of 16 that divides Dv = "
+             << c.dv << ", got " << ev;
+  }
+  if (!kf.maps.empty())
+    return func.emitError() << "lightning kernels take no tensor maps";
+  kf.operands = {op.getQ(),      op.getK(),       op.getV(),
+                 op.getOut(),    Value(),         op.getSlopes(),
+                 op.getStateIn(), op.getStateOut()};
 
   MLIRContext *ctx = func.getContext();
   OpBuilder b(ctx);
   Location loc = func.getLoc();
   b.setInsertionPointToEnd(gpuModule.getBody());
   auto argTypes = func.getFunctionType().getInputs();
-  KernelArgs operands{op.getQ(),      op.getK(),      op.getV(),
-                      op.getOut(),    Value(),        op.getSlopes(),
-                      op.getStateIn(), op.getStateOut()};
   std::string name = func.getName().str();
-  attnmeta::KernelMeta meta;
+  attnmeta::KernelMeta &meta = kf.meta;
   int64_t maxSmem = 0;
-  for (auto [i, slice] : llvm::enumerate(slices)) {
-    int64_t ev = slice.first;
-    std::string entryName =
-        i == 0 ? name : name + "__cols" + std::to_string(ev);
+  for (GPUKernelAttr k : kernels) {
+    int64_t ev = k.getCols();
+    std::string entryName = name + k.getSuffix().str();
     int64_t smem = KernelCodegen::lightningSmemBytes(c, ev);
     maxSmem = std::max(maxSmem, smem);
-    auto kernel = createKernel(b, loc, entryName, argTypes, 128, 2);
+    auto kernel = createKernel(b, loc, entryName, argTypes, c.threads(),
+                               k.getCtasPerSm());
     KernelArgs a;
     Block &body = kernel.getBody().front();
     for (auto [roleName, member] : kRoles)
-      if (Value v = operands.*member)
+      if (Value v = kf.operands.*member)
         a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&body);
@@ -580,7 +570,8 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
       log2l = arith::MulFOp::create(
           b, loc,
           LLVM::CallIntrinsicOp::create(
-              b, loc, b.getF32Type(), b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"),
+              b, loc, b.getF32Type(),
+              b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"),
               ValueRange{alibiSlopeLog2(e, w.head, h)})
               .getResult(0),
           e.f32(-M_LOG2E));
@@ -590,80 +581,42 @@ LogicalResult LowerToGPU::lowerLightning(func::FuncOp func, LightningOp op,
     kc.emitLightning(a, smemBase, w, e0, ev, log2l);
     gpu::ReturnOp::create(b, loc);
     // Seg 0: one launch of grid x = Dv / ev, not split along the sequence.
-    // It runs when no larger slice reached its threshold (the grids scale
-    // by the ratio of the slices) and this one does.
-    int64_t lo = slice.second, hi = 0;
-    for (size_t j = 0; j < i; ++j) {
-      int64_t bound = slices[j].second * (slices[j].first / ev);
-      hi = hi ? std::min(hi, bound) : bound;
-    }
     attnmeta::Launch l;
     l.entry = entryName;
     l.seg = 0;
     l.perSeg = c.dv / ev;
-    l.threads = 128;
+    l.threads = c.threads();
     l.smem = smem;
-    if (slices.size() > 1) {
-      l.ctasLo = lo;
-      l.ctasHi = hi;
-    }
+    l.ctasLo = k.getCtasLo();
+    l.ctasHi = k.getCtasHi();
     meta.launches.push_back(l);
   }
-  meta.target = chip;
-  meta.threads = 128;
+  meta.target = kf.chip;
+  meta.threads = c.threads();
   meta.smem = maxSmem;
   meta.tileM = meta.tileN = 64;
   meta.stages = 2;
+  Block &entry = func.getBody().front();
   emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),
-                 kernelMetaText("lightning", "", slices.size(), argTypes,
-                                argRoles(entry, operands), meta));
+                 kernelMetaText("lightning", "", kernels.size(), argTypes,
+                                argRoles(entry, kf.operands), meta));
   func.erase();
   return success();
 }
 
 void LowerToGPU::runOnOperation() {
   ModuleOp module = getOperation();
-  if (chip != "sm_80" && chip != "sm_90a") {
-    module.emitError() << "attn-lower-to-gpu: unknown chip '" << chip
-                       << "' (expected sm_80 or sm_90a)";
-    return signalPassFailure();
-  }
-  auto bad = [&](const Twine &msg) {
-    module.emitError() << "attn-lower-to-gpu: " << msg;
-    signalPassFailure();
-  };
-  if (warps < 0 || warps > 16)
-    return bad("warps must be in [1, 16] (0: chosen per target and head dim)");
-  if (blockM != 0 && warps != 0 && blockM != 16 * warps)
-    return bad("block-m must be 16 * warps (each warp owns 16 query rows)");
-  if (blockM != 0 && (blockM % 16 != 0 || blockM > 256))
-    return bad("block-m must be 16 * warps (each warp owns 16 query rows)");
-  if (blockN != 0 && (blockN % 16 != 0 || blockN < 16 || blockN > 256))
-    return bad("block-n must be a multiple of 16 in [16, 256] (0: chosen per "
-               "target and head dim)");
-  if (stages < 2 || stages > 4)
-    return bad("stages must be 2, 3 or 4");
-  if (ctasPerSm < 0 || ctasPerSm > 32)
-    return bad("ctas-per-sm must be in [1, 32] (0: chosen per CTA size)");
-  if (wsMinKeys < 0 || wsMinKeys > 65536)
-    return bad("ws-min-keys must be in [0, 65536] (0: always warp-specialize)");
-  if (asyncQk && stages < 3)
-    return bad("async-qk needs stages >= 3 (the tile after next loads while "
-               "the next one's Q K^T runs)");
-  if (pingpong && !warpSpecialize)
-    return bad("pingpong needs warp-specialize (the turns are taken by the "
-               "consumer warpgroups)");
-  if (wsOverlap && !warpSpecialize)
-    return bad("ws-overlap needs warp-specialize (it reorders the consumer "
-               "warpgroups' loop)");
-  SmallVector<std::pair<func::FuncOp, Operation *>> kernels;
+  SmallVector<func::FuncOp> kernels;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isExternal())
       continue;
-    func.walk([&](Operation *op) {
-      if (isa<AttentionOp, LightningOp, MergeOp>(op))
-        kernels.push_back({func, op});
-    });
+    bool hasAttn = func.walk([](Operation *op) {
+                         return isa<AttentionOp, LightningOp, ClearOp>(op)
+                                    ? WalkResult::interrupt()
+                                    : WalkResult::advance();
+                       }).wasInterrupted();
+    if (hasAttn)
+      kernels.push_back(func);
   }
   if (kernels.empty())
     return;
@@ -686,15 +639,7 @@ void LowerToGPU::runOnOperation() {
                              Attribute(),
                              /*constant=*/false, b.getI64IntegerAttr(1024));
   }
-  for (auto [func, op] : kernels) {
-    LogicalResult r = failure();
-    if (auto attention = dyn_cast<AttentionOp>(op))
-      r = lowerKernel(func, attention, gpuModule);
-    else if (auto lightning = dyn_cast<LightningOp>(op))
-      r = lowerLightning(func, lightning, gpuModule);
-    else
-      op->emitOpError() << "is not supported by the GPU target yet";
-    if (failed(r))
+  for (func::FuncOp func : kernels)
+    if (failed(lowerFunction(func, gpuModule)))
       return signalPassFailure();
-  }
 }

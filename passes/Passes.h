@@ -30,6 +30,13 @@ namespace mlir::attn {
 
 /// The discardable attribute that holds an attn op's schedule.
 inline constexpr llvm::StringLiteral kScheduleAttrName = "attn.schedule";
+/// The function attribute naming the pattern a kernel function computes when
+/// its ops are pieces of it (attn-decompose-dilated).
+inline constexpr llvm::StringLiteral kSourcePatternAttrName =
+    "attn.source_pattern";
+/// The function attribute listing the TMA tensor maps its GPU kernels share
+/// (#attn.tensor_map, in parameter order).
+inline constexpr llvm::StringLiteral kTensorMapsAttrName = "attn.tensor_maps";
 /// The op's CPU schedule, or null.
 CPUScheduleAttr getCPUSchedule(Operation *op);
 /// Checks of a CPU schedule that depend on the op (tile multiples); emits an
@@ -40,11 +47,16 @@ LogicalResult checkCPUSchedule(Operation *op, CPUScheduleAttr schedule);
 /// once in Passes.td (names, defaults, help): attnc, the JIT and the cache
 /// key fill and print these structs.
 using CPUOptions = AttnConfigureCPUOptions;
-using GPUOptions = AttnLowerToGPUOptions;
+using GPUOptions = AttnConfigureGPUOptions;
 
-/// attn -> gpu.module of tensor-core kernels (the `mlir` stage of the GPU
-/// targets).
-void buildGPUTilingPipeline(OpPassManager &pm, const GPUOptions &options);
+/// attn -> attn without dilated ops (the `decomposed` stage, both targets).
+void buildDecomposePipeline(OpPassManager &pm);
+/// attn -> attn with each op's `attn.schedule` and the functions' tensor
+/// maps (the `configured` stage of the GPU targets).
+void buildGPUConfigurePipeline(OpPassManager &pm, const GPUOptions &options);
+/// Scheduled attn -> gpu.module of tensor-core kernels (the `tiled` stage of
+/// the GPU targets).
+void buildGPUTilingPipeline(OpPassManager &pm);
 /// GPU kernels -> NVVM/LLVM dialect inside the gpu.module, with the NVVM
 /// target attached (the `llvm-dialect` stage).
 void buildGPUToNVVMPipeline(OpPassManager &pm, const GPUOptions &options);
@@ -56,7 +68,8 @@ void buildCPUConfigurePipeline(OpPassManager &pm, const CPUOptions &options);
 void buildCPUTilingPipeline(OpPassManager &pm);
 /// Tiled vector code -> LLVM dialect (the `llvm` stage, before translation).
 void buildCPUToLLVMPipeline(OpPassManager &pm);
-/// Registers `attn-cpu-pipeline` (both of the above) for attn-opt.
+/// Registers `attn-cpu-pipeline` and `attn-gpu-pipeline` (every stage of
+/// each, default options but the GPU chip) for attn-opt.
 void registerAttnPipelines();
 
 } // namespace mlir::attn

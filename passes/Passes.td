@@ -7,6 +7,37 @@
 
 include "mlir/Pass/PassBase.td"
 
+def AttnDecomposeDilated : Pass<"attn-decompose-dilated", "ModuleOp"> {
+  let summary = "Rewrite LongNet's dilated attention as attentions over "
+                "strided rows that accumulate by log-sum-exp";
+  let description = [{
+    Every `attn.attention #attn.dilated<segments = [w...], rates = [r...]>`
+    (which must have an lse operand) becomes `attn.clear` of its O and LSE
+    and one full (or causal) attention per (w, r) over
+    `rows = #attn.rows<segment = w, rate = r, offsets = ...>` with
+    `accumulate`. The function keeps the dilated pattern as
+    `attn.source_pattern` for the kernel's metadata. No target sees
+    `#attn.dilated`.
+
+    Before:
+    ```mlir
+    attn.attention #attn.dilated<segments = [512, 1024], rates = [1, 2]>
+        ins(%q, %k, %v : ...) outs(%o : ...) lse(%l : ...)
+    ```
+    After:
+    ```mlir
+    attn.clear outs(%o : ...) lse(%l : ...)
+    attn.attention #attn.causal ins(%q, %k, %v : ...) outs(%o : ...)
+        lse(%l : ...) {accumulate, rows = #attn.rows<segment = 512,
+        rate = 1, offsets = interleaved>}
+    attn.attention #attn.causal ins(%q, %k, %v : ...) outs(%o : ...)
+        lse(%l : ...) {accumulate, rows = #attn.rows<segment = 1024,
+        rate = 2, offsets = interleaved>}
+    ```
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def AttnConfigureCPU : Pass<"attn-configure-cpu", "ModuleOp"> {
   let summary = "Decide the CPU schedule of every attn op (tile sizes, vector "
                 "width, micro-kernel shape, the CPU) as an attribute";
@@ -55,8 +86,9 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
   let summary = "Tile attn ops FlashAttention-style into vector micro-kernels "
                 "for the CPU";
   let description = [{
-    Rewrites every kernel function whose body is one `attn.attention` on its
-    arguments into a kernel ABI of phases. Phase `p` is a pair of functions:
+    Rewrites every kernel function whose body is attn ops on its arguments
+    (one `attn.attention` or `attn.lightning`, or the pieces of a dilated op)
+    into a kernel ABI of phases, one or more per op. Phase `p` is a pair of functions:
     `F__count<p>(args) -> index` gives the number of independent work items
     and `F__run<p>(args, begin, end)` runs items [begin, end); the runtime
     spreads the items of a phase over its threads and runs phases in order.
@@ -75,10 +107,10 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
     `attn.schedule` (`#attn.cpu_schedule`, written by attn-configure-cpu or
     a tuner); this pass decides nothing.
 
-    Dilated attention is addressing, not gathers: phase 0 clears O and LSE,
-    then one phase per (segment length, rate) runs the same tile code over
-    rows `seg * w + o + r * t` of each segment and merges its (O, LSE) into
-    the output by log-sum-exp.
+    Strided rows (`#attn.rows`, from attn-decompose-dilated) are addressing,
+    not gathers: the same tile code runs over rows `seg * w + o + r * t` of
+    each segment, and `accumulate` merges its (O, LSE) into the output by
+    log-sum-exp; `attn.clear` is a phase of its own.
 
     Before:
     ```mlir
@@ -101,54 +133,31 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect"];
 }
 
-def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
-  let summary = "Tile attn ops FlashAttention-style into tensor-core GPU "
-                "kernels (gpu + nvgpu dialects)";
+def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
+  let summary = "Decide the GPU schedule of every attn op (CTA, instructions, "
+                "kernels and their launch conditions, tensor maps) as "
+                "attributes";
   let description = [{
-    Moves every kernel function whose body is one `attn.attention` on its
-    arguments into `gpu.module @attn_kernels` as a `gpu.func` kernel with the
-    same memref arguments, plus a global `F__attn_meta` holding the metadata
-    the runtime reads (roles, dtypes, threads, shared memory, query tile).
-    The host function is removed: the runtime launches the kernel with grid
-    (ceil(Nq / block-m), H, B) and block (32 * warps).
+    Writes `attn.schedule = #attn.gpu_schedule<chip, kernels = [...]>` on
+    every `attn.attention`, `attn.lightning` and `attn.clear` that has none,
+    and `attn.tensor_maps = [#attn.tensor_map<...>]` on kernel functions
+    whose kernels load by TMA. An op that has a schedule (by hand or from a
+    tuner) keeps it. attn-lower-to-gpu only reads them.
 
-    One CTA computes one query tile of one (batch, head); warp w owns query
-    rows [16w, 16w + 16) of it. Q is staged once, K and V tiles go through a
-    ring of `stages` shared-memory buffers filled by `nvgpu.device_async_copy`
-    (cp.async, zero-filled past the sequence). S = Q K^T and O += P V use
-    `nvgpu.ldmatrix` and `nvgpu.mma.sync` m16n8k16 with f32 accumulators; the
-    online softmax runs on the accumulator fragments in registers with exp2
-    and quad shuffles, and P is converted in registers into the A operand of
-    P V. Key tiles and the mask-or-not decision come from the pattern
-    interface (the CPU tiler's schedule).
-
-    On sm_90a with two or more warpgroups per CTA (the default there when
-    TMA applies), S = Q K^T is one `nvvm.wgmma.mma_async` m64nBNk16 chain
-    per warpgroup with both operands read from shared memory through matrix
-    descriptors; its accumulators have mma.sync's fragment layout, so masking
-    and softmax are shared. With TMA tiles (`wgmma-pv`, default), O += P V is
-    a register-A wgmma chain in inline PTX (P's fragments as A, V's swizzled
-    tile as an MN-major B descriptor): MLIR 22's wgmma op takes A only from
-    shared memory, and routing P through shared memory would cost a store,
-    a fence and a barrier per tile. Otherwise P V stays on mma.sync.
-
-    On sm_90a (`tma`, the default), when D and Dv are multiples of 64, one
-    thread loads the Q, K and V tiles with TMA (`cp.async.bulk.tensor`,
-    128-byte swizzle, zero fill past the sequence) completing on one
-    mbarrier per stage; the kernel takes the CUtensorMaps as trailing
-    parameters and its metadata has one `tensormap` line each. ldmatrix and
-    wgmma's swizzled descriptors read the same layout. Dilated phases of
-    rate r > 1 read rows r apart through 5-D maps (`tensormap ... r`) and
-    run when r divides N (`launch ... if r`); a cp.async kernel of the same
-    phase runs for other N (`launch ... unless r`).
-
-    CTA shapes on sm_90a with TMA: at D = 64 key tiles of 128 with
-    `nvvm.minctasm` 2 (128 registers, two CTAs per SM). At D = Dv = 128 a
-    warp-specialized CTA (producer warpgroup, `setmaxnreg`) where the
-    kernel's query tiles read `ws-min-keys` keys or more on average, else
-    two plain CTAs per SM; full and causal attention emit both, `F` for
-    short rows and `F__long`, launched by the number of keys (`launch ...
-    keys LO HI`).
+    The rules, each measured on an H100 (docs/gpu-performance-notes.md):
+    sm_80 and cp.async kernels get 4 warps (mma.sync); sm_90a with TMA (D
+    and Dv multiples of 64, unit row strides, no top-k) 8 warps in two
+    warpgroups with wgmma for both products. At D = 64 key tiles of 128
+    with two CTAs per SM. At D = Dv = 128 a warp-specialized CTA (producer
+    warpgroup, `setmaxnreg`) where the query tiles read `ws-min-keys` keys
+    or more on average, else two plain CTAs per SM; full and causal
+    attention get both kernels, the second (`__long`) launched from the
+    number of keys where the averages cross (`keys_lo`). Strided rows
+    (`#attn.rows`, from attn-decompose-dilated) of rate r > 1 read by TMA
+    through 5-D maps when r divides N (`divides = r`), with a cp.async
+    kernel for the other N (`_rows`, `divides = -r`). Lightning: one kernel
+    per column slice of 64, 32 and 16 that divides Dv, launched by the
+    grid's CTAs (`ctas_lo`, `ctas_hi`). The options below fix a choice.
   }];
   let options = [
     Option<"chip", "chip", "std::string", "\"sm_80\"",
@@ -203,6 +212,39 @@ def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
            "divides N, and keep a cp.async kernel for the other N (false: "
            "cp.async always)">,
   ];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+def AttnLowerToGPU : Pass<"attn-lower-to-gpu", "ModuleOp"> {
+  let summary = "Tile attn ops FlashAttention-style into tensor-core GPU "
+                "kernels (gpu + nvgpu dialects) as their schedules say";
+  let description = [{
+    Moves every kernel function whose body is attn ops on its arguments into
+    `gpu.module @attn_kernels`: one `gpu.func` per kernel of each op's
+    `attn.schedule` (`#attn.gpu_schedule`, written by attn-configure-gpu or
+    a tuner; this pass decides nothing), with the function's memref
+    arguments and then its `attn.tensor_maps`, plus a global
+    `F__attn_meta` holding the metadata the runtime reads (roles, dtypes,
+    the launches in order with their grids and conditions, tensor maps).
+    The host function is removed. Kernels are named `F` (the first op),
+    `F__phase<i>` (op i) and the kernel's `suffix`.
+
+    One CTA computes one query tile of one (batch, head); warp w owns query
+    rows [16w, 16w + 16) of it. Q is staged once, K and V tiles go through a
+    ring of `stages` shared-memory buffers filled by `nvgpu.device_async_copy`
+    (cp.async, zero-filled past the sequence) or by TMA
+    (`cp.async.bulk.tensor`, 128-byte swizzle, one thread issuing, one
+    mbarrier per stage). S = Q K^T and O += P V use `nvgpu.ldmatrix` and
+    `nvgpu.mma.sync` m16n8k16 with f32 accumulators, or on sm_90a
+    `nvvm.wgmma.mma_async` chains (Q K^T from shared memory through matrix
+    descriptors; P V register-A in inline PTX, MLIR 22's wgmma op taking A
+    only from shared memory); the online softmax runs on the accumulator
+    fragments in registers with exp2 and quad shuffles. Warp-specialized
+    CTAs add a producer warpgroup that issues every load onto full/empty
+    mbarrier pairs. Key tiles and the mask-or-not decision come from the
+    pattern interface (as on the CPU); strided rows from `#attn.rows`;
+    `accumulate` merges into O and LSE by log-sum-exp.
+  }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::math::MathDialect",

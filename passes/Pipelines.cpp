@@ -13,6 +13,10 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+void mlir::attn::buildDecomposePipeline(OpPassManager &pm) {
+  pm.addPass(createAttnDecomposeDilated());
+}
+
 void mlir::attn::buildCPUConfigurePipeline(OpPassManager &pm,
                                            const CPUOptions &o) {
   pm.addPass(createAttnConfigureCPU(o));
@@ -44,9 +48,13 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
 }
 
-void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm,
-                                        const GPUOptions &o) {
-  pm.addPass(createAttnLowerToGPU(o));
+void mlir::attn::buildGPUConfigurePipeline(OpPassManager &pm,
+                                           const GPUOptions &o) {
+  pm.addPass(createAttnConfigureGPU(o));
+}
+
+void mlir::attn::buildGPUTilingPipeline(OpPassManager &pm) {
+  pm.addPass(createAttnLowerToGPU());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -78,70 +86,35 @@ void mlir::attn::buildGPUToNVVMPipeline(OpPassManager &pm,
 }
 
 namespace {
-// The pipelines' options take their defaults from the passes' (Passes.td).
-struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
-  Option<int64_t> blockM{*this, "block-m", llvm::cl::init(CPUOptions().blockM)};
-  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(CPUOptions().blockN)};
-  Option<int64_t> vectorWidth{*this, "vector-width",
-                              llvm::cl::init(CPUOptions().vectorWidth)};
-};
-
+// The tiling options are the passes' own (Passes.td): run the passes by name
+// (attn-configure-cpu{...}, attn-configure-gpu{...}) to set them. The GPU
+// pipeline needs its chip for the NVVM target too.
 struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
-  Option<std::string> chip{*this, "chip", llvm::cl::init(GPUOptions().chip)};
-  Option<int64_t> blockN{*this, "block-n", llvm::cl::init(GPUOptions().blockN)};
-  Option<int64_t> warps{*this, "warps", llvm::cl::init(GPUOptions().warps)};
-  Option<int64_t> stages{*this, "stages", llvm::cl::init(GPUOptions().stages)};
-  Option<bool> tma{*this, "tma", llvm::cl::init(GPUOptions().tma)};
-  Option<bool> wgmmaPv{*this, "wgmma-pv", llvm::cl::init(GPUOptions().wgmmaPv)};
-  Option<bool> asyncQk{*this, "async-qk", llvm::cl::init(GPUOptions().asyncQk)};
-  Option<bool> warpSpecialize{*this, "warp-specialize",
-                              llvm::cl::init(GPUOptions().warpSpecialize)};
-  Option<bool> pingpong{*this, "pingpong",
-                        llvm::cl::init(GPUOptions().pingpong)};
-  Option<bool> wsOverlap{*this, "ws-overlap",
-                         llvm::cl::init(GPUOptions().wsOverlap)};
-  Option<bool> stridedTma{*this, "strided-tma",
-                          llvm::cl::init(GPUOptions().stridedTma)};
-  Option<int64_t> ctasPerSm{*this, "ctas-per-sm",
-                            llvm::cl::init(GPUOptions().ctasPerSm)};
-  Option<int64_t> wsMinKeys{*this, "ws-min-keys",
-                            llvm::cl::init(GPUOptions().wsMinKeys)};
+  Option<std::string> chip{*this, "chip", llvm::cl::init(GPUOptions().chip),
+                           llvm::cl::desc("sm_80 or sm_90a")};
 };
 } // namespace
 
 void mlir::attn::registerAttnPipelines() {
   PassPipelineRegistration<GPUPipelineOptions>(
       "attn-gpu-pipeline",
-      "attn ops to NVVM inside a gpu.module (tiling, tensor-core kernels, "
-      "lowering); follow with gpu-module-to-binary",
+      "attn ops to NVVM inside a gpu.module (decomposition, schedule, "
+      "tensor-core kernels, lowering); follow with gpu-module-to-binary",
       [](OpPassManager &pm, const GPUPipelineOptions &o) {
         GPUOptions opt;
         opt.chip = o.chip;
-        opt.blockN = o.blockN;
-        opt.warps = o.warps;
-        opt.stages = o.stages;
-        opt.tma = o.tma;
-        opt.wgmmaPv = o.wgmmaPv;
-        opt.asyncQk = o.asyncQk;
-        opt.warpSpecialize = o.warpSpecialize;
-        opt.pingpong = o.pingpong;
-        opt.wsOverlap = o.wsOverlap;
-        opt.stridedTma = o.stridedTma;
-        opt.ctasPerSm = o.ctasPerSm;
-        opt.wsMinKeys = o.wsMinKeys;
-        buildGPUTilingPipeline(pm, opt);
+        buildDecomposePipeline(pm);
+        buildGPUConfigurePipeline(pm, opt);
+        buildGPUTilingPipeline(pm);
         buildGPUToNVVMPipeline(pm, opt);
       });
-  PassPipelineRegistration<CPUPipelineOptions>(
+  PassPipelineRegistration<>(
       "attn-cpu-pipeline",
-      "attn ops to the LLVM dialect for the CPU (tiling, micro-kernels, "
-      "lowering)",
-      [](OpPassManager &pm, const CPUPipelineOptions &o) {
-        CPUOptions opt;
-        opt.blockM = o.blockM;
-        opt.blockN = o.blockN;
-        opt.vectorWidth = o.vectorWidth;
-        buildCPUConfigurePipeline(pm, opt);
+      "attn ops to the LLVM dialect for the CPU (decomposition, schedule, "
+      "micro-kernels, lowering)",
+      [](OpPassManager &pm) {
+        buildDecomposePipeline(pm);
+        buildCPUConfigurePipeline(pm, CPUOptions());
         buildCPUTilingPipeline(pm);
         buildCPUToLLVMPipeline(pm);
       });

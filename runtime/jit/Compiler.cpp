@@ -217,13 +217,16 @@ std::string pipelineFingerprint(const CompileOptions &options) {
       return text + "error " + error;
     os << "cpu " << t.name << " " << t.features << "\n";
     // As compile() runs them.
+    mlir::attn::buildDecomposePipeline(pm);
     mlir::attn::buildCPUConfigurePipeline(pm, cpuPipelineOptions(options, t));
     mlir::attn::buildCPUTilingPipeline(pm);
     mlir::attn::buildCPUToLLVMPipeline(pm);
   } else {
     mlir::attn::GPUOptions gpu = options.gpu;
     gpu.chip = options.target;
-    mlir::attn::buildGPUTilingPipeline(pm, gpu);
+    mlir::attn::buildDecomposePipeline(pm);
+    mlir::attn::buildGPUConfigurePipeline(pm, gpu);
+    mlir::attn::buildGPUTilingPipeline(pm);
     mlir::attn::buildGPUToNVVMPipeline(pm, gpu);
     os << "ptxas " << findPtxas() << "\n";
   }
@@ -707,30 +710,60 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
   return h;
 }
 
-bool compileGPU(ModuleOp module, const std::string &sourceName, Emit emit,
-                const CompileOptions &options, std::string &out,
-                const std::function<bool(const std::string &)> &fail) {
+/// The stages of a compilation: each runs its passes, writes its dump, and
+/// is the output if `emit` stops there.
+struct Stages {
+  ModuleOp module;
+  const CompileOptions &options;
+  Emit emit;
+  std::string &out;
+  const std::function<bool(const std::string &)> &fail;
+
+  /// False when the passes fail; `stop` says whether `emit` was this stage.
+  bool run(function_ref<void(PassManager &)> build, Emit which,
+           const char *dumpName, const std::string &what, bool &stop) {
+    PassManager pm(module.getContext());
+    build(pm);
+    if (failed(pm.run(module)))
+      return fail(what);
+    std::string text = print(module);
+    dump(options, dumpName, text);
+    if ((stop = emit == which))
+      out = text;
+    return true;
+  }
+};
+
+bool compileGPU(Stages &stages, const std::string &sourceName) {
+  ModuleOp module = stages.module;
+  const CompileOptions &options = stages.options;
+  Emit emit = stages.emit;
+  std::string &out = stages.out;
+  auto &fail = stages.fail;
   MLIRContext *ctx = module.getContext();
   mlir::attn::GPUOptions gpu = options.gpu;
   gpu.chip = options.target;
-  if (emit == Emit::Configured)
-    return fail("--emit=configured is a CPU stage for now: the GPU schedule "
-                "is still decided inside attn-lower-to-gpu (emit mlir for "
-                "the tiled kernels)");
   if (emit == Emit::LLVMIR || emit == Emit::Object ||
       emit == Emit::SharedObject)
     return fail("--emit=llvm, obj and so are CPU stages; the GPU targets "
-                "emit mlir, llvm-dialect, ptx, cubin or header");
-  PassManager tiling(ctx);
-  mlir::attn::buildGPUTilingPipeline(tiling, gpu);
-  if (failed(tiling.run(module)))
-    return fail("tiling for " + gpu.chip + " failed");
-  std::string tiled = print(module);
-  dump(options, "1-tiled.mlir", tiled);
-  if (emit == Emit::Tiled) {
-    out = tiled;
-    return true;
-  }
+                "emit attn, decomposed, configured, tiled, llvm-dialect, "
+                "ptx, cubin or header");
+  bool stop = false;
+  if (!stages.run([&](PassManager &pm) {
+        mlir::attn::buildGPUConfigurePipeline(pm, gpu);
+      },
+                  Emit::Configured, "2-configured.mlir",
+                  "configuring the schedule for " + gpu.chip + " failed",
+                  stop) ||
+      stop)
+    return stop;
+  if (!stages.run([&](PassManager &pm) {
+        mlir::attn::buildGPUTilingPipeline(pm);
+      },
+                  Emit::Tiled, "3-tiled.mlir", "tiling for " + gpu.chip +
+                  " failed", stop) ||
+      stop)
+    return stop;
   std::vector<GPUKernel> kernels;
   std::string metaError;
   if (!gpuKernels(module, kernels, metaError))
@@ -740,7 +773,7 @@ bool compileGPU(ModuleOp module, const std::string &sourceName, Emit emit,
   if (failed(lowering.run(module)))
     return fail("lowering to NVVM failed");
   std::string nvvm = print(module);
-  dump(options, "2-nvvm.mlir", nvvm);
+  dump(options, "4-nvvm.mlir", nvvm);
   if (emit == Emit::LLVMDialect) {
     out = nvvm;
     return true;
@@ -773,7 +806,7 @@ bool compileGPU(ModuleOp module, const std::string &sourceName, Emit emit,
   });
   if (image.empty())
     return fail("gpu-module-to-binary produced no object");
-  dump(options, wantBinary ? "3-kernel.cubin" : "3-kernel.ptx", image);
+  dump(options, wantBinary ? "5-kernel.cubin" : "5-kernel.ptx", image);
   if (emit == Emit::Header) {
     out = emitGPUHeader(kernels, image, !wantBinary, gpu.chip, sourceName);
     return true;
@@ -812,12 +845,21 @@ bool compile(const std::string &source, const std::string &sourceName,
     out = attnText;
     return true;
   }
-  if (options.target != "cpu") {
-    if (options.target != "sm_80" && options.target != "sm_90a")
-      return fail("unknown target '" + options.target +
-                  "' (cpu, sm_80, sm_90a)");
-    return compileGPU(*module, sourceName, emit, options, out, fail);
-  }
+  bool gpuTarget = options.target != "cpu";
+  if (gpuTarget && options.target != "sm_80" && options.target != "sm_90a")
+    return fail("unknown target '" + options.target + "' (cpu, sm_80, sm_90a)");
+  std::function<bool(const std::string &)> failFn = fail;
+  Stages stages{*module, options, emit, out, failFn};
+  bool stop = false;
+  if (!stages.run([&](PassManager &pm) {
+        mlir::attn::buildDecomposePipeline(pm);
+      },
+                  Emit::Decomposed, "1-decomposed.mlir",
+                  "decomposing dilated attention failed", stop) ||
+      stop)
+    return stop;
+  if (gpuTarget)
+    return compileGPU(stages, sourceName);
   if (emit == Emit::PTX || emit == Emit::Cubin)
     return fail("--emit=ptx and cubin need a GPU target (sm_80, sm_90a)");
 
@@ -829,30 +871,17 @@ bool compile(const std::string &source, const std::string &sourceName,
                         targetError))
     return fail(targetError);
   mlir::attn::CPUOptions cpuOptions = cpuPipelineOptions(options, cpuTarget);
-  // One stage: its passes, its dump, and the output if `emit` stops there.
-  // False when the passes fail; `stop` says whether `emit` was this stage.
-  auto stage = [&](function_ref<void(PassManager &)> build, Emit which,
-                   const char *dumpName, const char *what, bool &stop) {
-    PassManager pm(&ctx);
-    build(pm);
-    if (failed(pm.run(*module)))
-      return fail(what);
-    std::string text = print(*module);
-    dump(options, dumpName, text);
-    if ((stop = emit == which))
-      out = text;
-    return true;
-  };
-  bool stop = false;
-  if (!stage([&](PassManager &pm) {
+  if (!stages.run([&](PassManager &pm) {
         mlir::attn::buildCPUConfigurePipeline(pm, cpuOptions);
       },
-             Emit::Configured, "1-configured.mlir",
-             "configuring the schedule failed", stop) ||
+                  Emit::Configured, "2-configured.mlir",
+                  "configuring the schedule failed", stop) ||
       stop)
     return stop;
-  if (!stage([&](PassManager &pm) { mlir::attn::buildCPUTilingPipeline(pm); },
-             Emit::Tiled, "2-tiled.mlir", "tiling failed", stop) ||
+  if (!stages.run([&](PassManager &pm) {
+        mlir::attn::buildCPUTilingPipeline(pm);
+      },
+                  Emit::Tiled, "3-tiled.mlir", "tiling failed", stop) ||
       stop)
     return stop;
   if (emit == Emit::Header) {
@@ -865,7 +894,7 @@ bool compile(const std::string &source, const std::string &sourceName,
   if (failed(lowering.run(*module)))
     return fail("lowering to the LLVM dialect failed");
   std::string llvmDialect = print(*module);
-  dump(options, "3-llvm-dialect.mlir", llvmDialect);
+  dump(options, "4-llvm-dialect.mlir", llvmDialect);
   if (emit == Emit::LLVMDialect) {
     out = llvmDialect;
     return true;
@@ -903,7 +932,7 @@ bool compile(const std::string &source, const std::string &sourceName,
     llvm::raw_string_ostream os(ir);
     llvmModule->print(os, nullptr);
   }
-  dump(options, "4-llvm.ll", ir);
+  dump(options, "5-llvm.ll", ir);
   if (emit == Emit::LLVMIR) {
     out = ir;
     return true;

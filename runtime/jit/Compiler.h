@@ -18,7 +18,8 @@ namespace attn {
 /// binary embedded and a typed launch function).
 enum class Emit {
   Attn,       ///< the input, parsed and verified
-  Configured, ///< CPU: each op with its attn.schedule
+  Decomposed, ///< dilated ops as clear + attentions over strided rows
+  Configured, ///< each op with its attn.schedule
   Tiled,
   LLVMDialect,
   LLVMIR,

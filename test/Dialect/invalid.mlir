@@ -360,36 +360,82 @@ func.func @f(%q: memref<1x4x1x32xf32>, %k: memref<1x4x64x32xf32>, %v: memref<1x4
 
 // -----
 
-func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x99x64xf16>, %lb: memref<1x8x100xf32>, %o: memref<1x8x100x64xf16>, %l: memref<1x8x100xf32>) {
-  // expected-error @+1 {{shape mismatch: 'out_a' has 100 but 'out_b' has 99}}
-  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x99x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
+func.func @f(%o: memref<1x8x100x64xf16>, %l: memref<1x8x99xf32>) {
+  // expected-error @+1 {{shape mismatch: 'out' has 100 but 'lse' has 99}}
+  attn.clear outs(%o : memref<1x8x100x64xf16>) lse(%l : memref<1x8x99xf32>)
   return
 }
-
 
 // -----
 
-func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf32>, %o: memref<1x8x100x64xf16>, %l: memref<1x8x10xf32>) {
-  // expected-error @+1 {{shape mismatch: 'lse_a' has 100 but 'lse' has 10}}
-  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x10xf32>)
+func.func @f(%o: memref<1x8x100x64xf16>, %l: memref<1x8x100xf16>) {
+  // expected-error @+1 {{operand 'lse' element type must be f32, got 'f16'}}
+  attn.clear outs(%o : memref<1x8x100x64xf16>) lse(%l : memref<1x8x100xf16>)
   return
 }
-
 
 // -----
 
-func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf16>, %o: memref<1x8x100x64xf16>, %l: memref<1x8x100xf32>) {
-  // expected-error @+1 {{operand 'lse_b' element type must be f32, got 'f16'}}
-  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf16>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{'accumulate' needs an lse operand (the results merge through it)}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {accumulate}
   return
 }
-
 
 // -----
 
-func.func @f(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>, %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf32>, %o: memref<1x8x100x64xf32>, %l: memref<1x8x100xf32>) {
-  // expected-error @+1 {{operands 'out_a', 'out_b' and 'out' must have the same element type}}
-  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf32>, memref<1x8x100xf32>)
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{'rows' needs an interval pattern (full, causal, sliding_window or block_causal), got #attn.landmark<block = 16>}}
+  attn.attention #attn.landmark<block = 16> ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>}
   return
 }
 
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %k: memref<1x8x90x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{strided rows need Nq == Nk; query/key length mismatch: 'q' has 100 but 'k' has 90}}
+  attn.attention #attn.full ins(%q, %k, %k : memref<1x8x100x64xf16>, memref<1x8x90x64xf16>, memref<1x8x90x64xf16>) outs(%o : memref<1x8x100x64xf16>) {rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{rows 'segment' (60) must be a multiple of 'rate' (8)}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {rows = #attn.rows<segment = 60, rate = 8, offsets = interleaved>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel 'warps' must be in [1, 16], got 0}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 0, block_n = 64, stages = 2, ctas_per_sm = 1>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel a warp-specialized CTA takes the whole register file (setmaxnreg): 'ctas_per_sm' must be 1}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{gpu_schedule: TMA and wgmma need sm_90a, the chip is sm_80}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 1, tma = true>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{gpu_schedule 'chip' must be sm_80 or sm_90a, got 'sm_70'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_70", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 1>]>}
+  return
+}

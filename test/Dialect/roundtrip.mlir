@@ -55,11 +55,25 @@ func.func @lightning(%q: memref<1x4x256x64xf32>, %k: memref<1x4x256x64xf32>,
   return
 }
 
-// CHECK-LABEL: func @merge
-func.func @merge(%oa: memref<1x8x100x64xf16>, %la: memref<1x8x100xf32>,
-                 %ob: memref<1x8x100x64xf16>, %lb: memref<1x8x100xf32>,
-                 %o: memref<1x8x100x64xf16>, %l: memref<1x8x100xf32>) {
-  // CHECK: attn.merge ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%{{.*}}, %{{.*}} : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
-  attn.merge ins(%oa, %la, %ob, %lb : memref<1x8x100x64xf16>, memref<1x8x100xf32>, memref<1x8x100x64xf16>, memref<1x8x100xf32>) outs(%o, %l : memref<1x8x100x64xf16>, memref<1x8x100xf32>)
+// CHECK-LABEL: func @pieces
+func.func @pieces(%q: memref<1x8x100x64xf16>, %k: memref<1x8x100x64xf16>,
+                  %v: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>,
+                  %l: memref<1x8x100xf32>) {
+  // CHECK: attn.clear outs(%{{.*}} : memref<1x8x100x64xf16>) lse(%{{.*}} : memref<1x8x100xf32>)
+  attn.clear outs(%o : memref<1x8x100x64xf16>) lse(%l : memref<1x8x100xf32>)
+  // CHECK: attn.attention #attn.full {{.*}} {accumulate, rows = #attn.rows<segment = 64, rate = 4, offsets = grouped>}
+  attn.attention #attn.full ins(%q, %k, %v : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) lse(%l : memref<1x8x100xf32>) {accumulate, rows = #attn.rows<segment = 64, rate = 4, offsets = grouped>}
+  return
+}
+
+// Schedules: what attn-configure-<target> writes (and a tuner may).
+// CHECK-LABEL: func @schedules
+// CHECK-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>]
+// CHECK: attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true, keys_hi = 3968>, <suffix = "__long", warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, kv_box_rows = 64, keys_lo = 3968>]>
+// CHECK: attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
+func.func @schedules(%q: memref<1x8x100x128xf16>, %o: memref<1x8x100x128xf16>)
+    attributes {attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>]} {
+  attn.attention #attn.causal ins(%q, %q, %q : memref<1x8x100x128xf16>, memref<1x8x100x128xf16>, memref<1x8x100x128xf16>) outs(%o : memref<1x8x100x128xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [#attn.gpu_kernel<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true, keys_hi = 3968>, #attn.gpu_kernel<suffix = "__long", warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, kv_box_rows = 64, keys_lo = 3968>]>}
+  attn.attention #attn.causal ins(%q, %q, %q : memref<1x8x100x128xf16>, memref<1x8x100x128xf16>, memref<1x8x100x128xf16>) outs(%o : memref<1x8x100x128xf16>) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }

@@ -11,18 +11,29 @@ func.func @dynamic_head_dim(%q: !t, %k: !t, %v: !t, %o: !t) {
 // -----
 
 !t = memref<1x2x16x8xf32>
-func.func @dilated_without_lse(%q: !t, %k: !t, %v: !t, %o: !t) {
-  // expected-error @+1 {{needs an lse operand for dilated attention}}
-  attn.attention #attn.dilated<segments = [8], rates = [2]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
+!l = memref<1x2x16xf32>
+func.func @dilated_not_decomposed(%q: !t, %k: !t, %v: !t, %o: !t, %l: !l) {
+  // expected-error @+1 {{is not supported by the CPU target (run attn-decompose-dilated first)}}
+  attn.attention #attn.dilated<segments = [8], rates = [2]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l)
   return
 }
 
 // -----
 
 !t = memref<1x2x16x8xf32>
-func.func @not_arguments(%q: !t, %k: !t, %v: !t) {
-  %o = memref.alloc() : !t
-  // expected-error @+1 {{works on the function's arguments}}
+!l = memref<1x2x16xf32>
+// expected-error @+1 {{a kernel function needs an attn.attention or attn.lightning op}}
+func.func @clear_only(%o: !t, %l: !l) {
+  attn.clear outs(%o : !t) lse(%l : !l)
+  return
+}
+
+// -----
+
+!t = memref<1x2x16x8xf32>
+func.func @other_ops(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @+1 {{whose body is attn ops only, got memref.alloc}}
+  %x = memref.alloc() : !t
   attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
   return
 }

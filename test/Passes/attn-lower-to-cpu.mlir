@@ -55,8 +55,9 @@ func.func @causal_small(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
   return
 }
 
-// Dilated: a clearing phase, then one phase per (segment, rate) merging
-// into the output through the LSE.
+// Dilated, decomposed (attn-decompose-dilated): attn.clear is a phase of
+// its own, then each piece over #attn.rows merges into the output through
+// the LSE; the metadata names the dilated pattern.
 // CHECK-LABEL: func.func @dilated__run0
 // CHECK: arith.constant 0xFF800000 : f32
 // CHECK-LABEL: func.func @dilated__count1
@@ -66,8 +67,13 @@ func.func @causal_small(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
 // CHECK-LABEL: func.func @dilated__count2
 // CHECK-LABEL: func.func @dilated__phases
 // CHECK: arith.constant 3 : index
-func.func @dilated(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
-  attn.attention #attn.dilated<segments = [64, 256], rates = [1, 4]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
+// CHECK: pattern #attn.dilated<segments = [64, 256], rates = [1, 4]>
+// CHECK-NOT: attn.source_pattern
+func.func @dilated(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l)
+    attributes {attn.source_pattern = #attn.dilated<segments = [64, 256], rates = [1, 4]>} {
+  attn.clear outs(%o : !t) lse(%lse : !l)
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 1, offsets = interleaved>, attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {accumulate, rows = #attn.rows<segment = 256, rate = 4, offsets = interleaved>, attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
 

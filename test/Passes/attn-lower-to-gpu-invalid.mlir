@@ -1,102 +1,115 @@
+// What attn-lower-to-gpu refuses in a schedule given by hand (or a tuner),
+// and the op checks it repeats whatever the schedule says.
 // RUN: attn-opt %s --attn-lower-to-gpu -split-input-file -verify-diagnostics
-// RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_70" -split-input-file 2>&1 | FileCheck %s --check-prefix=CHIP
-// RUN: not attn-opt %s --attn-lower-to-gpu="stages=5" -split-input-file 2>&1 | FileCheck %s --check-prefix=STAGES
-// RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a async-qk=1" -split-input-file 2>&1 | FileCheck %s --check-prefix=ASYNC
-// RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a pingpong=1 warp-specialize=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=PINGPONG
-// RUN: not attn-opt %s --attn-lower-to-gpu="block-n=24" -split-input-file 2>&1 | FileCheck %s --check-prefix=BLOCKN
-// RUN: not attn-opt %s --attn-lower-to-gpu="chip=sm_90a ws-overlap=1 warp-specialize=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=OVERLAP
-// RUN: not attn-opt %s --attn-lower-to-gpu="ctas-per-sm=33" -split-input-file 2>&1 | FileCheck %s --check-prefix=CTAS
-// RUN: not attn-opt %s --attn-lower-to-gpu="ws-min-keys=70000" -split-input-file 2>&1 | FileCheck %s --check-prefix=WSMIN
-// RUN: not attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ctas-per-sm=2" 2>&1 | FileCheck %s --check-prefix=WSCTAS
 
-// CHIP: attn-lower-to-gpu: unknown chip 'sm_70' (expected sm_80 or sm_90a)
-// STAGES: stages must be 2, 3 or 4
-// ASYNC: async-qk needs stages >= 3
-// PINGPONG: pingpong needs warp-specialize
-// OVERLAP: ws-overlap needs warp-specialize
-// CTAS: ctas-per-sm must be in [1, 32] (0: chosen per CTA size)
-// WSMIN: ws-min-keys must be in [0, 65536] (0: always warp-specialize)
-// WSCTAS: a warp-specialized CTA takes the whole register file (setmaxnreg): ctas-per-sm must be 1 (or 0) there
-// BLOCKN: block-n must be a multiple of 16 in [16, 256] (0: chosen per target and head dim)
+!t = memref<?x?x?x64xf16>
+func.func @unscheduled(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{has no GPU schedule (attn.schedule = #attn.gpu_schedule): run attn-configure-gpu first}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
+  return
+}
 
-func.func @f32(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
-               %v: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @tma_without_maps(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{(target sm_90a): kernel '' loads by TMA but attn.tensor_maps has no q, k and v maps of rate 1}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @wrong_boxes(%q: !t, %k: !t, %v: !t, %o: !t) attributes {attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 64, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 64, rate = 1>]} {
+  // expected-error @below {{kernel '' needs tensor-map boxes of 128 query rows and 128 key rows (kv_box_rows or block_n)}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @landmark_tiles(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{landmark kernels take one block per key tile: block_n must be 32}}
+  attn.attention #attn.landmark<block = 32> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x256xf16>
+func.func @too_much_smem(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{the tiles need 473088 bytes of shared memory, more than a CTA can have (227 KB)}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 8, block_n = 128, stages = 3, ctas_per_sm = 1>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf32>
+func.func @f32(%q: !t, %k: !t, %v: !t, %o: !t) {
   // expected-error @below {{(target sm_80): tensor cores take f16 or bf16 inputs, got f32}}
-  attn.attention #attn.causal ins(%q, %k, %v : memref<?x?x?x64xf32>, memref<?x?x?x64xf32>, memref<?x?x?x64xf32>) outs(%o : memref<?x?x?x64xf32>)
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
   return
 }
 
 // -----
 
-func.func @d40(%q: memref<?x?x?x40xf16>, %k: memref<?x?x?x40xf16>,
-               %v: memref<?x?x?x40xf16>, %o: memref<?x?x?x40xf16>) {
-  // expected-error @below {{head dims D and Dv must be static multiples of 16, at most 256}}
-  attn.attention #attn.full ins(%q, %k, %v : memref<?x?x?x40xf16>, memref<?x?x?x40xf16>, memref<?x?x?x40xf16>) outs(%o : memref<?x?x?x40xf16>)
-  return
-}
-
-// -----
-
-func.func @landmark(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
-                    %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
-  // expected-error @below {{landmark top-k on the GPU keeps at most 16 blocks per query, got topk = 17}}
-  attn.attention #attn.landmark<block = 64, topk = 17> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
-  return
-}
-
-// -----
-
-func.func @lightning_d32(%q: memref<?x?x?x32xf16>, %k: memref<?x?x?x32xf16>,
-                         %v: memref<?x?x?x32xf16>, %o: memref<?x?x?x32xf16>) {
-  // expected-error @below {{lightning on the GPU needs a static D that is a multiple of 64 (at most 256) and a static Dv that is a multiple of 16 (at most 256)}}
-  attn.lightning ins(%q, %k, %v : memref<?x?x?x32xf16>, memref<?x?x?x32xf16>, memref<?x?x?x32xf16>) outs(%o : memref<?x?x?x32xf16>)
-  return
-}
-
-// -----
-
-func.func @lightning_f32(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
-                         %v: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
-  // expected-error @below {{tensor cores take f16 or bf16 inputs, got f32}}
-  attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf32>, memref<?x?x?x64xf32>, memref<?x?x?x64xf32>) outs(%o : memref<?x?x?x64xf32>)
-  return
-}
-
-// -----
-
-func.func @dilated_no_lse(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
-                          %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
-  // expected-error @below {{dilated attention needs an lse operand (its patterns merge through it)}}
-  attn.attention #attn.dilated<segments = [16], rates = [2]> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
-  return
-}
-
-// -----
-
-func.func @landmark_block(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
-                          %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
-  // expected-error @below {{landmark blocks on the GPU must be multiples of 16 up to 128 (one key tile per block), got 50}}
-  attn.attention #attn.landmark<block = 50> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
-  return
-}
-
-// -----
-
-func.func @lightning_strided_state(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64xf16>,
-                                   %v: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>,
-                                   %kv: memref<?x?x64x64xf32, strided<[?, ?, 128, 1]>>) {
-  // expected-error @below {{the GPU target needs contiguous states}}
-  attn.lightning ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>) state_out(%kv : memref<?x?x64x64xf32, strided<[?, ?, 128, 1]>>)
-  return
-}
-
-// -----
-
-// A dynamic head dim without a scale attribute has no default scale: the
-// head-dim check comes first (the scale was once read before it).
+// The UB fix's other half: the lowering checks D before it reads the
+// default scale (a dynamic D has none).
 !dyn = memref<?x?x?x?xf16>
 func.func @dynamic_head_dim_no_scale(%q: !dyn, %k: !dyn, %v: !dyn, %o: !dyn) {
   // expected-error @below {{head dims D and Dv must be static multiples of 16, at most 256}}
-  attn.attention #attn.causal ins(%q, %k, %v : !dyn, !dyn, !dyn) outs(%o : !dyn)
+  attn.attention #attn.causal ins(%q, %k, %v : !dyn, !dyn, !dyn) outs(%o : !dyn) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @mixed_chips(%q: !t, %k: !t, %v: !t, %o: !t, %l: !l) {
+  attn.clear outs(%o : !t) lse(%l : !l) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  // expected-error @below {{is scheduled for sm_90a while the function's other ops are for sm_80}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>, attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @strided_tma_always(%q: !t, %k: !t, %v: !t, %o: !t, %l: !l) attributes {attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 2>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 128, rate = 2>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 128, rate = 2>]} {
+  // expected-error @below {{kernel '': TMA over rows of rate 2 needs divides = 2 (the 5-D map describes the rows when r divides N)}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>, attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @lightning_cols(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{(target sm_80): lightning 'cols' must be a multiple of 16 that divides Dv = 64, got 48}}
+  attn.lightning ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, cols = 48>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @lightning_cta(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{lightning kernels take 4 warps, blocks of 64 and 2 stages on mma.sync, launched by 'cols', 'ctas_lo' and 'ctas_hi' only}}
+  attn.lightning ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 2, cols = 64>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @other_ops(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{the GPU target lowers kernel functions whose body is attn ops only, got memref.alloc}}
+  %x = memref.alloc() : memref<4xf32>
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
   return
 }

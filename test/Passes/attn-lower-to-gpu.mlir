@@ -1,22 +1,26 @@
-// RUN: attn-opt %s --attn-lower-to-gpu | FileCheck %s
-// RUN: attn-opt %s --attn-lower-to-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
-// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
-// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL90
-// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-lower-to-gpu="chip=sm_90a strided-tma=0" | FileCheck %s --check-prefix=DILNS
-// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
-// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
-// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
-// RUN: attn-opt %s --attn-lower-to-gpu="chip=sm_90a stages=3 async-qk=1" | FileCheck %s --check-prefix=ASYNC
-// RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
-// RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TOPK
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=WS
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a pingpong=1" | FileCheck %s --check-prefix=PP
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-overlap=1" | FileCheck %s --check-prefix=OVERLAP
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a stages=4" | FileCheck %s --check-prefix=WS4
-// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=DIL128
-// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL128S
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-lower-to-gpu="chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=WSONLY
+// attn-lower-to-gpu builds what a schedule says: each input under
+// Inputs/scheduled/ is an attn kernel with its #attn.gpu_schedule (and
+// tensor maps) given by hand, one per variant of the code generator; which
+// schedule attn-configure-gpu chooses is attn-configure-gpu.mlir's test.
+// RUN: attn-opt %S/Inputs/scheduled/sm80-causal64.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=CHECK
+// RUN: attn-opt %S/Inputs/scheduled/sm80-causal64-8warps.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=CFG
+// RUN: attn-opt %S/Inputs/scheduled/sm80-dilated.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-dilated.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL90
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-dilated-cpasync.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DILNS
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal64-wgmma.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=WGMMA
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal64-tma.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=TMA
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal64-tma-4warps.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=TMA4
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal64-async-qk.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=ASYNC
+// RUN: attn-opt %S/Inputs/scheduled/sm80-lightning.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-landmark-topk.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=TOPK
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=WS
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-pingpong.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=PP
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-no-ws.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=NOWS
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-ws-overlap.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=OVERLAP
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-4stages.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=WS4
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-dilated128-ws.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL128
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-dilated128.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=DIL128S
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-ws-only.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=WSONLY
 
 // Warp specialisation (sm_90a, D = 128, the default): 384 threads. Thread 0
 // of the producer warpgroup sets up full (1 arrival), Q and empty (256
@@ -299,18 +303,6 @@
 // CFG: memref<3x32x72xf16, #gpu.address_space<workgroup>>
 // CFG: threads 256\0Asmem 46080\0Atile_m 128\0Atile_n 32\0Astages 3\0Alaunch causal 128 1
 
-func.func @causal(
-    %q: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
-    %k: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
-    %v: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
-    %o: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>,
-    %lse: memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>) {
-  attn.attention #attn.causal
-      ins(%q, %k, %v : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>)
-      outs(%o : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>)
-      lse(%lse : memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>)
-  return
-}
 
 // Landmark top-k (block 32, k = 3), even on sm_90a: cp.async and mma.sync, a
 // shared-memory exchange of one i32 per warp and two rows after the tiles;

@@ -28,6 +28,10 @@ using namespace llvm;
 // --help-hidden.
 static cl::OptionCategory attncCategory("attnc options");
 
+// The GPU tiling flags' defaults are the passes' (Passes.td, through the
+// generated options struct): declared once.
+static const mlir::attn::GPUOptions kGPUDefaults;
+
 static cl::opt<std::string> input(cl::Positional, cl::cat(attncCategory), cl::desc("<kernel.mlir>"),
                                   cl::Required);
 static cl::opt<std::string> output("o", cl::cat(attncCategory), cl::desc("output file ('-' = stdout)"),
@@ -40,10 +44,11 @@ static cl::opt<std::string>
 static cl::opt<std::string> emit(
     "emit",
     cl::cat(attncCategory), cl::desc("stage to emit, in pipeline order. Both: attn (parsed and "
-             "verified). CPU: configured (each op's attn.schedule), tiled or "
-             "mlir (vector code), llvm-dialect, llvm (LLVM "
+             "verified), decomposed (dilated ops as strided attentions), "
+             "configured (each op's attn.schedule), tiled or mlir. "
+             "CPU: llvm-dialect, llvm (LLVM "
              "IR), obj, so (shared object, the default), header (C header "
-             "of the kernel ABI). GPU: mlir, llvm-dialect (NVVM), ptx (the "
+             "of the kernel ABI). GPU: llvm-dialect (NVVM), ptx (the "
              "default), cubin (needs ptxas: CUDA_HOME or PATH), header "
              "(self-contained: binary embedded, typed launch functions)"),
     cl::init(""));
@@ -64,13 +69,13 @@ static cl::opt<bool> tma("tma",
                          cl::cat(attncCategory), cl::desc("sm_90a: load tiles with TMA onto "
                                   "mbarriers where D and Dv are multiples of "
                                   "64 (default true; --tma=false: cp.async)"),
-                         cl::init(true));
+                         cl::init(kGPUDefaults.tma));
 static cl::opt<bool> asyncQk("async-qk",
                              cl::cat(attncCategory), cl::desc("sm_90a with wgmma and TMA: the next key "
                                       "tile's Q K^T runs during this tile's "
                                       "softmax (needs --stages=3 or more; "
                                       "default false)"),
-                             cl::init(false));
+                             cl::init(kGPUDefaults.asyncQk));
 static cl::opt<bool> warpSpecialize(
     "warp-specialize",
     cl::cat(attncCategory), cl::desc("sm_90a with wgmma, TMA and --wgmma-pv, D = Dv = 128, 8 warps: a producer "
@@ -78,24 +83,24 @@ static cl::opt<bool> warpSpecialize(
              "gives its registers to the consumer warpgroups, which keep the "
              "next tile's Q K^T in flight with this tile's P V (default "
              "true; --async-qk turns it off)"),
-    cl::init(true));
+    cl::init(kGPUDefaults.warpSpecialize));
 static cl::opt<bool> pingpong(
     "pingpong",
     cl::cat(attncCategory), cl::desc("with --warp-specialize: the consumer warpgroups take turns "
              "issuing their wgmma (named barriers), one's softmax under the "
              "other's products (default false)"),
-    cl::init(false));
+    cl::init(kGPUDefaults.pingpong));
 static cl::opt<bool> wsOverlap(
     "ws-overlap",
     cl::cat(attncCategory), cl::desc("with --warp-specialize: the softmax of the next key tile runs "
              "while this tile's P V is in flight (default false)"),
-    cl::init(false));
+    cl::init(kGPUDefaults.wsOverlap));
 static cl::opt<bool> stridedTma(
     "strided-tma",
     cl::cat(attncCategory), cl::desc("sm_90a with TMA: dilated phases of rate r > 1 read their rows r "
              "apart by TMA on the dense CTA when r divides N (a cp.async "
              "kernel serves the other N; default true)"),
-    cl::init(true));
+    cl::init(kGPUDefaults.stridedTma));
 static cl::opt<int64_t> ctasPerSm(
     "ctas-per-sm",
     cl::cat(attncCategory), cl::desc("GPU: CTAs per SM the register allocation leaves room for "
@@ -113,7 +118,7 @@ static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::cat(attncCategory), cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
                                       "false: mma.sync)"),
-                             cl::init(true));
+                             cl::init(kGPUDefaults.wgmmaPv));
 static cl::opt<int64_t>
     vectorWidth("vector-width",
                 cl::cat(attncCategory), cl::desc("f32 lanes per register (8 AVX2, 16 AVX-512; "
@@ -193,6 +198,8 @@ int main(int argc, char **argv) {
   attn::Emit stage;
   if (emit == "attn")
     stage = attn::Emit::Attn;
+  else if (emit == "decomposed")
+    stage = attn::Emit::Decomposed;
   else if (emit == "configured")
     stage = attn::Emit::Configured;
   else if (emit == "mlir" || emit == "tiled")
@@ -213,14 +220,16 @@ int main(int argc, char **argv) {
     stage = attn::Emit::Cubin;
   else
     return fail("unknown --emit '" + emit +
-                "' (attn, configured, tiled or mlir, llvm-dialect, llvm, obj, "
+                "' (attn, decomposed, configured, tiled or mlir, llvm-dialect, "
+                "llvm, obj, "
                 "so, ptx, cubin, header)");
   bool cpuOnly = stage == attn::Emit::LLVMIR || stage == attn::Emit::Object ||
                  stage == attn::Emit::SharedObject;
   bool gpuOnly = stage == attn::Emit::PTX || stage == attn::Emit::Cubin;
   if (gpu && cpuOnly)
     return fail("--emit=" + emit + " is a CPU stage; --target=" + target +
-                " emits mlir, llvm-dialect, ptx, cubin or header");
+                " emits attn, decomposed, configured, tiled, llvm-dialect, "
+                "ptx, cubin or header");
   if (!gpu && gpuOnly)
     return fail("--emit=" + emit + " needs --target=sm_80 or sm_90a");
   if (!gpu && (warps > 0 || stages > 0 || tma.getNumOccurrences() ||
@@ -297,6 +306,7 @@ int main(int argc, char **argv) {
   // GPU builds take seconds per kernel: say what is coming when there are
   // several kernels, or when someone is watching.
   bool slowGPU = gpu && stage != attn::Emit::Attn &&
+                 stage != attn::Emit::Decomposed &&
                  stage != attn::Emit::Configured && stage != attn::Emit::Tiled;
   if (slowGPU) {
     int64_t n = countKernels((*buf)->getBuffer());

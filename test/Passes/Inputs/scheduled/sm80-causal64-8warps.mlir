@@ -1,0 +1,6 @@
+// A schedule given by hand: 8 warps, 3 stages of 32-key tiles.
+// (As attn-configure-gpu="warps=8 block-n=32 stages=3" writes it for causal64-gpu.mlir.)
+func.func @causal(%arg0: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg1: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg2: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg3: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg4: memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>) {
+  attn.attention #attn.causal ins(%arg0, %arg1, %arg2 : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>) outs(%arg3 : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>) lse(%arg4 : memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 8, block_n = 32, stages = 3, ctas_per_sm = 1>]>}
+  return
+}

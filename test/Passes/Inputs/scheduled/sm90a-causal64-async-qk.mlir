@@ -1,0 +1,6 @@
+// A schedule given by hand: the next tile's Q K^T in flight during the softmax.
+// (As attn-configure-gpu="chip=sm_90a stages=3 async-qk=1" writes it for causal64-gpu.mlir.)
+func.func @causal(%arg0: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg1: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg2: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg3: memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, %arg4: memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>) attributes {attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 64, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 64, rate = 1>]} {
+  attn.attention #attn.causal ins(%arg0, %arg1, %arg2 : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>, memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>) outs(%arg3 : memref<?x?x?x64xf16, strided<[?, ?, ?, 1], offset: ?>>) lse(%arg4 : memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 64, stages = 3, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, async_qk = true>]>}
+  return
+}
