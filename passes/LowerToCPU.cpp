@@ -109,18 +109,23 @@ static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
 PhaseFns LowerToCPU::clearPhase(ClearOp op) {
   auto oType = cast<MemRefType>(op.getOut().getType());
   Type outElt = oType.getElementType();
+  int64_t dvStatic = oType.getDimSize(3);
   PhaseFns f;
   f.count = [](Emitter &e, const KernelArgs &a) {
     return e.mul(e.dim(a.o, 0), e.dim(a.o, 1));
   };
-  f.run = [outElt](Emitter &e, const KernelArgs &a, Value begin, Value end) {
+  f.run = [outElt, dvStatic](Emitter &e, const KernelArgs &a, Value begin,
+                             Value end) {
     e.forLoop(begin, end, e.idx(1), [&](Value item) {
       Value h = e.dim(a.o, 1);
       Value batch = e.div(item, h), head = e.rem(item, h);
       Value zero = e.fromF32(e.f32(0), outElt);
       Value ninf = e.f32(-std::numeric_limits<double>::infinity());
       e.forLoop(e.idx(0), e.dim(a.o, 2), e.idx(1), [&](Value row) {
-        e.forLoop(e.idx(0), e.dim(a.o, 3), e.idx(1),
+        // A static Dv (every CPU kernel's) gives a constant trip count.
+        Value dv = ShapedType::isDynamic(dvStatic) ? e.dim(a.o, 3)
+                                                   : e.idx(dvStatic);
+        e.forLoop(e.idx(0), dv, e.idx(1),
                   [&](Value c) { e.store(zero, a.o, {batch, head, row, c}); });
         e.store(ninf, a.lse, {batch, head, row});
       });

@@ -5,7 +5,7 @@ ratio new/old and writes the table and a PNG plot to docs/. A benchmark, not
 a test: it asserts nothing.
 
 usage: python3 test/Benchmarks/compare_cpu.py OLD_BUILD [NEW_BUILD]
-       [--rounds 3] [--name cpu-compare]
+       [--rounds 3] [--name cpu-compare] [--only TEXT]
 """
 import argparse
 import datetime
@@ -70,6 +70,8 @@ def main():
     ap.add_argument("new", nargs="?", default=os.path.join(ROOT, "build"))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--name", default="cpu-compare")
+    ap.add_argument("--only", default="",
+                    help="run only the cases whose label contains this text")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="attn-compare-")
     caches = {b: os.path.join(work, f"cache-{i}") for i, b in enumerate((args.old, args.new))}
@@ -79,6 +81,8 @@ def main():
     rows = []
     rng = np.random.default_rng(0)
     for label, pattern, n, d, dtype in CASES:
+        if args.only not in label:
+            continue
         paths = [os.path.join(work, f"{x}.npy") for x in "qkvo"]
         for p in paths[:3]:
             np.save(p, rng.standard_normal((1, 2, n, d), dtype=np.float32)
@@ -87,8 +91,10 @@ def main():
         for b in (args.old, args.new):
             bench(b, pattern, paths, caches[b], runs=1)
         times = {args.old: [], args.new: []}
-        for _ in range(args.rounds):
-            for b in (args.old, args.new):
+        # ABBA order: whichever build runs second in a round is not favoured.
+        for r in range(args.rounds):
+            order = (args.old, args.new) if r % 2 == 0 else (args.new, args.old)
+            for b in order:
                 times[b].append(bench(b, pattern, paths, caches[b]))
         old, new = (float(np.median(times[b])) for b in (args.old, args.new))
         rows.append((label, old, new, new / old))
@@ -99,7 +105,7 @@ def main():
     with open(md, "w") as f:
         f.write(f"# CPU: two builds in one run\n\n{head}\n\nold: `{args.old}`, "
                 f"new: `{args.new}`; each cell the median of {args.rounds} rounds "
-                "of `attn-run --bench 5` (itself a median), the builds alternating "
+                "of `attn-run --bench 5` (itself a median), the builds alternating (ABBA: each runs first in every other round) "
                 "on the same inputs (from `python3 test/Benchmarks/compare_cpu.py`).\n\n"
                 + table + "\n")
     try:
