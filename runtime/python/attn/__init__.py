@@ -72,6 +72,12 @@ def _swap(t):
     return t.transpose(1, 2)
 
 
+def _all_tensors(what: str, k, v) -> None:
+    if not (isinstance(k, torch.Tensor) and isinstance(v, torch.Tensor)):
+        raise TypeError(f"{what}: q is a torch.Tensor, so k and v must be "
+                        f"too (got {type(k).__name__}, {type(v).__name__})")
+
+
 def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
               scale: Optional[float] = None, return_lse: bool = False,
               out: Optional[Array] = None, layout: str = "bhnd"
@@ -117,6 +123,7 @@ def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
     if _bnhd(layout, what):
         q, k, v, out = _swap(q), _swap(k), _swap(v), _swap(out)
     if torch is not None and isinstance(q, torch.Tensor):
+        _all_tensors(what, k, v)
         if out is None:
             if _torch.eager_ok(q, k, v):
                 o, lse = _torch.attention_eager(q, k, v, text, s, return_lse)
@@ -171,6 +178,7 @@ def lightning(q: Array, k: Array, v: Array,
     if _bnhd(layout, what):
         q, k, v = _swap(q), _swap(k), _swap(v)
     if torch is not None and isinstance(q, torch.Tensor):
+        _all_tensors(what, k, v)
         if slopes is not None:
             if isinstance(slopes, torch.Tensor):
                 slopes = slopes.to(dtype=torch.float32).contiguous()

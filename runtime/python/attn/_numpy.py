@@ -46,6 +46,10 @@ def empty_like_layout(q: np.ndarray, shape4, dtype) -> np.ndarray:
     return np.empty((B, H, N, Dv), dtype=dtype)
 
 
+def text_is_dilated(pattern: str) -> bool:
+    return pattern.startswith("#attn.dilated")
+
+
 def attention(q, k, v, pattern: str, scale: float, return_lse: bool, out):
     what = f"attn.attention({pattern})"
     for name, t in (("q", q), ("k", k), ("v", v)):
@@ -62,13 +66,14 @@ def attention(q, k, v, pattern: str, scale: float, return_lse: bool, out):
             raise ValueError(f"{what}: out is read-only")
     args = [dq, dk, dv, described(out, "out", what)]
     lse = None
-    if return_lse:
+    # Dilated kernels merge their phases through the LSE: a scratch one.
+    if return_lse or text_is_dilated(pattern):
         lse = np.empty(q.shape[:3], dtype=np.float32)
         args.append((lse.ctypes.data, rt.F32, lse.shape,
                      tuple(s // 4 for s in lse.strides)))
     ctx = rt.context(rt.CPU)[0]
     kern = rt.attention_kernel(ctx, pattern, dq[1], q.shape[3], v.shape[3],
-                               scale, return_lse)
+                               scale, lse is not None)
     rt.launch(ctx, kern, args, what)
     return (out, lse) if return_lse else out
 

@@ -105,6 +105,9 @@ def launch_attention(q, k, v, o, lse, pattern: str, scale: float) -> None:
             dtype_code(t, name, what)
     ctx = _context(q.device)
     D, Dv = q.shape[3], v.shape[3]
+    if lse is None and pattern.startswith("#attn.dilated"):
+        # Dilated kernels merge their phases through the LSE: a scratch one.
+        lse = torch.empty(q.shape[:3], dtype=torch.float32, device=q.device)
     with_lse = lse is not None
     kern = rt.kernels.get((ctx, "attention", pattern, dt, D, Dv, scale,
                            with_lse))
