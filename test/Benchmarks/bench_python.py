@@ -106,8 +106,14 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--iters", type=int, default=20000)
     ap.add_argument("--shapes", default="1x16x64,1x1x64,8x128x64")
+    ap.add_argument("--dtype", default=None,
+                    help="float32 (CPU default) or float16 (CUDA default)")
     args = ap.parse_args()
     dev = torch.device(args.device)
+    dtype = getattr(torch, args.dtype or ("float16" if dev.type == "cuda"
+                                          else "float32"))
+    code = {torch.float32: rt.F32, torch.float16: rt.F16,
+            torch.bfloat16: rt.BF16}[dtype]
     sync = torch.cuda.synchronize if dev.type == "cuda" else None
     cpu = platform.processor() or ""
     try:
@@ -117,7 +123,7 @@ def main():
                 break
     except OSError:
         pass
-    print(f"attn {attn.__version__}, torch {torch.__version__}, {dev}, "
+    print(f"attn {attn.__version__}, torch {torch.__version__}, {dev}, {dtype}, "
           f"CPU: {cpu} ({os.cpu_count()} threads)"
           + (f", GPU: {torch.cuda.get_device_name(dev)}" if sync else ""))
     print(f"| shape [B,H,N,D] | C attn_launch | ctypes attn_launch | "
@@ -126,26 +132,27 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for shape in args.shapes.split(","):
         H, N, D = (int(x) for x in shape.split("x"))
-        q, k, v = (torch.randn(1, H, N, D, device=dev) for _ in range(3))
+        q, k, v = (torch.randn(1, H, N, D, device=dev, dtype=dtype)
+                   for _ in range(3))
         o = torch.empty_like(q)
         # The kernel and a prepacked argument array: the runtime directly.
         ctx = at._context(dev)
-        kern = rt.attention_kernel(ctx, "#attn.causal", rt.F32, D, D, 0.0, False)
+        kern = rt.attention_kernel(ctx, "#attn.causal", code, D, D, 0.0, False)
         vals = []
         for t in (q, k, v, o):
-            vals += (t.data_ptr(), rt.F32, 4, *t.shape, *t.stride())
+            vals += (t.data_ptr(), code, 4, *t.shape, *t.stride())
         packer = rt._PACKERS[4]
         buf = ctypes.create_string_buffer(packer.size)
         packer.pack_into(buf, 0, *vals)
         launch = rt.library().launch
         raw = timeit(lambda: launch(ctx, kern, buf, 4), args.iters, sync)
-        c = None if sync else c_loop_us(H, N, D, args.iters)
+        c = None if sync or code != rt.F32 else c_loop_us(H, N, D, args.iters)
         api = timeit(lambda: attn.attention(q, k, v, "causal"), args.iters, sync)
         op = timeit(lambda: torch.ops.attn.attention(q, k, v, "#attn.causal",
                                                      0.0, False),
                     args.iters, sync)
         npy = "-"
-        if not sync:
+        if not sync and dtype != torch.bfloat16:
             qn, kn, vn = q.numpy(), k.numpy(), v.numpy()
             npy = "%.1f" % timeit(lambda: attn.attention(qn, kn, vn, "causal"),
                                   args.iters)

@@ -1,7 +1,9 @@
 """pytest configuration of the attn package's tests.
 
 ATTN_TEST_DEVICE=cuda runs them on the GPU (CUDA tensors, the current
-stream); the default is the CPU. Inputs are fresh random numbers every run:
+stream); the default is the CPU. ATTN_TEST_PARAMS=cuda runs, on the CPU, the
+dtypes and head dims the GPU run uses (tools/gpu/python_bundle.py records
+the kernels it asks for, to compile them for a GPU machine without LLVM). Inputs are fresh random numbers every run:
 the seed is printed in the header (ATTN_TEST_SEED=n repeats a run).
 """
 import os
@@ -16,12 +18,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "Numerics"))
 
 SEED = int(os.environ.get("ATTN_TEST_SEED") or random.SystemRandom().randrange(2**31))
 DEVICE = os.environ.get("ATTN_TEST_DEVICE", "cpu")
+PARAMS = os.environ.get("ATTN_TEST_PARAMS", DEVICE)
 
 
 def pytest_report_header(config):
     import attn
     return [f"attn {attn.__version__} from {os.path.dirname(attn.__file__)}; "
-            f"device {DEVICE}; ATTN_TEST_SEED={SEED}"]
+            f"device {DEVICE} (parameters of {PARAMS}); ATTN_TEST_SEED={SEED}"]
 
 
 @pytest.fixture

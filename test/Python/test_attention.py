@@ -10,9 +10,9 @@ import torch
 import attn
 import reference as ref
 
-from conftest import DEVICE
+from conftest import DEVICE, PARAMS
 
-CUDA = DEVICE == "cuda"
+CUDA = PARAMS == "cuda"
 # The GPU kernels take f16/bf16 and D a multiple of 16 (lightning: 64).
 DTYPES = ["float16", "bfloat16"] if CUDA else ["float32", "float16", "bfloat16"]
 D = 64 if CUDA else 32
@@ -26,8 +26,9 @@ PATTERNS = {
     "dilated": "#attn.dilated<segments = [8, 16], rates = [1, 2]>",
     "dilated_grouped_noncausal":
         "#attn.dilated<segments = [6, 12], rates = [2, 4], causal = false, offsets = grouped>",
-    "landmark": "#attn.landmark<block = 8>",
-    "landmark_topk": "#attn.landmark<block = 8, topk = 2>",
+    # GPU landmark blocks are 16..128 keys.
+    "landmark": f"#attn.landmark<block = {16 if CUDA else 8}>",
+    "landmark_topk": f"#attn.landmark<block = {16 if CUDA else 8}, topk = 2>",
 }
 
 

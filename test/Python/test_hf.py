@@ -4,14 +4,14 @@ SDPA attention."""
 import pytest
 import torch
 
-from conftest import DEVICE
+from conftest import DEVICE, PARAMS
 
 transformers = pytest.importorskip("transformers")
 
 import attn  # noqa: E402
 import attn.hf  # noqa: E402
 
-DT = torch.float16 if DEVICE == "cuda" else torch.float32
+DT = torch.float16 if PARAMS == "cuda" else torch.float32
 TOL = 2e-2 if DT == torch.float16 else 1e-4
 
 

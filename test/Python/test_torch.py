@@ -9,9 +9,9 @@ import torch
 import attn
 import reference as ref
 
-from conftest import DEVICE
+from conftest import DEVICE, PARAMS
 
-CUDA = DEVICE == "cuda"
+CUDA = PARAMS == "cuda"
 DT = torch.float16 if CUDA else torch.float32
 D = 64
 
@@ -214,7 +214,7 @@ def test_backward_is_refused():
 
 # --- CUDA streams --------------------------------------------------------------
 
-@pytest.mark.skipif(not CUDA, reason="needs ATTN_TEST_DEVICE=cuda")
+@pytest.mark.skipif(DEVICE != "cuda", reason="needs ATTN_TEST_DEVICE=cuda")
 def test_cuda_current_stream():
     """A launch goes to the caller's current stream: work queued before it
     on a side stream is seen, and the result is ready after that stream."""

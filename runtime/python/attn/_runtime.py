@@ -8,6 +8,7 @@ path and the torch custom ops.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import struct
 import threading
@@ -62,17 +63,23 @@ def _library_dir() -> str:
 class _Library:
     def __init__(self) -> None:
         d = _library_dir()
-        path = os.path.join(d, "libattnjit.so")
-        if not os.path.exists(path):
+        core = os.path.join(d, "libattnrt.so")
+        if not os.path.exists(core):
             raise ImportError(
-                f"attn: {path} is missing: install the package with "
+                f"attn: {core} is missing: install the package with "
                 "`pip install .` from the clone, or point $ATTN_LIBRARY_DIR "
                 "at a build's lib/ folder")
         # libattnrt first, global, so libattnjit's dependency resolves to it.
-        self.rt = ctypes.CDLL(os.path.join(d, "libattnrt.so"),
-                              mode=ctypes.RTLD_GLOBAL)
-        self.jit = ctypes.CDLL(path)
-        self.path = path
+        self.rt = ctypes.CDLL(core, mode=ctypes.RTLD_GLOBAL)
+        self.path = core
+        # The JIT (it links MLIR and LLVM) is optional: without it, kernels
+        # come from $ATTN_KERNEL_DIR only (e.g. on a GPU machine without
+        # LLVM). ATTN_NO_JIT=1 leaves it out on purpose.
+        path = os.path.join(d, "libattnjit.so")
+        self.jit = None
+        if os.path.exists(path) and not os.environ.get("ATTN_NO_JIT"):
+            self.jit = ctypes.CDLL(path)
+            self.path = path
         rt, jit = self.rt, self.jit
         vp, i32, i64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
         pvp = ctypes.POINTER(ctypes.c_void_p)
@@ -93,13 +100,18 @@ class _Library:
         rt.attn_kernel_num_args.argtypes = [vp]
         rt.attn_context_threads.restype = i32
         rt.attn_context_threads.argtypes = [vp]
+        rt.attn_kernel_load.restype = i32
+        rt.attn_kernel_load.argtypes = [vp, ctypes.c_char_p, ctypes.c_char_p,
+                                        pvp]
+        self.launch = rt.attn_launch
+        if jit is None:
+            return
         jit.attn_get_kernel.restype = i32
         jit.attn_get_kernel.argtypes = [vp, ctypes.c_char_p, i32, i64, i64,
                                         ctypes.c_float, i32, pvp]
         jit.attn_get_lightning_kernel.restype = i32
         jit.attn_get_lightning_kernel.argtypes = [vp, i32, i64, i64,
                                                   ctypes.c_float, i32, pvp]
-        self.launch = rt.attn_launch
 
     def last_error(self) -> str:
         return (self.rt.attn_last_error() or b"").decode(errors="replace")
@@ -122,6 +134,7 @@ def library() -> _Library:
 # Contexts: one CPU context for the process, one per CUDA device ordinal.
 # (device kind, ordinal) -> [handle, current stream]
 contexts: Dict[Tuple[int, int], list] = {}
+devices: Dict[int, int] = {}  # context handle -> CPU or CUDA
 
 
 def context(device: int, ordinal: int = 0) -> list:
@@ -148,6 +161,7 @@ def context(device: int, ordinal: int = 0) -> list:
                              + " context")
             rec = [h.value, None]
             contexts[key] = rec
+            devices[h.value] = device
     return rec
 
 
@@ -181,17 +195,12 @@ def attention_kernel(ctx: int, pattern: str, dtype: int, d: int, dv: int,
     k = kernels.get(key)
     if k is not None:
         return k
-    lib = library()
-    h = ctypes.c_void_p()
-    s = lib.jit.attn_get_kernel(ctx, pattern.encode(), dtype, d, dv, scale,
-                                int(with_lse), ctypes.byref(h))
-    if s != 0:
-        raise _error(s, lib.last_error(), f"attn.attention({pattern})")
-    with _lock:
-        old = kernels.setdefault(key, h.value)
-    if old != h.value:  # another thread loaded it first
-        lib.rt.attn_kernel_release(h.value)
-    return old
+    what = f"attn.attention({pattern})"
+
+    def jit(lib, h):
+        return lib.jit.attn_get_kernel(ctx, pattern.encode(), dtype, d, dv,
+                                       scale, int(with_lse), ctypes.byref(h))
+    return _get_kernel(key, what, jit)
 
 
 def lightning_kernel(ctx: int, dtype: int, d: int, dv: int, scale: float,
@@ -200,17 +209,90 @@ def lightning_kernel(ctx: int, dtype: int, d: int, dv: int, scale: float,
     k = kernels.get(key)
     if k is not None:
         return k
+
+    def jit(lib, h):
+        return lib.jit.attn_get_lightning_kernel(ctx, dtype, d, dv, scale,
+                                                 flags, ctypes.byref(h))
+    return _get_kernel(key, "attn.lightning", jit)
+
+
+def _get_kernel(key: tuple, what: str, jit) -> int:
+    """The kernel of `key` (context handle first): from $ATTN_KERNEL_DIR when
+    it has it, else from the JIT; remembered in `kernels`."""
     lib = library()
+    ctx = key[0]
+    params = list(key[1:])
+    _record(params)
     h = ctypes.c_void_p()
-    s = lib.jit.attn_get_lightning_kernel(ctx, dtype, d, dv, scale, flags,
-                                          ctypes.byref(h))
-    if s != 0:
-        raise _error(s, lib.last_error(), "attn.lightning")
+    entry = _precompiled(devices.get(ctx, CPU), params)
+    if entry is not None:
+        if "error" in entry:  # attnc refused it: its diagnostic
+            raise _error(int(entry.get("status", 3)), entry["error"], what)
+        s, err = 1, ""
+        for path in entry["files"]:
+            s = lib.rt.attn_kernel_load(ctx, path.encode(), b"kernel",
+                                        ctypes.byref(h))
+            if s == 0:
+                break
+            err += ("; " if err else "") + lib.last_error()
+        if s != 0:
+            raise _error(s, err, what)
+    elif lib.jit is None:
+        raise AttnError(
+            2, "no JIT here ("
+            + ("ATTN_NO_JIT is set" if os.environ.get("ATTN_NO_JIT")
+               else "libattnjit.so is not installed")
+            + ") and no precompiled kernel for " + json.dumps(params)
+            + " in $ATTN_KERNEL_DIR ("
+            + (os.environ.get("ATTN_KERNEL_DIR") or "not set") + ")", what)
+    else:
+        s = jit(lib, h)
+        if s != 0:
+            raise _error(s, lib.last_error(), what)
     with _lock:
         old = kernels.setdefault(key, h.value)
-    if old != h.value:
+    if old != h.value:  # another thread loaded it first
         lib.rt.attn_kernel_release(h.value)
     return old
+
+
+# Precompiled kernels ($ATTN_KERNEL_DIR): manifest.json lists, per kernel
+# request (the parameters of attention_kernel / lightning_kernel, as JSON),
+# the images to try in order per device ("cpu": shared objects; "cuda":
+# e.g. an sm_90a cubin, then sm_80 PTX), or the compiler's error for a
+# request it refused. tools/gpu/python_bundle.py writes one.
+_manifest: Optional[dict] = None
+
+
+def _precompiled(device: int, params: list) -> Optional[dict]:
+    global _manifest
+    d = os.environ.get("ATTN_KERNEL_DIR")
+    if not d:
+        return None
+    if _manifest is None:
+        with open(os.path.join(d, "manifest.json")) as f:
+            m = json.load(f)
+        _manifest = {}
+        for e in m["kernels"]:
+            files = {dev: [os.path.join(d, x) for x in fs]
+                     for dev, fs in e.get("files", {}).items()}
+            _manifest[json.dumps(e["key"])] = dict(e, files=files)
+    e = _manifest.get(json.dumps(params))
+    if e is None:
+        return None
+    if "error" in e:
+        return e
+    files = e["files"].get("cpu" if device == CPU else "cuda")
+    return dict(files=files) if files else None
+
+
+def _record(params: list) -> None:
+    """$ATTN_RECORD_KERNELS: append each kernel request (one JSON line), to
+    precompile the same set elsewhere."""
+    path = os.environ.get("ATTN_RECORD_KERNELS")
+    if path:
+        with _lock, open(path, "a") as f:
+            f.write(json.dumps(params) + "\n")
 
 
 def kernel_info(kernel: int) -> str:
