@@ -279,3 +279,37 @@ def test_merge_empty_sides():
     assert torch.equal(m, torch.tensor([[[[1.0] * 4, [0.0] * 4]]], device=DEVICE))
     assert l[0, 0, 0] == 0.5 and torch.isneginf(l[0, 0, 1])
     assert not torch.isnan(m).any()
+
+
+def test_threads(seed):
+    """Calls from several threads at once (one CPU context, per-thread CUDA
+    contexts): each gets its own result."""
+    import threading
+    gen = torch.Generator().manual_seed(seed)
+    inputs = [tuple(rand(gen, (1, 2, 19, D), DTYPES[0]) for _ in range(3))
+              for _ in range(4)]
+    results = [None] * 4
+
+    def work(i):
+        for _ in range(5):
+            results[i] = attn.attention(*inputs[i], pattern="causal")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (q, k, v), o in zip(inputs, results):
+        want, _ = ref.attention(f64(q), f64(k), f64(v), {"kind": "causal"})
+        check(o, want, DTYPES[0], "threads")
+
+
+def test_out_layout_bnhd_returns_out(seed):
+    gen = torch.Generator().manual_seed(seed)
+    q, k, v = (rand(gen, (1, 9, 2, D), DTYPES[0]) for _ in range(3))
+    out = torch.full_like(q, math.nan)
+    o = attn.attention(q, k, v, "causal", out=out, layout="bnhd")
+    assert o is out
+    want, _ = ref.attention(*(f64(x).transpose(0, 2, 1, 3) for x in (q, k, v)),
+                            {"kind": "causal"})
+    check(out.transpose(1, 2), want, DTYPES[0], "bnhd out")

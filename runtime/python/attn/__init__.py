@@ -120,6 +120,7 @@ def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
     what = "attn.attention"
     text = patterns.normalize(pattern)
     s = _scale_arg(scale, what)
+    given_out = out
     if _bnhd(layout, what):
         q, k, v, out = _swap(q), _swap(k), _swap(v), _swap(out)
     if torch is not None and isinstance(q, torch.Tensor):
@@ -143,7 +144,9 @@ def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
     else:
         raise TypeError(f"{what}: q must be a torch.Tensor or a numpy array, "
                         f"got {type(q).__name__}")
-    if layout == "bnhd":
+    if given_out is not None:
+        o = given_out
+    elif layout == "bnhd":
         o = _swap(o)
     return (o, lse) if return_lse else o
 

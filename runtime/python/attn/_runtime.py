@@ -131,8 +131,10 @@ def library() -> _Library:
     return _lib
 
 
-# Contexts: one CPU context for the process, one per CUDA device ordinal.
-# (device kind, ordinal) -> [handle, current stream]
+# Contexts: one CPU context for the process; on CUDA one per device ordinal
+# and thread, since a context launches on one stream at a time (set_stream)
+# and threads may each have another current stream.
+# (device kind, ordinal[, thread]) -> [handle, current stream]
 contexts: Dict[Tuple[int, int], list] = {}
 devices: Dict[int, int] = {}  # context handle -> CPU or CUDA
 
@@ -141,7 +143,8 @@ def context(device: int, ordinal: int = 0) -> list:
     """The [handle, stream] record of the context of (device, ordinal),
     created on first use. CPU threads: $ATTN_NUM_THREADS, else one per
     hardware thread."""
-    key = (device, ordinal)
+    key = (device, ordinal) if device == CPU else \
+        (device, ordinal, threading.get_ident())
     rec = contexts.get(key)
     if rec is not None:
         return rec

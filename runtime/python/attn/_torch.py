@@ -165,9 +165,9 @@ def eager_ok(q: torch.Tensor, k, v) -> bool:
     """Whether attn.attention may call the implementation directly instead
     of through the dispatcher (which costs ~10 us a call): plain CPU/CUDA
     tensors, not under torch.compile or a dispatch mode, no autograd."""
-    return (type(q) is torch.Tensor and type(k) is torch.Tensor
-            and type(v) is torch.Tensor
-            and not torch.compiler.is_compiling() and not _dispatch_modes()
+    return (not torch.compiler.is_compiling()
+            and type(q) is torch.Tensor and type(k) is torch.Tensor
+            and type(v) is torch.Tensor and not _dispatch_modes()
             and not (torch.is_grad_enabled() and (
                 q.requires_grad or k.requires_grad or v.requires_grad))
             and q.device.type != "meta")
