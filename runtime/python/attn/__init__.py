@@ -45,6 +45,9 @@ else:
     Array = np.ndarray  # type: ignore[misc]
 
 
+_TEXTS = {}  # pattern as given -> dialect text (eager calls only)
+
+
 def _scale_arg(scale: Optional[float], what: str) -> float:
     """The runtime's scale argument: 0 means the pattern's default."""
     if scale is None:
@@ -118,6 +121,19 @@ def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
       message.
     """
     what = "attn.attention"
+    # The common eager call with as little Python as possible (the package's
+    # per-call cost matters when decoding): torch tensors, no out=.
+    if out is None and layout == "bhnd" and _torch is not None and \
+            _torch.eager_ok(q, k, v):
+        text = _TEXTS.get(pattern) if type(pattern) is str else None
+        if text is None:
+            text = patterns.normalize(pattern)
+            if len(_TEXTS) < 256:
+                _TEXTS[pattern] = text
+        o, lse = _torch.attention_eager(
+            q, k, v, text, 0.0 if scale is None else _scale_arg(scale, what),
+            return_lse)
+        return (o, lse) if return_lse else o
     text = patterns.normalize(pattern)
     s = _scale_arg(scale, what)
     given_out = out
@@ -126,7 +142,7 @@ def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
     if torch is not None and isinstance(q, torch.Tensor):
         _all_tensors(what, k, v)
         if out is None:
-            if _torch.eager_ok(q, k, v):
+            if _torch.eager_ok(q, k, v):  # layout="bnhd"
                 o, lse = _torch.attention_eager(q, k, v, text, s, return_lse)
             else:
                 o, lse = torch.ops.attn.attention(q, k, v, text, s,

@@ -181,7 +181,10 @@ def attention_eager(q, k, v, pattern: str, scale: float, return_lse: bool):
         check_inputs(f"attn.attention({pattern})",
                      (("q", q), ("k", k), ("v", v)), [(4, "[B, H, N, D]")] * 3)
     B, H, Nq, D = q.shape
-    o = empty_like_layout(q, B, H, Nq, v.shape[3], q.dtype)
+    if q.stride(1) < q.stride(2):  # as empty_like_layout, inlined
+        o = q.new_empty((B, Nq, H, v.shape[3])).transpose(1, 2)
+    else:
+        o = q.new_empty((B, H, Nq, v.shape[3]))
     lse = (torch.empty((B, H, Nq), dtype=torch.float32, device=dev)
            if return_lse else None)
     launch_attention(q, k, v, o, lse, pattern, scale)
