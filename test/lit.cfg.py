@@ -56,6 +56,15 @@ try:
 except OSError:
     pass
 
+# The Python package's tests (test/Python) need torch and pytest in the
+# python3 on PATH; tools/check.sh installs them.
+import subprocess
+if subprocess.run([shutil.which("python3") or "python3", "-c",
+                   "import importlib.util as u, sys; sys.exit(not all("
+                   "u.find_spec(m) for m in ('torch', 'pytest')))"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("torch")
+
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 

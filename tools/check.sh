@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up (tools/setup.sh) and runs every test: lit (dialect, passes, unit
-# and numerical tests). Exit status is the tests' verdict.
+# Sets up (tools/setup.sh), installs the Python package from this clone as a
+# user would (tools/python-check.sh: pip install ., with torch and pytest) and
+# runs every test: lit (dialect, passes, unit and numerical tests, and the
+# Python package's pytest). Exit status is the tests' verdict.
 # tools/check.sh --sanitize: the same suite against an ASan + UBSan build of
 # the runtime, the tools and the tests in build-asan/ (tools/sanitize/).
 set -euo pipefail
@@ -8,6 +10,7 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 LIT="$(llvm-config-22 --prefix)/bin/lit"
 if [ "${1:-}" != "--sanitize" ]; then
+  tools/python-check.sh
   exec "$LIT" -sv build/test
 fi
 
