@@ -452,7 +452,8 @@ attn_status cuda::copyToHost(const Device &device, void *dst, const void *src,
 // TMA tensor maps
 //===----------------------------------------------------------------------===//
 
-attn_status cuda::encodeTensorMap(const void *base, bool bf16,
+attn_status cuda::encodeTensorMap(const Device &device, const void *base,
+                                  bool bf16,
                                   const int64_t sizes[4],
                                   const int64_t strides[4], int64_t boxCols,
                                   int64_t boxRows, int64_t rate,
@@ -486,6 +487,11 @@ attn_status cuda::encodeTensorMap(const void *base, bool bf16,
   unsigned elementStrides[5] = {1, 1, 1, 1, 1};
   constexpr int kFloat16 = 6, kBFloat16 = 9, kSwizzle128B = 3,
                 kL2Promotion256B = 3;
+  // A thread that has never used CUDA has no current context, and the
+  // driver answers CUDA_ERROR_INVALID_CONTEXT without one.
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
   CUresult r = driver.cuTensorMapEncodeTiled(
       out.words, bf16 ? kBFloat16 : kFloat16, rank, const_cast<void *>(base),
       dims, byteStrides, box, elementStrides, /*interleave=*/0, kSwizzle128B,

@@ -93,8 +93,9 @@ struct alignas(64) TensorMap {
 /// strides in elements, innermost stride 1) for boxes of boxRows x boxCols
 /// elements, 128-byte swizzle, zero fill out of bounds. `rate` > 1 (which
 /// must divide N): the tensor seen as [B, H, N / rate, rate, X], boxes of
-/// boxRows rows `rate` apart.
-attn_status encodeTensorMap(const void *base, bool bf16,
+/// boxRows rows `rate` apart. The device's context is made current for the
+/// call (the driver refuses to encode on a thread with none current).
+attn_status encodeTensorMap(const Device &device, const void *base, bool bf16,
                             const int64_t sizes[4], const int64_t strides[4],
                             int64_t boxCols, int64_t boxRows, int64_t rate,
                             const std::string &what, TensorMap &out);

@@ -901,7 +901,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
     if (args[i].shape[2] % tm.rate != 0)
       continue;
     if (attn_status s = attnrt::cuda::encodeTensorMap(
-            args[i].data, kernel.args[i].dtype == ATTN_BF16, args[i].shape,
+            device, args[i].data, kernel.args[i].dtype == ATTN_BF16, args[i].shape,
             args[i].strides, tm.cols, tm.rows, tm.rate,
             "argument " + std::to_string(i) + " (" + tm.role + ")", maps[t]))
       return s;
