@@ -71,3 +71,54 @@ Value mlir::attn::alibiSlopeLog2(Emitter &e, Value head, Value numHeads) {
   return arith::DivFOp::create(
       b, loc, arith::MulFOp::create(b, loc, e.f32(-8.0), toF(num)), toF(len));
 }
+
+LogicalResult mlir::attn::collectKernelOps(func::FuncOp func, StringRef target,
+                                           SmallVectorImpl<Operation *> &ops) {
+  Block &entry = func.getBody().front();
+  for (Operation &o : entry.without_terminator()) {
+    if (!isa<AttentionOp, LightningOp, ClearOp>(o))
+      return o.emitError() << "the " << target
+                           << " target lowers kernel functions whose body is "
+                              "attn ops only, got "
+                           << o.getName();
+    for (Value operand : o.getOperands())
+      if (!isa<BlockArgument>(operand) ||
+          cast<BlockArgument>(operand).getOwner() != &entry)
+        return o.emitOpError() << "the " << target
+                               << " target lowers kernels whose attn op works "
+                                  "on the function's arguments";
+    ops.push_back(&o);
+  }
+  int64_t lightning = llvm::count_if(ops, llvm::IsaPred<LightningOp>);
+  int64_t attention = llvm::count_if(ops, llvm::IsaPred<AttentionOp>);
+  if (lightning && ops.size() != 1)
+    return func.emitError() << "the " << target
+                            << " target lowers a lightning op alone in its "
+                               "kernel function";
+  if (!lightning && !attention)
+    return func.emitError() << "a kernel function needs an attn.attention or "
+                               "attn.lightning op";
+  return success();
+}
+
+KernelArgs mlir::attn::bindArgs(const KernelArgs &operands, Block &block) {
+  KernelArgs a;
+  for (auto [name, member] : kRoles)
+    if (Value v = operands.*member)
+      a.*member = block.getArgument(cast<BlockArgument>(v).getArgNumber());
+  return a;
+}
+
+SmallVector<func::FuncOp> mlir::attn::kernelFunctions(Operation *module) {
+  SmallVector<func::FuncOp> kernels;
+  module->walk([&](func::FuncOp func) {
+    bool hasAttn = func.walk([](Operation *op) {
+                         return isa<AttentionOp, LightningOp, ClearOp>(op)
+                                    ? WalkResult::interrupt()
+                                    : WalkResult::advance();
+                       }).wasInterrupted();
+    if (hasAttn)
+      kernels.push_back(func);
+  });
+  return kernels;
+}

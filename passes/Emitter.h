@@ -10,6 +10,7 @@
 #include "runtime/core/KernelMeta.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -149,6 +150,21 @@ void emitMetaGlobal(OpBuilder &b, Location loc, StringRef name,
 /// The role of each argument of a kernel whose attn op works on `entry`'s
 /// arguments ("?" for one the op does not use).
 SmallVector<StringRef> argRoles(Block &entry, const KernelArgs &operands);
+
+/// The operands of a kernel function's attn ops (its arguments) as the
+/// arguments of `block`, a function with the same arguments in the same
+/// positions.
+KernelArgs bindArgs(const KernelArgs &operands, Block &block);
+
+/// The functions of `module` with attn ops: the kernel functions.
+SmallVector<func::FuncOp> kernelFunctions(Operation *module);
+
+/// The attn ops of kernel function `func`, in order, for `target` ("CPU" or
+/// "GPU", in the messages): the body must be attn ops on the function's
+/// arguments only (the kernel ABI passes them through), a lightning op
+/// alone, or attention ops with an optional attn.clear.
+LogicalResult collectKernelOps(func::FuncOp func, StringRef target,
+                               SmallVectorImpl<Operation *> &ops);
 
 } // namespace mlir::attn
 

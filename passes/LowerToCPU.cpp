@@ -34,36 +34,6 @@ RowView view(Value mem, Value batch, Value head, Value base, Value stride) {
   return RowView{mem, batch, head, base, stride};
 }
 
-/// The attn ops of a kernel function, in order; each op's operands must be
-/// the function's arguments (the ABI passes them through) and the body
-/// nothing but attn ops.
-LogicalResult collectKernelOps(func::FuncOp func,
-                               SmallVectorImpl<Operation *> &ops) {
-  Block &entry = func.getBody().front();
-  for (Operation &o : entry.without_terminator()) {
-    if (!isa<AttentionOp, LightningOp, ClearOp>(o))
-      return o.emitError() << "the CPU target lowers kernel functions "
-                              "whose body is attn ops only, got "
-                           << o.getName();
-    for (Value operand : o.getOperands())
-      if (!isa<BlockArgument>(operand) ||
-          cast<BlockArgument>(operand).getOwner() != &entry)
-        return o.emitOpError()
-               << "the CPU target lowers kernels whose attn op works on the "
-                  "function's arguments";
-    ops.push_back(&o);
-  }
-  int64_t lightning = llvm::count_if(ops, llvm::IsaPred<LightningOp>);
-  int64_t attention = llvm::count_if(ops, llvm::IsaPred<AttentionOp>);
-  if (lightning && ops.size() != 1)
-    return func.emitError() << "the CPU target lowers a lightning op alone "
-                               "in its kernel function";
-  if (!lightning && !attention)
-    return func.emitError() << "a kernel function needs an attn.attention or "
-                               "attn.lightning op";
-  return success();
-}
-
 class LowerToCPU : public attn::impl::AttnLowerToCPUBase<LowerToCPU> {
 public:
   using Base::Base;
@@ -231,7 +201,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
 
 LogicalResult LowerToCPU::lowerFunction(func::FuncOp func) {
   SmallVector<Operation *> ops;
-  if (failed(collectKernelOps(func, ops)))
+  if (failed(collectKernelOps(func, "CPU", ops)))
     return failure();
   if (auto lightning = dyn_cast<LightningOp>(ops.front())) {
     SmallVector<PhaseFns> phases;
@@ -296,13 +266,6 @@ static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
   auto unitAttr = UnitAttr::get(ctx);
   // The op's operands are arguments of F; each phase function takes the
   // same arguments in the same positions.
-  auto bindArgs = [&](Block &block) {
-    KernelArgs a;
-    for (auto [name, member] : kRoles)
-      if (Value v = operands.*member)
-        a.*member = block.getArgument(cast<BlockArgument>(v).getArgNumber());
-    return a;
-  };
   SmallVector<func::FuncOp> countFns, runFns;
   for (auto [pi, phase] : llvm::enumerate(phases)) {
     std::string suffix = std::to_string(pi);
@@ -315,7 +278,7 @@ static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
       Block *block = countFn.addEntryBlock();
       b.setInsertionPointToStart(block);
       Emitter e{b, loc};
-      Value n = phase.count(e, bindArgs(*block));
+      Value n = phase.count(e, bindArgs(operands, *block));
       func::ReturnOp::create(b, loc, n);
     }
     SmallVector<Type> runTypes(argTypes.begin(), argTypes.end());
@@ -330,7 +293,7 @@ static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
       Block *block = runFn.addEntryBlock();
       b.setInsertionPointToStart(block);
       Emitter e{b, loc};
-      phase.run(e, bindArgs(*block), block->getArgument(argTypes.size()),
+      phase.run(e, bindArgs(operands, *block), block->getArgument(argTypes.size()),
                 block->getArgument(argTypes.size() + 1));
       func::ReturnOp::create(b, loc);
     }
@@ -411,19 +374,8 @@ LogicalResult LowerToCPU::lightningPhase(LightningOp op,
 }
 
 void LowerToCPU::runOnOperation() {
-  SmallVector<func::FuncOp> kernels;
-  // Kernel functions: those with attn ops.
-  getOperation().walk([&](func::FuncOp func) {
-    bool hasAttn = func.walk([](Operation *op) {
-                         return isa<AttentionOp, LightningOp, ClearOp>(op)
-                                    ? WalkResult::interrupt()
-                                    : WalkResult::advance();
-                       }).wasInterrupted();
-    if (hasAttn)
-      kernels.push_back(func);
-  });
   bool failedAny = false;
-  for (func::FuncOp func : kernels)
+  for (func::FuncOp func : kernelFunctions(getOperation()))
     failedAny |= failed(lowerFunction(func));
   if (failedAny)
     signalPassFailure();

@@ -21,21 +21,37 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::gpucg;
 
+/// Tensor-core operands: f16/bf16 Q, and static head dims D (a multiple of
+/// `dMultiple`) and Dv (a multiple of 16), at most 256 each; `dims` names
+/// the requirement in the error.
+static LogicalResult checkTensorCoreOperands(Operation *op, StringRef chip,
+                                             Value q, Value v,
+                                             int64_t dMultiple,
+                                             StringRef dims) {
+  auto fail = [&](const Twine &msg) {
+    return op->emitOpError() << "(target " << chip << "): " << msg;
+  };
+  auto qType = cast<MemRefType>(q.getType());
+  Type elt = qType.getElementType();
+  int64_t d = qType.getDimSize(3);
+  int64_t dv = cast<MemRefType>(v.getType()).getDimSize(3);
+  if (!elt.isF16() && !elt.isBF16())
+    return fail("tensor cores take f16 or bf16 inputs, got " +
+                llvm::formatv("{0}", elt).str());
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) ||
+      d % dMultiple != 0 || dv % 16 != 0 || d > 256 || dv > 256)
+    return fail(dims);
+  return success();
+}
+
 LogicalResult gpucg::checkGPUAttentionOp(AttentionOp op, StringRef chip) {
   auto fail = [&](const Twine &msg) {
     return op.emitOpError() << "(target " << chip << "): " << msg;
   };
-  auto qType = cast<MemRefType>(op.getQ().getType());
-  Type elt = qType.getElementType();
-  int64_t d = qType.getDimSize(3);
-  int64_t dv = cast<MemRefType>(op.getV().getType()).getDimSize(3);
-  if (!elt.isF16() && !elt.isBF16())
-    return fail("tensor cores take f16 or bf16 inputs, got " +
-                llvm::formatv("{0}", elt).str());
-  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % 16 != 0 ||
-      dv % 16 != 0 || d > 256 || dv > 256)
-    return fail("head dims D and Dv must be static multiples of 16, at most "
-                "256");
+  if (failed(checkTensorCoreOperands(
+          op, chip, op.getQ(), op.getV(), 16,
+          "head dims D and Dv must be static multiples of 16, at most 256")))
+    return failure();
   PatternAttrInterface pattern = op.getPattern();
   if (int64_t block = pattern.getKeyBlock()) {
     int64_t topk = pattern.getRetrievedBlocks();
@@ -59,21 +75,14 @@ LogicalResult gpucg::checkGPUAttentionOp(AttentionOp op, StringRef chip) {
 }
 
 LogicalResult gpucg::checkGPULightningOp(LightningOp op, StringRef chip) {
+  if (failed(checkTensorCoreOperands(
+          op, chip, op.getQ(), op.getV(), 64,
+          "lightning on the GPU needs a static D that is a multiple of 64 (at "
+          "most 256) and a static Dv that is a multiple of 16 (at most 256)")))
+    return failure();
   auto fail = [&](const Twine &msg) {
     return op.emitOpError() << "(target " << chip << "): " << msg;
   };
-  auto qType = cast<MemRefType>(op.getQ().getType());
-  Type elt = qType.getElementType();
-  int64_t d = qType.getDimSize(3);
-  int64_t dv = cast<MemRefType>(op.getV().getType()).getDimSize(3);
-  if (!elt.isF16() && !elt.isBF16())
-    return fail("tensor cores take f16 or bf16 inputs, got " +
-                llvm::formatv("{0}", elt).str());
-  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || d % 64 != 0 ||
-      d > 256 || dv % 16 != 0 || dv > 256)
-    return fail("lightning on the GPU needs a static D that is a multiple of "
-                "64 (at most 256) and a static Dv that is a multiple of 16 "
-                "(at most 256)");
   for (Value st : {op.getStateIn(), op.getStateOut()})
     if (st && cast<MemRefType>(st.getType()).getLayout() &&
         !cast<MemRefType>(st.getType()).getLayout().isIdentity())
@@ -265,19 +274,8 @@ LogicalResult LowerToGPU::lowerFunction(func::FuncOp func,
                                         gpu::GPUModuleOp gpuModule) {
   KernelFunction kf;
   kf.func = func;
-  Block &entry = func.getBody().front();
-  for (Operation &o : entry.without_terminator()) {
-    if (!isa<AttentionOp, LightningOp, ClearOp>(o))
-      return o.emitError() << "the GPU target lowers kernel functions "
-                              "whose body is attn ops only, got "
-                           << o.getName();
-    for (Value operand : o.getOperands())
-      if (!isa<BlockArgument>(operand) ||
-          cast<BlockArgument>(operand).getOwner() != &entry)
-        return o.emitOpError() << "the GPU target lowers kernels whose attn "
-                                  "op works on the function's arguments";
-    kf.ops.push_back(&o);
-  }
+  if (failed(collectKernelOps(func, "GPU", kf.ops)))
+    return failure();
   for (Operation *op : kf.ops) {
     GPUScheduleAttr s = scheduleOf(op);
     if (!s)
@@ -307,12 +305,8 @@ LogicalResult LowerToGPU::lowerFunction(func::FuncOp func,
                               << 3 * kMaxMapRates
                               << " maps fit in a kernel's parameters";
   }
-  if (auto lightning = dyn_cast<LightningOp>(kf.ops.front())) {
-    if (kf.ops.size() != 1)
-      return func.emitError() << "the GPU target lowers a lightning op alone "
-                                 "in its kernel function";
+  if (auto lightning = dyn_cast<LightningOp>(kf.ops.front()))
     return lowerLightning(kf, lightning, gpuModule);
-  }
   return lowerAttention(kf, gpuModule);
 }
 
@@ -329,9 +323,6 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       kf.operands = {a.getQ(), a.getK(), a.getV(), a.getOut(), a.getLse()};
     }
   }
-  if (!first)
-    return func.emitError() << "a kernel function needs an attn.attention "
-                               "or attn.lightning op";
   for (Operation *op : kf.ops)
     if (auto clear = dyn_cast<ClearOp>(op))
       if (clear.getOut() != kf.operands.o || clear.getLse() != kf.operands.lse)
@@ -416,10 +407,7 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       if (numMaps)
         kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
       Block &body = kernel.getBody().front();
-      KernelArgs a;
-      for (auto [roleName, member] : kRoles)
-        if (Value v = kf.operands.*member)
-          a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
+      KernelArgs a = bindArgs(kf.operands, body);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&body);
       Emitter e{b, loc};
@@ -544,11 +532,8 @@ LogicalResult LowerToGPU::lowerLightning(KernelFunction &kf, LightningOp op,
     maxSmem = std::max(maxSmem, smem);
     auto kernel = createKernel(b, loc, entryName, argTypes, c.threads(),
                                k.getCtasPerSm());
-    KernelArgs a;
     Block &body = kernel.getBody().front();
-    for (auto [roleName, member] : kRoles)
-      if (Value v = kf.operands.*member)
-        a.*member = body.getArgument(cast<BlockArgument>(v).getArgNumber());
+    KernelArgs a = bindArgs(kf.operands, body);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&body);
     Emitter e{b, loc};
@@ -606,18 +591,7 @@ LogicalResult LowerToGPU::lowerLightning(KernelFunction &kf, LightningOp op,
 
 void LowerToGPU::runOnOperation() {
   ModuleOp module = getOperation();
-  SmallVector<func::FuncOp> kernels;
-  for (auto func : module.getOps<func::FuncOp>()) {
-    if (func.isExternal())
-      continue;
-    bool hasAttn = func.walk([](Operation *op) {
-                         return isa<AttentionOp, LightningOp, ClearOp>(op)
-                                    ? WalkResult::interrupt()
-                                    : WalkResult::advance();
-                       }).wasInterrupted();
-    if (hasAttn)
-      kernels.push_back(func);
-  }
+  SmallVector<func::FuncOp> kernels = kernelFunctions(module);
   if (kernels.empty())
     return;
   MLIRContext *ctx = module.getContext();
