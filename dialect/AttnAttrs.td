@@ -139,6 +139,10 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
     Lightning-Attention-2 block (`block_n` equal). `cpu` and `features` name
     the LLVM CPU the code is for and the ISA extensions it may use (the
     kernel's metadata: a host without them refuses the kernel).
+    `keys_lo` / `keys_hi`: the op runs only when `keys_lo <= Nk < keys_hi`
+    (0: no bound), so that one kernel function may hold an op per range of
+    sequence lengths, each with its own tiles (tuned variants); together
+    they must cover every Nk.
 
     ```mlir
     attn.attention #attn.causal ins(...) outs(...) {attn.schedule =
@@ -151,7 +155,9 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
                         "int64_t":$vector_width, "int64_t":$mr_keys,
                         "int64_t":$mr_values,
                         StringRefParameter<"LLVM CPU name", "\"\"">:$cpu,
-                        StringRefParameter<"ISA extensions", "\"\"">:$features);
+                        StringRefParameter<"ISA extensions", "\"\"">:$features,
+                        DefaultValuedParameter<"int64_t", "0">:$keys_lo,
+                        DefaultValuedParameter<"int64_t", "0">:$keys_hi);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

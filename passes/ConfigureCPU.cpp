@@ -71,7 +71,7 @@ CPUScheduleAttr ConfigureCPU::decide(Operation *op) const {
       bn = std::clamp<int64_t>(24576 / (4 * headDim) / mrK * mrK, mrK, 384);
   }
   return CPUScheduleAttr::get(ctx, bm, bn, w, mrK, mrValues, targetCpu,
-                              targetFeatures);
+                              targetFeatures, /*keysLo=*/0, /*keysHi=*/0);
 }
 
 void ConfigureCPU::runOnOperation() {
@@ -94,7 +94,7 @@ void ConfigureCPU::runOnOperation() {
       if (mlir::failed(CPUScheduleAttr::verifyInvariants(
               emitError, blockM ? int64_t(blockM) : 2 * vectorWidth,
               blockN ? int64_t(blockN) : int64_t(mrKeys), vectorWidth, mrKeys,
-              mrValues, targetCpu, targetFeatures))) {
+              mrValues, targetCpu, targetFeatures, int64_t(0), int64_t(0)))) {
         failed = true;
         return;
       }

@@ -27,6 +27,9 @@ struct PhaseFns {
   std::function<Value(Emitter &, const KernelArgs &)> count;
   std::function<void(Emitter &, const KernelArgs &, Value begin, Value end)>
       run;
+  /// The phase runs when keysLo <= Nk < keysHi (0: no bound): the op's
+  /// schedule is for that range of sequence lengths.
+  int64_t keysLo = 0, keysHi = 0;
 };
 
 
@@ -195,7 +198,39 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
                });
     });
   };
+  f.keysLo = sched.getKeysLo();
+  f.keysHi = sched.getKeysHi();
   phases.push_back(std::move(f));
+  return success();
+}
+
+/// Ops scheduled for ranges of Nk must cover every Nk between them.
+static LogicalResult checkKeyRanges(func::FuncOp func,
+                                    ArrayRef<AttentionOp> attentions) {
+  SmallVector<std::pair<int64_t, int64_t>> ranges;
+  for (AttentionOp a : attentions)
+    if (CPUScheduleAttr s = getCPUSchedule(a))
+      if (s.getKeysLo() || s.getKeysHi())
+        ranges.push_back({s.getKeysLo(), s.getKeysHi()});
+  if (ranges.empty())
+    return success();
+  if (ranges.size() != attentions.size())
+    return func.emitError() << "an op with no keys_lo / keys_hi would run "
+                               "beside ops scheduled for ranges of Nk";
+  llvm::sort(ranges);
+  int64_t covered = 0; // [0, covered) so far; -1: all
+  for (auto [lo, hi] : ranges) {
+    if (covered < 0 || lo != covered)
+      return func.emitError()
+             << "the cpu_schedule key ranges of the function's ops must "
+                "cover every Nk once, in adjacent ranges [keys_lo, keys_hi) "
+                "from 0 (the last with keys_hi = 0)";
+    covered = hi ? hi : -1;
+  }
+  if (covered >= 0)
+    return func.emitError() << "the cpu_schedule key ranges leave Nk >= "
+                            << covered << " to no op (the last range needs "
+                               "keys_hi = 0)";
   return success();
 }
 
@@ -239,13 +274,17 @@ LogicalResult LowerToCPU::lowerFunction(func::FuncOp func) {
     if (attention.getLse())
       operands.lse = attention.getLse();
   }
+  if (failed(checkKeyRanges(func, attentions)))
+    return failure();
   // The pattern the function computes: the one its ops are pieces of, or
-  // its only op's.
+  // its ops' when they all have one (variants for ranges of Nk).
   std::string patternText;
   llvm::raw_string_ostream os(patternText);
   if (Attribute source = func->getAttr(kSourcePatternAttrName))
     os << source;
-  else if (attentions.size() == 1)
+  else if (llvm::all_of(attentions, [&](AttentionOp a) {
+             return a.getPattern() == attentions.front().getPattern();
+           }))
     os << attentions.front().getPattern();
   emitKernelABI(func, ops, "attention", patternText, operands, phases,
                 targetMeta(sched));
@@ -313,9 +352,21 @@ static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
   }
 
   // Metadata for the runtime core.
+  // Phases for ranges of Nk: one launch line each saying when it runs.
+  attnmeta::KernelMeta meta = targetMeta;
+  if (llvm::any_of(phases, [](const PhaseFns &p) {
+        return p.keysLo || p.keysHi;
+      }))
+    for (auto [pi, phase] : llvm::enumerate(phases)) {
+      attnmeta::Launch l;
+      l.entry = (func.getName() + "__run" + std::to_string(pi)).str();
+      l.keysLo = phase.keysLo;
+      l.keysHi = phase.keysHi;
+      meta.launches.push_back(l);
+    }
   emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),
                  kernelMetaText(opName, pattern, phases.size(), argTypes,
-                                argRoles(entry, operands), targetMeta));
+                                argRoles(entry, operands), meta));
 
   // The kernel itself: every phase in order, serially.
   for (Operation *op : ops)
@@ -323,12 +374,27 @@ static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
   func->removeAttr(kSourcePatternAttrName);
   b.setInsertionPoint(entry.getTerminator());
   SmallVector<Value> args(entry.getArguments());
-  for (auto [countFn, runFn] : llvm::zip(countFns, runFns)) {
-    Value n = func::CallOp::create(b, loc, countFn, args).getResult(0);
-    SmallVector<Value> runArgs = args;
-    runArgs.push_back(arith::ConstantIndexOp::create(b, loc, 0));
-    runArgs.push_back(n);
-    func::CallOp::create(b, loc, runFn, runArgs);
+  for (auto [countFn, runFn, phase] : llvm::zip(countFns, runFns, phases)) {
+    auto callPhase = [&, countFn = countFn, runFn = runFn] {
+      Value n = func::CallOp::create(b, loc, countFn, args).getResult(0);
+      SmallVector<Value> runArgs = args;
+      runArgs.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+      runArgs.push_back(n);
+      func::CallOp::create(b, loc, runFn, runArgs);
+    };
+    if (!phase.keysLo && !phase.keysHi) {
+      callPhase();
+      continue;
+    }
+    // keysLo <= Nk < keysHi, as the runtime decides (LaunchRule.h).
+    Emitter e{b, loc};
+    Value nk = e.dim(bindArgs(operands, entry).k, 2);
+    Value when = e.cmp(arith::CmpIPredicate::sge, nk, e.idx(phase.keysLo));
+    if (phase.keysHi)
+      when = arith::AndIOp::create(
+          b, loc, when,
+          e.cmp(arith::CmpIPredicate::slt, nk, e.idx(phase.keysHi)));
+    e.ifThen(when, callPhase);
   }
   func->setAttr("llvm.emit_c_interface", unitAttr);
 }

@@ -328,8 +328,14 @@ bool parse(const std::string &text, KernelMeta &out, std::string &error) {
       return error = "'phases " + std::to_string(out.phases) + "' but " +
                      std::to_string(launches) + " launch(es)",
              false;
-  } else if (!out.launches.empty() || !out.tensorMaps.empty()) {
-    return error = "launch and tensormap lines need a GPU 'target'", false;
+  } else if (!out.tensorMaps.empty()) {
+    return error = "tensormap lines need a GPU 'target'", false;
+  } else if (!out.launches.empty() &&
+             int64_t(out.launches.size()) != out.phases) {
+    // CPU: optional, one per phase (the condition under which it runs).
+    return error = "'phases " + std::to_string(out.phases) + "' but " +
+                   std::to_string(out.launches.size()) + " launch line(s)",
+           false;
   }
   return true;
 }

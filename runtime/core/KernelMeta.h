@@ -14,7 +14,9 @@
 //   threads N / smem BYTES             GPU: the largest launch's CTA
 //   tile_m N / tile_n N / stages N     tiling (tile_m: rows per CTA)
 //   launch ENTRY SEG PERSEG [THREADS SMEM] [if R | unless R] [keys LO HI]
-//          [ctas LO HI]                one grid each, in order (see Launch)
+//          [ctas LO HI]                GPU: one grid each, in order (see
+//                                      Launch); CPU (optional): one per
+//                                      phase, when it runs (`keys`)
 //   tensormap ROLE COLS ROWS [RATE]    TMA kernels: one CUtensorMap each
 //   arg ROLE DTYPE RANK DIM...         one per kernel argument (-1: dynamic)
 //===----------------------------------------------------------------------===//

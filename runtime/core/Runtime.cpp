@@ -1070,6 +1070,12 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
   if (ctx->cuda)
     return launchCuda(*ctx->cuda, *kernel, args, descs);
   for (size_t p = 0; p < kernel->count.size(); ++p) {
+    // Phases with a condition (schedules tuned per sequence length) run
+    // where it holds.
+    if (!kernel->launches.empty() &&
+        !attnmeta::launchApplies(kernel->launches[p], byRole[0]->shape[2],
+                                 byRole[1]->shape[2], 0))
+      continue;
     int64_t items = countFor(n, kernel->count[p], ptrs.data());
     void *run = kernel->run[p];
     ctx->pool->parallelFor(items, [&](int64_t item) {

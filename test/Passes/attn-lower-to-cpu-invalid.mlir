@@ -47,3 +47,23 @@ func.func @lightning_dynamic_head_dim(%q: !t, %k: !t, %v: !t, %o: !t) {
   return
 }
 
+
+// -----
+
+!t = memref<1x2x16x8xf32>
+// expected-error @+1 {{the cpu_schedule key ranges leave Nk >= 128 to no op (the last range needs keys_hi = 0)}}
+func.func @key_ranges_gap(%q: !t, %k: !t, %v: !t, %o: !t) {
+  attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_hi = 64>}
+  attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 64, keys_hi = 128>}
+  return
+}
+
+// -----
+
+!t = memref<1x2x16x8xf32>
+// expected-error @+1 {{the cpu_schedule key ranges of the function's ops must cover every Nk once}}
+func.func @key_ranges_overlap(%q: !t, %k: !t, %v: !t, %o: !t) {
+  attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_hi = 64>}
+  attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 32>}
+  return
+}

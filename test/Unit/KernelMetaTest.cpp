@@ -250,15 +250,24 @@ static void badValues() {
                (ok ? "success" : err) + "'");
     ++n;
   }
-  // A CPU kernel has no launches.
+  // A CPU kernel's launch lines, when it has them, are one per phase (the
+  // condition under which each runs); no tensor maps.
   KernelMeta m;
   std::string err;
-  expect(!parse(std::string(kCPU) + "launch x 0 1\n", m, err) &&
+  expect(!parse(std::string(kCPU) + "launch x 0 1\nlaunch y 0 1\n", m, err) &&
+             err.find("'phases 1' but 2 launch line(s)") != std::string::npos,
+         "two launches for one CPU phase");
+  expect(parse(std::string(kCPU) + "launch x__run0 0 1 keys 64 0\n", m, err) &&
+             m.launches.size() == 1 && m.launches[0].keysLo == 64 &&
+             launchApplies(m.launches[0], 100, 100, 0) &&
+             !launchApplies(m.launches[0], 40, 40, 0),
+         "a CPU phase for Nk >= 64: " + err);
+  expect(!parse(std::string(kCPU) + "tensormap q 64 64\n", m, err) &&
              err.find("need a GPU 'target'") != std::string::npos,
-         "a launch without a target");
+         "a tensor map without a target");
   expect(!parse("", m, err) && !err.empty(), "empty text");
   expect(!parse(std::string("attn-kernel v1\n\0op x\n", 21), m, err), "NUL");
-  std::printf("bad values: %d refused with their message\n", n + 3);
+  std::printf("bad values: %d refused with their message\n", n + 4);
 }
 
 static void launchRule() {
