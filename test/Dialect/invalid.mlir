@@ -439,3 +439,30 @@ func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
   attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_70", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 1>]>}
   return
 }
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{rows 'segment' and 'rate' must be positive, got 64 and 0}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {rows = #attn.rows<segment = 64, rate = 0, offsets = interleaved>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // A schedule without kernels (verify: "gpu_schedule needs at least one
+  // kernel") does not even parse.
+  // expected-error @+2 {{expected '<'}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = []>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{cpu_schedule 'keys_lo' and 'keys_hi' must be non-negative with keys_lo < keys_hi (0: no bound), got 64 and 32}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 64, keys_hi = 32>}
+  return
+}

@@ -102,3 +102,35 @@ func.func @dilated_not_decomposed(%q: memref<?x?x?x64xf16>, %k: memref<?x?x?x64x
   attn.attention #attn.dilated<segments = [16], rates = [2]> ins(%q, %k, %v : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>) lse(%l : memref<?x?x?xf32>)
   return
 }
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @partly_scheduled(%q: !t, %k: !t, %v: !t, %o: !t, %l: !l) {
+  attn.clear outs(%o : !t) lse(%l : !l) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  // expected-error @below {{has no attn.schedule while other ops of its kernel function have one: schedule all or none}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+// expected-error @below {{the GPU target lowers kernel functions of one attn op, or the pieces of a dilated op}}
+func.func @two_ops(%q: !t, %k: !t, %v: !t, %o: !t) {
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
+  attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @pieces_without_rows(%q: !t, %k: !t, %v: !t, %o: !t, %l: !l) {
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>}
+  // expected-error @below {{the GPU target lowers dilated pieces together: every attention of the function needs #attn.rows}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate}
+  return
+}

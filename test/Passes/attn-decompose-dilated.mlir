@@ -50,3 +50,13 @@ func.func @no_lse(%q: !t, %k: !t, %v: !t, %o: !t) {
   attn.attention #attn.dilated<segments = [16], rates = [2]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
   return
 }
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @accumulate(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  // expected-error @below {{a dilated op cannot itself take 'rows' or 'accumulate'}}
+  attn.attention #attn.dilated<segments = [16], rates = [2]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {accumulate}
+  return
+}

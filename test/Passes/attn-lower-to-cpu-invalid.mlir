@@ -67,3 +67,13 @@ func.func @key_ranges_overlap(%q: !t, %k: !t, %v: !t, %o: !t) {
   attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 32>}
   return
 }
+
+// -----
+
+!t = memref<1x2x16x8xf32>
+// expected-error @+1 {{an op with no keys_lo / keys_hi would run beside ops scheduled for ranges of Nk}}
+func.func @key_ranges_and_none(%q: !t, %k: !t, %v: !t, %o: !t) {
+  attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 64>}
+  attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6>}
+  return
+}

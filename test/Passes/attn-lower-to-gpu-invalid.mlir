@@ -113,3 +113,89 @@ func.func @other_ops(%q: !t, %k: !t, %v: !t, %o: !t) {
   attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
   return
 }
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @clear_by_tma(%q: !t, %k: !t, %v: !t, %o: !t, %l: !l) {
+  // expected-error @below {{clears O and LSE: its kernel loads nothing by TMA}}
+  attn.clear outs(%o : !t) lse(%l : !l) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 1, tma = true>]>}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>, attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @clear_other(%q: !t, %k: !t, %v: !t, %o: !t, %o2: !t, %l: !l) {
+  // expected-error @below {{clears what the function's attentions do not write}}
+  attn.clear outs(%o2 : !t) lse(%l : !l) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>, attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+!l = memref<?x?x?xf32>
+func.func @divides_other_rate(%q: !t, %k: !t, %v: !t, %o: !t, %l: !l) {
+  // expected-error @below {{kernel '': 'divides' must be the rows' rate 2 or its negation}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%l : !l) {accumulate, rows = #attn.rows<segment = 64, rate = 2, offsets = interleaved>, attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, divides = 3>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @divides_whole_rows(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{kernel '': 'divides' applies to strided rows}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, divides = 2>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @cols_on_attention(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{'cols', 'ctas_lo' and 'ctas_hi' are lightning's}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, cols = 32>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x80xf16>
+func.func @tma_d80(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{TMA tiles need D and Dv multiples of 64 and no top-k}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, tma = true>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @wgmma_half_warpgroup(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{wgmma needs whole warpgroups (warps a multiple of 4), block_n a multiple of 8 and no top-k}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 6, block_n = 64, stages = 2, ctas_per_sm = 1, wgmma = true>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+// expected-error @below {{attn.tensor_maps: expected #attn.tensor_map of role q, k or v}}
+func.func @bad_map(%q: !t, %k: !t, %v: !t, %o: !t) attributes {attn.tensor_maps = [#attn.tensor_map<role = "o", box_cols = 64, box_rows = 64, rate = 1>]} {
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2>]>}
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+// expected-error @below {{lightning kernels take no tensor maps}}
+func.func @lightning_maps(%q: !t, %k: !t, %v: !t, %o: !t) attributes {attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 64, rate = 1>]} {
+  attn.lightning ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, cols = 64>]>}
+  return
+}
