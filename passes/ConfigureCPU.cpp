@@ -44,17 +44,15 @@ class ConfigureCPU : public attn::impl::AttnConfigureCPUBase<ConfigureCPU> {
 public:
   using Base::Base;
   void runOnOperation() override;
-
-private:
-  CPUScheduleAttr decide(Operation *op) const;
 };
 
 } // namespace
 
-CPUScheduleAttr ConfigureCPU::decide(Operation *op) const {
+CPUScheduleAttr mlir::attn::decideCPUSchedule(Operation *op,
+                                              const CPUOptions &o) {
   MLIRContext *ctx = op->getContext();
-  int64_t w = vectorWidth, mrK = mrKeys;
-  int64_t bm = blockM, bn = blockN;
+  int64_t w = o.vectorWidth, mrK = o.mrKeys;
+  int64_t bm = o.blockM, bn = o.blockN;
   if (isa<LightningOp>(op)) {
     // Lightning-Attention-2 blocks: square, 64 rows unless told.
     bm = bn = bm ? bm : 64;
@@ -70,8 +68,8 @@ CPUScheduleAttr ConfigureCPU::decide(Operation *op) const {
     if (bn == 0)
       bn = std::clamp<int64_t>(24576 / (4 * headDim) / mrK * mrK, mrK, 384);
   }
-  return CPUScheduleAttr::get(ctx, bm, bn, w, mrK, mrValues, targetCpu,
-                              targetFeatures, /*keysLo=*/0, /*keysHi=*/0);
+  return CPUScheduleAttr::get(ctx, bm, bn, w, mrK, o.mrValues, o.targetCpu,
+                              o.targetFeatures, /*keysLo=*/0, /*keysHi=*/0);
 }
 
 void ConfigureCPU::runOnOperation() {
@@ -98,7 +96,15 @@ void ConfigureCPU::runOnOperation() {
         failed = true;
         return;
       }
-      s = decide(op);
+      CPUOptions o;
+      o.blockM = blockM;
+      o.blockN = blockN;
+      o.vectorWidth = vectorWidth;
+      o.mrKeys = mrKeys;
+      o.mrValues = mrValues;
+      o.targetCpu = targetCpu;
+      o.targetFeatures = targetFeatures;
+      s = decideCPUSchedule(op, o);
       op->setAttr(kScheduleAttrName, s);
     }
     failed |= mlir::failed(checkCPUSchedule(op, s));

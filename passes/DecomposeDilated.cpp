@@ -55,7 +55,10 @@ void DecomposeDilated::runOnOperation() {
     // The kernel metadata names the pattern the function computes.
     if (auto func = op->getParentOfType<func::FuncOp>())
       func->setAttr(kSourcePatternAttrName, dilated);
-    ClearOp::create(b, loc, op.getOut(), op.getLse());
+    auto clear = ClearOp::create(b, loc, op.getOut(), op.getLse());
+    // A CPU schedule for a range of Nk (a tuned variant) clears only there.
+    if (auto s = op->getAttrOfType<CPUScheduleAttr>(kScheduleAttrName))
+      clear->setAttr(kScheduleAttrName, s);
     Attribute local = dilated.getCausal() ? Attribute(CausalAttr::get(ctx))
                                           : Attribute(FullAttr::get(ctx));
     // The scale of the whole op (1/sqrt(D) by default) for every piece.

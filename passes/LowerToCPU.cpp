@@ -104,6 +104,12 @@ PhaseFns LowerToCPU::clearPhase(ClearOp op) {
       });
     });
   };
+  // The clear of a variant for a range of Nk (it carries the pieces'
+  // schedule) runs with them only.
+  if (auto sched = op->getAttrOfType<CPUScheduleAttr>(kScheduleAttrName)) {
+    f.keysLo = sched.getKeysLo();
+    f.keysHi = sched.getKeysHi();
+  }
   return f;
 }
 
@@ -217,7 +223,9 @@ static LogicalResult checkKeyRanges(func::FuncOp func,
   if (ranges.size() != attentions.size())
     return func.emitError() << "an op with no keys_lo / keys_hi would run "
                                "beside ops scheduled for ranges of Nk";
+  // The pieces of one decomposed op share its range.
   llvm::sort(ranges);
+  ranges.erase(llvm::unique(ranges), ranges.end());
   int64_t covered = 0; // [0, covered) so far; -1: all
   for (auto [lo, hi] : ranges) {
     if (covered < 0 || lo != covered)

@@ -49,6 +49,10 @@ LogicalResult checkCPUSchedule(Operation *op, CPUScheduleAttr schedule);
 using CPUOptions = AttnConfigureCPUOptions;
 using GPUOptions = AttnConfigureGPUOptions;
 
+/// The schedule attn-configure-cpu gives `op` (an attention or lightning op)
+/// under `options`: the rule a tuned variant's gaps fall back to.
+CPUScheduleAttr decideCPUSchedule(Operation *op, const CPUOptions &options);
+
 /// attn -> attn without dilated ops (the `decomposed` stage, both targets).
 void buildDecomposePipeline(OpPassManager &pm);
 /// attn -> attn with each op's `attn.schedule` and the functions' tensor

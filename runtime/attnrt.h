@@ -200,6 +200,30 @@ attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                             attn_dtype dtype, int64_t d, int64_t dv,
                             float scale, int with_lse, attn_kernel **out);
 
+/* Tuning (JIT layer; attn-tune is its front end, docs/tuning.md). The
+ * JIT serves tuned schedules automatically: attn_get_kernel builds one
+ * variant per tuned bucket of Nk (powers of two) from the records of this
+ * device and compiler ($ATTN_CACHE_DIR/tuning, else the shipped tables),
+ * and the kernel picks one by Nk at each launch; ATTN_JIT_LOG=1 says which
+ * schedule serves which Nk, and why. */
+typedef struct attn_shape {
+  int64_t batch, heads, kv_heads, nq, nk;
+} attn_shape;
+
+/* Flags of attn_get_kernel_for_shape. */
+#define ATTN_TUNE_ON_MISS 1 /* tune when no record covers the shape */
+
+/* attn_get_kernel for a shape: when no record covers the shape's Nq and Nk
+ * buckets and GQA ratio, and `flags` has ATTN_TUNE_ON_MISS or
+ * $ATTN_AUTOTUNE is 1, tunes the shape first ($ATTN_TUNE_BUDGET seconds,
+ * default 60; CPU contexts, a CUDA context keeps its default) and saves
+ * the record. Otherwise the same as attn_get_kernel. */
+attn_status attn_get_kernel_for_shape(attn_context *ctx, const char *pattern,
+                                      attn_dtype dtype, int64_t d, int64_t dv,
+                                      float scale, int with_lse,
+                                      const attn_shape *shape, int flags,
+                                      attn_kernel **out);
+
 /* Flags of attn_get_lightning_kernel: which optional tensors the kernel
  * takes, in this order after q, k, v, out. */
 #define ATTN_LIGHTNING_SLOPES 1    /* float32 [H] decay slopes (default ALiBi) */

@@ -22,6 +22,8 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/InitAllExtensions.h"
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -231,6 +233,12 @@ std::string pipelineFingerprint(const CompileOptions &options) {
     os << "ptxas " << findPtxas() << "\n";
   }
   pm.printAsTextualPipeline(os);
+  // Tuned variants change the code as much as the options do.
+  for (const tuning::Record &r : options.tuned)
+    os << "\ntuned " << r.key.op << " " << r.key.pattern << " "
+       << r.key.dtype << " " << r.key.d << " " << r.key.dv << " "
+       << r.key.flags << " nq" << r.key.nqBucket << " nk" << r.key.nkBucket
+       << " gqa" << r.key.gqa << " " << r.date << " " << r.schedule;
   return text;
 }
 
@@ -315,27 +323,46 @@ static std::string scaleSuffix(float scale) {
   return buf;
 }
 
+/// " {scale = ..., attn.schedule = ...}" for what is given.
+static std::string attrSuffix(float scale, const std::string &schedule) {
+  if (schedule.empty())
+    return scaleSuffix(scale);
+  std::string s = scaleSuffix(scale);
+  if (s.empty())
+    return " {attn.schedule = " + schedule + "}";
+  s.pop_back(); // the closing brace
+  return s + ", attn.schedule = " + schedule + "}";
+}
+
 std::string attentionKernelSource(const std::string &name,
                                   const std::string &pattern,
                                   const std::string &dtype, int64_t d,
-                                  int64_t dv, bool withLse, float scale) {
+                                  int64_t dv, bool withLse, float scale,
+                                  const std::vector<std::string> &schedules) {
   auto t = [&](int64_t hd) { return viewType(dtype, hd); };
   std::string lse = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>";
   std::string s = "func.func @" + name + "(%q: " + t(d) + ", %k: " + t(d) +
                   ", %v: " + t(dv) + ", %o: " + t(dv);
   if (withLse)
     s += ", %lse: " + lse;
-  s += ") {\n  attn.attention " + pattern + " ins(%q, %k, %v : " + t(d) +
-       ", " + t(d) + ", " + t(dv) + ") outs(%o : " + t(dv) + ")";
-  if (withLse)
-    s += " lse(%lse : " + lse + ")";
-  s += scaleSuffix(scale) + "\n  return\n}\n";
-  return s;
+  s += ") {\n";
+  std::vector<std::string> each = schedules;
+  if (each.empty())
+    each.push_back("");
+  for (const std::string &schedule : each) {
+    s += "  attn.attention " + pattern + " ins(%q, %k, %v : " + t(d) + ", " +
+         t(d) + ", " + t(dv) + ") outs(%o : " + t(dv) + ")";
+    if (withLse)
+      s += " lse(%lse : " + lse + ")";
+    s += attrSuffix(scale, schedule) + "\n";
+  }
+  return s + "  return\n}\n";
 }
 
 std::string lightningKernelSource(const std::string &name,
                                   const std::string &dtype, int64_t d,
-                                  int64_t dv, int flags, float scale) {
+                                  int64_t dv, int flags, float scale,
+                                  const std::vector<std::string> &schedules) {
   auto t = [&](int64_t hd) { return viewType(dtype, hd); };
   std::string st =
       "memref<?x?x" + std::to_string(d) + "x" + std::to_string(dv) + "xf32>";
@@ -355,7 +382,8 @@ std::string lightningKernelSource(const std::string &name,
     tail += " state_out(%kv_out : " + st + ")";
   }
   s += ") {\n  attn.lightning ins(%q, %k, %v : " + t(d) + ", " + t(d) + ", " +
-       t(dv) + ") outs(%o : " + t(dv) + ")" + tail + scaleSuffix(scale) +
+       t(dv) + ") outs(%o : " + t(dv) + ")" + tail +
+       attrSuffix(scale, schedules.empty() ? "" : schedules.front()) +
        "\n  return\n}\n";
   return s;
 }
@@ -423,7 +451,9 @@ std::string emitHeader(ModuleOp module, const std::string &sourceName) {
      << " * Each kernel F runs as phases; phase p has count_p(args) work\n"
      << " * items, run_p(args, begin, end) runs items [begin, end) and may be\n"
      << " * called from several threads on disjoint ranges. Phases must run in\n"
-     << " * order. F(args) runs everything on the calling thread.\n"
+     << " * order, each only where attn_F__phase_runs(p, Nk) holds (tuned\n"
+     << " * variants serve ranges of Nk). F(args) runs everything on the\n"
+     << " * calling thread.\n"
      << " * Memref descriptors: sizes and strides in elements; the innermost\n"
      << " * stride must be 1. */\n"
      << "#ifndef ATTN_KERNELS_H\n#define ATTN_KERNELS_H\n#include <stdint.h>\n"
@@ -433,6 +463,21 @@ std::string emitHeader(ModuleOp module, const std::string &sourceName) {
        << rank << "_DEFINED\ntypedef struct { void *allocated; void *aligned; "
        << "int64_t offset; int64_t sizes[" << rank << "]; int64_t strides["
        << rank << "]; } " << cTypeOfRank(rank) << ";\n#endif\n";
+  // The launch lines of each kernel's metadata.
+  std::map<std::string, std::vector<attnmeta::Launch>> launches;
+  module.walk([&](Operation *g) {
+    auto name = g->getAttrOfType<StringAttr>("sym_name");
+    auto value = g->getAttrOfType<StringAttr>("value");
+    if (!name || !value || !name.getValue().ends_with("__attn_meta"))
+      return;
+    attnmeta::KernelMeta meta;
+    std::string text = value.getValue().str(), error;
+    if (!text.empty() && text.back() == '\0')
+      text.pop_back();
+    if (attnmeta::parse(text, meta, error))
+      launches[name.getValue().drop_back(strlen("__attn_meta")).str()] =
+          meta.launches;
+  });
   module.walk([&](func::FuncOp phasesFn) {
     StringRef fname = phasesFn.getName();
     if (!fname.ends_with("__phases"))
@@ -467,6 +512,23 @@ std::string emitHeader(ModuleOp module, const std::string &sourceName) {
     os << "extern const char " << kernel << "__attn_meta[];\n";
     os << "static inline void attn_" << kernel << "(" << params
        << ") { _mlir_ciface_" << kernel << "(" << args << "); }\n";
+    // When each phase runs: the metadata's launch lines (one per phase of
+    // a kernel with variants for ranges of Nk).
+    os << "static inline int attn_" << kernel
+       << "__phase_runs(int64_t p, int64_t nk) {\n  (void)nk;\n";
+    for (const attnmeta::Launch &l : launches[kernel]) {
+      llvm::StringRef entry(l.entry);
+      size_t at = entry.rfind("__run");
+      int64_t p = 0;
+      if (at == llvm::StringRef::npos ||
+          entry.substr(at + 5).getAsInteger(10, p))
+        continue;
+      os << "  if (p == " << p << ") return nk >= " << l.keysLo;
+      if (l.keysHi)
+        os << " && nk < " << l.keysHi;
+      os << ";\n";
+    }
+    os << "  return 1;\n}\n";
   });
   os << "#ifdef __cplusplus\n}\n#endif\n#endif\n";
   return h;
@@ -816,6 +878,113 @@ bool compileGPU(Stages &stages, const std::string &sourceName) {
 }
 } // namespace
 
+/// "f32", "f16", "bf16" of a memref operand.
+static std::string elementName(Value v) {
+  Type t = cast<MemRefType>(v.getType()).getElementType();
+  return t.isF32() ? "f32" : t.isF16() ? "f16" : t.isBF16() ? "bf16" : "";
+}
+
+/// CompileOptions::tuned: kernel functions whose one attn op the records
+/// match get one op per variant, each with its schedule and range of Nk.
+static bool applyTuning(ModuleOp module, const CompileOptions &options,
+                        const mlir::attn::CPUOptions &cpu,
+                        std::string &error) {
+  using namespace mlir::attn;
+  MLIRContext *ctx = module.getContext();
+  bool ok = true;
+  module.walk([&](func::FuncOp func) {
+    SmallVector<Operation *> ops;
+    func.walk([&](Operation *op) {
+      if (isa<AttentionOp, LightningOp, ClearOp>(op))
+        ops.push_back(op);
+    });
+    if (ops.size() != 1 || isa<ClearOp>(ops.front()) ||
+        ops.front()->hasAttr(kScheduleAttrName))
+      return;
+    Operation *op = ops.front();
+    auto attention = dyn_cast<AttentionOp>(op);
+    auto lightning = dyn_cast<LightningOp>(op);
+    if (attention && (attention.getRows() || attention.getAccumulate()))
+      return;
+    Value q = op->getOperand(0), v = op->getOperand(2);
+    int64_t d = cast<MemRefType>(q.getType()).getDimSize(3);
+    int64_t dv = cast<MemRefType>(v.getType()).getDimSize(3);
+    int64_t flags = 0;
+    if (lightning)
+      flags = (lightning.getSlopes() ? 1 : 0) |
+              (lightning.getStateIn() ? 2 : 0) |
+              (lightning.getStateOut() ? 4 : 0);
+    std::vector<tuning::Record> mine;
+    for (const tuning::Record &r : options.tuned) {
+      const tuning::Key &k = r.key;
+      if (k.op != (attention ? "attention" : "lightning") ||
+          k.dtype != elementName(q) || k.d != d || k.dv != dv ||
+          k.flags != flags || k.target != options.target)
+        continue;
+      if (attention) {
+        Attribute p = parseAttribute(k.pattern, ctx);
+        if (p != Attribute(attention.getPattern()))
+          continue;
+      }
+      mine.push_back(r);
+    }
+    if (mine.empty())
+      return;
+    CPUScheduleAttr def = decideCPUSchedule(op, cpu);
+    std::vector<tuning::Variant> plan =
+        tuning::dispatchPlan(mine, lightning != nullptr);
+    // Adjacent ranges with one schedule (a record that kept the default)
+    // become one variant.
+    SmallVector<CPUScheduleAttr> variants;
+    OpBuilder b(op);
+    for (const tuning::Variant &var : plan) {
+      CPUScheduleAttr s = def;
+      if (var.record) {
+        s = llvm::dyn_cast_or_null<CPUScheduleAttr>(
+            parseAttribute(var.record->schedule, ctx));
+        if (!s) {
+          error = "tuning record for @" + func.getName().str() +
+                  " has no CPU schedule: '" + var.record->schedule + "'";
+          ok = false;
+          return;
+        }
+      }
+      // The tiles of the record, for this compile's CPU and features.
+      int64_t lo = var.keysLo;
+      if (!variants.empty()) {
+        CPUScheduleAttr last = variants.back();
+        if (last.getBlockM() == s.getBlockM() &&
+            last.getBlockN() == s.getBlockN() &&
+            last.getVectorWidth() == s.getVectorWidth() &&
+            last.getMrKeys() == s.getMrKeys() &&
+            last.getMrValues() == s.getMrValues()) {
+          lo = last.getKeysLo();
+          variants.pop_back();
+        }
+      }
+      variants.push_back(CPUScheduleAttr::get(
+          ctx, s.getBlockM(), s.getBlockN(), s.getVectorWidth(),
+          s.getMrKeys(), s.getMrValues(), def.getCpu(), def.getFeatures(), lo,
+          var.keysHi));
+    }
+    // One variant for every Nk: no range at all.
+    if (variants.size() == 1)
+      variants[0] = CPUScheduleAttr::get(
+          ctx, variants[0].getBlockM(), variants[0].getBlockN(),
+          variants[0].getVectorWidth(), variants[0].getMrKeys(),
+          variants[0].getMrValues(), def.getCpu(), def.getFeatures(), 0, 0);
+    for (CPUScheduleAttr s : variants) {
+      Operation *copy = b.clone(*op);
+      copy->setAttr(kScheduleAttrName, s);
+    }
+    op->erase();
+    if (options.tuningLog)
+      options.tuningLog->push_back("@" + func.getName().str() + ": " +
+                                   tuning::describe(plan));
+  });
+  return ok;
+}
+
 bool compile(const std::string &source, const std::string &sourceName,
              Emit emit, const CompileOptions &options, std::string &out,
              std::string &error) {
@@ -848,6 +1017,17 @@ bool compile(const std::string &source, const std::string &sourceName,
   bool gpuTarget = options.target != "cpu";
   if (gpuTarget && options.target != "sm_80" && options.target != "sm_90a")
     return fail("unknown target '" + options.target + "' (cpu, sm_80, sm_90a)");
+  if (!options.tuned.empty() && !gpuTarget) {
+    CPUTarget t;
+    std::string targetError;
+    if (!resolveCPUTarget(options.cpuName, options.cpuFeatures, t,
+                          targetError))
+      return fail(targetError);
+    std::string tuningError;
+    if (!applyTuning(*module, options, cpuPipelineOptions(options, t),
+                     tuningError))
+      return fail(tuningError);
+  }
   std::function<bool(const std::string &)> failFn = fail;
   Stages stages{*module, options, emit, out, failFn};
   bool stop = false;

@@ -7,6 +7,7 @@
 #define ATTN_RUNTIME_JIT_COMPILER_H
 
 #include "passes/Passes.h"
+#include "runtime/jit/Tuning.h"
 
 #include <string>
 #include <vector>
@@ -41,6 +42,14 @@ struct CompileOptions {
   std::string cpuFeatures;
   /// When set, every stage is written there (ATTN_DUMP_DIR).
   std::string dumpDir;
+  /// Tuned schedules (CPU): a kernel function holding one attention or
+  /// lightning op that records match (op, pattern, dtype, D, Dv) gets one
+  /// op per variant of tuning::dispatchPlan, each scheduled for its range
+  /// of Nk (the configure pass's rule fills the gaps); the kernel picks
+  /// one at launch. The caller chose the records (device, compiler).
+  std::vector<tuning::Record> tuned;
+  /// Where compile() says which functions got tuned variants (may be null).
+  std::vector<std::string> *tuningLog = nullptr;
 };
 
 /// A CPU the generated code is for: LLVM's name and feature string, the ISA
@@ -75,17 +84,19 @@ bool compile(const std::string &source, const std::string &sourceName,
              std::string &error);
 
 /// MLIR source of one attention kernel named `name`, as the kernel library
-/// writes them (strided views, dynamic B/H/N, static head dims).
-std::string attentionKernelSource(const std::string &name,
-                                  const std::string &pattern,
-                                  const std::string &dtype, int64_t d,
-                                  int64_t dv, bool withLse, float scale = 0);
+/// writes them (strided views, dynamic B/H/N, static head dims). With
+/// `schedules`, one op per schedule (attn.schedule attribute text, each for
+/// its range of Nk): the tuned variants the kernel dispatches between.
+std::string attentionKernelSource(
+    const std::string &name, const std::string &pattern,
+    const std::string &dtype, int64_t d, int64_t dv, bool withLse,
+    float scale = 0, const std::vector<std::string> &schedules = {});
 
 /// MLIR source of one lightning kernel; flags as ATTN_LIGHTNING_* of the C
 /// API (1 slopes, 2 state in, 4 state out).
-std::string lightningKernelSource(const std::string &name,
-                                  const std::string &dtype, int64_t d,
-                                  int64_t dv, int flags, float scale = 0);
+std::string lightningKernelSource(
+    const std::string &name, const std::string &dtype, int64_t d, int64_t dv,
+    int flags, float scale = 0, const std::vector<std::string> &schedules = {});
 
 /// Everything about `options` that changes generated code, as text: the
 /// target (CPU name and features, or GPU target and ptxas) and the pass

@@ -7,10 +7,14 @@
 #include "runtime/attnrt.h"
 #include "runtime/core/Internal.h"
 #include "runtime/jit/Compiler.h"
+#include "runtime/jit/Jit.h"
+#include "runtime/jit/Tuner.h"
+#include "runtime/jit/Tuning.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/xxhash.h"
 #include "llvm/Support/raw_ostream.h"
@@ -25,6 +29,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <elf.h>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <unistd.h>
@@ -155,24 +160,28 @@ const std::string &privateCacheDir(const std::string &dir,
   return *tmp;
 }
 
-/// Identity of the compiler that generates the code: a hash of the shared
-/// library this code is in (the compiler is linked into it), so a rebuilt
-/// compiler never reuses kernels of an older one. Computed once.
-const std::string &compilerIdentity() {
+} // namespace
+
+const std::string &attn::tuning::compilerStamp() {
+  // A hash of the shared library this code is in (the compiler is linked
+  // into it): a rebuilt compiler never trusts an older one's records.
   static const std::string id = [] {
-    std::string fallback = attn::compilerVersion();
+    std::string version = attn::compilerVersion();
     Dl_info info;
     if (!dladdr(reinterpret_cast<void *>(&attn_get_kernel), &info) ||
         !info.dli_fname)
-      return fallback;
+      return version;
     auto buf = llvm::MemoryBuffer::getFile(info.dli_fname);
     if (!buf)
-      return fallback;
-    return fallback + "-" +
+      return version;
+    return version + "-" +
            llvm::utohexstr(llvm::xxh3_64bits((*buf)->getBuffer()));
   }();
   return id;
 }
+
+
+namespace {
 
 std::mutex cacheMutex;
 std::map<std::string, std::string> memoryCache; // key -> .so path
@@ -200,17 +209,15 @@ attn_status checkRequest(attn_context *ctx, attn_kernel **out,
   return ATTN_OK;
 }
 
-/// The kernel `kernel` of `source`: from memory, the disk cache, or compiled.
-attn_status kernelForSource(attn_context *ctx, const std::string &source,
-                            const std::string &what, attn_kernel **out) {
-  using attnrt::fail;
-  attn::CompileOptions options;
+} // namespace
+
+bool attn::jitTarget(attn_context *ctx, JitTarget &jt, std::string &error) {
+  attn::CompileOptions &options = jt.options;
   // The host CPU, or $ATTN_CPU / $ATTN_CPU_FEATURES (to test the code of
   // another CPU that this host can run).
   attn::CPUTarget cpuTarget;
-  std::string targetError;
-  if (!attn::resolveCPUTarget("", "", cpuTarget, targetError))
-    return fail(ATTN_ERROR_INVALID_ARGUMENT, targetError);
+  if (!attn::resolveCPUTarget("", "", cpuTarget, error))
+    return false;
   options.cpu = attn::cpuOptionsFor(cpuTarget);
   // Overrides for tuning and for testing the other register blocking.
   if (envInt("ATTN_VECTOR_WIDTH", 0) == 16) {
@@ -224,27 +231,74 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
   options.cpu.blockN = envInt("ATTN_BLOCK_N", options.cpu.blockN);
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
+  jt.device = attn::tuning::cpuDeviceName(
+      cpuTarget.name, llvm::join(cpuTarget.required, ","),
+      attn_context_threads(ctx));
   // A CUDA context gets a GPU kernel: a cubin where ptxas is installed, else
   // PTX, which the driver compiles at load.
-  bool gpu = attnrt::isCuda(ctx);
-  attn::Emit emit = attn::Emit::SharedObject;
-  std::string ext = ".so";
-  if (gpu) {
-    options.target =
-        attnrt::cudaComputeCapability(ctx) >= 90 ? "sm_90a" : "sm_80";
+  if (attnrt::isCuda(ctx)) {
+    int cc = attnrt::cudaComputeCapability(ctx);
+    options.target = cc >= 90 ? "sm_90a" : "sm_80";
     options.gpu.warps = envInt("ATTN_GPU_WARPS", options.gpu.warps);
     options.gpu.blockN = envInt("ATTN_BLOCK_N", options.gpu.blockN);
     options.gpu.stages = envInt("ATTN_GPU_STAGES", options.gpu.stages);
     options.gpu.tma = envInt("ATTN_GPU_TMA", 1) != 0;
     options.gpu.warpSpecialize = envInt("ATTN_GPU_WS", 1) != 0;
     bool cubin = !attn::findPtxas().empty();
-    emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
-    ext = cubin ? ".cubin" : ".ptx";
+    jt.emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
+    jt.ext = cubin ? ".cubin" : ".ptx";
+    jt.device = "cuda compute capability " + std::to_string(cc);
   }
+  return true;
+}
+
+bool attn::defaultSchedule(attn_context *ctx, const std::string &source,
+                           std::string &schedule, std::string &error) {
+  JitTarget jt;
+  if (!jitTarget(ctx, jt, error))
+    return false;
+  jt.options.dumpDir.clear();
+  std::string ir;
+  if (!attn::compile(source, "<attn-tune>", attn::Emit::Configured,
+                     jt.options, ir, error))
+    return false;
+  // The first `attn.schedule = #attn...<...>`, brackets balanced.
+  size_t at = ir.find("attn.schedule = #attn.");
+  int depth = 0;
+  bool inString = false;
+  if (at != std::string::npos)
+    for (size_t i = at + std::strlen("attn.schedule = "); i < ir.size(); ++i) {
+      char c = ir[i];
+      if (c == '"')
+        inString = !inString;
+      else if (!inString && c == '<')
+        ++depth;
+      else if (!inString && c == '>' && --depth == 0) {
+        size_t from = at + std::strlen("attn.schedule = ");
+        schedule = ir.substr(from, i + 1 - from);
+        return true;
+      }
+    }
+  error = "the configure pass wrote no attn.schedule";
+  return false;
+}
+
+attn_status attn::jitKernel(attn_context *ctx, const std::string &source,
+                            const std::string &what, attn_kernel **out,
+                            const std::vector<tuning::Record> &tuned) {
+  using attnrt::fail;
+  JitTarget jt;
+  std::string targetError;
+  if (!jitTarget(ctx, jt, targetError))
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, targetError);
+  jt.options.tuned = tuned;
+  const attn::CompileOptions &options = jt.options;
+  attn::Emit emit = jt.emit;
+  const std::string &ext = jt.ext;
   // The key covers everything that changes the code: the compiler's build,
   // the source, and the pipeline as printed with every pass option (the
   // target CPU and its features, or the GPU target and ptxas).
-  std::string key = sha256Hex(compilerIdentity() + "\n" + source + "\n" +
+  std::string key = sha256Hex(attn::tuning::compilerStamp() + "\n" + source + "\n" +
                               attn::pipelineFingerprint(options) + "\n" + ext);
 
   std::string so;
@@ -334,6 +388,57 @@ attn_status kernelForSource(attn_context *ctx, const std::string &source,
   return fail(ATTN_ERROR_INTERNAL, "the JIT cache could not serve " + what);
 }
 
+namespace {
+
+/// The tuning key of a kernel request (the shape's buckets left 0).
+bool requestKey(attn_context *ctx, const std::string &op,
+                const std::string &pattern, attn_dtype dtype, int64_t d,
+                int64_t dv, bool lse, float scale, int flags,
+                attn::tuning::Key &key, std::string &error) {
+  attn::JitTarget jt;
+  if (!attn::jitTarget(ctx, jt, error))
+    return false;
+  key.op = op;
+  key.pattern = pattern;
+  key.dtype = dtypeName(dtype);
+  key.d = d;
+  key.dv = dv;
+  key.lse = lse;
+  key.scale = scale;
+  key.flags = flags;
+  key.target = jt.options.target;
+  key.device = jt.device;
+  key.compiler = attn::tuning::compilerStamp();
+  return true;
+}
+
+/// The tuned records the kernel of `key` dispatches between (none: the
+/// configure pass decides). ATTN_JIT_LOG says which schedule serves which
+/// Nk, and why.
+std::vector<attn::tuning::Record> tunedRecords(const attn::tuning::Key &key,
+                                               const std::string &what) {
+  std::string why;
+  std::vector<attn::tuning::Record> records = attn::tuning::lookup(key, why);
+  if (key.target != "cpu")
+    records.clear(); // GPU schedules are not tuned in process yet
+  if (std::getenv("ATTN_JIT_LOG")) {
+    if (records.empty())
+      std::fprintf(stderr,
+                   "attn-jit: %s: the configure pass's schedule (tuning: "
+                   "%s)\n",
+                   what.c_str(), why.c_str());
+    else
+      std::fprintf(
+          stderr, "attn-jit: %s: tuned schedules by Nk: %s (tuning: %s)\n",
+          what.c_str(),
+          attn::tuning::describe(
+              attn::tuning::dispatchPlan(records, key.op == "lightning"))
+              .c_str(),
+          why.c_str());
+  }
+  return records;
+}
+
 } // namespace
 
 extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
@@ -348,11 +453,19 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
   if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "pattern must be one attribute, got '" + p + "'");
-  return kernelForSource(ctx,
-                         attn::attentionKernelSource("kernel", p,
-                                                     dtypeName(dtype), d, dv,
-                                                     with_lse != 0, scale),
-                         "pattern " + p, out);
+  auto source = [&](const std::vector<std::string> &schedules) {
+    return attn::attentionKernelSource("kernel", p, dtypeName(dtype), d, dv,
+                                       with_lse != 0, scale, schedules);
+  };
+  std::string what = "pattern " + p + " " + dtypeName(dtype) +
+                     " D=" + std::to_string(d) + " Dv=" + std::to_string(dv);
+  attn::tuning::Key key;
+  std::string error;
+  std::vector<attn::tuning::Record> tuned;
+  if (requestKey(ctx, "attention", p, dtype, d, dv, with_lse != 0, scale, 0,
+                 key, error))
+    tuned = tunedRecords(key, what);
+  return attn::jitKernel(ctx, source({}), "pattern " + p, out, tuned);
 }
 
 extern "C" attn_status attn_get_lightning_kernel(attn_context *ctx,
@@ -364,9 +477,79 @@ extern "C" attn_status attn_get_lightning_kernel(attn_context *ctx,
   if (flags & ~7)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "unknown lightning flags " + std::to_string(flags));
-  return kernelForSource(
-      ctx,
-      attn::lightningKernelSource("kernel", dtypeName(dtype), d, dv, flags,
-                                  scale),
-      "lightning attention", out);
+  auto source = [&](const std::vector<std::string> &schedules) {
+    return attn::lightningKernelSource("kernel", dtypeName(dtype), d, dv,
+                                       flags, scale, schedules);
+  };
+  std::string what = std::string("lightning ") + dtypeName(dtype) +
+                     " D=" + std::to_string(d) + " Dv=" + std::to_string(dv);
+  attn::tuning::Key key;
+  std::string error;
+  std::vector<attn::tuning::Record> tuned;
+  if (requestKey(ctx, "lightning", "", dtype, d, dv, false, scale, flags, key,
+                 error))
+    tuned = tunedRecords(key, what);
+  return attn::jitKernel(ctx, source({}), "lightning attention", out, tuned);
+}
+
+extern "C" attn_status attn_get_kernel_for_shape(
+    attn_context *ctx, const char *pattern, attn_dtype dtype, int64_t d,
+    int64_t dv, float scale, int with_lse, const attn_shape *shape, int flags,
+    attn_kernel **out) {
+  if (attn_status s = checkRequest(ctx, out, dtype, d, dv, scale))
+    return s;
+  if (!pattern || !shape)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "null pattern or shape");
+  if (flags & ~ATTN_TUNE_ON_MISS)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "unknown flags " + std::to_string(flags));
+  bool tuneOnMiss = (flags & ATTN_TUNE_ON_MISS) ||
+                    envInt("ATTN_AUTOTUNE", 0) == 1;
+  if (tuneOnMiss) {
+    attn::TuneRequest r;
+    r.pattern = pattern;
+    r.dtype = dtype;
+    r.d = d;
+    r.dv = dv;
+    r.lse = with_lse != 0;
+    r.scale = scale;
+    r.batch = shape->batch;
+    r.heads = shape->heads;
+    r.kvHeads = shape->kv_heads;
+    r.nq = shape->nq;
+    r.nk = shape->nk;
+    r.budgetSeconds = double(envInt("ATTN_TUNE_BUDGET", 60));
+    attn::tuning::Key key;
+    std::string error, why;
+    if (!attn::tuningKey(ctx, r, key, error))
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, error);
+    bool covered = false;
+    for (const attn::tuning::Record &rec : attn::tuning::lookup(key, why))
+      covered |= rec.key.nqBucket == key.nqBucket &&
+                 rec.key.nkBucket == key.nkBucket && rec.key.gqa == key.gqa;
+    bool log = std::getenv("ATTN_JIT_LOG") != nullptr;
+    if (!covered && attnrt::isCuda(ctx)) {
+      if (log)
+        std::fprintf(stderr, "attn-jit: no record for this shape; a CUDA "
+                             "context is not tuned in process (attn-tune "
+                             "--gpu-plan): the default schedule serves\n");
+    } else if (!covered) {
+      if (log)
+        std::fprintf(stderr,
+                     "attn-jit: no record for %s at Nq=%lld Nk=%lld: tuning "
+                     "(budget %.0f s)\n",
+                     pattern, (long long)r.nq, (long long)r.nk,
+                     r.budgetSeconds);
+      attn::TuneResult result;
+      if (attn_status s = attn::tune(ctx, r, result))
+        return s;
+      if (log)
+        std::fprintf(stderr, "attn-jit: tuned in %.1f s: %s (%.2fx the "
+                             "default)\n",
+                     result.seconds, result.record.config.c_str(),
+                     result.record.defaultMs / result.record.medianMs);
+    }
+  }
+  return attn_get_kernel(ctx, pattern, dtype, d, dv, scale, with_lse, out);
 }

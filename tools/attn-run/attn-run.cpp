@@ -8,6 +8,7 @@
 #include "runtime/core/KernelMeta.h"
 #include "runtime/jit/Compiler.h"
 #include "tools/attn-run/Npy.h"
+#include "tools/attn-run/PatternText.h"
 #include "tools/attn-run/Reference.h"
 
 #include "dialect/AttnDialect.h"
@@ -46,7 +47,7 @@ namespace {
 const char *kUsage = R"(usage:
   attn-run --pattern PATTERN --q q.npy --k k.npy --v v.npy [--out o.npy]
            [--lse lse.npy] [--scale S] [--dtype f32|f16|bf16] [--threads N]
-           [--check] [--bench N] [--target cpu|cuda]
+           [--check] [--bench N] [--tune] [--target cpu|cuda]
   attn-run FILE.mlir --entry F --arg q.npy --arg k.npy --arg v.npy
            --out o.npy [--lse lse.npy] [--threads N] [--check] [--bench N]
            (a lightning entry takes --slopes/--state-in/--state-out as its
@@ -75,6 +76,9 @@ PATTERN is the dialect's attribute syntax, e.g.
                 abs and relative error, exits 1 beyond tolerance
                 (f32 1e-5, f16/bf16 1e-2 relative to max |O|)
   --bench N     run N times, print the median time and useful GFLOP/s
+  --tune        tune this shape first when no tuning record covers it
+                (as ATTN_AUTOTUNE=1; $ATTN_TUNE_BUDGET seconds, default 60;
+                attn-tune --help); tuned records are used in any case
   --out FILE    where O goes; optional with --check or --bench. Outputs
                 are written together at the end, or not at all
   --target T    cpu (default) or cuda: the kernel is compiled for the GPU
@@ -223,7 +227,7 @@ struct Options {
   std::vector<std::string> args;
   double scale = 0;
   int threads = 0, bench = 0;
-  bool check = false;
+  bool check = false, tune = false;
 };
 
 Options parseArgs(int argc, char **argv) {
@@ -294,6 +298,8 @@ Options parseArgs(int argc, char **argv) {
       o.bench = int(t);
     } else if (a == "--check") {
       o.check = true;
+    } else if (a == "--tune") {
+      o.tune = true;
     } else if (a == "--target") {
       o.target = value(i);
       if (a.rfind("--target=", 0) == 0)
@@ -339,56 +345,12 @@ Options parseArgs(int argc, char **argv) {
   return o;
 }
 
-/// The pattern's parameters for the reference, from the parsed attribute.
-ref::Pattern refPattern(mlir::Attribute attr) {
-  using namespace mlir::attn;
-  ref::Pattern p;
-  if (isa<FullAttr>(attr)) {
-    p.kind = ref::Pattern::Full;
-  } else if (isa<CausalAttr>(attr)) {
-    p.kind = ref::Pattern::Causal;
-  } else if (auto w = dyn_cast<SlidingWindowAttr>(attr)) {
-    p.kind = ref::Pattern::Window;
-    p.window = w.getWindow();
-  } else if (auto b = dyn_cast<BlockCausalAttr>(attr)) {
-    p.kind = ref::Pattern::BlockCausal;
-    p.block = b.getBlock();
-  } else if (auto d = dyn_cast<DilatedAttr>(attr)) {
-    p.kind = ref::Pattern::Dilated;
-    p.segments.assign(d.getSegments().begin(), d.getSegments().end());
-    p.rates.assign(d.getRates().begin(), d.getRates().end());
-    p.causal = d.getCausal();
-    p.grouped = d.getOffsets() == OffsetMode::grouped;
-  } else if (auto l = dyn_cast<LandmarkAttr>(attr)) {
-    p.kind = ref::Pattern::Landmark;
-    p.block = l.getBlock();
-    p.topk = l.getTopk();
-  }
-  return p;
-}
-
 /// Parses and verifies the pattern text; dies with the parser's message.
 mlir::Attribute parsePattern(mlir::MLIRContext &ctx, const std::string &text) {
-  std::string diag;
-  mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic &d) {
-    if (diag.empty())
-      diag = d.str();
-    return mlir::success();
-  });
-  std::string nestingError;
-  if (!checkNesting(text, "pattern", nestingError))
-    die("invalid pattern: " + nestingError);
-  size_t consumed = 0;
-  mlir::Attribute attr = mlir::parseAttribute(text, &ctx, mlir::Type(),
-                                              &consumed);
-  if (!attr || consumed != text.size())
-    die("invalid pattern '" + text + "'" +
-        (!diag.empty() ? ": " + diag
-         : attr        ? std::string(": text after the attribute")
-                       : std::string(": expected an attribute such as "
-                                            "'#attn.causal' (see --help)")));
-  if (!isa<mlir::attn::PatternAttrInterface>(attr))
-    die("'" + text + "' is not an attention pattern (see --help)");
+  std::string error;
+  mlir::Attribute attr = attn::parsePatternText(ctx, text, error);
+  if (!attr)
+    die(error);
   return attr;
 }
 
@@ -689,9 +651,12 @@ static int run(int argc, char **argv) {
   } else if (o.file.empty()) {
     mlir::Attribute attr = parsePattern(mctx, o.pattern);
     (void)attr;
-    checkKernel(attn_get_kernel(ctx, o.pattern.c_str(), kt, D, Dv,
-                                float(o.scale),
-                                /*with_lse=*/1, &kernel));
+    // With the shape, so that ATTN_AUTOTUNE=1 (or --tune) tunes it on a
+    // miss.
+    attn_shape shape{B, H, Hk, Nq, Nk};
+    checkKernel(attn_get_kernel_for_shape(
+        ctx, o.pattern.c_str(), kt, D, Dv, float(o.scale),
+        /*with_lse=*/1, &shape, o.tune ? ATTN_TUNE_ON_MISS : 0, &kernel));
   } else {
     kernel = loadFileKernel(ctx, o);
   }
@@ -866,8 +831,7 @@ static int run(int argc, char **argv) {
     double median = ms[ms.size() / 2];
     // Lightning: SPEC's block formula at the kernel's block of 64.
     double flops =
-        lightning ? double(B * H) * (2.0 * Nq * 64 * (D + Dv) +
-                                     4.0 * Nq * D * Dv)
+        lightning ? lightningFlops(B, H, Nq, D, Dv)
                   : ref::usefulFlops(pattern, B, H, Nq, Nk, D, Dv);
     std::printf("bench: %s B=%lld H=%lld Hk=%lld Nq=%lld Nk=%lld D=%lld "
                 "Dv=%lld %s threads=%d: median %.3f ms over %d runs "

@@ -15,6 +15,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -144,6 +145,14 @@ static cl::opt<std::string>
                    "+name/-name, e.g. +avx512f or -avx512f (default: "
                    "$ATTN_CPU_FEATURES)"),
           cl::init(""));
+
+static cl::opt<std::string> tuningTable(
+    "tuning", cl::cat(attncCategory),
+    cl::desc("CPU: a tuning table (attn-tune --export; docs/tuning): each "
+             "kernel function whose attention or lightning op it has records "
+             "for gets one variant per tuned bucket of Nk, and the kernel "
+             "picks one by Nk at launch (stderr lists them)"),
+    cl::init(""));
 
 /// The kernels of a kernel file (functions holding an attn op); 0 when it
 /// does not parse here (compile() then says why).
@@ -299,6 +308,25 @@ int main(int argc, char **argv) {
   }
   if (const char *dump = std::getenv("ATTN_DUMP_DIR"))
     options.dumpDir = dump;
+  std::vector<std::string> tuningLog;
+  if (!tuningTable.empty()) {
+    if (gpu)
+      return fail("--tuning takes CPU tables; GPU schedules are not tuned "
+                  "into tables yet");
+    std::string error;
+    if (!llvm::sys::fs::exists(tuningTable))
+      return fail("cannot read the tuning table '" + tuningTable +
+                  "': no such file");
+    int otherFormat = 0;
+    if (!attn::tuning::readFile(tuningTable, options.tuned, error,
+                                &otherFormat))
+      return fail(error);
+    if (otherFormat)
+      return fail("the tuning table '" + tuningTable +
+                  "' has another format version than this compiler's (" +
+                  std::to_string(attn::tuning::kFormatVersion) + ")");
+    options.tuningLog = &tuningLog;
+  }
   if (printPipeline) {
     outs() << attn::pipelineFingerprint(options) << "\n";
     return 0;
@@ -319,6 +347,14 @@ int main(int argc, char **argv) {
                      error)) {
     std::fprintf(stderr, "attnc: error: %s\n", error.c_str());
     return 2;
+  }
+  if (!tuningTable.empty()) {
+    for (const std::string &line : tuningLog)
+      std::fprintf(stderr, "attnc: tuned %s\n", line.c_str());
+    if (tuningLog.empty())
+      std::fprintf(stderr, "attnc: note: no kernel of '%s' matches a record "
+                           "of '%s'\n",
+                   input.c_str(), tuningTable.c_str());
   }
   if (output == "-") {
     outs() << out;
