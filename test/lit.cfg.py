@@ -69,7 +69,7 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
-tools = ["attn-opt", "attn-pattern-test", "attn-meta-test", "attn-run", "attnc", "attn-capi-test",
+tools = ["attn-opt", "attn-pattern-test", "attn-meta-test", "attn-run", "attnc", "attn-tune", "attn-capi-test",
          "attn-cuda-test"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.attn_tools_dir, append_path=True)

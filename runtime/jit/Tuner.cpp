@@ -437,10 +437,11 @@ void Tuner::measureOne(size_t i, bool wrong) {
   CandidateResult &c = out.candidates[i];
   if (!c.verdict.empty() && c.verdict != "default")
     return;
-  // The budget: keep a fifth for the re-timing; a candidate costs about a
-  // compile and five runs.
-  double cost = 0.4 + 5 * runMs / 1000;
-  if (i > 0 && elapsed() + cost > 0.8 * r.budgetSeconds) {
+  // The budget: keep a quarter for the re-timing; a candidate costs about
+  // a compile and its runs.
+  double runs = 1 + std::clamp(300.0 / std::max(runMs, 1e-3), 3.0, 15.0);
+  double cost = 0.4 + runs * runMs / 1000;
+  if (i > 0 && elapsed() + cost > 0.75 * r.budgetSeconds) {
     c.verdict = "skipped";
     c.reason = "out of the time budget";
     return;
@@ -578,7 +579,7 @@ void Tuner::search(const CPUConfig &def) {
 
   if (light) {
     // Lightning-Attention-2 blocks: square.
-    for (int64_t b : {16, 32, 48, 64, 96, 128, 192, 256}) {
+    for (int64_t b : {8, 16, 32, 48, 64, 96, 128, 192, 256}) {
       CPUConfig c = def;
       c.bm = c.bn = b;
       add(c);
@@ -643,14 +644,25 @@ void Tuner::retime() {
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return out.candidates[a].medianMs < out.candidates[b].medianMs;
   });
-  if (order.size() > 3)
-    order.resize(3);
+  // Up to three and the default, as many as three rounds of fit in what is
+  // left of the budget (at least the best and the default).
+  double left = r.budgetSeconds - elapsed();
+  size_t keep = 3;
+  auto roundOf = [&](size_t n) {
+    double ms = out.candidates[0].medianMs;
+    for (size_t j = 0; j < std::min(n, order.size()); ++j)
+      ms += order[j] ? out.candidates[order[j]].medianMs : 0;
+    return ms;
+  };
+  while (keep > 1 && 3 * roundOf(keep) > left * 1000)
+    --keep;
+  if (order.size() > keep)
+    order.resize(keep);
   if (!llvm::is_contained(order, size_t(0)) && out.candidates[0].medianMs > 0)
     order.push_back(0);
   double roundMs = 0;
   for (size_t i : order)
     roundMs += out.candidates[i].medianMs;
-  double left = r.budgetSeconds - elapsed();
   int rounds = int(std::clamp(left * 1000 / std::max(roundMs, 1e-3), 3.0, 9.0));
   std::map<size_t, std::vector<double>> again;
   std::string why;

@@ -1,0 +1,43 @@
+"""Reads and edits tuning record files for the lit tests.
+
+records.py check FILE N   prints the format and one line per record, and
+                          fails unless the file is valid with N records
+records.py set FILE FIELD VALUE
+                          sets FIELD of every record's key (or the file's
+                          "format") to VALUE
+"""
+import json
+import sys
+
+
+def main():
+    cmd, path = sys.argv[1], sys.argv[2]
+    with open(path) as f:
+        doc = json.load(f)
+    if cmd == "check":
+        want = int(sys.argv[3])
+        recs = doc["records"]
+        print(f"format {doc['format']}, {len(recs)} record(s)")
+        for r in recs:
+            k = r["key"]
+            for field in ("schedule", "config", "median_ms", "default_ms", "date", "shape"):
+                assert field in r, field
+            assert r["schedule"].startswith("#attn.cpu_schedule<"), r["schedule"]
+            assert r["median_ms"] > 0 and r["default_ms"] > 0
+            print(f"{k['op']} {k['pattern']} {k['dtype']} D={k['d']} "
+                  f"nq_bucket={k['nq_bucket']} nk_bucket={k['nk_bucket']} "
+                  f"gqa={k['gqa']} target={k['target']}")
+        return 0 if len(recs) == want else 1
+    field, value = sys.argv[3], sys.argv[4]
+    if field == "format":
+        doc["format"] = int(value)
+    else:
+        for r in doc["records"]:
+            r["key"][field] = value
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
