@@ -191,6 +191,17 @@ int attn_kernel_num_args(const attn_kernel *kernel);
 attn_status attn_launch(attn_context *ctx, const attn_kernel *kernel,
                         const attn_tensor *args, int num_args);
 
+/* Times `runs` launches of `kernel` on `args` (as attn_launch takes them)
+ * and writes each run's milliseconds to times_ms[0 .. runs). On a CUDA
+ * context: CUDA events around each launch on the context's stream, and,
+ * with flush_l2, the L2 cache overwritten (a memset of twice its size)
+ * before each run; returns once the last run is done. On a CPU context: the
+ * wall clock of each launch (flush_l2 is ignored; rotate inputs instead).
+ * For tuners and benchmarks: no PyTorch or CUDA runtime needed. */
+attn_status attn_benchmark(attn_context *ctx, const attn_kernel *kernel,
+                           const attn_tensor *args, int num_args, int runs,
+                           int flush_l2, float *times_ms);
+
 /* JIT layer (libattnjit): the kernel for `pattern` (the attn dialect's
  * attribute syntax, e.g. "#attn.sliding_window<window = 256>"), input
  * dtype, head dims D and Dv, score scale (0 means 1/sqrt(D)), with or

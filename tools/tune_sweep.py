@@ -27,15 +27,14 @@ LOCK = "/tmp/attn-build.lock"
 
 # name, pattern (None: lightning), D, sequence lengths
 KERNELS = [
-    ("causal_d64", "#attn.causal", 64, [1024, 2048, 4096, 8192, 16384, 32768]),
+    ("causal_d64", "#attn.causal", 64, [1024, 4096, 16384, 32768]),
     ("causal_d128", "#attn.causal", 128, [1024, 2048, 4096, 8192, 16384, 32768]),
-    ("full_d64", "#attn.full", 64, [1024, 2048, 4096, 8192, 16384, 32768]),
-    ("full_d128", "#attn.full", 128, [1024, 2048, 4096, 8192, 16384, 32768]),
-    ("window1024_d64", "#attn.sliding_window<window = 1024>", 64,
-     [4096, 8192, 16384, 32768]),
+    ("full_d64", "#attn.full", 64, [1024, 4096, 16384, 32768]),
+    ("full_d128", "#attn.full", 128, [1024, 4096, 16384, 32768]),
+    ("window1024_d64", "#attn.sliding_window<window = 1024>", 64, [8192, 32768]),
     ("longnet_d64",
      "#attn.dilated<segments = [2048, 4096, 8192], rates = [1, 2, 4]>", 64,
-     [8192, 16384, 32768]),
+     [16384, 32768]),
     ("lightning_d64", None, 64, [4096, 16384]),
 ]
 STABILITY = ("causal_d64", 4096)

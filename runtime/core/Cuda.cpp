@@ -26,6 +26,7 @@ constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 constexpr int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
+constexpr int CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE = 38;
 constexpr unsigned CU_MEMORYTYPE_HOST = 1;
 
 /// The driver entry points, named as in cuda.h (whose macros map some of
@@ -58,6 +59,13 @@ struct Driver {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, size_t bytes);
   CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes);
   CUresult (*cuPointerGetAttribute)(void *data, int attribute, CUdeviceptr ptr);
+  CUresult (*cuEventCreate)(CUevent *event, unsigned flags);
+  CUresult (*cuEventDestroy)(CUevent event);
+  CUresult (*cuEventRecord)(CUevent event, CUstream stream);
+  CUresult (*cuEventSynchronize)(CUevent event);
+  CUresult (*cuEventElapsedTime)(float *ms, CUevent start, CUevent end);
+  CUresult (*cuMemsetD8Async)(CUdeviceptr ptr, unsigned char value,
+                              size_t count, CUstream stream);
   /// CUDA 12+ only (sm_90a TMA kernels); null on older drivers.
   CUresult (*cuTensorMapEncodeTiled)(
       void *map, int dataType, unsigned rank, void *address,
@@ -156,6 +164,12 @@ void loadDriver() {
       {"cuMemcpyHtoD_v2", &driver.cuMemcpyHtoD},
       {"cuMemcpyDtoH_v2", &driver.cuMemcpyDtoH},
       {"cuPointerGetAttribute", &driver.cuPointerGetAttribute},
+      {"cuEventCreate", &driver.cuEventCreate},
+      {"cuEventDestroy_v2", &driver.cuEventDestroy},
+      {"cuEventRecord", &driver.cuEventRecord},
+      {"cuEventSynchronize", &driver.cuEventSynchronize},
+      {"cuEventElapsedTime", &driver.cuEventElapsedTime},
+      {"cuMemsetD8Async", &driver.cuMemsetD8Async},
   };
   for (const Symbol &s : symbols) {
     void *fn = dlsym(handle, s.name);
@@ -401,6 +415,72 @@ attn_status cuda::synchronize(const Device &device) {
     return s;
   return check(driver.cuStreamSynchronize(device.stream.load()),
                "cuStreamSynchronize");
+}
+
+attn_status cuda::timeLaunches(const Device &device, int runs, bool flushL2,
+                               const std::function<attn_status()> &launch,
+                               std::vector<float> &ms) {
+  ScopedContext scope(device.context);
+  if (attn_status s = scope.status())
+    return s;
+  CUstream stream = device.stream.load();
+  // The L2 flush: a memset of twice the L2 before each run, so no run finds
+  // the previous one's data there.
+  CUdeviceptr flush = 0;
+  size_t flushBytes = 0;
+  if (flushL2) {
+    int l2 = 0;
+    if (attn_status s = check(driver.cuDeviceGetAttribute(
+                                  &l2, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE,
+                                  device.device),
+                              "cuDeviceGetAttribute"))
+      return s;
+    flushBytes = 2 * size_t(std::max(l2, 1 << 20));
+    if (attn_status s = check(driver.cuMemAlloc(&flush, flushBytes),
+                              "cuMemAlloc", "the L2 flush buffer"))
+      return s;
+  }
+  std::vector<CUevent> events(2 * size_t(runs), nullptr);
+  attn_status status = ATTN_OK;
+  for (CUevent &e : events)
+    if (!status)
+      status = check(driver.cuEventCreate(&e, 0), "cuEventCreate");
+  // Everything is queued first; the start event of each run sits after its
+  // flush, so the host's launch overhead hides behind the memset.
+  for (int r = 0; r < runs && !status; ++r) {
+    if (flush)
+      status = check(driver.cuMemsetD8Async(flush, uint8_t(r), flushBytes,
+                                            stream),
+                     "cuMemsetD8Async");
+    if (!status)
+      status = check(driver.cuEventRecord(events[2 * r], stream),
+                     "cuEventRecord");
+    if (!status)
+      status = launch();
+    if (!status)
+      status = check(driver.cuEventRecord(events[2 * r + 1], stream),
+                     "cuEventRecord");
+  }
+  if (!status)
+    status = check(driver.cuEventSynchronize(events.back()),
+                   "cuEventSynchronize");
+  ms.clear();
+  for (int r = 0; r < runs && !status; ++r) {
+    float t = 0;
+    status = check(driver.cuEventElapsedTime(&t, events[2 * r],
+                                             events[2 * r + 1]),
+                   "cuEventElapsedTime");
+    ms.push_back(t);
+  }
+  for (CUevent e : events)
+    if (e)
+      driver.cuEventDestroy(e);
+  if (flush) {
+    // The stream may still use the buffer where a launch failed.
+    driver.cuStreamSynchronize(stream);
+    driver.cuMemFree(flush);
+  }
+  return status;
 }
 
 //===----------------------------------------------------------------------===//

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
 
 /// A device's primary context (the one the CUDA runtime and PyTorch use),
 /// retained while this object lives, and the stream launches go to.
@@ -84,6 +86,13 @@ attn_status launch(const Device &device, const Module &module, size_t index,
 
 /// Waits for the work queued on the device's stream.
 attn_status synchronize(const Device &device);
+
+/// Times `runs` calls of `launch` (which queues work on the device's
+/// stream) with CUDA events, flushing the L2 cache before each when asked;
+/// `ms` gets each run's milliseconds. Waits for the last run.
+attn_status timeLaunches(const Device &device, int runs, bool flushL2,
+                         const std::function<attn_status()> &launch,
+                         std::vector<float> &ms);
 
 /// A CUtensorMap: 128 opaque bytes, 64-byte aligned.
 struct alignas(64) TensorMap {

@@ -12,6 +12,7 @@
 #include "runtime/core/LaunchRule.h"
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -1081,6 +1082,47 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
     ctx->pool->parallelFor(items, [&](int64_t item) {
       runFor(n, run, ptrs.data(), item, item + 1);
     });
+  }
+  return ATTN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Timing
+//===----------------------------------------------------------------------===//
+
+extern "C" attn_status attn_benchmark(attn_context *contextHandle,
+                                      const attn_kernel *kernel,
+                                      const attn_tensor *args, int num_args,
+                                      int runs, int flush_l2,
+                                      float *times_ms) {
+  if (!times_ms)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null argument");
+  if (runs < 1 || runs > 100000)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "runs must be in [1, 100000], got " +
+                            std::to_string(runs));
+  std::shared_ptr<attn_context> ctx = liveContext(contextHandle);
+  if (!ctx)
+    return ATTN_ERROR_INVALID_ARGUMENT;
+  auto launch = [&] {
+    return attn_launch(contextHandle, kernel, args, num_args);
+  };
+  if (ctx->cuda) {
+    std::vector<float> ms;
+    if (attn_status s = attnrt::cuda::timeLaunches(*ctx->cuda, runs,
+                                                   flush_l2 != 0, launch, ms))
+      return s;
+    std::copy(ms.begin(), ms.end(), times_ms);
+    return ATTN_OK;
+  }
+  // CPU launches return when done: the wall clock of each.
+  for (int r = 0; r < runs; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (attn_status s = launch())
+      return s;
+    times_ms[r] = float(std::chrono::duration<double, std::milli>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count());
   }
   return ATTN_OK;
 }

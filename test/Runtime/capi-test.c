@@ -108,6 +108,16 @@ int main(void) {
   s = attn_launch(ctx, kernel, args, 4);
   double err = naiveError(o);
   CHECK(s == ATTN_OK && err < 1e-5, "causal GQA launch, max error %.2e", err);
+  {
+    float ms[3] = {-1, -1, -1};
+    s = attn_benchmark(ctx, kernel, args, 4, 3, 1, ms);
+    CHECK(s == ATTN_OK && ms[0] >= 0 && ms[1] >= 0 && ms[2] >= 0 &&
+              naiveError(o) < 1e-5,
+          "benchmark: 3 timed runs on the CPU");
+    s = attn_benchmark(ctx, kernel, args, 4, 3, 0, NULL);
+    CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "benchmark without times: %s",
+          attn_last_error());
+  }
 
   /* Several threads launching on one context. */
   struct Job jobs[2];

@@ -175,6 +175,20 @@ static int launch(const char *ptx) {
             : synced ? synced
                      : copied));
 
+  /* Event timing with an L2 flush before each run (attn_benchmark). */
+  {
+    float ms[5] = {-1, -1, -1, -1, -1};
+    s = attn_benchmark(ctx, kernel, args, 4, 5, 1, ms);
+    int sane = s == ATTN_OK;
+    for (int r = 0; r < 5; ++r)
+      sane &= ms[r] > 0 && ms[r] < 1000;
+    CHECK(sane, "benchmark: 5 runs with L2 flush, first %.3f ms%s", ms[0],
+          WHY(s));
+    s = attn_benchmark(ctx, kernel, args, 4, 0, 1, ms);
+    CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "benchmark of 0 runs: %s",
+          attn_last_error());
+  }
+
   /* The image from memory, PTX without its NUL, on a second context that is
    * destroyed before the kernel runs (the kernel keeps the device). */
   FILE *f = fopen(ptx, "rb");
