@@ -23,6 +23,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "bin")
+LIB = os.path.join(ROOT, "build", "lib")
 LOCK = "/tmp/attn-build.lock"
 
 # name, pattern (None: lightning), D, sequence lengths
@@ -53,9 +54,23 @@ def run(cmd, env=None, lock=True):
     return p.stdout
 
 
+def snapshot(work):
+    """Copies the tools and libraries the sweep runs, so that a rebuild
+    during the sweep (another compiler stamp) cannot strand its records."""
+    global BIN, LIB
+    dst = os.path.join(work, "snapshot")
+    for sub, names in (("bin", ["attn-tune", "attn-run"]), ("lib", None)):
+        src = os.path.join(ROOT, "build", sub)
+        os.makedirs(os.path.join(dst, sub), exist_ok=True)
+        for n in names or [f for f in os.listdir(src) if ".so" in f]:
+            shutil.copy2(os.path.join(src, n), os.path.join(dst, sub, n))
+    BIN, LIB = os.path.join(dst, "bin"), os.path.join(dst, "lib")
+
+
 def env_with(**kv):
     e = dict(os.environ)
     e.pop("ATTN_AUTOTUNE", None)
+    e["LD_LIBRARY_PATH"] = LIB + ":" + e.get("LD_LIBRARY_PATH", "")
     e.update({k: str(v) for k, v in kv.items()})
     return e
 
@@ -172,6 +187,7 @@ def main():
         a.budget = 15
         kernels = [(n, p, d, ns[:2]) for n, p, d, ns in kernels]
     shutil.rmtree(a.work, ignore_errors=True)
+    snapshot(a.work)
     tuned_cache = os.path.join(a.work, "cache-tuned")
     default_cache = os.path.join(a.work, "cache-default")
     os.makedirs(default_cache, exist_ok=True)

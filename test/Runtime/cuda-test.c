@@ -239,12 +239,26 @@ static int launch(const char *ptx) {
   CHECK(s == ATTN_ERROR_INVALID_ARGUMENT &&
             strstr(attn_last_error(), "(v) must be f32"),
         "wrong dtype: %s", attn_last_error());
+  /* 70000 batches: the inputs repeat one batch (stride 0), the output has
+   * memory of its own (else the overlap check speaks first). */
   memcpy(wrong, args, sizeof wrong);
-  for (int i = 0; i < 4; ++i)
-    wrong[i].shape[0] = 70000;
-  s = attn_launch(ctx, kernel, wrong, 4);
-  CHECK(s == ATTN_ERROR_UNSUPPORTED && strstr(attn_last_error(), "65535"),
-        "batch beyond the grid: %s", attn_last_error());
+  void *bigOut = NULL;
+  size_t bigBytes = (size_t)70000 * H * N * D * sizeof(float);
+  if (attn_device_alloc(ctx, bigBytes, &bigOut) == ATTN_OK) {
+    for (int i = 0; i < 4; ++i) {
+      wrong[i].shape[0] = 70000;
+      if (i < 3)
+        wrong[i].strides[0] = 0;
+    }
+    wrong[3].data = bigOut;
+    s = attn_launch(ctx, kernel, wrong, 4);
+    CHECK(s == ATTN_ERROR_UNSUPPORTED && strstr(attn_last_error(), "65535"),
+          "batch beyond the grid: %s", attn_last_error());
+    attn_device_free(ctx, bigOut);
+  } else {
+    CHECK(0, "batch beyond the grid: cannot allocate %zu bytes: %s", bigBytes,
+          attn_last_error());
+  }
   attn_context *cpu = NULL;
   attn_context_create(ATTN_DEVICE_CPU, 1, &cpu);
   s = attn_launch(cpu, kernel, args, 4);
