@@ -317,14 +317,9 @@ void Tuner::makeInputs() {
   auto in = [&](int64_t heads, int64_t n, int64_t hd) {
     return Buffer(r.dtype, {r.batch, heads, n, hd});
   };
-  size_t setBytes = 0;
-  {
-    ArgSet probe;
-    setBytes = elemSize(r.dtype) *
-               size_t(r.batch) *
-               size_t(r.heads * r.nq * (r.d + r.dv) +
-                      r.kvHeads * r.nk * (r.d + r.dv));
-  }
+  size_t setBytes = elemSize(r.dtype) * size_t(r.batch) *
+                    size_t(r.heads * r.nq * (r.d + r.dv) +
+                           r.kvHeads * r.nk * (r.d + r.dv));
   // Rotating inputs: up to 3 sets within 768 MB, so a run does not find the
   // previous run's data in cache.
   size_t numSets = std::clamp<size_t>((768u << 20) / std::max<size_t>(setBytes, 1),

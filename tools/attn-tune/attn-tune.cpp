@@ -14,6 +14,14 @@
 
 #include "dialect/AttnDialect.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -43,6 +51,8 @@ const char *kUsage = R"(usage:
             [--report FILE.md] [--json FILE.json] [--plot FILE.png]
             [--export TABLE.json] [--quiet]
   attn-tune --lightning [--flags F] ... (the same shape and output options)
+  attn-tune FILE.mlir --entry F ...  (the op of kernel function F: its
+            pattern, dtype, head dims, LSE and scale, or lightning's tensors)
 
 Tunes the CPU schedule of one kernel (tile sizes block_m / block_n, the
 micro-kernel's rows and vector width) for each shape: candidates around the
@@ -77,7 +87,7 @@ Exit status: 0 ok, 2 bad input or a failure (the message says which).
 )";
 
 struct Options {
-  std::string pattern;
+  std::string pattern, file, entry;
   bool lightning = false;
   int flags = 0;
   std::string dtype = "f32";
@@ -115,6 +125,11 @@ Options parse(int argc, char **argv) {
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
+    } else if (a == "--entry") {
+      o.entry = value();
+    } else if (a.size() > 5 && a.compare(a.size() - 5, 5, ".mlir") == 0 &&
+               a[0] != '-') {
+      o.file = a;
     } else if (a == "--pattern") {
       o.pattern = value();
     } else if (a == "--lightning") {
@@ -186,8 +201,15 @@ Options parse(int argc, char **argv) {
       die("unknown argument '" + a + "' (see --help)");
     }
   }
-  if (o.lightning == !o.pattern.empty())
-    die("give one of --pattern P or --lightning (see --help)");
+  if (!o.file.empty()) {
+    if (o.lightning || !o.pattern.empty())
+      die("a kernel file replaces --pattern and --lightning");
+    if (o.entry.empty())
+      die("a kernel file needs --entry F (the function to tune)");
+  } else if (o.lightning == !o.pattern.empty()) {
+    die("give one of --pattern P, --lightning or FILE.mlir --entry F (see "
+        "--help)");
+  }
   if (nq || nk) {
     if (!nq || !nk)
       die("--nq and --nk go together");
@@ -229,6 +251,68 @@ bool writeText(const std::string &path, const std::string &text) {
   return true;
 }
 
+/// A kernel file's function: the request its one attn op makes.
+void fromKernelFile(mlir::MLIRContext &ctx, Options &o) {
+  using namespace mlir;
+  namespace A = mlir::attn;
+  ctx.loadDialect<func::FuncDialect, memref::MemRefDialect>();
+  std::string error;
+  auto buf = llvm::MemoryBuffer::getFile(o.file);
+  if (!buf)
+    die("cannot read '" + o.file + "': " + buf.getError().message());
+  if (!::attn::checkNesting((*buf)->getBuffer().str(), o.file, error))
+    die(error);
+  std::string diag;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    if (diag.empty())
+      diag = d.str();
+    return success();
+  });
+  llvm::SourceMgr sm;
+  sm.AddNewSourceBuffer(std::move(*buf), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sm, &ctx);
+  if (!module)
+    die("cannot parse '" + o.file + "': " + diag);
+  auto fn = module->lookupSymbol<func::FuncOp>(o.entry);
+  if (!fn)
+    die("'" + o.file + "' has no function '" + o.entry + "'");
+  SmallVector<Operation *> ops;
+  fn.walk([&](Operation *op) {
+    if (isa<A::AttentionOp, A::LightningOp, A::ClearOp>(op))
+      ops.push_back(op);
+  });
+  if (ops.size() != 1 || isa<A::ClearOp>(ops[0]))
+    die("@" + o.entry + " must hold one attn.attention or attn.lightning "
+        "op to be tuned, it holds " + std::to_string(ops.size()) + " attn ops");
+  Operation *op = ops[0];
+  auto memref = [&](unsigned i) {
+    return cast<MemRefType>(op->getOperand(i).getType());
+  };
+  Type elt = memref(0).getElementType();
+  o.dtype = elt.isF32() ? "f32" : elt.isF16() ? "f16" : "bf16";
+  o.d = memref(0).getDimSize(3);
+  o.dv = memref(2).getDimSize(3);
+  if (ShapedType::isDynamic(o.d) || ShapedType::isDynamic(o.dv))
+    die("@" + o.entry + " has dynamic head dims; CPU kernels need static ones");
+  if (auto l = dyn_cast<A::LightningOp>(op)) {
+    o.lightning = true;
+    o.flags = (l.getSlopes() ? 1 : 0) | (l.getStateIn() ? 2 : 0) |
+              (l.getStateOut() ? 4 : 0);
+    if (auto s = l.getScaleAttr())
+      o.scale = float(s.getValueAsDouble());
+    return;
+  }
+  auto a = cast<A::AttentionOp>(op);
+  if (a.getRows() || a.getAccumulate())
+    die("@" + o.entry + " holds a piece of a decomposed op (rows or "
+        "accumulate); tune the pattern it came from");
+  llvm::raw_string_ostream os(o.pattern);
+  os << a.getPattern();
+  o.lse = a.getLse() != nullptr;
+  if (auto s = a.getScaleAttr())
+    o.scale = float(s.getValueAsDouble());
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -241,6 +325,8 @@ int main(int argc, char **argv) {
   // The pattern is checked (and its FLOPs counted) before anything runs.
   mlir::MLIRContext mctx;
   mctx.loadDialect<mlir::attn::AttnDialect>();
+  if (!o.file.empty())
+    fromKernelFile(mctx, o);
   attn::ref::Pattern refPattern;
   if (!o.lightning) {
     std::string error;
