@@ -73,7 +73,9 @@ def attention(q, k, v, pattern: str, scale: float, return_lse: bool, out):
                      tuple(s // 4 for s in lse.strides)))
     ctx = rt.context(rt.CPU)[0]
     kern = rt.attention_kernel(ctx, pattern, dq[1], q.shape[3], v.shape[3],
-                               scale, lse is not None)
+                               scale, lse is not None,
+                               (q.shape[0], q.shape[1], k.shape[1],
+                                q.shape[2], k.shape[2]))
     rt.launch(ctx, kern, args, what)
     return (out, lse) if return_lse else out
 

@@ -60,6 +60,13 @@ def _library_dir() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
 
 
+class _Shape(ctypes.Structure):
+    """attn_shape of the C API."""
+    _fields_ = [("batch", ctypes.c_int64), ("heads", ctypes.c_int64),
+                ("kv_heads", ctypes.c_int64), ("nq", ctypes.c_int64),
+                ("nk", ctypes.c_int64)]
+
+
 class _Library:
     def __init__(self) -> None:
         d = _library_dir()
@@ -109,6 +116,10 @@ class _Library:
         jit.attn_get_kernel.restype = i32
         jit.attn_get_kernel.argtypes = [vp, ctypes.c_char_p, i32, i64, i64,
                                         ctypes.c_float, i32, pvp]
+        jit.attn_get_kernel_for_shape.restype = i32
+        jit.attn_get_kernel_for_shape.argtypes = [
+            vp, ctypes.c_char_p, i32, i64, i64, ctypes.c_float, i32,
+            ctypes.POINTER(_Shape), i32, pvp]
         jit.attn_get_lightning_kernel.restype = i32
         jit.attn_get_lightning_kernel.argtypes = [vp, i32, i64, i64,
                                                   ctypes.c_float, i32, pvp]
@@ -193,17 +204,31 @@ kernels: Dict[tuple, int] = {}
 
 
 def attention_kernel(ctx: int, pattern: str, dtype: int, d: int, dv: int,
-                     scale: float, with_lse: bool) -> int:
+                     scale: float, with_lse: bool,
+                     shape: Optional[Tuple[int, int, int, int, int]] = None
+                     ) -> int:
+    """The kernel for the request; with ATTN_AUTOTUNE=1 and the call's
+    shape (B, H, Hk, Nq, Nk), one per tuning bucket, tuned on a miss
+    (docs/tuning.md)."""
     key = (ctx, "attention", pattern, dtype, d, dv, scale, with_lse)
+    base = key
+    tune = shape is not None and os.environ.get("ATTN_AUTOTUNE") == "1"
+    if tune:
+        b, h, hk, nq, nk = shape
+        key = key + (nq.bit_length(), nk.bit_length(), h // max(hk, 1))
     k = kernels.get(key)
     if k is not None:
         return k
     what = f"attn.attention({pattern})"
 
     def jit(lib, h):
+        if tune:
+            return lib.jit.attn_get_kernel_for_shape(
+                ctx, pattern.encode(), dtype, d, dv, scale, int(with_lse),
+                ctypes.byref(_Shape(*shape)), 0, ctypes.byref(h))
         return lib.jit.attn_get_kernel(ctx, pattern.encode(), dtype, d, dv,
                                        scale, int(with_lse), ctypes.byref(h))
-    return _get_kernel(key, what, jit)
+    return _get_kernel(key, what, jit, base)
 
 
 def lightning_kernel(ctx: int, dtype: int, d: int, dv: int, scale: float,
@@ -219,12 +244,14 @@ def lightning_kernel(ctx: int, dtype: int, d: int, dv: int, scale: float,
     return _get_kernel(key, "attn.lightning", jit)
 
 
-def _get_kernel(key: tuple, what: str, jit) -> int:
+def _get_kernel(key: tuple, what: str, jit, base: Optional[tuple] = None
+                ) -> int:
     """The kernel of `key` (context handle first): from $ATTN_KERNEL_DIR when
-    it has it, else from the JIT; remembered in `kernels`."""
+    it has it (looked up by `base`, the key without tuning buckets), else
+    from the JIT; remembered in `kernels`."""
     lib = library()
     ctx = key[0]
-    params = list(key[1:])
+    params = list((base or key)[1:])
     _record(params)
     h = ctypes.c_void_p()
     entry = _precompiled(devices.get(ctx, CPU), params)

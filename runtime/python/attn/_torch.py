@@ -112,7 +112,9 @@ def launch_attention(q, k, v, o, lse, pattern: str, scale: float) -> None:
     kern = rt.kernels.get((ctx, "attention", pattern, dt, D, Dv, scale,
                            with_lse))
     if kern is None:
-        kern = rt.attention_kernel(ctx, pattern, dt, D, Dv, scale, with_lse)
+        kern = rt.attention_kernel(ctx, pattern, dt, D, Dv, scale, with_lse,
+                                   (q.shape[0], q.shape[1], k.shape[1],
+                                    q.shape[2], k.shape[2]))
     buf = ctypes.create_string_buffer(_BUFSIZE)
     if not with_lse:
         _PACK4(buf, 0, q.data_ptr(), dt, 4, *q.shape, *q.stride(),
