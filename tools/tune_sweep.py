@@ -181,7 +181,15 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "docs"))
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "sweep"))
     ap.add_argument("--no-stability", action="store_true")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the table and plot from the last sweep's "
+                         "results (WORK/tuning-cpu.json)")
     a = ap.parse_args()
+    if a.report_only:
+        with open(os.path.join(a.work, "tuning-cpu.json")) as f:
+            saved = json.load(f)
+        write_report(a, saved["rows"], saved["stability"], saved["date"])
+        return
     kernels = [k for k in KERNELS if not a.only or k[0] in a.only.split(",")]
     if a.quick:
         a.budget = 15
@@ -251,11 +259,20 @@ def write_report(a, rows, stability, date):
           "tuned ms | speed-up | tuned GFLOP/s | tuning s |",
           "|---|---:|---:|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
+        # A tuning that kept the default builds the very same kernel: its
+        # ratio is the noise of the measurement.
+        tuned = r["tuned"] if r["tuned"] != r["default"] else "(default kept)"
         md.append(f"| {r['kernel']} | {r['n']} | {r['h']} | {r['default']} | "
-                  f"{r['tuned']} | {r['default_ms']:.3f} | {r['tuned_ms']:.3f} | "
+                  f"{tuned} | {r['default_ms']:.3f} | {r['tuned_ms']:.3f} | "
                   f"{r['default_ms'] / r['tuned_ms']:.2f}x | "
                   f"{r['flops'] / (r['tuned_ms'] * 1e6):.1f} | "
                   f"{r['seconds']:.1f} |")
+    same = [r["default_ms"] / r["tuned_ms"] for r in rows
+            if r["tuned"] == r["default"]]
+    if same:
+        md += ["", f"Noise: where the tuner kept the default (the same kernel "
+               f"timed twice), default/tuned ranged {min(same):.2f}x to "
+               f"{max(same):.2f}x in this run."]
     if stability:
         md += ["", f"Stability: five fresh tunings of {stability['kernel']} at "
                f"N = {stability['n']} (each with an empty cache), their winners "
