@@ -405,21 +405,23 @@ int main(int argc, char **argv) {
                                                 nq, nk, o.d, o.dv);
     const attn::CandidateResult &def = res.candidates[0],
                                 &win = res.candidates[size_t(res.best)];
-    int timed = 0, pruned = 0, rejected = 0, other = 0;
+    int timed = 0, pruned = 0, rejected = 0, failed = 0, skipped = 0;
     for (const attn::CandidateResult &c : res.candidates) {
       timed += c.medianMs > 0;
       pruned += c.verdict == "pruned";
       rejected += c.verdict == "rejected";
-      other += c.verdict == "failed" || c.verdict == "skipped";
+      failed += c.verdict == "failed";
+      skipped += c.verdict == "skipped";
     }
     char head[512];
     snprintf(head, sizeof(head),
              "%s: %s %.3f ms (%.1f GFLOP/s), default %s %.3f ms: %.2fx; %d "
-             "timed, %d pruned, %d rejected, %d failed/skipped, %.1f s%s",
+             "timed, %d pruned, %d rejected, %d failed, %d skipped (budget), "
+             "%.1f s%s",
              shape.c_str(), res.best ? "tuned" : "default kept",
              win.medianMs, flops / (win.medianMs * 1e6), def.config.c_str(),
              def.medianMs, def.medianMs / win.medianMs, timed, pruned,
-             rejected, other, res.seconds,
+             rejected, failed, skipped, res.seconds,
              res.saved ? ", saved" : "");
     std::printf("%s\n", head);
     std::printf("  %-26s %-9s %10s %9s %8s %9s  %s\n", "config", "verdict",
