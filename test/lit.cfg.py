@@ -66,6 +66,9 @@ if subprocess.run([shutil.which("python3") or "python3", "-c",
     config.available_features.add("torch")
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+# Tests compile the configure pass's schedules unless they ask for tuned
+# ones: no shipped tuning tables (docs/tuning) by default.
+config.environment["ATTN_TUNING_TABLES"] = ""
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
