@@ -1,0 +1,74 @@
+"""Parity of attn-model with the independent numpy forward
+(llama_reference.py) on SmolLM2-135M-Instruct: the runner's logits at every
+position of three prompts (the prompt's positions from the prefill, then
+each of 32 greedy decode steps) within 1e-3 relative (f32 against float64)
+and the same 32 greedy tokens.
+
+usage: smollm2_parity.py ATTN_MODEL WEIGHTS.safetensors TMPDIR
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_reference import Reference, smollm2_gguf  # noqa: E402
+
+# SmolLM2's tokenizer (transformers' GGUF loader) on these texts; the ids
+# are written out so that this test needs no tokenizer.
+PROMPTS = {
+    "The three primary colors are": [504, 1296, 3003, 4683, 359],
+    "def fibonacci(n):": [1604, 3987, 46477, 24, 94, 727],
+    "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+    "<|im_start|>assistant\n": [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649,
+                                 47, 2, 198, 1, 520, 9531, 198],
+}
+NEW = 32
+TOL = 1e-3
+
+
+def main():
+    runner, weights, tmp = sys.argv[1:4]
+    os.makedirs(tmp, exist_ok=True)
+    ref = Reference(smollm2_gguf())
+    failed = False
+    for text, ids in PROMPTS.items():
+        path = os.path.join(tmp, "logits.npy")
+        out = subprocess.run(
+            [runner, "--model", weights, "--prompt", " ".join(map(str, ids)),
+             "--max-new-tokens", str(NEW), "--ignore-eos", "--logits", path,
+             "--threads", "2"],
+            capture_output=True, text=True)
+        if out.returncode != 0:
+            print(out.stderr)
+            sys.exit(f"FAIL: attn-model exited with {out.returncode}")
+        tokens = [int(t) for t in out.stdout.split()]
+        got = np.load(path)
+        fed = ids + tokens[:-1]
+        want = ref.logits(fed)
+        assert got.shape == want.shape, (got.shape, want.shape)
+        err = np.abs(got - want).max(-1) / np.abs(want).max(-1)
+        greedy = want[len(ids) - 1:].argmax(-1).tolist()
+        same = greedy == tokens
+        # The margin of each greedy choice in the reference: how far the
+        # runner's error is from flipping a token.
+        top2 = np.sort(want[len(ids) - 1:], -1)[:, -2:]
+        margin = float((top2[:, 1] - top2[:, 0]).min())
+        print(f"{text!r}: {len(fed)} positions, max relative logit error "
+              f"{err.max():.2e} (prompt {err[:len(ids)].max():.2e}, decode "
+              f"{err[len(ids):].max():.2e}); {len(tokens)} greedy tokens "
+              f"{'equal' if same else 'DIFFER'} (smallest top-2 margin "
+              f"{margin:.3f})")
+        if err.max() > TOL or not np.isfinite(got).all():
+            failed = True
+        if not same:
+            print(f"  runner:    {tokens}\n  reference: {greedy}")
+            failed = True
+    if failed:
+        sys.exit("FAIL")
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+//===- CpuOps.cpp - the model's non-attention operations on the CPU -------===//
+// Matmuls are OpenBLAS (sgemm; sgemv for one token, which sgemm does not
+// special-case in the Debian build). RMSNorm, RoPE and SwiGLU are loops:
+// each reads its input once and costs O(n d) against the matmuls'
+// O(n d^2), so at d = 576 no library call would beat the compiler's
+// vectorised loop, and none of BLAS's routines fuses them.
+//===----------------------------------------------------------------------===//
+#include "tools/attn-model/Model.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+using namespace attnmodel;
+
+namespace {
+
+class CpuOps final : public Ops {
+public:
+  explicit CpuOps(int threads) {
+    if (threads > 0)
+      openblas_set_num_threads(threads);
+  }
+  const char *name() const override { return "cpu (OpenBLAS)"; }
+
+  float *alloc(size_t count) override {
+    void *p = nullptr;
+    size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
+      throw Error("out of memory allocating " +
+                  std::to_string(count * sizeof(float)) + " bytes");
+    return static_cast<float *>(p);
+  }
+  void free(float *p) override { std::free(p); }
+  void upload(float *dst, const float *src, size_t count) override {
+    std::memcpy(dst, src, count * sizeof(float));
+  }
+  void download(float *dst, const float *src, size_t count) override {
+    std::memcpy(dst, src, count * sizeof(float));
+  }
+
+  void matmul(const float *x, const float *w, float *y, int64_t n, int64_t in,
+              int64_t out, bool accumulate) override {
+    float beta = accumulate ? 1.0f : 0.0f;
+    if (n == 1)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(out), blasint(in), 1.0f,
+                  w, blasint(in), x, 1, beta, y, 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n),
+                  blasint(out), blasint(in), 1.0f, x, blasint(in), w,
+                  blasint(in), beta, y, blasint(out));
+  }
+
+  void rmsNorm(const float *x, const float *w, float *y, int64_t n, int64_t d,
+               float eps) override {
+    for (int64_t i = 0; i < n; ++i) {
+      const float *xi = x + i * d;
+      float *yi = y + i * d;
+      double ss = 0; // the mean square in double: d terms, no cancellation
+      for (int64_t j = 0; j < d; ++j)
+        ss += double(xi[j]) * xi[j];
+      float r = float(1.0 / std::sqrt(ss / double(d) + double(eps)));
+      for (int64_t j = 0; j < d; ++j)
+        yi[j] = xi[j] * r * w[j];
+    }
+  }
+
+  void rope(float *x, int64_t n, int64_t heads, int64_t dim, int64_t rowStride,
+            int64_t pos0, const float *cos, const float *sin) override {
+    const int64_t half = dim / 2;
+    for (int64_t i = 0; i < n; ++i) {
+      const float *c = cos + (pos0 + i) * half, *s = sin + (pos0 + i) * half;
+      for (int64_t hd = 0; hd < heads; ++hd) {
+        float *v = x + i * rowStride + hd * dim;
+        for (int64_t j = 0; j < half; ++j) {
+          float a = v[j], b = v[j + half];
+          v[j] = a * c[j] - b * s[j];
+          v[j + half] = b * c[j] + a * s[j];
+        }
+      }
+    }
+  }
+
+  void swiglu(const float *gu, float *out, int64_t n, int64_t f) override {
+    for (int64_t i = 0; i < n; ++i) {
+      const float *g = gu + i * 2 * f, *u = g + f;
+      float *o = out + i * f;
+      for (int64_t j = 0; j < f; ++j)
+        o[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+    }
+  }
+
+  void embed(const float *table, const int32_t *ids, int64_t n, int64_t d,
+             float *x) override {
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(x + i * d, table + int64_t(ids[i]) * d, size_t(d) * 4);
+  }
+
+  void copyRows(float *dst, int64_t dstStride, const float *src,
+                int64_t srcStride, int64_t rows, int64_t cols) override {
+    for (int64_t i = 0; i < rows; ++i)
+      std::memcpy(dst + i * dstStride, src + i * srcStride, size_t(cols) * 4);
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Ops> attnmodel::createCpuOps(int threads) {
+  return std::make_unique<CpuOps>(threads);
+}

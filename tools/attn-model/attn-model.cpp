@@ -1,0 +1,364 @@
+//===- attn-model.cpp - run a language model on the attn kernels ----------===//
+// The model runner and the reference integration of the runtime's C API in
+// an engine: loads a Llama-architecture model (convert_gguf.py's safetensors),
+// runs the prompt in one prefill (Nq = prompt length, causal) and then one
+// decode step per token (Nq = 1) against a preallocated KV cache, samples
+// (greedy, or temperature / top-k / top-p with a seed), streams the new token
+// ids to stdout, one per line, and reports prefill and decode tokens/s on
+// stderr. Bad input: one line naming the problem, exit 2.
+//===----------------------------------------------------------------------===//
+#include "runtime/attnrt.h"
+#include "tools/attn-model/Model.h"
+#include "tools/attn-run/Npy.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace attnmodel;
+
+namespace {
+
+const char *kUsage = R"(usage:
+  attn-model --model W.safetensors (--prompt IDS | --prompt-file FILE)
+             [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
+             [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
+             [--pattern P] [--max-tokens N] [--logits out.npy] [--quiet]
+
+Runs a Llama-architecture model (weights from tools/attn-model/convert_gguf.py)
+with every layer's attention on the attn kernels (JIT-compiled on first use
+and cached in $ATTN_CACHE_DIR), matmuls on OpenBLAS. Token ids in, token ids
+out: tools/attn-model/generate.py is the text front end.
+
+  --prompt IDS         prompt token ids, separated by spaces or commas
+  --prompt-file FILE   the same from a file ('-': stdin)
+  --max-new-tokens N   tokens to generate (default 32); stops early at the
+                       model's end-of-sequence token unless --ignore-eos
+  --temperature T      0 (default): greedy; else sample from softmax(l / T)
+  --top-k K            sample among the K most likely tokens (0: all)
+  --top-p P            ... among the smallest set of probability >= P (1: all)
+  --seed S             the sampler's seed (default 0): same seed, same text
+  --threads N          CPU threads for the kernels and OpenBLAS (default: all)
+  --target T           cpu (default); cuda is not there yet
+  --pattern P          the attention pattern (default '#attn.causal'), e.g.
+                       '#attn.sliding_window<window = 4096>'
+  --max-tokens N       KV cache size (default: prompt + new tokens); at most
+                       the model's context length unless the pattern is not
+                       causal
+  --logits FILE        write the logits of every position run (prompt, then
+                       each decode step) as float32 .npy [positions, vocab]
+  --quiet              no report on stderr
+Output: the generated ids on stdout as they come, one per line; the report
+('prefill: N tokens in S s, R tokens/s' and the same for decode) on stderr.
+Exit status: 0 ok, 2 bad input or a failure (one line on stderr).
+)";
+
+struct Options {
+  std::string model, prompt, promptFile, logits, target = "cpu";
+  std::string pattern = "#attn.causal";
+  int64_t maxNew = 32, maxTokens = 0, topK = 0;
+  double temperature = 0, topP = 1;
+  uint64_t seed = 0;
+  int threads = 0;
+  bool ignoreEos = false, quiet = false, havePrompt = false;
+};
+
+int64_t parseInt(const std::string &flag, const std::string &v, int64_t lo,
+                 int64_t hi) {
+  char *end = nullptr;
+  errno = 0;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end || errno || x < lo || x > hi)
+    throw Error(flag + " wants an integer in [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "], got '" + v + "'");
+  return x;
+}
+
+double parseFloat(const std::string &flag, const std::string &v, double lo,
+                  double hi) {
+  char *end = nullptr;
+  errno = 0;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || errno || !(x >= lo && x <= hi))
+    throw Error(flag + " wants a number in [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "], got '" + v + "'");
+  return x;
+}
+
+Options parseArgs(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (a == "--ignore-eos") {
+      o.ignoreEos = true;
+      continue;
+    }
+    if (a == "--quiet") {
+      o.quiet = true;
+      continue;
+    }
+    if (i + 1 >= argc)
+      throw Error(a.rfind("--", 0) == 0 ? a + " needs a value"
+                                        : "unexpected argument '" + a + "'");
+    std::string v = argv[++i];
+    if (a == "--model")
+      o.model = v;
+    else if (a == "--prompt")
+      o.prompt = v, o.havePrompt = true;
+    else if (a == "--prompt-file")
+      o.promptFile = v;
+    else if (a == "--max-new-tokens")
+      o.maxNew = parseInt(a, v, 0, 1 << 24);
+    else if (a == "--max-tokens")
+      o.maxTokens = parseInt(a, v, 1, int64_t(1) << 26);
+    else if (a == "--temperature")
+      o.temperature = parseFloat(a, v, 0, 1e6);
+    else if (a == "--top-k")
+      o.topK = parseInt(a, v, 0, int64_t(1) << 31);
+    else if (a == "--top-p")
+      o.topP = parseFloat(a, v, 1e-9, 1);
+    else if (a == "--seed")
+      o.seed = uint64_t(parseInt(a, v, 0, INT64_MAX));
+    else if (a == "--threads")
+      o.threads = int(parseInt(a, v, 1, 4096));
+    else if (a == "--target")
+      o.target = v;
+    else if (a == "--pattern")
+      o.pattern = v;
+    else if (a == "--logits")
+      o.logits = v;
+    else
+      throw Error("unknown option '" + a + "' (--help lists them)");
+  }
+  if (o.model.empty())
+    throw Error("--model is required (--help for usage)");
+  if (o.havePrompt == !o.promptFile.empty())
+    throw Error("give the prompt's token ids with exactly one of --prompt "
+                "and --prompt-file");
+  if (o.target != "cpu" && o.target != "cuda")
+    throw Error("--target is cpu or cuda, got '" + o.target + "'");
+  return o;
+}
+
+std::vector<int32_t> parseIds(const std::string &text, const std::string &src) {
+  std::vector<int32_t> ids;
+  std::string s = text;
+  std::replace(s.begin(), s.end(), ',', ' ');
+  std::istringstream in(s);
+  std::string tok;
+  while (in >> tok)
+    ids.push_back(int32_t(parseInt("token " + std::to_string(ids.size()) +
+                                       " of " + src,
+                                   tok, 0, INT32_MAX)));
+  if (ids.empty())
+    throw Error(src + " holds no token ids");
+  return ids;
+}
+
+/// Greedy or seeded sampling. The random numbers are a splitmix64 stream
+/// (not std:: distributions, whose output differs between standard
+/// libraries), so a seed gives the same tokens everywhere.
+class Sampler {
+public:
+  Sampler(double temperature, int64_t topK, double topP, uint64_t seed)
+      : temperature(temperature), topK(topK), topP(topP), state(seed) {}
+
+  int32_t next(const float *logits, int64_t vocab) {
+    if (temperature == 0) // ties go to the lowest id
+      return int32_t(std::max_element(logits, logits + vocab) - logits);
+    std::vector<int32_t> order(static_cast<size_t>(vocab));
+    std::iota(order.begin(), order.end(), 0);
+    auto higher = [&](int32_t a, int32_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    };
+    int64_t keep = topK > 0 ? std::min(topK, vocab) : vocab;
+    std::partial_sort(order.begin(), order.begin() + keep, order.end(), higher);
+    order.resize(size_t(keep));
+    std::vector<double> p(order.size());
+    double top = logits[order[0]], sum = 0;
+    for (size_t i = 0; i < order.size(); ++i)
+      sum += p[i] = std::exp((double(logits[order[i]]) - top) / temperature);
+    size_t n = order.size();
+    if (topP < 1) { // the smallest prefix with probability >= topP
+      double acc = 0;
+      for (n = 0; n < order.size();) {
+        acc += p[n++] / sum;
+        if (acc >= topP)
+          break;
+      }
+      sum = std::accumulate(p.begin(), p.begin() + long(n), 0.0);
+    }
+    double u = uniform() * sum;
+    for (size_t i = 0; i < n; ++i) {
+      u -= p[i];
+      if (u < 0)
+        return order[i];
+    }
+    return order[n - 1];
+  }
+
+private:
+  double uniform() { // [0, 1)
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return double(z >> 11) * 0x1.0p-53;
+  }
+  double temperature;
+  int64_t topK;
+  double topP;
+  uint64_t state;
+};
+
+void check(attn_status s, const std::string &what) {
+  if (s != ATTN_OK)
+    throw Error(what + ": " + attn_last_error());
+}
+
+int run(int argc, char **argv) {
+  Options o = parseArgs(argc, argv);
+  std::vector<int32_t> prompt;
+  if (o.havePrompt) {
+    prompt = parseIds(o.prompt, "--prompt");
+  } else {
+    std::stringstream text;
+    if (o.promptFile == "-") {
+      text << std::cin.rdbuf();
+    } else {
+      std::ifstream f(o.promptFile);
+      if (!f)
+        throw Error("cannot read --prompt-file '" + o.promptFile +
+                    "': " + std::strerror(errno));
+      text << f.rdbuf();
+    }
+    prompt = parseIds(text.str(), "--prompt-file '" + o.promptFile + "'");
+  }
+  const int64_t P = int64_t(prompt.size());
+
+  attn_context *ctx = nullptr;
+  if (o.target == "cuda") {
+    // The device first: without a GPU, say so before loading anything.
+    check(attn_context_create(ATTN_DEVICE_CUDA, 0, &ctx), "--target cuda");
+    attn_context_destroy(ctx);
+    throw Error("--target cuda: the model's CUDA operations (cuBLAS, norms, "
+                "RoPE) are not written yet; the attention kernels are "
+                "(docs/model.md)");
+  }
+  check(attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx), "CPU context");
+  struct CtxGuard {
+    attn_context *c;
+    ~CtxGuard() { attn_context_destroy(c); }
+  } guard{ctx};
+  std::unique_ptr<Ops> ops = createCpuOps(o.threads);
+
+  int64_t maxTokens = o.maxTokens ? o.maxTokens : P + std::max<int64_t>(o.maxNew, 1);
+  if (P + o.maxNew > maxTokens + 1)
+    throw Error("the prompt (" + std::to_string(P) + ") and " +
+                std::to_string(o.maxNew) + " new tokens do not fit --max-tokens " +
+                std::to_string(maxTokens));
+  auto tLoad = std::chrono::steady_clock::now();
+  Llama model(o.model, *ops, ctx, o.pattern, maxTokens);
+  const Config &cfg = model.config();
+  double loadSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - tLoad)
+          .count();
+  // Positions past the trained context are only meaningful with a pattern
+  // that bounds how far back a query looks.
+  if (maxTokens > cfg.context && o.pattern == "#attn.causal")
+    throw Error(std::to_string(maxTokens) + " tokens exceed the model's context of " +
+                std::to_string(cfg.context) +
+                " (a local pattern, e.g. --pattern '#attn.sliding_window<window "
+                "= 4096>', may go further)");
+  for (int64_t i = 0; i < P; ++i)
+    if (prompt[size_t(i)] >= cfg.vocab)
+      throw Error("prompt token " + std::to_string(i) + " = " +
+                  std::to_string(prompt[size_t(i)]) +
+                  " is outside the vocabulary [0, " + std::to_string(cfg.vocab) +
+                  ")");
+  if (!o.quiet)
+    std::fprintf(stderr,
+                 "attn-model: %lld layers, %lld/%lld heads of %lld, vocab %lld; "
+                 "weights in %.2f s (attention kernel %s in %.2f s); "
+                 "%s, %d threads\n",
+                 (long long)cfg.layers, (long long)cfg.heads,
+                 (long long)cfg.kvHeads, (long long)cfg.headDim,
+                 (long long)cfg.vocab, loadSeconds, o.pattern.c_str(),
+                 model.kernelSeconds(), ops->name(), attn_context_threads(ctx));
+
+  Sampler sampler(o.temperature, o.topK, o.topP, o.seed);
+  bool allLogits = !o.logits.empty();
+  std::vector<float> logits, allRows;
+  auto t0 = std::chrono::steady_clock::now();
+  model.forward(prompt.data(), P, allLogits, logits);
+  auto t1 = std::chrono::steady_clock::now();
+  if (allLogits)
+    allRows = logits;
+  const float *last = logits.data() + (allLogits ? (P - 1) * cfg.vocab : 0);
+  int64_t generated = 0, steps = 0;
+  auto emit = [&](int32_t id) {
+    std::printf("%d\n", id);
+    std::fflush(stdout);
+    ++generated;
+  };
+  double decodeSeconds = 0;
+  if (o.maxNew > 0) {
+    int32_t next = sampler.next(last, cfg.vocab);
+    emit(next);
+    auto td = std::chrono::steady_clock::now();
+    while (generated < o.maxNew && (o.ignoreEos || next != cfg.eos)) {
+      model.forward(&next, 1, false, logits);
+      ++steps;
+      if (allLogits)
+        allRows.insert(allRows.end(), logits.begin(), logits.end());
+      next = sampler.next(logits.data(), cfg.vocab);
+      emit(next);
+    }
+    decodeSeconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - td)
+            .count();
+  }
+  double prefillSeconds = std::chrono::duration<double>(t1 - t0).count();
+  if (!o.quiet) {
+    std::fprintf(stderr, "attn-model: prefill: %lld tokens in %.4f s, %.1f tokens/s\n",
+                 (long long)P, prefillSeconds, double(P) / prefillSeconds);
+    if (steps > 0)
+      std::fprintf(stderr,
+                   "attn-model: decode: %lld tokens in %.4f s, %.1f tokens/s\n",
+                   (long long)steps, decodeSeconds,
+                   double(steps) / decodeSeconds);
+  }
+  if (allLogits) {
+    std::string error;
+    int64_t rows = int64_t(allRows.size()) / cfg.vocab;
+    if (!attn::writeNpy(o.logits, {rows, cfg.vocab}, allRows, "f32", error))
+      throw Error(error);
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "attn-model: error: %s\n", e.what());
+    return 2;
+  }
+}
