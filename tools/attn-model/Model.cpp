@@ -144,6 +144,10 @@ Llama::Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
                         cfg.headDim, /*scale=default*/ 0.0f, /*with_lse=*/0,
                         &kernel),
         "attention kernel '" + pattern + "'");
+  if (pattern == "#attn.causal" && cfg.heads > cfg.kvHeads)
+    check(attn_get_kernel(ctx, "#attn.full", ATTN_F32, cfg.headDim,
+                          cfg.headDim, 0.0f, 0, &decodeKernel),
+          "attention kernel '#attn.full'");
   kernelTime = std::chrono::duration<double>(
                    std::chrono::steady_clock::now() - t0)
                    .count();
@@ -152,6 +156,8 @@ Llama::Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
 Llama::~Llama() {
   if (kernel)
     attn_kernel_release(kernel);
+  if (decodeKernel)
+    attn_kernel_release(decodeKernel);
   for (float *p : owned)
     ops.free(p);
   for (float *p : {x, h, qkv, att, gu, act, logitsDev})
@@ -192,11 +198,22 @@ void Llama::reserveScratch(int64_t n) {
 void Llama::attention(int layer, const float *qkvRows, float *out, int64_t n) {
   const int64_t D = cfg.headDim, qd = cfg.heads * D,
                 width = qd + 2 * cfg.kvHeads * D, nk = pos + n;
-  attn_tensor args[4] = {
-      view(qkvRows, cfg.heads, n, D, D, width),
-      view(cacheK[layer], cfg.kvHeads, nk, D, maxTokens * D, D),
-      view(cacheV[layer], cfg.kvHeads, nk, D, maxTokens * D, D),
-      view(out, cfg.heads, n, D, D, qd)};
+  attn_tensor k = view(cacheK[layer], cfg.kvHeads, nk, D, maxTokens * D, D),
+              v = view(cacheV[layer], cfg.kvHeads, nk, D, maxTokens * D, D);
+  if (n == 1 && decodeKernel) {
+    // One decode step, causal: the query at the last position sees all nk
+    // keys. The G = H / Hk query heads of a KV head become G rows of one
+    // full attention over that head's keys ([1, Hk, G, D] views, heads G*D
+    // apart): one problem per KV head instead of per query head, which
+    // uses G of the CPU kernel's query lanes instead of one.
+    const int64_t G = cfg.heads / cfg.kvHeads;
+    attn_tensor args[4] = {view(qkvRows, cfg.kvHeads, G, D, G * D, D), k, v,
+                           view(out, cfg.kvHeads, G, D, G * D, D)};
+    check(attn_launch(ctx, decodeKernel, args, 4), "attention launch");
+    return;
+  }
+  attn_tensor args[4] = {view(qkvRows, cfg.heads, n, D, D, width), k, v,
+                         view(out, cfg.heads, n, D, D, qd)};
   check(attn_launch(ctx, kernel, args, 4), "attention launch");
 }
 
@@ -216,11 +233,23 @@ void Llama::forward(const int32_t *ids, int64_t n, bool allLogits,
   const int64_t d = cfg.dModel, D = cfg.headDim, qd = cfg.heads * D,
                 kvd = cfg.kvHeads * D, width = qd + 2 * kvd, f = cfg.ffn;
   const float eps = float(cfg.rmsEps);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point mark = Clock::now();
+  // Adds the time since the last mark to `bucket` (when profiling).
+  auto lap = [&](double &bucket) {
+    if (!profile.enabled)
+      return;
+    Clock::time_point now = Clock::now();
+    bucket += std::chrono::duration<double>(now - mark).count();
+    mark = now;
+  };
   ops.embed(embed, ids, n, d, x);
   for (int64_t l = 0; l < cfg.layers; ++l) {
     const Layer &L = layerWeights[size_t(l)];
     ops.rmsNorm(x, L.attnNorm, h, n, d, eps);
+    lap(profile.other);
     ops.matmul(h, L.wqkv, qkv, n, d, width, /*accumulate=*/false);
+    lap(profile.matmul);
     ops.rope(qkv, n, cfg.heads, D, width, pos, ropeCos, ropeSin);
     ops.rope(qkv + qd, n, cfg.kvHeads, D, width, pos, ropeCos, ropeSin);
     for (int64_t g = 0; g < cfg.kvHeads; ++g) {
@@ -229,12 +258,19 @@ void Llama::forward(const int32_t *ids, int64_t n, bool allLogits,
       ops.copyRows(cacheV[size_t(l)] + (g * maxTokens + pos) * D, D,
                    qkv + qd + kvd + g * D, width, n, D);
     }
+    lap(profile.other);
     attention(int(l), qkv, att, n);
+    lap(profile.attention);
     ops.matmul(att, L.wo, x, n, qd, d, /*accumulate=*/true);
+    lap(profile.matmul);
     ops.rmsNorm(x, L.ffnNorm, h, n, d, eps);
+    lap(profile.other);
     ops.matmul(h, L.wgu, gu, n, d, 2 * f, /*accumulate=*/false);
+    lap(profile.matmul);
     ops.swiglu(gu, act, n, f);
+    lap(profile.other);
     ops.matmul(act, L.wdown, x, n, f, d, /*accumulate=*/true);
+    lap(profile.matmul);
   }
   int64_t rows = allLogits ? n : 1;
   const float *last = x + (n - rows) * d;
@@ -245,8 +281,10 @@ void Llama::forward(const int32_t *ids, int64_t n, bool allLogits,
     logitsDev = ops.alloc(size_t(rows * cfg.vocab));
     logitsRows = rows;
   }
+  lap(profile.other);
   ops.matmul(h, output, logitsDev, rows, d, cfg.vocab, /*accumulate=*/false);
   logits.resize(size_t(rows * cfg.vocab));
   ops.download(logits.data(), logitsDev, logits.size());
+  lap(profile.logits);
   pos += n;
 }

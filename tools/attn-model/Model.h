@@ -89,6 +89,15 @@ public:
   /// Forgets the cached tokens.
   void reset() { pos = 0; }
 
+  /// Where the time goes: seconds per kind of operation (matmul, attention,
+  /// logits, other), summed over forward() calls while `enabled`. Times are
+  /// host wall-clock around each call: right on the CPU, where every
+  /// operation has finished when it returns (a CUDA Ops must synchronise).
+  struct Profile {
+    bool enabled = false;
+    double matmul = 0, attention = 0, logits = 0, other = 0;
+  } profile;
+
 private:
   struct Layer {
     float *attnNorm, *wqkv, *wo, *ffnNorm, *wgu, *wdown;
@@ -102,6 +111,10 @@ private:
   Ops &ops;
   attn_context *ctx;
   attn_kernel *kernel = nullptr;
+  // Decode steps of a causal model: one query sees every cached key, so the
+  // query heads that share a KV head run as the rows of one full-attention
+  // problem (see attention()). Null for other patterns.
+  attn_kernel *decodeKernel = nullptr;
   double kernelTime = 0;
   std::vector<float *> owned;
   float *embed = nullptr, *outNorm = nullptr, *output = nullptr;

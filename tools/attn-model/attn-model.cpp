@@ -33,7 +33,8 @@ const char *kUsage = R"(usage:
   attn-model --model W.safetensors (--prompt IDS | --prompt-file FILE)
              [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
-             [--pattern P] [--max-tokens N] [--logits out.npy] [--quiet]
+             [--pattern P] [--max-tokens N] [--logits out.npy] [--profile]
+             [--quiet]
 
 Runs a Llama-architecture model (weights from tools/attn-model/convert_gguf.py)
 with every layer's attention on the attn kernels (JIT-compiled on first use
@@ -57,6 +58,8 @@ out: tools/attn-model/generate.py is the text front end.
                        causal
   --logits FILE        write the logits of every position run (prompt, then
                        each decode step) as float32 .npy [positions, vocab]
+  --profile            add where the time went (matmuls, attention,
+                       logits, the rest) to the report, per phase
   --quiet              no report on stderr
 Output: the generated ids on stdout as they come, one per line; the report
 ('prefill: N tokens in S s, R tokens/s' and the same for decode) on stderr.
@@ -70,7 +73,7 @@ struct Options {
   double temperature = 0, topP = 1;
   uint64_t seed = 0;
   int threads = 0;
-  bool ignoreEos = false, quiet = false, havePrompt = false;
+  bool ignoreEos = false, quiet = false, profile = false, havePrompt = false;
 };
 
 int64_t parseInt(const std::string &flag, const std::string &v, int64_t lo,
@@ -112,6 +115,10 @@ Options parseArgs(int argc, char **argv) {
     }
     if (a == "--quiet") {
       o.quiet = true;
+      continue;
+    }
+    if (a == "--profile") {
+      o.profile = true;
       continue;
     }
     if (i + 1 >= argc)
@@ -306,9 +313,12 @@ int run(int argc, char **argv) {
   Sampler sampler(o.temperature, o.topK, o.topP, o.seed);
   bool allLogits = !o.logits.empty();
   std::vector<float> logits, allRows;
+  model.profile.enabled = o.profile;
   auto t0 = std::chrono::steady_clock::now();
   model.forward(prompt.data(), P, allLogits, logits);
   auto t1 = std::chrono::steady_clock::now();
+  Llama::Profile prefillProfile = model.profile;
+  model.profile = Llama::Profile{o.profile};
   if (allLogits)
     allRows = logits;
   const float *last = logits.data() + (allLogits ? (P - 1) * cfg.vocab : 0);
@@ -336,14 +346,29 @@ int run(int argc, char **argv) {
             .count();
   }
   double prefillSeconds = std::chrono::duration<double>(t1 - t0).count();
+  auto breakdown = [&](const Llama::Profile &p, double total) {
+    if (!o.profile)
+      return;
+    std::fprintf(stderr,
+                 "attn-model:   matmuls %.1f%%, attention %.1f%%, logits "
+                 "%.1f%%, norms/RoPE/SwiGLU/cache %.1f%%, sampling and "
+                 "the rest %.1f%%\n",
+                 100 * p.matmul / total, 100 * p.attention / total,
+                 100 * p.logits / total, 100 * p.other / total,
+                 100 * (total - p.matmul - p.attention - p.logits - p.other) /
+                     total);
+  };
   if (!o.quiet) {
     std::fprintf(stderr, "attn-model: prefill: %lld tokens in %.4f s, %.1f tokens/s\n",
                  (long long)P, prefillSeconds, double(P) / prefillSeconds);
-    if (steps > 0)
+    breakdown(prefillProfile, prefillSeconds);
+    if (steps > 0) {
       std::fprintf(stderr,
                    "attn-model: decode: %lld tokens in %.4f s, %.1f tokens/s\n",
                    (long long)steps, decodeSeconds,
                    double(steps) / decodeSeconds);
+      breakdown(model.profile, decodeSeconds);
+    }
   }
   if (allLogits) {
     std::string error;
