@@ -12,7 +12,7 @@ config.suffixes = [".mlir", ".test"]
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt",
                    "make_inputs.py", "make_bad_inputs.py", "reference.py",
                    "test_reference.py", "cpu_matrix.py", "gpu_matrix.py",
-                   "bench_cpu.py", "bench_gpu.py", "compare_cpu.py",
+                   "bench_cpu.py", "bench_gpu.py", "compare_cpu.py", "bench_model.py",
                    "llama_reference.py", "smollm2_parity.py", "make_test_models.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")

