@@ -2,7 +2,8 @@
 (llama_reference.py) on SmolLM2-135M-Instruct: the runner's logits at every
 position of three prompts (the prompt's positions from the prefill, then
 each of 32 greedy decode steps) within 1e-3 relative (f32 against float64)
-and the same 32 greedy tokens.
+and the same 32 greedy tokens; and the same after a prompt of 600 random
+ids, where decoding splits the keys.
 
 usage: smollm2_parity.py ATTN_MODEL WEIGHTS.safetensors TMPDIR
 """
@@ -24,6 +25,9 @@ PROMPTS = {
     "<|im_start|>assistant\n": [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649,
                                  47, 2, 198, 1, 520, 9531, 198],
 }
+# 600 seeded random ids: the decode steps then see 600..631 keys, which the
+# runner splits into two parts plus 0 or 1 left over (split-KV decoding).
+LONG = [int(t) for t in np.random.default_rng(1).integers(3, 49152, 600)]
 NEW = 32
 TOL = 1e-3
 
@@ -33,7 +37,7 @@ def main():
     os.makedirs(tmp, exist_ok=True)
     ref = Reference(smollm2_gguf())
     failed = False
-    for text, ids in PROMPTS.items():
+    for text, ids in list(PROMPTS.items()) + [("600 random ids", LONG)]:
         path = os.path.join(tmp, "logits.npy")
         out = subprocess.run(
             [runner, "--model", weights, "--prompt", " ".join(map(str, ids)),

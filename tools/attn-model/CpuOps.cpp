@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -90,6 +91,29 @@ public:
       float *o = out + i * f;
       for (int64_t j = 0; j < f; ++j)
         o[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+    }
+  }
+
+  void mergePartials(const float *o, const float *lse, int64_t parts,
+                     int64_t rows, int64_t dim, float *out) override {
+    for (int64_t r = 0; r < rows; ++r) {
+      float m = -INFINITY;
+      for (int64_t p = 0; p < parts; ++p)
+        m = std::max(m, lse[p * rows + r]);
+      float *y = out + r * dim;
+      std::fill(y, y + dim, 0.0f);
+      if (m == -INFINITY) // no key anywhere: SPEC's empty row
+        continue;
+      float total = 0;
+      for (int64_t p = 0; p < parts; ++p) {
+        float w = std::exp(lse[p * rows + r] - m);
+        total += w;
+        const float *x = o + (p * rows + r) * dim;
+        for (int64_t j = 0; j < dim; ++j)
+          y[j] += w * x[j];
+      }
+      for (int64_t j = 0; j < dim; ++j)
+        y[j] /= total;
     }
   }
 

@@ -7,12 +7,17 @@
 //===----------------------------------------------------------------------===//
 #include "tools/attn-model/Model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
 using namespace attnmodel;
 
 namespace {
+
+// Split-KV decoding: a decode step's keys are cut into up to kMaxSplits
+// parts of at least kSplitKeys, run as the batch of one launch, and merged.
+constexpr int64_t kMaxSplits = 16, kSplitKeys = 256;
 
 void check(attn_status s, const std::string &what) {
   if (s != ATTN_OK)
@@ -144,10 +149,15 @@ Llama::Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
                         cfg.headDim, /*scale=default*/ 0.0f, /*with_lse=*/0,
                         &kernel),
         "attention kernel '" + pattern + "'");
-  if (pattern == "#attn.causal" && cfg.heads > cfg.kvHeads)
+  if (pattern == "#attn.causal") {
     check(attn_get_kernel(ctx, "#attn.full", ATTN_F32, cfg.headDim,
-                          cfg.headDim, 0.0f, 0, &decodeKernel),
+                          cfg.headDim, 0.0f, /*with_lse=*/1, &decodeKernel),
           "attention kernel '#attn.full'");
+    partO = ops.alloc(size_t((kMaxSplits + 1) * cfg.heads * cfg.headDim));
+    partL = ops.alloc(size_t((kMaxSplits + 1) * cfg.heads));
+    owned.push_back(partO);
+    owned.push_back(partL);
+  }
   kernelTime = std::chrono::duration<double>(
                    std::chrono::steady_clock::now() - t0)
                    .count();
@@ -202,14 +212,54 @@ void Llama::attention(int layer, const float *qkvRows, float *out, int64_t n) {
               v = view(cacheV[layer], cfg.kvHeads, nk, D, maxTokens * D, D);
   if (n == 1 && decodeKernel) {
     // One decode step, causal: the query at the last position sees all nk
-    // keys. The G = H / Hk query heads of a KV head become G rows of one
-    // full attention over that head's keys ([1, Hk, G, D] views, heads G*D
-    // apart): one problem per KV head instead of per query head, which
-    // uses G of the CPU kernel's query lanes instead of one.
+    // keys. Two things make that fast on kernels built for long query
+    // blocks:
+    //  - the G = H / Hk query heads of a KV head become G rows of one full
+    //    attention over that head's keys ([.., Hk, G, D] views, heads G*D
+    //    apart), so a problem fills G of the CPU kernel's query lanes;
+    //  - the keys are split into S parts of c (FlashDecoding): the parts are
+    //    the batch dimension of one launch (Q repeated by a batch stride of
+    //    0, K and V as [S, Hk, c, D] views of the cache, rows c*D apart),
+    //    so S*Hk problems spread over the threads; the nk - S*c left over
+    //    run as one more part, and the parts merge by log-sum-exp.
     const int64_t G = cfg.heads / cfg.kvHeads;
-    attn_tensor args[4] = {view(qkvRows, cfg.kvHeads, G, D, G * D, D), k, v,
-                           view(out, cfg.kvHeads, G, D, G * D, D)};
-    check(attn_launch(ctx, decodeKernel, args, 4), "attention launch");
+    const int64_t S = std::max<int64_t>(1, std::min(kMaxSplits, nk / kSplitKeys));
+    const int64_t c = nk / S, rest = nk - S * c;
+    auto lse = [&](float *p, int64_t parts) {
+      attn_tensor t{};
+      t.data = p;
+      t.dtype = ATTN_F32;
+      t.rank = 3;
+      int64_t shape[3] = {parts, cfg.kvHeads, G};
+      int64_t strides[3] = {cfg.heads, G, 1};
+      for (int i = 0; i < 3; ++i) {
+        t.shape[i] = shape[i];
+        t.strides[i] = strides[i];
+      }
+      return t;
+    };
+    attn_tensor q = view(qkvRows, cfg.kvHeads, G, D, G * D, D);
+    q.shape[0] = S;
+    q.strides[0] = 0;
+    attn_tensor ks = view(cacheK[layer], cfg.kvHeads, c, D, maxTokens * D, D),
+                vs = view(cacheV[layer], cfg.kvHeads, c, D, maxTokens * D, D);
+    ks.shape[0] = vs.shape[0] = S;
+    ks.strides[0] = vs.strides[0] = c * D;
+    attn_tensor o = view(partO, cfg.kvHeads, G, D, G * D, D);
+    o.shape[0] = S;
+    o.strides[0] = cfg.heads * D;
+    attn_tensor args[5] = {q, ks, vs, o, lse(partL, S)};
+    check(attn_launch(ctx, decodeKernel, args, 5), "attention launch");
+    if (rest > 0) {
+      attn_tensor tail[5] = {
+          view(qkvRows, cfg.kvHeads, G, D, G * D, D),
+          view(cacheK[layer] + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
+          view(cacheV[layer] + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
+          view(partO + S * cfg.heads * D, cfg.kvHeads, G, D, G * D, D),
+          lse(partL + S * cfg.heads, 1)};
+      check(attn_launch(ctx, decodeKernel, tail, 5), "attention launch");
+    }
+    ops.mergePartials(partO, partL, S + (rest > 0), cfg.heads, D, out);
     return;
   }
   attn_tensor args[4] = {view(qkvRows, cfg.heads, n, D, D, width), k, v,

@@ -52,6 +52,12 @@ public:
                     const float *sin) = 0;
   /// out[n, f] = silu(gu[:, :f]) * gu[:, f:], gu being [n, 2f].
   virtual void swiglu(const float *gu, float *out, int64_t n, int64_t f) = 0;
+  /// Split-KV merge (SPEC's "merging partial results"): `parts` partial
+  /// results over disjoint key sets, o [parts, rows, dim] and their
+  /// log-sum-exps lse [parts, rows], combined into out [rows, dim]
+  /// (contiguous). A part with lse = -inf contributes nothing.
+  virtual void mergePartials(const float *o, const float *lse, int64_t parts,
+                             int64_t rows, int64_t dim, float *out) = 0;
   /// x[i] = table[ids[i]] for n rows of d; `ids` are host memory, checked
   /// by the caller.
   virtual void embed(const float *table, const int32_t *ids, int64_t n,
@@ -113,8 +119,10 @@ private:
   attn_kernel *kernel = nullptr;
   // Decode steps of a causal model: one query sees every cached key, so the
   // query heads that share a KV head run as the rows of one full-attention
-  // problem (see attention()). Null for other patterns.
+  // problem, split over the keys (see attention()). Null for other
+  // patterns.
   attn_kernel *decodeKernel = nullptr;
+  float *partO = nullptr, *partL = nullptr; // [splits + 1, H, D], [.., H]
   double kernelTime = 0;
   std::vector<float *> owned;
   float *embed = nullptr, *outNorm = nullptr, *output = nullptr;
