@@ -46,6 +46,17 @@ attn_tensor view(const float *p, int64_t heads, int64_t rows, int64_t dim,
 Llama::Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
              const std::string &pattern, int64_t maxTokens)
     : ops(ops), ctx(ctx), maxTokens(maxTokens) {
+  // A constructor that throws runs no destructor: give back what was
+  // allocated so far (an engine may catch the error and go on).
+  try {
+    load(weightsPath, pattern);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void Llama::load(const std::string &weightsPath, const std::string &pattern) {
   SafeTensors st(weightsPath);
   if (st.meta("architecture") != "llama")
     throw Error("weights '" + weightsPath + "' are a '" +
@@ -163,7 +174,9 @@ Llama::Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
                    .count();
 }
 
-Llama::~Llama() {
+Llama::~Llama() { release(); }
+
+void Llama::release() {
   if (kernel)
     attn_kernel_release(kernel);
   if (decodeKernel)
@@ -173,6 +186,9 @@ Llama::~Llama() {
   for (float *p : {x, h, qkv, att, gu, act, logitsDev})
     if (p)
       ops.free(p);
+  kernel = decodeKernel = nullptr;
+  owned.clear();
+  x = h = qkv = att = gu = act = logitsDev = nullptr;
 }
 
 float *Llama::upload(const SafeTensors &st, const std::string &name,

@@ -108,6 +108,8 @@ private:
   struct Layer {
     float *attnNorm, *wqkv, *wo, *ffnNorm, *wgu, *wdown;
   };
+  void load(const std::string &weightsPath, const std::string &pattern);
+  void release();
   void reserveScratch(int64_t n);
   float *upload(const SafeTensors &st, const std::string &name,
                 const std::vector<int64_t> &shape);

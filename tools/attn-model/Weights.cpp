@@ -56,6 +56,22 @@ SafeTensors::SafeTensors(const std::string &path) : file(path) {
     throw Error("cannot map weights '" + path + "': " + std::strerror(errno));
   }
   mapSize = size;
+  try {
+    parseHeader();
+  } catch (...) {
+    ::munmap(map, mapSize); // no destructor runs after a throw here
+    map = nullptr;
+    throw;
+  }
+}
+
+void SafeTensors::parseHeader() {
+  const std::string &path = file;
+  size_t size = mapSize;
+  auto bad = [&](const std::string &why) {
+    return Error("weights '" + path + "' are not a valid safetensors file: " +
+                 why);
+  };
   const uint8_t *bytes = static_cast<const uint8_t *>(map);
   uint64_t headerLen = 0;
   for (int i = 7; i >= 0; --i)

@@ -43,6 +43,7 @@ public:
   const std::string &path() const { return file; }
 
 private:
+  void parseHeader();
   struct Entry {
     std::vector<int64_t> shape;
     uint64_t begin, end; // byte offsets into the data section
