@@ -47,8 +47,9 @@ fi
 if [ -x $bin/attn-model ] && [ -f build/models/smollm2-135m-instruct.safetensors ]; then
   echo "== attn-model: SmolLM2-135M generating on the attn kernels (CPU, f32)"
   if python3 -c 'import transformers' >/dev/null 2>&1; then
-    tools/attn-model/generate.py \
-      "The three primary colors are" --max-new-tokens 24 --threads 2 2>&1 | sed 's/^/   /'
+    tools/attn-model/generate.py "The three primary colors are" \
+      --max-new-tokens 24 --threads 2 2>"$work/report" | sed 's/^/   /'
+    sed 's/^/   /' "$work/report"
   else # no tokenizer without transformers: token ids in and out
     echo -n "   ids: "
     $bin/attn-model --model build/models/smollm2-135m-instruct.safetensors \
