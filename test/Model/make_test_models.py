@@ -78,6 +78,11 @@ def main():
     write("no-meta.safetensors", encode(ts, {k: v for k, v in META.items() if k != "n_heads"}))
     write("bad-gqa.safetensors", encode(ts, dict(META, n_kv_heads="3")))
 
+    nan = dict(ts)
+    nan["layers.1.w_up"] = ts["layers.1.w_up"].copy()
+    nan["layers.1.w_up"][3, 5] = np.nan
+    write("nan.safetensors", encode(nan, META))
+
     def overlap(h):
         h["layers.0.wq"]["data_offsets"] = h["embed"]["data_offsets"][:]
         h["layers.0.wq"]["shape"] = h["embed"]["shape"]

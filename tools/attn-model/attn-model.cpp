@@ -310,6 +310,15 @@ int run(int argc, char **argv) {
                  (long long)cfg.vocab, loadSeconds, o.pattern.c_str(),
                  model.kernelSeconds(), ops->name(), attn_context_threads(ctx));
 
+  // Finite weights and inputs give finite logits; anything else (weights
+  // holding NaN or huge values) would sample garbage, so it is an error.
+  auto checkFinite = [&](const std::vector<float> &l, int64_t position) {
+    for (float v : l)
+      if (!std::isfinite(v))
+        throw Error("the logits at position " + std::to_string(position) +
+                    " are not finite: the weights in '" + o.model +
+                    "' hold NaN, infinities or values that overflow");
+  };
   Sampler sampler(o.temperature, o.topK, o.topP, o.seed);
   bool allLogits = !o.logits.empty();
   std::vector<float> logits, allRows;
@@ -317,6 +326,7 @@ int run(int argc, char **argv) {
   auto t0 = std::chrono::steady_clock::now();
   model.forward(prompt.data(), P, allLogits, logits);
   auto t1 = std::chrono::steady_clock::now();
+  checkFinite(logits, P - 1);
   Llama::Profile prefillProfile = model.profile;
   model.profile = Llama::Profile{o.profile};
   if (allLogits)
@@ -335,6 +345,7 @@ int run(int argc, char **argv) {
     auto td = std::chrono::steady_clock::now();
     while (generated < o.maxNew && (o.ignoreEos || next != cfg.eos)) {
       model.forward(&next, 1, false, logits);
+      checkFinite(logits, model.position() - 1);
       ++steps;
       if (allLogits)
         allRows.insert(allRows.end(), logits.begin(), logits.end());
