@@ -35,6 +35,9 @@ PROMPTS["600 random ids"] = [int(t) for t in np.random.default_rng(1).integers(3
 TINY = {"3 ids": [1, 5, 9],
         "40 random ids": [int(t) for t in np.random.default_rng(2).integers(3, 97, 40)],
         "600 random ids": [int(t) for t in np.random.default_rng(3).integers(3, 97, 600)]}
+# Prompts run in chunks (--prefill-chunk): each chunk's queries attend to
+# the cache so far and causally to each other (bottom-right alignment).
+CHUNKED = {"40 random ids": 7, "def fibonacci(n):": 4}
 NEW = 32
 TOL = 1e-3
 
@@ -59,7 +62,8 @@ def main():
         out = subprocess.run(
             [runner, "--model", weights, "--prompt", " ".join(map(str, ids)),
              "--max-new-tokens", str(NEW), "--ignore-eos", "--logits", path,
-             "--threads", "2"],
+             "--threads", "2"] +
+            (["--prefill-chunk", str(CHUNKED[text])] if text in CHUNKED else []),
             capture_output=True, text=True)
         if out.returncode != 0:
             print(out.stderr)
@@ -76,7 +80,8 @@ def main():
         # runner's error is from flipping a token.
         top2 = np.sort(want[len(ids) - 1:], -1)[:, -2:]
         margin = float((top2[:, 1] - top2[:, 0]).min())
-        print(f"{text!r}: {len(fed)} positions, max relative logit error "
+        chunked = f" (prefill in chunks of {CHUNKED[text]})" if text in CHUNKED else ""
+        print(f"{text!r}{chunked}: {len(fed)} positions, max relative logit error "
               f"{err.max():.2e} (prompt {err[:len(ids)].max():.2e}, decode "
               f"{err[len(ids):].max():.2e}); {len(tokens)} greedy tokens "
               f"{'equal' if same else 'DIFFER'} (smallest top-2 margin "

@@ -33,7 +33,8 @@ const char *kUsage = R"(usage:
   attn-model --model W.safetensors (--prompt IDS | --prompt-file FILE)
              [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
-             [--pattern P] [--max-tokens N] [--logits out.npy] [--profile]
+             [--pattern P] [--max-tokens N] [--prefill-chunk N]
+             [--logits out.npy] [--profile]
              [--quiet]
 
 Runs a Llama-architecture model (weights from tools/attn-model/convert_gguf.py)
@@ -56,6 +57,8 @@ out: tools/attn-model/generate.py is the text front end.
   --max-tokens N       KV cache size (default: prompt + new tokens); at most
                        the model's context length unless the pattern is not
                        causal
+  --prefill-chunk N    run the prompt N tokens at a time (default: at once);
+                       bounds the activations' memory for long prompts
   --logits FILE        write the logits of every position run (prompt, then
                        each decode step) as float32 .npy [positions, vocab]
   --profile            add where the time went (matmuls, attention,
@@ -69,7 +72,7 @@ Exit status: 0 ok, 2 bad input or a failure (one line on stderr).
 struct Options {
   std::string model, prompt, promptFile, logits, target = "cpu";
   std::string pattern = "#attn.causal";
-  int64_t maxNew = 32, maxTokens = 0, topK = 0;
+  int64_t maxNew = 32, maxTokens = 0, topK = 0, prefillChunk = 0;
   double temperature = 0, topP = 1;
   uint64_t seed = 0;
   int threads = 0;
@@ -133,6 +136,8 @@ Options parseArgs(int argc, char **argv) {
       o.promptFile = v;
     else if (a == "--max-new-tokens")
       o.maxNew = parseInt(a, v, 0, 1 << 24);
+    else if (a == "--prefill-chunk")
+      o.prefillChunk = parseInt(a, v, 1, int64_t(1) << 26);
     else if (a == "--max-tokens")
       o.maxTokens = parseInt(a, v, 1, int64_t(1) << 26);
     else if (a == "--temperature")
@@ -324,14 +329,25 @@ int run(int argc, char **argv) {
   std::vector<float> logits, allRows;
   model.profile.enabled = o.profile;
   auto t0 = std::chrono::steady_clock::now();
-  model.forward(prompt.data(), P, allLogits, logits);
+  // The prompt in chunks of at most --prefill-chunk tokens: each chunk's
+  // queries sit at the bottom of its keys (SPEC's alignment), so a chunk
+  // attends to the cache so far and causally to itself; the scratch
+  // buffers are sized by the chunk, not the prompt.
+  int64_t chunk = o.prefillChunk ? o.prefillChunk : P;
+  std::vector<float> part;
+  for (int64_t at = 0; at < P; at += chunk) {
+    int64_t n = std::min(chunk, P - at);
+    model.forward(prompt.data() + at, n, allLogits, part);
+    if (allLogits)
+      allRows.insert(allRows.end(), part.begin(), part.end());
+  }
+  logits.swap(part);
   auto t1 = std::chrono::steady_clock::now();
   checkFinite(logits, P - 1);
   Llama::Profile prefillProfile = model.profile;
   model.profile = Llama::Profile{o.profile};
-  if (allLogits)
-    allRows = logits;
-  const float *last = logits.data() + (allLogits ? (P - 1) * cfg.vocab : 0);
+  const float *last =
+      logits.data() + (allLogits ? int64_t(logits.size()) - cfg.vocab : 0);
   int64_t generated = 0, steps = 0;
   auto emit = [&](int32_t id) {
     std::printf("%d\n", id);
