@@ -1,6 +1,7 @@
 //===- CpuOps.cpp - the model's non-attention operations on the CPU -------===//
 // Matmuls are OpenBLAS (sgemm; sgemv for one token, which sgemm does not
-// special-case in the Debian build). RMSNorm, RoPE and SwiGLU are loops:
+// special-case in the Debian build). RMSNorm, RoPE and SwiGLU are loops
+// (SwiGLU's exp from glibc's vector math library, CpuSwiGLU.cpp):
 // each reads its input once and costs O(n d) against the matmuls'
 // O(n d^2), so at d = 576 no library call would beat the compiler's
 // vectorised loop, and none of BLAS's routines fuses them.
@@ -16,6 +17,9 @@
 #include <new>
 
 using namespace attnmodel;
+
+// CpuSwiGLU.cpp: built with -ffast-math, where glibc's vector expf applies.
+void cpuSwiGLU(const float *gu, float *out, int64_t n, int64_t f);
 
 namespace {
 
@@ -86,12 +90,7 @@ public:
   }
 
   void swiglu(const float *gu, float *out, int64_t n, int64_t f) override {
-    for (int64_t i = 0; i < n; ++i) {
-      const float *g = gu + i * 2 * f, *u = g + f;
-      float *o = out + i * f;
-      for (int64_t j = 0; j < f; ++j)
-        o[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
-    }
+    cpuSwiGLU(gu, out, n, f);
   }
 
   void mergePartials(const float *o, const float *lse, int64_t parts,
