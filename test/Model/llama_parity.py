@@ -51,6 +51,10 @@ def main():
     p.add_argument("--set", choices=("smollm2", "tiny"), default="smollm2")
     p.add_argument("--gguf", help="the GGUF file the weights come from "
                    "(default: SmolLM2's)")
+    p.add_argument("--window", type=int, help="run the runner with a sliding "
+                   "window of W (--pattern) and the reference with the same mask")
+    p.add_argument("--plain-decode", action="store_true",
+                   help="pass --plain-decode to the runner")
     a = p.parse_args()
     runner, weights, tmp = a.runner, a.weights, a.tmp
     os.makedirs(tmp, exist_ok=True)
@@ -63,6 +67,9 @@ def main():
             [runner, "--model", weights, "--prompt", " ".join(map(str, ids)),
              "--max-new-tokens", str(NEW), "--ignore-eos", "--logits", path,
              "--threads", "2"] +
+            (["--pattern", f"#attn.sliding_window<window = {a.window}>"]
+             if a.window is not None else []) +
+            (["--plain-decode"] if a.plain_decode else []) +
             (["--prefill-chunk", str(CHUNKED[text])] if text in CHUNKED else []),
             capture_output=True, text=True)
         if out.returncode != 0:
@@ -71,7 +78,7 @@ def main():
         tokens = [int(t) for t in out.stdout.split()]
         got = np.load(path)
         fed = ids + tokens[:-1]
-        want = ref.logits(fed)
+        want = ref.logits(fed, a.window)
         assert got.shape == want.shape, (got.shape, want.shape)
         err = np.abs(got - want).max(-1) / np.abs(want).max(-1)
         greedy = want[len(ids) - 1:].argmax(-1).tolist()

@@ -63,11 +63,13 @@ class Reference:
         y[..., 1::2] = a * s + b * c
         return y
 
-    def logits(self, ids):
-        """Logits [len(ids), vocab] of every position, float64."""
+    def logits(self, ids, window=None):
+        """Logits [len(ids), vocab] of every position, float64; causal, or a
+        sliding window of `window` (query i sees keys j with 0 <= i - j <= W)."""
         n, hd = len(ids), self.head_dim
         x = self.w["token_embd.weight"][np.asarray(ids)]
-        mask = np.triu(np.ones((n, n), bool), 1)
+        i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+        mask = (j > i) if window is None else ((j > i) | (i - j > window))
         for l in range(self.n_layers):
             w = lambda name: self.w[f"blk.{l}.{name}.weight"]
             h = self.norm(x, w("attn_norm"))

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 
 using namespace attnmodel;
@@ -44,8 +45,8 @@ attn_tensor view(const float *p, int64_t heads, int64_t rows, int64_t dim,
 } // namespace
 
 Llama::Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
-             const std::string &pattern, int64_t maxTokens)
-    : ops(ops), ctx(ctx), maxTokens(maxTokens) {
+             const std::string &pattern, int64_t maxTokens, bool plainDecode)
+    : ops(ops), ctx(ctx), plainDecode(plainDecode), maxTokens(maxTokens) {
   // A constructor that throws runs no destructor: give back what was
   // allocated so far (an engine may catch the error and go on).
   try {
@@ -160,7 +161,17 @@ void Llama::load(const std::string &weightsPath, const std::string &pattern) {
                         cfg.headDim, /*scale=default*/ 0.0f, /*with_lse=*/0,
                         &kernel),
         "attention kernel '" + pattern + "'");
-  if (pattern == "#attn.causal") {
+  // Decode steps have a fast path where the keys one query sees are a
+  // contiguous range: all of them (causal), or the last W + 1 (a sliding
+  // window of W, SPEC: 0 <= p - j <= W).
+  bool causal = pattern == "#attn.causal";
+  long long w = -1;
+  char tail = 0;
+  if (std::sscanf(pattern.c_str(), "#attn.sliding_window<window = %lld>%c", &w,
+                  &tail) == 1 &&
+      w >= 0)
+    decodeWindow = w;
+  if ((causal || decodeWindow >= 0) && !plainDecode) {
     check(attn_get_kernel(ctx, "#attn.full", ATTN_F32, cfg.headDim,
                           cfg.headDim, 0.0f, /*with_lse=*/1, &decodeKernel),
           "attention kernel '#attn.full'");
@@ -223,13 +234,12 @@ void Llama::reserveScratch(int64_t n) {
 
 void Llama::attention(int layer, const float *qkvRows, float *out, int64_t n) {
   const int64_t D = cfg.headDim, qd = cfg.heads * D,
-                width = qd + 2 * cfg.kvHeads * D, nk = pos + n;
-  attn_tensor k = view(cacheK[layer], cfg.kvHeads, nk, D, maxTokens * D, D),
-              v = view(cacheV[layer], cfg.kvHeads, nk, D, maxTokens * D, D);
+                width = qd + 2 * cfg.kvHeads * D;
   if (n == 1 && decodeKernel) {
-    // One decode step, causal: the query at the last position sees all nk
-    // keys. Two things make that fast on kernels built for long query
-    // blocks:
+    // One decode step: the query at the last position p = pos sees the keys
+    // [first, p], all of them (causal) or the window's W + 1, with no mask:
+    // a full attention over that range of the cache. Two things make it
+    // fast on kernels built for long query blocks:
     //  - the G = H / Hk query heads of a KV head become G rows of one full
     //    attention over that head's keys ([.., Hk, G, D] views, heads G*D
     //    apart), so a problem fills G of the CPU kernel's query lanes;
@@ -238,6 +248,11 @@ void Llama::attention(int layer, const float *qkvRows, float *out, int64_t n) {
     //    0, K and V as [S, Hk, c, D] views of the cache, rows c*D apart),
     //    so S*Hk problems spread over the threads; the nk - S*c left over
     //    run as one more part, and the parts merge by log-sum-exp.
+    const int64_t first =
+        decodeWindow >= 0 ? std::max<int64_t>(0, pos - decodeWindow) : 0;
+    const int64_t nk = pos + 1 - first;
+    const float *keys = cacheK[layer] + first * D,
+                *values = cacheV[layer] + first * D;
     const int64_t G = cfg.heads / cfg.kvHeads;
     const int64_t S = std::max<int64_t>(1, std::min(kMaxSplits, nk / kSplitKeys));
     const int64_t c = nk / S, rest = nk - S * c;
@@ -257,8 +272,8 @@ void Llama::attention(int layer, const float *qkvRows, float *out, int64_t n) {
     attn_tensor q = view(qkvRows, cfg.kvHeads, G, D, G * D, D);
     q.shape[0] = S;
     q.strides[0] = 0;
-    attn_tensor ks = view(cacheK[layer], cfg.kvHeads, c, D, maxTokens * D, D),
-                vs = view(cacheV[layer], cfg.kvHeads, c, D, maxTokens * D, D);
+    attn_tensor ks = view(keys, cfg.kvHeads, c, D, maxTokens * D, D),
+                vs = view(values, cfg.kvHeads, c, D, maxTokens * D, D);
     ks.shape[0] = vs.shape[0] = S;
     ks.strides[0] = vs.strides[0] = c * D;
     attn_tensor o = view(partO, cfg.kvHeads, G, D, G * D, D);
@@ -269,8 +284,8 @@ void Llama::attention(int layer, const float *qkvRows, float *out, int64_t n) {
     if (rest > 0) {
       attn_tensor tail[5] = {
           view(qkvRows, cfg.kvHeads, G, D, G * D, D),
-          view(cacheK[layer] + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
-          view(cacheV[layer] + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
+          view(keys + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
+          view(values + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
           view(partO + S * cfg.heads * D, cfg.kvHeads, G, D, G * D, D),
           lse(partL + S * cfg.heads, 1)};
       check(attn_launch(ctx, decodeKernel, tail, 5), "attention launch");
@@ -278,8 +293,12 @@ void Llama::attention(int layer, const float *qkvRows, float *out, int64_t n) {
     ops.mergePartials(partO, partL, S + (rest > 0), cfg.heads, D, out);
     return;
   }
-  attn_tensor args[4] = {view(qkvRows, cfg.heads, n, D, D, width), k, v,
-                         view(out, cfg.heads, n, D, D, qd)};
+  const int64_t nk = pos + n;
+  attn_tensor args[4] = {
+      view(qkvRows, cfg.heads, n, D, D, width),
+      view(cacheK[layer], cfg.kvHeads, nk, D, maxTokens * D, D),
+      view(cacheV[layer], cfg.kvHeads, nk, D, maxTokens * D, D),
+      view(out, cfg.heads, n, D, D, qd)};
   check(attn_launch(ctx, kernel, args, 4), "attention launch");
 }
 

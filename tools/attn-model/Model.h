@@ -74,9 +74,13 @@ class Llama {
 public:
   /// Loads `weightsPath` onto the device of `ctx` (whose Ops are `ops`),
   /// gets the attention kernel for `pattern` (compiled on first use) and
-  /// reserves a KV cache of `maxTokens`. Throws Error.
+  /// reserves a KV cache of `maxTokens`. `plainDecode` runs decode steps
+  /// with the pattern's own kernel, one query row per head, instead of the
+  /// packed split-KV path (for checking one against the other). Throws
+  /// Error.
   Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
-        const std::string &pattern, int64_t maxTokens);
+        const std::string &pattern, int64_t maxTokens,
+        bool plainDecode = false);
   ~Llama();
   Llama(const Llama &) = delete;
   Llama &operator=(const Llama &) = delete;
@@ -124,6 +128,8 @@ private:
   // problem, split over the keys (see attention()). Null for other
   // patterns.
   attn_kernel *decodeKernel = nullptr;
+  bool plainDecode = false;
+  int64_t decodeWindow = -1; // W of a sliding-window pattern, else -1
   float *partO = nullptr, *partL = nullptr; // [splits + 1, H, D], [.., H]
   double kernelTime = 0;
   std::vector<float *> owned;

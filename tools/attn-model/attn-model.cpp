@@ -34,7 +34,7 @@ const char *kUsage = R"(usage:
              [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
              [--pattern P] [--max-tokens N] [--prefill-chunk N]
-             [--logits out.npy] [--profile]
+             [--logits out.npy] [--profile] [--plain-decode]
              [--quiet]
 
 Runs a Llama-architecture model (weights from tools/attn-model/convert_gguf.py)
@@ -63,6 +63,11 @@ out: tools/attn-model/generate.py is the text front end.
                        each decode step) as float32 .npy [positions, vocab]
   --profile            add where the time went (matmuls, attention,
                        logits, the rest) to the report, per phase
+  --plain-decode       decode steps on the pattern's own kernel, one query
+                       row per head (default for causal and sliding-window
+                       patterns: the query heads of a KV head packed as rows
+                       of one full attention over the visible keys, split
+                       over the keys and merged); for checking and timing
   --quiet              no report on stderr
 Output: the generated ids on stdout as they come, one per line; the report
 ('prefill: N tokens in S s, R tokens/s' and the same for decode) on stderr.
@@ -76,7 +81,8 @@ struct Options {
   double temperature = 0, topP = 1;
   uint64_t seed = 0;
   int threads = 0;
-  bool ignoreEos = false, quiet = false, profile = false, havePrompt = false;
+  bool ignoreEos = false, quiet = false, profile = false, plainDecode = false;
+  bool havePrompt = false;
 };
 
 int64_t parseInt(const std::string &flag, const std::string &v, int64_t lo,
@@ -122,6 +128,10 @@ Options parseArgs(int argc, char **argv) {
     }
     if (a == "--profile") {
       o.profile = true;
+      continue;
+    }
+    if (a == "--plain-decode") {
+      o.plainDecode = true;
       continue;
     }
     if (i + 1 >= argc)
@@ -287,7 +297,7 @@ int run(int argc, char **argv) {
                 std::to_string(o.maxNew) + " new tokens do not fit --max-tokens " +
                 std::to_string(maxTokens));
   auto tLoad = std::chrono::steady_clock::now();
-  Llama model(o.model, *ops, ctx, o.pattern, maxTokens);
+  Llama model(o.model, *ops, ctx, o.pattern, maxTokens, o.plainDecode);
   const Config &cfg = model.config();
   double loadSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - tLoad)
