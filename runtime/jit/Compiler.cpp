@@ -931,6 +931,22 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
     if (mine.empty())
       return;
     CPUScheduleAttr def = decideCPUSchedule(op, cpu);
+    // A record tuned with wider vectors than this target has (a table of an
+    // AVX-512 machine, an AVX2 target) does not apply.
+    llvm::erase_if(mine, [&](const tuning::Record &r) {
+      auto s = llvm::dyn_cast_or_null<CPUScheduleAttr>(
+          parseAttribute(r.schedule, ctx));
+      bool wider = s && s.getVectorWidth() > def.getVectorWidth();
+      if (wider && options.tuningLog)
+        options.tuningLog->push_back(
+            "@" + func.getName().str() + ": record " + r.config +
+            " skipped: " + std::to_string(s.getVectorWidth()) +
+            " lanes, the target has " +
+            std::to_string(def.getVectorWidth()));
+      return wider;
+    });
+    if (mine.empty())
+      return;
     std::vector<tuning::Variant> plan =
         tuning::dispatchPlan(mine, lightning != nullptr);
     // Adjacent ranges with one schedule (a record that kept the default)

@@ -2,6 +2,7 @@
 
 records.py check FILE N   prints the format and one line per record, and
                           fails unless the file is valid with N records
+records.py set16 FILE OUT  copies FILE with every schedule at 16 lanes
 records.py set FILE FIELD VALUE
                           sets FIELD of every record's key (or the file's
                           "format") to VALUE
@@ -28,6 +29,14 @@ def main():
                   f"nq_bucket={k['nq_bucket']} nk_bucket={k['nk_bucket']} "
                   f"gqa={k['gqa']} target={k['target']}")
         return 0 if len(recs) == want else 1
+    if cmd == "set16":
+        for r in doc["records"]:
+            r["schedule"] = r["schedule"].replace("vector_width = 8",
+                                                  "vector_width = 16")
+            r["config"] = r["config"].replace("w=8", "w=16")
+        with open(sys.argv[3], "w") as f:
+            json.dump(doc, f, indent=2)
+        return 0
     field, value = sys.argv[3], sys.argv[4]
     if field == "format":
         doc["format"] = int(value)
