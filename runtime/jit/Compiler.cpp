@@ -282,6 +282,25 @@ bool checkNesting(const std::string &text, const std::string &what,
 
 bool writeFileAtomic(const std::string &path, const std::string &data,
                      std::string &error) {
+  // A device or FIFO (-o /dev/null) is written in place: a rename would
+  // replace it with a regular file (as root, /dev/null itself).
+  llvm::sys::fs::file_status st;
+  if (!llvm::sys::fs::status(path, st) &&
+      llvm::sys::fs::exists(st) && !llvm::sys::fs::is_regular_file(st) &&
+      !llvm::sys::fs::is_directory(st)) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+    if (!ec) {
+      os << data;
+      os.flush();
+      if (!os.has_error())
+        return true;
+      ec = os.error();
+      os.clear_error();
+    }
+    error = "cannot write '" + path + "': " + ec.message();
+    return false;
+  }
   llvm::SmallString<256> tmp;
   int fd;
   if (std::error_code ec = llvm::sys::fs::createUniqueFile(
