@@ -389,26 +389,23 @@ attn_status attn::jitKernel(attn_context *ctx, const std::string &source,
 
 namespace {
 
-/// The tuning key of a kernel request (the shape's buckets left 0).
+/// The tuning key of a kernel request (the shape's buckets left 0): the
+/// tuner's own key function, on a request without a shape.
 bool requestKey(attn_context *ctx, const std::string &op,
                 const std::string &pattern, attn_dtype dtype, int64_t d,
                 int64_t dv, bool lse, float scale, int flags,
                 attn::tuning::Key &key, std::string &error) {
-  attn::JitTarget jt;
-  if (!attn::jitTarget(ctx, jt, error))
-    return false;
-  key.op = op;
-  key.pattern = pattern;
-  key.dtype = dtypeName(dtype);
-  key.d = d;
-  key.dv = dv;
-  key.lse = lse;
-  key.scale = scale;
-  key.flags = flags;
-  key.target = jt.options.target;
-  key.device = jt.device;
-  key.compiler = attn::tuning::compilerStamp();
-  return true;
+  attn::TuneRequest r;
+  r.op = op;
+  r.pattern = pattern;
+  r.dtype = dtype;
+  r.d = d;
+  r.dv = dv;
+  r.lse = lse;
+  r.scale = scale;
+  r.lightningFlags = flags;
+  r.nq = r.nk = 1;
+  return attn::tuningKey(ctx, r, key, error);
 }
 
 /// The tuned records the kernel of `key` dispatches between (none: the
@@ -452,10 +449,8 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
   if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "pattern must be one attribute, got '" + p + "'");
-  auto source = [&](const std::vector<std::string> &schedules) {
-    return attn::attentionKernelSource("kernel", p, dtypeName(dtype), d, dv,
-                                       with_lse != 0, scale, schedules);
-  };
+  std::string source = attn::attentionKernelSource(
+      "kernel", p, dtypeName(dtype), d, dv, with_lse != 0, scale);
   std::string what = "pattern " + p + " " + dtypeName(dtype) +
                      " D=" + std::to_string(d) + " Dv=" + std::to_string(dv);
   attn::tuning::Key key;
@@ -464,7 +459,7 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
   if (requestKey(ctx, "attention", p, dtype, d, dv, with_lse != 0, scale, 0,
                  key, error))
     tuned = tunedRecords(key, what);
-  return attn::jitKernel(ctx, source({}), "pattern " + p, out, tuned);
+  return attn::jitKernel(ctx, source, "pattern " + p, out, tuned);
 }
 
 extern "C" attn_status attn_get_lightning_kernel(attn_context *ctx,
@@ -476,10 +471,8 @@ extern "C" attn_status attn_get_lightning_kernel(attn_context *ctx,
   if (flags & ~7)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "unknown lightning flags " + std::to_string(flags));
-  auto source = [&](const std::vector<std::string> &schedules) {
-    return attn::lightningKernelSource("kernel", dtypeName(dtype), d, dv,
-                                       flags, scale, schedules);
-  };
+  std::string source = attn::lightningKernelSource("kernel", dtypeName(dtype),
+                                                   d, dv, flags, scale);
   std::string what = std::string("lightning ") + dtypeName(dtype) +
                      " D=" + std::to_string(d) + " Dv=" + std::to_string(dv);
   attn::tuning::Key key;
@@ -488,7 +481,7 @@ extern "C" attn_status attn_get_lightning_kernel(attn_context *ctx,
   if (requestKey(ctx, "lightning", "", dtype, d, dv, false, scale, flags, key,
                  error))
     tuned = tunedRecords(key, what);
-  return attn::jitKernel(ctx, source({}), "lightning attention", out, tuned);
+  return attn::jitKernel(ctx, source, "lightning attention", out, tuned);
 }
 
 extern "C" attn_status attn_get_kernel_for_shape(

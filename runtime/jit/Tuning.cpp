@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <tuple>
 #include <sys/file.h>
 #include <unistd.h>
@@ -345,14 +346,56 @@ std::string describe(const std::vector<Variant> &plan) {
   return s;
 }
 
+/// readFile, parsed once per version of the file (its size and time):
+/// attn_get_kernel looks records up on every call, and a stat is all an
+/// unchanged file costs.
+static bool readFileCached(const std::string &path, std::vector<Record> &out,
+                           std::string &error, int &skipped) {
+  struct Entry {
+    llvm::sys::TimePoint<> time;
+    uint64_t size = 0;
+    std::vector<Record> records;
+    std::string error;
+    int skipped = 0;
+    bool ok = false;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Entry> cache;
+  llvm::sys::fs::file_status st;
+  if (llvm::sys::fs::status(path, st) || !llvm::sys::fs::exists(st))
+    return readFile(path, out, error, &skipped); // missing or unreadable
+  {
+    std::lock_guard<std::mutex> g(mutex);
+    auto it = cache.find(path);
+    if (it != cache.end() &&
+        it->second.time == st.getLastModificationTime() &&
+        it->second.size == st.getSize()) {
+      out = it->second.records;
+      error = it->second.error;
+      skipped += it->second.skipped;
+      return it->second.ok;
+    }
+  }
+  Entry e;
+  e.time = st.getLastModificationTime();
+  e.size = st.getSize();
+  e.ok = readFile(path, e.records, e.error, &e.skipped);
+  out = e.records;
+  error = e.error;
+  skipped += e.skipped;
+  std::lock_guard<std::mutex> g(mutex);
+  cache[path] = e;
+  return e.ok;
+}
+
 std::vector<Record> lookup(const Key &kernel, std::string &why) {
   auto gather = [&](const std::string &dir, bool local,
                     std::vector<Record> &out) {
     std::vector<Record> all;
     std::string error;
     int skipped = 0;
-    if (!readFile(dir + "/" + kernel.family() + ".json", all, error,
-                  &skipped)) {
+    if (!readFileCached(dir + "/" + kernel.family() + ".json", all, error,
+                        skipped)) {
       why += error + " (ignored); ";
       return;
     }

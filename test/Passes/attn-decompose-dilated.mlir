@@ -60,3 +60,20 @@ func.func @accumulate(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
   attn.attention #attn.dilated<segments = [16], rates = [2]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {accumulate}
   return
 }
+
+// -----
+
+// A CPU schedule for a range of Nk (a tuned variant) goes to every piece and
+// to the clear, so that the variant clears only where it runs; a GPU
+// schedule stays with the pieces (the clear has its own kernel).
+!t = memref<?x?x?x64xf32>
+!l = memref<?x?x?xf32>
+// CHECK-LABEL: func.func @variant
+// CHECK: attn.clear {{.*}} {attn.schedule = #attn.cpu_schedule<{{.*}}keys_lo = 64, keys_hi = 128>}
+// CHECK-NEXT: attn.attention #attn.causal {{.*}}attn.schedule = #attn.cpu_schedule<{{.*}}keys_lo = 64, keys_hi = 128>
+// CHECK-NEXT: attn.attention #attn.causal {{.*}}attn.schedule = #attn.cpu_schedule<{{.*}}keys_lo = 64, keys_hi = 128>
+// CHECK-NEXT: return
+func.func @variant(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) {
+  attn.attention #attn.dilated<segments = [32, 64], rates = [1, 2]> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 24, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 64, keys_hi = 128>}
+  return
+}

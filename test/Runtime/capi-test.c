@@ -118,6 +118,25 @@ int main(void) {
     CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "benchmark without times: %s",
           attn_last_error());
   }
+  {
+    /* The shape-aware entry point: its own arguments are checked. */
+    attn_kernel *k2 = NULL;
+    attn_shape shape = {B, H, HK, N, N};
+    s = attn_get_kernel_for_shape(ctx, "#attn.causal", ATTN_F32, D, D, 0, 0,
+                                  NULL, 0, &k2);
+    CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "kernel for no shape: %s",
+          attn_last_error());
+    s = attn_get_kernel_for_shape(ctx, "#attn.causal", ATTN_F32, D, D, 0, 0,
+                                  &shape, 8, &k2);
+    CHECK(s == ATTN_ERROR_INVALID_ARGUMENT, "kernel for shape, bad flags: %s",
+          attn_last_error());
+    s = attn_get_kernel_for_shape(ctx, "#attn.causal", ATTN_F32, D, D, 0, 0,
+                                  &shape, 0, &k2);
+    CHECK(s == ATTN_OK && k2, "kernel for a shape without tuning (%s)",
+          attn_last_error());
+    if (k2)
+      attn_kernel_release(k2);
+  }
 
   /* Several threads launching on one context. */
   struct Job jobs[2];
