@@ -236,6 +236,37 @@ LogicalResult ConfigureGPU::configureLightning(LightningOp op) {
   return success();
 }
 
+/// The tensor maps that the TMA kernels of given schedules (a tuner's, or
+/// written by hand without maps) load through: per kernel, Q boxes of its
+/// query tile and K/V boxes of kv_box_rows (or block_n) rows, at the rate of
+/// the op's rows; each distinct map once.
+static void deriveTensorMaps(func::FuncOp func, ArrayRef<Operation *> ops) {
+  MLIRContext *ctx = func.getContext();
+  SmallVector<Attribute> maps;
+  auto add = [&](StringRef role, int64_t rows, int64_t rate) {
+    auto m = TensorMapAttr::get(ctx, role, 64, rows, rate);
+    if (!llvm::is_contained(maps, Attribute(m)))
+      maps.push_back(m);
+  };
+  for (Operation *op : ops) {
+    auto attention = dyn_cast<AttentionOp>(op);
+    auto schedule = op->getAttrOfType<GPUScheduleAttr>(kScheduleAttrName);
+    if (!attention || !schedule)
+      continue;
+    int64_t rate = attention.getRows() ? attention.getRowsAttr().getRate() : 1;
+    for (GPUKernelAttr k : schedule.getKernels()) {
+      if (!k.getTma())
+        continue;
+      int64_t kv = k.getKvBoxRows() ? k.getKvBoxRows() : k.getBlockN();
+      add("q", 16 * k.getWarps(), rate);
+      add("k", kv, rate);
+      add("v", kv, rate);
+    }
+  }
+  if (!maps.empty())
+    func->setAttr(kTensorMapsAttrName, ArrayAttr::get(ctx, maps));
+}
+
 LogicalResult ConfigureGPU::configure(func::FuncOp func,
                                       ArrayRef<Operation *> ops) {
   MLIRContext *ctx = func.getContext();
@@ -263,6 +294,8 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
         return op->emitOpError()
                << "has no attn.schedule while other ops of its kernel "
                   "function have one: schedule all or none";
+    if (!func->hasAttr(kTensorMapsAttrName))
+      deriveTensorMaps(func, ops);
     return success();
   }
 

@@ -358,28 +358,32 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
         if (!attention)
           return op->emitOpError() << "clears O and LSE: its kernel loads "
                                       "nothing by TMA";
+        // The maps of the rows' rate whose boxes fit this CTA: the kernels
+        // of one function (tuned variants of different tiles among them)
+        // may each have their own.
         static constexpr StringLiteral kMapRoles[] = {"q", "k", "v"};
+        int64_t kvRows = kc.kvBoxRows ? kc.kvBoxRows : kc.blockN;
+        bool anyOfRate = false;
         for (auto [i, m] : llvm::enumerate(kf.maps))
-          for (int64_t r = 0; r < 3; ++r)
-            if (m.getRole() == kMapRoles[r] && m.getRate() == rate &&
+          for (int64_t r = 0; r < 3; ++r) {
+            if (m.getRole() != kMapRoles[r] || m.getRate() != rate)
+              continue;
+            anyOfRate = true;
+            if (m.getBoxRows() == (r == 0 ? kc.blockM : kvRows) &&
                 mapIndex[r] < 0)
               mapIndex[r] = i;
-        if (llvm::is_contained(mapIndex, -1))
+          }
+        if (!anyOfRate)
           return op->emitOpError()
                  << "(target " << kf.chip << "): kernel '" << k.getSuffix()
                  << "' loads by TMA but attn.tensor_maps has no q, k and v "
                     "maps of rate "
                  << rate;
-        int64_t qRows = kf.maps[mapIndex[0]].getBoxRows();
-        int64_t kvRows = kf.maps[mapIndex[1]].getBoxRows();
-        if (qRows != kc.blockM ||
-            kvRows != (kc.kvBoxRows ? kc.kvBoxRows : kc.blockN) ||
-            kf.maps[mapIndex[2]].getBoxRows() != kvRows)
+        if (llvm::is_contained(mapIndex, -1))
           return op->emitOpError()
                  << "(target " << kf.chip << "): kernel '" << k.getSuffix()
                  << "' needs tensor-map boxes of " << kc.blockM
-                 << " query rows and "
-                 << (kc.kvBoxRows ? kc.kvBoxRows : kc.blockN)
+                 << " query rows and " << kvRows
                  << " key rows (kv_box_rows or block_n)";
       }
       if (rows && k.getDivides() && std::abs(k.getDivides()) != rate)

@@ -142,7 +142,8 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
     every `attn.attention`, `attn.lightning` and `attn.clear` that has none,
     and `attn.tensor_maps = [#attn.tensor_map<...>]` on kernel functions
     whose kernels load by TMA. An op that has a schedule (by hand or from a
-    tuner) keeps it. attn-lower-to-gpu only reads them.
+    tuner) keeps it; a function without `attn.tensor_maps` then gets the
+    maps its TMA kernels load through (one per distinct box and rate). attn-lower-to-gpu only reads them.
 
     The rules, each measured on an H100 (docs/gpu-performance-notes.md):
     sm_80 and cp.async kernels get 4 warps (mma.sync); sm_90a with TMA (D

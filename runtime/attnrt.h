@@ -127,6 +127,11 @@ attn_status attn_context_create(attn_device device, int threads,
 attn_status attn_context_destroy(attn_context *ctx);
 /* The CPU context's worker threads; 0 for a CUDA context. */
 int attn_context_threads(const attn_context *ctx);
+/* The context's device, for people and tuning keys: a CUDA context's
+ * "<GPU name> | <N> SMs | sm_<major><minor>" (e.g. "NVIDIA H100 80GB HBM3 |
+ * 132 SMs | sm_90"), a CPU context's "cpu | <N> threads". NULL for a handle
+ * that is not live; the text lives as long as the context. */
+const char *attn_context_device(const attn_context *ctx);
 
 /* Launches on the CUDA context `ctx` go to `cu_stream` (a CUstream, or a
  * cudaStream_t such as torch.cuda.current_stream().cuda_stream) from now

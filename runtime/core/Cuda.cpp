@@ -27,6 +27,7 @@ constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 constexpr int CU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2;
 constexpr int CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE = 38;
+constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 constexpr unsigned CU_MEMORYTYPE_HOST = 1;
 
 /// The driver entry points, named as in cuda.h (whose macros map some of
@@ -37,6 +38,7 @@ struct Driver {
   CUresult (*cuDeviceGetCount)(int *count);
   CUresult (*cuDeviceGet)(CUdevice *device, int ordinal);
   CUresult (*cuDeviceGetAttribute)(int *value, int attribute, CUdevice device);
+  CUresult (*cuDeviceGetName)(char *name, int len, CUdevice device);
   CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *context, CUdevice device);
   CUresult (*cuDevicePrimaryCtxRelease)(CUdevice device);
   CUresult (*cuCtxGetCurrent)(CUcontext *context);
@@ -148,6 +150,7 @@ void loadDriver() {
       {"cuDeviceGetCount", &driver.cuDeviceGetCount},
       {"cuDeviceGet", &driver.cuDeviceGet},
       {"cuDeviceGetAttribute", &driver.cuDeviceGetAttribute},
+      {"cuDeviceGetName", &driver.cuDeviceGetName},
       {"cuDevicePrimaryCtxRetain", &driver.cuDevicePrimaryCtxRetain},
       {"cuDevicePrimaryCtxRelease_v2", &driver.cuDevicePrimaryCtxRelease},
       {"cuCtxGetCurrent", &driver.cuCtxGetCurrent},
@@ -275,8 +278,18 @@ attn_status cuda::openDevice(int ordinal, std::unique_ptr<Device> &out) {
   if (attn_status s = attribute(
           CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, shared))
     return s;
+  int sms = 0;
+  if (attn_status s = attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, sms))
+    return s;
+  char name[256] = {};
+  if (attn_status s = check(driver.cuDeviceGetName(name, sizeof(name) - 1,
+                                                   d->device),
+                            "cuDeviceGetName", where))
+    return s;
   d->computeCapability = major * 10 + minor;
   d->maxSharedPerBlock = shared;
+  d->name = name;
+  d->multiprocessors = sms;
   CUcontext context = nullptr;
   if (attn_status s =
           check(driver.cuDevicePrimaryCtxRetain(&context, d->device),

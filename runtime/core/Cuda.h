@@ -37,6 +37,8 @@ struct Device {
   CUcontext context = nullptr;
   int computeCapability = 0;             // major * 10 + minor
   int64_t maxSharedPerBlock = 0;         // dynamic shared memory, opted in
+  std::string name;                      // "NVIDIA H100 80GB HBM3"
+  int multiprocessors = 0;
   std::atomic<CUstream> stream{nullptr}; // null: the legacy default stream
   ~Device();
 };

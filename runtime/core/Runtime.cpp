@@ -146,6 +146,7 @@ private:
 struct attn_context {
   std::unique_ptr<ThreadPool> pool;           // a CPU context
   std::unique_ptr<attnrt::cuda::Device> cuda; // a CUDA context
+  std::string device;                         // attn_context_device
 };
 
 //===----------------------------------------------------------------------===//
@@ -281,6 +282,9 @@ extern "C" attn_status attn_context_create(attn_device device, int threads,
     auto ctx = std::make_unique<attn_context>();
     if (attn_status s = attnrt::cuda::openDevice(threads, ctx->cuda))
       return s;
+    const attnrt::cuda::Device &d = *ctx->cuda;
+    ctx->device = d.name + " | " + std::to_string(d.multiprocessors) +
+                  " SMs | sm_" + std::to_string(d.computeCapability);
     *out = contexts().add(std::move(ctx));
     return ATTN_OK;
   }
@@ -296,6 +300,7 @@ extern "C" attn_status attn_context_create(attn_device device, int threads,
     threads = std::max(1u, std::thread::hardware_concurrency());
   auto ctx = std::make_unique<attn_context>();
   ctx->pool = std::make_unique<ThreadPool>(threads);
+  ctx->device = "cpu | " + std::to_string(threads) + " threads";
   *out = contexts().add(std::move(ctx));
   return ATTN_OK;
 }
@@ -314,6 +319,11 @@ extern "C" attn_status attn_context_destroy(attn_context *handle) {
 extern "C" int attn_context_threads(const attn_context *handle) {
   std::shared_ptr<attn_context> ctx = liveContext(handle);
   return ctx && ctx->pool ? ctx->pool->threads() : 0;
+}
+
+extern "C" const char *attn_context_device(const attn_context *handle) {
+  std::shared_ptr<attn_context> ctx = liveContext(handle);
+  return ctx ? ctx->device.c_str() : nullptr;
 }
 
 bool attnrt::isCuda(const attn_context *handle) {

@@ -52,6 +52,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -903,8 +904,54 @@ static std::string elementName(Value v) {
   return t.isF32() ? "f32" : t.isF16() ? "f16" : t.isBF16() ? "bf16" : "";
 }
 
-/// CompileOptions::tuned: kernel functions whose one attn op the records
-/// match get one op per variant, each with its schedule and range of Nk.
+/// The records of `options.tuned` for the one attention or lightning op of
+/// `func` (op, pattern, dtype, D, Dv, lightning's tensors, target), or none
+/// when the function is not a tunable kernel (several ops, a given
+/// schedule, dilated pieces).
+static Operation *tunedOp(func::FuncOp func, const CompileOptions &options,
+                          std::vector<tuning::Record> &mine) {
+  using namespace mlir::attn;
+  mine.clear();
+  SmallVector<Operation *> ops;
+  func.walk([&](Operation *op) {
+    if (isa<AttentionOp, LightningOp, ClearOp>(op))
+      ops.push_back(op);
+  });
+  if (ops.size() != 1 || isa<ClearOp>(ops.front()) ||
+      ops.front()->hasAttr(kScheduleAttrName))
+    return nullptr;
+  Operation *op = ops.front();
+  auto attention = dyn_cast<AttentionOp>(op);
+  auto lightning = dyn_cast<LightningOp>(op);
+  if (attention && (attention.getRows() || attention.getAccumulate()))
+    return nullptr;
+  Value q = op->getOperand(0), v = op->getOperand(2);
+  int64_t d = cast<MemRefType>(q.getType()).getDimSize(3);
+  int64_t dv = cast<MemRefType>(v.getType()).getDimSize(3);
+  int64_t flags = 0;
+  if (lightning)
+    flags = (lightning.getSlopes() ? 1 : 0) |
+            (lightning.getStateIn() ? 2 : 0) |
+            (lightning.getStateOut() ? 4 : 0);
+  for (const tuning::Record &r : options.tuned) {
+    const tuning::Key &k = r.key;
+    if (k.op != (attention ? "attention" : "lightning") ||
+        k.dtype != elementName(q) || k.d != d || k.dv != dv ||
+        k.flags != flags || k.target != options.target)
+      continue;
+    if (attention) {
+      Attribute p = parseAttribute(k.pattern, func.getContext());
+      if (p != Attribute(attention.getPattern()))
+        continue;
+    }
+    mine.push_back(r);
+  }
+  return mine.empty() ? nullptr : op;
+}
+
+/// CompileOptions::tuned on the CPU: kernel functions whose one attn op the
+/// records match get one op per variant, each with its schedule and range
+/// of Nk.
 static bool applyTuning(ModuleOp module, const CompileOptions &options,
                         const mlir::attn::CPUOptions &cpu,
                         std::string &error) {
@@ -912,43 +959,11 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
   MLIRContext *ctx = module.getContext();
   bool ok = true;
   module.walk([&](func::FuncOp func) {
-    SmallVector<Operation *> ops;
-    func.walk([&](Operation *op) {
-      if (isa<AttentionOp, LightningOp, ClearOp>(op))
-        ops.push_back(op);
-    });
-    if (ops.size() != 1 || isa<ClearOp>(ops.front()) ||
-        ops.front()->hasAttr(kScheduleAttrName))
-      return;
-    Operation *op = ops.front();
-    auto attention = dyn_cast<AttentionOp>(op);
-    auto lightning = dyn_cast<LightningOp>(op);
-    if (attention && (attention.getRows() || attention.getAccumulate()))
-      return;
-    Value q = op->getOperand(0), v = op->getOperand(2);
-    int64_t d = cast<MemRefType>(q.getType()).getDimSize(3);
-    int64_t dv = cast<MemRefType>(v.getType()).getDimSize(3);
-    int64_t flags = 0;
-    if (lightning)
-      flags = (lightning.getSlopes() ? 1 : 0) |
-              (lightning.getStateIn() ? 2 : 0) |
-              (lightning.getStateOut() ? 4 : 0);
     std::vector<tuning::Record> mine;
-    for (const tuning::Record &r : options.tuned) {
-      const tuning::Key &k = r.key;
-      if (k.op != (attention ? "attention" : "lightning") ||
-          k.dtype != elementName(q) || k.d != d || k.dv != dv ||
-          k.flags != flags || k.target != options.target)
-        continue;
-      if (attention) {
-        Attribute p = parseAttribute(k.pattern, ctx);
-        if (p != Attribute(attention.getPattern()))
-          continue;
-      }
-      mine.push_back(r);
-    }
-    if (mine.empty())
+    Operation *op = tunedOp(func, options, mine);
+    if (!op)
       return;
+    auto lightning = dyn_cast<LightningOp>(op);
     CPUScheduleAttr def = decideCPUSchedule(op, cpu);
     // A record tuned with wider vectors than this target has (a table of an
     // AVX-512 machine, an AVX2 target) does not apply.
@@ -1020,6 +1035,103 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
   return ok;
 }
 
+
+/// CompileOptions::tuned on a GPU target: the one attention op of a kernel
+/// function that records match gets one schedule whose kernels are the
+/// variants' (each record's schedule, the configure pass's in the gaps),
+/// every kernel's keys_lo/keys_hi narrowed to its variant's range of Nk;
+/// attn-configure-gpu then adds the tensor maps their TMA loads need.
+static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
+                           std::string &error) {
+  using namespace mlir::attn;
+  MLIRContext *ctx = module.getContext();
+  bool ok = true;
+  module.walk([&](func::FuncOp func) {
+    if (!ok)
+      return;
+    std::vector<tuning::Record> mine;
+    Operation *op = tunedOp(func, options, mine);
+    if (!op)
+      return;
+    auto logLine = [&](const std::string &line) {
+      if (options.tuningLog)
+        options.tuningLog->push_back("@" + func.getName().str() + ": " + line);
+    };
+    if (!isa<AttentionOp>(op)) {
+      logLine("lightning records on a GPU target are not applied (GPU "
+              "tuning covers attention)");
+      return;
+    }
+    // The configure pass's schedule, on a copy of the function alone.
+    OwningOpRef<ModuleOp> scratch = ModuleOp::create(func.getLoc());
+    scratch->push_back(func->clone());
+    GPUOptions gpu = options.gpu;
+    gpu.chip = options.target;
+    PassManager pm(ctx);
+    buildGPUConfigurePipeline(pm, gpu);
+    GPUScheduleAttr def;
+    if (succeeded(pm.run(*scratch)))
+      scratch->walk([&](AttentionOp a) {
+        def = a->getAttrOfType<GPUScheduleAttr>(kScheduleAttrName);
+      });
+    if (!def) {
+      error = "@" + func.getName().str() +
+              ": the configure pass gives no GPU schedule to tune around";
+      ok = false;
+      return;
+    }
+    std::vector<tuning::Variant> plan = tuning::dispatchPlan(mine, false);
+    constexpr int64_t kInf = std::numeric_limits<int64_t>::max();
+    SmallVector<GPUKernelAttr> kernels;
+    // Adjacent variants of one schedule merge: (schedule, lo, hi).
+    SmallVector<std::tuple<GPUScheduleAttr, int64_t, int64_t>> ranges;
+    for (const tuning::Variant &var : plan) {
+      GPUScheduleAttr s = def;
+      if (var.record) {
+        s = llvm::dyn_cast_or_null<GPUScheduleAttr>(
+            parseAttribute(var.record->schedule, ctx));
+        if (!s || s.getChip() != options.target) {
+          error = "tuning record for @" + func.getName().str() +
+                  " has no " + options.target + " GPU schedule: '" +
+                  var.record->schedule + "'";
+          ok = false;
+          return;
+        }
+      }
+      int64_t hi = var.keysHi ? var.keysHi : kInf;
+      if (!ranges.empty() && std::get<0>(ranges.back()) == s &&
+          std::get<2>(ranges.back()) == var.keysLo)
+        std::get<2>(ranges.back()) = hi;
+      else
+        ranges.push_back({s, var.keysLo, hi});
+    }
+    for (auto [index, range] : llvm::enumerate(ranges)) {
+      auto [s, lo, hi] = range;
+      for (GPUKernelAttr k : s.getKernels()) {
+        int64_t kLo = std::max(k.getKeysLo(), lo);
+        int64_t kHi = std::min(k.getKeysHi() ? k.getKeysHi() : kInf, hi);
+        if (kLo >= kHi)
+          continue;
+        // Entry names stay distinct: variant i > 0 adds "__v<i>".
+        std::string suffix = k.getSuffix().str();
+        if (index > 0)
+          suffix += "__v" + std::to_string(index);
+        kernels.push_back(GPUKernelAttr::get(
+            ctx, suffix, k.getWarps(), k.getBlockN(), k.getStages(),
+            k.getCtasPerSm(), k.getTma(), k.getWgmma(), k.getWgmmaPv(),
+            k.getAsyncQk(), k.getWarpSpecialize(), k.getPingpong(),
+            k.getWsOverlap(), k.getKvBoxRows(), k.getCols(), kLo,
+            kHi == kInf ? 0 : kHi, k.getCtasLo(), k.getCtasHi(),
+            k.getDivides()));
+      }
+    }
+    op->setAttr(kScheduleAttrName,
+                GPUScheduleAttr::get(ctx, options.target, kernels));
+    logLine(tuning::describe(plan));
+  });
+  return ok;
+}
+
 bool compile(const std::string &source, const std::string &sourceName,
              Emit emit, const CompileOptions &options, std::string &out,
              std::string &error) {
@@ -1052,6 +1164,11 @@ bool compile(const std::string &source, const std::string &sourceName,
   bool gpuTarget = options.target != "cpu";
   if (gpuTarget && options.target != "sm_80" && options.target != "sm_90a")
     return fail("unknown target '" + options.target + "' (cpu, sm_80, sm_90a)");
+  if (!options.tuned.empty() && gpuTarget) {
+    std::string tuningError;
+    if (!applyGPUTuning(*module, options, tuningError))
+      return fail(tuningError);
+  }
   if (!options.tuned.empty() && !gpuTarget) {
     CPUTarget t;
     std::string targetError;

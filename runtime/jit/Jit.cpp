@@ -246,7 +246,10 @@ bool attn::jitTarget(attn_context *ctx, JitTarget &jt, std::string &error) {
     bool cubin = !attn::findPtxas().empty();
     jt.emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
     jt.ext = cubin ? ".cubin" : ".ptx";
-    jt.device = "cuda compute capability " + std::to_string(cc);
+    // The GPU's name, SMs and compute capability (tuning records are per
+    // device).
+    const char *device = attn_context_device(ctx);
+    jt.device = device ? device : "cuda compute capability " + std::to_string(cc);
   }
   return true;
 }

@@ -3,8 +3,13 @@
 #include "runtime/core/Internal.h"
 #include "runtime/jit/Compiler.h"
 #include "runtime/jit/Jit.h"
+#include "runtime/tune/Measure.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Regex.h"
 
 #include <algorithm>
@@ -106,84 +111,6 @@ std::string kb(int64_t bytes) {
   return buf;
 }
 
-//===----------------------------------------------------------------------===//
-// Tensors and the gate
-//===----------------------------------------------------------------------===//
-
-template <typename To, typename From> To bitsOf(From f) {
-  static_assert(sizeof(To) == sizeof(From));
-  To t;
-  std::memcpy(&t, &f, sizeof(t));
-  return t;
-}
-uint16_t toHalf(float f) { return bitsOf<uint16_t>(_Float16(f)); }
-uint16_t toBF16(float f) {
-  uint32_t u = bitsOf<uint32_t>(f);
-  return uint16_t((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-double fromElem(const void *p, size_t i, attn_dtype t) {
-  if (t == ATTN_F32)
-    return static_cast<const float *>(p)[i];
-  uint16_t h = static_cast<const uint16_t *>(p)[i];
-  if (t == ATTN_F16)
-    return double(bitsOf<_Float16>(h));
-  return double(bitsOf<float>(uint32_t(h) << 16));
-}
-size_t elemSize(attn_dtype t) { return t == ATTN_F32 ? 4 : 2; }
-
-/// A contiguous tensor on the host.
-struct Buffer {
-  std::vector<char> bytes;
-  attn_tensor t{};
-  Buffer() = default;
-  Buffer(attn_dtype dtype, std::vector<int64_t> shape) {
-    t.dtype = dtype;
-    t.rank = int32_t(shape.size());
-    size_t n = 1;
-    for (int i = t.rank - 1; i >= 0; --i) {
-      t.shape[i] = shape[i];
-      t.strides[i] = int64_t(n);
-      n *= size_t(shape[i]);
-    }
-    bytes.assign(n * elemSize(dtype), 0);
-    t.data = bytes.data();
-  }
-  // A copy owns its bytes: its view points at them, not at the original's.
-  Buffer(const Buffer &o) : bytes(o.bytes), t(o.t) { t.data = bytes.data(); }
-  Buffer(Buffer &&o) noexcept : bytes(std::move(o.bytes)), t(o.t) {
-    t.data = bytes.data();
-  }
-  Buffer &operator=(const Buffer &o) {
-    bytes = o.bytes;
-    t = o.t;
-    t.data = bytes.data();
-    return *this;
-  }
-  size_t count() const { return bytes.size() / elemSize(t.dtype); }
-  void fill(std::mt19937_64 &rng, float lo, float hi) {
-    std::uniform_real_distribution<float> u(lo, hi);
-    for (size_t i = 0; i < count(); ++i) {
-      float x = u(rng);
-      if (t.dtype == ATTN_F32)
-        reinterpret_cast<float *>(t.data)[i] = x;
-      else
-        reinterpret_cast<uint16_t *>(t.data)[i] =
-            t.dtype == ATTN_F16 ? toHalf(x) : toBF16(x);
-    }
-  }
-  void poison() {
-    // All-ones bits: a NaN in every dtype.
-    std::memset(bytes.data(), 0xFF, bytes.size());
-  }
-};
-
-/// The tensors of one launch.
-struct ArgSet {
-  std::vector<Buffer> in;  ///< q, k, v (+ slopes, state_in)
-  std::vector<Buffer> out; ///< o (+ lse or state_out)
-  std::vector<attn_tensor> args;
-};
-
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -194,11 +121,9 @@ static const char *dtypeText(attn_dtype t) {
   return t == ATTN_F32 ? "f32" : t == ATTN_F16 ? "f16" : "bf16";
 }
 
-bool tuningKey(attn_context *ctx, const TuneRequest &r, tuning::Key &key,
-               std::string &error) {
-  JitTarget jt;
-  if (!jitTarget(ctx, jt, error))
-    return false;
+tuning::Key tuningKeyFor(const TuneRequest &r, const std::string &target,
+                         const std::string &device) {
+  tuning::Key key;
   key.op = r.op;
   key.pattern = r.op == "attention" ? r.pattern : "";
   key.dtype = dtypeText(r.dtype);
@@ -210,9 +135,242 @@ bool tuningKey(attn_context *ctx, const TuneRequest &r, tuning::Key &key,
   key.gqa = r.kvHeads > 0 ? std::max<int64_t>(1, r.heads / r.kvHeads) : 1;
   key.nqBucket = tuning::bucketOf(r.nq);
   key.nkBucket = tuning::bucketOf(r.nk);
-  key.target = jt.options.target;
-  key.device = jt.device;
+  key.target = target;
+  key.device = device;
   key.compiler = tuning::compilerStamp();
+  return key;
+}
+
+bool tuningKey(attn_context *ctx, const TuneRequest &r, tuning::Key &key,
+               std::string &error) {
+  JitTarget jt;
+  if (!jitTarget(ctx, jt, error))
+    return false;
+  key = tuningKeyFor(r, jt.options.target, jt.device);
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// GPU candidates
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The attn.schedule attribute of the one op of configured IR.
+std::string scheduleIn(const std::string &configured) {
+  llvm::SmallVector<llvm::StringRef> m;
+  static const llvm::Regex re("attn\\.schedule = (#attn\\.gpu_schedule<.*\\]>)\\}");
+  if (!re.match(configured, &m))
+    return "";
+  return m[1].str();
+}
+
+/// "w8 bn128 s2 c1 ws pp" from a one-kernel schedule's text.
+std::string gpuSummary(const std::string &schedule) {
+  auto field = [&](const char *name) -> std::string {
+    llvm::SmallVector<llvm::StringRef> m;
+    llvm::Regex re(std::string("[<, ]") + name + " = ([a-z0-9]+)");
+    return re.match(schedule, &m) ? m[1].str() : "";
+  };
+  std::string s = "w" + field("warps") + " bn" + field("block_n") + " s" +
+                  field("stages") + " c" + field("ctas_per_sm");
+  if (field("tma") != "true")
+    s += " cp.async";
+  if (field("wgmma") != "true")
+    s += " mma.sync";
+  else if (field("wgmma_pv") != "true")
+    s += " pv:mma.sync";
+  if (field("async_qk") == "true")
+    s += " async-qk";
+  if (field("warp_specialize") == "true")
+    s += " ws";
+  if (field("pingpong") == "true")
+    s += " pingpong";
+  if (field("ws_overlap") == "true")
+    s += " overlap";
+  return s;
+}
+
+/// ptxas -v on `ptx`: the cubin, the registers and spilled bytes of its
+/// kernels (the most of any). "" or why not.
+std::string assemble(const std::string &ptx, const std::string &chip,
+                     std::string &cubin, int64_t &regs, int64_t &spills) {
+  std::string ptxas = findPtxas();
+  if (ptxas.empty())
+    return "ptxas not found (set CUDA_HOME or put it on PATH)";
+  llvm::SmallString<128> in, outPath, log;
+  if (llvm::sys::fs::createTemporaryFile("attn-cand", "ptx", in) ||
+      llvm::sys::fs::createTemporaryFile("attn-cand", "cubin", outPath) ||
+      llvm::sys::fs::createTemporaryFile("attn-cand", "log", log))
+    return "cannot create temporary files";
+  auto cleanup = llvm::make_scope_exit([&] {
+    llvm::sys::fs::remove(in);
+    llvm::sys::fs::remove(outPath);
+    llvm::sys::fs::remove(log);
+  });
+  {
+    std::ofstream f(in.c_str(), std::ios::binary);
+    f << ptx;
+  }
+  std::string arch = "-arch=" + chip;
+  llvm::SmallVector<llvm::StringRef> args = {ptxas, arch, "-v", "-O3", "-o",
+                                             outPath.str(), in.str()};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, log.str(),
+                                                log.str()};
+  std::string errMsg;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0,
+                                     0, &errMsg);
+  auto text = llvm::MemoryBuffer::getFile(log);
+  std::string out = text ? (*text)->getBuffer().str() : "";
+  if (rc != 0) {
+    // Its fatal line says why (e.g. register allocation failed).
+    llvm::StringRef all(out), why = all;
+    size_t at = all.find("fatal");
+    if (at != llvm::StringRef::npos)
+      why = all.drop_front(at).take_until([](char ch) { return ch == '\n'; });
+    return "ptxas failed: " + (errMsg.empty() ? why.str() : errMsg);
+  }
+  regs = spills = 0;
+  llvm::SmallVector<llvm::StringRef> lines;
+  llvm::StringRef(out).split(lines, '\n');
+  static const llvm::Regex usedRe("Used ([0-9]+) registers");
+  static const llvm::Regex spillRe("([0-9]+) bytes spill stores");
+  for (llvm::StringRef line : lines) {
+    llvm::SmallVector<llvm::StringRef> m;
+    if (usedRe.match(line, &m))
+      regs = std::max<int64_t>(regs, std::stoll(m[1].str()));
+    if (spillRe.match(line, &m))
+      spills = std::max<int64_t>(spills, std::stoll(m[1].str()));
+  }
+  auto bin = llvm::MemoryBuffer::getFile(outPath, false, false);
+  if (!bin)
+    return "ptxas wrote no cubin";
+  cubin = (*bin)->getBuffer().str();
+  return "";
+}
+
+} // namespace
+
+bool gpuCandidates(const TuneRequest &r, const std::string &chip,
+                   std::vector<GPUCandidate> &out, std::string &error,
+                   const std::function<void(int, int)> &progress) {
+  out.clear();
+  if (r.op != "attention") {
+    error = "GPU tuning covers attention kernels (lightning's GPU slices are "
+            "chosen per grid by the configure pass)";
+    return false;
+  }
+  if (chip != "sm_80" && chip != "sm_90a") {
+    error = "unknown GPU target '" + chip + "' (sm_80, sm_90a)";
+    return false;
+  }
+  if (r.pattern.rfind("#attn.dilated", 0) == 0) {
+    error = "GPU tuning of dilated attention (its pieces share one kernel "
+            "function) is not done yet";
+    return false;
+  }
+  std::string src = attentionKernelSource("kernel", r.pattern,
+                                          dtypeText(r.dtype), r.d, r.dv,
+                                          r.lse, r.scale);
+  auto configured = [&](const mlir::attn::GPUOptions &g, std::string &schedule,
+                        std::string &why) {
+    CompileOptions o;
+    o.target = chip;
+    o.gpu = g;
+    o.gpu.chip = chip;
+    std::string text;
+    if (!compile(src, "candidate", Emit::Configured, o, text, why))
+      return false;
+    schedule = scheduleIn(text);
+    if (schedule.empty()) {
+      why = "no GPU schedule in the configured IR";
+      return false;
+    }
+    return true;
+  };
+  // The default: the configure pass's schedule, narrowed to the kernel
+  // that runs at r.nk keys (full and causal attention have two).
+  std::string def;
+  if (!configured(mlir::attn::GPUOptions(), def, error))
+    return false;
+  std::vector<std::string> schedules = {def};
+  std::vector<std::string> pruned = {""};
+  std::set<std::string> seen = {def};
+  bool hopper = chip == "sm_90a";
+  for (int64_t warps : {8, 4})
+    for (int64_t bn : {64, 128, 192})
+      for (int64_t stages : {2, 3})
+        for (int64_t ctas : {1, 2})
+          for (int variant = 0; variant < (hopper ? 5 : 1); ++variant) {
+            mlir::attn::GPUOptions g;
+            g.warps = warps;
+            g.blockN = bn;
+            g.stages = stages;
+            g.ctasPerSm = ctas;
+            // One kernel for every Nk: the tuner picks per bucket what the
+            // long-row threshold (ws-min-keys) picks by rule.
+            g.wsMinKeys = 0;
+            g.warpSpecialize = variant >= 1 && variant <= 3;
+            g.pingpong = variant == 2;
+            g.wsOverlap = variant == 3;
+            g.asyncQk = variant == 4;
+            if (g.asyncQk && stages < 3)
+              continue;
+            std::string s, why;
+            if (!configured(g, s, why)) {
+              continue;
+            }
+            if (!seen.insert(s).second)
+              continue;
+            schedules.push_back(s);
+            pruned.push_back("");
+          }
+  int total = int(schedules.size());
+  for (int i = 0; i < total; ++i) {
+    GPUCandidate c;
+    c.schedule = schedules[size_t(i)];
+    c.config = gpuSummary(c.schedule);
+    if (i == 0 && c.schedule.find("suffix") != std::string::npos)
+      c.config = "default (" + c.config + ", by Nk)";
+    else if (i == 0)
+      c.config = "default (" + c.config + ")";
+    CompileOptions o;
+    o.target = chip;
+    o.gpu.chip = chip;
+    std::string ptx, why;
+    std::string withSchedule = attentionKernelSource(
+        "kernel", r.pattern, dtypeText(r.dtype), r.d, r.dv, r.lse, r.scale,
+        {c.schedule});
+    if (!compile(withSchedule, "candidate", Emit::PTX, o, ptx, why)) {
+      // The diagnostic's message, without the op and kernel it names.
+      llvm::StringRef msg(why);
+      size_t at = msg.find("error: ");
+      if (at != llvm::StringRef::npos)
+        msg = msg.drop_front(at + 7);
+      msg = msg.take_until([](char ch) { return ch == '\n'; });
+      size_t colon = msg.rfind("of the schedule: ");
+      if (colon != llvm::StringRef::npos)
+        msg = msg.drop_front(colon + 17);
+      c.pruned = "compiler: " + msg.str();
+    } else if (std::string e = assemble(ptx, chip, c.image, c.registers,
+                                        c.spillBytes);
+               !e.empty()) {
+      c.pruned = e;
+    } else if (c.spillBytes > 0) {
+      c.pruned = "spills: ptxas reports " + std::to_string(c.spillBytes) +
+                 " bytes of spill stores at " + std::to_string(c.registers) +
+                 " registers";
+    }
+    if (!c.pruned.empty())
+      c.image.clear();
+    if (i == 0 && !c.pruned.empty()) {
+      error = "the default schedule does not build: " + c.pruned;
+      return false;
+    }
+    out.push_back(std::move(c));
+    if (progress)
+      progress(i + 1, total);
+  }
   return true;
 }
 
@@ -239,12 +397,9 @@ private:
   }
   std::string source(const std::string &schedule, bool wrong = false) const;
   attn_status checkRequest();
-  void makeInputs();
   /// Compiles and loads the candidate; "" or why not.
   std::string load(const std::string &schedule, bool wrong,
                    attn_kernel **kernel);
-  /// Runs on set `s`; the time in ms, or < 0 with `why`.
-  double launch(attn_kernel *k, size_t s, std::string &why);
   /// Gate and timing of candidate `i`, then progress.
   void measure(size_t i, bool wrong);
   void measureOne(size_t i, bool wrong);
@@ -257,10 +412,9 @@ private:
   TuneRequest r;
   TuneResult &out;
   Clock::time_point start;
-  std::vector<ArgSet> sets;
-  std::vector<Buffer> reference; ///< the default config's outputs on set 0
-  std::vector<std::vector<double>> samples; ///< per candidate, ms
-  std::vector<CPUConfig> configs;           ///< per candidate
+  std::unique_ptr<measure::Bench> bench;
+  std::vector<measure::Outcome> outcomes; ///< per candidate
+  std::vector<CPUConfig> configs;         ///< per candidate
   std::set<CPUConfig> seen;
   std::vector<attn_kernel *> kernels;
   double runMs = 0; ///< the default's time, for the budget
@@ -284,23 +438,25 @@ std::string Tuner::source(const std::string &schedule, bool wrong) const {
                                r.dv, r.lse, scale, schedules);
 }
 
+measure::Problem problemOf(const TuneRequest &r) {
+  measure::Problem p;
+  p.op = r.op;
+  p.dtype = r.dtype;
+  p.d = r.d;
+  p.dv = r.dv;
+  p.lse = r.op == "attention" && r.lse;
+  p.lightningFlags = r.op == "lightning" ? r.lightningFlags : 0;
+  p.batch = r.batch;
+  p.heads = r.heads;
+  p.kvHeads = r.kvHeads;
+  p.nq = r.nq;
+  p.nk = r.nk;
+  return p;
+}
+
 attn_status Tuner::checkRequest() {
-  if (r.op != "attention" && r.op != "lightning")
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                "tune: op must be attention or lightning, got '" + r.op + "'");
-  if (r.batch < 1 || r.heads < 1 || r.kvHeads < 1 || r.nq < 1 || r.nk < 1 ||
-      r.d < 1 || r.dv < 1 || r.heads % r.kvHeads)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                "tune: shape must be positive with H a multiple of Hk, got B "
-                "= " + std::to_string(r.batch) + ", H = " +
-                    std::to_string(r.heads) + ", Hk = " +
-                    std::to_string(r.kvHeads) + ", Nq = " +
-                    std::to_string(r.nq) + ", Nk = " + std::to_string(r.nk) +
-                    ", D = " + std::to_string(r.d) + ", Dv = " +
-                    std::to_string(r.dv));
-  if (r.op == "lightning" && r.nq != r.nk)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                "tune: lightning needs Nq = Nk");
+  if (std::string why = measure::checkProblem(problemOf(r)); !why.empty())
+    return fail(ATTN_ERROR_INVALID_ARGUMENT, "tune: " + why);
   if (!(r.budgetSeconds > 0))
     return fail(ATTN_ERROR_INVALID_ARGUMENT,
                 "tune: the time budget must be positive");
@@ -311,59 +467,6 @@ attn_status Tuner::checkRequest() {
   return ATTN_OK;
 }
 
-void Tuner::makeInputs() {
-  std::mt19937_64 rng(std::random_device{}());
-  bool light = r.op == "lightning";
-  auto in = [&](int64_t heads, int64_t n, int64_t hd) {
-    return Buffer(r.dtype, {r.batch, heads, n, hd});
-  };
-  size_t setBytes = elemSize(r.dtype) * size_t(r.batch) *
-                    size_t(r.heads * r.nq * (r.d + r.dv) +
-                           r.kvHeads * r.nk * (r.d + r.dv));
-  // Rotating inputs: up to 3 sets within 768 MB, so a run does not find the
-  // previous run's data in cache.
-  size_t numSets = std::clamp<size_t>((768u << 20) / std::max<size_t>(setBytes, 1),
-                                      1, 3);
-  for (size_t s = 0; s < numSets; ++s) {
-    ArgSet a;
-    a.in.push_back(in(r.heads, r.nq, r.d));
-    a.in.push_back(in(r.kvHeads, r.nk, r.d));
-    a.in.push_back(in(r.kvHeads, r.nk, r.dv));
-    for (Buffer &b : a.in)
-      b.fill(rng, -1, 1);
-    a.out.push_back(in(r.heads, r.nq, r.dv));
-    if (light) {
-      if (r.lightningFlags & ATTN_LIGHTNING_SLOPES) {
-        a.in.emplace_back(ATTN_F32, std::vector<int64_t>{r.heads});
-        a.in.back().fill(rng, 0.01f, 0.5f);
-      }
-      if (r.lightningFlags & ATTN_LIGHTNING_STATE_IN) {
-        a.in.emplace_back(ATTN_F32,
-                          std::vector<int64_t>{r.batch, r.heads, r.d, r.dv});
-        a.in.back().fill(rng, -1, 1);
-      }
-      if (r.lightningFlags & ATTN_LIGHTNING_STATE_OUT)
-        a.out.emplace_back(ATTN_F32,
-                           std::vector<int64_t>{r.batch, r.heads, r.d, r.dv});
-    } else if (r.lse) {
-      a.out.emplace_back(ATTN_F32, std::vector<int64_t>{r.batch, r.heads, r.nq});
-    }
-    // In the kernel's order: q, k, v, o, then the optional ones.
-    for (size_t i = 0; i < 3; ++i)
-      a.args.push_back(a.in[i].t);
-    a.args.push_back(a.out[0].t);
-    if (light) {
-      for (size_t i = 3; i < a.in.size(); ++i)
-        a.args.push_back(a.in[i].t);
-      if (a.out.size() > 1)
-        a.args.push_back(a.out[1].t);
-    } else if (a.out.size() > 1) {
-      a.args.push_back(a.out[1].t);
-    }
-    sets.push_back(std::move(a));
-  }
-}
-
 std::string Tuner::load(const std::string &schedule, bool wrong,
                         attn_kernel **kernel) {
   *kernel = nullptr;
@@ -371,19 +474,6 @@ std::string Tuner::load(const std::string &schedule, bool wrong,
       ATTN_OK)
     return attn_last_error();
   return "";
-}
-
-double Tuner::launch(attn_kernel *k, size_t s, std::string &why) {
-  ArgSet &a = sets[s % sets.size()];
-  // Through the runtime's timer: the wall clock on the CPU, CUDA events
-  // with an L2 flush on a GPU.
-  float ms = 0;
-  if (attn_benchmark(ctx, k, a.args.data(), int(a.args.size()), 1,
-                     /*flush_l2=*/1, &ms) != ATTN_OK) {
-    why = attn_last_error();
-    return -1;
-  }
-  return ms;
 }
 
 int64_t Tuner::vectorRegisters() const {
@@ -408,15 +498,8 @@ void Tuner::consider(const CPUConfig &c, const std::string &pruned) {
   }
   configs.push_back(c);
   out.candidates.push_back(res);
-  samples.emplace_back();
+  outcomes.emplace_back();
   kernels.push_back(nullptr);
-}
-
-/// Median of `v` (not empty).
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 void Tuner::measure(size_t i, bool wrong) {
@@ -437,6 +520,7 @@ void Tuner::measureOne(size_t i, bool wrong) {
     return;
   // The budget: keep a quarter for the re-timing; a candidate costs about
   // a compile and its runs.
+  double runMs = bench->defaultMs();
   double runs = 1 + std::clamp(300.0 / std::max(runMs, 1e-3), 3.0, 15.0);
   double cost = 0.4 + runs * runMs / 1000;
   if (i > 0 && elapsed() + cost > 0.75 * r.budgetSeconds) {
@@ -452,83 +536,14 @@ void Tuner::measureOne(size_t i, bool wrong) {
     return;
   }
   kernels[i] = k;
-  // The gate, on set 0 with poisoned outputs; it is also the warm-up.
-  for (Buffer &b : sets[0].out)
-    b.poison();
-  double t = launch(k, 0, why);
-  if (t < 0) {
-    c.verdict = "failed";
-    c.reason = why;
-    return;
-  }
-  bool f32 = r.dtype == ATTN_F32;
-  if (i == 0) {
-    reference = sets[0].out;
-    for (const Buffer &b : reference)
-      for (size_t j = 0; j < b.count(); ++j)
-        if (std::isnan(fromElem(b.t.data, j, b.t.dtype))) {
-          c.verdict = "failed";
-          c.reason = "the default config left NaN or unwritten outputs";
-          return;
-        }
-  } else {
-    // Against the default's output on the same inputs, relative to max
-    // |O|: SPEC.md's tolerance twice (both carry rounding error).
-    double tol = 2 * (f32 ? 1e-5 : 1e-2);
-    for (size_t o = 0; o < reference.size(); ++o) {
-      const Buffer &ref = reference[o], &got = sets[0].out[o];
-      bool isLse = !(r.op == "lightning") && o == 1;
-      double maxRef = 0, maxErr = 0;
-      bool nan = false;
-      for (size_t j = 0; j < ref.count(); ++j) {
-        double a = fromElem(ref.t.data, j, ref.t.dtype);
-        double b = fromElem(got.t.data, j, got.t.dtype);
-        if (std::isnan(b)) {
-          nan = true;
-          break;
-        }
-        if (isLse) {
-          // Natural-log sums: absolute error, -inf where no key is allowed.
-          if (a != b)
-            maxErr = std::max(maxErr, std::fabs(a - b));
-          continue;
-        }
-        maxRef = std::max(maxRef, std::fabs(a));
-        maxErr = std::max(maxErr, std::fabs(a - b));
-      }
-      double rel = isLse ? maxErr : maxErr / std::max(maxRef, 1e-30);
-      if (!isLse)
-        c.maxError = std::max(c.maxError, rel);
-      if (nan || !(rel <= (isLse ? 10 * tol : tol))) {
-        c.verdict = "rejected";
-        char buf[160];
-        snprintf(buf, sizeof(buf),
-                 nan ? "gate: NaN or unwritten %s elements"
-                     : "gate: %s differs from the default's by %.3g "
-                       "(tolerance %.3g)",
-                 isLse ? "LSE" : (o ? "state" : "O"), rel,
-                 isLse ? 10 * tol : tol);
-        c.reason = buf;
-        return;
-      }
-    }
-  }
-  // Timing: the median of repeated runs over the rotating input sets.
-  int reps = int(std::clamp(300.0 / std::max(t, 1e-3), 3.0, 15.0));
-  for (int rep = 0; rep < reps; ++rep) {
-    double ms = launch(k, size_t(rep + 1), why);
-    if (ms < 0) {
-      c.verdict = "failed";
-      c.reason = why;
-      return;
-    }
-    samples[i].push_back(ms);
-  }
-  c.medianMs = median(samples[i]);
-  if (i == 0)
-    runMs = c.medianMs;
-  if (c.verdict.empty())
-    c.verdict = "timed";
+  measure::Outcome &o = outcomes[i];
+  o = bench->run(k, i == 0);
+  c.medianMs = o.medianMs;
+  c.maxError = o.maxError;
+  if (c.verdict.empty() || o.verdict != "timed")
+    c.verdict = o.verdict;
+  if (c.reason.empty())
+    c.reason = o.reason;
 }
 
 void Tuner::search(const CPUConfig &def) {
@@ -635,57 +650,13 @@ void Tuner::search(const CPUConfig &def) {
 void Tuner::retime() {
   // The best few and the default, re-timed in alternation: a candidate that
   // was lucky once meets the others on the same machine state.
-  std::vector<size_t> order;
-  for (size_t i = 0; i < out.candidates.size(); ++i)
-    if (out.candidates[i].medianMs > 0)
-      order.push_back(i);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return out.candidates[a].medianMs < out.candidates[b].medianMs;
-  });
-  // Up to three and the default, as many as three rounds of fit in what is
-  // left of the budget (at least the best and the default).
-  double left = r.budgetSeconds - elapsed();
-  size_t keep = 3;
-  auto roundOf = [&](size_t n) {
-    double ms = out.candidates[0].medianMs;
-    for (size_t j = 0; j < std::min(n, order.size()); ++j)
-      ms += order[j] ? out.candidates[order[j]].medianMs : 0;
-    return ms;
-  };
-  while (keep > 1 && 3 * roundOf(keep) > left * 1000)
-    --keep;
-  if (order.size() > keep)
-    order.resize(keep);
-  if (!llvm::is_contained(order, size_t(0)) && out.candidates[0].medianMs > 0)
-    order.push_back(0);
-  double roundMs = 0;
-  for (size_t i : order)
-    roundMs += out.candidates[i].medianMs;
-  int rounds = int(std::clamp(left * 1000 / std::max(roundMs, 1e-3), 3.0, 9.0));
-  std::map<size_t, std::vector<double>> again;
-  std::string why;
-  for (int round = 0; round < rounds; ++round)
-    for (size_t i : order) {
-      double ms = launch(kernels[i], size_t(round + i), why);
-      if (ms >= 0)
-        again[i].push_back(ms);
-    }
-  size_t best = 0;
-  double bestMs = 0;
-  for (auto &[i, v] : again) {
-    out.candidates[i].medianMs = median(v);
-    if (bestMs == 0 || out.candidates[i].medianMs < bestMs) {
-      best = i;
-      bestMs = out.candidates[i].medianMs;
-    }
+  out.best = int(bench->retime(kernels, outcomes,
+                               r.budgetSeconds - elapsed()));
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    out.candidates[i].medianMs = outcomes[i].medianMs;
+    if (!outcomes[i].reason.empty() && out.candidates[i].reason.empty())
+      out.candidates[i].reason = outcomes[i].reason;
   }
-  // Within 2 % of the default, the default stays: noise does not move it.
-  double defMs = out.candidates[0].medianMs;
-  if (best != 0 && defMs > 0 && bestMs > 0.98 * defMs) {
-    out.candidates[best].reason = "within 2 % of the default: not chosen";
-    best = 0;
-  }
-  out.best = int(best);
 }
 
 attn_status Tuner::run() {
@@ -704,7 +675,9 @@ attn_status Tuner::run() {
                 "tune: cannot read the default schedule '" + def + "'");
   consider(d, "");
   out.candidates[0].verdict = "default";
-  makeInputs();
+  bench = std::make_unique<measure::Bench>(ctx, problemOf(r));
+  if (std::string why = bench->prepare(); !why.empty())
+    return fail(ATTN_ERROR_INTERNAL, "tune: " + why);
   measure(0, false);
   if (out.candidates[0].medianMs <= 0)
     return fail(ATTN_ERROR_INTERNAL, "tune: the default config does not run: " +

@@ -68,6 +68,34 @@ bool tuningKey(attn_context *ctx, const TuneRequest &r, tuning::Key &key,
 /// error code with attn_last_error() naming the problem.
 attn_status tune(attn_context *ctx, const TuneRequest &r, TuneResult &out);
 
+/// One GPU candidate, compiled here to be timed where the GPU is
+/// (attn-tune --plan, then attn-tune-measure).
+struct GPUCandidate {
+  std::string config;   ///< short form ("w8 bn128 s2 c1 ws")
+  std::string schedule; ///< the attn.schedule attribute
+  std::string image;    ///< the cubin (empty when pruned)
+  std::string pruned;   ///< why it is not worth timing, or ""
+  int64_t registers = 0, spillBytes = 0;
+};
+
+/// The GPU search space of `r` on `chip` (sm_80, sm_90a), generated from the
+/// configure pass's choices: warps (4: mma.sync, 8: wgmma), key tiles of
+/// 64/128/192, 2 or 3 stages, 1 or 2 CTAs per SM, and (sm_90a, where they
+/// apply) warp specialisation with its pingpong and overlap variants and
+/// async Q K^T; each a single kernel for every Nk, deduplicated. [0] is the
+/// configure pass's default for `r.nk` keys. Each is compiled to a cubin by
+/// ptxas (-v): configs the compiler refuses (shared memory) or that spill
+/// registers are pruned, the reason recorded. `progress(done, total)`.
+/// False with `error` when the default itself does not compile.
+bool gpuCandidates(const TuneRequest &r, const std::string &chip,
+                   std::vector<GPUCandidate> &out, std::string &error,
+                   const std::function<void(int, int)> &progress = {});
+
+/// The tuning key of `r` for `target` on `device` (GPU plans: the device is
+/// the one that will time them).
+tuning::Key tuningKeyFor(const TuneRequest &r, const std::string &target,
+                         const std::string &device);
+
 } // namespace attn
 
 #endif // ATTN_RUNTIME_JIT_TUNER_H

@@ -120,7 +120,7 @@ std::vector<std::string> shippedDirs() {
 // JSON
 //===----------------------------------------------------------------------===//
 
-static json::Value toJSON(const Record &r) {
+json::Value toJSON(const Record &r) {
   const Key &k = r.key;
   json::Object key{{"op", k.op},
                    {"pattern", k.pattern},
@@ -150,7 +150,7 @@ static json::Value toJSON(const Record &r) {
                       {"date", r.date}};
 }
 
-static bool fromJSON(const json::Value &v, Record &r, std::string &why) {
+bool fromJSON(const json::Value &v, Record &r, std::string &why) {
   const json::Object *o = v.getAsObject();
   const json::Object *k = o ? o->getObject("key") : nullptr;
   if (!k) {

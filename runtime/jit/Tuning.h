@@ -10,6 +10,8 @@
 #ifndef ATTN_RUNTIME_JIT_TUNING_H
 #define ATTN_RUNTIME_JIT_TUNING_H
 
+#include "llvm/Support/JSON.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -81,6 +83,9 @@ std::vector<std::string> shippedDirs();
 /// an error naming it.
 bool readFile(const std::string &path, std::vector<Record> &out,
               std::string &error, int *skipped = nullptr);
+/// One record as the tables hold it, and back ("" or why not in `why`).
+llvm::json::Value toJSON(const Record &r);
+bool fromJSON(const llvm::json::Value &v, Record &r, std::string &why);
 /// Writes `records` as a table (a JSON document people can read).
 bool writeFile(const std::string &path, const std::vector<Record> &records,
                std::string &error);

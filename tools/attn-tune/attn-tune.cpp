@@ -53,6 +53,10 @@ const char *kUsage = R"(usage:
   attn-tune --lightning [--flags F] ... (the same shape and output options)
   attn-tune FILE.mlir --entry F ...  (the op of kernel function F: its
             pattern, dtype, head dims, LSE and scale, or lightning's tensors)
+  attn-tune --target sm_90a|sm_80 --plan DIR (--pattern P | FILE.mlir
+            --entry F) ... : GPU tuning, step 1 (here, with the compiler)
+  attn-tune --import RESULTS.json [--store DIR] [report/export options]:
+            GPU tuning, step 3 (after attn-tune-measure on the GPU machine)
 
 Tunes the CPU schedule of one kernel (tile sizes block_m / block_n, the
 micro-kernel's rows and vector width) for each shape: candidates around the
@@ -72,6 +76,8 @@ each shape is saved under $ATTN_CACHE_DIR/tuning (default
   --n LIST         sequence lengths to tune, Nq = Nk (e.g. 1024,4096,32768)
   --nq/--nk        one shape with Nq != Nk
   --batch/--heads/--kv-heads   B, H, Hk of the shapes (default 1, 4, H)
+  --tokens T       instead of --batch: B = max(1, T / Nq) per shape (fills a
+                   GPU at every N, as the benchmarks do: B*N = 16K)
   --budget S       seconds per shape (default 60)
   --threads T      worker threads (default: all hardware threads); part of
                    the tuning key
@@ -83,6 +89,22 @@ each shape is saved under $ATTN_CACHE_DIR/tuning (default
   --export FILE    the winners as a tuning table (the record format), to
                    commit under docs/tuning or give to attnc --tuning
   --quiet          no progress bar
+
+GPU tuning runs in three steps, since the machine with the GPU need not have
+the compiler: `--target sm_90a --plan DIR` generates the GPU search space
+around the configure pass's choice (warps, key tiles, stages, CTAs per SM,
+warp specialisation and its variants, async Q K^T), compiles each candidate
+to a cubin here, prunes those the compiler refuses or that spill registers
+(ptxas -v), and writes DIR/plan.json with a job per shape; on the GPU
+machine, `attn-tune-measure DIR/plan.json -o RESULTS.json` (libattnrt only)
+gates and times them; `--import RESULTS.json` makes the records (saved
+under --store DIR, default the local store) and the same tables, report,
+JSON, plot and --export as CPU tuning.
+  --target T       cpu (default: tune in process) or sm_80 / sm_90a (--plan)
+  --plan DIR       write the plan and its cubins to DIR (created)
+  --import FILE    records from attn-tune-measure's results
+  --store DIR      --import: the directory of the tuning files (default
+                   $ATTN_CACHE_DIR/tuning); docs/tuning for shipped tables
 Exit status: 0 ok, 2 bad input or a failure (the message says which).
 )";
 
@@ -91,7 +113,7 @@ struct Options {
   bool lightning = false;
   int flags = 0;
   std::string dtype = "f32";
-  int64_t d = 64, dv = 0, batch = 1, heads = 4, kvHeads = 0;
+  int64_t d = 64, dv = 0, batch = 1, heads = 4, kvHeads = 0, tokens = 0;
   bool lse = false;
   float scale = 0;
   std::vector<std::pair<int64_t, int64_t>> shapes;
@@ -99,6 +121,7 @@ struct Options {
   int threads = 0;
   bool save = true, quiet = false, wrongCandidate = false;
   std::string report, json, plot, exportPath;
+  std::string target = "cpu", planDir, importPath, store;
 };
 
 int64_t toInt(const std::string &flag, const std::string &v, int64_t lo,
@@ -154,6 +177,8 @@ Options parse(int argc, char **argv) {
         die("--scale takes a finite number, got '" + v + "'");
     } else if (a == "--batch") {
       o.batch = toInt(a, value(), 1, 1 << 20);
+    } else if (a == "--tokens") {
+      o.tokens = toInt(a, value(), 1, int64_t(1) << 30);
     } else if (a == "--heads") {
       o.heads = toInt(a, value(), 1, 1 << 16);
     } else if (a == "--kv-heads") {
@@ -194,6 +219,16 @@ Options parse(int argc, char **argv) {
       o.plot = value();
     } else if (a == "--export") {
       o.exportPath = value();
+    } else if (a == "--target") {
+      o.target = value();
+      if (o.target != "cpu" && o.target != "sm_80" && o.target != "sm_90a")
+        die("--target takes cpu, sm_80 or sm_90a, got '" + o.target + "'");
+    } else if (a == "--plan") {
+      o.planDir = value();
+    } else if (a == "--import") {
+      o.importPath = value();
+    } else if (a == "--store") {
+      o.store = value();
     } else if (a == "--test-wrong-candidate") {
       // Tests: a candidate computing the wrong function, for the gate.
       o.wrongCandidate = true;
@@ -201,6 +236,22 @@ Options parse(int argc, char **argv) {
       die("unknown argument '" + a + "' (see --help)");
     }
   }
+  if (!o.importPath.empty()) {
+    if (!o.planDir.empty() || !o.pattern.empty() || o.lightning ||
+        !o.file.empty() || !o.shapes.empty() || nq || nk)
+      die("--import takes the results alone (the kernel and shapes are in "
+          "them)");
+    if (!o.plot.empty() && o.json.empty())
+      o.json = o.plot + ".json";
+    return o;
+  }
+  if (!o.store.empty())
+    die("--store goes with --import");
+  if ((o.target != "cpu") != !o.planDir.empty())
+    die(o.planDir.empty() ? "a GPU target is tuned in steps: give --plan DIR "
+                            "(see --help)"
+                          : "--plan needs a GPU --target (sm_90a or sm_80); "
+                            "CPU kernels are tuned in process");
   if (!o.file.empty()) {
     if (o.lightning || !o.pattern.empty())
       die("a kernel file replaces --pattern and --lightning");
@@ -313,18 +364,367 @@ void fromKernelFile(mlir::MLIRContext &ctx, Options &o) {
     o.scale = float(s.getValueAsDouble());
 }
 
+/// The results tables of the shapes tuned (or imported), and the files
+/// asked for at the end.
+struct Report {
+  const Options &o;
+  std::string what;
+  std::string md, device;
+  llvm::json::Array shapesJson;
+  std::vector<attn::tuning::Record> winners;
+
+  void add(const std::string &shape, int64_t nq, int64_t nk,
+           const attn::TuneResult &res, double flops) {
+    device = res.key.device;
+    const attn::CandidateResult &def = res.candidates[0],
+                                &win = res.candidates[size_t(res.best)];
+    int timed = 0, pruned = 0, rejected = 0, failed = 0, skipped = 0;
+    for (const attn::CandidateResult &c : res.candidates) {
+      timed += c.medianMs > 0;
+      pruned += c.verdict == "pruned";
+      rejected += c.verdict == "rejected";
+      failed += c.verdict == "failed";
+      skipped += c.verdict == "skipped";
+    }
+    bool gpu = res.key.target != "cpu";
+    double scale = gpu ? 1e9 : 1e6; // TFLOP/s on a GPU, GFLOP/s on the CPU
+    const char *unit = gpu ? "TFLOP/s" : "GFLOP/s";
+    char head[512];
+    snprintf(head, sizeof(head),
+             "%s: %s %.4f ms (%.1f %s), default %s %.4f ms: %.2fx; %d "
+             "timed, %d pruned, %d rejected, %d failed, %d skipped (budget), "
+             "%.1f s%s",
+             shape.c_str(), res.best ? "tuned" : "default kept",
+             win.medianMs, flops / (win.medianMs * scale), unit,
+             def.config.c_str(), def.medianMs, def.medianMs / win.medianMs,
+             timed, pruned, rejected, failed, skipped, res.seconds,
+             res.saved ? ", saved" : "");
+    std::printf("%s\n", head);
+    std::printf("  %-34s %-9s %10s %9s %8s %9s  %s\n", "config", "verdict",
+                "median ms", unit, "vs def", "max err", "reason");
+    md += "### " + what + ", " + shape + "\n\n" + head +
+          "\n\n| config | verdict | median ms | " + unit +
+          " | vs default | max err | reason |\n"
+          "|---|---|---:|---:|---:|---:|---|\n";
+    llvm::json::Array cands;
+    for (const attn::CandidateResult &c : res.candidates) {
+      char line[1024];
+      double perf = c.medianMs > 0 ? flops / (c.medianMs * scale) : 0;
+      double vs = c.medianMs > 0 ? def.medianMs / c.medianMs : 0;
+      snprintf(line, sizeof(line),
+               "  %-34s %-9s %10.4f %9.1f %7.2fx %9.2g  %s", c.config.c_str(),
+               c.verdict.c_str(), c.medianMs, perf, vs, c.maxError,
+               c.reason.c_str());
+      std::printf("%s\n", line);
+      snprintf(line, sizeof(line),
+               "| %s | %s | %.4f | %.1f | %.2fx | %.2g | %s |\n",
+               c.config.c_str(), c.verdict.c_str(), c.medianMs, perf, vs,
+               c.maxError, c.reason.c_str());
+      md += line;
+      cands.push_back(llvm::json::Object{{"config", c.config},
+                                         {"schedule", c.schedule},
+                                         {"verdict", c.verdict},
+                                         {"reason", c.reason},
+                                         {"median_ms", c.medianMs},
+                                         {gpu ? "tflops" : "gflops", perf},
+                                         {"max_error", c.maxError}});
+    }
+    md += "\n";
+    shapesJson.push_back(llvm::json::Object{{"nq", nq},
+                                            {"nk", nk},
+                                            {"shape", shape},
+                                            {"default_ms", def.medianMs},
+                                            {"tuned_ms", win.medianMs},
+                                            {"tuned", win.config},
+                                            {"default", def.config},
+                                            {"seconds", res.seconds},
+                                            {"flops", flops},
+                                            {"candidates", std::move(cands)}});
+    winners.push_back(res.record);
+    std::fflush(stdout);
+  }
+
+  bool finish(bool ok) {
+    if (!o.report.empty())
+      ok &= writeText(o.report, "## attn-tune: " + what + "\n\nDevice: " +
+                                    device + "\n\n" + md);
+    if (!o.json.empty()) {
+      llvm::json::Value doc = llvm::json::Object{
+          {"kernel", what}, {"device", device}, {"shapes", std::move(shapesJson)}};
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << llvm::formatv("{0:2}", doc) << "\n";
+      ok &= writeText(o.json, text);
+    }
+    if (!o.exportPath.empty()) {
+      std::string error;
+      if (!attn::tuning::writeFile(o.exportPath, winners, error)) {
+        std::fprintf(stderr, "attn-tune: error: %s\n", error.c_str());
+        ok = false;
+      }
+    }
+    if (!o.plot.empty() && ok) {
+      std::string cmd = "python3 '" ATTN_SOURCE_DIR "/tools/tune_plot.py' '" +
+                        o.json + "' '" + o.plot + "'";
+      if (std::system(cmd.c_str()) != 0) {
+        std::fprintf(stderr,
+                     "attn-tune: error: the plot was not drawn (%s)\n",
+                     cmd.c_str());
+        ok = false;
+      }
+    }
+    return ok;
+  }
+};
+
+int64_t batchOf(const Options &o, int64_t nq) {
+  return o.tokens ? std::max<int64_t>(1, o.tokens / nq) : o.batch;
+}
+
+std::string shapeText(const Options &o, int64_t batch, int64_t heads,
+                      int64_t kvHeads, int64_t nq, int64_t nk) {
+  (void)o;
+  return "B=" + std::to_string(batch) + " H=" + std::to_string(heads) +
+         " Hk=" + std::to_string(kvHeads) +
+         (nq == nk ? " N=" + std::to_string(nq)
+                   : " Nq=" + std::to_string(nq) + " Nk=" + std::to_string(nk));
+}
+
+std::string kernelText(const std::string &pattern, bool lightning,
+                       const std::string &dtype, int64_t d, int64_t dv) {
+  std::string what = lightning ? std::string("lightning") : pattern;
+  return what + " " + dtype + " D=" + std::to_string(d) +
+         (dv != d ? " Dv=" + std::to_string(dv) : "");
+}
+
+double flopsOf(mlir::MLIRContext &mctx, const attn::tuning::Key &k,
+               int64_t batch, int64_t heads, int64_t nq, int64_t nk) {
+  if (k.op == "lightning")
+    return attn::lightningFlops(batch, heads, nq, k.d, k.dv);
+  std::string error;
+  mlir::Attribute attr = attn::parsePatternText(mctx, k.pattern, error);
+  if (!attr)
+    die(error);
+  return attn::ref::usefulFlops(attn::refPattern(attr), batch, heads, nq, nk,
+                                k.d, k.dv);
+}
+
+/// --import: attn-tune-measure's results become records and tables.
+int importResults(const Options &o, mlir::MLIRContext &mctx) {
+  auto buf = llvm::MemoryBuffer::getFile(o.importPath);
+  if (!buf)
+    die("cannot read '" + o.importPath + "': " + buf.getError().message());
+  llvm::Expected<llvm::json::Value> doc =
+      llvm::json::parse((*buf)->getBuffer());
+  if (!doc)
+    die("'" + o.importPath + "' is not JSON: " +
+        llvm::toString(doc.takeError()));
+  const llvm::json::Object *top = doc->getAsObject();
+  const llvm::json::Array *plans = top ? top->getArray("plans") : nullptr;
+  if (!top || top->getInteger("format").value_or(0) != 1 || !plans)
+    die("'" + o.importPath + "' is not attn-tune-measure's results (format 1)");
+  std::string date = top->getString("date").value_or("").str();
+  std::string store = o.store.empty() ? attn::tuning::localDir() : o.store;
+  Report report{o, "", "", "", {}, {}};
+  int failures = 0, jobs = 0;
+  for (const llvm::json::Value &pv : *plans) {
+    const llvm::json::Object *plan = pv.getAsObject();
+    const llvm::json::Array *js = plan ? plan->getArray("jobs") : nullptr;
+    if (!js)
+      die("'" + o.importPath + "': a plan without jobs");
+    std::string device = plan->getString("device").value_or("").str();
+    if (device.empty())
+      die("'" + o.importPath + "': a plan without the device it ran on");
+    report.what = plan->getString("kernel").value_or("").str();
+    for (const llvm::json::Value &jv : *js) {
+      ++jobs;
+      const llvm::json::Object *job = jv.getAsObject();
+      std::string name = job ? job->getString("name").value_or("?").str() : "?";
+      if (!job) 
+        die("'" + o.importPath + "': a job is not an object");
+      if (auto err = job->getString("error")) {
+        std::fprintf(stderr, "attn-tune: error: %s: not measured: %s\n",
+                     name.c_str(), err->str().c_str());
+        ++failures;
+        continue;
+      }
+      attn::TuneResult res;
+      std::string why;
+      const llvm::json::Value *recV = job->get("record");
+      const llvm::json::Object *prob = job->getObject("problem");
+      const llvm::json::Array *cands = job->getArray("candidates");
+      auto best = job->getInteger("best");
+      if (!recV || !prob || !cands || cands->empty() || !best ||
+          *best < 0 || size_t(*best) >= cands->size() ||
+          !attn::tuning::fromJSON(*recV, res.record, why))
+        die("'" + o.importPath + "': job '" + name +
+            "' is incomplete (was it measured?) " + why);
+      attn::tuning::Record &rec = res.record;
+      rec.key.device = device;
+      res.key = rec.key;
+      res.best = int(*best);
+      res.seconds = job->getNumber("seconds").value_or(0);
+      for (const llvm::json::Value &cv : *cands) {
+        const llvm::json::Object *c = cv.getAsObject();
+        if (!c)
+          die("'" + o.importPath + "': a candidate is not an object");
+        attn::CandidateResult r;
+        r.config = c->getString("config").value_or("").str();
+        r.schedule = c->getString("schedule").value_or("").str();
+        r.verdict = c->getString("verdict").value_or("").str();
+        r.reason = c->getString("reason").value_or("").str();
+        r.medianMs = c->getNumber("median_ms").value_or(0);
+        r.maxError = c->getNumber("max_error").value_or(0);
+        res.candidates.push_back(r);
+      }
+      const attn::CandidateResult &win = res.candidates[size_t(res.best)];
+      if (!(win.medianMs > 0) || !(res.candidates[0].medianMs > 0))
+        die("'" + o.importPath + "': job '" + name + "' has no timings");
+      rec.schedule = win.schedule;
+      rec.config = win.config;
+      rec.medianMs = win.medianMs;
+      rec.defaultMs = res.candidates[0].medianMs;
+      rec.candidates = int64_t(llvm::count_if(
+          res.candidates,
+          [](const attn::CandidateResult &c) { return c.medianMs > 0; }));
+      rec.date = date;
+      if (o.save) {
+        if (!attn::tuning::save(store, rec, why))
+          die(why);
+        res.saved = true;
+      }
+      auto get = [&](const char *f) { return prob->getInteger(f).value_or(1); };
+      int64_t b = get("batch"), h = get("heads"), hk = get("kv_heads"),
+              nq = get("nq"), nk = get("nk");
+      report.add(shapeText(o, b, h, hk, nq, nk), nq, nk, res,
+                 flopsOf(mctx, rec.key, b, h, nq, nk));
+    }
+  }
+  if (!o.quiet)
+    std::fprintf(stderr, "attn-tune: %d of %d jobs imported%s%s\n",
+                 jobs - failures, jobs, o.save ? " into " : "",
+                 o.save ? store.c_str() : "");
+  return report.finish(failures == 0) ? 0 : 2;
+}
+
+/// --plan: the GPU candidates, compiled here, and a job per shape.
+int writePlan(const Options &o, attn_dtype dtype, const std::string &what) {
+  std::error_code ec = llvm::sys::fs::create_directories(o.planDir);
+  if (ec)
+    die("cannot create '" + o.planDir + "': " + ec.message());
+  attn::TuneRequest r;
+  r.op = o.lightning ? "lightning" : "attention";
+  r.pattern = o.pattern;
+  r.dtype = dtype;
+  r.d = o.d;
+  r.dv = o.dv;
+  r.lse = o.lse;
+  r.scale = o.scale;
+  r.lightningFlags = o.flags;
+  r.batch = o.batch;
+  r.heads = o.heads;
+  r.kvHeads = o.kvHeads;
+  std::vector<attn::GPUCandidate> cands;
+  std::string error;
+  bool tty = !o.quiet && isatty(2);
+  if (!o.quiet)
+    std::fprintf(stderr, "attn-tune: %s for %s: compiling the candidates\n",
+                 what.c_str(), o.target.c_str());
+  auto progress = [&](int done, int total) {
+    if (o.quiet)
+      return;
+    if (tty)
+      std::fprintf(stderr, "\r\033[K  %d/%d compiled", done, total);
+    else if (done == total || done % 10 == 0)
+      std::fprintf(stderr, "  %d/%d compiled\n", done, total);
+  };
+  if (!attn::gpuCandidates(r, o.target, cands, error, progress))
+    die(error);
+  if (tty)
+    std::fprintf(stderr, "\r\033[K");
+  llvm::json::Array candJson;
+  int pruned = 0;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    const attn::GPUCandidate &c = cands[i];
+    std::string file;
+    if (c.pruned.empty()) {
+      file = "c" + std::to_string(i) + ".cubin";
+      std::string path = o.planDir + "/" + file;
+      if (!attn::writeFileAtomic(path, c.image, error))
+        die(error);
+    } else {
+      ++pruned;
+    }
+    candJson.push_back(llvm::json::Object{{"config", c.config},
+                                          {"schedule", c.schedule},
+                                          {"file", file},
+                                          {"entry", "kernel"},
+                                          {"pruned", c.pruned},
+                                          {"registers", c.registers},
+                                          {"spill_bytes", c.spillBytes}});
+  }
+  llvm::json::Array jobs;
+  for (auto [nq, nk] : o.shapes) {
+    r.nq = nq;
+    r.nk = nk;
+    int64_t batch = batchOf(o, nq);
+    attn::tuning::Record rec;
+    rec.key = attn::tuningKeyFor(r, o.target, "");
+    rec.shape = {batch, o.heads, o.kvHeads, nq, nk};
+    jobs.push_back(llvm::json::Object{
+        {"name", shapeText(o, batch, o.heads, o.kvHeads, nq, nk)},
+        {"budget", o.budget},
+        {"record", attn::tuning::toJSON(rec)},
+        {"problem", llvm::json::Object{{"op", r.op},
+                                       {"dtype", o.dtype},
+                                       {"d", o.d},
+                                       {"dv", o.dv},
+                                       {"lse", o.lse},
+                                       {"flags", o.flags},
+                                       {"batch", batch},
+                                       {"heads", o.heads},
+                                       {"kv_heads", o.kvHeads},
+                                       {"nq", nq},
+                                       {"nk", nk}}},
+        {"candidates", llvm::json::Value(llvm::json::Array(candJson))}});
+  }
+  llvm::json::Value doc = llvm::json::Object{
+      {"format", 1},
+      {"tool", "attn-tune --plan"},
+      {"kernel", what},
+      {"target", o.target},
+      {"compiler", attn::tuning::compilerStamp()},
+      {"jobs", std::move(jobs)}};
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:1}", doc) << "\n";
+  if (!writeText(o.planDir + "/plan.json", text))
+    return 2;
+  std::printf("%s: %zu candidates for %s (%d pruned), %zu shapes: %s/plan.json"
+              "\n  next, on the GPU machine: attn-tune-measure %s/plan.json "
+              "-o RESULTS.json\n  then here: attn-tune --import RESULTS.json\n",
+              what.c_str(), cands.size(), o.target.c_str(), pruned,
+              o.shapes.size(), o.planDir.c_str(), o.planDir.c_str());
+  for (const attn::GPUCandidate &c : cands)
+    if (!c.pruned.empty() && !o.quiet)
+      std::printf("  pruned %-34s %s\n", c.config.c_str(), c.pruned.c_str());
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   Options o = parse(argc, argv);
   for (const std::string &p : {o.report, o.json, o.plot, o.exportPath})
     checkWritable(p);
+  mlir::MLIRContext mctx;
+  mctx.loadDialect<mlir::attn::AttnDialect>();
+  if (!o.importPath.empty())
+    return importResults(o, mctx);
   attn_dtype dtype = o.dtype == "f32"   ? ATTN_F32
                      : o.dtype == "f16" ? ATTN_F16
                                         : ATTN_BF16;
   // The pattern is checked (and its FLOPs counted) before anything runs.
-  mlir::MLIRContext mctx;
-  mctx.loadDialect<mlir::attn::AttnDialect>();
   if (!o.file.empty())
     fromKernelFile(mctx, o);
   attn::ref::Pattern refPattern;
@@ -335,18 +735,15 @@ int main(int argc, char **argv) {
       die(error);
     refPattern = attn::refPattern(attr);
   }
+  std::string what = kernelText(o.pattern, o.lightning, o.dtype, o.d, o.dv);
+  if (!o.planDir.empty())
+    return writePlan(o, dtype, what);
   attn_context *ctx = nullptr;
   if (attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx) != ATTN_OK)
     die(attn_last_error());
 
   bool tty = !o.quiet && isatty(2);
-  std::string what =
-      o.lightning ? std::string("lightning") : o.pattern;
-  what += " " + o.dtype + " D=" + std::to_string(o.d) +
-          (o.dv != o.d ? " Dv=" + std::to_string(o.dv) : "");
-  std::string md, device;
-  llvm::json::Array shapesJson;
-  std::vector<attn::tuning::Record> winners;
+  Report report{o, what, "", "", {}, {}};
   int failures = 0;
   for (auto [nq, nk] : o.shapes) {
     attn::TuneRequest r;
@@ -358,7 +755,7 @@ int main(int argc, char **argv) {
     r.lse = o.lse;
     r.scale = o.scale;
     r.lightningFlags = o.flags;
-    r.batch = o.batch;
+    r.batch = batchOf(o, nq);
     r.heads = o.heads;
     r.kvHeads = o.kvHeads;
     r.nq = nq;
@@ -366,12 +763,7 @@ int main(int argc, char **argv) {
     r.budgetSeconds = o.budget;
     r.save = o.save;
     r.addWrongCandidate = o.wrongCandidate;
-    std::string shape = "B=" + std::to_string(o.batch) +
-                        " H=" + std::to_string(o.heads) +
-                        " Hk=" + std::to_string(o.kvHeads) +
-                        (nq == nk ? " N=" + std::to_string(nq)
-                                  : " Nq=" + std::to_string(nq) +
-                                        " Nk=" + std::to_string(nk));
+    std::string shape = shapeText(o, r.batch, o.heads, o.kvHeads, nq, nk);
     if (!o.quiet)
       std::fprintf(stderr, "attn-tune: %s, %s (budget %.0f s)\n", what.c_str(),
                    shape.c_str(), o.budget);
@@ -398,103 +790,12 @@ int main(int argc, char **argv) {
       ++failures;
       continue;
     }
-    device = res.key.device;
     double flops = o.lightning
-                       ? attn::lightningFlops(o.batch, o.heads, nq, o.d, o.dv)
-                       : attn::ref::usefulFlops(refPattern, o.batch, o.heads,
+                       ? attn::lightningFlops(r.batch, o.heads, nq, o.d, o.dv)
+                       : attn::ref::usefulFlops(refPattern, r.batch, o.heads,
                                                 nq, nk, o.d, o.dv);
-    const attn::CandidateResult &def = res.candidates[0],
-                                &win = res.candidates[size_t(res.best)];
-    int timed = 0, pruned = 0, rejected = 0, failed = 0, skipped = 0;
-    for (const attn::CandidateResult &c : res.candidates) {
-      timed += c.medianMs > 0;
-      pruned += c.verdict == "pruned";
-      rejected += c.verdict == "rejected";
-      failed += c.verdict == "failed";
-      skipped += c.verdict == "skipped";
-    }
-    char head[512];
-    snprintf(head, sizeof(head),
-             "%s: %s %.3f ms (%.1f GFLOP/s), default %s %.3f ms: %.2fx; %d "
-             "timed, %d pruned, %d rejected, %d failed, %d skipped (budget), "
-             "%.1f s%s",
-             shape.c_str(), res.best ? "tuned" : "default kept",
-             win.medianMs, flops / (win.medianMs * 1e6), def.config.c_str(),
-             def.medianMs, def.medianMs / win.medianMs, timed, pruned,
-             rejected, failed, skipped, res.seconds,
-             res.saved ? ", saved" : "");
-    std::printf("%s\n", head);
-    std::printf("  %-26s %-9s %10s %9s %8s %9s  %s\n", "config", "verdict",
-                "median ms", "GFLOP/s", "vs def", "max err", "reason");
-    md += "### " + what + ", " + shape + "\n\n" + head +
-          "\n\n| config | verdict | median ms | GFLOP/s | vs default | max "
-          "err | reason |\n|---|---|---:|---:|---:|---:|---|\n";
-    llvm::json::Array cands;
-    for (const attn::CandidateResult &c : res.candidates) {
-      char line[1024];
-      double gf = c.medianMs > 0 ? flops / (c.medianMs * 1e6) : 0;
-      double vs = c.medianMs > 0 ? def.medianMs / c.medianMs : 0;
-      snprintf(line, sizeof(line), "  %-26s %-9s %10.3f %9.1f %7.2fx %9.2g  %s",
-               c.config.c_str(), c.verdict.c_str(), c.medianMs, gf, vs,
-               c.maxError, c.reason.c_str());
-      std::printf("%s\n", line);
-      snprintf(line, sizeof(line), "| %s | %s | %.3f | %.1f | %.2fx | %.2g | %s |\n",
-               c.config.c_str(), c.verdict.c_str(), c.medianMs, gf, vs,
-               c.maxError, c.reason.c_str());
-      md += line;
-      cands.push_back(llvm::json::Object{{"config", c.config},
-                                         {"schedule", c.schedule},
-                                         {"verdict", c.verdict},
-                                         {"reason", c.reason},
-                                         {"median_ms", c.medianMs},
-                                         {"gflops", gf},
-                                         {"max_error", c.maxError}});
-    }
-    md += "\n";
-    shapesJson.push_back(llvm::json::Object{
-        {"nq", nq},
-        {"nk", nk},
-        {"shape", shape},
-        {"default_ms", def.medianMs},
-        {"tuned_ms", win.medianMs},
-        {"tuned", win.config},
-        {"default", def.config},
-        {"seconds", res.seconds},
-        {"flops", flops},
-        {"candidates", std::move(cands)}});
-    winners.push_back(res.record);
-    std::fflush(stdout);
+    report.add(shape, nq, nk, res, flops);
   }
   attn_context_destroy(ctx);
-
-  bool ok = failures == 0;
-  if (!o.report.empty())
-    ok &= writeText(o.report, "## attn-tune: " + what + "\n\nDevice: " +
-                                  device + "\n\n" + md);
-  if (!o.json.empty()) {
-    llvm::json::Value doc = llvm::json::Object{{"kernel", what},
-                                               {"device", device},
-                                               {"shapes", std::move(shapesJson)}};
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    os << llvm::formatv("{0:2}", doc) << "\n";
-    ok &= writeText(o.json, text);
-  }
-  if (!o.exportPath.empty()) {
-    std::string error;
-    if (!attn::tuning::writeFile(o.exportPath, winners, error)) {
-      std::fprintf(stderr, "attn-tune: error: %s\n", error.c_str());
-      ok = false;
-    }
-  }
-  if (!o.plot.empty() && ok) {
-    std::string cmd = "python3 '" ATTN_SOURCE_DIR "/tools/tune_plot.py' '" +
-                      o.json + "' '" + o.plot + "'";
-    if (std::system(cmd.c_str()) != 0) {
-      std::fprintf(stderr, "attn-tune: error: the plot was not drawn (%s)\n",
-                   cmd.c_str());
-      ok = false;
-    }
-  }
-  return ok ? 0 : 2;
+  return report.finish(failures == 0) ? 0 : 2;
 }

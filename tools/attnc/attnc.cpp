@@ -148,10 +148,11 @@ static cl::opt<std::string>
 
 static cl::opt<std::string> tuningTable(
     "tuning", cl::cat(attncCategory),
-    cl::desc("CPU: a tuning table (attn-tune --export; docs/tuning): each "
-             "kernel function whose attention or lightning op it has records "
-             "for gets one variant per tuned bucket of Nk, and the kernel "
-             "picks one by Nk at launch (stderr lists them)"),
+    cl::desc("a tuning table (attn-tune --export or --import; "
+             "docs/tuning): each kernel function whose attention (or, on the "
+             "CPU, lightning) op it has records for, for this target, gets "
+             "one variant per tuned bucket of Nk, and the kernel picks one "
+             "by Nk at launch (stderr lists them)"),
     cl::init(""));
 
 /// The kernels of a kernel file (functions holding an attn op); 0 when it
@@ -310,9 +311,6 @@ int main(int argc, char **argv) {
     options.dumpDir = dump;
   std::vector<std::string> tuningLog;
   if (!tuningTable.empty()) {
-    if (gpu)
-      return fail("--tuning takes CPU tables; GPU schedules are not tuned "
-                  "into tables yet");
     std::string error;
     if (!llvm::sys::fs::exists(tuningTable))
       return fail("cannot read the tuning table '" + tuningTable +
