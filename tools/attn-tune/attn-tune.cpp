@@ -389,6 +389,10 @@ struct Report {
     bool gpu = res.key.target != "cpu";
     double scale = gpu ? 1e9 : 1e6; // TFLOP/s on a GPU, GFLOP/s on the CPU
     const char *unit = gpu ? "TFLOP/s" : "GFLOP/s";
+    // GPU plans name the default "default (<config>)".
+    std::string defName = def.config;
+    if (defName.rfind("default (", 0) == 0 && defName.back() == ')')
+      defName = defName.substr(9, defName.size() - 10);
     char head[512];
     snprintf(head, sizeof(head),
              "%s: %s %.4f ms (%.1f %s), default %s %.4f ms: %.2fx; %d "
@@ -396,7 +400,7 @@ struct Report {
              "%.1f s%s",
              shape.c_str(), res.best ? "tuned" : "default kept",
              win.medianMs, flops / (win.medianMs * scale), unit,
-             def.config.c_str(), def.medianMs, def.medianMs / win.medianMs,
+             defName.c_str(), def.medianMs, def.medianMs / win.medianMs,
              timed, pruned, rejected, failed, skipped, res.seconds,
              res.saved ? ", saved" : "");
     std::printf("%s\n", head);
@@ -600,6 +604,9 @@ int importResults(const Options &o, mlir::MLIRContext &mctx) {
                  flopsOf(mctx, rec.key, b, h, nq, nk));
     }
   }
+  if (plans->size() > 1)
+    report.what = "the GPU sweep (" + std::to_string(plans->size()) +
+                  " kernels, " + std::to_string(jobs) + " shapes)";
   if (!o.quiet)
     std::fprintf(stderr, "attn-tune: %d of %d jobs imported%s%s\n",
                  jobs - failures, jobs, o.save ? " into " : "",

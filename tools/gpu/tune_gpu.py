@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""GPU autotuning sweep in its three steps (docs/tuning.md, "GPU"): the
+machine with the GPU has no compiler, so candidates are compiled here, timed
+there by attn-tune-measure (libattnrt only), and the records made here.
+
+  tune_gpu.py plan  [--out gpu-tune] [--quick]
+      attn-tune --target sm_90a --plan for every kernel of the sweep (causal,
+      full, sliding window 1024, block-causal 256; bf16; D = 64 and 128;
+      N = 1K..16K with B*N = 16K and H*D = 2048, as the GPU benchmarks), the
+      default kernels (attnc, no table) for the comparison, attn-tune-measure
+      with libattnrt.so, and this script's device half.
+  (device)  bash gpu-tune/tune_device.sh measure   -> $OUT/gpu-tune-results.json
+  tune_gpu.py import RESULTS.json [--store docs/tuning]
+      attn-tune --import per kernel: the records (shipped tables under
+      docs/tuning by default), docs/tuning-gpu.md (every candidate's verdict
+      and median) and its plot.
+  tune_gpu.py tuned [--out gpu-tune] [--store docs/tuning]
+      the tuned kernels (attnc --tuning, the imported records) beside the
+      defaults.
+  (device)  bash gpu-tune/tune_device.sh bench     -> $OUT/tuning-gpu-bench.md
+      tuned vs default vs cuDNN SDPA vs FlexAttention (bench_tuned.py), and
+      the tuned kernels against a float64 reference.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+# (tag, pattern): the patterns the issue's GPU sweep names.
+KERNELS = [
+    ("causal", "#attn.causal"),
+    ("full", "#attn.full"),
+    ("window1024", "#attn.sliding_window<window = 1024>"),
+    ("block256", "#attn.block_causal<block = 256>"),
+]
+HEAD_DIMS = (64, 128)
+NS = (1024, 2048, 4096, 8192, 16384)
+TOKENS, WIDTH = 16384, 2048  # B*N and H*D
+
+
+def view(d):
+    return f"memref<?x?x?x{d}xbf16, strided<[?, ?, ?, 1], offset: ?>>"
+
+
+def kernel_source(pattern, d):
+    """The kernel the tuner tunes (function 'kernel', no LSE), for attnc."""
+    t = view(d)
+    return (f"func.func @kernel(%q: {t}, %k: {t}, %v: {t}, %o: {t}) {{\n"
+            f"  attn.attention {pattern} ins(%q, %k, %v : {t}, {t}, {t})\n"
+            f"      outs(%o : {t})\n  return\n}}\n")
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"tune_gpu.py: error: {' '.join(cmd)}\n{r.stdout[-2000:]}{r.stderr[-4000:]}")
+    return r
+
+
+def compile_kernels(out, folder, table_dir):
+    """attnc: every kernel of the sweep into OUT/FOLDER/TAG_dD.cubin, with
+    the tables of TABLE_DIR (None: the configure pass's defaults)."""
+    attnc = os.path.join(BUILD, "bin", "attnc")
+    src = os.path.join(out, "src")
+    os.makedirs(src, exist_ok=True)
+    os.makedirs(os.path.join(out, folder), exist_ok=True)
+    jobs = []
+    for tag, pattern in KERNELS:
+        for d in HEAD_DIMS:
+            name = f"{tag}_d{d}"
+            path = os.path.join(src, name + ".mlir")
+            with open(path, "w") as f:
+                f.write(kernel_source(pattern, d))
+            cmd = [attnc, path, "--target=sm_90a", "--emit=cubin", "-o",
+                   os.path.join(out, folder, name + ".cubin")]
+            if table_dir:
+                family = "attention-" + pattern[len("#attn."):].split("<")[0]
+                table = os.path.join(table_dir, family + ".json")
+                if not os.path.exists(table):
+                    sys.exit(f"tune_gpu.py: error: no table {table}: import the results first")
+                cmd += ["--tuning", table]
+            jobs.append(cmd)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for r in pool.map(run, jobs):
+            for line in r.stderr.splitlines():
+                if "tuned" in line or "note" in line:
+                    print(line)
+
+
+def copy_tools(out):
+    for f in (os.path.join(BUILD, "bin", "attn-tune-measure"),
+              os.path.join(BUILD, "lib", "libattnrt.so")):
+        if not os.path.exists(f):
+            sys.exit(f"tune_gpu.py: error: {f} is missing: build the project first")
+        shutil.copy(f, out)
+    for f in ("tools/gpu/tune_device.sh", "tools/gpu/bench_tuned.py",
+              "tools/gpu/attnrt.py", "test/Numerics/reference.py"):
+        shutil.copy(os.path.join(ROOT, f), out)
+    with open(os.path.join(out, "kernels.json"), "w") as f:
+        json.dump({"kernels": KERNELS, "head_dims": HEAD_DIMS, "ns": NS,
+                   "tokens": TOKENS, "width": WIDTH}, f)
+
+
+def plan(args):
+    out = os.path.abspath(args.out)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    tune = os.path.join(BUILD, "bin", "attn-tune")
+    ns = (1024, 4096, 16384) if args.quick else NS
+    specs = [(tag, pattern, d) for tag, pattern in KERNELS for d in HEAD_DIMS]
+    for i, (tag, pattern, d) in enumerate(specs):
+        print(f"tune_gpu.py: [{i + 1}/{len(specs)}] planning {tag} D={d}", flush=True)
+        r = run([tune, "--target", "sm_90a", "--plan", os.path.join(out, "plans", f"{tag}_d{d}"),
+                 "--pattern", pattern, "--dtype", "bf16", "--d", str(d),
+                 "--heads", str(WIDTH // d), "--tokens", str(TOKENS),
+                 "--n", ",".join(map(str, ns)), "--budget", str(args.budget), "--quiet"])
+        print(r.stdout.splitlines()[0])
+    compile_kernels(out, "default", None)
+    copy_tools(out)
+    size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
+    print(f"tune_gpu.py: {out}: {size / 2**20:.1f} MiB; on the GPU machine: "
+          f"bash {os.path.relpath(out, ROOT)}/tune_device.sh measure")
+
+
+def import_results(args):
+    tune = os.path.join(BUILD, "bin", "attn-tune")
+    docs = os.path.join(ROOT, "docs")
+    cmd = [tune, "--import", args.results, "--store", args.store,
+           "--report", os.path.join(docs, "tuning-gpu.md"),
+           "--json", os.path.join(docs, "tuning-gpu.json"),
+           "--plot", os.path.join(docs, "tuning-gpu.png"), "--quiet"]
+    r = subprocess.run(cmd, text=True)
+    if r.returncode != 0:
+        sys.exit("tune_gpu.py: error: the import failed")
+
+
+def tuned(args):
+    out = os.path.abspath(args.out)
+    compile_kernels(out, "tuned", args.store)
+    copy_tools(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("plan")
+    p.add_argument("--out", default=os.path.join(ROOT, "gpu-tune"))
+    p.add_argument("--quick", action="store_true", help="N = 1K, 4K, 16K only")
+    p.add_argument("--budget", type=float, default=6,
+                   help="seconds per shape on the GPU (default 6)")
+    i = sub.add_parser("import")
+    i.add_argument("results")
+    i.add_argument("--store", default=os.path.join(ROOT, "docs", "tuning"))
+    t = sub.add_parser("tuned")
+    t.add_argument("--out", default=os.path.join(ROOT, "gpu-tune"))
+    t.add_argument("--store", default=os.path.join(ROOT, "docs", "tuning"))
+    args = ap.parse_args()
+    if not os.environ.get("CUDA_HOME") and os.path.exists("/usr/local/cuda/bin/ptxas"):
+        os.environ["CUDA_HOME"] = "/usr/local/cuda"
+    {"plan": plan, "import": import_results, "tuned": tuned}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
