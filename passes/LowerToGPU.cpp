@@ -578,6 +578,8 @@ LogicalResult LowerToGPU::lowerLightning(KernelFunction &kf, LightningOp op,
     l.smem = smem;
     l.ctasLo = k.getCtasLo();
     l.ctasHi = k.getCtasHi();
+    l.keysLo = k.getKeysLo();
+    l.keysHi = k.getKeysHi();
     meta.launches.push_back(l);
   }
   meta.target = kf.chip;

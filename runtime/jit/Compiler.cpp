@@ -1036,8 +1036,9 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
 }
 
 
-/// CompileOptions::tuned on a GPU target: the one attention op of a kernel
-/// function that records match gets one schedule whose kernels are the
+/// CompileOptions::tuned on a GPU target: the one attention or lightning op
+/// of a kernel function that records match gets one schedule whose kernels
+/// are the
 /// variants' (each record's schedule, the configure pass's in the gaps),
 /// every kernel's keys_lo/keys_hi narrowed to its variant's range of Nk;
 /// attn-configure-gpu then adds the tensor maps their TMA loads need.
@@ -1057,11 +1058,6 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
       if (options.tuningLog)
         options.tuningLog->push_back("@" + func.getName().str() + ": " + line);
     };
-    if (!isa<AttentionOp>(op)) {
-      logLine("lightning records on a GPU target are not applied (GPU "
-              "tuning covers attention)");
-      return;
-    }
     // The configure pass's schedule, on a copy of the function alone.
     OwningOpRef<ModuleOp> scratch = ModuleOp::create(func.getLoc());
     scratch->push_back(func->clone());
@@ -1071,8 +1067,9 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
     buildGPUConfigurePipeline(pm, gpu);
     GPUScheduleAttr def;
     if (succeeded(pm.run(*scratch)))
-      scratch->walk([&](AttentionOp a) {
-        def = a->getAttrOfType<GPUScheduleAttr>(kScheduleAttrName);
+      scratch->walk([&](Operation *o) {
+        if (isa<AttentionOp, LightningOp>(o))
+          def = o->getAttrOfType<GPUScheduleAttr>(kScheduleAttrName);
       });
     if (!def) {
       error = "@" + func.getName().str() +

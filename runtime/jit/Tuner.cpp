@@ -188,6 +188,12 @@ std::string gpuSummary(const std::string &schedule) {
     s += " pingpong";
   if (field("ws_overlap") == "true")
     s += " overlap";
+  if (!field("cols").empty())
+    s = "cols" + field("cols") + " c" + field("ctas_per_sm") +
+        (schedule.find("ctas_lo") != std::string::npos ||
+                 schedule.find("ctas_hi") != std::string::npos
+             ? " (by grid)"
+             : "");
   return s;
 }
 
@@ -255,11 +261,6 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
                    std::vector<GPUCandidate> &out, std::string &error,
                    const std::function<void(int, int)> &progress) {
   out.clear();
-  if (r.op != "attention") {
-    error = "GPU tuning covers attention kernels (lightning's GPU slices are "
-            "chosen per grid by the configure pass)";
-    return false;
-  }
   if (chip != "sm_80" && chip != "sm_90a") {
     error = "unknown GPU target '" + chip + "' (sm_80, sm_90a)";
     return false;
@@ -269,9 +270,16 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
             "function) is not done yet";
     return false;
   }
-  std::string src = attentionKernelSource("kernel", r.pattern,
-                                          dtypeText(r.dtype), r.d, r.dv,
-                                          r.lse, r.scale);
+  bool light = r.op == "lightning";
+  auto sourceWith = [&](const std::vector<std::string> &schedules) {
+    return light ? lightningKernelSource("kernel", dtypeText(r.dtype), r.d,
+                                         r.dv, r.lightningFlags, r.scale,
+                                         schedules)
+                 : attentionKernelSource("kernel", r.pattern,
+                                         dtypeText(r.dtype), r.d, r.dv, r.lse,
+                                         r.scale, schedules);
+  };
+  std::string src = sourceWith({});
   auto configured = [&](const mlir::attn::GPUOptions &g, std::string &schedule,
                         std::string &why) {
     CompileOptions o;
@@ -297,11 +305,29 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
   std::vector<std::string> pruned = {""};
   std::set<std::string> seen = {def};
   bool hopper = chip == "sm_90a";
+  // Lightning: the value columns per CTA (the configure pass picks them by
+  // the grid's CTAs) and the CTAs per SM, each one kernel for every grid.
+  if (light)
+    for (int64_t cols : {64, 32, 16})
+      for (int64_t ctas : {2, 1}) {
+        if (r.dv % cols)
+          continue;
+        std::string s = "#attn.gpu_schedule<chip = \"" + chip +
+                        "\", kernels = [<warps = 4, block_n = 64, stages = 2, "
+                        "ctas_per_sm = " + std::to_string(ctas) +
+                        ", cols = " + std::to_string(cols) + ">]>";
+        if (seen.insert(s).second) {
+          schedules.push_back(s);
+          pruned.push_back("");
+        }
+      }
   for (int64_t warps : {8, 4})
     for (int64_t bn : {64, 128, 192})
       for (int64_t stages : {2, 3})
         for (int64_t ctas : {1, 2})
           for (int variant = 0; variant < (hopper ? 5 : 1); ++variant) {
+            if (light)
+              continue;
             mlir::attn::GPUOptions g;
             g.warps = warps;
             g.blockN = bn;
@@ -338,9 +364,7 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
     o.target = chip;
     o.gpu.chip = chip;
     std::string ptx, why;
-    std::string withSchedule = attentionKernelSource(
-        "kernel", r.pattern, dtypeText(r.dtype), r.d, r.dv, r.lse, r.scale,
-        {c.schedule});
+    std::string withSchedule = sourceWith({c.schedule});
     if (!compile(withSchedule, "candidate", Emit::PTX, o, ptx, why)) {
       // The diagnostic's message, without the op and kernel it names.
       llvm::StringRef msg(why);

@@ -117,23 +117,12 @@ def kernels(quick):
     return out
 
 
-# The kernels tools/gpu/tune_gpu.py times in each variant.
-VARIANT_TAGS = ("causal", "full", "window1024", "longnet")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", default=os.path.join(ROOT, "gpu-bundle"))
     ap.add_argument("--quick", action="store_true",
                     help="bf16 matrix kernels only")
-    ap.add_argument("--variants", default="",
-                    help="tiling variants for tools/gpu/tune_gpu.py, e.g. "
-                         "'w8:warps=8;s3:stages=3' (sm_90a cubins of the causal, "
-                         "full, window1024 and longnet bf16 kernels under "
-                         "variants/NAME/)")
-    ap.add_argument("--variant-d", default="64,128",
-                    help="head dims of the variants' kernels, e.g. 64")
     ap.add_argument("--sm90a-flags", default="",
                     help="extra attnc flags of the sm_90a folder, e.g. "
                          "'--async-qk --stages=3' (to check a code-generation "
@@ -174,16 +163,6 @@ def main():
             extra = args.sm90a_flags.split() if folder == "sm_90a" else []
             jobs.append([attnc, src, f"--target={target}", f"--emit={kind}", "-o", dst]
                         + flags + extra)
-    for spec in filter(None, args.variants.split(";")):
-        vname, _, opts = spec.partition(":")
-        vdir = os.path.join(args.out, "variants", vname)
-        os.makedirs(vdir, exist_ok=True)
-        flags = [f"--{o.split('=')[0]}={o.split('=')[1]}" for o in opts.split(",") if o]
-        for tag in VARIANT_TAGS:
-            for d in (int(x) for x in args.variant_d.split(",")):
-                name = f"{tag}_bf16_d{d}"
-                jobs.append([attnc, os.path.join(src_dir, name + ".mlir"), "--target=sm_90a",
-                             "--emit=cubin", "-o", os.path.join(vdir, name + ".cubin")] + flags)
     print(f"bundle: compiling {len(jobs)} kernels", flush=True)
     failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -201,7 +180,7 @@ def main():
     shutil.copy(lib, args.out)
     for f in ("test/Numerics/reference.py", "test/Numerics/gpu_matrix.py",
               "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py",
-              "tools/gpu/tune_gpu.py", "tools/gpu/bundle_patterns.py", "tools/gpu/bundle.py",
+              "tools/gpu/bundle_patterns.py", "tools/gpu/bundle.py",
               "tools/gpu/device.sh", "tools/gpu/profile_gpu.py"):
         shutil.copy(os.path.join(ROOT, f), args.out)
     size = sum(os.path.getsize(os.path.join(dp, f))

@@ -5,8 +5,9 @@ there by attn-tune-measure (libattnrt only), and the records made here.
 
   tune_gpu.py plan  [--out gpu-tune] [--quick]
       attn-tune --target sm_90a --plan for every kernel of the sweep (causal,
-      full, sliding window 1024, block-causal 256; bf16; D = 64 and 128;
-      N = 1K..16K with B*N = 16K and H*D = 2048, as the GPU benchmarks), the
+      full, sliding window 1024, block-causal 256, landmark 64, lightning;
+      bf16; D = 64 and 128; N = 1K..16K with B*N = 16K (lightning 32K) and
+      H*D = 2048, as the GPU benchmarks; --only picks some), the
       default kernels (attnc, no table) for the comparison, attn-tune-measure
       with libattnrt.so, and this script's device half.
   (device)  bash gpu-tune/tune_device.sh measure   -> $OUT/gpu-tune-results.json
@@ -37,6 +38,13 @@ KERNELS = [
     ("full", "#attn.full"),
     ("window1024", "#attn.sliding_window<window = 1024>"),
     ("block256", "#attn.block_causal<block = 256>"),
+]
+# Tuned and recorded, not in the comparison (cuDNN has neither): landmark
+# attention (blocks of 64) and lightning (ALiBi decay, final state out,
+# flags 4), B*N = 32K for lightning as the GPU benchmarks.
+EXTRA = [
+    ("landmark64", "#attn.landmark<block = 64>"),
+    ("lightning", None),
 ]
 HEAD_DIMS = (64, 128)
 NS = (1024, 2048, 4096, 8192, 16384)
@@ -113,13 +121,16 @@ def plan(args):
     os.makedirs(out)
     tune = os.path.join(BUILD, "bin", "attn-tune")
     ns = (1024, 4096, 16384) if args.quick else NS
-    specs = [(tag, pattern, d) for tag, pattern in KERNELS for d in HEAD_DIMS]
+    only = [t for t in args.only.split(",") if t]
+    specs = [(tag, pattern, d) for tag, pattern in KERNELS + EXTRA for d in HEAD_DIMS
+             if not only or tag in only]
     for i, (tag, pattern, d) in enumerate(specs):
         print(f"tune_gpu.py: [{i + 1}/{len(specs)}] planning {tag} D={d}", flush=True)
+        what = (["--lightning", "--flags", "4", "--tokens", str(2 * TOKENS)] if pattern is None
+                else ["--pattern", pattern, "--tokens", str(TOKENS)])
         r = run([tune, "--target", "sm_90a", "--plan", os.path.join(out, "plans", f"{tag}_d{d}"),
-                 "--pattern", pattern, "--dtype", "bf16", "--d", str(d),
-                 "--heads", str(WIDTH // d), "--tokens", str(TOKENS),
-                 "--n", ",".join(map(str, ns)), "--budget", str(args.budget), "--quiet"])
+                 "--dtype", "bf16", "--d", str(d), "--heads", str(WIDTH // d),
+                 "--n", ",".join(map(str, ns)), "--budget", str(args.budget), "--quiet"] + what)
         print(r.stdout.splitlines()[0])
     compile_kernels(out, "default", None)
     copy_tools(out)
@@ -152,8 +163,11 @@ def main():
     p = sub.add_parser("plan")
     p.add_argument("--out", default=os.path.join(ROOT, "gpu-tune"))
     p.add_argument("--quick", action="store_true", help="N = 1K, 4K, 16K only")
-    p.add_argument("--budget", type=float, default=6,
-                   help="seconds per shape on the GPU (default 6)")
+    p.add_argument("--budget", type=float, default=8,
+                   help="seconds per shape on the GPU, inputs not counted (default 8)")
+    p.add_argument("--only", default="",
+                   help="comma-separated tags (causal, full, window1024, block256, "
+                        "landmark64, lightning; default: all)")
     i = sub.add_parser("import")
     i.add_argument("results")
     i.add_argument("--store", default=os.path.join(ROOT, "docs", "tuning"))

@@ -29,7 +29,9 @@ def main():
             k = r["key"]
             for field in ("schedule", "config", "median_ms", "default_ms", "date", "shape"):
                 assert field in r, field
-            assert r["schedule"].startswith("#attn.cpu_schedule<"), r["schedule"]
+            prefix = ("#attn.cpu_schedule<" if k["target"] == "cpu"
+                      else "#attn.gpu_schedule<chip = \"" + k["target"] + "\"")
+            assert r["schedule"].startswith(prefix), r["schedule"]
             assert r["median_ms"] > 0 and r["default_ms"] > 0
             print(f"{k['op']} {k['pattern']} {k['dtype']} D={k['d']} "
                   f"nq_bucket={k['nq_bucket']} nk_bucket={k['nk_bucket']} "
