@@ -356,7 +356,7 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
     GPUCandidate c;
     c.schedule = schedules[size_t(i)];
     c.config = gpuSummary(c.schedule);
-    if (i == 0 && c.schedule.find("suffix") != std::string::npos)
+    if (i == 0 && !light && c.schedule.find("suffix") != std::string::npos)
       c.config = "default (" + c.config + ", by Nk)";
     else if (i == 0)
       c.config = "default (" + c.config + ")";
