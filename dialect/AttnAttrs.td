@@ -142,7 +142,9 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
     `keys_lo` / `keys_hi`: the op runs only when `keys_lo <= Nk < keys_hi`
     (0: no bound), so that one kernel function may hold an op per range of
     sequence lengths, each with its own tiles (tuned variants); together
-    they must cover every Nk.
+    they must cover every Nk. `threads`: at most that many of the context's
+    worker threads run the op (0: all of them; a tuner lowers it where the
+    work is too small to share).
 
     ```mlir
     attn.attention #attn.causal ins(...) outs(...) {attn.schedule =
@@ -157,7 +159,8 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
                         StringRefParameter<"LLVM CPU name", "\"\"">:$cpu,
                         StringRefParameter<"ISA extensions", "\"\"">:$features,
                         DefaultValuedParameter<"int64_t", "0">:$keys_lo,
-                        DefaultValuedParameter<"int64_t", "0">:$keys_hi);
+                        DefaultValuedParameter<"int64_t", "0">:$keys_hi,
+                        DefaultValuedParameter<"int64_t", "0">:$threads);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -13,7 +13,12 @@ LogicalResult
 CPUScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         int64_t blockM, int64_t blockN, int64_t vectorWidth,
                         int64_t mrKeys, int64_t mrValues, StringRef cpu,
-                        StringRef features, int64_t keysLo, int64_t keysHi) {
+                        StringRef features, int64_t keysLo, int64_t keysHi,
+                        int64_t threads) {
+  if (threads < 0 || threads > 1024)
+    return emitError() << "cpu_schedule 'threads' must be in [0, 1024] (0: "
+                          "all of the context's), got "
+                       << threads;
   if (keysLo < 0 || keysHi < 0 || (keysHi && keysLo >= keysHi))
     return emitError() << "cpu_schedule 'keys_lo' and 'keys_hi' must be "
                           "non-negative with keys_lo < keys_hi (0: no bound), "

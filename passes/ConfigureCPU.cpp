@@ -69,7 +69,8 @@ CPUScheduleAttr mlir::attn::decideCPUSchedule(Operation *op,
       bn = std::clamp<int64_t>(24576 / (4 * headDim) / mrK * mrK, mrK, 384);
   }
   return CPUScheduleAttr::get(ctx, bm, bn, w, mrK, o.mrValues, o.targetCpu,
-                              o.targetFeatures, /*keysLo=*/0, /*keysHi=*/0);
+                              o.targetFeatures, /*keysLo=*/0, /*keysHi=*/0,
+                              /*threads=*/0);
 }
 
 void ConfigureCPU::runOnOperation() {
@@ -92,7 +93,8 @@ void ConfigureCPU::runOnOperation() {
       if (mlir::failed(CPUScheduleAttr::verifyInvariants(
               emitError, blockM ? int64_t(blockM) : 2 * vectorWidth,
               blockN ? int64_t(blockN) : int64_t(mrKeys), vectorWidth, mrKeys,
-              mrValues, targetCpu, targetFeatures, int64_t(0), int64_t(0)))) {
+              mrValues, targetCpu, targetFeatures, int64_t(0), int64_t(0),
+              int64_t(0)))) {
         failed = true;
         return;
       }

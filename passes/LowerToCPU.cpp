@@ -30,6 +30,8 @@ struct PhaseFns {
   /// The phase runs when keysLo <= Nk < keysHi (0: no bound): the op's
   /// schedule is for that range of sequence lengths.
   int64_t keysLo = 0, keysHi = 0;
+  /// At most this many worker threads run it (0: all).
+  int64_t threads = 0;
 };
 
 
@@ -109,6 +111,7 @@ PhaseFns LowerToCPU::clearPhase(ClearOp op) {
   if (auto sched = op->getAttrOfType<CPUScheduleAttr>(kScheduleAttrName)) {
     f.keysLo = sched.getKeysLo();
     f.keysHi = sched.getKeysHi();
+    f.threads = sched.getThreads();
   }
   return f;
 }
@@ -206,6 +209,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   };
   f.keysLo = sched.getKeysLo();
   f.keysHi = sched.getKeysHi();
+  f.threads = sched.getThreads();
   phases.push_back(std::move(f));
   return success();
 }
@@ -250,6 +254,9 @@ LogicalResult LowerToCPU::lowerFunction(func::FuncOp func) {
     SmallVector<PhaseFns> phases;
     if (failed(lightningPhase(lightning, phases)))
       return failure();
+    if (CPUScheduleAttr ls = scheduleOf(lightning))
+      for (PhaseFns &f : phases)
+        f.threads = ls.getThreads();
     emitKernelABI(func, ops, "lightning", "",
                   KernelArgs{lightning.getQ(), lightning.getK(),
                              lightning.getV(), lightning.getOut(), Value(),
@@ -360,16 +367,21 @@ static void emitKernelABI(func::FuncOp func, ArrayRef<Operation *> ops,
   }
 
   // Metadata for the runtime core.
-  // Phases for ranges of Nk: one launch line each saying when it runs.
+  // Phases for ranges of Nk, or on fewer threads: one launch line each
+  // saying when it runs (and on how many workers at most).
   attnmeta::KernelMeta meta = targetMeta;
   if (llvm::any_of(phases, [](const PhaseFns &p) {
-        return p.keysLo || p.keysHi;
+        return p.keysLo || p.keysHi || p.threads;
       }))
     for (auto [pi, phase] : llvm::enumerate(phases)) {
       attnmeta::Launch l;
       l.entry = (func.getName() + "__run" + std::to_string(pi)).str();
       l.keysLo = phase.keysLo;
       l.keysHi = phase.keysHi;
+      if (phase.threads) {
+        l.threads = phase.threads;
+        l.smem = 0;
+      }
       meta.launches.push_back(l);
     }
   emitMetaGlobal(b, loc, (func.getName() + "__attn_meta").str(),

@@ -69,7 +69,7 @@ class ThreadPool {
 public:
   explicit ThreadPool(int threads) {
     for (int i = 1; i < threads; ++i)
-      workers.emplace_back([this] { loop(); });
+      workers.emplace_back([this, i] { loop(i); });
     size = threads;
   }
   ~ThreadPool() {
@@ -83,12 +83,14 @@ public:
   }
   int threads() const { return size; }
 
-  /// Runs fn(item) for every item in [0, n), the caller taking part.
-  void parallelFor(int64_t n, const std::function<void(int64_t)> &fn) {
+  /// Runs fn(item) for every item in [0, n), the caller taking part; at
+  /// most `maxThreads` threads (0: all) take items.
+  void parallelFor(int64_t n, const std::function<void(int64_t)> &fn,
+                   int64_t maxThreads = 0) {
     std::lock_guard<std::mutex> launch(launchMutex);
     if (n <= 0)
       return;
-    if (workers.empty() || n == 1) {
+    if (workers.empty() || n == 1 || maxThreads == 1) {
       for (int64_t i = 0; i < n; ++i)
         fn(i);
       return;
@@ -97,6 +99,7 @@ public:
       std::lock_guard<std::mutex> g(mutex);
       job = &fn;
       total = n;
+      limit = maxThreads > 0 ? maxThreads : size;
       next.store(0);
       active = int(workers.size());
       ++generation;
@@ -113,8 +116,9 @@ private:
     for (int64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1))
       (*job)(i);
   }
-  void loop() {
+  void loop(int index) {
     uint64_t seen = 0;
+    bool takesPart = true;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex);
@@ -122,8 +126,12 @@ private:
         if (stopping)
           return;
         seen = generation;
+        // Worker i takes part when the job allows i + 1 threads (the
+        // caller is thread 0).
+        takesPart = index < limit;
       }
-      work();
+      if (takesPart)
+        work();
       std::lock_guard<std::mutex> g(mutex);
       if (--active == 0)
         done.notify_all();
@@ -135,7 +143,7 @@ private:
   std::mutex mutex, launchMutex;
   std::condition_variable wake, done;
   const std::function<void(int64_t)> *job = nullptr;
-  int64_t total = 0;
+  int64_t total = 0, limit = 0;
   std::atomic<int64_t> next{0};
   int active = 0;
   uint64_t generation = 0;
@@ -1089,9 +1097,12 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
       continue;
     int64_t items = countFor(n, kernel->count[p], ptrs.data());
     void *run = kernel->run[p];
-    ctx->pool->parallelFor(items, [&](int64_t item) {
-      runFor(n, run, ptrs.data(), item, item + 1);
-    });
+    // A schedule may run the phase on fewer workers (`threads`).
+    int64_t maxThreads =
+        kernel->launches.empty() ? 0 : kernel->launches[p].threads;
+    ctx->pool->parallelFor(
+        items, [&](int64_t item) { runFor(n, run, ptrs.data(), item, item + 1); },
+        maxThreads);
   }
   return ATTN_OK;
 }

@@ -1007,7 +1007,8 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
             last.getBlockN() == s.getBlockN() &&
             last.getVectorWidth() == s.getVectorWidth() &&
             last.getMrKeys() == s.getMrKeys() &&
-            last.getMrValues() == s.getMrValues()) {
+            last.getMrValues() == s.getMrValues() &&
+            last.getThreads() == s.getThreads()) {
           lo = last.getKeysLo();
           variants.pop_back();
         }
@@ -1015,14 +1016,15 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
       variants.push_back(CPUScheduleAttr::get(
           ctx, s.getBlockM(), s.getBlockN(), s.getVectorWidth(),
           s.getMrKeys(), s.getMrValues(), def.getCpu(), def.getFeatures(), lo,
-          var.keysHi));
+          var.keysHi, s.getThreads()));
     }
     // One variant for every Nk: no range at all.
     if (variants.size() == 1)
       variants[0] = CPUScheduleAttr::get(
           ctx, variants[0].getBlockM(), variants[0].getBlockN(),
           variants[0].getVectorWidth(), variants[0].getMrKeys(),
-          variants[0].getMrValues(), def.getCpu(), def.getFeatures(), 0, 0);
+          variants[0].getMrValues(), def.getCpu(), def.getFeatures(), 0, 0,
+          variants[0].getThreads());
     for (CPUScheduleAttr s : variants) {
       Operation *copy = b.clone(*op);
       copy->setAttr(kScheduleAttrName, s);

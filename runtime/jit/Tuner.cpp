@@ -37,11 +37,12 @@ namespace {
 /// it keeps.
 struct CPUConfig {
   int64_t bm = 0, bn = 0, w = 0, mrK = 0, mrV = 0;
+  int64_t threads = 0; ///< at most this many workers (0: all)
   std::string cpu, features;
 
   bool operator<(const CPUConfig &o) const {
-    return std::tie(bm, bn, w, mrK, mrV) <
-           std::tie(o.bm, o.bn, o.w, o.mrK, o.mrV);
+    return std::tie(bm, bn, w, mrK, mrV, threads) <
+           std::tie(o.bm, o.bn, o.w, o.mrK, o.mrV, o.threads);
   }
   std::string text(int64_t keysLo = 0, int64_t keysHi = 0) const {
     std::string s = "#attn.cpu_schedule<block_m = " + std::to_string(bm) +
@@ -53,12 +54,15 @@ struct CPUConfig {
     if (keysLo || keysHi)
       s += ", keys_lo = " + std::to_string(keysLo) +
            ", keys_hi = " + std::to_string(keysHi);
+    if (threads)
+      s += ", threads = " + std::to_string(threads);
     return s + ">";
   }
   std::string summary() const {
     return "bm=" + std::to_string(bm) + " bn=" + std::to_string(bn) +
            " w=" + std::to_string(w) + " mr=" + std::to_string(mrK) +
-           (mrV != mrK ? "/" + std::to_string(mrV) : "");
+           (mrV != mrK ? "/" + std::to_string(mrV) : "") +
+           (threads ? " t=" + std::to_string(threads) : "");
   }
 };
 
@@ -80,6 +84,8 @@ bool parseCPUSchedule(const std::string &text, CPUConfig &c) {
   };
   c.cpu = f["cpu"];
   c.features = f["features"];
+  if (f.count("threads") && !num("threads", c.threads))
+    return false;
   return num("block_m", c.bm) && num("block_n", c.bn) &&
          num("vector_width", c.w) && num("mr_keys", c.mrK) &&
          num("mr_values", c.mrV);
@@ -613,6 +619,18 @@ void Tuner::search(const CPUConfig &def) {
       if (out.candidates[i].verdict.empty())
         measure(i, false);
   };
+  // Last, fewer worker threads for the best (halving down to one): work
+  // too small to share, or bound by memory bandwidth that fewer cores
+  // already fill.
+  auto threadStage = [&] {
+    CPUConfig b = best();
+    for (int64_t t = attn_context_threads(ctx) / 2; t >= 1; t /= 2) {
+      CPUConfig c = b;
+      c.threads = t;
+      add(c);
+    }
+    measureNew();
+  };
 
   if (light) {
     // Lightning-Attention-2 blocks: square.
@@ -622,6 +640,7 @@ void Tuner::search(const CPUConfig &def) {
       add(c);
     }
     measureNew();
+    threadStage();
     return;
   }
   bool landmark = r.pattern.find("landmark") != std::string::npos;
@@ -669,6 +688,7 @@ void Tuner::search(const CPUConfig &def) {
         add(c);
     }
   measureNew();
+  threadStage();
 }
 
 void Tuner::retime() {

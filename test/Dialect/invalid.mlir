@@ -466,3 +466,11 @@ func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
   attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 64, keys_hi = 32>}
   return
 }
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+1 {{cpu_schedule 'threads' must be in [0, 1024] (0: all of the context's), got -1}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, threads = -1>}
+  return
+}

@@ -13,3 +13,10 @@ func.func @wrong_from_64(%q: !t, %k: !t, %v: !t, %o: !t) {
   attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {scale = 0.5 : f32, attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 48, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 64>}
   return
 }
+// The op for Nk >= 64 on one worker thread (`threads`: what the tuner picks
+// where the work is too small to share).
+func.func @one_thread(%q: !t, %k: !t, %v: !t, %o: !t) {
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 24, vector_width = 8, mr_keys = 6, mr_values = 6, keys_hi = 64>}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 48, vector_width = 8, mr_keys = 6, mr_values = 6, keys_lo = 64, threads = 1>}
+  return
+}
