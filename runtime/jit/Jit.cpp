@@ -524,11 +524,13 @@ extern "C" attn_status attn_get_kernel_for_shape(
       covered |= rec.key.nqBucket == key.nqBucket &&
                  rec.key.nkBucket == key.nkBucket && rec.key.gqa == key.gqa;
     bool log = std::getenv("ATTN_JIT_LOG") != nullptr;
-    if (!covered && attnrt::isCuda(ctx)) {
+    bool gpuDilated = attnrt::isCuda(ctx) && r.op == "attention" &&
+                      r.pattern.rfind("#attn.dilated", 0) == 0;
+    if (!covered && gpuDilated) {
       if (log)
-        std::fprintf(stderr, "attn-jit: no record for this shape; a CUDA "
-                             "context is not tuned in process (attn-tune "
-                             "--gpu-plan): the default schedule serves\n");
+        std::fprintf(stderr, "attn-jit: no record for this shape; dilated "
+                             "kernels are not tuned on a GPU: the default "
+                             "schedule serves\n");
     } else if (!covered) {
       if (log)
         std::fprintf(stderr,

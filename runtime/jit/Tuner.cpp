@@ -445,6 +445,11 @@ private:
   std::unique_ptr<measure::Bench> bench;
   std::vector<measure::Outcome> outcomes; ///< per candidate
   std::vector<CPUConfig> configs;         ///< per candidate
+  std::vector<std::string> gpuImages;     ///< per GPU candidate: the cubin
+  /// GPU contexts: the plan's search space, compiled here, measured here.
+  attn_status runGPU();
+  /// The re-timing, the winner and its record.
+  attn_status finish();
   std::set<CPUConfig> seen;
   std::vector<attn_kernel *> kernels;
   double runMs = 0; ///< the default's time, for the budget
@@ -490,16 +495,27 @@ attn_status Tuner::checkRequest() {
   if (!(r.budgetSeconds > 0))
     return fail(ATTN_ERROR_INVALID_ARGUMENT,
                 "tune: the time budget must be positive");
-  if (attnrt::isCuda(ctx))
+  if (attnrt::isCuda(ctx) && r.addWrongCandidate)
     return fail(ATTN_ERROR_UNSUPPORTED,
-                "tune: GPU tuning runs through attn-tune --gpu-plan on this "
-                "build (the in-process tuner times CPU contexts)");
+                "tune: the wrong candidate of the gate's tests is CPU-only");
   return ATTN_OK;
 }
 
 std::string Tuner::load(const std::string &schedule, bool wrong,
                         attn_kernel **kernel) {
   *kernel = nullptr;
+  // A GPU candidate was compiled with the search space (gpuCandidates).
+  if (attnrt::isCuda(ctx)) {
+    for (size_t i = 0; i < gpuImages.size(); ++i)
+      if (out.candidates[i].schedule == schedule) {
+        if (attn_kernel_load_image(ctx, gpuImages[i].data(),
+                                   gpuImages[i].size(), "kernel",
+                                   kernel) != ATTN_OK)
+          return attn_last_error();
+        return "";
+      }
+    return "no compiled image for the candidate";
+  }
   if (jitKernel(ctx, source(schedule, wrong), "a tuning candidate", kernel) !=
       ATTN_OK)
     return attn_last_error();
@@ -703,6 +719,46 @@ void Tuner::retime() {
   }
 }
 
+attn_status Tuner::runGPU() {
+  // The same space as attn-tune --plan, compiled in process (a GPU host with
+  // the compiler), each candidate loaded from its cubin.
+  std::vector<GPUCandidate> cands;
+  std::string error;
+  if (!gpuCandidates(r, out.key.target, cands, error,
+                     [&](int done, int total) {
+                       if (r.progress)
+                         r.progress(0, total, elapsed(),
+                                    "compiled " + std::to_string(done) + "/" +
+                                        std::to_string(total));
+                     }))
+    return fail(ATTN_ERROR_COMPILE, "tune: " + error);
+  for (GPUCandidate &c : cands) {
+    CandidateResult res;
+    res.config = c.config;
+    res.schedule = c.schedule;
+    if (!c.pruned.empty()) {
+      res.verdict = "pruned";
+      res.reason = c.pruned;
+    }
+    out.candidates.push_back(res);
+    outcomes.emplace_back();
+    kernels.push_back(nullptr);
+    gpuImages.push_back(std::move(c.image));
+  }
+  out.candidates[0].verdict = "default";
+  bench = std::make_unique<measure::Bench>(ctx, problemOf(r));
+  if (std::string why = bench->prepare(); !why.empty())
+    return fail(ATTN_ERROR_INTERNAL, "tune: " + why);
+  for (size_t i = 0; i < out.candidates.size(); ++i) {
+    measure(i, false);
+    if (i == 0 && out.candidates[0].medianMs <= 0)
+      return fail(ATTN_ERROR_INTERNAL,
+                  "tune: the default config does not run: " +
+                      out.candidates[0].reason);
+  }
+  return ATTN_OK;
+}
+
 attn_status Tuner::run() {
   if (attn_status s = checkRequest())
     return s;
@@ -710,6 +766,11 @@ attn_status Tuner::run() {
   if (!tuningKey(ctx, r, out.key, error))
     return fail(ATTN_ERROR_INVALID_ARGUMENT, error);
   // The configure pass's choice is candidate 0 and the search's centre.
+  if (attnrt::isCuda(ctx)) {
+    if (attn_status s = runGPU())
+      return s;
+    return finish();
+  }
   std::string def;
   if (!defaultSchedule(ctx, source(""), def, error))
     return fail(ATTN_ERROR_COMPILE, "tune: " + error);
@@ -734,6 +795,11 @@ attn_status Tuner::run() {
     measure(out.candidates.size() - 1, true);
   }
   search(d);
+  return finish();
+}
+
+attn_status Tuner::finish() {
+  std::string error;
   retime();
   if (out.best)
     out.candidates[size_t(out.best)].verdict = "best";

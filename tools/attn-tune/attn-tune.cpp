@@ -101,6 +101,9 @@ gates and times them; `--import RESULTS.json` makes the records (saved
 under --store DIR, default the local store) and the same tables, report,
 JSON, plot and --export as CPU tuning.
   --target T       cpu (default: tune in process) or sm_80 / sm_90a (--plan)
+  --device D       cpu (default) or cuda: tune in process on CUDA device 0,
+                   where this machine has both the GPU and the compiler (the
+                   same search space as --plan, compiled and timed here)
   --plan DIR       write the plan and its cubins to DIR (created)
   --import FILE    records from attn-tune-measure's results
   --store DIR      --import: the directory of the tuning files (default
@@ -121,7 +124,7 @@ struct Options {
   int threads = 0;
   bool save = true, quiet = false, wrongCandidate = false;
   std::string report, json, plot, exportPath;
-  std::string target = "cpu", planDir, importPath, store;
+  std::string target = "cpu", planDir, importPath, store, device = "cpu";
 };
 
 int64_t toInt(const std::string &flag, const std::string &v, int64_t lo,
@@ -223,6 +226,10 @@ Options parse(int argc, char **argv) {
       o.target = value();
       if (o.target != "cpu" && o.target != "sm_80" && o.target != "sm_90a")
         die("--target takes cpu, sm_80 or sm_90a, got '" + o.target + "'");
+    } else if (a == "--device") {
+      o.device = value();
+      if (o.device != "cpu" && o.device != "cuda")
+        die("--device takes cpu or cuda, got '" + o.device + "'");
     } else if (a == "--plan") {
       o.planDir = value();
     } else if (a == "--import") {
@@ -746,8 +753,10 @@ int main(int argc, char **argv) {
   if (!o.planDir.empty())
     return writePlan(o, dtype, what);
   attn_context *ctx = nullptr;
-  if (attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx) != ATTN_OK)
-    die(attn_last_error());
+  bool cuda = o.device == "cuda";
+  if (attn_context_create(cuda ? ATTN_DEVICE_CUDA : ATTN_DEVICE_CPU,
+                          cuda ? 0 : o.threads, &ctx) != ATTN_OK)
+    die(std::string(cuda ? "--device cuda: " : "") + attn_last_error());
 
   bool tty = !o.quiet && isatty(2);
   Report report{o, what, "", "", {}, {}};
