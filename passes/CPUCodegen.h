@@ -20,6 +20,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -55,6 +56,7 @@ struct RowView {
 /// Per-thread scratch of the tile code, allocated once per run function.
 struct Scratch {
   Value qT;    // [D][BM] f32: queries of the tile, transposed and scaled
+  Value qP;    // [D/2][BM] i32: bf16 pairs of the queries (bf16 dot only)
   Value sT;    // [BN][BM] f32: scores, then probabilities, transposed
   Value oT;    // [Dv][BM] f32: unnormalised output accumulator, transposed
   Value m, l;  // [BM] f32: running row max and row sum
@@ -81,6 +83,11 @@ public:
     qBlock = 2 * opt.vectorWidth;
   }
 
+  /// bf16 inputs on an AVX512-BF16 target (16 lanes): Q K^T by vdpbf16ps
+  /// on bf16 pairs (x86vector.avx512.dot), f32 accumulation, the score
+  /// scale applied to the sums.
+  void setBF16Dot(bool on) { bf16Dot = on && opt.vectorWidth == 16 && d % 2 == 0; }
+
   /// Landmark attention: key tiles are the landmark blocks of this size.
   void setLandmarkBlock(int64_t block, int64_t topk) {
     landmarkBlock = block;
@@ -95,6 +102,8 @@ public:
     };
     Scratch s;
     s.qT = alloc({d, opt.blockM}, f32);
+    if (bf16Dot)
+      s.qP = alloc({d / 2, opt.blockM}, e.b.getI32Type());
     s.sT = alloc({opt.blockN, opt.blockM}, f32);
     s.oT = alloc({dv, opt.blockM}, f32);
     s.m = alloc({opt.blockM}, f32);
@@ -128,6 +137,11 @@ private:
   VectorType vec, ivec;
   int64_t qBlock;
   int64_t landmarkBlock = 0, landmarkTopk = 0;
+  bool bf16Dot = false;
+
+  /// The bf16 pair (col, col + 1) of row t as one i32 (col in the low half).
+  Value loadPair(const RowView &x, Value t, Value col);
+  void emitScoresBF16(const Scratch &s, const RowView &k, Value n0, Value nk);
 
   Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
   Value exp2(Value x);

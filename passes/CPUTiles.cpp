@@ -75,6 +75,12 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
       Value x = e.toF32(q.load(e, row, c));
       e.store(arith::MulFOp::create(e.b, e.loc, x, scaleV), s.qT, {c, i});
     });
+    // bf16 dot: the unscaled bf16 pairs (rounding Q after scaling would
+    // add an error; the scale multiplies the f32 sums instead).
+    if (bf16Dot)
+      e.forLoop(0, d / 2, 1, [&](Value c2) {
+        e.store(loadPair(q, row, e.mul(c2, e.idx(2))), s.qP, {c2, i});
+      });
   });
   e.forLoop(0, bm, w, [&](Value i) {
     e.vstore(e.splat(negInf(), vec), s.m, {i});
@@ -129,8 +135,68 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
 
 /// S^T[n][i] = sum_d K[n0 + n][d] * Q^T[d][i]: mrKeys broadcast keys times
 /// two query vectors per block, accumulators in registers across D.
+Value TileCodegen::loadPair(const RowView &x, Value t, Value col) {
+  auto pairType = VectorType::get({2}, e.b.getBF16Type());
+  Value pair = vector::LoadOp::create(
+      e.b, e.loc, pairType, x.mem,
+      ValueRange{x.batch, x.head, x.row(e, t), col});
+  Value word = vector::BitCastOp::create(
+      e.b, e.loc, VectorType::get({1}, e.b.getI32Type()), pair);
+  return vector::ExtractOp::create(e.b, e.loc, word, ArrayRef<int64_t>{0});
+}
+
+/// S^T = K Q^T by vdpbf16ps: per pair of head-dim columns, each lane (a
+/// query) multiplies its bf16 pair with the key's broadcast pair and adds
+/// both products to its f32 sum; then the sums are scaled (log2 units).
+void TileCodegen::emitScoresBF16(const Scratch &s, const RowView &k, Value n0,
+                                 Value nk) {
+  int64_t mr = opt.mrKeys, w = opt.vectorWidth;
+  Value lastKey = e.sub(nk, e.idx(1));
+  auto bf16x32 = VectorType::get({2 * w}, e.b.getBF16Type());
+  Value scaleV = e.splat(e.f32(scale * M_LOG2E), vec);
+  e.forLoop(0, opt.blockN, mr, [&](Value kb) {
+    SmallVector<Value> keyRows;
+    for (int64_t r = 0; r < mr; ++r)
+      keyRows.push_back(e.min(e.add(n0, e.add(kb, e.idx(r))), lastKey));
+    e.forLoop(0, opt.blockM, qBlock, [&](Value qb) {
+      Value zero = e.splat(e.f32(0), vec);
+      SmallVector<Value> init(mr * 2, zero);
+      Value qb1 = e.add(qb, e.idx(w));
+      SmallVector<Value> acc = e.forLoop(
+          e.idx(0), e.idx(d / 2), e.idx(1), init,
+          [&](Value c2, ValueRange carried) {
+            Value qv[2];
+            Value qbs[2] = {qb, qb1};
+            for (int64_t j = 0; j < 2; ++j)
+              qv[j] = vector::BitCastOp::create(
+                  e.b, e.loc, bf16x32, e.vload(ivec, s.qP, {c2, qbs[j]}));
+            Value col = e.mul(c2, e.idx(2));
+            SmallVector<Value> next;
+            for (int64_t r = 0; r < mr; ++r) {
+              Value kv = vector::BitCastOp::create(
+                  e.b, e.loc, bf16x32,
+                  e.splat(loadPair(k, keyRows[r], col), ivec));
+              for (int64_t j = 0; j < 2; ++j)
+                next.push_back(x86vector::DotBF16Op::create(
+                    e.b, e.loc, vec, carried[r * 2 + j], kv, qv[j]));
+            }
+            return next;
+          });
+      for (int64_t r = 0; r < mr; ++r) {
+        Value row = e.add(kb, e.idx(r));
+        e.vstore(arith::MulFOp::create(e.b, e.loc, acc[r * 2], scaleV), s.sT,
+                 {row, qb});
+        e.vstore(arith::MulFOp::create(e.b, e.loc, acc[r * 2 + 1], scaleV),
+                 s.sT, {row, qb1});
+      }
+    });
+  });
+}
+
 void TileCodegen::emitScores(const Scratch &s, const RowView &k, Value n0,
                              Value nk) {
+  if (bf16Dot)
+    return emitScoresBF16(s, k, n0, nk);
   int64_t mr = opt.mrKeys, w = opt.vectorWidth;
   Value lastKey = e.sub(nk, e.idx(1));
   e.forLoop(0, opt.blockN, mr, [&](Value kb) {

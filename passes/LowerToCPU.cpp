@@ -154,6 +154,13 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   // scheduler starts with the longest rows.
   int64_t tilesPerSeg = rows ? (rows.maxRowsPerSegment() + bm - 1) / bm : 0;
   Type outElt = oType.getElementType();
+  // bf16 Q and K on a target with AVX512-BF16: Q K^T by vdpbf16ps
+  // (landmark scores keep the f32 path).
+  bool bf16Dot =
+      !landmarkBlock && qType.getElementType().isBF16() &&
+      cast<MemRefType>(op.getK().getType()).getElementType().isBF16() &&
+      llvm::is_contained(llvm::split(StringRef(opt.targetFeatures), ','),
+                         "avx512bf16");
   PhaseFns f;
   f.count = [=](Emitter &e, const KernelArgs &a) {
     Value bh = e.mul(e.dim(a.q, 0), e.dim(a.q, 1));
@@ -180,6 +187,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   f.run = [=](Emitter &e, const KernelArgs &a, Value begin, Value end) {
     TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
     tc.setLandmarkBlock(landmarkBlock, landmarkTopk);
+    tc.setBF16Dot(bf16Dot);
     Scratch s = tc.allocScratch();
     e.forLoop(begin, end, e.idx(1), [&](Value item) {
       Value h = e.dim(a.q, 1);

@@ -130,6 +130,7 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect",
+                           "::mlir::x86vector::X86VectorDialect",
                            "::mlir::LLVM::LLVMDialect"];
 }
 

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -417,7 +418,8 @@ void registerDialects(MLIRContext &ctx) {
                   memref::MemRefDialect, scf::SCFDialect,
                   vector::VectorDialect, LLVM::LLVMDialect,
                   cf::ControlFlowDialect, gpu::GPUDialect,
-                  nvgpu::NVGPUDialect, NVVM::NVVMDialect>();
+                  nvgpu::NVGPUDialect, NVVM::NVVMDialect,
+                  x86vector::X86VectorDialect>();
   // The GPU lowering finds its patterns through the dialects'
   // ConvertToLLVM interfaces, and serialises through the NVVM target.
   registerAllExtensions(registry);
