@@ -57,6 +57,7 @@ struct RowView {
 struct Scratch {
   Value qT;    // [D][BM] f32: queries of the tile, transposed and scaled
   Value qP;    // [D/2][BM] i32: bf16 pairs of the queries (bf16 dot only)
+  Value pP;    // [BN/2][BM] i32: bf16 pairs of the probabilities (idem)
   Value sT;    // [BN][BM] f32: scores, then probabilities, transposed
   Value oT;    // [Dv][BM] f32: unnormalised output accumulator, transposed
   Value m, l;  // [BM] f32: running row max and row sum
@@ -86,7 +87,12 @@ public:
   /// bf16 inputs on an AVX512-BF16 target (16 lanes): Q K^T by vdpbf16ps
   /// on bf16 pairs (x86vector.avx512.dot), f32 accumulation, the score
   /// scale applied to the sums.
-  void setBF16Dot(bool on) { bf16Dot = on && opt.vectorWidth == 16 && d % 2 == 0; }
+  /// P V too: P rounded to bf16 pairs of consecutive keys, V's pairs
+  /// broadcast (a key tile of an even number of keys).
+  void setBF16Dot(bool on) {
+    bf16Dot = on && opt.vectorWidth == 16 && d % 2 == 0 &&
+              opt.blockN % 2 == 0;
+  }
 
   /// Landmark attention: key tiles are the landmark blocks of this size.
   void setLandmarkBlock(int64_t block, int64_t topk) {
@@ -102,8 +108,10 @@ public:
     };
     Scratch s;
     s.qT = alloc({d, opt.blockM}, f32);
-    if (bf16Dot)
+    if (bf16Dot) {
       s.qP = alloc({d / 2, opt.blockM}, e.b.getI32Type());
+      s.pP = alloc({opt.blockN / 2, opt.blockM}, e.b.getI32Type());
+    }
     s.sT = alloc({opt.blockN, opt.blockM}, f32);
     s.oT = alloc({dv, opt.blockM}, f32);
     s.m = alloc({opt.blockM}, f32);
@@ -142,6 +150,10 @@ private:
   /// The bf16 pair (col, col + 1) of row t as one i32 (col in the low half).
   Value loadPair(const RowView &x, Value t, Value col);
   void emitScoresBF16(const Scratch &s, const RowView &k, Value n0, Value nk);
+  /// P as bf16 pairs of consecutive keys (s.pP), for the P V dot products.
+  void emitPackProbabilities(const Scratch &s);
+  /// The bf16 pair (v(key, col), v(key + 1, col)) as one i32.
+  Value valuePair(const RowView &v, Value key, Value col);
 
   Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
   Value exp2(Value x);

@@ -285,11 +285,46 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
 
 /// O^T = alpha * O^T + V^T P^T in blocks of mrValues output columns (and
 /// one block of the remainder).
+void TileCodegen::emitPackProbabilities(const Scratch &s) {
+  int64_t w = opt.vectorWidth;
+  auto bf16v = VectorType::get({w}, e.b.getBF16Type());
+  SmallVector<int64_t> interleave;
+  for (int64_t i = 0; i < w; ++i) {
+    interleave.push_back(i);
+    interleave.push_back(w + i);
+  }
+  e.forLoop(0, opt.blockN / 2, 1, [&](Value n2) {
+    Value n = e.mul(n2, e.idx(2));
+    Value n1 = e.add(n, e.idx(1));
+    e.forLoop(0, opt.blockM, w, [&](Value i) {
+      Value a = arith::TruncFOp::create(e.b, e.loc, bf16v,
+                                        e.vload(vec, s.sT, {n, i}));
+      Value b = arith::TruncFOp::create(e.b, e.loc, bf16v,
+                                        e.vload(vec, s.sT, {n1, i}));
+      Value ab = vector::ShuffleOp::create(e.b, e.loc, a, b, interleave);
+      e.vstore(vector::BitCastOp::create(e.b, e.loc, ivec, ab), s.pP,
+               {n2, i});
+    });
+  });
+}
+
+Value TileCodegen::valuePair(const RowView &v, Value key, Value col) {
+  Value lo = v.load(e, key, col);
+  Value hi = v.load(e, e.add(key, e.idx(1)), col);
+  Value pair = vector::FromElementsOp::create(
+      e.b, e.loc, VectorType::get({2}, e.b.getBF16Type()), ValueRange{lo, hi});
+  Value word = vector::BitCastOp::create(
+      e.b, e.loc, VectorType::get({1}, e.b.getI32Type()), pair);
+  return vector::ExtractOp::create(e.b, e.loc, word, ArrayRef<int64_t>{0});
+}
+
 void TileCodegen::emitValues(const Scratch &s, const RowView &v, Value n0,
                              Value nk) {
   // Keys past nk have probability 0: stop at the last real key instead of
   // clamping every row index.
   nk = e.min(e.idx(opt.blockN), e.sub(nk, n0));
+  if (bf16Dot)
+    emitPackProbabilities(s);
   int64_t mr = opt.mrValues;
   int64_t main = dv / mr * mr;
   if (main > 0)
@@ -315,21 +350,55 @@ void TileCodegen::emitValueBlock(const Scratch &s, const RowView &v, Value n0,
         init.push_back(arith::MulFOp::create(
             e.b, e.loc, e.vload(vec, s.oT, {cols[r], j ? qb1 : qb}),
             alpha[j]));
-    SmallVector<Value> acc = e.forLoop(
-        e.idx(0), nValid, e.idx(1), init,
-        [&](Value n, ValueRange carried) {
-          Value key = e.add(n0, n);
-          Value pv[2] = {e.vload(vec, s.sT, {n, qb}),
-                         e.vload(vec, s.sT, {n, qb1})};
-          SmallVector<Value> next;
-          for (int64_t r = 0; r < rows; ++r) {
-            Value vv = e.splat(e.toF32(v.load(e, key, cols[r])), vec);
+    // One key at a time in f32 FMAs (every key without the bf16 dot; the
+    // odd last one with it).
+    auto singleKeys = [&](Value from, ValueRange start) {
+      return e.forLoop(
+          from, nValid, e.idx(1), SmallVector<Value>(start),
+          [&](Value n, ValueRange carried) {
+            Value key = e.add(n0, n);
+            Value pv[2] = {e.vload(vec, s.sT, {n, qb}),
+                           e.vload(vec, s.sT, {n, qb1})};
+            SmallVector<Value> next;
+            for (int64_t r = 0; r < rows; ++r) {
+              Value vv = e.splat(e.toF32(v.load(e, key, cols[r])), vec);
+              for (int64_t j = 0; j < 2; ++j)
+                next.push_back(vector::FMAOp::create(e.b, e.loc, vv, pv[j],
+                                                     carried[r * 2 + j]));
+            }
+            return next;
+          });
+    };
+    SmallVector<Value> acc;
+    if (!bf16Dot) {
+      acc = singleKeys(e.idx(0), init);
+    } else {
+      // Pairs of keys by vdpbf16ps: each lane (a query) multiplies its
+      // bf16 pair of probabilities with the broadcast pair of values.
+      auto bf16x32 = VectorType::get({2 * w}, e.b.getBF16Type());
+      Value pairs = arith::DivUIOp::create(e.b, e.loc, nValid, e.idx(2));
+      acc = e.forLoop(
+          e.idx(0), pairs, e.idx(1), init,
+          [&](Value n2, ValueRange carried) {
+            Value key = e.add(n0, e.mul(n2, e.idx(2)));
+            Value pv[2];
+            Value qbs[2] = {qb, qb1};
             for (int64_t j = 0; j < 2; ++j)
-              next.push_back(vector::FMAOp::create(e.b, e.loc, vv, pv[j],
-                                                   carried[r * 2 + j]));
-          }
-          return next;
-        });
+              pv[j] = vector::BitCastOp::create(
+                  e.b, e.loc, bf16x32, e.vload(ivec, s.pP, {n2, qbs[j]}));
+            SmallVector<Value> next;
+            for (int64_t r = 0; r < rows; ++r) {
+              Value vv = vector::BitCastOp::create(
+                  e.b, e.loc, bf16x32,
+                  e.splat(valuePair(v, key, cols[r]), ivec));
+              for (int64_t j = 0; j < 2; ++j)
+                next.push_back(x86vector::DotBF16Op::create(
+                    e.b, e.loc, vec, carried[r * 2 + j], vv, pv[j]));
+            }
+            return next;
+          });
+      acc = singleKeys(e.mul(pairs, e.idx(2)), acc);
+    }
     for (int64_t r = 0; r < rows; ++r) {
       e.vstore(acc[r * 2], s.oT, {cols[r], qb});
       e.vstore(acc[r * 2 + 1], s.oT, {cols[r], qb1});

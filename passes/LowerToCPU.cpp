@@ -154,11 +154,12 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   // scheduler starts with the longest rows.
   int64_t tilesPerSeg = rows ? (rows.maxRowsPerSegment() + bm - 1) / bm : 0;
   Type outElt = oType.getElementType();
-  // bf16 Q and K on a target with AVX512-BF16: Q K^T by vdpbf16ps
-  // (landmark scores keep the f32 path).
+  // bf16 Q, K and V on a target with AVX512-BF16: Q K^T and P V by
+  // vdpbf16ps (landmark scores keep the f32 path).
   bool bf16Dot =
       !landmarkBlock && qType.getElementType().isBF16() &&
       cast<MemRefType>(op.getK().getType()).getElementType().isBF16() &&
+      vType.getElementType().isBF16() &&
       llvm::is_contained(llvm::split(StringRef(opt.targetFeatures), ','),
                          "avx512bf16");
   PhaseFns f;

@@ -1,6 +1,6 @@
 """CPU benchmark of the 16-bit paths (issue: 16-bit attention on the CPU's
-matrix units): attn bf16 with Q K^T on AVX512-BF16 (vdpbf16ps), attn bf16
-with every product in f32 FMAs (the same kernel compiled without
+matrix units): attn bf16 with Q K^T and P V on AVX512-BF16 (vdpbf16ps; P
+rounded to bf16), attn bf16 with every product in f32 FMAs (the same kernel compiled without
 AVX512-BF16: ATTN_CPU_FEATURES=-avx512bf16), attn f32, and PyTorch's CPU
 scaled_dot_product_attention in bf16 and f32, in one run on this machine:
 causal and full, D = 64 and 128, B = 1, H = 2, threads as the machine's
@@ -88,7 +88,7 @@ def main():
                 ATTN_CACHE_DIR=os.path.join(ROOT, "build", "bench-bf16-cache"),
                 ATTN_TUNING_TABLES="")
     configs = [
-        ("attn bf16 (AVX512-BF16 Q K^T)", "bf16", {}),
+        ("attn bf16 (AVX512-BF16 dots)", "bf16", {}),
         ("attn bf16 (f32 FMAs)", "bf16", {"ATTN_CPU_FEATURES": "-avx512bf16"}),
         ("attn f32", "f32", {}),
         ("torch SDPA bf16", "bf16", {}),
