@@ -144,7 +144,9 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
     sequence lengths, each with its own tiles (tuned variants); together
     they must cover every Nk. `threads`: at most that many of the context's
     worker threads run the op (0: all of them; a tuner lowers it where the
-    work is too small to share).
+    work is too small to share). `bf16_dot`: bf16 inputs multiply bf16
+    pairs by `vdpbf16ps` (AVX512-BF16, 16 lanes) in Q K^T and P V, P
+    rounded to bf16, instead of widening every element to f32.
 
     ```mlir
     attn.attention #attn.causal ins(...) outs(...) {attn.schedule =
@@ -160,7 +162,8 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
                         StringRefParameter<"ISA extensions", "\"\"">:$features,
                         DefaultValuedParameter<"int64_t", "0">:$keys_lo,
                         DefaultValuedParameter<"int64_t", "0">:$keys_hi,
-                        DefaultValuedParameter<"int64_t", "0">:$threads);
+                        DefaultValuedParameter<"int64_t", "0">:$threads,
+                        DefaultValuedParameter<"bool", "false">:$bf16_dot);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

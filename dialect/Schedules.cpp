@@ -14,7 +14,7 @@ CPUScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         int64_t blockM, int64_t blockN, int64_t vectorWidth,
                         int64_t mrKeys, int64_t mrValues, StringRef cpu,
                         StringRef features, int64_t keysLo, int64_t keysHi,
-                        int64_t threads) {
+                        int64_t threads, bool bf16Dot) {
   if (threads < 0 || threads > 1024)
     return emitError() << "cpu_schedule 'threads' must be in [0, 1024] (0: "
                           "all of the context's), got "

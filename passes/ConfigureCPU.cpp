@@ -17,8 +17,35 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
+bool mlir::attn::bf16DotFits(Operation *op, int64_t vectorWidth,
+                             int64_t blockN, StringRef features) {
+  auto attention = dyn_cast<AttentionOp>(op);
+  if (!attention || attention.getPattern().getKeyBlock() || vectorWidth != 16 ||
+      blockN % 2)
+    return false;
+  for (Value v : {attention.getQ(), attention.getK(), attention.getV()})
+    if (!cast<MemRefType>(v.getType()).getElementType().isBF16())
+      return false;
+  if (cast<MemRefType>(attention.getQ().getType()).getDimSize(3) % 2)
+    return false;
+  return llvm::is_contained(llvm::split(features, ','), "avx512bf16");
+}
+
+bool mlir::attn::bf16DotPays(StringRef features) {
+  // Measured (docs/cpu-bf16.md): 1.7-2.2x the widened path on an AMD Zen 4;
+  // 0.63-0.67x on an Intel Sapphire Rapids (AMX-BF16), whose vdpbf16ps is
+  // slow (gpu-logs/cpu-host-bench-spr.log): hosts with AMX widen instead.
+  return !llvm::is_contained(llvm::split(features, ','), "amx-bf16");
+}
+
 LogicalResult mlir::attn::checkCPUSchedule(Operation *op,
                                            CPUScheduleAttr s) {
+  if (s.getBf16Dot() &&
+      !bf16DotFits(op, s.getVectorWidth(), s.getBlockN(), s.getFeatures()))
+    return op->emitOpError()
+           << "cpu_schedule: bf16_dot needs an attention op (not landmark) "
+              "with bf16 Q, K and V, an even D, vector_width = 16, an even "
+              "block_n and the avx512bf16 feature";
   if (isa<AttentionOp>(op) && (s.getBlockM() % (2 * s.getVectorWidth()) ||
                                s.getBlockN() % s.getMrKeys()))
     return op->emitOpError()
@@ -70,7 +97,8 @@ CPUScheduleAttr mlir::attn::decideCPUSchedule(Operation *op,
   }
   return CPUScheduleAttr::get(ctx, bm, bn, w, mrK, o.mrValues, o.targetCpu,
                               o.targetFeatures, /*keysLo=*/0, /*keysHi=*/0,
-                              /*threads=*/0);
+                              /*threads=*/0, bf16DotFits(op, w, bn, o.targetFeatures) &&
+                                                 bf16DotPays(o.targetFeatures));
 }
 
 void ConfigureCPU::runOnOperation() {
@@ -94,7 +122,7 @@ void ConfigureCPU::runOnOperation() {
               emitError, blockM ? int64_t(blockM) : 2 * vectorWidth,
               blockN ? int64_t(blockN) : int64_t(mrKeys), vectorWidth, mrKeys,
               mrValues, targetCpu, targetFeatures, int64_t(0), int64_t(0),
-              int64_t(0)))) {
+              int64_t(0), false))) {
         failed = true;
         return;
       }

@@ -154,14 +154,9 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   // scheduler starts with the longest rows.
   int64_t tilesPerSeg = rows ? (rows.maxRowsPerSegment() + bm - 1) / bm : 0;
   Type outElt = oType.getElementType();
-  // bf16 Q, K and V on a target with AVX512-BF16: Q K^T and P V by
-  // vdpbf16ps (landmark scores keep the f32 path).
-  bool bf16Dot =
-      !landmarkBlock && qType.getElementType().isBF16() &&
-      cast<MemRefType>(op.getK().getType()).getElementType().isBF16() &&
-      vType.getElementType().isBF16() &&
-      llvm::is_contained(llvm::split(StringRef(opt.targetFeatures), ','),
-                         "avx512bf16");
+  // bf16 pairs by vdpbf16ps in Q K^T and P V, as the schedule says
+  // (attn-configure-cpu checked that the op and target allow it).
+  bool bf16Dot = sched.getBf16Dot();
   PhaseFns f;
   f.count = [=](Emitter &e, const KernelArgs &a) {
     Value bh = e.mul(e.dim(a.q, 0), e.dim(a.q, 1));

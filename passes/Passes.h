@@ -43,6 +43,14 @@ CPUScheduleAttr getCPUSchedule(Operation *op);
 /// Checks of a CPU schedule that depend on the op (tile multiples); emits an
 /// error on the op.
 LogicalResult checkCPUSchedule(Operation *op, CPUScheduleAttr schedule);
+/// Whether `op` can multiply bf16 pairs (cpu_schedule bf16_dot): attention
+/// (not landmark) on bf16 Q, K, V with an even D, 16 lanes, an even
+/// block_n, and avx512bf16 among `features`.
+bool bf16DotFits(Operation *op, int64_t vectorWidth, int64_t blockN,
+                 StringRef features);
+/// Whether the configure pass turns bf16_dot on for a CPU with `features`
+/// (where it measured faster).
+bool bf16DotPays(StringRef features);
 
 /// The options of the CPU and GPU pipelines are the passes' own, declared
 /// once in Passes.td (names, defaults, help): attnc, the JIT and the cache

@@ -1010,15 +1010,19 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
             last.getVectorWidth() == s.getVectorWidth() &&
             last.getMrKeys() == s.getMrKeys() &&
             last.getMrValues() == s.getMrValues() &&
-            last.getThreads() == s.getThreads()) {
+            last.getThreads() == s.getThreads() &&
+            last.getBf16Dot() == s.getBf16Dot()) {
           lo = last.getKeysLo();
           variants.pop_back();
         }
       }
+      // bf16 dot products only where this target has them.
+      bool dot = s.getBf16Dot() && bf16DotFits(op, s.getVectorWidth(),
+                                               s.getBlockN(), def.getFeatures());
       variants.push_back(CPUScheduleAttr::get(
           ctx, s.getBlockM(), s.getBlockN(), s.getVectorWidth(),
           s.getMrKeys(), s.getMrValues(), def.getCpu(), def.getFeatures(), lo,
-          var.keysHi, s.getThreads()));
+          var.keysHi, s.getThreads(), dot));
     }
     // One variant for every Nk: no range at all.
     if (variants.size() == 1)
@@ -1026,7 +1030,7 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
           ctx, variants[0].getBlockM(), variants[0].getBlockN(),
           variants[0].getVectorWidth(), variants[0].getMrKeys(),
           variants[0].getMrValues(), def.getCpu(), def.getFeatures(), 0, 0,
-          variants[0].getThreads());
+          variants[0].getThreads(), variants[0].getBf16Dot());
     for (CPUScheduleAttr s : variants) {
       Operation *copy = b.clone(*op);
       copy->setAttr(kScheduleAttrName, s);

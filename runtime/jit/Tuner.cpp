@@ -38,11 +38,12 @@ namespace {
 struct CPUConfig {
   int64_t bm = 0, bn = 0, w = 0, mrK = 0, mrV = 0;
   int64_t threads = 0; ///< at most this many workers (0: all)
+  bool bf16Dot = false; ///< bf16 pairs by vdpbf16ps
   std::string cpu, features;
 
   bool operator<(const CPUConfig &o) const {
-    return std::tie(bm, bn, w, mrK, mrV, threads) <
-           std::tie(o.bm, o.bn, o.w, o.mrK, o.mrV, o.threads);
+    return std::tie(bm, bn, w, mrK, mrV, threads, bf16Dot) <
+           std::tie(o.bm, o.bn, o.w, o.mrK, o.mrV, o.threads, o.bf16Dot);
   }
   std::string text(int64_t keysLo = 0, int64_t keysHi = 0) const {
     std::string s = "#attn.cpu_schedule<block_m = " + std::to_string(bm) +
@@ -56,13 +57,16 @@ struct CPUConfig {
            ", keys_hi = " + std::to_string(keysHi);
     if (threads)
       s += ", threads = " + std::to_string(threads);
+    if (bf16Dot)
+      s += ", bf16_dot = true";
     return s + ">";
   }
   std::string summary() const {
     return "bm=" + std::to_string(bm) + " bn=" + std::to_string(bn) +
            " w=" + std::to_string(w) + " mr=" + std::to_string(mrK) +
            (mrV != mrK ? "/" + std::to_string(mrV) : "") +
-           (threads ? " t=" + std::to_string(threads) : "");
+           (threads ? " t=" + std::to_string(threads) : "") +
+           (bf16Dot ? " bf16dot" : "");
   }
 };
 
@@ -70,7 +74,7 @@ struct CPUConfig {
 bool parseCPUSchedule(const std::string &text, CPUConfig &c) {
   if (text.rfind("#attn.cpu_schedule<", 0) != 0)
     return false;
-  llvm::Regex field("([a-z_]+) = (\"[^\"]*\"|-?[0-9]+)");
+  llvm::Regex field("([a-z0-9_]+) = (\"[^\"]*\"|-?[0-9]+|true|false)");
   llvm::StringRef rest(text);
   llvm::SmallVector<llvm::StringRef, 3> m;
   std::map<std::string, std::string> f;
@@ -86,6 +90,7 @@ bool parseCPUSchedule(const std::string &text, CPUConfig &c) {
   c.features = f["features"];
   if (f.count("threads") && !num("threads", c.threads))
     return false;
+  c.bf16Dot = f.count("bf16_dot") && f["bf16_dot"] == "true";
   return num("block_m", c.bm) && num("block_n", c.bn) &&
          num("vector_width", c.w) && num("mr_keys", c.mrK) &&
          num("mr_values", c.mrV);
@@ -629,7 +634,16 @@ void Tuner::search(const CPUConfig &def) {
       return "scratch " + kb(scratch) + " > L2 " + kb(l2);
     return "";
   };
-  auto add = [&](CPUConfig c) { consider(c, pruneReason(c)); };
+  // bf16 pairs (vdpbf16ps) where the kernel and the CPU allow them.
+  bool dotable = !light && r.dtype == ATTN_BF16 && r.d % 2 == 0 &&
+                 r.pattern.find("landmark") == std::string::npos &&
+                 ("," + def.features + ",").find(",avx512bf16,") !=
+                     std::string::npos;
+  auto add = [&](CPUConfig c) {
+    if (c.w != 16 || c.bn % 2 || !dotable)
+      c.bf16Dot = false;
+    consider(c, pruneReason(c));
+  };
   auto measureNew = [&] {
     for (size_t i = 0; i < out.candidates.size(); ++i)
       if (out.candidates[i].verdict.empty())
@@ -639,6 +653,13 @@ void Tuner::search(const CPUConfig &def) {
   // too small to share, or bound by memory bandwidth that fewer cores
   // already fill.
   auto threadStage = [&] {
+    // The other way of multiplying bf16 (dot products or widening) first.
+    if (dotable) {
+      CPUConfig c = best();
+      c.bf16Dot = !c.bf16Dot;
+      add(c);
+      measureNew();
+    }
     CPUConfig b = best();
     for (int64_t t = attn_context_threads(ctx) / 2; t >= 1; t /= 2) {
       CPUConfig c = b;

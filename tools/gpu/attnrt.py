@@ -50,6 +50,12 @@ class Runtime:
                    "attn_context_create(CUDA)")
         return ctx
 
+    def cpu_context(self, threads=0):
+        ctx = ctypes.c_void_p()
+        self.check(self.lib.attn_context_create(0, threads, ctypes.byref(ctx)),
+                   "attn_context_create(CPU)")
+        return ctx
+
     def set_stream(self, ctx, stream_handle):
         self.check(self.lib.attn_context_set_stream(ctx, ctypes.c_void_p(stream_handle)),
                    "attn_context_set_stream")

@@ -1,0 +1,135 @@
+"""The CPU 16-bit paths on the GPU machine's host CPU (an Intel Xeon; the
+developer machines may be AMD): kernels compiled here by attnc for named
+CPUs (--mcpu), run there through libattnrt (no LLVM needed), against
+PyTorch's CPU scaled_dot_product_attention (oneDNN, AMX where the CPU has
+it) in bf16 and f32, in one run. Prints the host's CPU flags first (does it
+have AMX?), then a table: useful GFLOP/s, medians, B = 1, H = 2, causal and
+full, D = 64 and 128, at 2 threads and at all of them. Every attn output is
+checked against torch SDPA in f32 on the same inputs.
+usage (here):   python3 tools/gpu/cpu_host_bench.py build DIR
+usage (there):  python3 DIR/cpu_host_bench.py run DIR [--out OUT]
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Build name -> attnc flags: the bf16 dot path (Sapphire Rapids has
+# AVX512-BF16), the same CPU without it (bf16 widened to f32), and f32.
+# Each also for a generic AVX-512 CPU (x86-64-v4), tried where the host is
+# not a Sapphire Rapids.
+BUILDS = {"bf16dot_spr": ["--mcpu=sapphirerapids"],
+          "widened_spr": ["--mcpu=sapphirerapids", "--mattr=-avx512bf16"],
+          "bf16dot_v4": ["--mcpu=x86-64-v4", "--mattr=+avx512bf16"],
+          "widened_v4": ["--mcpu=x86-64-v4"]}
+SHAPES = [(p, d) for p in ("causal", "full") for d in (64, 128)]
+NS = tuple(int(x) for x in os.environ.get("CPU_HOST_NS", "1024,4096,8192").split(","))
+
+
+def source(pattern, dtype, d, name):
+    t = f"memref<?x?x?x{d}x{dtype}, strided<[?, ?, ?, 1], offset: ?>>"
+    return (f"func.func @{name}(%q: {t}, %k: {t}, %v: {t}, %o: {t}) {{\n"
+            f"  attn.attention #attn.{pattern} ins(%q, %k, %v : {t}, {t}, {t})\n"
+            f"      outs(%o : {t})\n  return\n}}\n")
+
+
+def build(out):
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    attnc = os.path.join(ROOT, "build", "bin", "attnc")
+    for b, flags in BUILDS.items():
+        for dtype in ("bf16", "f32"):
+            if dtype == "f32" and not b.startswith("bf16dot"):
+                continue
+            text = "".join(source(p, dtype, d, f"{p}_{dtype}_d{d}") for p, d in SHAPES)
+            src = os.path.join(out, f"{b}_{dtype}.mlir")
+            with open(src, "w") as f:
+                f.write(text)
+            subprocess.run([attnc, src, "--emit=so", "-o",
+                            os.path.join(out, f"{b}_{dtype}.so")] + flags, check=True)
+    for f in ("build/lib/libattnrt.so", "tools/gpu/attnrt.py", "tools/gpu/cpu_host_bench.py"):
+        shutil.copy(os.path.join(ROOT, f), out)
+    print(f"cpu_host_bench: {out} ready")
+
+
+def run(d_, out):
+    import torch
+    sys.path.insert(0, d_)
+    import attnrt
+    flags = ""
+    model = ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name") and not model:
+            model = line.split(":", 1)[1].strip()
+        if line.startswith("flags") and not flags:
+            flags = " ".join(f for f in line.split(":", 1)[1].split()
+                             if f.startswith(("avx512_bf16", "avx512_fp16", "amx", "avx512f")))
+    print(f"host: {model}, {os.cpu_count()} threads; flags: {flags}", flush=True)
+    rt = attnrt.Runtime(os.path.join(d_, "libattnrt.so"))
+    rows = []
+    for threads in (2, os.cpu_count()):
+        torch.set_num_threads(threads)
+        ctx = rt.cpu_context(threads)
+        for p, d in SHAPES:
+            for n in NS:
+                g = torch.Generator().manual_seed(n + d)
+                q, k, v = (torch.randn(1, 2, n, d, generator=g) for _ in range(3))
+                want = torch.nn.functional.scaled_dot_product_attention(
+                    q, k, v, is_causal=p == "causal")
+                fl = 4.0 * d * (n * (n + 1) // 2 if p == "causal" else n * n) * 2
+                res = {}
+
+                def t(fn):
+                    fn()
+                    ts = []
+                    s0 = time.perf_counter()
+                    while len(ts) < 3 or (time.perf_counter() - s0 < 1.0 and len(ts) < 30):
+                        a = time.perf_counter()
+                        fn()
+                        ts.append(time.perf_counter() - a)
+                    return sorted(ts)[len(ts) // 2]
+                for name, b, dtype in (("attn bf16 (AVX512-BF16 dots)", "bf16dot", "bf16"),
+                                       ("attn bf16 (widened)", "widened", "bf16"),
+                                       ("attn f32", "bf16dot", "f32")):
+                    dt = torch.bfloat16 if dtype == "bf16" else torch.float32
+                    qc, kc, vc = q.to(dt), k.to(dt), v.to(dt)
+                    o = torch.empty_like(qc)
+                    kern = None
+                    for tgt in ("spr", "v4"):
+                        try:
+                            kern = rt.load(ctx, os.path.join(d_, f"{b}_{tgt}_{dtype}.so"),
+                                           f"{p}_{dtype}_d{d}")
+                            name_t = f"{name} [{tgt}]"
+                            break
+                        except Exception as exc:  # noqa: BLE001
+                            print(f"  {name} [{tgt}]: {str(exc)[:160]}", flush=True)
+                    if kern is None:
+                        continue
+                    a = rt.args([qc, kc, vc, o])
+                    sec = t(lambda: rt.launch(ctx, kern, a))
+                    err = ((o.float() - want).abs().max() / want.abs().max()).item()
+                    res[name_t] = (fl / sec / 1e9, err)
+                for name, dt in (("torch SDPA bf16", torch.bfloat16), ("torch SDPA f32", torch.float32)):
+                    qc, kc, vc = q.to(dt), k.to(dt), v.to(dt)
+                    fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
+                        qc, kc, vc, is_causal=p == "causal")
+                    sec = t(fn)
+                    err = ((fn().float() - want).abs().max() / want.abs().max()).item()
+                    res[name] = (fl / sec / 1e9, err)
+                rows.append({"threads": threads, "pattern": p, "d": d, "n": n, "res": res})
+                print(f"T={threads:2} {p:6} D={d:3} N={n:5}  " + "  ".join(
+                    f"{k}: {g:6.1f} ({e:.0e})" for k, (g, e) in res.items()), flush=True)
+    with open(os.path.join(out, "cpu-host-bench.json"), "w") as f:
+        json.dump({"host": model, "flags": flags, "torch": torch.__version__, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "build":
+        build(sys.argv[2])
+    else:
+        out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else "."
+        run(os.path.abspath(sys.argv[2]), out)
