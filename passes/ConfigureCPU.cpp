@@ -33,7 +33,7 @@ bool mlir::attn::bf16DotFits(Operation *op, int64_t vectorWidth,
 
 bool mlir::attn::bf16DotPays(StringRef features) {
   // Measured (docs/cpu-bf16.md): 1.7-2.2x the widened path on an AMD Zen 4;
-  // 0.63-0.67x on an Intel Sapphire Rapids (AMX-BF16), whose vdpbf16ps is
+  // 0.62-0.80x on an Intel Sapphire Rapids (AMX-BF16), whose vdpbf16ps is
   // slow (gpu-logs/cpu-host-bench-spr.log): hosts with AMX widen instead.
   return !llvm::is_contained(llvm::split(features, ','), "amx-bf16");
 }
