@@ -1066,6 +1066,12 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
       if (options.tuningLog)
         options.tuningLog->push_back("@" + func.getName().str() + ": " + line);
     };
+    if (auto a = dyn_cast<AttentionOp>(op);
+        a && isa<DilatedAttr>(a.getPattern())) {
+      logLine("dilated records on a GPU target are not applied (its pieces "
+              "share one kernel function; GPU tuning skips them)");
+      return;
+    }
     // The configure pass's schedule, on a copy of the function alone.
     OwningOpRef<ModuleOp> scratch = ModuleOp::create(func.getLoc());
     scratch->push_back(func->clone());

@@ -216,15 +216,16 @@ std::string assemble(const std::string &ptx, const std::string &chip,
   if (ptxas.empty())
     return "ptxas not found (set CUDA_HOME or put it on PATH)";
   llvm::SmallString<128> in, outPath, log;
+  // Whatever was created goes, on every path.
+  auto cleanup = llvm::make_scope_exit([&] {
+    for (const llvm::SmallString<128> *p : {&in, &outPath, &log})
+      if (!p->empty())
+        llvm::sys::fs::remove(*p);
+  });
   if (llvm::sys::fs::createTemporaryFile("attn-cand", "ptx", in) ||
       llvm::sys::fs::createTemporaryFile("attn-cand", "cubin", outPath) ||
       llvm::sys::fs::createTemporaryFile("attn-cand", "log", log))
     return "cannot create temporary files";
-  auto cleanup = llvm::make_scope_exit([&] {
-    llvm::sys::fs::remove(in);
-    llvm::sys::fs::remove(outPath);
-    llvm::sys::fs::remove(log);
-  });
   {
     std::ofstream f(in.c_str(), std::ios::binary);
     f << ptx;
@@ -391,7 +392,9 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
                                         c.spillBytes);
                !e.empty()) {
       c.pruned = e;
-    } else if (c.spillBytes > 0) {
+    } else if (c.spillBytes > 0 && i > 0) {
+      // (The default stays the baseline even where it spills: it is what
+      // runs without a record.)
       c.pruned = "spills: ptxas reports " + std::to_string(c.spillBytes) +
                  " bytes of spill stores at " + std::to_string(c.registers) +
                  " registers";
@@ -423,6 +426,12 @@ public:
     // always have one.
     if (this->r.pattern.rfind("#attn.dilated", 0) == 0)
       this->r.lse = true;
+  }
+  /// Loaded candidates go on every path (finish() releases them too).
+  ~Tuner() {
+    for (attn_kernel *k : kernels)
+      if (k)
+        attn_kernel_release(k);
   }
   attn_status run();
 
@@ -826,9 +835,11 @@ attn_status Tuner::finish() {
     out.candidates[size_t(out.best)].verdict = "best";
   else if (out.candidates[0].reason.empty())
     out.candidates[0].reason = "chosen: no candidate beat it";
-  for (attn_kernel *k : kernels)
-    if (k)
+  for (attn_kernel *&k : kernels)
+    if (k) {
       attn_kernel_release(k);
+      k = nullptr;
+    }
   out.seconds = elapsed();
 
   const CandidateResult &win = out.candidates[size_t(out.best)];

@@ -119,7 +119,15 @@ bool measureJob(attn_context *ctx, const std::string &dir, json &job,
   }
   // The budget is for candidates: making the inputs does not count.
   start = Clock::now();
-  std::vector<attn_kernel *> kernels(cands.size(), nullptr);
+  // Released on every way out (a malformed candidate throws).
+  struct Kernels : std::vector<attn_kernel *> {
+    using std::vector<attn_kernel *>::vector;
+    ~Kernels() {
+      for (attn_kernel *k : *this)
+        if (k)
+          attn_kernel_release(k);
+    }
+  } kernels(cands.size(), nullptr);
   std::vector<measure::Outcome> outcomes(cands.size());
   size_t timed = 0;
   for (size_t i = 0; i < cands.size(); ++i) {
@@ -149,9 +157,6 @@ bool measureJob(attn_context *ctx, const std::string &dir, json &job,
       job["error"] = "the default config does not run: " + o.reason;
       c["verdict"] = "failed";
       c["reason"] = o.reason;
-      for (attn_kernel *k : kernels)
-        if (k)
-          attn_kernel_release(k);
       return false;
     }
     if (!quiet)
@@ -174,9 +179,6 @@ bool measureJob(attn_context *ctx, const std::string &dir, json &job,
   job["best"] = best;
   job["timed"] = timed;
   job["seconds"] = elapsed();
-  for (attn_kernel *k : kernels)
-    if (k)
-      attn_kernel_release(k);
   return true;
 }
 
@@ -230,10 +232,21 @@ int main(int argc, char **argv) {
   std::string target;
   for (const std::string &path : plans) {
     json doc = readJson(path);
-    if (!doc.is_object() || doc.value("format", 0) != 1 ||
-        !doc.contains("jobs") || !doc["jobs"].is_array())
+    std::string t;
+    try {
+      if (!doc.is_object() || doc.value("format", 0) != 1 ||
+          !doc.contains("jobs") || !doc["jobs"].is_array())
+        throw std::runtime_error("");
+      for (const json &job : doc["jobs"])
+        if (!job.is_object() || !job.contains("problem") ||
+            !job.contains("candidates"))
+          throw std::runtime_error("");
+      t = doc.value("target", std::string());
+      (void)doc.value("kernel", std::string());
+      (void)doc.value("device", std::string());
+    } catch (const std::exception &) {
       die("'" + path + "' is not a tuning plan of format 1 (attn-tune --plan)");
-    std::string t = doc.value("target", std::string());
+    }
     if (!target.empty() && t != target)
       die("the plans are for different targets (" + target + ", " + t + ")");
     target = t;
@@ -271,12 +284,12 @@ int main(int argc, char **argv) {
                                       : deviceName;
     doc["device"] = dev;
     for (json &job : doc["jobs"]) {
-      double b = budget > 0 ? budget : job.value("budget", 30.0);
-      if (!quiet)
-        std::fprintf(stderr, "attn-tune-measure: %s, %s (budget %.0f s)\n",
-                     doc.value("kernel", std::string()).c_str(),
-                     job.value("name", std::string()).c_str(), b);
       try {
+        double b = budget > 0 ? budget : job.value("budget", 30.0);
+        if (!quiet)
+          std::fprintf(stderr, "attn-tune-measure: %s, %s (budget %.0f s)\n",
+                       doc.value("kernel", std::string()).c_str(),
+                       job.value("name", std::string()).c_str(), b);
         if (!measureJob(ctx, dir, job, b, quiet)) {
           ++failures;
           std::fprintf(stderr, "attn-tune-measure: error: %s: %s\n",
