@@ -492,9 +492,31 @@ int64_t batchOf(const Options &o, int64_t nq) {
   return o.tokens ? std::max<int64_t>(1, o.tokens / nq) : o.batch;
 }
 
-std::string shapeText(const Options &o, int64_t batch, int64_t heads,
-                      int64_t kvHeads, int64_t nq, int64_t nk) {
-  (void)o;
+/// The kernel and shape of the options' tuning request at (nq, nk).
+attn::TuneRequest requestOf(const Options &o, attn_dtype dtype, int64_t nq,
+                            int64_t nk) {
+  attn::TuneRequest r;
+  r.op = o.lightning ? "lightning" : "attention";
+  r.pattern = o.pattern;
+  r.dtype = dtype;
+  r.d = o.d;
+  r.dv = o.dv;
+  r.lse = o.lse;
+  r.scale = o.scale;
+  r.lightningFlags = o.flags;
+  r.batch = batchOf(o, nq);
+  r.heads = o.heads;
+  r.kvHeads = o.kvHeads;
+  r.nq = nq;
+  r.nk = nk;
+  r.budgetSeconds = o.budget;
+  r.save = o.save;
+  r.addWrongCandidate = o.wrongCandidate;
+  return r;
+}
+
+std::string shapeText(int64_t batch, int64_t heads, int64_t kvHeads,
+                      int64_t nq, int64_t nk) {
   return "B=" + std::to_string(batch) + " H=" + std::to_string(heads) +
          " Hk=" + std::to_string(kvHeads) +
          (nq == nk ? " N=" + std::to_string(nq)
@@ -607,7 +629,7 @@ int importResults(const Options &o, mlir::MLIRContext &mctx) {
       auto get = [&](const char *f) { return prob->getInteger(f).value_or(1); };
       int64_t b = get("batch"), h = get("heads"), hk = get("kv_heads"),
               nq = get("nq"), nk = get("nk");
-      report.add(shapeText(o, b, h, hk, nq, nk), nq, nk, res,
+      report.add(shapeText(b, h, hk, nq, nk), nq, nk, res,
                  flopsOf(mctx, rec.key, b, h, nq, nk));
     }
   }
@@ -626,18 +648,8 @@ int writePlan(const Options &o, attn_dtype dtype, const std::string &what) {
   std::error_code ec = llvm::sys::fs::create_directories(o.planDir);
   if (ec)
     die("cannot create '" + o.planDir + "': " + ec.message());
-  attn::TuneRequest r;
-  r.op = o.lightning ? "lightning" : "attention";
-  r.pattern = o.pattern;
-  r.dtype = dtype;
-  r.d = o.d;
-  r.dv = o.dv;
-  r.lse = o.lse;
-  r.scale = o.scale;
-  r.lightningFlags = o.flags;
-  r.batch = o.batch;
-  r.heads = o.heads;
-  r.kvHeads = o.kvHeads;
+  // The candidates do not depend on the shape.
+  attn::TuneRequest r = requestOf(o, dtype, 1, 1);
   std::vector<attn::GPUCandidate> cands;
   std::string error;
   bool tty = !o.quiet && isatty(2);
@@ -679,14 +691,13 @@ int writePlan(const Options &o, attn_dtype dtype, const std::string &what) {
   }
   llvm::json::Array jobs;
   for (auto [nq, nk] : o.shapes) {
-    r.nq = nq;
-    r.nk = nk;
-    int64_t batch = batchOf(o, nq);
+    r = requestOf(o, dtype, nq, nk);
+    int64_t batch = r.batch;
     attn::tuning::Record rec;
     rec.key = attn::tuningKeyFor(r, o.target, "");
     rec.shape = {batch, o.heads, o.kvHeads, nq, nk};
     jobs.push_back(llvm::json::Object{
-        {"name", shapeText(o, batch, o.heads, o.kvHeads, nq, nk)},
+        {"name", shapeText(batch, o.heads, o.kvHeads, nq, nk)},
         {"budget", o.budget},
         {"record", attn::tuning::toJSON(rec)},
         {"problem", llvm::json::Object{{"op", r.op},
@@ -762,24 +773,8 @@ int main(int argc, char **argv) {
   Report report{o, what, "", "", {}, {}};
   int failures = 0;
   for (auto [nq, nk] : o.shapes) {
-    attn::TuneRequest r;
-    r.op = o.lightning ? "lightning" : "attention";
-    r.pattern = o.pattern;
-    r.dtype = dtype;
-    r.d = o.d;
-    r.dv = o.dv;
-    r.lse = o.lse;
-    r.scale = o.scale;
-    r.lightningFlags = o.flags;
-    r.batch = batchOf(o, nq);
-    r.heads = o.heads;
-    r.kvHeads = o.kvHeads;
-    r.nq = nq;
-    r.nk = nk;
-    r.budgetSeconds = o.budget;
-    r.save = o.save;
-    r.addWrongCandidate = o.wrongCandidate;
-    std::string shape = shapeText(o, r.batch, o.heads, o.kvHeads, nq, nk);
+    attn::TuneRequest r = requestOf(o, dtype, nq, nk);
+    std::string shape = shapeText(r.batch, o.heads, o.kvHeads, nq, nk);
     if (!o.quiet)
       std::fprintf(stderr, "attn-tune: %s, %s (budget %.0f s)\n", what.c_str(),
                    shape.c_str(), o.budget);
