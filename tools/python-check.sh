@@ -28,7 +28,12 @@ s = (q @ k.transpose(-1, -2)) / 32 ** 0.5
 s = s.masked_fill(torch.ones(40, 40, dtype=torch.bool).triu(1), float("-inf"))
 err = (o - torch.softmax(s, -1) @ v).abs().max().item()
 assert err < 1e-5, err
+# The compiled fast path (attn._ext, built where nanobind is: setup.sh
+# installs it) must have come with the package and loaded.
+import attn._torch as at
+assert at.fast is not None, "attn._ext missing from the installed package"
 print(f"python-check: installed attn {attn.__version__} at "
-      f"{os.path.dirname(attn.__file__)} works (causal error {err:.1e})")
+      f"{os.path.dirname(attn.__file__)} works (causal error {err:.1e}, "
+      f"fast path {os.path.basename(at.ext.__file__)})")
 PY
 )

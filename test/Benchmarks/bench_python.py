@@ -126,10 +126,28 @@ def main():
     print(f"attn {attn.__version__}, torch {torch.__version__}, {dev}, {dtype}, "
           f"CPU: {cpu} ({os.cpu_count()} threads)"
           + (f", GPU: {torch.cuda.get_device_name(dev)}" if sync else ""))
+    # torch's own floor for a Python-implemented custom op made like
+    # attn::attention (the same schema, an autograd registration that
+    # refuses backward): it returns q twice and does nothing else.
+    floor_lib = torch.library.Library("attn_bench", "DEF")
+    floor_lib.define("noop(Tensor q, Tensor k, Tensor v, str pattern, "
+                     "float scale, bool return_lse) -> (Tensor, Tensor)")
+    for key in ("CPU", "CUDA"):
+        floor_lib.impl("noop", lambda q, k, v, p, s, r: (q, q), key)
+    torch.library.register_autograd(
+        "attn_bench::noop", lambda ctx, *g: None,
+        setup_context=lambda ctx, inputs, output: None)
+    at.fast(torch.zeros(1, 1, 1, 64, device=dev, dtype=dtype),
+            torch.zeros(1, 1, 1, 64, device=dev, dtype=dtype),
+            torch.zeros(1, 1, 1, 64, device=dev, dtype=dtype),
+            "#attn.causal", 0.0, False, None) if at.fast else None
+    fast = at.fast
+    print("attn._ext (compiled fast path): "
+          + (os.path.basename(at.ext.__file__) if at.ext else "not loaded"))
     print(f"| shape [B,H,N,D] | C attn_launch | ctypes attn_launch | "
-          f"attn.attention (torch) | overhead vs C | torch.ops.attn.attention "
-          f"| attn.attention (numpy) |")
-    print("|---|---|---|---|---|---|---|")
+          f"attn.attention (torch) | overhead vs C | same, Python path "
+          f"| torch.ops.attn.attention | empty custom op | attn.attention (numpy) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for shape in args.shapes.split(","):
         H, N, D = (int(x) for x in shape.split("x"))
         q, k, v = (torch.randn(1, H, N, D, device=dev, dtype=dtype)
@@ -148,9 +166,15 @@ def main():
         raw = timeit(lambda: launch(ctx, kern, buf, 4), args.iters, sync)
         c = None if sync or code != rt.F32 else c_loop_us(H, N, D, args.iters)
         api = timeit(lambda: attn.attention(q, k, v, "causal"), args.iters, sync)
+        at.fast = None
+        pyp = timeit(lambda: attn.attention(q, k, v, "causal"), args.iters, sync)
+        at.fast = fast
         op = timeit(lambda: torch.ops.attn.attention(q, k, v, "#attn.causal",
                                                      0.0, False),
                     args.iters, sync)
+        noop = timeit(lambda: torch.ops.attn_bench.noop(q, k, v, "#attn.causal",
+                                                         0.0, False),
+                      args.iters, sync)
         npy = "-"
         if not sync and dtype != torch.bfloat16:
             qn, kn, vn = q.numpy(), k.numpy(), v.numpy()
@@ -158,7 +182,8 @@ def main():
                                   args.iters)
         base = c if c is not None else raw
         print(f"| 1x{H}x{N}x{D} | " + ("%.1f" % c if c is not None else "-")
-              + f" | {raw:.1f} | {api:.1f} | {api - base:.1f} | {op:.1f} | {npy} |")
+              + f" | {raw:.1f} | {api:.1f} | {api - base:.1f} | {pyp:.1f} | {op:.1f} "
+              f"| {noop:.1f} | {npy} |")
 
 
 if __name__ == "__main__":

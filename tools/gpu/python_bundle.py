@@ -101,6 +101,34 @@ def record(build, env):
     return keys
 
 
+def build_ext(build, python):
+    """attn._ext built for `python` (the GPU machine's version) as a project
+    of its own (runtime/python/ext/CMakeLists.txt) in build/ext-<python>;
+    the module's path, or none when that Python or nanobind is missing."""
+    exe = shutil.which(python) or (python if os.path.exists(python) else None)
+    if exe is None:
+        print(f"python_bundle: no {python} here: no attn._ext for it")
+        return []
+    try:
+        nb = subprocess.run([sys.executable, "-m", "nanobind", "--cmake_dir"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        print("python_bundle: no nanobind here: no attn._ext for " + python)
+        return []
+    bdir = os.path.join(build, "ext-" + os.path.basename(python))
+    try:
+        subprocess.run(["cmake", "-G", "Ninja", "-S",
+                        os.path.join(ROOT, "runtime", "python", "ext"), "-B", bdir,
+                        "-DCMAKE_BUILD_TYPE=Release", f"-DPython_EXECUTABLE={exe}",
+                        f"-Dnanobind_DIR={nb}"], check=True, capture_output=True)
+        subprocess.run(["ninja", "-C", bdir], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"python_bundle: attn._ext for {python} did not build: {e}")
+        return []
+    lib = os.path.join(bdir, "lib")
+    return [os.path.join(lib, x) for x in os.listdir(lib) if x.startswith("_ext.")]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -108,6 +136,10 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--cpu", action="store_true",
                     help="CPU shared objects instead of GPU kernels")
+    ap.add_argument("--ext-python", default=os.environ.get(
+        "ATTN_EXT_PYTHON", "python3.12"),
+        help="the GPU machine's Python, to build attn._ext for (default "
+             "python3.12, or $ATTN_EXT_PYTHON: a path)")
     args = ap.parse_args()
     targets, device = TARGETS, "cuda"
     if args.cpu:
@@ -166,6 +198,15 @@ def main():
                     ignore=shutil.ignore_patterns("__pycache__", "lib"))
     os.makedirs(os.path.join(pkg, "lib"))
     shutil.copy2(os.path.join(args.build, "lib", "libattnrt.so"), os.path.join(pkg, "lib"))
+    # attn._ext, the compiled fast path: the build's (this Python) and one
+    # for the GPU machine's Python.
+    exts = [os.path.join(args.build, "lib", x)
+            for x in os.listdir(os.path.join(args.build, "lib")) if x.startswith("_ext.")]
+    exts += build_ext(args.build, args.ext_python)
+    for x in exts:
+        shutil.copy2(x, os.path.join(pkg, "lib"))
+    print("python_bundle: attn._ext for " + (", ".join(os.path.basename(x) for x in exts)
+                                             or "no Python (the pure-Python path will run)"))
     shutil.copytree(os.path.join(ROOT, "test", "Python"), os.path.join(out, "test", "Python"),
                     ignore=shutil.ignore_patterns("__pycache__", "*.test"))
     os.makedirs(os.path.join(out, "test", "Numerics"))
@@ -197,6 +238,10 @@ export PYTHONPATH="$B/python${PYTHONPATH:+:$PYTHONPATH}" ATTN_KERNEL_DIR="$B/ker
 export ATTN_TEST_DEVICE=${ATTN_TEST_DEVICE:-cuda} ATTN_TEST_PARAMS=cuda
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || true
+# The fast path must load where the bundle has a module for this Python.
+if python3 -c "import importlib.machinery as m, os, sys; sys.exit(not any(os.path.exists('$B/python/attn/lib/_ext' + s) for s in m.EXTENSION_SUFFIXES))"; then
+  export ATTN_EXPECT_EXT=1
+fi
 python3 -m pytest -q -p no:cacheprovider -rs "$B/test/Python" "$@"
 rc=$?
 python3 "$B/bench_python.py" --device "$ATTN_TEST_DEVICE" --dtype float16 --iters 5000

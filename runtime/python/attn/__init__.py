@@ -28,9 +28,12 @@ from . import patterns
 from . import _numpy
 from ._runtime import AttnError, AttnValueError
 
+from . import _runtime
+
 try:
     import torch
     from . import _torch
+    _is_compiling = torch.compiler.is_compiling
 except ImportError:  # numpy only
     torch = None
     _torch = None
@@ -121,8 +124,24 @@ def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
       message.
     """
     what = "attn.attention"
-    # The common eager call with as little Python as possible (the package's
-    # per-call cost matters when decoding): torch tensors, no out=.
+    # The common eager call on torch tensors: the compiled fast path (the
+    # package's per-call cost matters when decoding); None means "not
+    # taken" (another case, or no extension built).
+    if layout == "bhnd" and _torch is not None and _torch.fast is not None \
+            and not _is_compiling():
+        text = _TEXTS.get(pattern) if type(pattern) is str else None
+        if text is None:
+            text = patterns.normalize(pattern)
+            if len(_TEXTS) < 256 and type(pattern) is str:
+                _TEXTS[pattern] = text
+        r = _torch.fast(q, k, v, text,
+                        0.0 if scale is None else _scale_arg(scale, what),
+                        return_lse, out)
+        if r is not None:
+            if type(r) is int:
+                _runtime.raise_status(r, f"attn.attention({text})")
+            return r if return_lse else r[0]
+    # Without the extension: the same with as little Python as possible.
     if out is None and layout == "bhnd" and _torch is not None and \
             _torch.eager_ok(q, k, v):
         text = _TEXTS.get(pattern) if type(pattern) is str else None

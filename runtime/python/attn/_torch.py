@@ -5,7 +5,9 @@ and strides)."""
 from __future__ import annotations
 
 import ctypes
+import os
 import struct
+import threading
 from typing import Optional, Tuple
 
 import torch
@@ -150,6 +152,14 @@ def _attention_shapes(q, k, v, pattern, scale, return_lse):
 
 def attention_impl(q, k, v, pattern: str, scale: float,
                    return_lse: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    if fast is not None:
+        r = fast(q, k, v, pattern, scale, return_lse, None)
+        if type(r) is tuple:
+            o, lse = r
+            return o, (lse if return_lse else q.new_empty(
+                (0,), dtype=torch.float32))
+        if r is not None:
+            rt.raise_status(r, f"attn.attention({pattern})")
     o, lse = _attention_shapes(q, k, v, pattern, scale, return_lse)
     launch_attention(q, k, v, o, lse if return_lse else None, pattern, scale)
     return o, lse
@@ -173,6 +183,59 @@ def eager_ok(q: torch.Tensor, k, v) -> bool:
             and not (torch.is_grad_enabled() and (
                 q.requires_grad or k.requires_grad or v.requires_grad))
             and q.device.type != "meta")
+
+
+# --- the compiled fast path (attn._ext) -------------------------------------
+
+def _load_ext():
+    """attn._ext, the compiled fast path (runtime/python/ext/attn_ext.cpp),
+    from the library folder (the package's lib/, or $ATTN_LIBRARY_DIR), set
+    up with the runtime's attn_launch; None when ATTN_NO_EXT=1 or when no
+    module was built for this Python (the Python path then runs)."""
+    if os.environ.get("ATTN_NO_EXT"):
+        return None
+    import importlib.machinery
+    import importlib.util
+    d = rt._library_dir()
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(d, "_ext" + suffix)
+        if not os.path.exists(path):
+            continue
+        spec = importlib.util.spec_from_file_location("attn._ext", path)
+        try:
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+        except ImportError:  # built for another Python: try the next
+            continue
+        lib = rt.library()
+        addr = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
+        stream = _raw_stream or (
+            lambda i: torch.cuda.current_stream(i).cuda_stream)
+        mod.init(addr(lib.rt.attn_launch), addr(lib.rt.attn_context_set_stream),
+                 torch.Tensor, torch.float32, torch.float16, torch.bfloat16,
+                 torch.is_grad_enabled, _dispatch_modes, stream, rt.context,
+                 rt.attention_kernel)
+        return mod
+    return None
+
+
+def _fast_first(*args):
+    """The first call of `fast`: loads the extension (once, whichever
+    thread comes first), then calls it."""
+    global fast, ext
+    with _ext_lock:
+        if fast is _fast_first:
+            ext = _load_ext()
+            fast = ext.attention if ext is not None else None
+    return fast(*args) if fast is not None else None
+
+
+_ext_lock = threading.Lock()
+ext = None
+# attn.attention's fast path: fast(q, k, v, text, scale, return_lse, out) ->
+# (o, lse or None), an attn_status (the launch failed), or None (not a call
+# it takes: the Python path runs). None when there is no extension.
+fast = _fast_first
 
 
 def attention_eager(q, k, v, pattern: str, scale: float, return_lse: bool):
