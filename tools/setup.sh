@@ -42,7 +42,8 @@ if [ ! -f build/build.ninja ]; then
   echo "setup: configuring build/ against $(llvm-config-22 --version) at $PREFIX"
   cmake -G Ninja -B build -S . -DCMAKE_BUILD_TYPE=Release \
     -DMLIR_DIR="$PREFIX/lib/cmake/mlir" \
-    -DLLVM_EXTERNAL_LIT="$PREFIX/bin/lit" >/dev/null
+    -DLLVM_EXTERNAL_LIT="$PREFIX/bin/lit" \
+    -DPython_EXECUTABLE="$(command -v python3)" >/dev/null
 fi
 echo "setup: building (ninja -j${ATTN_JOBS:-$(nproc)})"
 ninja -C build -j"${ATTN_JOBS:-$(nproc)}" | grep -v -E '^\[[0-9]+/[0-9]+\]' || true
