@@ -1,7 +1,8 @@
 //===- CpuOps.cpp - the model's non-attention operations on the CPU -------===//
 // Matmuls are OpenBLAS (sgemm; sgemv for one token, which sgemm does not
-// special-case in the Debian build). RMSNorm, RoPE and SwiGLU are loops
-// (SwiGLU's exp from glibc's vector math library, CpuSwiGLU.cpp):
+// special-case in the Debian build). RMSNorm, RoPE, SwiGLU, SiLU and products
+// are loops (SwiGLU's and SiLU's exp from glibc's vector math library,
+// CpuSwiGLU.cpp):
 // each reads its input once and costs O(n d) against the matmuls'
 // O(n d^2), so at d = 576 no library call would beat the compiler's
 // vectorised loop, and none of BLAS's routines fuses them.
@@ -20,6 +21,7 @@ using namespace attnmodel;
 
 // CpuSwiGLU.cpp: built with -ffast-math, where glibc's vector expf applies.
 void cpuSwiGLU(const float *gu, float *out, int64_t n, int64_t f);
+void cpuSiLU(float *x, int64_t rows, int64_t cols, int64_t stride);
 
 namespace {
 
@@ -69,7 +71,7 @@ public:
         ss += double(xi[j]) * xi[j];
       float r = float(1.0 / std::sqrt(ss / double(d) + double(eps)));
       for (int64_t j = 0; j < d; ++j)
-        yi[j] = xi[j] * r * w[j];
+        yi[j] = w ? xi[j] * r * w[j] : xi[j] * r;
     }
   }
 
@@ -91,6 +93,17 @@ public:
 
   void swiglu(const float *gu, float *out, int64_t n, int64_t f) override {
     cpuSwiGLU(gu, out, n, f);
+  }
+
+  void silu(float *x, int64_t rows, int64_t cols, int64_t stride) override {
+    cpuSiLU(x, rows, cols, stride);
+  }
+
+  void mul(const float *a, int64_t aStride, const float *b, int64_t bStride,
+           float *y, int64_t yStride, int64_t rows, int64_t cols) override {
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        y[i * yStride + j] = a[i * aStride + j] * b[i * bStride + j];
   }
 
   void mergePartials(const float *o, const float *lse, int64_t parts,

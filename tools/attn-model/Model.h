@@ -1,10 +1,20 @@
-//===- Model.h - a Llama-architecture model over the attn runtime -*- C++ -*-===//
-// The model (its shape, weights, KV cache and forward pass) written once over
-// `Ops`, one device's implementation of the non-attention operations; the
-// attention of every layer goes through the runtime's C API (attn_get_kernel
-// and attn_launch) on the same device. CpuOps.cpp is the CPU's Ops (OpenBLAS
-// and plain loops); a CUDA Ops (cuBLAS and small kernels) plugs in the same
-// way, with an attn_context on the CUDA device.
+//===- Model.h - language models over the attn runtime ---------*- C++ -*-===//
+// The models (their shape, weights, caches or states and forward passes)
+// written once over `Ops`, one device's implementation of the non-attention
+// operations; the attention of every layer goes through the runtime's C API
+// (attn_get_kernel / attn_get_lightning_kernel and attn_launch) on the same
+// device. CpuOps.cpp is the CPU's Ops (OpenBLAS and plain loops); a CUDA Ops
+// (cuBLAS and small kernels) plugs in the same way, with an attn_context on
+// the CUDA device.
+//
+// The architectures (the weights' metadata 'architecture' picks one):
+//  - llama: RMSNorm, QKV, RoPE, softmax attention over a KV cache, SwiGLU
+//    (SmolLM2; Llama.cpp);
+//  - longnet: the same blocks with LongNet's dilated attention, torchscale's
+//    segment lengths, dilation rates and grouped head offsets (Llama.cpp);
+//  - transnormer: TransNormerLLM, lightning attention (linear, decayed)
+//    carried as a recurrent state, SRMSNorm, a gated output, simple GLU
+//    (TransNormer.cpp).
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_TOOLS_MODEL_MODEL_H
 #define ATTN_TOOLS_MODEL_MODEL_H
@@ -12,15 +22,18 @@
 #include "runtime/attnrt.h"
 #include "tools/attn-model/Weights.h"
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace attnmodel {
 
-/// The shape and constants of a Llama model (from the weights' metadata).
+/// The shape and constants of a model (from the weights' metadata).
 struct Config {
+  std::string architecture;
   int64_t layers = 0, dModel = 0, heads = 0, kvHeads = 0, headDim = 0;
   int64_t ffn = 0, vocab = 0, context = 0;
   double ropeTheta = 10000, rmsEps = 1e-5;
@@ -41,7 +54,8 @@ public:
   /// y[n, out] = x[n, in] W^T (+ y when accumulate).
   virtual void matmul(const float *x, const float *w, float *y, int64_t n,
                       int64_t in, int64_t out, bool accumulate) = 0;
-  /// y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, per row of d.
+  /// y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, per row of d; without
+  /// the weight when w is null (SRMSNorm). y may be x.
   virtual void rmsNorm(const float *x, const float *w, float *y, int64_t n,
                        int64_t d, float eps) = 0;
   /// Rotary embedding, rotate-half order, in place: row i (stride
@@ -52,6 +66,14 @@ public:
                     const float *sin) = 0;
   /// out[n, f] = silu(gu[:, :f]) * gu[:, f:], gu being [n, 2f].
   virtual void swiglu(const float *gu, float *out, int64_t n, int64_t f) = 0;
+  /// x = silu(x) = x / (1 + e^-x) in place, `rows` rows of `cols` values
+  /// `stride` apart.
+  virtual void silu(float *x, int64_t rows, int64_t cols, int64_t stride) = 0;
+  /// y = a * b elementwise, `rows` rows of `cols`, each operand with its
+  /// row stride (y may be a or b).
+  virtual void mul(const float *a, int64_t aStride, const float *b,
+                   int64_t bStride, float *y, int64_t yStride, int64_t rows,
+                   int64_t cols) = 0;
   /// Split-KV merge (SPEC's "merging partial results"): `parts` partial
   /// results over disjoint key sets, o [parts, rows, dim] and their
   /// log-sum-exps lse [parts, rows], combined into out [rows, dim]
@@ -70,34 +92,48 @@ public:
 /// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads, loops.
 std::unique_ptr<Ops> createCpuOps(int threads);
 
-class Llama {
+/// How the runner wants a model run (attn-model's options).
+struct RunOptions {
+  /// The attention pattern of a softmax model; empty: the model's own
+  /// (llama: '#attn.causal'; longnet: its dilated schedule).
+  std::string pattern;
+  /// Positions to reserve a KV cache for.
+  int64_t maxTokens = 0;
+  /// Decode steps on the pattern's own kernel, one query row per head,
+  /// instead of the packed split-KV path (for checking one against the
+  /// other).
+  bool plainDecode = false;
+};
+
+/// A language model: tokens in, logits out, with the state of the tokens
+/// run so far (a KV cache, or a recurrent state) kept between calls.
+class Model {
 public:
-  /// Loads `weightsPath` onto the device of `ctx` (whose Ops are `ops`),
-  /// gets the attention kernel for `pattern` (compiled on first use) and
-  /// reserves a KV cache of `maxTokens`. `plainDecode` runs decode steps
-  /// with the pattern's own kernel, one query row per head, instead of the
-  /// packed split-KV path (for checking one against the other). Throws
-  /// Error.
-  Llama(const std::string &weightsPath, Ops &ops, attn_context *ctx,
-        const std::string &pattern, int64_t maxTokens,
-        bool plainDecode = false);
-  ~Llama();
-  Llama(const Llama &) = delete;
-  Llama &operator=(const Llama &) = delete;
+  virtual ~Model();
+  Model(const Model &) = delete;
+  Model &operator=(const Model &) = delete;
 
   const Config &config() const { return cfg; }
   int64_t position() const { return pos; }
   int64_t capacity() const { return maxTokens; }
   /// Seconds attn_get_kernel took (a compile, or a cache hit).
   double kernelSeconds() const { return kernelTime; }
+  /// The attention, for the report: a pattern, or "lightning ...".
+  const std::string &attentionName() const { return attentionText; }
+  /// Whether positions past the trained context are meaningless (a causal
+  /// softmax model with positional encodings trained up to it).
+  virtual bool boundedByContext() const = 0;
 
-  /// Runs `n` tokens at the next positions (appending their keys and values
-  /// to the cache) and writes the logits of the last one, or of every one
-  /// when `allLogits`, to `logits` ([1 or n, vocab], host). Throws Error.
+  /// Runs `n` tokens at the next positions (appending them to the cache or
+  /// state) and writes the logits of the last one, or of every one when
+  /// `allLogits`, to `logits` ([1 or n, vocab], host). Throws Error.
   void forward(const int32_t *ids, int64_t n, bool allLogits,
                std::vector<float> &logits);
-  /// Forgets the cached tokens.
-  void reset() { pos = 0; }
+  /// Forgets the tokens run so far.
+  void reset() {
+    pos = 0;
+    resetState();
+  }
 
   /// Where the time goes: seconds per kind of operation (matmul, attention,
   /// logits, other), summed over forward() calls while `enabled`. Times are
@@ -108,43 +144,72 @@ public:
     double matmul = 0, attention = 0, logits = 0, other = 0;
   } profile;
 
-private:
-  struct Layer {
-    float *attnNorm, *wqkv, *wo, *ffnNorm, *wgu, *wdown;
-  };
-  void load(const std::string &weightsPath, const std::string &pattern);
-  void release();
-  void reserveScratch(int64_t n);
+protected:
+  Model(Ops &ops, attn_context *ctx, const RunOptions &run);
+
+  // The stages a model is made of, each over the device's Ops.
+
+  /// Reads the metadata every architecture has (layers, d_model, vocab,
+  /// context, norm epsilon, bos/eos) and the embedding, final norm and
+  /// output matrix (tied to the embedding when absent).
+  void loadCommon(const SafeTensors &st, bool outNormWeight);
+  /// One block at the current position on the residual stream x ([n, d]).
+  virtual void layer(int64_t l, int64_t n) = 0;
+  /// Sizes the architecture's own scratch for chunks of n tokens.
+  virtual void reserveLayerScratch(int64_t n) = 0;
+  virtual void resetState() {}
+  /// The channel mixer shared by the architectures: x += down(glu(norm(x)
+  /// W_gate|up)), with glu silu(g) * u (SwiGLU) or g * u (TransNormerLLM's
+  /// simple GLU, no activation).
+  enum class Glu { SwiGLU, Simple };
+  void gluBlock(const float *norm, const float *wgu, const float *wdown,
+                Glu kind, int64_t n);
+
+  /// Device copy of tensor `name` of `shape`; owned by the model.
   float *upload(const SafeTensors &st, const std::string &name,
                 const std::vector<int64_t> &shape);
-  void attention(int layer, const float *qkv, float *out, int64_t n);
+  /// The tensors `names` (each [rows_i, cols]) stacked into one
+  /// [sum rows_i, cols] device matrix: one GEMM for several projections.
+  float *uploadStacked(const SafeTensors &st,
+                       const std::vector<std::string> &names,
+                       const std::vector<int64_t> &rows, int64_t cols);
+  float *allocOwned(size_t count);
+  /// A scratch buffer of `count`, reallocated when it must grow.
+  void grow(float *&buffer, size_t count);
+  /// attn_get_kernel's status to Error.
+  static void check(attn_status s, const std::string &what);
+  /// A kernel the model releases; its compile time counts in kernelSeconds.
+  attn_kernel *getKernel(const std::string &what,
+                         const std::function<attn_status(attn_kernel **)> &get);
+  /// Adds the time since the last mark to `bucket` (when profiling).
+  void lap(double &bucket);
 
   Config cfg;
   Ops &ops;
   attn_context *ctx;
-  attn_kernel *kernel = nullptr;
-  // Decode steps of a causal model: one query sees every cached key, so the
-  // query heads that share a KV head run as the rows of one full-attention
-  // problem, split over the keys (see attention()). Null for other
-  // patterns.
-  attn_kernel *decodeKernel = nullptr;
-  bool plainDecode = false;
-  int64_t decodeWindow = -1; // W of a sliding-window pattern, else -1
-  float *partO = nullptr, *partL = nullptr; // [splits + 1, H, D], [.., H]
+  int64_t maxTokens = 0, pos = 0;
+  std::string attentionText;
+  float *embedTable = nullptr, *outNorm = nullptr, *output = nullptr;
+  // The residual stream x and a normalised copy h, [n, d] each.
+  float *x = nullptr, *h = nullptr;
+  float *gu = nullptr, *act = nullptr; // the GLU's [n, 2f] and [n, f]
+
+private:
+  void reserveScratch(int64_t n);
   double kernelTime = 0;
   std::vector<float *> owned;
-  float *embed = nullptr, *outNorm = nullptr, *output = nullptr;
-  std::vector<Layer> layerWeights;
-  float *ropeCos = nullptr, *ropeSin = nullptr;
-  // KV cache: per layer [kvHeads, maxTokens, headDim] for K, then V.
-  std::vector<float *> cacheK, cacheV;
-  int64_t maxTokens = 0, pos = 0;
-  // Scratch for a chunk of up to scratchRows tokens.
-  int64_t scratchRows = 0;
-  float *x = nullptr, *h = nullptr, *qkv = nullptr, *att = nullptr,
-        *gu = nullptr, *act = nullptr, *logitsDev = nullptr;
-  int64_t logitsRows = 0;
+  std::vector<attn_kernel *> kernels;
+  int64_t scratchRows = 0, logitsRows = 0;
+  float *logitsDev = nullptr;
+  std::vector<float *> scratch; // every buffer grow() allocated
+  std::chrono::steady_clock::time_point mark;
 };
+
+/// Loads the model in `weightsPath` (its metadata's 'architecture' picks
+/// the class) onto the device of `ctx`, whose Ops are `ops`, and gets its
+/// attention kernels (compiled on first use). Throws Error.
+std::unique_ptr<Model> loadModel(const std::string &weightsPath, Ops &ops,
+                                 attn_context *ctx, const RunOptions &run);
 
 } // namespace attnmodel
 

@@ -184,3 +184,21 @@ double SafeTensors::metaFloat(const std::string &key) const {
                 "' is not a number");
   return x;
 }
+
+std::vector<int64_t> SafeTensors::metaInts(const std::string &key) const {
+  const std::string &v = meta(key);
+  json j = json::parse(v, nullptr, /*allow_exceptions=*/false);
+  std::vector<int64_t> out;
+  bool ok = j.is_array() && !j.empty();
+  for (const json &e : ok ? j : json::array()) {
+    if (!e.is_number_integer()) {
+      ok = false;
+      break;
+    }
+    out.push_back(e.get<int64_t>());
+  }
+  if (!ok)
+    throw Error("weights '" + file + "': metadata '" + key + "' = '" + v +
+                "' is not a list of integers");
+  return out;
+}

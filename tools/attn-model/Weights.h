@@ -40,6 +40,9 @@ public:
   const std::string &meta(const std::string &key) const;
   int64_t metaInt(const std::string &key) const;
   double metaFloat(const std::string &key) const;
+  /// A metadata value holding a JSON list of integers, e.g. "[8, 16]".
+  std::vector<int64_t> metaInts(const std::string &key) const;
+  bool hasMeta(const std::string &key) const { return metadata.count(key); }
   const std::string &path() const { return file; }
 
 private:

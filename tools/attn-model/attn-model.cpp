@@ -1,8 +1,9 @@
 //===- attn-model.cpp - run a language model on the attn kernels ----------===//
 // The model runner and the reference integration of the runtime's C API in
-// an engine: loads a Llama-architecture model (convert_gguf.py's safetensors),
-// runs the prompt in one prefill (Nq = prompt length, causal) and then one
-// decode step per token (Nq = 1) against a preallocated KV cache, samples
+// an engine: loads a model (convert_gguf.py's Llama safetensors, or a seed
+// architecture from seed_models.py), runs the prompt in one prefill
+// (Nq = prompt length) and then one decode step per token (Nq = 1) against
+// a preallocated KV cache or a recurrent state, samples
 // (greedy, or temperature / top-k / top-p with a seed), streams the new token
 // ids to stdout, one per line, and reports prefill and decode tokens/s on
 // stderr. Bad input: one line naming the problem, exit 2.
@@ -37,10 +38,18 @@ const char *kUsage = R"(usage:
              [--logits out.npy] [--profile] [--plain-decode]
              [--quiet]
 
-Runs a Llama-architecture model (weights from tools/attn-model/convert_gguf.py)
-with every layer's attention on the attn kernels (JIT-compiled on first use
-and cached in $ATTN_CACHE_DIR), matmuls on OpenBLAS. Token ids in, token ids
-out: tools/attn-model/generate.py is the text front end.
+Runs a language model with every layer's attention on the attn kernels
+(JIT-compiled on first use and cached in $ATTN_CACHE_DIR), matmuls on
+OpenBLAS. Token ids in, token ids out: tools/attn-model/generate.py is the
+text front end. The weights' metadata names the architecture:
+  llama        a Llama model from tools/attn-model/convert_gguf.py (SmolLM2)
+  longnet      LongNet's decoder: dilated attention with torchscale's
+               segment/rate schedule (--pattern '#attn.block_causal<block =
+               B>' runs its block-causal inference mode instead)
+  transnormer  TransNormerLLM: lightning attention, decoded in its
+               recurrent form (a state per layer instead of a KV cache)
+tools/attn-model/seed_models.py writes the seed architectures with seeded
+synthetic weights (docs/model.md).
 
   --prompt IDS         prompt token ids, separated by spaces or commas
   --prompt-file FILE   the same from a file ('-': stdin)
@@ -52,8 +61,10 @@ out: tools/attn-model/generate.py is the text front end.
   --seed S             the sampler's seed (default 0): same seed, same text
   --threads N          CPU threads for the kernels and OpenBLAS (default: all)
   --target T           cpu (default); cuda is not there yet
-  --pattern P          the attention pattern (default '#attn.causal'), e.g.
-                       '#attn.sliding_window<window = 4096>'
+  --pattern P          the attention pattern (default: the model's own,
+                       '#attn.causal' for llama), e.g.
+                       '#attn.sliding_window<window = 4096>'; not for
+                       transnormer
   --max-tokens N       KV cache size (default: prompt + new tokens); at most
                        the model's context length unless the pattern is not
                        causal
@@ -76,7 +87,7 @@ Exit status: 0 ok, 2 bad input or a failure (one line on stderr).
 
 struct Options {
   std::string model, prompt, promptFile, logits, target = "cpu";
-  std::string pattern = "#attn.causal";
+  std::string pattern; // empty: the model's own
   int64_t maxNew = 32, maxTokens = 0, topK = 0, prefillChunk = 0;
   double temperature = 0, topP = 1;
   uint64_t seed = 0;
@@ -297,14 +308,19 @@ int run(int argc, char **argv) {
                 std::to_string(o.maxNew) + " new tokens do not fit --max-tokens " +
                 std::to_string(maxTokens));
   auto tLoad = std::chrono::steady_clock::now();
-  Llama model(o.model, *ops, ctx, o.pattern, maxTokens, o.plainDecode);
+  RunOptions run;
+  run.pattern = o.pattern;
+  run.maxTokens = maxTokens;
+  run.plainDecode = o.plainDecode;
+  std::unique_ptr<Model> loaded = loadModel(o.model, *ops, ctx, run);
+  Model &model = *loaded;
   const Config &cfg = model.config();
   double loadSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - tLoad)
           .count();
   // Positions past the trained context are only meaningful with a pattern
   // that bounds how far back a query looks.
-  if (maxTokens > cfg.context && o.pattern == "#attn.causal")
+  if (maxTokens > cfg.context && model.boundedByContext())
     throw Error(std::to_string(maxTokens) + " tokens exceed the model's context of " +
                 std::to_string(cfg.context) +
                 " (a local pattern, e.g. --pattern '#attn.sliding_window<window "
@@ -318,11 +334,12 @@ int run(int argc, char **argv) {
   if (!o.quiet)
     std::fprintf(stderr,
                  "attn-model: %lld layers, %lld/%lld heads of %lld, vocab %lld; "
-                 "weights in %.2f s (attention kernel %s in %.2f s); "
+                 "weights in %.2f s; %s, attention %s (kernels in %.2f s); "
                  "%s, %d threads\n",
                  (long long)cfg.layers, (long long)cfg.heads,
                  (long long)cfg.kvHeads, (long long)cfg.headDim,
-                 (long long)cfg.vocab, loadSeconds, o.pattern.c_str(),
+                 (long long)cfg.vocab, loadSeconds, cfg.architecture.c_str(),
+                 model.attentionName().c_str(),
                  model.kernelSeconds(), ops->name(), attn_context_threads(ctx));
 
   // Finite weights and inputs give finite logits; anything else (weights
@@ -354,8 +371,8 @@ int run(int argc, char **argv) {
   logits.swap(part);
   auto t1 = std::chrono::steady_clock::now();
   checkFinite(logits, P - 1);
-  Llama::Profile prefillProfile = model.profile;
-  model.profile = Llama::Profile{o.profile};
+  Model::Profile prefillProfile = model.profile;
+  model.profile = Model::Profile{o.profile};
   const float *last =
       logits.data() + (allLogits ? int64_t(logits.size()) - cfg.vocab : 0);
   int64_t generated = 0, steps = 0;
@@ -383,7 +400,7 @@ int run(int argc, char **argv) {
             .count();
   }
   double prefillSeconds = std::chrono::duration<double>(t1 - t0).count();
-  auto breakdown = [&](const Llama::Profile &p, double total) {
+  auto breakdown = [&](const Model::Profile &p, double total) {
     if (!o.profile)
       return;
     std::fprintf(stderr,
