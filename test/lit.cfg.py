@@ -13,7 +13,8 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "CMakeLists.txt",
                    "make_inputs.py", "make_bad_inputs.py", "reference.py",
                    "test_reference.py", "cpu_matrix.py", "gpu_matrix.py",
                    "bench_cpu.py", "bench_gpu.py", "compare_cpu.py", "bench_model.py",
-                   "llama_reference.py", "llama_parity.py", "make_test_models.py"]
+                   "llama_reference.py", "llama_parity.py", "make_test_models.py",
+                   "seed_reference.py", "seed_parity.py", "edit_model.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))

@@ -1,0 +1,163 @@
+"""Independent numpy float64 forwards of the seed architectures that
+attn-model runs (tools/attn-model/seed_models.py writes their weights), for
+the parity tests. Nothing is shared with the runner or the generator: this
+file parses the safetensors file itself and computes every position from
+the definitions (SPEC.md), with materialised N x N score and decay
+matrices instead of kernels, caches or recurrent states.
+
+  transnormer: TransNormerLLM. Per layer: h = srms(x); q, k, u = swish(h
+    W_q), swish(h W_k), swish(h W_u); v = h W_v; per head o_t = sum_{j <= t}
+    lambda^(t - j) <q_t, k_j> v_j with lambda = exp(-s), s the ALiBi slope
+    of the head times (1 - l / (L - 1) + 1e-5); x += (srms(o) * u) W_o
+    (srms over all heads); h = srms(x); x += ((h W_1) * (h W_2)) W_3. Then
+    srms and the output matrix. srms(x) = x / sqrt(mean(x^2) + eps).
+  longnet: RMSNorm (weighted), rotate-half RoPE, softmax attention with the
+    dilated multiplicity m(p, j) = sum_k sel_k(p) sel_k(j) [p // w_k ==
+    j // w_k] [j <= p], sel_k(t) = ((t mod w_k) mod r_k == o_k(h)), grouped
+    offsets o = h // ceil(H / r_k) (or interleaved h mod r_k), SwiGLU. Or,
+    with a `mask`, the same blocks under block-causal / sliding-window /
+    causal masks.
+"""
+import json
+import struct
+
+import numpy as np
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    tensors = {}
+    for name, e in header.items():
+        assert e["dtype"] == "F32", (name, e["dtype"])
+        b, end = e["data_offsets"]
+        tensors[name] = np.frombuffer(data[b:end], "<f4").astype(np.float64).reshape(e["shape"])
+    return meta, tensors
+
+
+def alibi(n):
+    # ALiBi (Press et al.): for a power of two n, a geometric sequence
+    # starting at 2^(-8/n); otherwise the closest power's, then every other
+    # one of twice that power's.
+    def power_of_two(m):
+        start = 2.0 ** (-(2.0 ** -(np.log2(m) - 3)))
+        return [start * start ** i for i in range(m)]
+    closest = 2 ** int(np.floor(np.log2(n)))
+    return np.array(power_of_two(closest) + power_of_two(2 * closest)[0::2][:n - closest])
+
+
+def swish(x):
+    return x * 0.5 * (1 + np.tanh(x / 2))  # x * sigmoid(x), no overflow
+
+
+class TransNormer:
+    def __init__(self, meta, w):
+        self.w = w
+        self.L = int(meta["n_layers"])
+        self.H = int(meta["n_heads"])
+        self.D = int(meta["head_dim"])
+        self.eps = float(meta["rms_eps"])
+
+    def srms(self, x):
+        return x / np.sqrt((x * x).mean(-1, keepdims=True) + self.eps)
+
+    def logits(self, ids):
+        w, H, D = self.w, self.H, self.D
+        n = len(ids)
+        x = w["embed"][np.asarray(ids)]
+        dist = np.arange(n)[:, None] - np.arange(n)[None, :]   # t - j
+        for l in range(self.L):
+            g = lambda name: w[f"layers.{l}.{name}"]
+            h = self.srms(x)
+            q, k = swish(h @ g("wq").T), swish(h @ g("wk").T)
+            v, u = h @ g("wv").T, swish(h @ g("wu").T)
+            s = alibi(H) * (1 - l / (self.L - 1) + 1e-5) if self.L > 1 else alibi(H) * (1 + 1e-5)
+            o = np.empty_like(v)
+            for hd in range(H):
+                cols = slice(hd * D, (hd + 1) * D)
+                decay = np.where(dist >= 0, np.exp(-s[hd] * np.maximum(dist, 0)), 0.0)
+                o[:, cols] = ((q[:, cols] @ k[:, cols].T) * decay) @ v[:, cols]
+            x = x + (self.srms(o) * u) @ g("wo").T
+            h = self.srms(x)
+            x = x + ((h @ g("w1").T) * (h @ g("w2").T)) @ g("w3").T
+        out = w.get("output", w["embed"])
+        return self.srms(x) @ out.T
+
+
+class LongNet:
+    def __init__(self, meta, w):
+        self.w = w
+        self.L = int(meta["n_layers"])
+        self.H = int(meta["n_heads"])
+        self.Hk = int(meta["n_kv_heads"])
+        self.D = int(meta["head_dim"])
+        self.eps = float(meta["rms_eps"])
+        self.theta = float(meta["rope_theta"])
+        self.segments = json.loads(meta["segment_lengths"])
+        self.rates = json.loads(meta["dilated_ratios"])
+        self.offsets = meta["dilated_offsets"]
+
+    def norm(self, x, g):
+        return x / np.sqrt((x * x).mean(-1, keepdims=True) + self.eps) * g
+
+    def rope(self, x):
+        # x: [heads, n, D]; the two halves rotate by t * theta^(-2i/D).
+        n, half = x.shape[1], self.D // 2
+        ang = np.arange(n)[:, None] * self.theta ** (-2.0 * np.arange(half) / self.D)
+        c, s = np.cos(ang), np.sin(ang)
+        a, b = x[..., :half], x[..., half:]
+        return np.concatenate([a * c - b * s, b * c + a * s], -1)
+
+    def multiplicity(self, n, head, mask):
+        """m(p, j) [n, n] for query head `head`."""
+        p, j = np.arange(n)[:, None], np.arange(n)[None, :]
+        if mask is not None:
+            kind, size = mask
+            if kind == "block_causal":
+                return ((j <= p) & (j // size >= p // size - 1)).astype(float)
+            if kind == "sliding_window":
+                return ((j <= p) & (p - j <= size)).astype(float)
+            return (j <= p).astype(float)
+        m = np.zeros((n, n))
+        for w, r in zip(self.segments, self.rates):
+            o = head // -(-self.H // r) if self.offsets == "grouped" else head % r
+            sel = (np.arange(n) % w) % r == o
+            m += sel[:, None] * sel[None, :] * (p // w == j // w) * (j <= p)
+        return m
+
+    def logits(self, ids, mask=None):
+        w, H, Hk, D = self.w, self.H, self.Hk, self.D
+        n = len(ids)
+        x = w["embed"][np.asarray(ids)]
+        for l in range(self.L):
+            g = lambda name: w[f"layers.{l}.{name}"]
+            h = self.norm(x, g("attn_norm"))
+            q = self.rope((h @ g("wq").T).reshape(n, H, D).transpose(1, 0, 2))
+            k = self.rope((h @ g("wk").T).reshape(n, Hk, D).transpose(1, 0, 2))
+            v = (h @ g("wv").T).reshape(n, Hk, D).transpose(1, 0, 2)
+            o = np.zeros((n, H * D))
+            for hd in range(H):
+                kv = hd // (H // Hk)
+                m = self.multiplicity(n, hd, mask)
+                s = q[hd] @ k[kv].T / np.sqrt(D)
+                s = np.where(m > 0, s, -np.inf)
+                top = s.max(-1, keepdims=True)
+                e = m * np.exp(s - np.where(np.isfinite(top), top, 0))
+                den = e.sum(-1, keepdims=True)
+                o[:, hd * D:(hd + 1) * D] = np.where(den > 0, (e @ v[kv]) / np.where(den > 0, den, 1), 0)
+            x = x + o @ g("wo").T
+            h = self.norm(x, g("ffn_norm"))
+            a, b = h @ g("w_gate").T, h @ g("w_up").T
+            x = x + (swish(a) * b) @ g("w_down").T
+        out = w.get("output", w["embed"])
+        return self.norm(x, w["output_norm"]) @ out.T
+
+
+def load(path):
+    meta, w = read_safetensors(path)
+    arch = meta["architecture"]
+    return {"transnormer": TransNormer, "longnet": LongNet}[arch](meta, w)
