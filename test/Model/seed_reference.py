@@ -17,6 +17,13 @@ matrices instead of kernels, caches or recurrent states.
     offsets o = h // ceil(H / r_k) (or interleaved h mod r_k), SwiGLU. Or,
     with a `mask`, the same blocks under block-causal / sliding-window /
     causal masks.
+  landmark: the same blocks over the stream with the landmark token after
+    every L - 1 tokens; query p of block b weighs a top-level softmax over
+    the landmarks of earlier blocks and its own block's other keys up to p,
+    and spreads an earlier block's weight over that block's keys by their
+    softmax (Landmark Attention's grouped softmax); positions after the
+    prompt keep only the k earlier landmarks of highest score (ties: the
+    earlier block). Logits of the caller's tokens only.
 """
 import json
 import struct
@@ -65,7 +72,7 @@ class TransNormer:
     def srms(self, x):
         return x / np.sqrt((x * x).mean(-1, keepdims=True) + self.eps)
 
-    def logits(self, ids):
+    def logits(self, ids, mask=None, prompt=None):
         w, H, D = self.w, self.H, self.D
         n = len(ids)
         x = w["embed"][np.asarray(ids)]
@@ -88,7 +95,10 @@ class TransNormer:
         return self.srms(x) @ out.T
 
 
-class LongNet:
+class LlamaBlocks:
+    """RMSNorm, rotate-half RoPE, softmax attention, SwiGLU; subclasses
+    give each head's attention weights P [n, n] from its scores."""
+
     def __init__(self, meta, w):
         self.w = w
         self.L = int(meta["n_layers"])
@@ -97,9 +107,6 @@ class LongNet:
         self.D = int(meta["head_dim"])
         self.eps = float(meta["rms_eps"])
         self.theta = float(meta["rope_theta"])
-        self.segments = json.loads(meta["segment_lengths"])
-        self.rates = json.loads(meta["dilated_ratios"])
-        self.offsets = meta["dilated_offsets"]
 
     def norm(self, x, g):
         return x / np.sqrt((x * x).mean(-1, keepdims=True) + self.eps) * g
@@ -111,6 +118,37 @@ class LongNet:
         c, s = np.cos(ang), np.sin(ang)
         a, b = x[..., :half], x[..., half:]
         return np.concatenate([a * c - b * s, b * c + a * s], -1)
+
+    def forward(self, ids, weights):
+        """Logits of every position; weights(s, head) -> P for the scores s."""
+        w, H, Hk, D = self.w, self.H, self.Hk, self.D
+        n = len(ids)
+        x = w["embed"][np.asarray(ids)]
+        for l in range(self.L):
+            g = lambda name: w[f"layers.{l}.{name}"]
+            h = self.norm(x, g("attn_norm"))
+            q = self.rope((h @ g("wq").T).reshape(n, H, D).transpose(1, 0, 2))
+            k = self.rope((h @ g("wk").T).reshape(n, Hk, D).transpose(1, 0, 2))
+            v = (h @ g("wv").T).reshape(n, Hk, D).transpose(1, 0, 2)
+            o = np.zeros((n, H * D))
+            for hd in range(H):
+                kv = hd // (H // Hk)
+                s = q[hd] @ k[kv].T / np.sqrt(D)
+                o[:, hd * D:(hd + 1) * D] = weights(s, hd) @ v[kv]
+            x = x + o @ g("wo").T
+            h = self.norm(x, g("ffn_norm"))
+            a, b = h @ g("w_gate").T, h @ g("w_up").T
+            x = x + (swish(a) * b) @ g("w_down").T
+        out = w.get("output", w["embed"])
+        return self.norm(x, w["output_norm"]) @ out.T
+
+
+class LongNet(LlamaBlocks):
+    def __init__(self, meta, w):
+        super().__init__(meta, w)
+        self.segments = json.loads(meta["segment_lengths"])
+        self.rates = json.loads(meta["dilated_ratios"])
+        self.offsets = meta["dilated_offsets"]
 
     def multiplicity(self, n, head, mask):
         """m(p, j) [n, n] for query head `head`."""
@@ -129,35 +167,71 @@ class LongNet:
             m += sel[:, None] * sel[None, :] * (p // w == j // w) * (j <= p)
         return m
 
-    def logits(self, ids, mask=None):
-        w, H, Hk, D = self.w, self.H, self.Hk, self.D
+    def logits(self, ids, mask=None, prompt=None):
         n = len(ids)
-        x = w["embed"][np.asarray(ids)]
-        for l in range(self.L):
-            g = lambda name: w[f"layers.{l}.{name}"]
-            h = self.norm(x, g("attn_norm"))
-            q = self.rope((h @ g("wq").T).reshape(n, H, D).transpose(1, 0, 2))
-            k = self.rope((h @ g("wk").T).reshape(n, Hk, D).transpose(1, 0, 2))
-            v = (h @ g("wv").T).reshape(n, Hk, D).transpose(1, 0, 2)
-            o = np.zeros((n, H * D))
-            for hd in range(H):
-                kv = hd // (H // Hk)
-                m = self.multiplicity(n, hd, mask)
-                s = q[hd] @ k[kv].T / np.sqrt(D)
-                s = np.where(m > 0, s, -np.inf)
-                top = s.max(-1, keepdims=True)
-                e = m * np.exp(s - np.where(np.isfinite(top), top, 0))
-                den = e.sum(-1, keepdims=True)
-                o[:, hd * D:(hd + 1) * D] = np.where(den > 0, (e @ v[kv]) / np.where(den > 0, den, 1), 0)
-            x = x + o @ g("wo").T
-            h = self.norm(x, g("ffn_norm"))
-            a, b = h @ g("w_gate").T, h @ g("w_up").T
-            x = x + (swish(a) * b) @ g("w_down").T
-        out = w.get("output", w["embed"])
-        return self.norm(x, w["output_norm"]) @ out.T
+
+        def weights(s, head):
+            m = self.multiplicity(n, head, mask)
+            s = np.where(m > 0, s, -np.inf)
+            top = s.max(-1, keepdims=True)
+            e = m * np.exp(s - np.where(np.isfinite(top), top, 0))
+            den = e.sum(-1, keepdims=True)
+            return np.where(den > 0, e / np.where(den > 0, den, 1), 0)
+        return self.forward(ids, weights)
+
+
+class Landmark(LlamaBlocks):
+    def __init__(self, meta, w):
+        super().__init__(meta, w)
+        self.block = int(meta["landmark_block"])
+        self.topk = int(meta["landmark_topk"])
+        self.token = int(meta["landmark_token"])
+
+    def stream(self, ids):
+        """The stream with landmarks, and where the caller's tokens are."""
+        out, rows = [], []
+        for t in ids:
+            if len(out) % self.block == self.block - 1:
+                out.append(self.token)
+            rows.append(len(out))
+            out.append(t)
+        return out, rows
+
+    def row_weights(self, s, p, topk):
+        L = self.block
+        b = p // L
+        own = [j for j in range(b * L, p + 1) if j % L != L - 1]
+        marks = [c * L + L - 1 for c in range(b)]
+        if topk and len(marks) > topk:
+            order = np.argsort(-s[marks], kind="stable")[:topk]
+            marks = [marks[i] for i in sorted(order)]
+        members = marks + own
+        e = np.exp(s[members] - s[members].max())
+        top = dict(zip(members, e / e.sum()))
+        w = np.zeros(len(s))
+        for j in own:
+            w[j] = top[j]
+        for m in marks:
+            keys = np.arange(m - L + 1, m)
+            e = np.exp(s[keys] - s[keys].max())
+            w[keys] = top[m] * e / e.sum()
+        return w
+
+    def logits(self, ids, mask=None, prompt=None):
+        """Logits of the caller's tokens `ids`, the first `prompt` of them
+        run as the prefill (grouped softmax over every earlier block), the
+        rest as decode steps (top-k retrieval)."""
+        stream, rows = self.stream(ids)
+        n = len(stream)
+        retrieve_from = rows[prompt - 1] + 1 if prompt else n
+
+        def weights(s, head):
+            return np.stack([self.row_weights(s[p], p, self.topk if p >= retrieve_from else 0)
+                             for p in range(n)])
+        return self.forward(stream, weights)[rows]
 
 
 def load(path):
     meta, w = read_safetensors(path)
     arch = meta["architecture"]
-    return {"transnormer": TransNormer, "longnet": LongNet}[arch](meta, w)
+    return {"transnormer": TransNormer, "longnet": LongNet, "landmark": Landmark}[arch](meta, w)

@@ -6,7 +6,8 @@
 
 namespace attnmodel {
 
-/// llama and longnet (Llama.cpp): softmax attention over a KV cache.
+/// llama, longnet and landmark (Llama.cpp): softmax attention over a KV
+/// cache.
 std::unique_ptr<Model> createSoftmaxModel(const SafeTensors &st, Ops &ops,
                                           attn_context *ctx,
                                           const RunOptions &run);

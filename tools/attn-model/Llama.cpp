@@ -1,4 +1,4 @@
-//===- Llama.cpp - softmax-attention decoders: Llama and LongNet ----------===//
+//===- Llama.cpp - softmax-attention decoders: Llama, LongNet, Landmark ---===//
 // Per layer RMSNorm, one fused QKV matmul, RoPE, the KV cache append,
 // attention through attn_launch (bottom-right aligned, so a decode step of
 // one query sees the cached keys its pattern allows), the output projection,
@@ -11,6 +11,17 @@
 // the pattern '#attn.dilated<segments = [...], rates = [...], offsets = ...>'.
 // --pattern may still replace it, e.g. by LongNet's block-causal inference
 // mode '#attn.block_causal<block = b>'.
+//
+// 'landmark' weights (seed_models.py) are Landmark LLaMA: the same blocks
+// over a stream in which the landmark token (metadata landmark_token) follows
+// every L - 1 tokens (L = landmark_block, the paper's 50 + 1, or 64), so key
+// j is a landmark when j mod L = L - 1. The prompt runs with the grouped
+// softmax '#attn.landmark<block = L>', decode steps with top-k retrieval
+// '#attn.landmark<block = L, topk = k>' (landmark_topk). The runner inserts
+// the landmarks (a landmark goes in before the token that would follow a
+// full block, so the stream always ends with a token of the caller's) and
+// returns the logits of the caller's tokens only; positions (RoPE) count
+// the landmarks.
 //
 // Decode steps (one query at position p):
 //  - where the keys p sees are one contiguous range of the cache (causal:
@@ -147,7 +158,7 @@ DecodePlan planFor(const std::string &pattern) {
   return plan;
 }
 
-class Llama final : public Model {
+class Llama : public Model {
 public:
   Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
         const RunOptions &run);
@@ -155,6 +166,12 @@ public:
     return plan.kind == DecodePlan::Contiguous && plan.window < 0 &&
            plan.block < 0;
   }
+
+protected:
+  // Landmark LLaMA: the kernel of decode steps (top-k retrieval), used
+  // instead of `kernel` while `retrieving`.
+  attn_kernel *retrieveKernel = nullptr;
+  bool retrieving = false;
 
 private:
   struct Layer {
@@ -209,7 +226,19 @@ Llama::Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
 
   // The pattern: --pattern, else the model's own.
   std::string pattern = run.pattern;
-  if (pattern.empty() && st.meta("architecture") == "longnet") {
+  const std::string &arch = st.meta("architecture");
+  std::string retrieval;
+  if (arch == "landmark") {
+    if (!pattern.empty())
+      throw Error("--pattern does not apply to '" + path +
+                  "': a landmark model's stream holds landmark tokens for "
+                  "landmark attention");
+    int64_t L = st.metaInt("landmark_block"), k = st.metaInt("landmark_topk");
+    pattern = "#attn.landmark<block = " + std::to_string(L) + ">";
+    retrieval = "#attn.landmark<block = " + std::to_string(L) +
+                ", topk = " + std::to_string(k) + ">";
+  }
+  if (pattern.empty() && arch == "longnet") {
     std::vector<int64_t> w = st.metaInts("segment_lengths"),
                          r = st.metaInts("dilated_ratios");
     auto text = [](const std::vector<int64_t> &v) {
@@ -223,7 +252,7 @@ Llama::Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
   }
   if (pattern.empty())
     pattern = "#attn.causal";
-  attentionText = pattern;
+  attentionText = pattern + (retrieval.empty() ? "" : ", decode " + retrieval);
 
   const int64_t d = cfg.dModel, qd = cfg.heads * cfg.headDim,
                 kvd = cfg.kvHeads * cfg.headDim, f = cfg.ffn;
@@ -269,6 +298,12 @@ Llama::Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
     return attn_get_kernel(ctx, pattern.c_str(), ATTN_F32, cfg.headDim,
                            cfg.headDim, /*scale=default*/ 0.0f, withLse, k);
   });
+  if (!retrieval.empty())
+    retrieveKernel =
+        getKernel("attention kernel '" + retrieval + "'", [&](attn_kernel **k) {
+          return attn_get_kernel(ctx, retrieval.c_str(), ATTN_F32, cfg.headDim,
+                                 cfg.headDim, 0.0f, /*with_lse=*/0, k);
+        });
   if (plan.kind == DecodePlan::Dilated && !plan.causal)
     throw Error("'" + pattern + "' is not causal: a decoder's positions must "
                 "not see later ones");
@@ -413,7 +448,9 @@ void Llama::attention(int64_t layer, const float *qkvRows, float *out,
       l.strides[i] = strides[i];
     }
   }
-  check(attn_launch(ctx, kernel, args, withLse ? 5 : 4), "attention launch");
+  check(attn_launch(ctx, retrieving ? retrieveKernel : kernel, args,
+                    withLse ? 5 : 4),
+        "attention launch");
 }
 
 void Llama::layer(int64_t l, int64_t n) {
@@ -440,11 +477,66 @@ void Llama::layer(int64_t l, int64_t n) {
   gluBlock(L.ffnNorm, L.wgu, L.wdown, Glu::SwiGLU, n);
 }
 
+/// Landmark LLaMA: the caller's tokens become a stream with a landmark
+/// after every L - 1 of them; decode steps retrieve the top-k blocks.
+class LandmarkLlama final : public Llama {
+public:
+  LandmarkLlama(const SafeTensors &st, Ops &ops, attn_context *ctx,
+                const RunOptions &run, int64_t block)
+      : Llama(st, ops, ctx, withLandmarks(run, block)), block(block),
+        landmark(st.metaInt("landmark_token")) {
+    if (landmark < 0 || landmark >= cfg.vocab)
+      throw Error("weights '" + st.path() + "': landmark_token " +
+                  std::to_string(landmark) + " is outside the vocabulary");
+  }
+
+  void forward(const int32_t *ids, int64_t n, bool allLogits,
+               std::vector<float> &logits) override {
+    stream.clear();
+    rows.clear();
+    for (int64_t i = 0; i < n; ++i) {
+      if ((pos + int64_t(stream.size())) % block == block - 1)
+        stream.push_back(int32_t(landmark));
+      rows.push_back(int64_t(stream.size()));
+      stream.push_back(ids[i]);
+    }
+    retrieving = n == 1;
+    const int64_t m = int64_t(stream.size());
+    Model::forward(stream.data(), m, allLogits, logits);
+    retrieving = false;
+    if (!allLogits || m == n)
+      return;
+    // The caller's rows only (the landmarks' logits predict nothing).
+    const size_t V = size_t(cfg.vocab);
+    for (int64_t i = 0; i < n; ++i)
+      std::copy_n(logits.begin() + long(size_t(rows[size_t(i)]) * V), V,
+                  logits.begin() + long(size_t(i) * V));
+    logits.resize(size_t(n) * V);
+  }
+
+private:
+  /// The stream's capacity: the caller's tokens and their landmarks.
+  static RunOptions withLandmarks(RunOptions run, int64_t block) {
+    if (block < 2)
+      throw Error("a landmark block holds at least one token and its "
+                  "landmark, got landmark_block = " +
+                  std::to_string(block));
+    run.maxTokens += run.maxTokens / (block - 1) + 1;
+    return run;
+  }
+  int64_t block, landmark;
+  std::vector<int32_t> stream;
+  std::vector<int64_t> rows;
+};
+
 } // namespace
 
 std::unique_ptr<Model> attnmodel::createSoftmaxModel(const SafeTensors &st,
                                                      Ops &ops,
                                                      attn_context *ctx,
                                                      const RunOptions &run) {
+  if (st.meta("architecture") == "landmark")
+    return std::make_unique<LandmarkLlama>(st, ops, ctx, run,
+                                           st.metaInt("landmark_block"));
   return std::make_unique<Llama>(st, ops, ctx, run);
 }

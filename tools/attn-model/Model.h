@@ -12,6 +12,9 @@
 //    (SmolLM2; Llama.cpp);
 //  - longnet: the same blocks with LongNet's dilated attention, torchscale's
 //    segment lengths, dilation rates and grouped head offsets (Llama.cpp);
+//  - landmark: Landmark LLaMA, the same blocks over a token stream with a
+//    landmark token after every block, grouped softmax in the prefill and
+//    top-k block retrieval in decode steps (Llama.cpp);
 //  - transnormer: TransNormerLLM, lightning attention (linear, decayed)
 //    carried as a recurrent state, SRMSNorm, a gated output, simple GLU
 //    (TransNormer.cpp).
@@ -126,9 +129,10 @@ public:
 
   /// Runs `n` tokens at the next positions (appending them to the cache or
   /// state) and writes the logits of the last one, or of every one when
-  /// `allLogits`, to `logits` ([1 or n, vocab], host). Throws Error.
-  void forward(const int32_t *ids, int64_t n, bool allLogits,
-               std::vector<float> &logits);
+  /// `allLogits`, to `logits` ([1 or n, vocab], host). A call of one token
+  /// is a decode step. Throws Error.
+  virtual void forward(const int32_t *ids, int64_t n, bool allLogits,
+                       std::vector<float> &logits);
   /// Forgets the tokens run so far.
   void reset() {
     pos = 0;

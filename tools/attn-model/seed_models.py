@@ -11,12 +11,17 @@ header, float32 data) whose metadata names the architecture and its shape.
                (segment lengths [16, 32, 64], dilation ratios [1, 2, 4],
                grouped head offsets), RMSNorm, RoPE, SwiGLU blocks
                (2 layers, d 64, 4 heads of 16, ffn 128, vocab 256)
+  landmark     Landmark LLaMA: RMSNorm, RoPE, SwiGLU blocks over a stream
+               with the landmark token (id 255) after every block of
+               --landmark-block - 1 tokens (default 50 + 1, the paper's),
+               grouped softmax in the prefill, top-k retrieval (--topk,
+               default 2) in decode steps (2 layers, d 64, 4 heads of 16)
 
 Each tensor of a layer is drawn from N(0, 1/fan_in) by numpy's PCG64 from
 --seed, so a seed gives the same file on every machine. docs/model.md says
 what each model computes.
 
-usage: seed_models.py --arch transnormer|longnet [--seed S] [--kv-heads K] --out FILE
+usage: seed_models.py --arch transnormer|longnet|landmark [--seed S] [options] --out FILE
 """
 import argparse
 import json
@@ -48,6 +53,18 @@ def longnet(rng, args):
                n_kv_heads=args.kv_heads or COMMON["n_heads"], rope="rotate_half",
                rope_theta=10000.0, segment_lengths="[16, 32, 64]",
                dilated_ratios="[1, 2, 4]", dilated_offsets="grouped")
+    return cfg, llama_blocks(rng, cfg)
+
+
+def landmark(rng, args):
+    cfg = dict(COMMON, architecture="landmark", n_layers=2, context_length=4096,
+               n_kv_heads=args.kv_heads or COMMON["n_heads"], rope="rotate_half",
+               rope_theta=10000.0, landmark_block=args.landmark_block,
+               landmark_topk=args.topk, landmark_token=COMMON["vocab_size"] - 1)
+    return cfg, llama_blocks(rng, cfg)
+
+
+def llama_blocks(rng, cfg):
     d, f = cfg["d_model"], cfg["ffn_dim"]
     qd, kvd = cfg["n_heads"] * cfg["head_dim"], cfg["n_kv_heads"] * cfg["head_dim"]
     t = {"output_norm": 1 + 0.1 * rng.standard_normal(d)}
@@ -59,10 +76,10 @@ def longnet(rng, args):
                             ("wo", (d, qd)), ("w_gate", (f, d)), ("w_up", (f, d)),
                             ("w_down", (d, f))]:
             t[p + name] = rng.standard_normal(shape) / np.sqrt(shape[1])
-    return cfg, t
+    return t
 
 
-ARCHS = {"transnormer": transnormer, "longnet": longnet}
+ARCHS = {"transnormer": transnormer, "longnet": longnet, "landmark": landmark}
 
 
 def write_safetensors(path, tensors, meta):
@@ -86,7 +103,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", choices=sorted(ARCHS), required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--kv-heads", type=int, help="longnet: KV heads (GQA; default: n_heads)")
+    p.add_argument("--kv-heads", type=int,
+                   help="longnet, landmark: KV heads (GQA; default: n_heads)")
+    p.add_argument("--landmark-block", type=int, default=51,
+                   help="landmark: block length with its landmark (default 51)")
+    p.add_argument("--topk", type=int, default=2,
+                   help="landmark: blocks retrieved per decode step (default 2)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     rng = np.random.default_rng(a.seed)
