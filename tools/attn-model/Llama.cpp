@@ -158,45 +158,105 @@ DecodePlan planFor(const std::string &pattern) {
   return plan;
 }
 
+/// A hierarchy's attention: a sliding window of w, or causal when w = 0.
+std::string windowPattern(int64_t w) {
+  if (w < 0)
+    throw Error("a window size is at least 0 (0: causal), got " +
+                std::to_string(w));
+  return w ? "#attn.sliding_window<window = " + std::to_string(w) + ">"
+           : "#attn.causal";
+}
+
+/// One stack of Llama blocks: its shape, weights, RoPE tables, KV caches,
+/// attention kernels and decode plan, and its scratch. A Llama model has
+/// one; the hierarchical transformer one per hierarchy.
+struct Stack {
+  std::string prefix; // of its tensors' names: "" or "h1." ...
+  int64_t layers = 0, d = 0, heads = 0, kvHeads = 0, headDim = 0, ffn = 0;
+  double ropeTheta = 10000;
+  int64_t capacity = 0; // positions its cache holds
+  struct Layer {
+    float *attnNorm, *wqkv, *wo, *ffnNorm, *wgu, *wdown;
+  };
+  std::vector<Layer> weights;
+  float *ropeCos = nullptr, *ropeSin = nullptr;
+  // KV cache: per layer [kvHeads, capacity, headDim] for K, then V.
+  std::vector<float *> cacheK, cacheV;
+  std::string pattern;
+  attn_kernel *kernel = nullptr;
+  // A full attention with its log-sum-exp, for the decode paths; null when
+  // decode steps run on the pattern's own kernel.
+  attn_kernel *decodeKernel = nullptr;
+  // Landmark LLaMA: the kernel of decode steps (top-k retrieval).
+  attn_kernel *retrieveKernel = nullptr;
+  DecodePlan plan;
+  // A dilated kernel merges its patterns through the log-sum-exp, so it
+  // takes one (the runner does not read it).
+  bool withLse = false;
+  float *partO = nullptr, *partL = nullptr; // decode parts, then merged
+  // Scratch for up to `rows` rows.
+  int64_t rows = 0;
+  float *h = nullptr, *qkv = nullptr, *att = nullptr, *lse = nullptr,
+        *gu = nullptr, *act = nullptr;
+
+  int64_t qd() const { return heads * headDim; }
+  int64_t kvd() const { return kvHeads * headDim; }
+  int64_t width() const { return qd() + 2 * kvd(); }
+};
+
 class Llama : public Model {
 public:
   Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
         const RunOptions &run);
   bool boundedByContext() const override {
-    return plan.kind == DecodePlan::Contiguous && plan.window < 0 &&
-           plan.block < 0;
+    return fine.plan.kind == DecodePlan::Contiguous && fine.plan.window < 0 &&
+           fine.plan.block < 0;
   }
 
 protected:
-  // Landmark LLaMA: the kernel of decode steps (top-k retrieval), used
-  // instead of `kernel` while `retrieving`.
-  attn_kernel *retrieveKernel = nullptr;
+  /// Checks a stack's shape (read by the caller) against `path`.
+  static void checkShape(const Stack &s, const std::string &path);
+  /// Uploads stack s's weights (tensors `s.prefix + "layers.<l>.*"`),
+  /// allocates its cache of s.capacity positions, and gets its kernels for
+  /// `pattern` (and `retrieval`, when not empty).
+  void loadStack(const SafeTensors &st, Stack &s, const std::string &pattern,
+                 const std::string &retrieval, bool plainDecode);
+  void reserveStack(Stack &s, int64_t n);
+  /// Layer l of stack s on n rows of its residual stream x ([n, s.d]) at
+  /// the stack's positions pos .. pos + n - 1.
+  void block(Stack &s, int64_t l, float *x, int64_t n, int64_t pos);
+  void layer(int64_t l, int64_t n) override { block(fine, l, x, n, pos); }
+  void reserveLayerScratch(int64_t n) override { reserveStack(fine, n); }
+
+  Stack fine; // the model's stack (a hierarchical model's finest)
+  // Landmark LLaMA: decode steps use the retrieval kernel.
   bool retrieving = false;
 
 private:
-  struct Layer {
-    float *attnNorm, *wqkv, *wo, *ffnNorm, *wgu, *wdown;
-  };
-  void layer(int64_t l, int64_t n) override;
-  void reserveLayerScratch(int64_t n) override;
-  void attention(int64_t layer, const float *qkv, float *out, int64_t n);
-  void packedDecode(int64_t layer, const float *qkv, float *out);
-  void dilatedRow(int64_t layer, const float *qkv, float *out, int64_t p);
-
-  attn_kernel *kernel = nullptr;
-  // A full attention with its log-sum-exp, for the decode paths; null when
-  // decode steps run on the pattern's own kernel.
-  attn_kernel *decodeKernel = nullptr;
-  DecodePlan plan;
-  float *partO = nullptr, *partL = nullptr; // decode parts, then merged
-  std::vector<Layer> layerWeights;
-  float *ropeCos = nullptr, *ropeSin = nullptr;
-  // KV cache: per layer [kvHeads, maxTokens, headDim] for K, then V.
-  std::vector<float *> cacheK, cacheV;
-  float *qkv = nullptr, *att = nullptr; // [n, qd + 2 kvd], [n, qd]
-  bool withLse = false;
-  float *lse = nullptr; // [H, n] when withLse
+  void attention(Stack &s, int64_t layer, const float *qkv, float *out,
+                 int64_t n, int64_t pos);
+  void packedDecode(Stack &s, int64_t layer, const float *qkv, float *out,
+                    int64_t pos);
+  void dilatedRow(Stack &s, int64_t layer, const float *qkv, float *out,
+                  int64_t p);
 };
+
+void Llama::checkShape(const Stack &s, const std::string &path) {
+  for (auto [v, what] : {std::pair(s.heads, "n_heads"),
+                         std::pair(s.kvHeads, "n_kv_heads"),
+                         std::pair(s.headDim, "head_dim"),
+                         std::pair(s.d, "d_model"), std::pair(s.ffn, "ffn_dim")})
+    if (v <= 0 || v > (int64_t(1) << 24))
+      throw Error("weights '" + path + "': " + s.prefix + what + " = " +
+                  std::to_string(v) + " is out of range");
+  if (s.heads % s.kvHeads || s.headDim % 2)
+    throw Error("weights '" + path + "': " + std::to_string(s.heads) +
+                " query heads over " + std::to_string(s.kvHeads) +
+                " kv heads of dim " + std::to_string(s.headDim) +
+                " is not a GQA shape");
+  if (!(s.ropeTheta > 1))
+    throw Error("weights '" + path + "': bad rms_eps or rope_theta");
+}
 
 Llama::Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
              const RunOptions &run)
@@ -205,38 +265,36 @@ Llama::Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
   if (st.meta("rope") != "rotate_half")
     throw Error("weights '" + path + "' have RoPE order '" + st.meta("rope") +
                 "'; attn-model expects rotate_half");
-  cfg.heads = st.metaInt("n_heads");
-  cfg.kvHeads = st.metaInt("n_kv_heads");
-  cfg.headDim = st.metaInt("head_dim");
-  cfg.ropeTheta = st.metaFloat("rope_theta");
-  for (auto [v, what] : {std::pair(cfg.heads, "n_heads"),
-                         std::pair(cfg.kvHeads, "n_kv_heads"),
-                         std::pair(cfg.headDim, "head_dim")})
-    if (v <= 0 || v > (int64_t(1) << 24))
-      throw Error("weights '" + path + "': " + what + " = " +
-                  std::to_string(v) + " is out of range");
-  if (cfg.heads % cfg.kvHeads || cfg.headDim % 2)
-    throw Error("weights '" + path + "': " + std::to_string(cfg.heads) +
-                " query heads over " + std::to_string(cfg.kvHeads) +
-                " kv heads of dim " + std::to_string(cfg.headDim) +
-                " is not a GQA shape");
-  if (!(cfg.ropeTheta > 1))
-    throw Error("weights '" + path + "': bad rms_eps or rope_theta");
+  cfg.heads = fine.heads = st.metaInt("n_heads");
+  cfg.kvHeads = fine.kvHeads = st.metaInt("n_kv_heads");
+  cfg.headDim = fine.headDim = st.metaInt("head_dim");
+  cfg.ropeTheta = fine.ropeTheta = st.metaFloat("rope_theta");
   loadCommon(st, /*outNormWeight=*/true);
+  fine.layers = cfg.layers;
+  fine.d = cfg.dModel;
+  fine.ffn = cfg.ffn;
+  fine.capacity = maxTokens;
+  checkShape(fine, path);
 
   // The pattern: --pattern, else the model's own.
   std::string pattern = run.pattern;
   const std::string &arch = st.meta("architecture");
   std::string retrieval;
-  if (arch == "landmark") {
+  auto fixed = [&](const char *what) {
     if (!pattern.empty())
-      throw Error("--pattern does not apply to '" + path +
-                  "': a landmark model's stream holds landmark tokens for "
-                  "landmark attention");
+      throw Error("--pattern does not apply to '" + path + "': " + what);
+  };
+  if (arch == "landmark") {
+    fixed("a landmark model's stream holds landmark tokens for landmark "
+          "attention");
     int64_t L = st.metaInt("landmark_block"), k = st.metaInt("landmark_topk");
     pattern = "#attn.landmark<block = " + std::to_string(L) + ">";
     retrieval = "#attn.landmark<block = " + std::to_string(L) +
                 ", topk = " + std::to_string(k) + ">";
+  }
+  if (arch == "hierarchical") {
+    fixed("a hierarchical model's hierarchies have their own windows");
+    pattern = windowPattern(st.metaInts("window_sizes").at(0));
   }
   if (pattern.empty() && arch == "longnet") {
     std::vector<int64_t> w = st.metaInts("segment_lengths"),
@@ -253,14 +311,18 @@ Llama::Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
   if (pattern.empty())
     pattern = "#attn.causal";
   attentionText = pattern + (retrieval.empty() ? "" : ", decode " + retrieval);
+  loadStack(st, fine, pattern, retrieval, run.plainDecode);
+}
 
-  const int64_t d = cfg.dModel, qd = cfg.heads * cfg.headDim,
-                kvd = cfg.kvHeads * cfg.headDim, f = cfg.ffn;
+void Llama::loadStack(const SafeTensors &st, Stack &s,
+                      const std::string &pattern, const std::string &retrieval,
+                      bool plainDecode) {
+  const int64_t d = s.d, qd = s.qd(), kvd = s.kvd(), f = s.ffn;
   // Q, K and V weights stacked into one [qd + 2 kvd, d] matrix (one GEMM),
   // gate and up into one [2f, d].
-  for (int64_t l = 0; l < cfg.layers; ++l) {
-    std::string p = "layers." + std::to_string(l) + ".";
-    Layer L;
+  for (int64_t l = 0; l < s.layers; ++l) {
+    std::string p = s.prefix + "layers." + std::to_string(l) + ".";
+    Stack::Layer L;
     L.attnNorm = upload(st, p + "attn_norm", {d});
     L.ffnNorm = upload(st, p + "ffn_norm", {d});
     L.wo = upload(st, p + "wo", {d, qd});
@@ -268,66 +330,71 @@ Llama::Llama(const SafeTensors &st, Ops &ops, attn_context *ctx,
     L.wqkv = uploadStacked(st, {p + "wq", p + "wk", p + "wv"}, {qd, kvd, kvd},
                            d);
     L.wgu = uploadStacked(st, {p + "w_gate", p + "w_up"}, {f, f}, d);
-    layerWeights.push_back(L);
+    s.weights.push_back(L);
   }
 
   // RoPE tables for every cache position, in double then rounded.
-  const int64_t half = cfg.headDim / 2;
-  std::vector<float> c(size_t(maxTokens * half)), s(c.size());
-  for (int64_t t = 0; t < maxTokens; ++t)
+  const int64_t half = s.headDim / 2;
+  std::vector<float> c(size_t(s.capacity * half)), sn(c.size());
+  for (int64_t t = 0; t < s.capacity; ++t)
     for (int64_t j = 0; j < half; ++j) {
-      double a = double(t) * std::pow(cfg.ropeTheta, -2.0 * double(j) /
-                                                         double(cfg.headDim));
+      double a = double(t) * std::pow(s.ropeTheta, -2.0 * double(j) /
+                                                       double(s.headDim));
       c[size_t(t * half + j)] = float(std::cos(a));
-      s[size_t(t * half + j)] = float(std::sin(a));
+      sn[size_t(t * half + j)] = float(std::sin(a));
     }
-  ropeCos = allocOwned(c.size());
-  ropeSin = allocOwned(s.size());
-  ops.upload(ropeCos, c.data(), c.size());
-  ops.upload(ropeSin, s.data(), s.size());
-  for (int64_t l = 0; l < cfg.layers; ++l) {
-    cacheK.push_back(allocOwned(size_t(kvd * maxTokens)));
-    cacheV.push_back(allocOwned(size_t(kvd * maxTokens)));
+  s.ropeCos = allocOwned(c.size());
+  s.ropeSin = allocOwned(sn.size());
+  ops.upload(s.ropeCos, c.data(), c.size());
+  ops.upload(s.ropeSin, sn.data(), sn.size());
+  for (int64_t l = 0; l < s.layers; ++l) {
+    s.cacheK.push_back(allocOwned(size_t(kvd * s.capacity)));
+    s.cacheV.push_back(allocOwned(size_t(kvd * s.capacity)));
   }
 
-  plan = planFor(pattern);
-  // A dilated kernel merges its patterns through the log-sum-exp, so it
-  // takes one (the runner does not read it).
-  withLse = plan.kind == DecodePlan::Dilated;
-  kernel = getKernel("attention kernel '" + pattern + "'", [&](attn_kernel **k) {
-    return attn_get_kernel(ctx, pattern.c_str(), ATTN_F32, cfg.headDim,
-                           cfg.headDim, /*scale=default*/ 0.0f, withLse, k);
+  s.pattern = pattern;
+  s.plan = planFor(pattern);
+  s.withLse = s.plan.kind == DecodePlan::Dilated;
+  s.kernel = getKernel("attention kernel '" + pattern + "'", [&](attn_kernel **k) {
+    return attn_get_kernel(ctx, pattern.c_str(), ATTN_F32, s.headDim,
+                           s.headDim, /*scale=default*/ 0.0f, s.withLse, k);
   });
   if (!retrieval.empty())
-    retrieveKernel =
+    s.retrieveKernel =
         getKernel("attention kernel '" + retrieval + "'", [&](attn_kernel **k) {
-          return attn_get_kernel(ctx, retrieval.c_str(), ATTN_F32, cfg.headDim,
-                                 cfg.headDim, 0.0f, /*with_lse=*/0, k);
+          return attn_get_kernel(ctx, retrieval.c_str(), ATTN_F32, s.headDim,
+                                 s.headDim, 0.0f, /*with_lse=*/0, k);
         });
-  if (plan.kind == DecodePlan::Dilated && !plan.causal)
+  if (s.plan.kind == DecodePlan::Dilated && !s.plan.causal)
     throw Error("'" + pattern + "' is not causal: a decoder's positions must "
                 "not see later ones");
-  bool packed = plan.kind == DecodePlan::Contiguous && !run.plainDecode;
-  if (packed || plan.kind == DecodePlan::Dilated) {
-    decodeKernel = getKernel("attention kernel '#attn.full'", [&](attn_kernel **k) {
-      return attn_get_kernel(ctx, "#attn.full", ATTN_F32, cfg.headDim,
-                             cfg.headDim, 0.0f, /*with_lse=*/1, k);
+  bool packed = s.plan.kind == DecodePlan::Contiguous && !plainDecode;
+  if (packed || s.plan.kind == DecodePlan::Dilated) {
+    s.decodeKernel = getKernel("attention kernel '#attn.full'", [&](attn_kernel **k) {
+      return attn_get_kernel(ctx, "#attn.full", ATTN_F32, s.headDim,
+                             s.headDim, 0.0f, /*with_lse=*/1, k);
     });
-    int64_t parts = packed ? kMaxSplits + 1 : int64_t(plan.segments.size());
-    partO = allocOwned(size_t(parts * cfg.heads * cfg.headDim));
-    partL = allocOwned(size_t(parts * cfg.heads));
+    int64_t parts = packed ? kMaxSplits + 1 : int64_t(s.plan.segments.size());
+    s.partO = allocOwned(size_t(parts * s.heads * s.headDim));
+    s.partL = allocOwned(size_t(parts * s.heads));
   }
 }
 
-void Llama::reserveLayerScratch(int64_t n) {
-  const int64_t qd = cfg.heads * cfg.headDim, kvd = cfg.kvHeads * cfg.headDim;
-  grow(qkv, size_t(n * (qd + 2 * kvd)));
-  grow(att, size_t(n * qd));
-  if (withLse)
-    grow(lse, size_t(n * cfg.heads));
+void Llama::reserveStack(Stack &s, int64_t n) {
+  if (n <= s.rows)
+    return;
+  grow(s.h, size_t(n * s.d));
+  grow(s.qkv, size_t(n * s.width()));
+  grow(s.att, size_t(n * s.qd()));
+  if (s.withLse)
+    grow(s.lse, size_t(n * s.heads));
+  grow(s.gu, size_t(n * 2 * s.ffn));
+  grow(s.act, size_t(n * s.ffn));
+  s.rows = n;
 }
 
-void Llama::packedDecode(int64_t layer, const float *qkvRows, float *out) {
+void Llama::packedDecode(Stack &s, int64_t layer, const float *qkvRows,
+                         float *out, int64_t pos) {
   // One decode step: the query at the last position p = pos sees the keys
   // [first, p] with no mask: a full attention over that range of the cache.
   // Two things make it fast on kernels built for long query blocks:
@@ -339,12 +406,12 @@ void Llama::packedDecode(int64_t layer, const float *qkvRows, float *out) {
   //    0, K and V as [S, Hk, c, D] views of the cache, rows c*D apart),
   //    so S*Hk problems spread over the threads; the nk - S*c left over
   //    run as one more part, and the parts merge by log-sum-exp.
-  const int64_t D = cfg.headDim;
-  const int64_t first = plan.first(pos);
+  const int64_t D = s.headDim, cap = s.capacity;
+  const int64_t first = s.plan.first(pos);
   const int64_t nk = pos + 1 - first;
-  const float *keys = cacheK[size_t(layer)] + first * D,
-              *values = cacheV[size_t(layer)] + first * D;
-  const int64_t G = cfg.heads / cfg.kvHeads;
+  const float *keys = s.cacheK[size_t(layer)] + first * D,
+              *values = s.cacheV[size_t(layer)] + first * D;
+  const int64_t G = s.heads / s.kvHeads;
   const int64_t S =
       std::max<int64_t>(1, std::min(kMaxSplits, nk / kSplitKeys));
   const int64_t c = nk / S, rest = nk - S * c;
@@ -353,39 +420,39 @@ void Llama::packedDecode(int64_t layer, const float *qkvRows, float *out) {
     t.data = p;
     t.dtype = ATTN_F32;
     t.rank = 3;
-    int64_t shape[3] = {parts, cfg.kvHeads, G};
-    int64_t strides[3] = {cfg.heads, G, 1};
+    int64_t shape[3] = {parts, s.kvHeads, G};
+    int64_t strides[3] = {s.heads, G, 1};
     for (int i = 0; i < 3; ++i) {
       t.shape[i] = shape[i];
       t.strides[i] = strides[i];
     }
     return t;
   };
-  attn_tensor q = view(qkvRows, cfg.kvHeads, G, D, G * D, D);
+  attn_tensor q = view(qkvRows, s.kvHeads, G, D, G * D, D);
   q.shape[0] = S;
   q.strides[0] = 0;
-  attn_tensor ks = view(keys, cfg.kvHeads, c, D, maxTokens * D, D),
-              vs = view(values, cfg.kvHeads, c, D, maxTokens * D, D);
+  attn_tensor ks = view(keys, s.kvHeads, c, D, cap * D, D),
+              vs = view(values, s.kvHeads, c, D, cap * D, D);
   ks.shape[0] = vs.shape[0] = S;
   ks.strides[0] = vs.strides[0] = c * D;
-  attn_tensor o = view(partO, cfg.kvHeads, G, D, G * D, D);
+  attn_tensor o = view(s.partO, s.kvHeads, G, D, G * D, D);
   o.shape[0] = S;
-  o.strides[0] = cfg.heads * D;
-  attn_tensor args[5] = {q, ks, vs, o, lse(partL, S)};
-  check(attn_launch(ctx, decodeKernel, args, 5), "attention launch");
+  o.strides[0] = s.heads * D;
+  attn_tensor args[5] = {q, ks, vs, o, lse(s.partL, S)};
+  check(attn_launch(ctx, s.decodeKernel, args, 5), "attention launch");
   if (rest > 0) {
     attn_tensor tail[5] = {
-        view(qkvRows, cfg.kvHeads, G, D, G * D, D),
-        view(keys + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
-        view(values + S * c * D, cfg.kvHeads, rest, D, maxTokens * D, D),
-        view(partO + S * cfg.heads * D, cfg.kvHeads, G, D, G * D, D),
-        lse(partL + S * cfg.heads, 1)};
-    check(attn_launch(ctx, decodeKernel, tail, 5), "attention launch");
+        view(qkvRows, s.kvHeads, G, D, G * D, D),
+        view(keys + S * c * D, s.kvHeads, rest, D, cap * D, D),
+        view(values + S * c * D, s.kvHeads, rest, D, cap * D, D),
+        view(s.partO + S * s.heads * D, s.kvHeads, G, D, G * D, D),
+        lse(s.partL + S * s.heads, 1)};
+    check(attn_launch(ctx, s.decodeKernel, tail, 5), "attention launch");
   }
-  ops.mergePartials(partO, partL, S + (rest > 0), cfg.heads, D, out);
+  ops.mergePartials(s.partO, s.partL, S + (rest > 0), s.heads, D, out);
 }
 
-void Llama::dilatedRow(int64_t layer, const float *qRow, float *out,
+void Llama::dilatedRow(Stack &s, int64_t layer, const float *qRow, float *out,
                        int64_t p) {
   // The query at position p, head h: pattern k selects it when its local
   // index in its segment is o_k(h) mod r_k; it then sees the keys at
@@ -393,88 +460,90 @@ void Llama::dilatedRow(int64_t layer, const float *qRow, float *out,
   // cache. Each such part is a full attention with its log-sum-exp; head
   // h's parts lie together in partO / partL and merge into its output
   // (no part: SPEC's empty row, zeros).
-  const int64_t D = cfg.headDim, H = cfg.heads, G = H / cfg.kvHeads;
-  const int64_t K = int64_t(plan.segments.size());
+  const int64_t D = s.headDim, H = s.heads, G = H / s.kvHeads;
+  const int64_t K = int64_t(s.plan.segments.size());
   for (int64_t hd = 0; hd < H; ++hd) {
     int64_t parts = 0;
     for (int64_t k = 0; k < K; ++k) {
-      const int64_t w = plan.segments[size_t(k)], r = plan.rates[size_t(k)];
-      const int64_t start = p / w * w, off = plan.offset(size_t(k), hd, H);
+      const int64_t w = s.plan.segments[size_t(k)],
+                    r = s.plan.rates[size_t(k)];
+      const int64_t start = p / w * w, off = s.plan.offset(size_t(k), hd, H);
       if ((p - start) % r != off)
         continue;
       const int64_t count = (p - start - off) / r + 1;
-      const int64_t at = (hd / G) * maxTokens + start + off;
-      float *o = partO + (hd * K + parts) * D;
+      const int64_t at = (hd / G) * s.capacity + start + off;
+      float *o = s.partO + (hd * K + parts) * D;
       attn_tensor args[5] = {
           view(qRow + hd * D, 1, 1, D, D, D),
-          view(cacheK[size_t(layer)] + at * D, 1, count, D, D, r * D),
-          view(cacheV[size_t(layer)] + at * D, 1, count, D, D, r * D),
-          view(o, 1, 1, D, D, D), scalarLse(partL + hd * K + parts)};
-      check(attn_launch(ctx, decodeKernel, args, 5), "attention launch");
+          view(s.cacheK[size_t(layer)] + at * D, 1, count, D, D, r * D),
+          view(s.cacheV[size_t(layer)] + at * D, 1, count, D, D, r * D),
+          view(o, 1, 1, D, D, D), scalarLse(s.partL + hd * K + parts)};
+      check(attn_launch(ctx, s.decodeKernel, args, 5), "attention launch");
       ++parts;
     }
-    ops.mergePartials(partO + hd * K * D, partL + hd * K, parts, 1, D,
+    ops.mergePartials(s.partO + hd * K * D, s.partL + hd * K, parts, 1, D,
                       out + hd * D);
   }
 }
 
-void Llama::attention(int64_t layer, const float *qkvRows, float *out,
-                      int64_t n) {
-  const int64_t D = cfg.headDim, qd = cfg.heads * D,
-                width = qd + 2 * cfg.kvHeads * D;
-  if (n == 1 && decodeKernel && plan.kind == DecodePlan::Contiguous)
-    return packedDecode(layer, qkvRows, out);
-  if (pos > 0 && plan.kind == DecodePlan::Dilated) {
+void Llama::attention(Stack &s, int64_t layer, const float *qkvRows,
+                      float *out, int64_t n, int64_t pos) {
+  const int64_t D = s.headDim, qd = s.qd(), width = s.width(),
+                cap = s.capacity;
+  if (n == 1 && s.decodeKernel && s.plan.kind == DecodePlan::Contiguous)
+    return packedDecode(s, layer, qkvRows, out, pos);
+  if (pos > 0 && s.plan.kind == DecodePlan::Dilated) {
     // The dilated kernel runs whole sequences (Nq = Nk); rows after the
     // first prefill are decoded one by one.
     for (int64_t i = 0; i < n; ++i)
-      dilatedRow(layer, qkvRows + i * width, out + i * qd, pos + i);
+      dilatedRow(s, layer, qkvRows + i * width, out + i * qd, pos + i);
     return;
   }
   const int64_t nk = pos + n;
   attn_tensor args[5] = {
-      view(qkvRows, cfg.heads, n, D, D, width),
-      view(cacheK[size_t(layer)], cfg.kvHeads, nk, D, maxTokens * D, D),
-      view(cacheV[size_t(layer)], cfg.kvHeads, nk, D, maxTokens * D, D),
-      view(out, cfg.heads, n, D, D, qd), attn_tensor{}};
-  if (withLse) {
+      view(qkvRows, s.heads, n, D, D, width),
+      view(s.cacheK[size_t(layer)], s.kvHeads, nk, D, cap * D, D),
+      view(s.cacheV[size_t(layer)], s.kvHeads, nk, D, cap * D, D),
+      view(out, s.heads, n, D, D, qd), attn_tensor{}};
+  if (s.withLse) {
     attn_tensor &l = args[4];
-    l.data = lse;
+    l.data = s.lse;
     l.dtype = ATTN_F32;
     l.rank = 3;
-    int64_t shape[3] = {1, cfg.heads, n}, strides[3] = {cfg.heads * n, n, 1};
+    int64_t shape[3] = {1, s.heads, n}, strides[3] = {s.heads * n, n, 1};
     for (int i = 0; i < 3; ++i) {
       l.shape[i] = shape[i];
       l.strides[i] = strides[i];
     }
   }
-  check(attn_launch(ctx, retrieving ? retrieveKernel : kernel, args,
-                    withLse ? 5 : 4),
+  check(attn_launch(ctx, retrieving ? s.retrieveKernel : s.kernel, args,
+                    s.withLse ? 5 : 4),
         "attention launch");
 }
 
-void Llama::layer(int64_t l, int64_t n) {
-  const Layer &L = layerWeights[size_t(l)];
-  const int64_t d = cfg.dModel, D = cfg.headDim, qd = cfg.heads * D,
-                kvd = cfg.kvHeads * D, width = qd + 2 * kvd;
-  ops.rmsNorm(x, L.attnNorm, h, n, d, float(cfg.rmsEps));
+void Llama::block(Stack &s, int64_t l, float *x, int64_t n, int64_t pos) {
+  const Stack::Layer &L = s.weights[size_t(l)];
+  const int64_t d = s.d, D = s.headDim, qd = s.qd(), kvd = s.kvd(),
+                width = s.width(), cap = s.capacity;
+  ops.rmsNorm(x, L.attnNorm, s.h, n, d, float(cfg.rmsEps));
   lap(profile.other);
-  ops.matmul(h, L.wqkv, qkv, n, d, width, /*accumulate=*/false);
+  ops.matmul(s.h, L.wqkv, s.qkv, n, d, width, /*accumulate=*/false);
   lap(profile.matmul);
-  ops.rope(qkv, n, cfg.heads, D, width, pos, ropeCos, ropeSin);
-  ops.rope(qkv + qd, n, cfg.kvHeads, D, width, pos, ropeCos, ropeSin);
-  for (int64_t g = 0; g < cfg.kvHeads; ++g) {
-    ops.copyRows(cacheK[size_t(l)] + (g * maxTokens + pos) * D, D,
-                 qkv + qd + g * D, width, n, D);
-    ops.copyRows(cacheV[size_t(l)] + (g * maxTokens + pos) * D, D,
-                 qkv + qd + kvd + g * D, width, n, D);
+  ops.rope(s.qkv, n, s.heads, D, width, pos, s.ropeCos, s.ropeSin);
+  ops.rope(s.qkv + qd, n, s.kvHeads, D, width, pos, s.ropeCos, s.ropeSin);
+  for (int64_t g = 0; g < s.kvHeads; ++g) {
+    ops.copyRows(s.cacheK[size_t(l)] + (g * cap + pos) * D, D,
+                 s.qkv + qd + g * D, width, n, D);
+    ops.copyRows(s.cacheV[size_t(l)] + (g * cap + pos) * D, D,
+                 s.qkv + qd + kvd + g * D, width, n, D);
   }
   lap(profile.other);
-  attention(l, qkv, att, n);
+  attention(s, l, s.qkv, s.att, n, pos);
   lap(profile.attention);
-  ops.matmul(att, L.wo, x, n, qd, d, /*accumulate=*/true);
+  ops.matmul(s.att, L.wo, x, n, qd, d, /*accumulate=*/true);
   lap(profile.matmul);
-  gluBlock(L.ffnNorm, L.wgu, L.wdown, Glu::SwiGLU, n);
+  gluBlock(x, d, s.ffn, L.ffnNorm, L.wgu, L.wdown, Glu::SwiGLU, n,
+           {s.h, s.gu, s.act});
 }
 
 /// Landmark LLaMA: the caller's tokens become a stream with a landmark

@@ -132,28 +132,25 @@ void Model::lap(double &bucket) {
 void Model::reserveScratch(int64_t n) {
   if (n <= scratchRows)
     return;
-  const int64_t d = cfg.dModel, f = cfg.ffn;
-  grow(x, size_t(n * d));
-  grow(h, size_t(n * d));
-  grow(gu, size_t(n * 2 * f));
-  grow(act, size_t(n * f));
+  grow(x, size_t(n * cfg.dModel));
+  grow(h, size_t(n * cfg.dModel));
   reserveLayerScratch(n);
   scratchRows = n;
 }
 
-void Model::gluBlock(const float *norm, const float *wgu, const float *wdown,
-                     Glu kind, int64_t n) {
-  const int64_t d = cfg.dModel, f = cfg.ffn;
-  ops.rmsNorm(x, norm, h, n, d, float(cfg.rmsEps));
+void Model::gluBlock(float *x, int64_t d, int64_t f, const float *norm,
+                     const float *wgu, const float *wdown, Glu kind, int64_t n,
+                     const GluScratch &s) {
+  ops.rmsNorm(x, norm, s.h, n, d, float(cfg.rmsEps));
   lap(profile.other);
-  ops.matmul(h, wgu, gu, n, d, 2 * f, /*accumulate=*/false);
+  ops.matmul(s.h, wgu, s.gu, n, d, 2 * f, /*accumulate=*/false);
   lap(profile.matmul);
   if (kind == Glu::SwiGLU)
-    ops.swiglu(gu, act, n, f);
+    ops.swiglu(s.gu, s.act, n, f);
   else
-    ops.mul(gu, 2 * f, gu + f, 2 * f, act, f, n, f);
+    ops.mul(s.gu, 2 * f, s.gu + f, 2 * f, s.act, f, n, f);
   lap(profile.other);
-  ops.matmul(act, wdown, x, n, f, d, /*accumulate=*/true);
+  ops.matmul(s.act, wdown, x, n, f, d, /*accumulate=*/true);
   lap(profile.matmul);
 }
 

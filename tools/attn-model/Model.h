@@ -162,12 +162,18 @@ protected:
   /// Sizes the architecture's own scratch for chunks of n tokens.
   virtual void reserveLayerScratch(int64_t n) = 0;
   virtual void resetState() {}
-  /// The channel mixer shared by the architectures: x += down(glu(norm(x)
-  /// W_gate|up)), with glu silu(g) * u (SwiGLU) or g * u (TransNormerLLM's
-  /// simple GLU, no activation).
+  /// The channel mixer shared by the architectures, on n rows of a
+  /// residual stream x of width d: x += glu(norm(x) W_gate|up) W_down, with
+  /// glu silu(g) * u (SwiGLU) or g * u (TransNormerLLM's simple GLU, no
+  /// activation), f wide; `h` [n, d], `gu` [n, 2f] and `act` [n, f] are
+  /// scratch.
   enum class Glu { SwiGLU, Simple };
-  void gluBlock(const float *norm, const float *wgu, const float *wdown,
-                Glu kind, int64_t n);
+  struct GluScratch {
+    float *h, *gu, *act;
+  };
+  void gluBlock(float *x, int64_t d, int64_t f, const float *norm,
+                const float *wgu, const float *wdown, Glu kind, int64_t n,
+                const GluScratch &scratch);
 
   /// Device copy of tensor `name` of `shape`; owned by the model.
   float *upload(const SafeTensors &st, const std::string &name,
@@ -196,7 +202,6 @@ protected:
   float *embedTable = nullptr, *outNorm = nullptr, *output = nullptr;
   // The residual stream x and a normalised copy h, [n, d] each.
   float *x = nullptr, *h = nullptr;
-  float *gu = nullptr, *act = nullptr; // the GLU's [n, 2f] and [n, f]
 
 private:
   void reserveScratch(int64_t n);

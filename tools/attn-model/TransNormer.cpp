@@ -79,6 +79,7 @@ private:
   attn_kernel *prefillKernel = nullptr, *continueKernel = nullptr;
   std::vector<Layer> layerWeights;
   float *qkvu = nullptr, *att = nullptr; // [n, 4 qd], [n, qd]
+  float *gu = nullptr, *act = nullptr;   // the GLU's [n, 2f], [n, f]
 };
 
 TransNormer::TransNormer(const SafeTensors &st, Ops &ops, attn_context *ctx,
@@ -135,6 +136,8 @@ void TransNormer::reserveLayerScratch(int64_t n) {
   const int64_t qd = cfg.heads * cfg.headDim;
   grow(qkvu, size_t(n * 4 * qd));
   grow(att, size_t(n * qd));
+  grow(gu, size_t(n * 2 * cfg.ffn));
+  grow(act, size_t(n * cfg.ffn));
 }
 
 void TransNormer::lightning(Layer &L, int64_t n) {
@@ -181,7 +184,8 @@ void TransNormer::layer(int64_t l, int64_t n) {
   lap(profile.other);
   ops.matmul(att, L.wo, x, n, qd, d, /*accumulate=*/true);
   lap(profile.matmul);
-  gluBlock(nullptr, L.wgu, L.wdown, Glu::Simple, n);
+  gluBlock(x, d, cfg.ffn, /*norm=SRMSNorm*/ nullptr, L.wgu, L.wdown,
+           Glu::Simple, n, {h, gu, act});
 }
 
 } // namespace
