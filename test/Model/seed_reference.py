@@ -24,6 +24,11 @@ matrices instead of kernels, caches or recurrent states.
     softmax (Landmark Attention's grouped softmax); positions after the
     prompt keep only the k earlier landmarks of highest score (ties: the
     earlier block). Logits of the caller's tokens only.
+  hierarchical: hierarchy h (factor c, its own width, heads and window)
+    runs Llama blocks over tokens y_i = W_h concat(e_{ic-c+1}, ..., e_{ic})
+    (e_t = 0 for t < 0) at positions i, with a sliding window (0: causal);
+    after layer l the finest stream adds M_{h,l} y_{h,l}[p // c] at every
+    position p. Computed over the whole sequence at once.
 """
 import json
 import struct
@@ -107,6 +112,7 @@ class LlamaBlocks:
         self.D = int(meta["head_dim"])
         self.eps = float(meta["rms_eps"])
         self.theta = float(meta["rope_theta"])
+        self.prefix = ""
 
     def norm(self, x, g):
         return x / np.sqrt((x * x).mean(-1, keepdims=True) + self.eps) * g
@@ -121,26 +127,78 @@ class LlamaBlocks:
 
     def forward(self, ids, weights):
         """Logits of every position; weights(s, head) -> P for the scores s."""
-        w, H, Hk, D = self.w, self.H, self.Hk, self.D
-        n = len(ids)
-        x = w["embed"][np.asarray(ids)]
+        x = self.w["embed"][np.asarray(ids)]
         for l in range(self.L):
-            g = lambda name: w[f"layers.{l}.{name}"]
-            h = self.norm(x, g("attn_norm"))
-            q = self.rope((h @ g("wq").T).reshape(n, H, D).transpose(1, 0, 2))
-            k = self.rope((h @ g("wk").T).reshape(n, Hk, D).transpose(1, 0, 2))
-            v = (h @ g("wv").T).reshape(n, Hk, D).transpose(1, 0, 2)
-            o = np.zeros((n, H * D))
-            for hd in range(H):
-                kv = hd // (H // Hk)
-                s = q[hd] @ k[kv].T / np.sqrt(D)
-                o[:, hd * D:(hd + 1) * D] = weights(s, hd) @ v[kv]
-            x = x + o @ g("wo").T
-            h = self.norm(x, g("ffn_norm"))
-            a, b = h @ g("w_gate").T, h @ g("w_up").T
-            x = x + (swish(a) * b) @ g("w_down").T
-        out = w.get("output", w["embed"])
-        return self.norm(x, w["output_norm"]) @ out.T
+            x = self.layer(l, x, weights)
+        out = self.w.get("output", self.w["embed"])
+        return self.norm(x, self.w["output_norm"]) @ out.T
+
+    def layer(self, l, x, weights):
+        """Block l on the stream x [n, d]."""
+        w, H, Hk, D = self.w, self.H, self.Hk, self.D
+        n = len(x)
+        g = lambda name: w[f"{self.prefix}layers.{l}.{name}"]
+        h = self.norm(x, g("attn_norm"))
+        q = self.rope((h @ g("wq").T).reshape(n, H, D).transpose(1, 0, 2))
+        k = self.rope((h @ g("wk").T).reshape(n, Hk, D).transpose(1, 0, 2))
+        v = (h @ g("wv").T).reshape(n, Hk, D).transpose(1, 0, 2)
+        o = np.zeros((n, H * D))
+        for hd in range(H):
+            kv = hd // (H // Hk)
+            s = q[hd] @ k[kv].T / np.sqrt(D)
+            o[:, hd * D:(hd + 1) * D] = weights(s, hd) @ v[kv]
+        x = x + o @ g("wo").T
+        h = self.norm(x, g("ffn_norm"))
+        a, b = h @ g("w_gate").T, h @ g("w_up").T
+        x = x + (swish(a) * b) @ g("w_down").T
+        return x
+
+
+def window_weights(s, window):
+    """Softmax weights of scores s [n, n] under a causal mask, or a sliding
+    window of `window` (0 <= p - j <= window) when it is not 0."""
+    n = len(s)
+    p, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    allowed = (j <= p) & ((p - j <= window) if window else True)
+    s = np.where(allowed, s, -np.inf)
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+class Hierarchical(LlamaBlocks):
+    def __init__(self, meta, w):
+        super().__init__(meta, w)
+        lists = {k: json.loads(meta[k]) for k in ("hierarchies", "window_sizes", "hier_d_model",
+                                                   "hier_n_heads", "hier_head_dim")}
+        self.levels = []
+        for h, c in enumerate(lists["hierarchies"]):
+            level = LlamaBlocks(meta, w)
+            level.prefix = f"h{h}." if h else ""
+            level.H = level.Hk = lists["hier_n_heads"][h]
+            level.D = lists["hier_head_dim"][h]
+            level.factor, level.window = c, lists["window_sizes"][h]
+            self.levels.append(level)
+
+    def logits(self, ids, mask=None, prompt=None):
+        e = self.w["embed"][np.asarray(ids)]
+        n, d0 = e.shape
+        fine, coarse = self.levels[0], self.levels[1:]
+        ys = []
+        for lv in coarse:
+            c = lv.factor
+            padded = np.concatenate([np.zeros((c - 1, d0)), e])
+            m = (n - 1) // c + 1          # tokens i with i c <= n - 1
+            spans = np.stack([padded[i * c:i * c + c].reshape(-1) for i in range(m)])
+            ys.append(spans @ self.w[lv.prefix + "compress"].T)
+        x = e
+        for l in range(self.L):
+            x = fine.layer(l, x, lambda s, hd: window_weights(s, fine.window))
+            for k, lv in enumerate(coarse):
+                ys[k] = lv.layer(l, ys[k], lambda s, hd, lv=lv: window_weights(s, lv.window))
+                up = ys[k][np.arange(n) // lv.factor]
+                x = x + up @ self.w[f"{lv.prefix}merge.{l}"].T
+        out = self.w.get("output", self.w["embed"])
+        return self.norm(x, self.w["output_norm"]) @ out.T
 
 
 class LongNet(LlamaBlocks):
@@ -234,4 +292,5 @@ class Landmark(LlamaBlocks):
 def load(path):
     meta, w = read_safetensors(path)
     arch = meta["architecture"]
-    return {"transnormer": TransNormer, "longnet": LongNet, "landmark": Landmark}[arch](meta, w)
+    return {"transnormer": TransNormer, "longnet": LongNet, "landmark": Landmark,
+            "hierarchical": Hierarchical}[arch](meta, w)

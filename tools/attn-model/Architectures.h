@@ -6,8 +6,8 @@
 
 namespace attnmodel {
 
-/// llama, longnet and landmark (Llama.cpp): softmax attention over a KV
-/// cache.
+/// llama, longnet, landmark and hierarchical (Llama.cpp): softmax
+/// attention over KV caches.
 std::unique_ptr<Model> createSoftmaxModel(const SafeTensors &st, Ops &ops,
                                           attn_context *ctx,
                                           const RunOptions &run);

@@ -1,4 +1,6 @@
-//===- Llama.cpp - softmax-attention decoders: Llama, LongNet, Landmark ---===//
+//===- Llama.cpp - softmax-attention decoders -----------------------------===//
+// Llama, LongNet, Landmark LLaMA and the hierarchical transformer: stacks of
+// the same blocks (a Stack: weights, KV cache, kernels, decode plan).
 // Per layer RMSNorm, one fused QKV matmul, RoPE, the KV cache append,
 // attention through attn_launch (bottom-right aligned, so a decode step of
 // one query sees the cached keys its pattern allows), the output projection,
@@ -598,12 +600,170 @@ private:
   std::vector<int64_t> rows;
 };
 
+/// The simple hierarchical transformer (seed 002: lucidrains'
+/// simple-hierarchical-transformer, after the hourglass transformer).
+/// Hierarchy h compresses the token embeddings by its factor c_h: its token
+/// i is W_h [e_{ic-c+1}; ...; e_{ic}] (zeros before the start: the hourglass
+/// shift by c - 1, so token i has seen nothing after position ic) and runs
+/// through its own stack of Llama blocks (its own width, heads, head dim and
+/// window, positions i). After each layer l, the finest stream takes every
+/// coarser one in: x_p += M_{h,l} y_{h,l}[floor(p / c_h)] (the coarse token
+/// whose span ends at or before p). The logits come from the finest stream.
+/// A chunk of fine rows [pos, pos + n) first runs, per hierarchy, the
+/// coarse tokens it completes (ic in the chunk: a prefill of its own, or
+/// one decode step), keeping each layer's coarse outputs for the merges.
+class Hierarchical final : public Llama {
+public:
+  Hierarchical(const SafeTensors &st, Ops &ops, attn_context *ctx,
+               const RunOptions &run);
+  // The coarsest hierarchy attends to every earlier token.
+  bool boundedByContext() const override { return true; }
+
+private:
+  struct Level {
+    int64_t factor = 1;
+    Stack stack;
+    float *compress = nullptr;  // [d_h, factor * d_0]
+    std::vector<float *> merge; // per layer, [d_0, d_h]
+    std::vector<float *> out;   // per layer, its output rows [capacity, d_h]
+    float *y = nullptr;         // the chunk's coarse stream [rows, d_h]
+    float *gather = nullptr;    // coarse rows under the fine rows [n, d_h]
+  };
+  void layer(int64_t l, int64_t n) override;
+  void reserveLayerScratch(int64_t n) override;
+  void runLevel(Level &level, int64_t n);
+
+  std::vector<Level> levels; // the coarser hierarchies, finest first
+  // Every embedding run so far, after `pad` zero rows: [pad + capacity, d_0].
+  float *history = nullptr;
+  int64_t pad = 0;
+};
+
+Hierarchical::Hierarchical(const SafeTensors &st, Ops &ops, attn_context *ctx,
+                           const RunOptions &run)
+    : Llama(st, ops, ctx, run) {
+  const std::string &path = st.path();
+  std::vector<int64_t> factors = st.metaInts("hierarchies"),
+                       windows = st.metaInts("window_sizes"),
+                       dims = st.metaInts("hier_d_model"),
+                       heads = st.metaInts("hier_n_heads"),
+                       headDims = st.metaInts("hier_head_dim"),
+                       ffns = st.metaInts("hier_ffn_dim");
+  const size_t K = factors.size();
+  for (const auto &[v, key] :
+       {std::pair(&windows, "window_sizes"), std::pair(&dims, "hier_d_model"),
+        std::pair(&heads, "hier_n_heads"),
+        std::pair(&headDims, "hier_head_dim"),
+        std::pair(&ffns, "hier_ffn_dim")})
+    if (v->size() != K)
+      throw Error("weights '" + path + "': metadata '" + key + "' has " +
+                  std::to_string(v->size()) + " entries for " +
+                  std::to_string(K) + " hierarchies");
+  if (factors[0] != 1 || dims[0] != cfg.dModel || heads[0] != fine.heads ||
+      headDims[0] != fine.headDim || ffns[0] != cfg.ffn)
+    throw Error("weights '" + path + "': the first hierarchy must be the "
+                "model's own (factor 1, d_model, n_heads, head_dim, ffn_dim)");
+  const int64_t d0 = cfg.dModel;
+  for (size_t h = 1; h < K; ++h) {
+    if (factors[h] <= factors[h - 1] || factors[h] > 4096)
+      throw Error("weights '" + path + "': hierarchies must grow, got " +
+                  std::to_string(factors[h - 1]) + " then " +
+                  std::to_string(factors[h]));
+    Level level;
+    level.factor = factors[h];
+    Stack &s = level.stack;
+    s.prefix = "h" + std::to_string(h) + ".";
+    s.layers = cfg.layers;
+    s.d = dims[h];
+    s.heads = s.kvHeads = heads[h];
+    s.headDim = headDims[h];
+    s.ffn = ffns[h];
+    s.ropeTheta = cfg.ropeTheta;
+    s.capacity = maxTokens / level.factor + 1;
+    checkShape(s, path);
+    levels.push_back(std::move(level));
+  }
+  pad = factors.back() - 1;
+  history = allocOwned(size_t((pad + maxTokens) * d0));
+  std::vector<float> zeros(size_t(pad * d0), 0.0f);
+  ops.upload(history, zeros.data(), zeros.size());
+  attentionText = "hierarchies 1: " + fine.pattern;
+  for (size_t h = 1; h < K; ++h) {
+    Level &level = levels[h - 1];
+    Stack &s = level.stack;
+    loadStack(st, s, windowPattern(windows[h]), "", run.plainDecode);
+    level.compress = upload(st, s.prefix + "compress", {s.d, level.factor * d0});
+    for (int64_t l = 0; l < cfg.layers; ++l) {
+      level.merge.push_back(
+          upload(st, s.prefix + "merge." + std::to_string(l), {d0, s.d}));
+      level.out.push_back(allocOwned(size_t(s.capacity * s.d)));
+    }
+    attentionText += ", " + std::to_string(level.factor) + ": " + s.pattern;
+  }
+}
+
+void Hierarchical::reserveLayerScratch(int64_t n) {
+  reserveStack(fine, n);
+  for (Level &level : levels) {
+    // The coarse tokens n fine rows complete: at most ceil(n / c).
+    const int64_t m = (n + level.factor - 1) / level.factor;
+    reserveStack(level.stack, m);
+    grow(level.y, size_t(m * level.stack.d));
+    grow(level.gather, size_t(n * level.stack.d));
+  }
+}
+
+void Hierarchical::runLevel(Level &level, int64_t n) {
+  // The tokens i with i c in [pos, pos + n): their spans end in the chunk.
+  const int64_t c = level.factor, d0 = cfg.dModel, dh = level.stack.d;
+  const int64_t first = (pos + c - 1) / c, last = (pos + n + c - 1) / c;
+  const int64_t m = last - first;
+  if (m <= 0)
+    return;
+  // Token i's span, positions ic - c + 1 .. ic, is c consecutive history
+  // rows: the m tokens are the rows of one [m, c d_0] matrix.
+  const float *spans = history + (pad + first * c - c + 1) * d0;
+  ops.matmul(spans, level.compress, level.y, m, c * d0, dh,
+             /*accumulate=*/false);
+  lap(profile.matmul);
+  for (int64_t l = 0; l < cfg.layers; ++l) {
+    block(level.stack, l, level.y, m, first);
+    ops.copyRows(level.out[size_t(l)] + first * dh, dh, level.y, dh, m, dh);
+    lap(profile.other);
+  }
+}
+
+void Hierarchical::layer(int64_t l, int64_t n) {
+  const int64_t d0 = cfg.dModel;
+  if (l == 0) {
+    // x holds the chunk's embeddings: keep them, then run the coarse
+    // tokens the chunk completes.
+    ops.copyRows(history + (pad + pos) * d0, d0, x, d0, n, d0);
+    for (Level &level : levels)
+      runLevel(level, n);
+  }
+  block(fine, l, x, n, pos);
+  for (Level &level : levels) {
+    const int64_t dh = level.stack.d;
+    for (int64_t r = 0; r < n; ++r)
+      ops.copyRows(level.gather + r * dh, dh,
+                   level.out[size_t(l)] + (pos + r) / level.factor * dh, dh,
+                   1, dh);
+    lap(profile.other);
+    ops.matmul(level.gather, level.merge[size_t(l)], x, n, dh, d0,
+               /*accumulate=*/true);
+    lap(profile.matmul);
+  }
+}
+
 } // namespace
 
 std::unique_ptr<Model> attnmodel::createSoftmaxModel(const SafeTensors &st,
                                                      Ops &ops,
                                                      attn_context *ctx,
                                                      const RunOptions &run) {
+  if (st.meta("architecture") == "hierarchical")
+    return std::make_unique<Hierarchical>(st, ops, ctx, run);
   if (st.meta("architecture") == "landmark")
     return std::make_unique<LandmarkLlama>(st, ops, ctx, run,
                                            st.metaInt("landmark_block"));

@@ -192,10 +192,12 @@ std::unique_ptr<Model> attnmodel::loadModel(const std::string &weightsPath,
                                             const RunOptions &run) {
   SafeTensors st(weightsPath);
   const std::string &arch = st.meta("architecture");
-  if (arch == "llama" || arch == "longnet" || arch == "landmark")
+  if (arch == "llama" || arch == "longnet" || arch == "landmark" ||
+      arch == "hierarchical")
     return createSoftmaxModel(st, ops, ctx, run);
   if (arch == "transnormer")
     return createTransNormer(st, ops, ctx, run);
   throw Error("weights '" + weightsPath + "' are a '" + arch +
-              "' model; attn-model runs llama, longnet, landmark and transnormer");
+              "' model; attn-model runs llama, longnet, landmark, hierarchical "
+              "and transnormer");
 }

@@ -15,6 +15,9 @@
 //  - landmark: Landmark LLaMA, the same blocks over a token stream with a
 //    landmark token after every block, grouped softmax in the prefill and
 //    top-k block retrieval in decode steps (Llama.cpp);
+//  - hierarchical: the simple hierarchical transformer (seed 002), one
+//    stack of the same blocks per hierarchy of compressed tokens, merged
+//    into the finest after every layer (Llama.cpp);
 //  - transnormer: TransNormerLLM, lightning attention (linear, decayed)
 //    carried as a recurrent state, SRMSNorm, a gated output, simple GLU
 //    (TransNormer.cpp).

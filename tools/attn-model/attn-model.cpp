@@ -46,6 +46,12 @@ text front end. The weights' metadata names the architecture:
   longnet      LongNet's decoder: dilated attention with torchscale's
                segment/rate schedule (--pattern '#attn.block_causal<block =
                B>' runs its block-causal inference mode instead)
+  landmark     Landmark LLaMA: a landmark token after every block (the
+               runner inserts it), grouped softmax in the prefill, top-k
+               block retrieval in decode steps
+  hierarchical the simple hierarchical transformer (seed 002): token
+               hierarchies compressed 2x and 8x, local windows at the fine
+               levels, merged into the finest stream after every layer
   transnormer  TransNormerLLM: lightning attention, decoded in its
                recurrent form (a state per layer instead of a KV cache)
 tools/attn-model/seed_models.py writes the seed architectures with seeded
@@ -64,7 +70,7 @@ synthetic weights (docs/model.md).
   --pattern P          the attention pattern (default: the model's own,
                        '#attn.causal' for llama), e.g.
                        '#attn.sliding_window<window = 4096>'; not for
-                       transnormer
+                       transnormer, landmark or hierarchical
   --max-tokens N       KV cache size (default: prompt + new tokens); at most
                        the model's context length unless the pattern is not
                        causal

@@ -16,12 +16,18 @@ header, float32 data) whose metadata names the architecture and its shape.
                --landmark-block - 1 tokens (default 50 + 1, the paper's),
                grouped softmax in the prefill, top-k retrieval (--topk,
                default 2) in decode steps (2 layers, d 64, 4 heads of 16)
+  hierarchical the simple hierarchical transformer (seed 002): hierarchies
+               1, 2 and 8 (token spans compressed with the hourglass shift),
+               sliding windows 32 and 64 at the fine levels and causal at
+               the coarsest, widths 64/64/128, head dims 16/32/64, the
+               coarse streams merged into the finest after every layer
+               (2 layers, vocab 256)
 
 Each tensor of a layer is drawn from N(0, 1/fan_in) by numpy's PCG64 from
 --seed, so a seed gives the same file on every machine. docs/model.md says
 what each model computes.
 
-usage: seed_models.py --arch transnormer|longnet|landmark [--seed S] [options] --out FILE
+usage: seed_models.py --arch transnormer|longnet|landmark|hierarchical [--seed S] [options] --out FILE
 """
 import argparse
 import json
@@ -64,12 +70,34 @@ def landmark(rng, args):
     return cfg, llama_blocks(rng, cfg)
 
 
-def llama_blocks(rng, cfg):
+def hierarchical(rng, args):
+    factors, dims, heads, head_dims, ffns = [1, 2, 8], [64, 64, 128], [4, 2, 2], [16, 32, 64], [128, 128, 256]
+    text = lambda v: "[" + ", ".join(map(str, v)) + "]"
+    cfg = dict(COMMON, architecture="hierarchical", n_layers=2, context_length=4096,
+               n_kv_heads=COMMON["n_heads"], rope="rotate_half", rope_theta=10000.0,
+               hierarchies=text(factors), window_sizes="[32, 64, 0]",
+               hier_d_model=text(dims), hier_n_heads=text(heads),
+               hier_head_dim=text(head_dims), hier_ffn_dim=text(ffns))
+    t = llama_blocks(rng, cfg)
+    d0 = cfg["d_model"]
+    for h in range(1, len(factors)):
+        shape = dict(d_model=dims[h], n_heads=heads[h], n_kv_heads=heads[h],
+                     head_dim=head_dims[h], ffn_dim=ffns[h], n_layers=cfg["n_layers"])
+        p = f"h{h}."
+        t[p + "compress"] = rng.standard_normal((dims[h], factors[h] * d0)) / np.sqrt(factors[h] * d0)
+        t.update(llama_blocks(rng, shape, p, final_norm=False))
+        for l in range(cfg["n_layers"]):
+            # Small merges: the coarse streams inform the fine one.
+            t[f"{p}merge.{l}"] = 0.5 * rng.standard_normal((d0, dims[h])) / np.sqrt(dims[h])
+    return cfg, t
+
+
+def llama_blocks(rng, cfg, prefix="", final_norm=True):
     d, f = cfg["d_model"], cfg["ffn_dim"]
     qd, kvd = cfg["n_heads"] * cfg["head_dim"], cfg["n_kv_heads"] * cfg["head_dim"]
-    t = {"output_norm": 1 + 0.1 * rng.standard_normal(d)}
+    t = {"output_norm": 1 + 0.1 * rng.standard_normal(d)} if final_norm else {}
     for l in range(cfg["n_layers"]):
-        p = f"layers.{l}."
+        p = f"{prefix}layers.{l}."
         t[p + "attn_norm"] = 1 + 0.1 * rng.standard_normal(d)
         t[p + "ffn_norm"] = 1 + 0.1 * rng.standard_normal(d)
         for name, shape in [("wq", (qd, d)), ("wk", (kvd, d)), ("wv", (kvd, d)),
@@ -79,7 +107,8 @@ def llama_blocks(rng, cfg):
     return t
 
 
-ARCHS = {"transnormer": transnormer, "longnet": longnet, "landmark": landmark}
+ARCHS = {"transnormer": transnormer, "longnet": longnet, "landmark": landmark,
+         "hierarchical": hierarchical}
 
 
 def write_safetensors(path, tensors, meta):
