@@ -244,10 +244,10 @@ private:
 };
 
 void Llama::checkShape(const Stack &s, const std::string &path) {
-  for (auto [v, what] : {std::pair(s.heads, "n_heads"),
-                         std::pair(s.kvHeads, "n_kv_heads"),
-                         std::pair(s.headDim, "head_dim"),
-                         std::pair(s.d, "d_model"), std::pair(s.ffn, "ffn_dim")})
+  for (auto [v, what] :
+       {std::pair(s.heads, "n_heads"), std::pair(s.kvHeads, "n_kv_heads"),
+        std::pair(s.headDim, "head_dim"), std::pair(s.d, "d_model"),
+        std::pair(s.ffn, "ffn_dim")})
     if (v <= 0 || v > (int64_t(1) << 24))
       throw Error("weights '" + path + "': " + s.prefix + what + " = " +
                   std::to_string(v) + " is out of range");
@@ -329,8 +329,8 @@ void Llama::loadStack(const SafeTensors &st, Stack &s,
     L.ffnNorm = upload(st, p + "ffn_norm", {d});
     L.wo = upload(st, p + "wo", {d, qd});
     L.wdown = upload(st, p + "w_down", {d, f});
-    L.wqkv = uploadStacked(st, {p + "wq", p + "wk", p + "wv"}, {qd, kvd, kvd},
-                           d);
+    L.wqkv =
+        uploadStacked(st, {p + "wq", p + "wk", p + "wv"}, {qd, kvd, kvd}, d);
     L.wgu = uploadStacked(st, {p + "w_gate", p + "w_up"}, {f, f}, d);
     s.weights.push_back(L);
   }
@@ -340,8 +340,8 @@ void Llama::loadStack(const SafeTensors &st, Stack &s,
   std::vector<float> c(size_t(s.capacity * half)), sn(c.size());
   for (int64_t t = 0; t < s.capacity; ++t)
     for (int64_t j = 0; j < half; ++j) {
-      double a = double(t) * std::pow(s.ropeTheta, -2.0 * double(j) /
-                                                       double(s.headDim));
+      double a = double(t) *
+                 std::pow(s.ropeTheta, -2.0 * double(j) / double(s.headDim));
       c[size_t(t * half + j)] = float(std::cos(a));
       sn[size_t(t * half + j)] = float(std::sin(a));
     }
@@ -357,10 +357,11 @@ void Llama::loadStack(const SafeTensors &st, Stack &s,
   s.pattern = pattern;
   s.plan = planFor(pattern);
   s.withLse = s.plan.kind == DecodePlan::Dilated;
-  s.kernel = getKernel("attention kernel '" + pattern + "'", [&](attn_kernel **k) {
-    return attn_get_kernel(ctx, pattern.c_str(), ATTN_F32, s.headDim,
-                           s.headDim, /*scale=default*/ 0.0f, s.withLse, k);
-  });
+  s.kernel =
+      getKernel("attention kernel '" + pattern + "'", [&](attn_kernel **k) {
+        return attn_get_kernel(ctx, pattern.c_str(), ATTN_F32, s.headDim,
+                               s.headDim, /*scale=default*/ 0.0f, s.withLse, k);
+      });
   if (!retrieval.empty())
     s.retrieveKernel =
         getKernel("attention kernel '" + retrieval + "'", [&](attn_kernel **k) {
@@ -368,14 +369,16 @@ void Llama::loadStack(const SafeTensors &st, Stack &s,
                                  s.headDim, 0.0f, /*with_lse=*/0, k);
         });
   if (s.plan.kind == DecodePlan::Dilated && !s.plan.causal)
-    throw Error("'" + pattern + "' is not causal: a decoder's positions must "
+    throw Error("'" + pattern +
+                "' is not causal: a decoder's positions must "
                 "not see later ones");
   bool packed = s.plan.kind == DecodePlan::Contiguous && !plainDecode;
   if (packed || s.plan.kind == DecodePlan::Dilated) {
-    s.decodeKernel = getKernel("attention kernel '#attn.full'", [&](attn_kernel **k) {
-      return attn_get_kernel(ctx, "#attn.full", ATTN_F32, s.headDim,
-                             s.headDim, 0.0f, /*with_lse=*/1, k);
-    });
+    s.decodeKernel =
+        getKernel("attention kernel '#attn.full'", [&](attn_kernel **k) {
+          return attn_get_kernel(ctx, "#attn.full", ATTN_F32, s.headDim,
+                                 s.headDim, 0.0f, /*with_lse=*/1, k);
+        });
     int64_t parts = packed ? kMaxSplits + 1 : int64_t(s.plan.segments.size());
     s.partO = allocOwned(size_t(parts * s.heads * s.headDim));
     s.partL = allocOwned(size_t(parts * s.heads));
@@ -414,8 +417,7 @@ void Llama::packedDecode(Stack &s, int64_t layer, const float *qkvRows,
   const float *keys = s.cacheK[size_t(layer)] + first * D,
               *values = s.cacheV[size_t(layer)] + first * D;
   const int64_t G = s.heads / s.kvHeads;
-  const int64_t S =
-      std::max<int64_t>(1, std::min(kMaxSplits, nk / kSplitKeys));
+  const int64_t S = std::max<int64_t>(1, std::min(kMaxSplits, nk / kSplitKeys));
   const int64_t c = nk / S, rest = nk - S * c;
   auto lse = [&](float *p, int64_t parts) {
     attn_tensor t{};
@@ -467,8 +469,7 @@ void Llama::dilatedRow(Stack &s, int64_t layer, const float *qRow, float *out,
   for (int64_t hd = 0; hd < H; ++hd) {
     int64_t parts = 0;
     for (int64_t k = 0; k < K; ++k) {
-      const int64_t w = s.plan.segments[size_t(k)],
-                    r = s.plan.rates[size_t(k)];
+      const int64_t w = s.plan.segments[size_t(k)], r = s.plan.rates[size_t(k)];
       const int64_t start = p / w * w, off = s.plan.offset(size_t(k), hd, H);
       if ((p - start) % r != off)
         continue;
@@ -488,10 +489,9 @@ void Llama::dilatedRow(Stack &s, int64_t layer, const float *qRow, float *out,
   }
 }
 
-void Llama::attention(Stack &s, int64_t layer, const float *qkvRows,
-                      float *out, int64_t n, int64_t pos) {
-  const int64_t D = s.headDim, qd = s.qd(), width = s.width(),
-                cap = s.capacity;
+void Llama::attention(Stack &s, int64_t layer, const float *qkvRows, float *out,
+                      int64_t n, int64_t pos) {
+  const int64_t D = s.headDim, qd = s.qd(), width = s.width(), cap = s.capacity;
   if (n == 1 && s.decodeKernel && s.plan.kind == DecodePlan::Contiguous)
     return packedDecode(s, layer, qkvRows, out, pos);
   if (pos > 0 && s.plan.kind == DecodePlan::Dilated) {
@@ -661,7 +661,8 @@ Hierarchical::Hierarchical(const SafeTensors &st, Ops &ops, attn_context *ctx,
                   std::to_string(K) + " hierarchies");
   if (factors[0] != 1 || dims[0] != cfg.dModel || heads[0] != fine.heads ||
       headDims[0] != fine.headDim || ffns[0] != cfg.ffn)
-    throw Error("weights '" + path + "': the first hierarchy must be the "
+    throw Error("weights '" + path +
+                "': the first hierarchy must be the "
                 "model's own (factor 1, d_model, n_heads, head_dim, ffn_dim)");
   const int64_t d0 = cfg.dModel;
   for (size_t h = 1; h < K; ++h) {
@@ -692,7 +693,8 @@ Hierarchical::Hierarchical(const SafeTensors &st, Ops &ops, attn_context *ctx,
     Level &level = levels[h - 1];
     Stack &s = level.stack;
     loadStack(st, s, windowPattern(windows[h]), "", run.plainDecode);
-    level.compress = upload(st, s.prefix + "compress", {s.d, level.factor * d0});
+    level.compress =
+        upload(st, s.prefix + "compress", {s.d, level.factor * d0});
     for (int64_t l = 0; l < cfg.layers; ++l) {
       level.merge.push_back(
           upload(st, s.prefix + "merge." + std::to_string(l), {d0, s.d}));
@@ -747,8 +749,8 @@ void Hierarchical::layer(int64_t l, int64_t n) {
     const int64_t dh = level.stack.d;
     for (int64_t r = 0; r < n; ++r)
       ops.copyRows(level.gather + r * dh, dh,
-                   level.out[size_t(l)] + (pos + r) / level.factor * dh, dh,
-                   1, dh);
+                   level.out[size_t(l)] + (pos + r) / level.factor * dh, dh, 1,
+                   dh);
     lap(profile.other);
     ops.matmul(level.gather, level.merge[size_t(l)], x, n, dh, d0,
                /*accumulate=*/true);

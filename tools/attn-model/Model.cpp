@@ -39,9 +39,9 @@ Model::getKernel(const std::string &what,
   attn_kernel *k = nullptr;
   check(get(&k), what);
   kernels.push_back(k);
-  kernelTime += std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count();
+  kernelTime +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   return k;
 }
 

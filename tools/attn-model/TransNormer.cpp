@@ -158,10 +158,9 @@ void TransNormer::lightning(Layer &L, int64_t n) {
     check(attn_launch(ctx, prefillKernel, args, 6), "lightning launch");
     return;
   }
-  attn_tensor args[7] = {q,      k,
-                         v,      o,
-                         slopes, state(L.state[L.current]),
-                         state(L.state[1 - L.current])};
+  attn_tensor in = state(L.state[L.current]),
+              out = state(L.state[1 - L.current]);
+  attn_tensor args[7] = {q, k, v, o, slopes, in, out};
   check(attn_launch(ctx, continueKernel, args, 7), "lightning launch");
   L.current = 1 - L.current;
 }
@@ -174,8 +173,8 @@ void TransNormer::layer(int64_t l, int64_t n) {
   lap(profile.other);
   ops.matmul(h, L.wqkvu, qkvu, n, d, width, /*accumulate=*/false);
   lap(profile.matmul);
-  ops.silu(qkvu, n, 2 * qd, width);          // q, k
-  ops.silu(qkvu + 3 * qd, n, qd, width);     // u
+  ops.silu(qkvu, n, 2 * qd, width);      // q, k
+  ops.silu(qkvu + 3 * qd, n, qd, width); // u
   lap(profile.other);
   lightning(L, n);
   lap(profile.attention);
@@ -191,8 +190,7 @@ void TransNormer::layer(int64_t l, int64_t n) {
 } // namespace
 
 std::unique_ptr<Model> attnmodel::createTransNormer(const SafeTensors &st,
-                                                    Ops &ops,
-                                                    attn_context *ctx,
+                                                    Ops &ops, attn_context *ctx,
                                                     const RunOptions &run) {
   return std::make_unique<TransNormer>(st, ops, ctx, run);
 }
