@@ -146,7 +146,10 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
     worker threads run the op (0: all of them; a tuner lowers it where the
     work is too small to share). `bf16_dot`: bf16 inputs multiply bf16
     pairs by `vdpbf16ps` (AVX512-BF16, 16 lanes) in Q K^T and P V, P
-    rounded to bf16, instead of widening every element to f32.
+    rounded to bf16, instead of widening every element to f32. `amx`: bf16
+    inputs multiply on the AMX tile unit (`tdpbf16ps`, 16x16 f32 tiles) in
+    Q K^T and P V, P rounded to bf16; the online softmax stays in AVX-512
+    (block_m a multiple of 16, block_n of 32, D of 32, Dv of 16).
 
     ```mlir
     attn.attention #attn.causal ins(...) outs(...) {attn.schedule =
@@ -163,7 +166,8 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
                         DefaultValuedParameter<"int64_t", "0">:$keys_lo,
                         DefaultValuedParameter<"int64_t", "0">:$keys_hi,
                         DefaultValuedParameter<"int64_t", "0">:$threads,
-                        DefaultValuedParameter<"bool", "false">:$bf16_dot);
+                        DefaultValuedParameter<"bool", "false">:$bf16_dot,
+                        DefaultValuedParameter<"bool", "false">:$amx);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -13,6 +13,7 @@
 #include "passes/Emitter.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -56,10 +57,15 @@ struct RowView {
 /// Per-thread scratch of the tile code, allocated once per run function.
 struct Scratch {
   Value qT;    // [D][BM] f32: queries of the tile, transposed and scaled
-  Value qP;    // [D/2][BM] i32: bf16 pairs of the queries (bf16 dot only)
-  Value pP;    // [BN/2][BM] i32: bf16 pairs of the probabilities (idem)
+  Value qP;    // [D/2][BM] i32: bf16 pairs of the queries (bf16 dot only);
+               // AMX: [D/2][2 BM] bf16, Q^T in the VNNI layout
+  Value pP;    // [BN/2][BM] i32: bf16 pairs of the probabilities (idem);
+               // AMX: [BM][BN] bf16, P row-major
+  Value kP, vP; // AMX: [BN][D] bf16 key rows; [BN/2][2 Dv] bf16, V in the
+                // VNNI layout (pairs of keys interleaved)
   Value sT;    // [BN][BM] f32: scores, then probabilities, transposed
   Value oT;    // [Dv][BM] f32: unnormalised output accumulator, transposed
+               // (AMX: [BM][Dv], not transposed)
   Value m, l;  // [BM] f32: running row max and row sum
   Value alpha; // [BM] f32: rescale factor of the current key tile
   Value lo, hi; // [BM] i32: first and last allowed key of each query row
@@ -94,6 +100,12 @@ public:
               opt.blockN % 2 == 0;
   }
 
+  /// bf16 inputs on an AMX target: Q K^T and P V as tile products
+  /// (amx.tile_mulf, tdpbf16ps) into 16 x 16 f32 tiles; the softmax stays
+  /// lane-wise on the f32 scores, P is rounded to bf16 (configure checked
+  /// the shapes: amxFits).
+  void setAMX(bool on) { amx = on; }
+
   /// Landmark attention: key tiles are the landmark blocks of this size.
   void setLandmarkBlock(int64_t block, int64_t topk) {
     landmarkBlock = block;
@@ -107,13 +119,22 @@ public:
                                       e.b.getI64IntegerAttr(64));
     };
     Scratch s;
-    s.qT = alloc({d, opt.blockM}, f32);
+    if (amx) {
+      Type bf16 = e.b.getBF16Type();
+      s.qP = alloc({d / 2, 2 * opt.blockM}, bf16);
+      s.kP = alloc({opt.blockN, d}, bf16);
+      s.pP = alloc({opt.blockM, opt.blockN}, bf16);
+      s.vP = alloc({opt.blockN / 2, 2 * dv}, bf16);
+      s.oT = alloc({opt.blockM, dv}, f32);
+    } else {
+      s.qT = alloc({d, opt.blockM}, f32);
+      s.oT = alloc({dv, opt.blockM}, f32);
+    }
     if (bf16Dot) {
       s.qP = alloc({d / 2, opt.blockM}, e.b.getI32Type());
       s.pP = alloc({opt.blockN / 2, opt.blockM}, e.b.getI32Type());
     }
     s.sT = alloc({opt.blockN, opt.blockM}, f32);
-    s.oT = alloc({dv, opt.blockM}, f32);
     s.m = alloc({opt.blockM}, f32);
     s.l = alloc({opt.blockM}, f32);
     s.alpha = alloc({opt.blockM}, f32);
@@ -146,12 +167,17 @@ private:
   int64_t qBlock;
   int64_t landmarkBlock = 0, landmarkTopk = 0;
   bool bf16Dot = false;
+  bool amx = false;
 
   /// The bf16 pair (col, col + 1) of row t as one i32 (col in the low half).
   Value loadPair(const RowView &x, Value t, Value col);
   void emitScoresBF16(const Scratch &s, const RowView &k, Value n0, Value nk);
   /// P as bf16 pairs of consecutive keys (s.pP), for the P V dot products.
   void emitPackProbabilities(const Scratch &s);
+  /// The AMX forms of Q K^T and P V (CPUAmx.cpp).
+  void emitScoresAMX(const Scratch &s, const RowView &k, Value n0, Value nk);
+  void emitValuesAMX(const Scratch &s, const RowView &v, Value n0, Value nk);
+  void emitQueriesAMX(const Scratch &s, const RowView &q, Value row, Value i);
   /// The bf16 pair (v(key, col), v(key + 1, col)) as one i32.
   Value valuePair(const RowView &v, Value key, Value col);
 

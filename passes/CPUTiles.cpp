@@ -71,6 +71,8 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
       e.store(e.toI32(lo), s.lo, {i});
       e.store(e.toI32(hi), s.hi, {i});
     }
+    if (amx) // Q^T in the VNNI layout, bf16 as it is
+      return emitQueriesAMX(s, q, row, i);
     e.forLoop(0, d, 1, [&](Value c) {
       Value x = e.toF32(q.load(e, row, c));
       e.store(arith::MulFOp::create(e.b, e.loc, x, scaleV), s.qT, {c, i});
@@ -86,10 +88,18 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
     e.vstore(e.splat(negInf(), vec), s.m, {i});
     e.vstore(e.splat(e.f32(0), vec), s.l, {i});
   });
-  e.forLoop(0, dv, 1, [&](Value c) {
-    e.forLoop(0, bm, w,
-              [&](Value i) { e.vstore(e.splat(e.f32(0), vec), s.oT, {c, i}); });
-  });
+  if (amx) // row-major O
+    e.forLoop(0, bm, 1, [&](Value i) {
+      e.forLoop(0, dv, w, [&](Value c) {
+        e.vstore(e.splat(e.f32(0), vec), s.oT, {i, c});
+      });
+    });
+  else
+    e.forLoop(0, dv, 1, [&](Value c) {
+      e.forLoop(0, bm, w, [&](Value i) {
+        e.vstore(e.splat(e.f32(0), vec), s.oT, {c, i});
+      });
+    });
 
   Value pFirst = e.add(shift, m0);
   Value pLast0 = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
@@ -195,6 +205,8 @@ void TileCodegen::emitScoresBF16(const Scratch &s, const RowView &k, Value n0,
 
 void TileCodegen::emitScores(const Scratch &s, const RowView &k, Value n0,
                              Value nk) {
+  if (amx)
+    return emitScoresAMX(s, k, n0, nk);
   if (bf16Dot)
     return emitScoresBF16(s, k, n0, nk);
   int64_t mr = opt.mrKeys, w = opt.vectorWidth;
@@ -320,6 +332,8 @@ Value TileCodegen::valuePair(const RowView &v, Value key, Value col) {
 
 void TileCodegen::emitValues(const Scratch &s, const RowView &v, Value n0,
                              Value nk) {
+  if (amx)
+    return emitValuesAMX(s, v, n0, nk);
   // Keys past nk have probability 0: stop at the last real key instead of
   // clamping every row index.
   nk = e.min(e.idx(opt.blockN), e.sub(nk, n0));
@@ -455,7 +469,9 @@ void TileCodegen::emitEpilogue(const Scratch &s, const RowView &o,
           ninf);
     }
     e.forLoop(0, dv, 1, [&](Value c) {
-      Value acc = arith::MulFOp::create(e.b, e.loc, e.load(s.oT, {c, i}), wNew);
+      SmallVector<Value, 2> at = amx ? SmallVector<Value, 2>{i, c}
+                                     : SmallVector<Value, 2>{c, i};
+      Value acc = arith::MulFOp::create(e.b, e.loc, e.load(s.oT, at), wNew);
       if (epilogue == Epilogue::Merge) {
         Value old = e.toF32(o.load(e, row, c));
         acc = arith::AddFOp::create(

@@ -31,6 +31,23 @@ bool mlir::attn::bf16DotFits(Operation *op, int64_t vectorWidth,
   return llvm::is_contained(llvm::split(features, ','), "avx512bf16");
 }
 
+bool mlir::attn::amxFits(Operation *op, int64_t vectorWidth, int64_t blockM,
+                         int64_t blockN, StringRef features) {
+  auto attention = dyn_cast<AttentionOp>(op);
+  if (!attention || attention.getPattern().getKeyBlock() || vectorWidth != 16 ||
+      blockM % 16 || blockN % 32)
+    return false;
+  for (Value v : {attention.getQ(), attention.getK(), attention.getV()})
+    if (!cast<MemRefType>(v.getType()).getElementType().isBF16())
+      return false;
+  if (cast<MemRefType>(attention.getQ().getType()).getDimSize(3) % 32 ||
+      cast<MemRefType>(attention.getV().getType()).getDimSize(3) % 16)
+    return false;
+  auto list = llvm::split(features, ',');
+  return llvm::is_contained(list, "amx-bf16") &&
+         llvm::is_contained(list, "amx-tile");
+}
+
 bool mlir::attn::bf16DotPays(StringRef features) {
   // Measured (docs/cpu-bf16.md): 1.7-2.2x the widened path on an AMD Zen 4;
   // 0.62-0.80x on an Intel Sapphire Rapids (AMX-BF16), whose vdpbf16ps is
@@ -46,8 +63,16 @@ LogicalResult mlir::attn::checkCPUSchedule(Operation *op,
            << "cpu_schedule: bf16_dot needs an attention op (not landmark) "
               "with bf16 Q, K and V, an even D, vector_width = 16, an even "
               "block_n and the avx512bf16 feature";
-  if (isa<AttentionOp>(op) && (s.getBlockM() % (2 * s.getVectorWidth()) ||
-                               s.getBlockN() % s.getMrKeys()))
+  if (s.getAmx() && !amxFits(op, s.getVectorWidth(), s.getBlockM(),
+                             s.getBlockN(), s.getFeatures()))
+    return op->emitOpError()
+           << "cpu_schedule: amx needs an attention op (not landmark) with "
+              "bf16 Q, K and V, D a multiple of 32 and Dv of 16, "
+              "vector_width = 16, block_m a multiple of 16, block_n of 32 "
+              "and the amx-bf16 and amx-tile features";
+  if (isa<AttentionOp>(op) && !s.getAmx() &&
+      (s.getBlockM() % (2 * s.getVectorWidth()) ||
+       s.getBlockN() % s.getMrKeys()))
     return op->emitOpError()
            << "cpu_schedule: block_m must be a multiple of 2 * vector_width "
               "and block_n a multiple of mr_keys, got block_m = "
@@ -92,13 +117,23 @@ CPUScheduleAttr mlir::attn::decideCPUSchedule(Operation *op,
       int64_t step = 2 * w;
       bm = std::clamp<int64_t>(16384 / (4 * headDim) / step * step, step, 128);
     }
+    // AMX tiles (bf16 on a CPU with AMX-BF16): 64 x 64 tiles, 4 x 4 tiles
+    // of 16 x 16 scores, unless told.
+    if (amxFits(op, w, o.blockM ? o.blockM : 64, o.blockN ? o.blockN : 64,
+                o.targetFeatures)) {
+      return CPUScheduleAttr::get(
+          ctx, o.blockM ? o.blockM : 64, o.blockN ? o.blockN : 64, w, mrK,
+          o.mrValues, o.targetCpu, o.targetFeatures, /*keysLo=*/0,
+          /*keysHi=*/0, /*threads=*/0, /*bf16Dot=*/false, /*amx=*/true);
+    }
     if (bn == 0)
       bn = std::clamp<int64_t>(24576 / (4 * headDim) / mrK * mrK, mrK, 384);
   }
   return CPUScheduleAttr::get(ctx, bm, bn, w, mrK, o.mrValues, o.targetCpu,
                               o.targetFeatures, /*keysLo=*/0, /*keysHi=*/0,
                               /*threads=*/0, bf16DotFits(op, w, bn, o.targetFeatures) &&
-                                                 bf16DotPays(o.targetFeatures));
+                                                 bf16DotPays(o.targetFeatures),
+                              /*amx=*/false);
 }
 
 void ConfigureCPU::runOnOperation() {
@@ -122,7 +157,7 @@ void ConfigureCPU::runOnOperation() {
               emitError, blockM ? int64_t(blockM) : 2 * vectorWidth,
               blockN ? int64_t(blockN) : int64_t(mrKeys), vectorWidth, mrKeys,
               mrValues, targetCpu, targetFeatures, int64_t(0), int64_t(0),
-              int64_t(0), false))) {
+              int64_t(0), false, false))) {
         failed = true;
         return;
       }

@@ -157,6 +157,8 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   // bf16 pairs by vdpbf16ps in Q K^T and P V, as the schedule says
   // (attn-configure-cpu checked that the op and target allow it).
   bool bf16Dot = sched.getBf16Dot();
+  // Or on AMX tiles (the same check made it possible).
+  bool amx = sched.getAmx();
   PhaseFns f;
   f.count = [=](Emitter &e, const KernelArgs &a) {
     Value bh = e.mul(e.dim(a.q, 0), e.dim(a.q, 1));
@@ -184,6 +186,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
     TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
     tc.setLandmarkBlock(landmarkBlock, landmarkTopk);
     tc.setBF16Dot(bf16Dot);
+    tc.setAMX(amx);
     Scratch s = tc.allocScratch();
     e.forLoop(begin, end, e.idx(1), [&](Value item) {
       Value h = e.dim(a.q, 1);

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
@@ -51,6 +52,12 @@ bool bf16DotFits(Operation *op, int64_t vectorWidth, int64_t blockN,
 /// Whether the configure pass turns bf16_dot on for a CPU with `features`
 /// (where it measured faster).
 bool bf16DotPays(StringRef features);
+/// Whether `op` can run its bf16 products on AMX tiles (cpu_schedule amx):
+/// attention (not landmark) with bf16 Q, K, V, D a multiple of 32 and Dv of
+/// 16, vector_width = 16, block_m a multiple of 16 and block_n of 32, and
+/// the amx-bf16 and amx-tile features.
+bool amxFits(Operation *op, int64_t vectorWidth, int64_t blockM,
+             int64_t blockN, StringRef features);
 
 /// The options of the CPU and GPU pipelines are the passes' own, declared
 /// once in Passes.td (names, defaults, help): attnc, the JIT and the cache

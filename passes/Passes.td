@@ -131,6 +131,7 @@ def AttnLowerToCPU : Pass<"attn-lower-to-cpu", "ModuleOp"> {
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect",
                            "::mlir::x86vector::X86VectorDialect",
+                           "::mlir::amx::AMXDialect",
                            "::mlir::LLVM::LLVMDialect"];
 }
 

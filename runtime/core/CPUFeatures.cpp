@@ -5,8 +5,14 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/core/CPUFeatures.h"
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
+
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -126,6 +132,27 @@ std::vector<std::string> missingCPUFeatures(
       missing.push_back(known ? f : f + " (unknown to this runtime)");
   }
   return missing;
+}
+
+bool enableAMX(std::string &error) {
+#if defined(__linux__) && defined(__x86_64__)
+  // 0x1023: ARCH_REQ_XCOMP_PERM; 18: XFEATURE_XTILEDATA (asm/prctl.h,
+  // Linux 5.16). The grant is for the whole process; asking again is free
+  // but the answer is kept anyway.
+  static const int refused = [] {
+    long r = syscall(SYS_arch_prctl, 0x1023, 18);
+    return r == 0 ? 0 : errno;
+  }();
+  if (!refused)
+    return true;
+  error = std::string("the OS refused the AMX tile state "
+                      "(arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): ") +
+          std::strerror(refused) + "; Linux 5.16 or newer grants it)";
+  return false;
+#else
+  error = "AMX tiles need Linux on x86-64";
+  return false;
+#endif
 }
 
 } // namespace attnrt

@@ -21,6 +21,11 @@ bool hostHasCPUFeature(const std::string &name, bool &known);
 /// cannot check (those are reported as "name (unknown)").
 std::vector<std::string> missingCPUFeatures(
     const std::vector<std::string> &required);
+/// Asks Linux for the AMX tile data state for this process
+/// (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)), once: without it
+/// the first tile load dies of SIGILL. False with `error` saying why when
+/// the OS refuses (or is not Linux on x86-64).
+bool enableAMX(std::string &error);
 
 } // namespace attnrt
 

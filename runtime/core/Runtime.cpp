@@ -527,6 +527,14 @@ static attn_status parseMeta(attn_kernel &k) {
                             cpuName + "' and needs " + list +
                             ", which this host lacks");
   }
+  // Code that may use AMX tiles needs the OS's permission first.
+  if (std::find(cpuFeatures.begin(), cpuFeatures.end(), "amx-tile") !=
+      cpuFeatures.end()) {
+    std::string why;
+    if (!attnrt::enableAMX(why))
+      return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
+                          "kernel '" + k.name + "' uses AMX tiles, but " + why);
+  }
   for (int64_t p = 0; p < phases; ++p) {
     std::string c = "_mlir_ciface_" + k.name + "__count" + std::to_string(p);
     std::string r = "_mlir_ciface_" + k.name + "__run" + std::to_string(p);

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -419,7 +420,7 @@ void registerDialects(MLIRContext &ctx) {
                   vector::VectorDialect, LLVM::LLVMDialect,
                   cf::ControlFlowDialect, gpu::GPUDialect,
                   nvgpu::NVGPUDialect, NVVM::NVVMDialect,
-                  x86vector::X86VectorDialect>();
+                  x86vector::X86VectorDialect, amx::AMXDialect>();
   // The GPU lowering finds its patterns through the dialects'
   // ConvertToLLVM interfaces, and serialises through the NVVM target.
   registerAllExtensions(registry);
@@ -1011,7 +1012,8 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
             last.getMrKeys() == s.getMrKeys() &&
             last.getMrValues() == s.getMrValues() &&
             last.getThreads() == s.getThreads() &&
-            last.getBf16Dot() == s.getBf16Dot()) {
+            last.getBf16Dot() == s.getBf16Dot() &&
+            last.getAmx() == s.getAmx()) {
           lo = last.getKeysLo();
           variants.pop_back();
         }
@@ -1019,10 +1021,13 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
       // bf16 dot products only where this target has them.
       bool dot = s.getBf16Dot() && bf16DotFits(op, s.getVectorWidth(),
                                                s.getBlockN(), def.getFeatures());
+      // AMX tiles too.
+      bool amx = s.getAmx() && amxFits(op, s.getVectorWidth(), s.getBlockM(),
+                                       s.getBlockN(), def.getFeatures());
       variants.push_back(CPUScheduleAttr::get(
           ctx, s.getBlockM(), s.getBlockN(), s.getVectorWidth(),
           s.getMrKeys(), s.getMrValues(), def.getCpu(), def.getFeatures(), lo,
-          var.keysHi, s.getThreads(), dot));
+          var.keysHi, s.getThreads(), dot, amx));
     }
     // One variant for every Nk: no range at all.
     if (variants.size() == 1)
@@ -1030,7 +1035,8 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
           ctx, variants[0].getBlockM(), variants[0].getBlockN(),
           variants[0].getVectorWidth(), variants[0].getMrKeys(),
           variants[0].getMrValues(), def.getCpu(), def.getFeatures(), 0, 0,
-          variants[0].getThreads(), variants[0].getBf16Dot());
+          variants[0].getThreads(), variants[0].getBf16Dot(),
+          variants[0].getAmx());
     for (CPUScheduleAttr s : variants) {
       Operation *copy = b.clone(*op);
       copy->setAttr(kScheduleAttrName, s);

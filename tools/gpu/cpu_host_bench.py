@@ -6,8 +6,15 @@ it) in bf16 and f32, in one run. Prints the host's CPU flags first (does it
 have AMX?), then a table: useful GFLOP/s, medians, B = 1, H = 2, causal and
 full, D = 64 and 128, at 2 threads and at all of them. Every attn output is
 checked against torch SDPA in f32 on the same inputs.
+
+`check` runs the AMX kernels (and the bf16 dot ones) on every pattern
+family, odd lengths, GQA and strided views against the float64 reference
+written from SPEC.md (test/Numerics/reference.py), outputs poisoned (NaN)
+before each run, fresh random inputs; a nonzero exit when one is off.
+
 usage (here):   python3 tools/gpu/cpu_host_bench.py build DIR
-usage (there):  python3 DIR/cpu_host_bench.py run DIR [--out OUT]
+usage (there):  python3 DIR/cpu_host_bench.py check DIR
+                python3 DIR/cpu_host_bench.py run DIR [--out OUT]
 """
 import json
 import os
@@ -21,19 +28,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # AVX512-BF16), the same CPU without it (bf16 widened to f32), and f32.
 # Each also for a generic AVX-512 CPU (x86-64-v4), tried where the host is
 # not a Sapphire Rapids.
-BUILDS = {"bf16dot_spr": ["--mcpu=sapphirerapids"],
-          "widened_spr": ["--mcpu=sapphirerapids", "--mattr=-avx512bf16"],
+# On Sapphire Rapids the configure pass picks AMX tiles for bf16; without
+# amx-bf16 the bf16 dots; without both, widening.
+BUILDS = {"amx_spr": ["--mcpu=sapphirerapids"],
+          "bf16dot_spr": ["--mcpu=sapphirerapids", "--mattr=-amx-bf16"],
+          "widened_spr": ["--mcpu=sapphirerapids", "--mattr=-avx512bf16,-amx-bf16"],
           "bf16dot_v4": ["--mcpu=x86-64-v4", "--mattr=+avx512bf16"],
           "widened_v4": ["--mcpu=x86-64-v4"]}
 SHAPES = [(p, d) for p in ("causal", "full") for d in (64, 128)]
 NS = tuple(int(x) for x in os.environ.get("CPU_HOST_NS", "1024,4096,8192").split(","))
 
 
-def source(pattern, dtype, d, name):
+def source(pattern, dtype, d, name, lse=False):
     t = f"memref<?x?x?x{d}x{dtype}, strided<[?, ?, ?, 1], offset: ?>>"
-    return (f"func.func @{name}(%q: {t}, %k: {t}, %v: {t}, %o: {t}) {{\n"
+    lt = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>"
+    return (f"func.func @{name}(%q: {t}, %k: {t}, %v: {t}, %o: {t}"
+            + (f", %lse: {lt}" if lse else "") + ") {\n"
             f"  attn.attention #attn.{pattern} ins(%q, %k, %v : {t}, {t}, {t})\n"
-            f"      outs(%o : {t})\n  return\n}}\n")
+            f"      outs(%o : {t})" + (f" lse(%lse : {lt})" if lse else "")
+            + "\n  return\n}\n")
 
 
 def build(out):
@@ -45,15 +58,91 @@ def build(out):
         for dtype in ("bf16", "f32"):
             if dtype == "f32" and not b.startswith("bf16dot"):
                 continue
+            if b.startswith("amx") and dtype != "bf16":
+                continue
             text = "".join(source(p, dtype, d, f"{p}_{dtype}_d{d}") for p, d in SHAPES)
             src = os.path.join(out, f"{b}_{dtype}.mlir")
             with open(src, "w") as f:
                 f.write(text)
             subprocess.run([attnc, src, "--emit=so", "-o",
                             os.path.join(out, f"{b}_{dtype}.so")] + flags, check=True)
-    for f in ("build/lib/libattnrt.so", "tools/gpu/attnrt.py", "tools/gpu/cpu_host_bench.py"):
+    # The correctness check's kernels: every pattern family, D = 64 and 128.
+    for b in ("amx_spr", "bf16dot_spr"):
+        text = "".join(source(p, "bf16", d, f"{name}_d{d}", lse=name == "dilated")
+                       for name, p in CHECK_PATTERNS for d in (64, 128))
+        src = os.path.join(out, f"check_{b}.mlir")
+        with open(src, "w") as f:
+            f.write(text)
+        subprocess.run([attnc, src, "--emit=so", "-o",
+                        os.path.join(out, f"check_{b}.so")] + BUILDS[b], check=True)
+    for f in ("build/lib/libattnrt.so", "tools/gpu/attnrt.py", "tools/gpu/cpu_host_bench.py",
+              "test/Numerics/reference.py"):
         shutil.copy(os.path.join(ROOT, f), out)
     print(f"cpu_host_bench: {out} ready")
+
+
+# (name, pattern as the dialect spells it after #attn.)
+CHECK_PATTERNS = [("full", "full"), ("causal", "causal"),
+                  ("window", "sliding_window<window = 100>"),
+                  ("block", "block_causal<block = 48>"),
+                  ("dilated", "dilated<segments = [64, 128], rates = [1, 2]>")]
+# (B, H, Hk, Nq, Nk): odd lengths (partial tiles), GQA, decode-like rows.
+CHECK_SHAPES = [(1, 2, 2, 1, 1), (2, 4, 2, 17, 17), (1, 2, 1, 100, 100),
+                (1, 4, 4, 257, 257), (1, 2, 2, 64, 300), (1, 2, 1, 1000, 1000)]
+
+
+def check(d_):
+    """Every check kernel against the float64 reference; exit status 1 when
+    one is off (SPEC's bf16 tolerance, 1e-2 relative to max |O|)."""
+    import numpy as np
+    import torch
+    sys.path.insert(0, d_)
+    import attnrt
+    import reference as ref
+    flags = ""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            flags = " ".join(f for f in line.split(":", 1)[1].split() if f.startswith("amx"))
+            break
+    print(f"check: host AMX flags: {flags or 'none'}", flush=True)
+    rt = attnrt.Runtime(os.path.join(d_, "libattnrt.so"))
+    ctx = rt.cpu_context(0)
+    rng = np.random.default_rng(int.from_bytes(os.urandom(4), "little"))
+    bad = 0
+    for b in ("amx_spr", "bf16dot_spr"):
+        for name, p in CHECK_PATTERNS:
+            for d in (64, 128):
+                try:
+                    kern = rt.load(ctx, os.path.join(d_, f"check_{b}.so"), f"{name}_d{d}")
+                except Exception as exc:  # noqa: BLE001
+                    print(f"  {b} {name} D={d}: not run: {str(exc)[:200]}", flush=True)
+                    bad += 1
+                    continue
+                worst = 0.0
+                for B, H, Hk, nq, nk in CHECK_SHAPES:
+                    if name == "dilated" and nq != nk:
+                        continue
+                    # Strided views: K and V inside [B, Nk, Hk, D] buffers.
+                    q = torch.from_numpy(rng.standard_normal((B, H, nq, d))).to(torch.bfloat16)
+                    kb = torch.from_numpy(rng.standard_normal((B, nk, Hk, d))).to(torch.bfloat16)
+                    vb = torch.from_numpy(rng.standard_normal((B, nk, Hk, d))).to(torch.bfloat16)
+                    k, v = kb.transpose(1, 2), vb.transpose(1, 2)
+                    o = torch.full((B, H, nq, d), float("nan"), dtype=torch.bfloat16)
+                    args = [q, k, v, o]
+                    if name == "dilated":  # its phases merge through the LSE
+                        args.append(torch.empty(B, H, nq, dtype=torch.float32))
+                    rt.launch(ctx, kern, rt.args(args))
+                    want, _ = ref.attention(q.double().numpy(), k.double().numpy(),
+                                            v.double().numpy(),
+                                            ref.pattern_from_text("#attn." + p))
+                    err = ref.rel_error(o.double().numpy(), want)[1]
+                    worst = max(worst, err)
+                ok = worst <= 1e-2
+                bad += not ok
+                print(f"  {b:12} {name:8} D={d:3}: max relative error {worst:.2e} "
+                      + ("ok" if ok else "FAIL"), flush=True)
+    print(f"check: {'all ok' if not bad else f'{bad} failed'}", flush=True)
+    sys.exit(1 if bad else 0)
 
 
 def run(d_, out):
@@ -92,7 +181,8 @@ def run(d_, out):
                         fn()
                         ts.append(time.perf_counter() - a)
                     return sorted(ts)[len(ts) // 2]
-                for name, b, dtype in (("attn bf16 (AVX512-BF16 dots)", "bf16dot", "bf16"),
+                for name, b, dtype in (("attn bf16 (AMX tiles)", "amx", "bf16"),
+                                       ("attn bf16 (AVX512-BF16 dots)", "bf16dot", "bf16"),
                                        ("attn bf16 (widened)", "widened", "bf16"),
                                        ("attn f32", "bf16dot", "f32")):
                     dt = torch.bfloat16 if dtype == "bf16" else torch.float32
@@ -100,6 +190,8 @@ def run(d_, out):
                     o = torch.empty_like(qc)
                     kern = None
                     for tgt in ("spr", "v4"):
+                        if not os.path.exists(os.path.join(d_, f"{b}_{tgt}_{dtype}.so")):
+                            continue
                         try:
                             kern = rt.load(ctx, os.path.join(d_, f"{b}_{tgt}_{dtype}.so"),
                                            f"{p}_{dtype}_d{d}")
@@ -130,6 +222,8 @@ def run(d_, out):
 if __name__ == "__main__":
     if sys.argv[1] == "build":
         build(sys.argv[2])
+    elif sys.argv[1] == "check":
+        check(os.path.abspath(sys.argv[2]))
     else:
         out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else "."
         run(os.path.abspath(sys.argv[2]), out)

@@ -1,0 +1,166 @@
+//===- CPUAmx.cpp - Q K^T and P V on AMX tiles ----------------------------===//
+// The bf16 products of a CPU attention tile on the AMX unit (cpu_schedule
+// amx): amx.tile_mulf (tdpbf16ps) multiplies a 16 x 32 bf16 tile by a
+// 16 x 32 bf16 tile in the VNNI layout (row r holds the pairs of rows 2r and
+// 2r + 1 of the 32 x 16 operand) into a 16 x 16 f32 tile. LLVM configures
+// the tiles from their static shapes (ldtilecfg at function entry).
+//
+//   S^T [keys x queries] = K [keys x D] * Q^T: A = the key rows (copied to
+//     s.kP, rows past Nk clamped), B = Q^T in the VNNI layout (s.qP, filled
+//     once per query tile by emitQueriesAMX). The transposed scores are what
+//     the lane-wise online softmax (one lane per query) reads.
+//   O [queries x Dv] += P [queries x keys] * V: A = P rounded to bf16 and
+//     transposed back to rows (s.pP, 16 x 16 blocks by vector.transpose),
+//     B = V in the VNNI layout (s.vP: two key rows interleaved). The
+//     accumulator lives in s.oT, row-major, rescaled by alpha per key tile.
+//===----------------------------------------------------------------------===//
+#include "passes/CPUCodegen.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace mlir::attn::cpucg {
+
+namespace {
+constexpr int64_t kTileRows = 16; // rows of every tile
+constexpr int64_t kTileK = 32;    // bf16 elements of a 64-byte tile row
+} // namespace
+
+/// Query row `row` of the tile, in lane i: its bf16 pairs into Q^T's VNNI
+/// layout, s.qP[c / 2][2 i + c % 2] = Q[row][c], unscaled (the scale
+/// multiplies the f32 scores).
+void TileCodegen::emitQueriesAMX(const Scratch &s, const RowView &q, Value row,
+                                 Value i) {
+  auto pairType = VectorType::get({2}, e.b.getBF16Type());
+  Value col = e.mul(i, e.idx(2));
+  e.forLoop(0, d / 2, 1, [&](Value c2) {
+    Value pair = vector::LoadOp::create(
+        e.b, e.loc, pairType, q.mem,
+        ValueRange{q.batch, q.head, q.row(e, row), e.mul(c2, e.idx(2))});
+    vector::StoreOp::create(e.b, e.loc, pair, s.qP, ValueRange{c2, col});
+  });
+}
+
+void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
+                                Value nk) {
+  MLIRContext *ctx = e.b.getContext();
+  Type bf16 = e.b.getBF16Type();
+  auto row32 = VectorType::get({kTileK}, bf16);
+  auto aType = amx::TileType::get({kTileRows, kTileK}, bf16);
+  auto cType = amx::TileType::get({kTileRows, kTileRows}, e.b.getF32Type());
+  (void)ctx;
+  // The key rows, clamped to the last key (their scores are masked).
+  Value lastKey = e.sub(nk, e.idx(1));
+  e.forLoop(0, opt.blockN, 1, [&](Value n) {
+    Value key = k.row(e, e.min(e.add(n0, n), lastKey));
+    for (int64_t c = 0; c < d; c += kTileK) {
+      Value x = vector::LoadOp::create(
+          e.b, e.loc, row32, k.mem, ValueRange{k.batch, k.head, key, e.idx(c)});
+      vector::StoreOp::create(e.b, e.loc, x, s.kP, ValueRange{n, e.idx(c)});
+    }
+  });
+  e.forLoop(0, opt.blockN, kTileRows, [&](Value kb) {
+    e.forLoop(0, opt.blockM, kTileRows, [&](Value qb) {
+      Value acc = amx::TileZeroOp::create(e.b, e.loc, cType);
+      Value qCol = e.mul(qb, e.idx(2));
+      for (int64_t c = 0; c < d; c += kTileK) {
+        Value a = amx::TileLoadOp::create(e.b, e.loc, aType, s.kP,
+                                          ValueRange{kb, e.idx(c)});
+        Value b = amx::TileLoadOp::create(e.b, e.loc, aType, s.qP,
+                                          ValueRange{e.idx(c / 2), qCol});
+        acc = amx::TileMulFOp::create(e.b, e.loc, cType, a, b, acc);
+      }
+      amx::TileStoreOp::create(e.b, e.loc, s.sT, ValueRange{kb, qb}, acc);
+    });
+  });
+  // Scores in log2 units, as every other path leaves them.
+  Value scaleV = e.splat(e.f32(scale * M_LOG2E), vec);
+  e.forLoop(0, opt.blockN, 1, [&](Value n) {
+    e.forLoop(0, opt.blockM, opt.vectorWidth, [&](Value i) {
+      e.vstore(arith::MulFOp::create(e.b, e.loc, e.vload(vec, s.sT, {n, i}),
+                                     scaleV),
+               s.sT, {n, i});
+    });
+  });
+}
+
+void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
+                                Value nk) {
+  Type bf16 = e.b.getBF16Type(), f32t = e.b.getF32Type();
+  auto row16 = VectorType::get({kTileRows}, bf16);
+  auto bf16v = VectorType::get({opt.vectorWidth}, bf16);
+  auto square = VectorType::get({kTileRows, kTileRows}, f32t);
+  auto aType = amx::TileType::get({kTileRows, kTileK}, bf16);
+  auto cType = amx::TileType::get({kTileRows, kTileRows}, f32t);
+
+  // P rows: s.pP[i][n] = bf16(s.sT[n][i]), by 16 x 16 transposes.
+  e.forLoop(0, opt.blockN, kTileRows, [&](Value nb) {
+    e.forLoop(0, opt.blockM, kTileRows, [&](Value ib) {
+      Value m = arith::ConstantOp::create(
+          e.b, e.loc, square, DenseElementsAttr::get(square, 0.0f));
+      for (int64_t r = 0; r < kTileRows; ++r)
+        m = vector::InsertOp::create(
+            e.b, e.loc, e.vload(vec, s.sT, {e.add(nb, e.idx(r)), ib}), m,
+            ArrayRef<int64_t>{r});
+      Value t = vector::TransposeOp::create(e.b, e.loc, m,
+                                            ArrayRef<int64_t>{1, 0});
+      for (int64_t r = 0; r < kTileRows; ++r) {
+        Value x = vector::ExtractOp::create(e.b, e.loc, t,
+                                            ArrayRef<int64_t>{r});
+        e.vstore(arith::TruncFOp::create(e.b, e.loc, bf16v, x), s.pP,
+                 {e.add(ib, e.idx(r)), nb});
+      }
+    });
+  });
+
+  // V in the VNNI layout: s.vP[n / 2][2 c + n % 2] = V[n0 + n][c], rows
+  // past Nk clamped (their probabilities are 0).
+  SmallVector<int64_t> interleave;
+  for (int64_t i = 0; i < kTileRows; ++i) {
+    interleave.push_back(i);
+    interleave.push_back(kTileRows + i);
+  }
+  Value lastKey = e.sub(nk, e.idx(1));
+  e.forLoop(0, opt.blockN / 2, 1, [&](Value n2) {
+    Value n = e.add(n0, e.mul(n2, e.idx(2)));
+    Value r0 = v.row(e, e.min(n, lastKey));
+    Value r1 = v.row(e, e.min(e.add(n, e.idx(1)), lastKey));
+    for (int64_t c = 0; c < dv; c += kTileRows) {
+      Value a = vector::LoadOp::create(e.b, e.loc, row16, v.mem,
+                                       ValueRange{v.batch, v.head, r0, e.idx(c)});
+      Value b = vector::LoadOp::create(e.b, e.loc, row16, v.mem,
+                                       ValueRange{v.batch, v.head, r1, e.idx(c)});
+      Value ab = vector::ShuffleOp::create(e.b, e.loc, a, b, interleave);
+      vector::StoreOp::create(e.b, e.loc, ab, s.vP,
+                              ValueRange{n2, e.idx(2 * c)});
+    }
+  });
+
+  // O = alpha * O, row by row.
+  e.forLoop(0, opt.blockM, 1, [&](Value i) {
+    Value alpha = e.splat(e.load(s.alpha, {i}), vec);
+    for (int64_t c = 0; c < dv; c += opt.vectorWidth)
+      e.vstore(arith::MulFOp::create(e.b, e.loc,
+                                     e.vload(vec, s.oT, {i, e.idx(c)}), alpha),
+               s.oT, {i, e.idx(c)});
+  });
+
+  // O += P V, tile by tile.
+  e.forLoop(0, opt.blockM, kTileRows, [&](Value ib) {
+    e.forLoop(0, dv, kTileRows, [&](Value cb) {
+      Value acc = amx::TileLoadOp::create(e.b, e.loc, cType, s.oT,
+                                          ValueRange{ib, cb});
+      Value vCol = e.mul(cb, e.idx(2));
+      for (int64_t n = 0; n < opt.blockN; n += kTileK) {
+        Value a = amx::TileLoadOp::create(e.b, e.loc, aType, s.pP,
+                                          ValueRange{ib, e.idx(n)});
+        Value b = amx::TileLoadOp::create(e.b, e.loc, aType, s.vP,
+                                          ValueRange{e.idx(n / 2), vCol});
+        acc = amx::TileMulFOp::create(e.b, e.loc, cType, a, b, acc);
+      }
+      amx::TileStoreOp::create(e.b, e.loc, s.oT, ValueRange{ib, cb}, acc);
+    });
+  });
+}
+
+} // namespace mlir::attn::cpucg
