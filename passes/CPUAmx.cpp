@@ -8,7 +8,8 @@
 //   S^T [keys x queries] = K [keys x D] * Q^T: A = the key rows (copied to
 //     s.kP, rows past Nk clamped), B = Q^T in the VNNI layout (s.qP, filled
 //     once per query tile by emitQueriesAMX). The transposed scores are what
-//     the lane-wise online softmax (one lane per query) reads.
+//     the lane-wise online softmax (one lane per query) reads; unscaled (the
+//     softmax scales them in its exponent).
 //   O [queries x Dv] += P [queries x keys] * V: A = P rounded to bf16 and
 //     transposed back to rows (s.pP, 16 x 16 blocks by vector.transpose),
 //     B = V in the VNNI layout (s.vP: two key rows interleaved). The
@@ -73,15 +74,8 @@ void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
       amx::TileStoreOp::create(e.b, e.loc, s.sT, ValueRange{kb, qb}, acc);
     });
   });
-  // Scores in log2 units, as every other path leaves them.
-  Value scaleV = e.splat(e.f32(scale * M_LOG2E), vec);
-  e.forLoop(0, opt.blockN, 1, [&](Value n) {
-    e.forLoop(0, opt.blockM, opt.vectorWidth, [&](Value i) {
-      e.vstore(arith::MulFOp::create(e.b, e.loc, e.vload(vec, s.sT, {n, i}),
-                                     scaleV),
-               s.sT, {n, i});
-    });
-  });
+  // The scores stay unscaled: emitSoftmax applies the scale (log2 units)
+  // in its exponent.
 }
 
 void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,

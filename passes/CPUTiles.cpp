@@ -266,23 +266,37 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
   int64_t w = opt.vectorWidth;
   Value ninf = e.splat(negInf(), vec);
   Value zero = e.splat(e.f32(0), vec);
+  // The AMX path leaves the scores unscaled: the scale (> 0) multiplies
+  // their maximum and goes into the exponent's FMA instead of a pass of
+  // its own.
+  Value scaleV = amx ? e.splat(e.f32(scale * M_LOG2E), vec) : Value();
   e.forLoop(0, opt.blockM, w, [&](Value i) {
     Value mOld = e.vload(vec, s.m, {i});
-    Value mNew = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {mOld},
+    Value mNew = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1),
+                           {amx ? ninf : mOld},
                            [&](Value n, ValueRange mx) -> SmallVector<Value> {
                              Value sc = e.vload(vec, s.sT, {n, i});
                              Value gt = e.cmpf(arith::CmpFPredicate::OGT, sc,
                                                mx[0]);
                              return {e.select(gt, sc, mx[0])};
                            })[0];
+    if (amx)
+      mNew = arith::MaximumFOp::create(
+          e.b, e.loc, mOld, arith::MulFOp::create(e.b, e.loc, mNew, scaleV));
     Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninf);
     Value mUse = e.select(empty, zero, mNew);
     Value alpha = exp2(arith::SubFOp::create(e.b, e.loc, mOld, mUse));
+    Value negM = arith::NegFOp::create(e.b, e.loc, mUse);
     Value sum = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {zero},
                           [&](Value n, ValueRange acc) -> SmallVector<Value> {
                             Value sc = e.vload(vec, s.sT, {n, i});
-                            Value p = exp2(
-                                arith::SubFOp::create(e.b, e.loc, sc, mUse));
+                            Value x =
+                                amx ? vector::FMAOp::create(e.b, e.loc, sc,
+                                                            scaleV, negM)
+                                    : arith::SubFOp::create(e.b, e.loc, sc,
+                                                            mUse)
+                                          .getResult();
+                            Value p = exp2(x);
                             e.vstore(p, s.sT, {n, i});
                             return {arith::AddFOp::create(e.b, e.loc, acc[0],
                                                           p)};

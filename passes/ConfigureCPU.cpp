@@ -117,12 +117,13 @@ CPUScheduleAttr mlir::attn::decideCPUSchedule(Operation *op,
       int64_t step = 2 * w;
       bm = std::clamp<int64_t>(16384 / (4 * headDim) / step * step, step, 128);
     }
-    // AMX tiles (bf16 on a CPU with AMX-BF16): 64 x 64 tiles, 4 x 4 tiles
-    // of 16 x 16 scores, unless told.
-    if (amxFits(op, w, o.blockM ? o.blockM : 64, o.blockN ? o.blockN : 64,
+    // AMX tiles (bf16 on a CPU with AMX-BF16): 64 queries x 128 keys
+    // unless told (measured best of 64/128 x 64/128 on a Sapphire Rapids
+    // host at 2 and 16 threads, docs/cpu-bf16.md).
+    if (amxFits(op, w, o.blockM ? o.blockM : 64, o.blockN ? o.blockN : 128,
                 o.targetFeatures)) {
       return CPUScheduleAttr::get(
-          ctx, o.blockM ? o.blockM : 64, o.blockN ? o.blockN : 64, w, mrK,
+          ctx, o.blockM ? o.blockM : 64, o.blockN ? o.blockN : 128, w, mrK,
           o.mrValues, o.targetCpu, o.targetFeatures, /*keysLo=*/0,
           /*keysHi=*/0, /*threads=*/0, /*bf16Dot=*/false, /*amx=*/true);
     }

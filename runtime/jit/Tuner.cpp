@@ -39,11 +39,13 @@ struct CPUConfig {
   int64_t bm = 0, bn = 0, w = 0, mrK = 0, mrV = 0;
   int64_t threads = 0; ///< at most this many workers (0: all)
   bool bf16Dot = false; ///< bf16 pairs by vdpbf16ps
+  bool amx = false;     ///< bf16 products on AMX tiles (kept as configured)
   std::string cpu, features;
 
   bool operator<(const CPUConfig &o) const {
-    return std::tie(bm, bn, w, mrK, mrV, threads, bf16Dot) <
-           std::tie(o.bm, o.bn, o.w, o.mrK, o.mrV, o.threads, o.bf16Dot);
+    return std::tie(bm, bn, w, mrK, mrV, threads, bf16Dot, amx) <
+           std::tie(o.bm, o.bn, o.w, o.mrK, o.mrV, o.threads, o.bf16Dot,
+                    o.amx);
   }
   std::string text(int64_t keysLo = 0, int64_t keysHi = 0) const {
     std::string s = "#attn.cpu_schedule<block_m = " + std::to_string(bm) +
@@ -59,6 +61,8 @@ struct CPUConfig {
       s += ", threads = " + std::to_string(threads);
     if (bf16Dot)
       s += ", bf16_dot = true";
+    if (amx)
+      s += ", amx = true";
     return s + ">";
   }
   std::string summary() const {
@@ -66,7 +70,7 @@ struct CPUConfig {
            " w=" + std::to_string(w) + " mr=" + std::to_string(mrK) +
            (mrV != mrK ? "/" + std::to_string(mrV) : "") +
            (threads ? " t=" + std::to_string(threads) : "") +
-           (bf16Dot ? " bf16dot" : "");
+           (bf16Dot ? " bf16dot" : "") + (amx ? " amx" : "");
   }
 };
 
@@ -91,6 +95,7 @@ bool parseCPUSchedule(const std::string &text, CPUConfig &c) {
   if (f.count("threads") && !num("threads", c.threads))
     return false;
   c.bf16Dot = f.count("bf16_dot") && f["bf16_dot"] == "true";
+  c.amx = f.count("amx") && f["amx"] == "true";
   return num("block_m", c.bm) && num("block_n", c.bn) &&
          num("vector_width", c.w) && num("mr_keys", c.mrK) &&
          num("mr_values", c.mrV);
@@ -621,7 +626,11 @@ void Tuner::search(const CPUConfig &def) {
   };
   // Why a config cannot be good on this target, or "".
   auto pruneReason = [&](const CPUConfig &c) -> std::string {
-    if (!light && 2 * c.mrK + 3 > regs)
+    // AMX tiles (the configured schedule's choice, kept): whole tiles.
+    if (c.amx && (c.bm % 16 || c.bn % 32 || c.w != 16))
+      return "AMX tiles need block_m a multiple of 16, block_n of 32 and "
+             "16 lanes";
+    if (!light && 2 * c.mrK + 3 > regs && !c.amx)
       return "spills: a " + std::to_string(c.mrK) + "-row micro-kernel holds " +
              std::to_string(2 * c.mrK + 3) + " vectors, the CPU has " +
              std::to_string(regs) + " registers";
@@ -649,7 +658,7 @@ void Tuner::search(const CPUConfig &def) {
                  ("," + def.features + ",").find(",avx512bf16,") !=
                      std::string::npos;
   auto add = [&](CPUConfig c) {
-    if (c.w != 16 || c.bn % 2 || !dotable)
+    if (c.w != 16 || c.bn % 2 || !dotable || c.amx)
       c.bf16Dot = false;
     consider(c, pruneReason(c));
   };

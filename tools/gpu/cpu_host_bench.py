@@ -12,9 +12,13 @@ family, odd lengths, GQA and strided views against the float64 reference
 written from SPEC.md (test/Numerics/reference.py), outputs poisoned (NaN)
 before each run, fresh random inputs; a nonzero exit when one is off.
 
+`report LOG MD PNG` turns a run's log (what `run` printed) into the
+markdown table and the plot of docs/cpu-bf16.md's AMX section.
+
 usage (here):   python3 tools/gpu/cpu_host_bench.py build DIR
 usage (there):  python3 DIR/cpu_host_bench.py check DIR
                 python3 DIR/cpu_host_bench.py run DIR [--out OUT]
+usage (here):   python3 tools/gpu/cpu_host_bench.py report LOG MD PNG
 """
 import json
 import os
@@ -31,12 +35,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # On Sapphire Rapids the configure pass picks AMX tiles for bf16; without
 # amx-bf16 the bf16 dots; without both, widening.
 BUILDS = {"amx_spr": ["--mcpu=sapphirerapids"],
+          "amxm128_spr": ["--mcpu=sapphirerapids", "--block-m=128"],
+          "amxn128_spr": ["--mcpu=sapphirerapids", "--block-n=128"],
           "bf16dot_spr": ["--mcpu=sapphirerapids", "--mattr=-amx-bf16"],
           "widened_spr": ["--mcpu=sapphirerapids", "--mattr=-avx512bf16,-amx-bf16"],
           "bf16dot_v4": ["--mcpu=x86-64-v4", "--mattr=+avx512bf16"],
           "widened_v4": ["--mcpu=x86-64-v4"]}
-SHAPES = [(p, d) for p in ("causal", "full") for d in (64, 128)]
+# (name, pattern after #attn., D): the dense family against torch SDPA, the
+# sparse one against FlexAttention (compiled).
+SHAPES = [(p, p, d) for p in ("causal", "full") for d in (64, 128)]
+SPARSE = [("window", "sliding_window<window = 1024>", d) for d in (64, 128)] + \
+         [("block", "block_causal<block = 256>", d) for d in (64, 128)]
 NS = tuple(int(x) for x in os.environ.get("CPU_HOST_NS", "1024,4096,8192").split(","))
+SPARSE_NS = tuple(int(x) for x in os.environ.get("CPU_HOST_SPARSE_NS", "8192").split(","))
+# What runs, in order: (label, build prefix, dtype).
+VARIANTS = [("attn bf16 AMX 64x64", "amx", "bf16"),
+            ("attn bf16 AMX 128x64", "amxm128", "bf16"),
+            ("attn bf16 AMX 64x128", "amxn128", "bf16"),
+            ("attn bf16 AVX512-BF16 dots", "bf16dot", "bf16"),
+            ("attn bf16 widened", "widened", "bf16"),
+            ("attn f32", "bf16dot", "f32")]
 
 
 def source(pattern, dtype, d, name, lse=False):
@@ -60,7 +78,8 @@ def build(out):
                 continue
             if b.startswith("amx") and dtype != "bf16":
                 continue
-            text = "".join(source(p, dtype, d, f"{p}_{dtype}_d{d}") for p, d in SHAPES)
+            text = "".join(source(p, dtype, d, f"{name}_{dtype}_d{d}")
+                           for name, p, d in SHAPES + SPARSE)
             src = os.path.join(out, f"{b}_{dtype}.mlir")
             with open(src, "w") as f:
                 f.write(text)
@@ -149,6 +168,7 @@ def run(d_, out):
     import torch
     sys.path.insert(0, d_)
     import attnrt
+    import reference as ref
     flags = ""
     model = ""
     for line in open("/proc/cpuinfo"):
@@ -157,71 +177,160 @@ def run(d_, out):
         if line.startswith("flags") and not flags:
             flags = " ".join(f for f in line.split(":", 1)[1].split()
                              if f.startswith(("avx512_bf16", "avx512_fp16", "amx", "avx512f")))
-    print(f"host: {model}, {os.cpu_count()} threads; flags: {flags}", flush=True)
+    print(f"host: {model}, {os.cpu_count()} threads; flags: {flags}; torch {torch.__version__}",
+          flush=True)
     rt = attnrt.Runtime(os.path.join(d_, "libattnrt.so"))
+    flex = None
+    try:
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+        flex = torch.compile(flex_attention, dynamic=False)
+    except Exception as exc:  # noqa: BLE001
+        print(f"(no FlexAttention: {exc})", flush=True)
+
+    def median(fn):
+        fn()
+        ts = []
+        s0 = time.perf_counter()
+        while len(ts) < 3 or (time.perf_counter() - s0 < 1.0 and len(ts) < 30):
+            a = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - a)
+        return sorted(ts)[len(ts) // 2]
+
     rows = []
     for threads in (2, os.cpu_count()):
         torch.set_num_threads(threads)
         ctx = rt.cpu_context(threads)
-        for p, d in SHAPES:
-            for n in NS:
+        for name, p, d in SHAPES + SPARSE:
+            sparse = (name, p, d) in SPARSE
+            for n in (SPARSE_NS if sparse else NS):
                 g = torch.Generator().manual_seed(n + d)
                 q, k, v = (torch.randn(1, 2, n, d, generator=g) for _ in range(3))
-                want = torch.nn.functional.scaled_dot_product_attention(
-                    q, k, v, is_causal=p == "causal")
-                fl = 4.0 * d * (n * (n + 1) // 2 if p == "causal" else n * n) * 2
+                pat = ref.pattern_from_text("#attn." + p)
+                allowed = torch.from_numpy(ref.mask_matrix(pat, n, n) > 0)
+                if name == "full":
+                    want = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+                elif name == "causal":
+                    want = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+                else:
+                    want = torch.nn.functional.scaled_dot_product_attention(
+                        q, k, v, attn_mask=allowed)
+                fl = ref.useful_flops(pat, 1, 2, n, n, d)
                 res = {}
-
-                def t(fn):
-                    fn()
-                    ts = []
-                    s0 = time.perf_counter()
-                    while len(ts) < 3 or (time.perf_counter() - s0 < 1.0 and len(ts) < 30):
-                        a = time.perf_counter()
-                        fn()
-                        ts.append(time.perf_counter() - a)
-                    return sorted(ts)[len(ts) // 2]
-                for name, b, dtype in (("attn bf16 (AMX tiles)", "amx", "bf16"),
-                                       ("attn bf16 (AVX512-BF16 dots)", "bf16dot", "bf16"),
-                                       ("attn bf16 (widened)", "widened", "bf16"),
-                                       ("attn f32", "bf16dot", "f32")):
+                for label, b, dtype in VARIANTS:
                     dt = torch.bfloat16 if dtype == "bf16" else torch.float32
                     qc, kc, vc = q.to(dt), k.to(dt), v.to(dt)
-                    o = torch.empty_like(qc)
+                    o = torch.full_like(qc, float("nan"))
                     kern = None
                     for tgt in ("spr", "v4"):
-                        if not os.path.exists(os.path.join(d_, f"{b}_{tgt}_{dtype}.so")):
+                        path = os.path.join(d_, f"{b}_{tgt}_{dtype}.so")
+                        if not os.path.exists(path):
                             continue
                         try:
-                            kern = rt.load(ctx, os.path.join(d_, f"{b}_{tgt}_{dtype}.so"),
-                                           f"{p}_{dtype}_d{d}")
-                            name_t = f"{name} [{tgt}]"
+                            kern = rt.load(ctx, path, f"{name}_{dtype}_d{d}")
                             break
                         except Exception as exc:  # noqa: BLE001
-                            print(f"  {name} [{tgt}]: {str(exc)[:160]}", flush=True)
+                            print(f"  {label} [{tgt}]: {str(exc)[:160]}", flush=True)
                     if kern is None:
                         continue
                     a = rt.args([qc, kc, vc, o])
-                    sec = t(lambda: rt.launch(ctx, kern, a))
+                    sec = median(lambda: rt.launch(ctx, kern, a))
                     err = ((o.float() - want).abs().max() / want.abs().max()).item()
-                    res[name_t] = (fl / sec / 1e9, err)
-                for name, dt in (("torch SDPA bf16", torch.bfloat16), ("torch SDPA f32", torch.float32)):
-                    qc, kc, vc = q.to(dt), k.to(dt), v.to(dt)
-                    fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
-                        qc, kc, vc, is_causal=p == "causal")
-                    sec = t(fn)
-                    err = ((fn().float() - want).abs().max() / want.abs().max()).item()
-                    res[name] = (fl / sec / 1e9, err)
-                rows.append({"threads": threads, "pattern": p, "d": d, "n": n, "res": res})
-                print(f"T={threads:2} {p:6} D={d:3} N={n:5}  " + "  ".join(
+                    res[label] = (fl / sec / 1e9, err)
+                if not sparse:
+                    for label, dt in (("torch SDPA bf16", torch.bfloat16),
+                                      ("torch SDPA f32", torch.float32)):
+                        qc, kc, vc = q.to(dt), k.to(dt), v.to(dt)
+                        fn = lambda: torch.nn.functional.scaled_dot_product_attention(  # noqa: E731
+                            qc, kc, vc, is_causal=name == "causal")
+                        sec = median(fn)
+                        err = ((fn().float() - want).abs().max() / want.abs().max()).item()
+                        res[label] = (fl / sec / 1e9, err)
+                elif flex is not None:
+                    mask = allowed
+                    try:
+                        bm = create_block_mask(lambda b_, h_, qi, ki: mask[qi, ki], 1, 2, n, n,
+                                               device="cpu")
+                        for label, dt in (("FlexAttention bf16", torch.bfloat16),
+                                          ("FlexAttention f32", torch.float32)):
+                            qc, kc, vc = q.to(dt), k.to(dt), v.to(dt)
+                            fn = lambda: flex(qc, kc, vc, block_mask=bm)  # noqa: E731
+                            sec = median(fn)
+                            err = ((fn().float() - want).abs().max() / want.abs().max()).item()
+                            res[label] = (fl / sec / 1e9, err)
+                    except Exception as exc:  # noqa: BLE001
+                        print(f"  FlexAttention: {str(exc)[:200]}", flush=True)
+                rows.append({"threads": threads, "pattern": name, "d": d, "n": n, "res": res})
+                print(f"T={threads:2} {name:6} D={d:3} N={n:5}  " + "  ".join(
                     f"{k}: {g:6.1f} ({e:.0e})" for k, (g, e) in res.items()), flush=True)
     with open(os.path.join(out, "cpu-host-bench.json"), "w") as f:
-        json.dump({"host": model, "flags": flags, "torch": torch.__version__, "rows": rows}, f, indent=1)
+        json.dump({"host": model, "flags": flags, "torch": torch.__version__,
+                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                   "rows": rows}, f, indent=1)
+
+
+def report(log, md, png):
+    """The markdown table (GFLOP/s, ratio of the default AMX schedule to
+    the strongest peer) and a plot, from a run's log."""
+    import re
+    host, rows = "", []
+    for line in open(log):
+        if line.startswith("host:"):
+            host = line.strip()[len("host: "):]
+        m = re.match(r"T=\s*(\d+) (\w+)\s+D=\s*(\d+) N=\s*(\d+)\s+(.*)", line)
+        if m:
+            res = {k.strip(): float(v) for k, v in
+                   re.findall(r"([^:]+?):\s+([\d.]+) \([^)]*\)\s*", m.group(5))}
+            rows.append((int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4)), res))
+    labels = []
+    for r in rows:
+        for k in r[4]:
+            if k not in labels:
+                labels.append(k)
+    ours = "attn bf16 AMX 64x128"
+    out = [f"Host: {host}. Useful GFLOP/s (SPEC's FLOP count), medians; B = 1, H = 2; "
+           f"errors against torch f32 in the log. `vs peer`: {ours} (the default schedule) "
+           "over torch SDPA bf16 (causal, full) or FlexAttention bf16 (window 1024, "
+           "block-causal 256).", "",
+           "| threads | pattern | D | N | " + " | ".join(labels) + " | vs peer |",
+           "|" + "---|" * (len(labels) + 5)]
+    for t, p, d, n, res in rows:
+        peer = res.get("torch SDPA bf16") or res.get("FlexAttention bf16")
+        ratio = f"{res[ours] / peer:.2f}x" if peer and ours in res else "-"
+        out.append(f"| {t} | {p} | {d} | {n} | " + " | ".join(
+            f"{res[k]:.0f}" if k in res else "-" for k in labels) + f" | {ratio} |")
+    with open(md, "w") as f:
+        f.write("\n".join(out) + "\n")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    threads = sorted({r[0] for r in rows})
+    fig, axes = plt.subplots(1, len(threads), figsize=(7 * len(threads), 5))
+    for ax, t in zip(axes if len(threads) > 1 else [axes], threads):
+        sel = [r for r in rows if r[0] == t]
+        xs = range(len(sel))
+        for k in (ours, "attn bf16 widened", "attn f32", "torch SDPA bf16",
+                  "FlexAttention bf16"):
+            ax.plot(list(xs), [r[4].get(k, float("nan")) for r in sel], "o-", label=k)
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([f"{r[1]} {r[2]}\n{r[3] // 1024}K" for r in sel], fontsize=7,
+                           rotation=60)
+        ax.set_ylabel("useful GFLOP/s")
+        ax.set_title(f"{t} threads")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("bf16 attention on the CPU: attn on AMX tiles vs PyTorch (" + host[:60] + ")",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"report: {md}, {png}")
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "build":
         build(sys.argv[2])
+    elif sys.argv[1] == "report":
+        report(*sys.argv[2:5])
     elif sys.argv[1] == "check":
         check(os.path.abspath(sys.argv[2]))
     else:
