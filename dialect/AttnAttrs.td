@@ -150,6 +150,10 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
     inputs multiply on the AMX tile unit (`tdpbf16ps`, 16x16 f32 tiles) in
     Q K^T and P V, P rounded to bf16; the online softmax stays in AVX-512
     (block_m a multiple of 16, block_n of 32, D of 32, Dv of 16).
+    `decode_rows`: a query tile with at most that many rows (decoding, the
+    last rows of a prompt) runs row by row with the keys across the vector
+    lanes instead of the queries (0: never; D and Dv multiples of the
+    vector width).
 
     ```mlir
     attn.attention #attn.causal ins(...) outs(...) {attn.schedule =
@@ -167,7 +171,8 @@ def Attn_CPUScheduleAttr : AttrDef<Attn_Dialect, "CPUSchedule"> {
                         DefaultValuedParameter<"int64_t", "0">:$keys_hi,
                         DefaultValuedParameter<"int64_t", "0">:$threads,
                         DefaultValuedParameter<"bool", "false">:$bf16_dot,
-                        DefaultValuedParameter<"bool", "false">:$amx);
+                        DefaultValuedParameter<"bool", "false">:$amx,
+                        DefaultValuedParameter<"int64_t", "0">:$decode_rows);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

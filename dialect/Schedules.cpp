@@ -14,7 +14,11 @@ CPUScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                         int64_t blockM, int64_t blockN, int64_t vectorWidth,
                         int64_t mrKeys, int64_t mrValues, StringRef cpu,
                         StringRef features, int64_t keysLo, int64_t keysHi,
-                        int64_t threads, bool bf16Dot, bool amx) {
+                        int64_t threads, bool bf16Dot, bool amx,
+                        int64_t decodeRows) {
+  if (decodeRows < 0 || decodeRows > 64)
+    return emitError() << "cpu_schedule 'decode_rows' must be in [0, 64], got "
+                       << decodeRows;
   if (bf16Dot && amx)
     return emitError() << "cpu_schedule: 'bf16_dot' and 'amx' exclude each "
                           "other (both say how bf16 products are computed)";

@@ -61,6 +61,7 @@ struct Scratch {
                // AMX: [D/2][2 BM] bf16, Q^T in the VNNI layout
   Value pP;    // [BN/2][BM] i32: bf16 pairs of the probabilities (idem);
                // AMX: [BM][BN] bf16, P row-major
+  Value dS;    // decode rows: [4 w] f32, one row's scores of a key block
   Value kP, vP; // AMX: [BN][D] bf16 key rows; [BN/2][2 Dv] bf16, V in the
                 // VNNI layout (pairs of keys interleaved)
   Value sT;    // [BN][BM] f32: scores, then probabilities, transposed
@@ -106,6 +107,10 @@ public:
   /// the shapes: amxFits).
   void setAMX(bool on) { amx = on; }
 
+  /// Query tiles of at most `rows` rows run row by row with the keys across
+  /// the lanes (CPUDecode.cpp); 0: never.
+  void setDecodeRows(int64_t rows) { decodeRows = rows; }
+
   /// Landmark attention: key tiles are the landmark blocks of this size.
   void setLandmarkBlock(int64_t block, int64_t topk) {
     landmarkBlock = block;
@@ -135,6 +140,8 @@ public:
       s.pP = alloc({opt.blockN / 2, opt.blockM}, e.b.getI32Type());
     }
     s.sT = alloc({opt.blockN, opt.blockM}, f32);
+    if (decodeRows)
+      s.dS = alloc({4 * opt.vectorWidth}, f32);
     s.m = alloc({opt.blockM}, f32);
     s.l = alloc({opt.blockM}, f32);
     s.alpha = alloc({opt.blockM}, f32);
@@ -168,6 +175,7 @@ private:
   int64_t landmarkBlock = 0, landmarkTopk = 0;
   bool bf16Dot = false;
   bool amx = false;
+  int64_t decodeRows = 0;
 
   /// The bf16 pair (col, col + 1) of row t as one i32 (col in the low half).
   Value loadPair(const RowView &x, Value t, Value col);
@@ -178,6 +186,10 @@ private:
   void emitScoresAMX(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitValuesAMX(const Scratch &s, const RowView &v, Value n0, Value nk);
   void emitQueriesAMX(const Scratch &s, const RowView &q, Value row, Value i);
+  /// The `valid` rows of the tile from m0, one at a time, keys across the
+  /// lanes; leaves m, l and O^T as the key-tile loop would (CPUDecode.cpp).
+  void emitDecodeRows(const Scratch &s, const RowView &q, const RowView &k,
+                      const RowView &v, Value m0, Value valid);
   /// The bf16 pair (v(key, col), v(key + 1, col)) as one i32.
   Value valuePair(const RowView &v, Value key, Value col);
 

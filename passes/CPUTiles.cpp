@@ -127,18 +127,32 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
 
   // The key tiles from the bounds of the tile's first and last query (the
   // schedule the GPU target shares).
-  Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
-  KeyTileBounds tiles = pattern.buildKeyTiles(e.b, e.loc, pFirst, pLast, nk);
-
-  e.forLoop(tiles.first, tiles.last, e.idx(bn), [&](Value n0) {
-    emitScores(s, k, n0, nk);
-    Value partial = arith::XOrIOp::create(
-        e.b, e.loc, pattern.buildTileIsFull(e.b, e.loc, tiles, n0, bn),
-        arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true)));
-    e.ifThen(partial, [&] { emitMask(s, n0); });
-    emitSoftmax(s);
-    emitValues(s, v, n0, nk);
-  });
+  auto keyTiles = [&] {
+    Value pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+    KeyTileBounds tiles =
+        pattern.buildKeyTiles(e.b, e.loc, pFirst, pLast, nk);
+    e.forLoop(tiles.first, tiles.last, e.idx(bn), [&](Value n0) {
+      emitScores(s, k, n0, nk);
+      Value partial = arith::XOrIOp::create(
+          e.b, e.loc, pattern.buildTileIsFull(e.b, e.loc, tiles, n0, bn),
+          arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true)));
+      e.ifThen(partial, [&] { emitMask(s, n0); });
+      emitSoftmax(s);
+      emitValues(s, v, n0, nk);
+    });
+  };
+  if (!decodeRows) {
+    keyTiles();
+  } else {
+    // A tile of a few rows (a decode step): row by row, keys across the
+    // lanes, instead of lanes that would mostly hold no query.
+    Value few = e.cmp(arith::CmpIPredicate::sle, valid, e.idx(decodeRows));
+    e.ifThen(few, [&] { emitDecodeRows(s, q, k, v, m0, valid); });
+    e.ifThen(arith::XOrIOp::create(
+                 e.b, e.loc, few,
+                 arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true))),
+             keyTiles);
+  }
 
   emitEpilogue(s, o, lse, m0, valid, epilogue);
 }

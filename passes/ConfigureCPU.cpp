@@ -48,6 +48,29 @@ bool mlir::attn::amxFits(Operation *op, int64_t vectorWidth, int64_t blockM,
          llvm::is_contained(list, "amx-tile");
 }
 
+int64_t mlir::attn::decodeRowsFor(Operation *op, int64_t vectorWidth) {
+  // Up to 4 rows: one decode step (Nq = 1), or the query heads of a KV head
+  // packed as rows (GQA 4:1 and less), run with the keys across the lanes.
+  auto attention = dyn_cast<AttentionOp>(op);
+  if (!attention || attention.getPattern().getKeyBlock())
+    return 0;
+  int64_t d = cast<MemRefType>(attention.getQ().getType()).getDimSize(3);
+  int64_t dv = cast<MemRefType>(attention.getV().getType()).getDimSize(3);
+  if (ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) ||
+      d % vectorWidth || dv % vectorWidth || dv / vectorWidth > 16)
+    return 0;
+  return 4;
+}
+
+static LogicalResult checkDecodeRows(Operation *op, CPUScheduleAttr s) {
+  if (s.getDecodeRows() && !decodeRowsFor(op, s.getVectorWidth()))
+    return op->emitOpError()
+           << "cpu_schedule: decode_rows needs an attention op (not "
+              "landmark) whose D and Dv are multiples of vector_width (Dv "
+              "at most 16 vectors)";
+  return success();
+}
+
 bool mlir::attn::bf16DotPays(StringRef features) {
   // Measured (docs/cpu-bf16.md): 1.7-2.2x the widened path on an AMD Zen 4;
   // 0.62-0.80x on an Intel Sapphire Rapids (AMX-BF16), whose vdpbf16ps is
@@ -57,6 +80,8 @@ bool mlir::attn::bf16DotPays(StringRef features) {
 
 LogicalResult mlir::attn::checkCPUSchedule(Operation *op,
                                            CPUScheduleAttr s) {
+  if (failed(checkDecodeRows(op, s)))
+    return failure();
   if (s.getBf16Dot() &&
       !bf16DotFits(op, s.getVectorWidth(), s.getBlockN(), s.getFeatures()))
     return op->emitOpError()
@@ -125,7 +150,8 @@ CPUScheduleAttr mlir::attn::decideCPUSchedule(Operation *op,
       return CPUScheduleAttr::get(
           ctx, o.blockM ? o.blockM : 64, o.blockN ? o.blockN : 128, w, mrK,
           o.mrValues, o.targetCpu, o.targetFeatures, /*keysLo=*/0,
-          /*keysHi=*/0, /*threads=*/0, /*bf16Dot=*/false, /*amx=*/true);
+          /*keysHi=*/0, /*threads=*/0, /*bf16Dot=*/false, /*amx=*/true,
+          decodeRowsFor(op, w));
     }
     if (bn == 0)
       bn = std::clamp<int64_t>(24576 / (4 * headDim) / mrK * mrK, mrK, 384);
@@ -134,7 +160,7 @@ CPUScheduleAttr mlir::attn::decideCPUSchedule(Operation *op,
                               o.targetFeatures, /*keysLo=*/0, /*keysHi=*/0,
                               /*threads=*/0, bf16DotFits(op, w, bn, o.targetFeatures) &&
                                                  bf16DotPays(o.targetFeatures),
-                              /*amx=*/false);
+                              /*amx=*/false, decodeRowsFor(op, w));
 }
 
 void ConfigureCPU::runOnOperation() {
@@ -158,7 +184,7 @@ void ConfigureCPU::runOnOperation() {
               emitError, blockM ? int64_t(blockM) : 2 * vectorWidth,
               blockN ? int64_t(blockN) : int64_t(mrKeys), vectorWidth, mrKeys,
               mrValues, targetCpu, targetFeatures, int64_t(0), int64_t(0),
-              int64_t(0), false, false))) {
+              int64_t(0), false, false, int64_t(0)))) {
         failed = true;
         return;
       }

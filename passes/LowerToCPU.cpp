@@ -187,6 +187,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
     tc.setLandmarkBlock(landmarkBlock, landmarkTopk);
     tc.setBF16Dot(bf16Dot);
     tc.setAMX(amx);
+    tc.setDecodeRows(sched.getDecodeRows());
     Scratch s = tc.allocScratch();
     e.forLoop(begin, end, e.idx(1), [&](Value item) {
       Value h = e.dim(a.q, 1);

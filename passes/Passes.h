@@ -58,6 +58,8 @@ bool bf16DotPays(StringRef features);
 /// the amx-bf16 and amx-tile features.
 bool amxFits(Operation *op, int64_t vectorWidth, int64_t blockM,
              int64_t blockN, StringRef features);
+/// The cpu_schedule decode_rows the configure pass gives `op` (0: none).
+int64_t decodeRowsFor(Operation *op, int64_t vectorWidth);
 
 /// The options of the CPU and GPU pipelines are the passes' own, declared
 /// once in Passes.td (names, defaults, help): attnc, the JIT and the cache

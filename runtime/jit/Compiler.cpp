@@ -1027,7 +1027,7 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
       variants.push_back(CPUScheduleAttr::get(
           ctx, s.getBlockM(), s.getBlockN(), s.getVectorWidth(),
           s.getMrKeys(), s.getMrValues(), def.getCpu(), def.getFeatures(), lo,
-          var.keysHi, s.getThreads(), dot, amx));
+          var.keysHi, s.getThreads(), dot, amx, def.getDecodeRows()));
     }
     // One variant for every Nk: no range at all.
     if (variants.size() == 1)
@@ -1036,7 +1036,7 @@ static bool applyTuning(ModuleOp module, const CompileOptions &options,
           variants[0].getVectorWidth(), variants[0].getMrKeys(),
           variants[0].getMrValues(), def.getCpu(), def.getFeatures(), 0, 0,
           variants[0].getThreads(), variants[0].getBf16Dot(),
-          variants[0].getAmx());
+          variants[0].getAmx(), variants[0].getDecodeRows());
     for (CPUScheduleAttr s : variants) {
       Operation *copy = b.clone(*op);
       copy->setAttr(kScheduleAttrName, s);

@@ -40,6 +40,7 @@ struct CPUConfig {
   int64_t threads = 0; ///< at most this many workers (0: all)
   bool bf16Dot = false; ///< bf16 pairs by vdpbf16ps
   bool amx = false;     ///< bf16 products on AMX tiles (kept as configured)
+  int64_t decodeRows = 0; ///< kept as configured
   std::string cpu, features;
 
   bool operator<(const CPUConfig &o) const {
@@ -63,6 +64,8 @@ struct CPUConfig {
       s += ", bf16_dot = true";
     if (amx)
       s += ", amx = true";
+    if (decodeRows)
+      s += ", decode_rows = " + std::to_string(decodeRows);
     return s + ">";
   }
   std::string summary() const {
@@ -96,6 +99,8 @@ bool parseCPUSchedule(const std::string &text, CPUConfig &c) {
     return false;
   c.bf16Dot = f.count("bf16_dot") && f["bf16_dot"] == "true";
   c.amx = f.count("amx") && f["amx"] == "true";
+  if (f.count("decode_rows") && !num("decode_rows", c.decodeRows))
+    return false;
   return num("block_m", c.bm) && num("block_n", c.bn) &&
          num("vector_width", c.w) && num("mr_keys", c.mrK) &&
          num("mr_values", c.mrV);

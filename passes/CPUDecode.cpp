@@ -1,0 +1,144 @@
+//===- CPUDecode.cpp - query tiles of a few rows, keys across the lanes ---===//
+// A decode step has one query row per head (or the few query heads of a
+// KV head packed as rows). The tile code puts one query in each vector lane,
+// so such a tile would fill 1 to 4 of 16 lanes and broadcast every key
+// element. Here (cpu_schedule decode_rows) each row runs alone with the keys
+// across the lanes instead:
+//
+//   per block of 4 w keys: scores by D-long FMA chains per key, reduced
+//   across the lanes (16 independent chains per w keys, unrolled); the
+//   row's online softmax on the block (a max and a sum reduction); then
+//   O += p_j V[j] with p_j broadcast and V's rows read contiguously.
+//
+// It leaves m, l and O^T in the tile's scratch as the key-tile loop does,
+// so the shared epilogue stores (or merges) the rows. Bounds: the row's
+// [lo, hi] from the tile prologue; keys past hi are masked.
+//===----------------------------------------------------------------------===//
+#include "passes/CPUCodegen.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace mlir::attn::cpucg {
+
+void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
+                                 const RowView &k, const RowView &v, Value m0,
+                                 Value valid) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  int64_t w = opt.vectorWidth, blk = 4 * w;
+  Type f32t = b.getF32Type(), i32t = b.getI32Type();
+  auto ivecT = VectorType::get({w}, i32t);
+  auto load = [&](const RowView &x, Value t, int64_t col) -> Value {
+    Type elt = cast<MemRefType>(x.mem.getType()).getElementType();
+    Value raw = vector::LoadOp::create(
+        b, loc, VectorType::get({w}, elt), x.mem,
+        ValueRange{x.batch, x.head, x.row(e, t), e.idx(col)});
+    return elt.isF32() ? raw : arith::ExtFOp::create(b, loc, vec, raw);
+  };
+  auto toIndex = [&](Value i32) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), i32);
+  };
+  SmallVector<int32_t> lanes;
+  for (int64_t i = 0; i < w; ++i)
+    lanes.push_back(int32_t(i));
+  Value iota = arith::ConstantOp::create(
+      b, loc, ivecT, DenseElementsAttr::get(ivecT, ArrayRef<int32_t>(lanes)));
+  Value ninfS = negInf(), ninf = e.splat(ninfS, vec), zero = e.splat(e.f32(0), vec);
+  Value scaleV = e.splat(e.f32(scale * M_LOG2E), vec);
+  int64_t dChunks = d / w, vChunks = dv / w;
+
+  e.forLoop(e.idx(0), valid, e.idx(1), [&](Value r) {
+    Value row = e.add(m0, r);
+    Value lo = toIndex(e.load(s.lo, {r}));
+    Value hiI32 = e.load(s.hi, {r});
+    Value hi = toIndex(hiI32);
+    // The query in log2 units, in registers for the whole row.
+    SmallVector<Value> qv;
+    for (int64_t c = 0; c < dChunks; ++c)
+      qv.push_back(arith::MulFOp::create(b, loc, load(q, row, c * w), scaleV));
+    SmallVector<Value> init = {ninfS, e.f32(0)};
+    init.append(vChunks, zero);
+    Value end = e.max(lo, e.add(hi, e.idx(1)));
+    SmallVector<Value> state = e.forLoop(
+        lo, end, e.idx(blk), init, [&](Value n0, ValueRange carried) {
+          Value m = carried[0], l = carried[1];
+          // Scores of the block, masked past hi, into s.dS; their max.
+          Value bmax = ninf;
+          for (int64_t kb = 0; kb < blk; kb += w) {
+            Value sv = zero;
+            for (int64_t j = 0; j < w; ++j) {
+              Value key = e.min(e.add(n0, e.idx(kb + j)), hi);
+              Value acc = arith::MulFOp::create(b, loc, qv[0], load(k, key, 0));
+              for (int64_t c = 1; c < dChunks; ++c)
+                acc = vector::FMAOp::create(b, loc, qv[c], load(k, key, c * w),
+                                            acc);
+              Value sj = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::ADD, acc);
+              sv = vector::InsertOp::create(b, loc, sj, sv,
+                                            ArrayRef<int64_t>{j});
+            }
+            Value keys = arith::AddIOp::create(
+                b, loc, e.splat(e.toI32(e.add(n0, e.idx(kb))), ivecT), iota);
+            Value ok = e.cmp(arith::CmpIPredicate::sle, keys,
+                             e.splat(hiI32, ivecT));
+            sv = e.select(ok, sv, ninf);
+            e.vstore(sv, s.dS, {e.idx(kb)});
+            bmax = arith::MaximumFOp::create(b, loc, bmax, sv);
+          }
+          Value mb = vector::ReductionOp::create(
+              b, loc, vector::CombiningKind::MAXIMUMF, bmax);
+          Value mNew = arith::MaximumFOp::create(b, loc, m, mb);
+          Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninfS);
+          Value mUse = e.select(empty, e.f32(0), mNew);
+          Value mUseV = e.splat(mUse, vec);
+          Value alpha = vector::ExtractOp::create(
+              b, loc,
+              exp2(arith::SubFOp::create(b, loc, e.splat(m, vec), mUseV)),
+              ArrayRef<int64_t>{0});
+          // Probabilities in place, their sum.
+          Value psum = zero;
+          for (int64_t kb = 0; kb < blk; kb += w) {
+            Value p = exp2(arith::SubFOp::create(
+                b, loc, e.vload(vec, s.dS, {e.idx(kb)}), mUseV));
+            e.vstore(p, s.dS, {e.idx(kb)});
+            psum = arith::AddFOp::create(b, loc, psum, p);
+          }
+          Value lNew = arith::AddFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, l, alpha),
+              vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                          psum));
+          // O = alpha O + sum_j p_j V[j] over the block's real keys.
+          SmallVector<Value> o;
+          Value alphaV = e.splat(alpha, vec);
+          for (int64_t c = 0; c < vChunks; ++c)
+            o.push_back(arith::MulFOp::create(b, loc, carried[2 + c], alphaV));
+          Value nKeys = e.min(e.idx(blk), e.sub(e.add(hi, e.idx(1)), n0));
+          o = e.forLoop(e.idx(0), nKeys, e.idx(1), o,
+                        [&](Value j, ValueRange oc) -> SmallVector<Value> {
+                          Value key = e.add(n0, j);
+                          Value pj = e.splat(e.load(s.dS, {j}), vec);
+                          SmallVector<Value> next;
+                          for (int64_t c = 0; c < vChunks; ++c)
+                            next.push_back(vector::FMAOp::create(
+                                b, loc, pj, load(v, key, c * w), oc[c]));
+                          return next;
+                        });
+          SmallVector<Value> next = {mNew, lNew};
+          next.append(o.begin(), o.end());
+          return next;
+        });
+    // The row's state where the epilogue reads it.
+    e.store(state[0], s.m, {r});
+    e.store(state[1], s.l, {r});
+    for (int64_t c = 0; c < vChunks; ++c)
+      for (int64_t t = 0; t < w; ++t)
+        e.store(vector::ExtractOp::create(b, loc, state[2 + c],
+                                          ArrayRef<int64_t>{t}),
+                s.oT,
+                amx ? ValueRange{r, e.idx(c * w + t)}
+                    : ValueRange{e.idx(c * w + t), r});
+  });
+}
+
+} // namespace mlir::attn::cpucg
