@@ -19,6 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from llama_reference import Reference, smollm2_gguf  # noqa: E402
+from parity_check import compare  # noqa: E402
 
 # SmolLM2's tokenizer (transformers' GGUF loader) on these texts; the ids
 # are written out so that this test needs no tokenizer.
@@ -79,24 +80,8 @@ def main():
         got = np.load(path)
         fed = ids + tokens[:-1]
         want = ref.logits(fed, a.window)
-        assert got.shape == want.shape, (got.shape, want.shape)
-        err = np.abs(got - want).max(-1) / np.abs(want).max(-1)
-        greedy = want[len(ids) - 1:].argmax(-1).tolist()
-        same = greedy == tokens
-        # The margin of each greedy choice in the reference: how far the
-        # runner's error is from flipping a token.
-        top2 = np.sort(want[len(ids) - 1:], -1)[:, -2:]
-        margin = float((top2[:, 1] - top2[:, 0]).min())
         chunked = f" (prefill in chunks of {CHUNKED[text]})" if text in CHUNKED else ""
-        print(f"{text!r}{chunked}: {len(fed)} positions, max relative logit error "
-              f"{err.max():.2e} (prompt {err[:len(ids)].max():.2e}, decode "
-              f"{err[len(ids):].max():.2e}); {len(tokens)} greedy tokens "
-              f"{'equal' if same else 'DIFFER'} (smallest top-2 margin "
-              f"{margin:.3f})")
-        if err.max() > TOL or not np.isfinite(got).all():
-            failed = True
-        if not same:
-            print(f"  runner:    {tokens}\n  reference: {greedy}")
+        if not compare(f"{text!r}{chunked}", ids, tokens, got, want, TOL):
             failed = True
     if failed:
         sys.exit("FAIL")

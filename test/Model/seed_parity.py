@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seed_reference import load  # noqa: E402
+from parity_check import compare  # noqa: E402
 
 PROMPTS = {"3 ids": [1, 5, 9],
            "40 random ids": [int(t) for t in np.random.default_rng(2).integers(3, 256, 40)],
@@ -77,21 +78,8 @@ def main():
         tokens, got = run(a.runner, a.weights, ids, path, NEW, extra + chunk)
         fed = ids + tokens[:-1]
         want = ref.logits(fed, mask=mask, prompt=len(ids))
-        assert got.shape == want.shape, (got.shape, want.shape)
-        err = relative(got, want)
-        greedy = want[len(ids) - 1:].argmax(-1).tolist()
-        same = greedy == tokens
-        top2 = np.sort(want[len(ids) - 1:], -1)[:, -2:]
-        margin = float((top2[:, 1] - top2[:, 0]).min())
         chunked = f" (prefill in chunks of {CHUNKED[text]})" if chunk else ""
-        print(f"{text}{chunked}: {len(fed)} positions, max relative logit error "
-              f"{err.max():.2e} (prompt {err[:len(ids)].max():.2e}, decode "
-              f"{err[len(ids):].max():.2e}); {len(tokens)} greedy tokens "
-              f"{'equal' if same else 'DIFFER'} (smallest top-2 margin {margin:.3f})")
-        if err.max() > TOL or not np.isfinite(got).all():
-            failed = True
-        if not same:
-            print(f"  runner:    {tokens}\n  reference: {greedy}")
+        if not compare(f"{text}{chunked}", ids, tokens, got, want, TOL):
             failed = True
         if text == "40 random ids" and retrieval:
             print(f"{text}: decode steps retrieve the top-k blocks, a prefill "
