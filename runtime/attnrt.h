@@ -211,7 +211,10 @@ attn_status attn_benchmark(attn_context *ctx, const attn_kernel *kernel,
  * attribute syntax, e.g. "#attn.sliding_window<window = 256>"), input
  * dtype, head dims D and Dv, score scale (0 means 1/sqrt(D)), with or
  * without an LSE output. Compiled on first use, then served from memory or
- * from the disk cache. Release it with attn_kernel_release(). */
+ * from the disk cache. Release it with attn_kernel_release(). Dilated
+ * patterns need with_lse = 1 (their pieces merge through the LSE; without
+ * it the compile fails with ATTN_ERROR_COMPILE saying so): pass a scratch
+ * [B, H, N] float32 tensor when the LSE itself is not wanted. */
 attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                             attn_dtype dtype, int64_t d, int64_t dv,
                             float scale, int with_lse, attn_kernel **out);
