@@ -14,11 +14,11 @@
 
 // D = 64: Q^T 64 x 64 x 4 B = 16 KB, K 96 x 64 x 4 B = 24 KB.
 // CHECK-LABEL: func.func @d64
-// CHECK: attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>
+// CHECK: attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6, decode_rows = 4>
 // W16-LABEL: func.func @d64
-// W16: attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 16, mr_keys = 12, mr_values = 12, cpu = "znver4", features = "avx2,avx512f">
+// W16: attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 16, mr_keys = 12, mr_values = 12, cpu = "znver4", features = "avx2,avx512f", decode_rows = 4>
 // FIXED-LABEL: func.func @d64
-// FIXED: attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 48, vector_width = 8, mr_keys = 6, mr_values = 6>
+// FIXED: attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 48, vector_width = 8, mr_keys = 6, mr_values = 6, decode_rows = 4>
 func.func @d64(%q: !t64, %k: !t64, %v: !t64, %o: !t64) {
   attn.attention #attn.causal ins(%q, %k, %v : !t64, !t64, !t64) outs(%o : !t64)
   return
