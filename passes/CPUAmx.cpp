@@ -44,12 +44,10 @@ void TileCodegen::emitQueriesAMX(const Scratch &s, const RowView &q, Value row,
 
 void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
                                 Value nk) {
-  MLIRContext *ctx = e.b.getContext();
   Type bf16 = e.b.getBF16Type();
   auto row32 = VectorType::get({kTileK}, bf16);
   auto aType = amx::TileType::get({kTileRows, kTileK}, bf16);
   auto cType = amx::TileType::get({kTileRows, kTileRows}, e.b.getF32Type());
-  (void)ctx;
   // The key rows, clamped to the last key (their scores are masked).
   Value lastKey = e.sub(nk, e.idx(1));
   e.forLoop(0, opt.blockN, 1, [&](Value n) {
