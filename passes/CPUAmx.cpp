@@ -25,6 +25,22 @@ namespace mlir::attn::cpucg {
 namespace {
 constexpr int64_t kTileRows = 16; // rows of every tile
 constexpr int64_t kTileK = 32;    // bf16 elements of a 64-byte tile row
+
+/// acc += A_i B_i for i < count: A tile i at a[aRow, aCol + 32 i], B tile i
+/// (VNNI) at b[bRow + 16 i, bCol]; both 16 x 32 bf16.
+Value tileProducts(Emitter &e, Value acc, Value a, Value aRow, Value aCol,
+                   Value b, Value bRow, Value bCol, int64_t count) {
+  auto type = amx::TileType::get({kTileRows, kTileK}, e.b.getBF16Type());
+  for (int64_t i = 0; i < count; ++i) {
+    Value x = amx::TileLoadOp::create(
+        e.b, e.loc, type, a, ValueRange{aRow, e.add(aCol, e.idx(i * kTileK))});
+    Value y = amx::TileLoadOp::create(
+        e.b, e.loc, type, b,
+        ValueRange{e.add(bRow, e.idx(i * kTileK / 2)), bCol});
+    acc = amx::TileMulFOp::create(e.b, e.loc, acc.getType(), x, y, acc);
+  }
+  return acc;
+}
 } // namespace
 
 /// Query row `row` of the tile, in lane i: its bf16 pairs into Q^T's VNNI
@@ -46,7 +62,6 @@ void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
                                 Value nk) {
   Type bf16 = e.b.getBF16Type();
   auto row32 = VectorType::get({kTileK}, bf16);
-  auto aType = amx::TileType::get({kTileRows, kTileK}, bf16);
   auto cType = amx::TileType::get({kTileRows, kTileRows}, e.b.getF32Type());
   // The key rows, clamped to the last key (their scores are masked).
   Value lastKey = e.sub(nk, e.idx(1));
@@ -60,15 +75,9 @@ void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
   });
   e.forLoop(0, opt.blockN, kTileRows, [&](Value kb) {
     e.forLoop(0, opt.blockM, kTileRows, [&](Value qb) {
-      Value acc = amx::TileZeroOp::create(e.b, e.loc, cType);
-      Value qCol = e.mul(qb, e.idx(2));
-      for (int64_t c = 0; c < d; c += kTileK) {
-        Value a = amx::TileLoadOp::create(e.b, e.loc, aType, s.kP,
-                                          ValueRange{kb, e.idx(c)});
-        Value b = amx::TileLoadOp::create(e.b, e.loc, aType, s.qP,
-                                          ValueRange{e.idx(c / 2), qCol});
-        acc = amx::TileMulFOp::create(e.b, e.loc, cType, a, b, acc);
-      }
+      Value acc = tileProducts(e, amx::TileZeroOp::create(e.b, e.loc, cType),
+                               s.kP, kb, e.idx(0), s.qP, e.idx(0),
+                               e.mul(qb, e.idx(2)), d / kTileK);
       amx::TileStoreOp::create(e.b, e.loc, s.sT, ValueRange{kb, qb}, acc);
     });
   });
@@ -82,7 +91,6 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
   auto row16 = VectorType::get({kTileRows}, bf16);
   auto bf16v = VectorType::get({opt.vectorWidth}, bf16);
   auto square = VectorType::get({kTileRows, kTileRows}, f32t);
-  auto aType = amx::TileType::get({kTileRows, kTileK}, bf16);
   auto cType = amx::TileType::get({kTileRows, kTileRows}, f32t);
 
   // P rows: s.pP[i][n] = bf16(s.sT[n][i]), by 16 x 16 transposes.
@@ -140,16 +148,10 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
   // O += P V, tile by tile.
   e.forLoop(0, opt.blockM, kTileRows, [&](Value ib) {
     e.forLoop(0, dv, kTileRows, [&](Value cb) {
-      Value acc = amx::TileLoadOp::create(e.b, e.loc, cType, s.oT,
-                                          ValueRange{ib, cb});
-      Value vCol = e.mul(cb, e.idx(2));
-      for (int64_t n = 0; n < opt.blockN; n += kTileK) {
-        Value a = amx::TileLoadOp::create(e.b, e.loc, aType, s.pP,
-                                          ValueRange{ib, e.idx(n)});
-        Value b = amx::TileLoadOp::create(e.b, e.loc, aType, s.vP,
-                                          ValueRange{e.idx(n / 2), vCol});
-        acc = amx::TileMulFOp::create(e.b, e.loc, cType, a, b, acc);
-      }
+      Value acc = tileProducts(
+          e, amx::TileLoadOp::create(e.b, e.loc, cType, s.oT, ValueRange{ib, cb}),
+          s.pP, ib, e.idx(0), s.vP, e.idx(0), e.mul(cb, e.idx(2)),
+          opt.blockN / kTileK);
       amx::TileStoreOp::create(e.b, e.loc, s.oT, ValueRange{ib, cb}, acc);
     });
   });

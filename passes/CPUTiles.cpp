@@ -300,7 +300,7 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
     Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninf);
     Value mUse = e.select(empty, zero, mNew);
     Value alpha = exp2(arith::SubFOp::create(e.b, e.loc, mOld, mUse));
-    Value negM = arith::NegFOp::create(e.b, e.loc, mUse);
+    Value negM = amx ? arith::NegFOp::create(e.b, e.loc, mUse) : Value();
     Value sum = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {zero},
                           [&](Value n, ValueRange acc) -> SmallVector<Value> {
                             Value sc = e.vload(vec, s.sT, {n, i});

@@ -17,31 +17,34 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-bool mlir::attn::bf16DotFits(Operation *op, int64_t vectorWidth,
-                             int64_t blockN, StringRef features) {
+/// An attention op (not landmark) on bf16 Q, K and V with 16 lanes, whose
+/// head dims D and Dv are multiples of dMultiple and dvMultiple: what both
+/// bf16 product paths need.
+static bool bf16Attention(Operation *op, int64_t vectorWidth,
+                          int64_t dMultiple, int64_t dvMultiple) {
   auto attention = dyn_cast<AttentionOp>(op);
-  if (!attention || attention.getPattern().getKeyBlock() || vectorWidth != 16 ||
-      blockN % 2)
+  if (!attention || attention.getPattern().getKeyBlock() || vectorWidth != 16)
     return false;
   for (Value v : {attention.getQ(), attention.getK(), attention.getV()})
     if (!cast<MemRefType>(v.getType()).getElementType().isBF16())
       return false;
-  if (cast<MemRefType>(attention.getQ().getType()).getDimSize(3) % 2)
-    return false;
-  return llvm::is_contained(llvm::split(features, ','), "avx512bf16");
+  return cast<MemRefType>(attention.getQ().getType()).getDimSize(3) %
+                 dMultiple ==
+             0 &&
+         cast<MemRefType>(attention.getV().getType()).getDimSize(3) %
+                 dvMultiple ==
+             0;
+}
+
+bool mlir::attn::bf16DotFits(Operation *op, int64_t vectorWidth,
+                             int64_t blockN, StringRef features) {
+  return bf16Attention(op, vectorWidth, 2, 1) && blockN % 2 == 0 &&
+         llvm::is_contained(llvm::split(features, ','), "avx512bf16");
 }
 
 bool mlir::attn::amxFits(Operation *op, int64_t vectorWidth, int64_t blockM,
                          int64_t blockN, StringRef features) {
-  auto attention = dyn_cast<AttentionOp>(op);
-  if (!attention || attention.getPattern().getKeyBlock() || vectorWidth != 16 ||
-      blockM % 16 || blockN % 32)
-    return false;
-  for (Value v : {attention.getQ(), attention.getK(), attention.getV()})
-    if (!cast<MemRefType>(v.getType()).getElementType().isBF16())
-      return false;
-  if (cast<MemRefType>(attention.getQ().getType()).getDimSize(3) % 32 ||
-      cast<MemRefType>(attention.getV().getType()).getDimSize(3) % 16)
+  if (!bf16Attention(op, vectorWidth, 32, 16) || blockM % 16 || blockN % 32)
     return false;
   auto list = llvm::split(features, ',');
   return llvm::is_contained(list, "amx-bf16") &&

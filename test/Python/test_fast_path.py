@@ -124,7 +124,7 @@ def test_fast_and_python_paths_agree(ext, seed, monkeypatch):
     assert torch.equal(o1, o2) and torch.equal(l1, l2)
 
 
-def test_calls_it_must_not_take(ext, seed):
+def test_calls_it_must_not_take(ext, seed, monkeypatch):
     """The extension answers None (the Python path's turn) for autograd,
     subclasses, dispatch modes and other devices; ATTN_AUTOTUNE=1 too."""
     gen = torch.Generator().manual_seed(seed)
@@ -150,11 +150,8 @@ def test_calls_it_must_not_take(ext, seed):
     assert ext.attention(q.double(), q.double(), q.double(), *args) is None
     if DEVICE == "cuda":
         assert ext.attention(q, q.cpu(), q, *args) is None
-    os.environ["ATTN_AUTOTUNE"] = "1"
-    try:
-        assert ext.attention(q, q, q, *args) is None
-    finally:
-        del os.environ["ATTN_AUTOTUNE"]
+    monkeypatch.setenv("ATTN_AUTOTUNE", "1")
+    assert ext.attention(q, q, q, *args) is None
 
 
 def test_launch_errors_are_statuses(ext):

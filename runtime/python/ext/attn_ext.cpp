@@ -95,7 +95,7 @@ PyObject *callMethod(PyObject *obj, PyObject *name) {
 
 struct Names {
   PyObject *dataPtr, *shape, *stride, *dtype, *requiresGrad, *isCuda,
-      *getDevice, *newEmpty;
+      *getDevice, *newEmpty, *isCpu;
 } names;
 
 /// Fills `t` from the torch tensor `obj` of rank `rank`: false when it is
@@ -253,9 +253,8 @@ static nb::object attention(nb::handle q, nb::handle k, nb::handle v,
       throw nb::python_error();
     if (PyLong_AsLong(dev.ptr()) != -1)
       return nb::none();
-    static PyObject *isCpu = PyUnicode_InternFromString("is_cpu");
     for (PyObject *t : tensors)
-      if (!attrTrue(t, isCpu))
+      if (!attrTrue(t, names.isCpu))
         return nb::none();
   }
 
@@ -357,7 +356,7 @@ static void init(uintptr_t launch, uintptr_t setStream, nb::handle tensorType,
   auto intern = [](const char *s) { return PyUnicode_InternFromString(s); };
   names = {intern("data_ptr"),  intern("shape"),         intern("stride"),
            intern("dtype"),     intern("requires_grad"), intern("is_cuda"),
-           intern("get_device"), intern("new_empty")};
+           intern("get_device"), intern("new_empty"), intern("is_cpu")};
   g.ready = g.launch && g.setStream;
 }
 
