@@ -212,7 +212,11 @@ def Attn_GPUKernelAttr : AttrDef<Attn_Dialect, "GPUKernel"> {
       DefaultValuedParameter<"int64_t", "0">:$keys_hi,
       DefaultValuedParameter<"int64_t", "0">:$ctas_lo,
       DefaultValuedParameter<"int64_t", "0">:$ctas_hi,
-      DefaultValuedParameter<"int64_t", "0">:$divides);
+      DefaultValuedParameter<"int64_t", "0">:$divides,
+      DefaultValuedParameter<"int64_t", "0">:$rows_lo,
+      DefaultValuedParameter<"int64_t", "0">:$rows_hi,
+      DefaultValuedParameter<"int64_t", "0">:$split_keys,
+      DefaultValuedParameter<"bool", "false">:$merge);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

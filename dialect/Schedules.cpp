@@ -109,7 +109,8 @@ LogicalResult GPUKernelAttr::verify(
     bool tma, bool wgmma, bool wgmmaPv, bool asyncQk, bool warpSpecialize,
     bool pingpong, bool wsOverlap, int64_t kvBoxRows, int64_t cols,
     int64_t keysLo, int64_t keysHi, int64_t ctasLo, int64_t ctasHi,
-    int64_t divides) {
+    int64_t divides, int64_t rowsLo, int64_t rowsHi, int64_t splitKeys,
+    bool merge) {
   auto bad = [&]() -> InFlightDiagnostic {
     return std::move(emitError() << "gpu_kernel ");
   };
@@ -137,13 +138,32 @@ LogicalResult GPUKernelAttr::verify(
                                                           kvBoxRows},
                          {"cols", cols}, {"keys_lo", keysLo},
                          {"keys_hi", keysHi}, {"ctas_lo", ctasLo},
-                         {"ctas_hi", ctasHi}})
+                         {"ctas_hi", ctasHi}, {"rows_lo", rowsLo},
+                         {"rows_hi", rowsHi}, {"split_keys", splitKeys}})
     if (v < 0)
       return bad() << "'" << name << "' must not be negative, got " << v;
   if (keysHi && keysLo >= keysHi)
     return bad() << "'keys_lo' must be below 'keys_hi'";
   if (ctasHi && ctasLo >= ctasHi)
     return bad() << "'ctas_lo' must be below 'ctas_hi'";
+  if (rowsHi && rowsLo >= rowsHi)
+    return bad() << "'rows_lo' must be below 'rows_hi'";
+  if (splitKeys && merge)
+    return bad() << "a kernel either splits the keys ('split_keys') or "
+                    "merges the splits ('merge'), not both";
+  if (splitKeys || merge) {
+    if (tma || wgmma || warpSpecialize)
+      return bad() << "split-KV decoding kernels run on cp.async and "
+                      "mma.sync: no 'tma', 'wgmma' or 'warp_specialize'";
+    if (!rowsHi || rowsHi - 1 > 16 * warps)
+      return bad() << "a split-KV kernel packs the query rows of one KV "
+                      "head into its CTA: 'rows_hi' must be set and at most "
+                      "16 * warps + 1 = "
+                   << 16 * warps + 1;
+    if (divides || cols)
+      return bad() << "split-KV kernels take whole sequences: no 'divides' "
+                      "or 'cols'";
+  }
   for (char ch : suffix)
     if (!llvm::isAlnum(ch) && ch != '_')
       return bad() << "'suffix' must be letters, digits and '_', got '"

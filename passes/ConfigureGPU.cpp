@@ -36,7 +36,13 @@ private:
   LogicalResult configureLightning(LightningOp op);
   GPUKernelAttr kernel(Operation *op, const GPUConfig &c, StringRef suffix,
                        bool tma = false, int64_t keysLo = 0,
-                       int64_t keysHi = 0, int64_t divides = 0) const;
+                       int64_t keysHi = 0, int64_t divides = 0,
+                       int64_t rowsLo = 0, int64_t rowsHi = 0,
+                       int64_t splitKeys = 0, bool merge = false) const;
+  /// The split-KV decoding kernels of a whole-sequence op (split, then
+  /// merge), or none where they do not apply.
+  LogicalResult decodeKernels(AttentionOp op, const GPUConfig &base,
+                              SmallVectorImpl<GPUKernelAttr> &out) const;
 };
 
 } // namespace
@@ -93,6 +99,17 @@ LogicalResult ConfigureGPU::checkOptions(ModuleOp module) const {
   if (asyncQk && stages < 3)
     return bad("async-qk needs stages >= 3 (the tile after next loads while "
                "the next one's Q K^T runs)");
+  if (decodeRows < 0 || decodeRows > 64 || decodeRows % 16 != 0)
+    return bad("decode-rows must be a multiple of 16 in [0, 64] (0: no "
+               "split-KV decoding kernels)");
+  if (splitMinKeys < 1)
+    return bad("split-min-keys must be positive");
+  if (decodeBlockN != 0 &&
+      (decodeBlockN % 16 != 0 || decodeBlockN < 16 || decodeBlockN > 256))
+    return bad("decode-block-n must be a multiple of 16 in [16, 256] (0: "
+               "chosen by head dim)");
+  if (decodeStages != 0 && (decodeStages < 2 || decodeStages > 4))
+    return bad("decode-stages must be 2, 3 or 4 (0: chosen by head dim)");
   if (pingpong && !warpSpecialize)
     return bad("pingpong needs warp-specialize (the turns are taken by the "
                "consumer warpgroups)");
@@ -177,7 +194,9 @@ void ConfigureGPU::shapeCTA(GPUConfig &cfg, bool unitRows,
 GPUKernelAttr ConfigureGPU::kernel(Operation *op, const GPUConfig &c,
                                    StringRef suffix, bool useTma,
                                    int64_t keysLo, int64_t keysHi,
-                                   int64_t divides) const {
+                                   int64_t divides, int64_t rowsLo,
+                                   int64_t rowsHi, int64_t splitKeys,
+                                   bool merge) const {
   auto emitError = [&] { return op->emitOpError() << "(target " << chip
                                                   << "): "; };
   int64_t none = 0;
@@ -185,7 +204,46 @@ GPUKernelAttr ConfigureGPU::kernel(Operation *op, const GPUConfig &c,
       emitError, op->getContext(), suffix, c.warps, c.blockN, c.stages,
       c.ctasPerSM, useTma, c.wgmma, c.wgmmaPV, c.asyncQK, c.ws, c.pingpong,
       c.wsOverlap, c.kvBoxRows, /*cols=*/none, keysLo, keysHi,
-      /*ctasLo=*/none, /*ctasHi=*/none, divides);
+      /*ctasLo=*/none, /*ctasHi=*/none, divides, rowsLo, rowsHi, splitKeys,
+      merge);
+}
+
+// Decoding (a few query rows per KV head) reads K and V once per step:
+// the step is as fast as those bytes move. One CTA of one warp per (split,
+// KV head, batch) holds the query rows of all the KV head's query heads
+// (GQA packing), so each K/V tile is read once, and the keys are split
+// over enough CTAs to fill the SMs several times (FlashDecoding); cp.async
+// keeps several tiles in flight per CTA.
+LogicalResult
+ConfigureGPU::decodeKernels(AttentionOp op, const GPUConfig &base,
+                            SmallVectorImpl<GPUKernelAttr> &out) const {
+  if (!decodeRows || base.landmark || op.getAccumulate() || op.getRows())
+    return success();
+  GPUConfig dc = base;
+  dc.warps = decodeRows / 16;
+  dc.blockM = decodeRows;
+  dc.blockN = decodeBlockN ? int64_t(decodeBlockN) : (base.d <= 64 ? 64 : 32);
+  dc.stages = decodeStages ? int64_t(decodeStages) : (base.d <= 64 ? 3 : 4);
+  // As many CTAs per SM as shared memory holds (at most 8).
+  dc.ctasPerSM = std::clamp<int64_t>(
+      (228 * 1024) / (dc.smemBytes() + 1024), 1, 8);
+  if (dc.smemBytes() > 227 * 1024)
+    return op.emitOpError() << "(target " << chip
+                            << "): the split-KV decoding tiles need "
+                            << dc.smemBytes()
+                            << " bytes of shared memory (lower "
+                               "decode-block-n or decode-stages)";
+  GPUConfig mc = base;
+  mc.warps = 4;
+  mc.blockM = 64;
+  mc.blockN = 16;
+  mc.stages = 2;
+  mc.ctasPerSM = 4;
+  out.push_back(kernel(op, dc, "__decode", false, 0, 0, 0, 0, decodeRows + 1,
+                       splitMinKeys));
+  out.push_back(
+      kernel(op, mc, "__merge", false, 0, 0, 0, 0, decodeRows + 1, 0, true));
+  return success(!llvm::is_contained(out, GPUKernelAttr()));
 }
 
 LogicalResult ConfigureGPU::configureLightning(LightningOp op) {
@@ -226,7 +284,8 @@ LogicalResult ConfigureGPU::configureLightning(LightningOp op) {
         /*blockN=*/int64_t(64), /*stages=*/int64_t(2),
         /*ctasPerSm=*/int64_t(2), false, false, false, false, false, false,
         false, /*kvBoxRows=*/none, /*cols=*/ev, /*keysLo=*/none,
-        /*keysHi=*/none, lo, hi, /*divides=*/none);
+        /*keysHi=*/none, lo, hi, /*divides=*/none, /*rowsLo=*/none,
+        /*rowsHi=*/none, /*splitKeys=*/none, /*merge=*/false);
     if (!k)
       return failure();
     kernels.push_back(k);
@@ -357,12 +416,17 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
       }
     }
     SmallVector<GPUKernelAttr> kernels;
+    if (failed(decodeKernels(first, base, kernels)))
+      return failure();
+    // With decoding kernels, the others run above their rows.
+    int64_t rowsLo = kernels.empty() ? 0 : decodeRows + 1;
     if (longFrom) {
-      kernels.push_back(kernel(first, c, "", c.tma, 0, longFrom));
+      kernels.push_back(
+          kernel(first, c, "", c.tma, 0, longFrom, 0, rowsLo));
       kernels.push_back(kernel(first, longCfg, "__long", longCfg.tma,
-                               longFrom, 0));
+                               longFrom, 0, 0, rowsLo));
     } else {
-      kernels.push_back(kernel(first, c, "", c.tma));
+      kernels.push_back(kernel(first, c, "", c.tma, 0, 0, 0, rowsLo));
     }
     if (llvm::is_contained(kernels, GPUKernelAttr()))
       return failure();

@@ -114,9 +114,14 @@ void KernelCodegen::boundKeyTiles() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value nq = cur.w.nq, nk = cur.w.nk, m0 = cur.m0, shift = cur.shift;
-  Value valid = e.min(e.idx(c.blockM), e.sub(nq, m0));
+  bool packed = bool(cur.w.group);
+  Value valid = packed ? e.mul(cur.w.group, nq)
+                       : e.min(e.idx(c.blockM), e.sub(nq, m0));
+  cur.validRows = valid;
   cur.pFirst = e.add(shift, m0);
-  cur.pLast = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
+  // Packed rows hold every query of the sequence (m0 = 0).
+  cur.pLast = packed ? e.add(shift, e.sub(nq, e.idx(1)))
+                     : e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
   KeyTileBounds &kt = cur.kt;
   if (c.landmark) {
     // Every block up to the last query's own one, one key tile per block.
@@ -127,12 +132,21 @@ void KernelCodegen::boundKeyTiles() {
   }
   Value span = e.max(e.sub(kt.last, kt.first), e.idx(0));
   cur.numTiles = e.ceilDiv(span, e.idx(c.blockN));
+  if (cur.w.splits) {
+    // Split-KV: this CTA's share of the tiles, contiguous (the masks and
+    // full-tile tests do not depend on where the visit starts).
+    Value per = e.ceilDiv(cur.numTiles, cur.w.splits);
+    Value start = e.min(e.mul(cur.w.split, per), cur.numTiles);
+    kt.first = e.add(kt.first, e.mul(start, e.idx(c.blockN)));
+    cur.numTiles = e.min(per, e.sub(cur.numTiles, start));
+  }
 
   // Bounds of this thread's two rows (rows past nq repeat the last one).
   for (int64_t half = 0; half < 2; ++half) {
     cur.rows[half] = e.add(e.mul(warp, e.idx(16)),
                            e.add(groupRow, e.idx(8 * half)));
-    Value row = e.min(e.add(m0, cur.rows[half]), e.sub(nq, e.idx(1)));
+    Value row = packed ? packedRow(cur.rows[half]).second
+                       : e.min(e.add(m0, cur.rows[half]), e.sub(nq, e.idx(1)));
     cur.pos[half] = e.add(shift, row);
     if (!c.landmark) {
       // 32 bits: they stay live through the loop (for the masks).
@@ -294,8 +308,11 @@ void KernelCodegen::prologueCpAsync() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const TileWork &w = cur.w;
-  copyTile(cur.a.q, w.batch, w.head, cur.m0, w.nq, w.qBase, w.stride,
-           c.blockM, c.d, sQ, Value());
+  if (w.group)
+    copyPackedQ();
+  else
+    copyTile(cur.a.q, w.batch, w.head, cur.m0, w.nq, w.qBase, w.stride,
+             c.blockM, c.d, sQ, Value());
   loadKV(e.idx(0));
   Value token = commitGroup();
   for (int64_t s = 1; s < c.stages - 1; ++s) {
@@ -711,16 +728,17 @@ SmallVector<Value> KernelCodegen::loopTopk() {
 void KernelCodegen::epilogue(ArrayRef<Value> state) {
   // Epilogue: O / l and LSE = m * scale + ln l; empty rows: 0 and -inf.
   // Merging (`accumulate`): LSE' = ln(e^LSE + e^lse), O' = e^(LSE - LSE') O
-  // + e^(lse - LSE') o, a side at -inf contributing nothing.
+  // + e^(lse - LSE') o, a side at -inf contributing nothing. Split-KV with
+  // several splits: O / l and LSE into this split's partials instead.
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Type f32 = b.getF32Type();
   const TileWork &w = cur.w;
   const KernelArgs &a = cur.a;
-  Value batch = w.batch, head = w.head, nq = w.nq, m0 = cur.m0;
+  Value batch = w.batch, nq = w.nq, m0 = cur.m0;
   Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
   auto expf = [&](Value x) { return exp2(mulf(x, log2e)); };
-  Value inv[2], lseRow[2], phys[2], inside[2], wOld[2], wNew[2];
+  Value inv[2], lseRow[2], phys[2], heads[2], inside[2], wOld[2], wNew[2];
   for (int64_t hf = 0; hf < 2; ++hf) {
     Value l = state[2 + hf];
     l = addf(l, shuffleXor(l, 1));
@@ -731,12 +749,19 @@ void KernelCodegen::epilogue(ArrayRef<Value> state) {
     Value lse = addf(mulf(state[hf], e.f32(c.scale)), mulf(log2(l), ln2));
     lseRow[hf] = e.select(empty, negInf(), lse);
     Value row = e.add(m0, cur.rows[hf]);
-    inside[hf] = e.cmp(arith::CmpIPredicate::slt, row, nq);
-    phys[hf] = e.add(w.qBase,
-                     e.mul(w.stride, e.min(row, e.sub(nq, e.idx(1)))));
+    if (w.group) {
+      inside[hf] = e.cmp(arith::CmpIPredicate::slt, cur.rows[hf],
+                         cur.validRows);
+      std::tie(heads[hf], phys[hf]) = packedRow(cur.rows[hf]);
+    } else {
+      inside[hf] = e.cmp(arith::CmpIPredicate::slt, row, nq);
+      heads[hf] = w.head;
+      phys[hf] = e.add(w.qBase,
+                       e.mul(w.stride, e.min(row, e.sub(nq, e.idx(1)))));
+    }
     if (w.merge) {
       // Every lane reads the old LSE of its rows before any lane writes.
-      Value old = e.load(a.lse, {batch, head, phys[hf]});
+      Value old = e.load(a.lse, {batch, heads[hf], phys[hf]});
       Value mx = maxf(old, lseRow[hf]);
       Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
       Value safe = e.select(none, e.f32(0), mx);
@@ -756,36 +781,114 @@ void KernelCodegen::epilogue(ArrayRef<Value> state) {
                             Value());
   else if (w.merge)
     gpu::BarrierOp::create(b, loc);
-  for (int64_t hf = 0; hf < 2; ++hf) {
-    e.ifThen(inside[hf], [&] {
-      Value colBase = e.mul(quadCol, e.idx(2));
-      VectorType pairT = vec({2}, f32);
-      Value scaleNew = w.merge ? mulf(inv[hf], wNew[hf]) : inv[hf];
-      Value scaleV = vector::BroadcastOp::create(b, loc, pairT, scaleNew);
-      for (int64_t j = 0; j < c.dv / 8; ++j) {
-        SmallVector<Value> idx = {batch, head, phys[hf],
-                                  e.add(colBase, e.idx(8 * j))};
-        Value pair = arith::MulFOp::create(b, loc, extract(state[4 + j], {hf}),
-                                           scaleV);
-        if (w.merge) {
-          Value old = vector::LoadOp::create(b, loc, vec({2}, c.outElt), a.o,
-                                             idx);
+  Value colBase = e.mul(quadCol, e.idx(2));
+  VectorType pairT = vec({2}, f32);
+  Value lead = e.cmp(arith::CmpIPredicate::eq, quadCol, e.idx(0));
+  auto store = [&] {
+    for (int64_t hf = 0; hf < 2; ++hf) {
+      e.ifThen(inside[hf], [&] {
+        Value scaleNew = w.merge ? mulf(inv[hf], wNew[hf]) : inv[hf];
+        Value scaleV = vector::BroadcastOp::create(b, loc, pairT, scaleNew);
+        for (int64_t j = 0; j < c.dv / 8; ++j) {
+          SmallVector<Value> idx = {batch, heads[hf], phys[hf],
+                                    e.add(colBase, e.idx(8 * j))};
+          Value pair = arith::MulFOp::create(
+              b, loc, extract(state[4 + j], {hf}), scaleV);
+          if (w.merge) {
+            Value old = vector::LoadOp::create(b, loc, vec({2}, c.outElt),
+                                               a.o, idx);
+            if (!c.outElt.isF32())
+              old = arith::ExtFOp::create(b, loc, pairT, old);
+            Value oldScale =
+                vector::BroadcastOp::create(b, loc, pairT, wOld[hf]);
+            pair = vector::FMAOp::create(b, loc, old, oldScale, pair);
+          }
+          Value outPair = pair;
           if (!c.outElt.isF32())
-            old = arith::ExtFOp::create(b, loc, pairT, old);
-          Value oldScale = vector::BroadcastOp::create(b, loc, pairT, wOld[hf]);
-          pair = vector::FMAOp::create(b, loc, old, oldScale, pair);
+            outPair =
+                arith::TruncFOp::create(b, loc, vec({2}, c.outElt), pair);
+          vector::StoreOp::create(b, loc, outPair, a.o, idx);
         }
-        Value outPair = pair;
-        if (!c.outElt.isF32())
-          outPair = arith::TruncFOp::create(b, loc, vec({2}, c.outElt), pair);
-        vector::StoreOp::create(b, loc, outPair, a.o, idx);
-      }
-      if (a.lse)
-        e.ifThen(e.cmp(arith::CmpIPredicate::eq, quadCol, e.idx(0)), [&] {
-          e.store(lseRow[hf], a.lse, {batch, head, phys[hf]});
-        });
-    });
+        if (a.lse)
+          e.ifThen(lead, [&] {
+            e.store(lseRow[hf], a.lse, {batch, heads[hf], phys[hf]});
+          });
+      });
+    }
+  };
+  if (!w.splits) {
+    store();
+    return;
   }
+  Value one = e.cmp(arith::CmpIPredicate::eq, w.splits, e.idx(1));
+  e.ifThen(one, store);
+  e.ifThen(arith::XOrIOp::create(
+               b, loc, one, arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
+           [&] {
+    for (int64_t hf = 0; hf < 2; ++hf) {
+      e.ifThen(inside[hf], [&] {
+        Value scaleV = vector::BroadcastOp::create(b, loc, pairT, inv[hf]);
+        for (int64_t j = 0; j < c.dv / 8; ++j) {
+          Value pair = arith::MulFOp::create(
+              b, loc, extract(state[4 + j], {hf}), scaleV);
+          vector::StoreOp::create(b, loc, pair, w.partials,
+                                  {w.split, batch, heads[hf], phys[hf],
+                                   e.add(colBase, e.idx(8 * j))});
+        }
+        e.ifThen(lead, [&] {
+          e.store(lseRow[hf], w.partials,
+                  {w.split, batch, heads[hf], phys[hf], e.idx(c.dv)});
+        });
+      });
+    }
+  });
+}
+
+void KernelCodegen::emitMerge(const KernelArgs &a, Value partials,
+                              Value batch, Value head, Value row0) {
+  // LSE = m + ln sum_s e^(lse_s - m) over the splits (m their max), O =
+  // sum_s e^(lse_s - LSE) O_s; a row no split reached (all -inf): 0, -inf.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
+  Value row = e.add(row0, warp);
+  Value splits = e.dim(partials, 0);
+  Value dvIdx = e.idx(c.dv);
+  e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, e.dim(a.q, 2)), [&] {
+    auto lseOf = [&](Value s) {
+      return e.load(partials, {s, batch, head, row, dvIdx});
+    };
+    Value mx = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{negInf()},
+                         [&](Value s, ValueRange m) {
+                           return SmallVector<Value>{maxf(m[0], lseOf(s))};
+                         })[0];
+    Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
+    Value safe = e.select(none, e.f32(0), mx);
+    auto weight = [&](Value s) {
+      return exp2(mulf(subf(lseOf(s), safe), log2e));
+    };
+    Value total = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
+                            [&](Value s, ValueRange t) {
+                              return SmallVector<Value>{addf(t[0], weight(s))};
+                            })[0];
+    Value inv = e.select(none, e.f32(0),
+                         arith::DivFOp::create(b, loc, e.f32(1), total));
+    e.forLoop(lane, dvIdx, e.idx(32), [&](Value col) {
+      Value acc = e.forLoop(
+          e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
+          [&](Value s, ValueRange t) {
+            return SmallVector<Value>{fma(
+                weight(s), e.load(partials, {s, batch, head, row, col}), t[0])};
+          })[0];
+      e.store(e.fromF32(mulf(acc, inv), c.outElt), a.o,
+              {batch, head, row, col});
+    });
+    if (a.lse)
+      e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
+        Value lse = addf(safe, mulf(log2(total), ln2));
+        e.store(e.select(none, negInf(), lse), a.lse, {batch, head, row});
+      });
+  });
 }
 
 } // namespace mlir::attn::gpucg

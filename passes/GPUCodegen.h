@@ -164,6 +164,14 @@ struct TileWork {
   /// box of consecutive indices of the third dimension.
   Value mapQ, mapK, mapV;
   int64_t tmaRate = 1;
+  /// Split-KV decoding (cp.async only). `group` = H / Hk query heads of KV
+  /// head kvHead share the CTA's rows: row t is query t mod nq of head
+  /// kvHead * group + t / nq (group * nq <= block_m, qt 0, whole
+  /// sequences). The CTA takes split `split` of `splits` of its key tiles;
+  /// with splits > 1 it writes O / l and the LSE of each row to `partials`
+  /// (f32 [splits, B, H, Nq, Dv + 2], the LSE at column Dv), else to O and
+  /// LSE.
+  Value group, split, splits, partials;
 };
 
 /// Builds the body of one attention kernel.
@@ -175,6 +183,11 @@ public:
   void setup();
   void emit(PatternAttrInterface pattern, const KernelArgs &a, Value smemBase,
             const TileWork &w);
+  /// The merge of split-KV partials (`partials`, see TileWork): this CTA's
+  /// warps each combine one query row of (batch, head), rows from `row0`,
+  /// into O and LSE by their log-sum-exp weights.
+  void emitMerge(const KernelArgs &a, Value partials, Value batch, Value head,
+                 Value row0);
   /// Lightning attention, columns [e0, e0 + ev) of V, O and the state, for
   /// one (batch, head); `log2l` = log2 of the decay.
   void emitLightning(const KernelArgs &a, Value smemBase, const TileWork &w,
@@ -268,6 +281,12 @@ private:
   void copyTile(Value src, Value batch, Value head, Value row0, Value n,
                 Value base, Value stride, int64_t rows, int64_t cols,
                 Value dst, Value stage, Value col0 = Value());
+  /// The query tile of a packed (split-KV) CTA: row t from head kvHead *
+  /// group + t / nq, query t mod nq; rows past group * nq zero-filled.
+  void copyPackedQ();
+  /// Split-KV: query row `t` of the CTA (clamped to its valid rows) as
+  /// (head, row of the sequence).
+  std::pair<Value, Value> packedRow(Value t);
   SmallVector<Value> loadQFragments();
   SmallVector<Value> scores(ArrayRef<Value> qa, Value stage);
   SmallVector<Value> scoresWgmma(Value stage);
@@ -410,6 +429,8 @@ private:
     /// First query row of the tile, and Nk - Nq (query row i sits at
     /// position shift + i); positions of its first and last valid rows.
     Value m0, shift, pFirst, pLast;
+    /// Rows of the tile that are queries (past them: padding).
+    Value validRows;
     /// Bytes per element, and of the Q, K and V regions of shared memory.
     int64_t eb = 0, qBytes = 0, kBytes = 0, vBytes = 0;
     KeyTileBounds kt;

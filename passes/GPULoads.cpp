@@ -56,6 +56,37 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
   }
 }
 
+std::pair<Value, Value> KernelCodegen::packedRow(Value t) {
+  const TileWork &w = cur.w;
+  Value tc = e.min(t, e.sub(cur.validRows, e.idx(1)));
+  return {e.add(e.mul(w.kvHead, w.group), e.div(tc, w.nq)), e.rem(tc, w.nq)};
+}
+
+void KernelCodegen::copyPackedQ() {
+  // As copyTile, one source row per tile row (the padded layout).
+  const TileWork &w = cur.w;
+  int64_t chunksPerRow = c.d / 8, chunks = c.blockM * chunksPerRow;
+  Value tid = e.add(e.mul(warp, e.idx(32)), lane);
+  for (int64_t i = 0; i < chunks; i += c.threads()) {
+    Value id = e.add(tid, e.idx(i));
+    auto body = [&] {
+      Value r = e.div(id, e.idx(chunksPerRow));
+      Value col = e.mul(e.rem(id, e.idx(chunksPerRow)), e.idx(8));
+      Value inside = e.cmp(arith::CmpIPredicate::slt, r, cur.validRows);
+      auto [head, row] = packedRow(r);
+      nvgpu::DeviceAsyncCopyOp::create(
+          e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), sQ,
+          ValueRange{r, col}, cur.a.q, ValueRange{w.batch, head, row, col},
+          e.b.getIndexAttr(8), e.select(inside, e.idx(8), e.idx(0)),
+          e.b.getUnitAttr());
+    };
+    if (i + c.threads() <= chunks)
+      body();
+    else
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, id, e.idx(chunks)), body);
+  }
+}
+
 SmallVector<Value> KernelCodegen::at(Value stage, int64_t rows, Value r,
                                      Value col) {
   SmallVector<Value> idx;

@@ -186,6 +186,11 @@ static FailureOr<GPUConfig> ctaOf(Operation *op, AttentionOp attention,
                 "block_n a multiple of 8 and no top-k");
   if (k.getCols() || k.getCtasLo() || k.getCtasHi())
     return fail("'cols', 'ctas_lo' and 'ctas_hi' are lightning's");
+  if ((k.getSplitKeys() || k.getMerge()) &&
+      (c.landmark || attention.getRows() || attention.getAccumulate() ||
+       !isa<AttentionOp>(op)))
+    return fail("split-KV decoding takes one attention over whole sequences "
+                "(no landmark blocks, #attn.rows or accumulate)");
   if (c.smemBytes() > 227 * 1024)
     return fail("the tiles need " + std::to_string(c.smemBytes()) +
                 " bytes of shared memory, more than a CTA can have "
@@ -242,6 +247,38 @@ static void emitWholeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
   KernelCodegen gen(e, c);
   gen.setup();
   gen.emit(op.getPattern(), a, dynamicSmem(e.b, e.loc), w);
+}
+
+/// Split-KV decoding: CTA (x, y, z) takes split x of the key tiles of KV
+/// head y of batch z for the packed query rows of its H / Hk heads.
+static void emitSplitRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
+                          TileWork &w, AttentionOp op, Value partials) {
+  w.split = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::x);
+  w.splits = gpu::GridDimOp::create(e.b, e.loc, gpu::Dimension::x);
+  w.kvHead = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
+  w.batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
+  w.group = e.div(e.dim(a.q, 1), e.dim(a.k, 1));
+  w.head = e.mul(w.kvHead, w.group);
+  w.partials = partials;
+  w.nq = e.dim(a.q, 2);
+  w.nk = e.dim(a.k, 2);
+  w.qt = w.qBase = w.kBase = e.idx(0);
+  w.stride = e.idx(1);
+  KernelCodegen gen(e, c);
+  gen.setup();
+  gen.emit(op.getPattern(), a, dynamicSmem(e.b, e.loc), w);
+}
+
+/// The merge of split-KV partials: CTA x combines rows [x * warps, ...) of
+/// (batch, head), one per warp.
+static void emitMergeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
+                          Value partials) {
+  Value head = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
+  Value batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
+  Value bx = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::x);
+  KernelCodegen gen(e, c);
+  gen.setup();
+  gen.emitMerge(a, partials, batch, head, e.mul(bx, e.idx(c.warps)));
 }
 
 /// Attention over strided rows (#attn.rows): CTA x computes query tile
@@ -338,7 +375,16 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
   std::string name = func.getName().str();
   attnmeta::KernelMeta &meta = kf.meta;
   int64_t numLaunches = 0;
-  bool summarised = false;
+  bool summarised = false, summarisedDecoding = false;
+  // Split-KV kernels write partials to the runtime's workspace, a memref
+  // parameter after the tensor maps that every launch then takes.
+  bool workspace = false;
+  for (Operation *op : kf.ops)
+    for (GPUKernelAttr k : scheduleOf(op).getKernels())
+      workspace = workspace || k.getSplitKeys() || k.getMerge();
+  int64_t dynamic = ShapedType::kDynamic;
+  auto workspaceType = MemRefType::get(
+      {dynamic, dynamic, dynamic, dynamic, dynamic}, b.getF32Type());
 
   for (auto [opIndex, op] : llvm::enumerate(kf.ops)) {
     auto attention = dyn_cast<AttentionOp>(op);
@@ -406,10 +452,16 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       // parameters.
       SmallVector<Type> types(argTypes);
       types.append(numMaps, LLVM::LLVMPointerType::get(ctx));
+      if (workspace)
+        types.push_back(workspaceType);
       auto kernel = createKernel(b, loc, entryName, types, kc.threads(),
                                  kc.ctasPerSM);
       if (numMaps)
         kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
+      // The workspace's descriptor follows the maps: 3 + 2 * 5 arguments
+      // once memrefs are expanded.
+      if (numMaps && workspace)
+        kernel->setAttr("attn.after_maps", b.getI64IntegerAttr(13));
       Block &body = kernel.getBody().front();
       KernelArgs a = bindArgs(kf.operands, body);
       OpBuilder::InsertionGuard g(b);
@@ -425,10 +477,18 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
         w.mapV = maps[2];
         w.tmaRate = rate;
       }
-      // The launch: grid x = ceil(N / seg) * perSeg CTAs.
+      // The launch: grid x = ceil(N / seg) * perSeg CTAs (split-KV: the
+      // runtime's split count).
       int64_t seg = kc.blockM, perSeg = 1;
+      Value partials = workspace ? body.getArguments().back() : Value();
       if (!attention) {
         emitClear(e, a, kc);
+      } else if (k.getSplitKeys()) {
+        seg = 0;
+        emitSplitRows(e, a, kc, w, attention, partials);
+      } else if (k.getMerge()) {
+        seg = kc.warps;
+        emitMergeRows(e, a, kc, partials);
       } else if (!rows) {
         emitWholeRows(e, a, kc, w, attention);
       } else {
@@ -446,10 +506,27 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       l.cond = k.getDivides();
       l.keysLo = k.getKeysLo();
       l.keysHi = k.getKeysHi();
+      l.rowsLo = k.getRowsLo();
+      l.rowsHi = k.getRowsHi();
+      l.splitKeys = k.getSplitKeys();
+      l.splitCtas = k.getSplitKeys() ? kc.ctasPerSM : 0;
+      if (k.getSplitKeys()) {
+        // Keys one query reads at most, where the pattern bounds them.
+        int64_t far = int64_t(1) << 40, lo, hi;
+        if (attention.getPattern().rowBounds(far, far + 1, lo, hi) &&
+            hi - lo + 1 < far / 2)
+          l.splitSpan = hi - lo + 1;
+      }
+      l.merge = k.getMerge();
+      if (k.getMerge())
+        l.smem = 0;
       meta.launches.push_back(l);
       ++numLaunches;
-      // The metadata summarises the first kernel's CTA.
-      if (!summarised) {
+      // The metadata summarises the first kernel's CTA (not a split-KV one,
+      // unless the schedule has nothing else).
+      bool decoding = k.getSplitKeys() || k.getMerge();
+      if (!summarised || (summarisedDecoding && !decoding)) {
+        summarisedDecoding = decoding;
         meta.threads = kc.threads();
         meta.smem = kc.smemBytes();
         meta.tileM = kc.blockM;

@@ -214,6 +214,19 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
            "r apart by TMA (a 5-D tensor map) on the dense CTA when r "
            "divides N, and keep a cp.async kernel for the other N (false: "
            "cp.async always)">,
+    Option<"decodeRows", "decode-rows", "int64_t", "16",
+           "split-KV decoding for full, causal, window and block-causal "
+           "attention: where Nq * H / Hk (the query rows of one KV head) is at "
+           "most this, a kernel packing those rows into one CTA splits the "
+           "keys over CTAs and a second merges the splits (a multiple of 16, "
+           "at most 64; 0: no decoding kernels)">,
+    Option<"splitMinKeys", "split-min-keys", "int64_t", "256",
+           "split-KV decoding: the fewest keys one split reads">,
+    Option<"decodeBlockN", "decode-block-n", "int64_t", "0",
+           "split-KV decoding: keys per tile (0: 64 up to D = 64, else 32)">,
+    Option<"decodeStages", "decode-stages", "int64_t", "0",
+           "split-KV decoding: stages of the cp.async pipeline (0: 3 up to "
+           "D = 64, else 4)">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }

@@ -1,7 +1,8 @@
 //===- TensorMapParams.cpp - TMA descriptors as grid-constant params ------===//
 // The kernels of attn-lower-to-gpu that load tiles with TMA take their
 // CUtensorMaps as trailing `!llvm.ptr` arguments and say how many with
-// `attn.tensormaps`. After convert-gpu-to-nvvm this pass makes those
+// `attn.tensormaps` (followed by `attn.after_maps` more arguments: the
+// workspace descriptor of split-KV kernels). After convert-gpu-to-nvvm this pass makes those
 // arguments what CUDA's `__grid_constant__ const CUtensorMap` is: 128-byte
 // byval parameters, 64-byte aligned, marked nvvm.grid_constant.
 //===----------------------------------------------------------------------===//
@@ -29,8 +30,11 @@ struct TensorMapParams
       auto count = f->getAttrOfType<IntegerAttr>("attn.tensormaps");
       if (!count)
         return WalkResult::advance();
-      int64_t n = count.getInt(), args = f.getNumArguments();
-      if (n < 0 || n > args || !f->hasAttr(NVVM::NVVMDialect::getKernelFuncAttrName())) {
+      int64_t after = 0;
+      if (auto a = f->getAttrOfType<IntegerAttr>("attn.after_maps"))
+        after = a.getInt();
+      int64_t n = count.getInt(), args = f.getNumArguments() - after;
+      if (n < 0 || n > args || after < 0 || !f->hasAttr(NVVM::NVVMDialect::getKernelFuncAttrName())) {
         f.emitError() << "attn.tensormaps = " << n
                       << " needs an NVVM kernel with that many trailing "
                          "arguments";
@@ -49,6 +53,7 @@ struct TensorMapParams
                      b.getUnitAttr());
       }
       f->removeAttr("attn.tensormaps");
+      f->removeAttr("attn.after_maps");
       return WalkResult::advance();
     });
     if (r.wasInterrupted())

@@ -6,6 +6,7 @@
 #include "runtime/core/Cuda.h"
 #include "runtime/core/Internal.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
@@ -242,6 +243,11 @@ CUdeviceptr devicePtr(const void *p) {
 //===----------------------------------------------------------------------===//
 
 Device::~Device() {
+  if (context && !scratch.empty()) {
+    ScopedContext scope(context);
+    for (const Scratch &sc : scratch)
+      driver.cuMemFree(devicePtr(sc.data));
+  }
   if (context)
     driver.cuDevicePrimaryCtxRelease(device);
 }
@@ -511,6 +517,43 @@ attn_status cuda::allocate(const Device &device, size_t bytes, void **out) {
                     " bytes on CUDA device " + std::to_string(device.ordinal)))
     return s;
   *out = reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+  return ATTN_OK;
+}
+
+attn_status cuda::workspace(const Device &device, size_t bytes, void **out) {
+  std::lock_guard<std::mutex> lock(device.scratchMutex);
+  CUstream stream = device.stream.load();
+  Device::Scratch *mine = nullptr;
+  for (Device::Scratch &sc : device.scratch)
+    if (sc.stream == stream)
+      mine = &sc;
+  if (mine && mine->bytes >= bytes) {
+    *out = mine->data;
+    return ATTN_OK;
+  }
+  // Grow by half again at least, so that slowly growing decodes (one more
+  // key per step does not change the size; more rows or heads do)
+  // reallocate rarely.
+  size_t want = bytes;
+  if (mine) {
+    want = std::max(bytes, mine->bytes + mine->bytes / 2);
+    if (attn_status s = synchronize(device))
+      return s;
+    if (attn_status s = release(device, mine->data))
+      return s;
+    mine->data = nullptr;
+    mine->bytes = 0;
+  }
+  void *p = nullptr;
+  if (attn_status s = allocate(device, want, &p))
+    return s;
+  if (!mine) {
+    device.scratch.push_back({stream, nullptr, 0});
+    mine = &device.scratch.back();
+  }
+  mine->data = p;
+  mine->bytes = want;
+  *out = p;
   return ATTN_OK;
 }
 

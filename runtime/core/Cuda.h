@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ struct Device {
   std::string name;                      // "NVIDIA H100 80GB HBM3"
   int multiprocessors = 0;
   std::atomic<CUstream> stream{nullptr}; // null: the legacy default stream
+  /// Scratch memory of launches (split-KV partials), one buffer per stream
+  /// so that launches on different streams never share one (workspace()).
+  struct Scratch {
+    CUstream stream;
+    void *data;
+    size_t bytes;
+  };
+  mutable std::mutex scratchMutex;
+  mutable std::vector<Scratch> scratch;
   ~Device();
 };
 
@@ -112,6 +122,12 @@ attn_status encodeTensorMap(const Device &device, const void *base, bool bf16,
                             const std::string &what, TensorMap &out);
 
 attn_status allocate(const Device &device, size_t bytes, void **out);
+/// At least `bytes` of scratch device memory for the launches queued on the
+/// device's current stream, valid until the next call for that stream. A
+/// buffer that must grow is freed once the stream's earlier work is done;
+/// buffers live until the device is closed. (Not under CUDA graph capture:
+/// growing allocates.)
+attn_status workspace(const Device &device, size_t bytes, void **out);
 attn_status release(const Device &device, void *p);
 /// Synchronous copies; they first wait for the device's stream, so that they
 /// are ordered after the launches queued on it.

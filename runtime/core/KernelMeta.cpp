@@ -78,7 +78,8 @@ struct Parser {
       return false;
     size_t i = 4;
     if (i < f.size() && f[i] != "if" && f[i] != "unless" && f[i] != "keys" &&
-        f[i] != "ctas") {
+        f[i] != "ctas" && f[i] != "rows" && f[i] != "split" &&
+        f[i] != "merge") {
       if (!field(f, i, 1, 1024, l.threads, "threads") ||
           !field(f, i + 1, 0, INT32_MAX, l.smem, "smem"))
         return false;
@@ -95,9 +96,18 @@ struct Parser {
         if (w == "unless")
           l.cond = -l.cond;
         i += 2;
-      } else if (w == "keys" || w == "ctas") {
-        int64_t &lo = w == "keys" ? l.keysLo : l.ctasLo;
-        int64_t &hi = w == "keys" ? l.keysHi : l.ctasHi;
+      } else if (w == "split") {
+        if (!field(f, i + 1, 1, INT32_MAX, l.splitKeys, "the split's keys") ||
+            !field(f, i + 2, 1, 64, l.splitCtas, "the split's CTAs per SM") ||
+            !field(f, i + 3, 0, INT64_MAX / 2, l.splitSpan, "the split's span"))
+          return false;
+        i += 4;
+      } else if (w == "merge") {
+        l.merge = true;
+        i += 1;
+      } else if (w == "keys" || w == "ctas" || w == "rows") {
+        int64_t &lo = w == "keys" ? l.keysLo : w == "ctas" ? l.ctasLo : l.rowsLo;
+        int64_t &hi = w == "keys" ? l.keysHi : w == "ctas" ? l.ctasHi : l.rowsHi;
         if (!field(f, i + 1, 0, INT64_MAX / 2, lo, "the lower bound") ||
             !field(f, i + 2, 0, INT64_MAX / 2, hi, "the upper bound"))
           return false;
@@ -107,9 +117,14 @@ struct Parser {
         i += 3;
       } else {
         return fail("unknown launch condition '" + w +
-                    "' (if, unless, keys, ctas)");
+                    "' (if, unless, keys, ctas, rows, split, merge)");
       }
     }
+    if (l.splitKeys && l.merge)
+      return fail("a launch either splits or merges, not both");
+    if ((l.splitKeys || l.merge) && !l.rowsHi)
+      return fail("split and merge launches need a rows bound (the packed "
+                  "query rows of one KV head)");
     return true;
   }
 
@@ -204,6 +219,13 @@ std::string print(const KernelMeta &m) {
       os << " keys " << l.keysLo << " " << l.keysHi;
     if (l.ctasLo || l.ctasHi)
       os << " ctas " << l.ctasLo << " " << l.ctasHi;
+    if (l.rowsLo || l.rowsHi)
+      os << " rows " << l.rowsLo << " " << l.rowsHi;
+    if (l.splitKeys)
+      os << " split " << l.splitKeys << " " << l.splitCtas << " "
+         << l.splitSpan;
+    if (l.merge)
+      os << " merge";
     os << "\n";
   }
   for (const TensorMap &t : m.tensorMaps) {
@@ -340,9 +362,16 @@ bool parse(const std::string &text, KernelMeta &out, std::string &error) {
   return true;
 }
 
-bool launchApplies(const Launch &l, int64_t nq, int64_t nk, int64_t ctas) {
+bool launchApplies(const Launch &l, int64_t nq, int64_t nk, int64_t ctas,
+                   int64_t rows) {
   return attn_launch_applies(l.cond, l.keysLo, l.keysHi, l.ctasLo, l.ctasHi,
-                             nq, nk, ctas) != 0;
+                             l.rowsLo, l.rowsHi, nq, nk, ctas, rows) != 0;
+}
+
+int64_t splitCount(const Launch &l, int64_t nk, int64_t rows, int64_t pairs,
+                   int64_t sms) {
+  return attn_split_count(l.splitKeys, l.splitCtas, l.splitSpan, kMaxSplits,
+                          nk, rows, pairs, sms);
 }
 
 } // namespace attnmeta

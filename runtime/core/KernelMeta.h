@@ -14,7 +14,8 @@
 //   threads N / smem BYTES             GPU: the largest launch's CTA
 //   tile_m N / tile_n N / stages N     tiling (tile_m: rows per CTA)
 //   launch ENTRY SEG PERSEG [THREADS SMEM] [if R | unless R] [keys LO HI]
-//          [ctas LO HI]                GPU: one grid each, in order (see
+//          [ctas LO HI] [rows LO HI]   GPU: one grid each, in order (see
+//          [split KEYS CTAS SPAN | merge]
 //                                      Launch); CPU (optional): one per
 //                                      phase, when it runs (`keys`)
 //   tensormap ROLE COLS ROWS [RATE]    TMA kernels: one CUtensorMap each
@@ -46,6 +47,18 @@ struct Launch {
   int64_t cond = 0;               ///< > 0: cond divides Nq; < 0: -cond does not
   int64_t keysLo = 0, keysHi = 0; ///< keysLo <= Nk < keysHi (hi 0: unbounded)
   int64_t ctasLo = 0, ctasHi = 0; ///< ctasLo <= CTAs < ctasHi (hi 0: unbounded)
+  /// rowsLo <= Nq * H / Hk < rowsHi (hi 0: unbounded): the query rows of
+  /// one KV head.
+  int64_t rowsLo = 0, rowsHi = 0;
+  /// Split-KV decoding: splitKeys > 0: the grid is (S, Hk, B), the query
+  /// heads of one KV head packed into a CTA and the keys split S ways, each
+  /// split at least splitKeys keys, S from splitCtas CTAs per SM (see
+  /// splitCount); with S > 1 the splits write the workspace. splitSpan > 0:
+  /// the pattern lets one query read at most that many keys (a window).
+  int64_t splitKeys = 0, splitCtas = 0, splitSpan = 0;
+  /// Combines the workspace's splits into O and LSE; runs only when the
+  /// split launch before it had S > 1.
+  bool merge = false;
 };
 
 struct TensorMap {
@@ -82,7 +95,23 @@ bool parse(const std::string &text, KernelMeta &out, std::string &error);
 /// Whether launch `l` runs for Nq queries, Nk keys and a grid of `ctas`
 /// CTAs: the one launch-selection rule (the AOT header calls the same rule,
 /// attn_launch_applies in LaunchRule.h).
-bool launchApplies(const Launch &l, int64_t nq, int64_t nk, int64_t ctas);
+bool launchApplies(const Launch &l, int64_t nq, int64_t nk, int64_t ctas,
+                   int64_t rows);
+
+/// The key splits of a split launch: enough CTAs to give each of the
+/// device's `sms` SMs `l.splitCtas` (over `pairs` = B * Hk CTAs per split),
+/// each split at least `l.splitKeys` of the keys the `rows` packed rows
+/// read (`nk`, or fewer under a window), at most kMaxSplits.
+constexpr int64_t kMaxSplits = 128;
+int64_t splitCount(const Launch &l, int64_t nk, int64_t rows, int64_t pairs,
+                   int64_t sms);
+
+/// Bytes of the workspace of a split launch with `splits` splits: f32
+/// [splits, B, H, Nq, Dv + 2] (O, then the LSE at column Dv).
+inline int64_t workspaceBytes(int64_t splits, int64_t b, int64_t h,
+                              int64_t nq, int64_t dv) {
+  return splits * b * h * nq * (dv + 2) * 4;
+}
 
 } // namespace attnmeta
 

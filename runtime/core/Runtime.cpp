@@ -933,14 +933,36 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
             "argument " + std::to_string(i) + " (" + tm.role + ")", maps[t]))
       return s;
   }
+  // Split-KV launches write their partials to the stream's workspace, f32
+  // [S, B, H, Nq, Dv + 2], passed to every launch after the tensor maps.
+  bool takesWorkspace = false;
+  const attn_tensor *v = nullptr;
+  for (size_t i = 0; i < kernel.args.size(); ++i)
+    if (kernel.args[i].role == "v")
+      v = &args[i];
+  for (const attnmeta::Launch &launch : kernel.launches)
+    takesWorkspace = takesWorkspace || launch.splitKeys || launch.merge;
+  int64_t wsWords[3 + 2 * 5] = {};
+  if (takesWorkspace)
+    for (int w = 0; w < 3 + 2 * 5; ++w)
+      params.push_back(&wsWords[w]);
   // The argument checks made every dimension positive, so no grid is
   // empty. Launches run in order on the context's stream.
   int64_t heads = q->shape[1], batch = q->shape[0];
+  int64_t kvHeads = k ? k->shape[1] : heads;
+  int64_t nq = q->shape[2], nk = k ? k->shape[2] : nq;
+  // The query rows of one KV head: what a packed CTA holds.
+  int64_t rows = nq * (heads / kvHeads);
+  int64_t splits = 0; // of the last split launch
   for (size_t l = 0; l < kernel.launches.size(); ++l) {
     const attnmeta::Launch &launch = kernel.launches[l];
-    int64_t nk = k ? k->shape[2] : q->shape[2];
-    int64_t tiles =
-        launch.seg ? (q->shape[2] + launch.seg - 1) / launch.seg : 1;
+    int64_t tiles = launch.seg ? (nq + launch.seg - 1) / launch.seg : 1;
+    int64_t gridX = tiles * launch.perSeg, gridY = heads;
+    if (launch.splitKeys) {
+      gridX = attnmeta::splitCount(launch, nk, rows, batch * kvHeads,
+                                   device.multiprocessors);
+      gridY = kvHeads;
+    }
     if (tiles > INT32_MAX / launch.perSeg || heads > 65535 || batch > 65535)
       return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
                           "kernel '" + kernel.name + "' would need a grid of (" +
@@ -950,13 +972,34 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                               std::to_string(batch) +
                               ") blocks; CUDA allows at most (2^31 - 1, "
                               "65535, 65535)");
-    unsigned grid[3] = {unsigned(tiles * launch.perSeg), unsigned(heads),
-                        unsigned(batch)};
-    int64_t ctas = tiles * launch.perSeg * heads * batch;
+    unsigned grid[3] = {unsigned(gridX), unsigned(gridY), unsigned(batch)};
+    int64_t ctas = gridX * gridY * batch;
     if (!attn_launch_applies(launch.cond, launch.keysLo, launch.keysHi,
-                             launch.ctasLo, launch.ctasHi, q->shape[2], nk,
-                             ctas))
+                             launch.ctasLo, launch.ctasHi, launch.rowsLo,
+                             launch.rowsHi, nq, nk, ctas, rows))
       continue;
+    if (launch.merge && splits <= 1)
+      continue;
+    if (launch.splitKeys) {
+      splits = gridX;
+      int64_t dv = v ? v->shape[3] : 0;
+      int64_t shape[5] = {splits, batch, heads, nq, dv + 2};
+      void *data = nullptr;
+      if (splits > 1)
+        if (attn_status s = attnrt::cuda::workspace(
+                device,
+                size_t(attnmeta::workspaceBytes(splits, batch, heads, nq, dv)),
+                &data))
+          return s;
+      wsWords[0] = wsWords[1] = int64_t(reinterpret_cast<uintptr_t>(data));
+      wsWords[2] = 0;
+      int64_t stride = 1;
+      for (int d = 4; d >= 0; --d) {
+        wsWords[3 + d] = shape[d];
+        wsWords[8 + d] = stride;
+        stride *= shape[d];
+      }
+    }
     if (attn_status s = attnrt::cuda::launch(
             device, *kernel.gpu, l, grid, unsigned(launch.threads),
             unsigned(launch.smem), params.data()))
@@ -1100,8 +1143,9 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
     // Phases with a condition (schedules tuned per sequence length) run
     // where it holds.
     if (!kernel->launches.empty() &&
-        !attnmeta::launchApplies(kernel->launches[p], byRole[0]->shape[2],
-                                 byRole[1]->shape[2], 0))
+        !attnmeta::launchApplies(
+            kernel->launches[p], byRole[0]->shape[2], byRole[1]->shape[2], 0,
+            byRole[0]->shape[2] * (byRole[0]->shape[1] / byRole[1]->shape[1])))
       continue;
     int64_t items = countFor(n, kernel->count[p], ptrs.data());
     void *run = kernel->run[p];

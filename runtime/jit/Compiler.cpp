@@ -723,7 +723,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << "_sizes[" << rank << "], const int64_t " << role << "_strides["
          << rank << "]";
     os << ") {\n";
-    int64_t slots = k.tensorMaps.size();
+    int64_t slots = k.tensorMaps.size() + 13;
     for (auto &[role, rank] : k.args)
       slots += 3 + 2 * rank;
     os << "  int64_t zero = 0;\n  void *params[" << slots << "];\n"
@@ -772,21 +772,39 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
             "CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, "
             "CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);\n  }\n";
     }
+    // Split-KV launches run one split (they then write O and the LSE
+    // themselves): a header allocates no workspace, so the descriptor it
+    // passes after the maps is empty and merges never run.
+    bool split = llvm::any_of(k.launches, [](const attnmeta::Launch &l) {
+      return l.splitKeys || l.merge;
+    });
+    if (split)
+      os << "  int64_t ws[13] = {0, 0, 0, 1, batch, heads, nq, v_sizes[3] + 2, "
+            "0, 0, 0, 0, 1};\n"
+         << "  for (int i = 0; i < 13; ++i) params[n++] = &ws[i];\n";
     // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
     // (seg 0: perSeg, whatever Nq); each runs when the runtime's rule
     // (attn_launch_applies, copied above) says it does.
     for (auto [i, l] : llvm::enumerate(k.launches)) {
+      if (l.merge)
+        continue;
       std::string gridX =
           l.seg ? llvm::formatv("(unsigned)((nq + {0}) / {1} * {2})",
                                 l.seg - 1, l.seg, l.perSeg)
                       .str()
                 : std::to_string(l.perSeg);
+      std::string gridY = l.splitKeys ? "(unsigned)k_sizes[1]" : "(unsigned)heads";
+      if (l.splitKeys)
+        gridX = "1";
       os << "  if (r == CUDA_SUCCESS) {\n    unsigned gx = " << gridX
+         << ", gy = " << gridY
          << ";\n    if (attn_launch_applies(" << l.cond << ", " << l.keysLo
-         << ", " << l.keysHi << ", " << l.ctasLo << ", " << l.ctasHi
-         << ", nq, k_sizes[2], (int64_t)gx * heads * batch))\n"
+         << ", " << l.keysHi << ", " << l.ctasLo << ", " << l.ctasHi << ", "
+         << l.rowsLo << ", " << l.rowsHi
+         << ", nq, k_sizes[2], (int64_t)gx * gy * batch, nq * (heads / "
+            "k_sizes[1])))\n"
          << "      r = cuLaunchKernel(m->functions[" << i
-         << "], gx, (unsigned)heads, (unsigned)batch, " << l.threads
+         << "], gx, gy, (unsigned)batch, " << l.threads
          << ", 1, 1, " << l.smem << ", stream, params, NULL);\n  }\n";
     }
     os << "  return r;\n}\n";
@@ -1139,7 +1157,8 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
             k.getAsyncQk(), k.getWarpSpecialize(), k.getPingpong(),
             k.getWsOverlap(), k.getKvBoxRows(), k.getCols(), kLo,
             kHi == kInf ? 0 : kHi, k.getCtasLo(), k.getCtasHi(),
-            k.getDivides()));
+            k.getDivides(), k.getRowsLo(), k.getRowsHi(), k.getSplitKeys(),
+            k.getMerge()));
       }
     }
     op->setAttr(kScheduleAttrName,

@@ -46,11 +46,23 @@ SHAPES = [
     # Top-k only: every landmark key equal, so every landmark scores the
     # same for a query and SPEC's tie rule (earlier blocks first) decides.
     (1, 2, 1, 200, 700, "bhnd", TIES),
+    # Split-KV decoding (where Nq * H / Hk <= 16: one CTA holds the query
+    # rows of a KV head, the keys split over CTAs, then merged; the split
+    # count follows the SMs and B * Hk, capped by Nk / 256 keys, on an H100:
+    # 20, 9, 12, 3, 79 and 1 for these).
+    (2, 8, 2, 1, 5000, "bhnd", "decode GQA 8/2, Nk=5000: split-KV"),
+    (1, 4, 1, 3, 2300, "bnhd", "decode Nq=3, MQA 4/1 (12 packed rows), [B,N,H,D]"),
+    (1, 2, 2, 16, 3100, "bhnd", "decode Nq=16 (16 rows), split-KV"),
+    (3, 2, 2, 1, 700, "bhnd", "decode MHA, Nk=700: 3 splits"),
+    (1, 16, 1, 1, 20000, "bhnd", "decode MQA 16/1 (16 rows), Nk=20000"),
+    (1, 1, 1, 12, 5, "bhnd", "decode Nq=12 > Nk=5: rows without keys"),
+    (1, 2, 2, 17, 900, "bhnd", "Nq=17: past the decoding rows"),
 ]
 if SANITIZE:
     SHAPES = [(1, 2, 1, 77, 150, "bhnd", "sanitizer"),
               (1, 2, 1, 150, 150, "bhnd", "sanitizer, self-attention"),
-              (1, 1, 1, 16, 4100, "bhnd", "sanitizer, long rows")]
+              (1, 1, 1, 16, 4100, "bhnd", "sanitizer, long rows"),
+              (2, 8, 2, 1, 3000, "bhnd", "sanitizer, split-KV decoding")]
 TORCH = {"f16": torch.float16, "bf16": torch.bfloat16}
 TOL_O = 1e-2      # O relative to max |O|: P is rounded to f16/bf16 for P V
                   # (dilated: O is also rounded between merged patterns)

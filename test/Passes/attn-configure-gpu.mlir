@@ -2,25 +2,43 @@
 // options (the decisions; the code each schedule gives is
 // attn-lower-to-gpu.mlir's test, option errors
 // attn-configure-gpu-invalid.mlir's).
-// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu | FileCheck %s --check-prefix=CHECK
-// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
-// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu | FileCheck %s --check-prefix=DIL
-// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL90
-// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="chip=sm_90a strided-tma=0" | FileCheck %s --check-prefix=DILNS
-// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
-// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
-// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
-// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="chip=sm_90a stages=3 async-qk=1" | FileCheck %s --check-prefix=ASYNC
-// RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-configure-gpu | FileCheck %s --check-prefix=LIGHT
-// RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-configure-gpu="chip=sm_90a" | FileCheck %s --check-prefix=TOPK
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a" | FileCheck %s --check-prefix=WS
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a pingpong=1" | FileCheck %s --check-prefix=PP
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a ws-overlap=1" | FileCheck %s --check-prefix=OVERLAP
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a stages=4" | FileCheck %s --check-prefix=WS4
-// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=DIL128
-// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DIL128S
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=WSONLY
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0" | FileCheck %s --check-prefix=CHECK
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 warps=8 block-n=32 stages=3" | FileCheck %s --check-prefix=CFG
+// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0" | FileCheck %s --check-prefix=DIL
+// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=DIL90
+// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a strided-tma=0" | FileCheck %s --check-prefix=DILNS
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a warps=8 tma=false" | FileCheck %s --check-prefix=WGMMA
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a warps=8" | FileCheck %s --check-prefix=TMA
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a warps=4" | FileCheck %s --check-prefix=TMA4
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a stages=3 async-qk=1" | FileCheck %s --check-prefix=ASYNC
+// RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-configure-gpu="decode-rows=0" | FileCheck %s --check-prefix=LIGHT
+// RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=TOPK
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=WS
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a pingpong=1" | FileCheck %s --check-prefix=PP
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-overlap=1" | FileCheck %s --check-prefix=OVERLAP
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a stages=4" | FileCheck %s --check-prefix=WS4
+// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=DIL128
+// RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=DIL128S
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=WSONLY
+
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu | FileCheck %s --check-prefix=DEC
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a decode-rows=32 split-min-keys=512 decode-block-n=64 decode-stages=2" | FileCheck %s --check-prefix=DEC128
+// RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-configure-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DECLM
+// RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu | FileCheck %s --check-prefix=DECDIL
+
+// Split-KV decoding by default (DEC): a one-warp CTA holding the query rows
+// of one KV head (up to 16: rows_hi = 17) splits the keys, a 4-warp merge
+// combines the splits, and the other kernels run above 16 rows.
+// DEC: kernels = {{\[}}<suffix = "__decode", warps = 1, block_n = 64, stages = 3, ctas_per_sm = 3, rows_hi = 17, split_keys = 256>, <suffix = "__merge", warps = 4, block_n = 16, stages = 2, ctas_per_sm = 4, rows_hi = 17, merge = true>, <warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, rows_lo = 17>]>
+// The decoding options (DEC128): 32 rows (two warps), 512 keys per split at
+// least, tiles of 64 keys, 2 stages; D = 128 leaves room for 2 CTAs per SM.
+// DEC128: <suffix = "__decode", warps = 2, block_n = 64, stages = 2, ctas_per_sm = 2, rows_hi = 33, split_keys = 512>
+// DEC128-SAME: rows_lo = 33
+// Not for landmark attention (its top-k retrieval decodes) or dilated
+// pieces (DECLM, DECDIL).
+// DECLM-NOT: __decode
+// DECDIL-NOT: __decode
 
 // Sm_80 defaults: 4 warps, mma.sync, cp.async, key tiles of 64, two CTAs per SM (CHECK).
 // CHECK-LABEL: func.func @causal(

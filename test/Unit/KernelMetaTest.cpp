@@ -51,15 +51,17 @@ static const char *kGPULong =
     "attn-kernel v1\n"
     "op attention\n"
     "pattern #attn.causal\n"
-    "phases 2\n"
+    "phases 4\n"
     "target sm_90a\n"
     "threads 384\n"
     "smem 200000\n"
     "tile_m 128\n"
     "tile_n 64\n"
     "stages 2\n"
-    "launch c 128 1 256 81920 keys 0 3968\n"
-    "launch c__long 128 1 384 200000 keys 3968 0\n"
+    "launch c__decode 0 1 32 40000 rows 0 17 split 256 4 0\n"
+    "launch c__merge 4 1 128 0 rows 0 17 merge\n"
+    "launch c 128 1 256 81920 keys 0 3968 rows 17 0\n"
+    "launch c__long 128 1 384 200000 keys 3968 0 rows 17 0\n"
     "arg q f16 4 -1 -1 -1 128\n"
     "arg k f16 4 -1 -1 -1 128\n"
     "arg v f16 4 -1 -1 -1 128\n"
@@ -129,6 +131,12 @@ static void roundTrips() {
              m.launches[2].cond == -2 && m.tensorMaps[3].rate == 2 &&
              m.args[4].dims.size() == 3 && m.smem == 98304,
          "fields of the dilated kernel");
+  parse(kGPULong, m, err);
+  expect(m.launches.size() == 4 && m.launches[0].splitKeys == 256 &&
+             m.launches[0].splitCtas == 4 && m.launches[0].rowsHi == 17 &&
+             m.launches[1].merge && !m.launches[2].merge &&
+             m.launches[2].rowsLo == 17,
+         "fields of the decode launches");
   parse(kCPU, m, err);
   expect(m.cpu == "znver4" && m.features.size() == 5 &&
              m.features[4] == "avx512f" && !m.isGPU(),
@@ -218,6 +226,14 @@ static void badValues() {
        "launch k__phase1 2048 16 256 98304 keys 1", "missing the upper bound"},
       {"launch k__phase1 2048 16 256 98304",
        "launch k__phase1 2048 16 256 98304 if 2 unless 3", "given twice"},
+      {"launch k__phase1 2048 16 256 98304",
+       "launch k__phase1 2048 16 256 98304 split 256 4 0", "need a rows bound"},
+      {"launch k__phase1 2048 16 256 98304",
+       "launch k__phase1 2048 16 256 98304 rows 0 17 split 0 4 0",
+       "the split's keys must be"},
+      {"launch k__phase1 2048 16 256 98304",
+       "launch k__phase1 2048 16 256 98304 rows 0 17 split 64 4 0 merge",
+       "either splits or merges"},
       {"launch k__phase1 2048 16 256 98304", "launch k__phase1",
        "a launch needs ENTRY SEG PERSEG"},
       {"tensormap q 64 128\n", "tensormap o 64 128\n", "tensor maps are of q, k or v"},
@@ -259,8 +275,8 @@ static void badValues() {
          "two launches for one CPU phase");
   expect(parse(std::string(kCPU) + "launch x__run0 0 1 keys 64 0\n", m, err) &&
              m.launches.size() == 1 && m.launches[0].keysLo == 64 &&
-             launchApplies(m.launches[0], 100, 100, 0) &&
-             !launchApplies(m.launches[0], 40, 40, 0),
+             launchApplies(m.launches[0], 100, 100, 0, 0) &&
+             !launchApplies(m.launches[0], 40, 40, 0, 0),
          "a CPU phase for Nk >= 64: " + err);
   expect(!parse(std::string(kCPU) + "tensormap q 64 64\n", m, err) &&
              err.find("need a GPU 'target'") != std::string::npos,
@@ -278,17 +294,32 @@ static void launchRule() {
   keys.keysHi = 3968;
   ctas.ctasLo = 128;
   ctas.ctasHi = 256;
-  expect(launchApplies(always, 7, 7, 1), "no condition");
-  expect(launchApplies(ifTwo, 8, 1, 1) && !launchApplies(ifTwo, 7, 1, 1), "if 2");
-  expect(!launchApplies(unlessTwo, 8, 1, 1) && launchApplies(unlessTwo, 7, 1, 1),
+  expect(launchApplies(always, 7, 7, 1, 0), "no condition");
+  expect(launchApplies(ifTwo, 8, 1, 1, 0) && !launchApplies(ifTwo, 7, 1, 1, 0), "if 2");
+  expect(!launchApplies(unlessTwo, 8, 1, 1, 0) && launchApplies(unlessTwo, 7, 1, 1, 0),
          "unless 2");
-  expect(!launchApplies(keys, 1, 2047, 1) && launchApplies(keys, 1, 2048, 1) &&
-             launchApplies(keys, 1, 3967, 1) && !launchApplies(keys, 1, 3968, 1),
+  expect(!launchApplies(keys, 1, 2047, 1, 0) && launchApplies(keys, 1, 2048, 1, 0) &&
+             launchApplies(keys, 1, 3967, 1, 0) && !launchApplies(keys, 1, 3968, 1, 0),
          "keys 2048 3968");
-  expect(!launchApplies(ctas, 1, 1, 127) && launchApplies(ctas, 1, 1, 128) &&
-             !launchApplies(ctas, 1, 1, 256),
+  expect(!launchApplies(ctas, 1, 1, 127, 0) && launchApplies(ctas, 1, 1, 128, 0) &&
+             !launchApplies(ctas, 1, 1, 256, 0),
          "ctas 128 256");
-  std::printf("launch rule: 5 conditions\n");
+  Launch rows, split;
+  rows.rowsHi = 17;
+  expect(launchApplies(rows, 1, 1, 1, 16) && !launchApplies(rows, 1, 1, 1, 17),
+         "rows 0 17");
+  split.splitKeys = 256;
+  split.splitCtas = 4;
+  // 132 SMs x 4 over 32 pairs: 17 splits, unless the keys run out first.
+  expect(splitCount(split, 32768, 4, 32, 132) == 17 &&
+             splitCount(split, 1024, 4, 32, 132) == 4 &&
+             splitCount(split, 100, 4, 32, 132) == 1 &&
+             splitCount(split, 1 << 30, 4, 1, 132) == kMaxSplits &&
+             splitCount(split, 32768, 4, 1024, 132) == 1,
+         "split counts");
+  split.splitSpan = 1024; // a window: 1024 + 4 keys at most
+  expect(splitCount(split, 1 << 20, 4, 1, 132) == 5, "split under a window");
+  std::printf("launch rule: 6 conditions, split counts\n");
 }
 
 int main() {

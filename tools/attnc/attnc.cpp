@@ -115,6 +115,29 @@ static cl::opt<int64_t> wsMinKeys(
              "per SM; full and causal attention get both kernels, chosen at "
              "launch by the number of keys (default 2048; 0: always)"),
     cl::init(-1));
+static cl::opt<int64_t> decodeRows(
+    "decode-rows",
+    cl::cat(attncCategory),
+    cl::desc("GPU: split-KV decoding kernels where Nq * H / Hk (the query "
+             "rows of one KV head) is at most this; they pack those rows "
+             "into one CTA, split the keys over CTAs and merge the splits "
+             "(a multiple of 16 up to 64; default 16; 0: none)"),
+    cl::init(-1));
+static cl::opt<int64_t> splitMinKeys(
+    "split-min-keys", cl::cat(attncCategory),
+    cl::desc("GPU split-KV decoding: the fewest keys one split reads "
+             "(default 256)"),
+    cl::init(0));
+static cl::opt<int64_t> decodeBlockN(
+    "decode-block-n", cl::cat(attncCategory),
+    cl::desc("GPU split-KV decoding: keys per tile (default: 64 up to D = "
+             "64, else 32)"),
+    cl::init(0));
+static cl::opt<int64_t> decodeStages(
+    "decode-stages", cl::cat(attncCategory),
+    cl::desc("GPU split-KV decoding: cp.async pipeline stages (default: 3 up "
+             "to D = 64, else 4)"),
+    cl::init(0));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::cat(attncCategory), cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
@@ -248,11 +271,13 @@ int main(int argc, char **argv) {
                pingpong.getNumOccurrences() ||
                wsOverlap.getNumOccurrences() ||
                stridedTma.getNumOccurrences() || ctasPerSm > 0 ||
-               wsMinKeys >= 0))
+               wsMinKeys >= 0 || decodeRows >= 0 || splitMinKeys > 0 ||
+               decodeBlockN > 0 || decodeStages > 0))
     return fail("--warps, --stages, --tma, --wgmma-pv, --async-qk, "
                 "--warp-specialize, --pingpong, --ws-overlap, "
-                "--strided-tma, --ctas-per-sm and --ws-min-keys are GPU "
-                "options");
+                "--strided-tma, --ctas-per-sm, --ws-min-keys, --decode-rows, "
+                "--split-min-keys, --decode-block-n and --decode-stages are "
+                "GPU options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   // A missing input is the first thing to fix, whatever the options.
@@ -286,6 +311,14 @@ int main(int argc, char **argv) {
       options.gpu.ctasPerSm = ctasPerSm;
     if (wsMinKeys >= 0)
       options.gpu.wsMinKeys = wsMinKeys;
+    if (decodeRows >= 0)
+      options.gpu.decodeRows = decodeRows;
+    if (splitMinKeys > 0)
+      options.gpu.splitMinKeys = splitMinKeys;
+    if (decodeBlockN > 0)
+      options.gpu.decodeBlockN = decodeBlockN;
+    if (decodeStages > 0)
+      options.gpu.decodeStages = decodeStages;
   }
   if (gpu && (!mcpu.empty() || !mattr.empty()))
     return fail("--mcpu and --mattr are CPU options");

@@ -163,6 +163,15 @@ def main():
             extra = args.sm90a_flags.split() if folder == "sm_90a" else []
             jobs.append([attnc, src, f"--target={target}", f"--emit={kind}", "-o", dst]
                         + flags + extra)
+    # The decoding benchmark's baseline: attn's whole-row kernels, as before
+    # split-KV decoding (--decode-rows=0), of the causal bf16 kernels.
+    if have_ptxas:
+        os.makedirs(os.path.join(args.out, "sm_90a_nodecode"), exist_ok=True)
+        for d in (64, 128):
+            name = f"causal_bf16_d{d}"
+            jobs.append([attnc, os.path.join(src_dir, name + ".mlir"), "--target=sm_90a",
+                         "--emit=cubin", "--decode-rows=0", "-o",
+                         os.path.join(args.out, "sm_90a_nodecode", name + ".cubin")])
     print(f"bundle: compiling {len(jobs)} kernels", flush=True)
     failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -179,7 +188,8 @@ def main():
         fetch_peers(os.path.join(args.out, "peers"))
     shutil.copy(lib, args.out)
     for f in ("test/Numerics/reference.py", "test/Numerics/gpu_matrix.py",
-              "test/Benchmarks/bench_gpu.py", "tools/gpu/attnrt.py",
+              "test/Benchmarks/bench_gpu.py", "test/Benchmarks/bench_decode.py",
+              "tools/gpu/attnrt.py",
               "tools/gpu/bundle_patterns.py", "tools/gpu/bundle.py",
               "tools/gpu/device.sh", "tools/gpu/profile_gpu.py"):
         shutil.copy(os.path.join(ROOT, f), args.out)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs on the GPU machine from a bundle made by tools/gpu/bundle.py:
-#   bash gpu-bundle/device.sh [matrix|bench|sanitize|ncu|all] [extra args]
+#   bash gpu-bundle/device.sh [matrix|bench|decode|sanitize|ncu|all] [extra args]
 # Logs go to $OUT (the device tool's folder) when set, else to ./gpu-logs.
 set -o pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +33,9 @@ if [ "$what" = ncu ]; then
       --metrics sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active \
       python3 "$HERE/profile_gpu.py" "$HERE" $1 $2 $3 2>&1 | tee "$LOG/ncu-$1-$4.txt" | tail -n 60 || rc=1
   done
+fi
+if [ "$what" = decode ] || [ "$what" = all ]; then
+  python3 "$HERE/bench_decode.py" "$HERE" --out "$LOG" "$@" 2>&1 | tee "$LOG/decode.log" || rc=1
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   python3 "$HERE/bench_gpu.py" "$HERE" --out "$LOG" "$@" 2>&1 | tee "$LOG/bench.log" || rc=1

@@ -91,8 +91,10 @@ def main():
             for name, v in info.items():
                 # Launch entries of a kernel: NAME__phaseK[_rows] (dilated),
                 # NAME__colsE (lightning's column slices), NAME__long (the
-                # warp-specialized kernel of long rows).
-                owner = re.split(r"__phase|__cols|__long", name)[0]
+                # warp-specialized kernel of long rows), NAME__decode and
+                # NAME__merge (split-KV decoding: their tiles are not the
+                # kernel's, shown as '-').
+                owner = re.split(r"__phase|__cols|__long|__decode|__merge", name)[0]
                 fields = dict(l.split(" ", 1) for l in meta[owner].splitlines()
                               if " " in l and not l.startswith("launch"))
                 # Each launch's own CTA ("launch NAME seg perSeg threads
@@ -102,6 +104,8 @@ def main():
                     parts = l.split()
                     if len(parts) >= 6 and parts[0] == "launch" and parts[1] == name:
                         fields["threads"], fields["smem"] = parts[4], parts[5]
+                if name.endswith(("__decode", "__merge")):
+                    fields["tile_m"] = fields["tile_n"] = fields["stages"] = "-"
                 smem = int(fields["smem"])
                 ok = (v["st"] == 0 and v["ld"] == 0 and v["stack"] == 0 and
                       v["regs"] <= 255 and smem <= SMEM_LIMIT[target] and
