@@ -186,8 +186,13 @@ std::string scheduleIn(const std::string &configured) {
   return m[1].str();
 }
 
-/// "w8 bn128 s2 c1 ws pp" from a one-kernel schedule's text.
-std::string gpuSummary(const std::string &schedule) {
+/// "w8 bn128 s2 c1 ws pp" from a one-kernel schedule's text (split-KV
+/// decoding kernels aside: the same in every candidate).
+std::string gpuSummary(const std::string &text) {
+  std::string schedule = text;
+  llvm::Regex decoding("<suffix = \"__(decode|merge)\"[^>]*>(, )?");
+  while (decoding.match(schedule))
+    schedule = decoding.sub("", schedule);
   auto field = [&](const char *name) -> std::string {
     llvm::SmallVector<llvm::StringRef> m;
     llvm::Regex re(std::string("[<, ]") + name + " = ([a-z0-9]+)");
@@ -378,7 +383,7 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
     GPUCandidate c;
     c.schedule = schedules[size_t(i)];
     c.config = gpuSummary(c.schedule);
-    if (i == 0 && !light && c.schedule.find("suffix") != std::string::npos)
+    if (i == 0 && !light && c.schedule.find("__long") != std::string::npos)
       c.config = "default (" + c.config + ", by Nk)";
     else if (i == 0)
       c.config = "default (" + c.config + ")";

@@ -28,8 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (m.isGPU() && (l.threads < 1 || l.threads > 1024 || l.smem < 0 ||
                       l.perSeg < 1 || l.seg < 0))
       std::abort();
-    for (int64_t n : {int64_t(1), int64_t(4096), int64_t(1) << 40})
-      (void)attnmeta::launchApplies(l, n, n, n);
+    for (int64_t n : {int64_t(1), int64_t(4096), int64_t(1) << 40}) {
+      (void)attnmeta::launchApplies(l, n, n, n, n);
+      if (l.splitKeys && attnmeta::splitCount(l, n, n, n, 132) < 1)
+        std::abort();
+    }
   }
   return 0;
 }
