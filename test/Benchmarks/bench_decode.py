@@ -78,6 +78,11 @@ def main():
         name = f"causal_bf16_d{d}"
         kernels[d] = {"attn": load(rt, ctx, "sm_90a", name),
                       "attn whole-row": load(rt, ctx, "sm_90a_nodecode", name)}
+        # Other decoding schedules (bundle.py's DECODE_VARIANTS), timed at
+        # fewer shapes, to choose the defaults.
+        for folder in sorted(os.listdir(BUNDLE)):
+            if folder.startswith("sm_90a_dec_"):
+                kernels[d][folder[len("sm_90a_dec_"):]] = load(rt, ctx, folder, name)
         for h, hk in heads:
             for b in batches:
                 for n in ns:
@@ -98,6 +103,9 @@ def main():
                                 q.float(), k.float(), v.float(), enable_gqa=h != hk)
                     err = None
                     for label, kern in kernels[d].items():
+                        variant = label not in ("attn", "attn whole-row")
+                        if variant and (n not in (16384, 131072) or b not in (1, 16)):
+                            continue
                         a = rt.args([q, k, v, o, lse])
                         o.fill_(float("nan"))
                         rt.launch(ctx, kern, a)
@@ -148,6 +156,19 @@ def main():
                      if "cuDNN" in r["ms"] else "-")
             f.write(f"| {r['d']} | {r['h']}/{r['hk']} | {r['b']} | {r['n']} | "
                     + " | ".join(cells) + f" | {ratio} |\n")
+        variants = sorted({lab for r in rows for lab in r["ms"]} - set(labels))
+        if variants:
+            f.write("\nDecoding schedules other than the default (bundle.py's "
+                    "DECODE_VARIANTS; bn: keys per tile, split: fewest keys per "
+                    "split), time in us:\n\n| D | H/Hk | B | N | attn | "
+                    + " | ".join(variants) + " |\n" + "|---" * (5 + len(variants)) + "|\n")
+            for r in rows:
+                if not any(v in r["ms"] for v in variants):
+                    continue
+                f.write(f"| {r['d']} | {r['h']}/{r['hk']} | {r['b']} | {r['n']} | "
+                        f"{r['ms']['attn'] * 1e3:.1f} | "
+                        + " | ".join(f"{r['ms'][v] * 1e3:.1f}" if v in r["ms"] else "-"
+                                     for v in variants) + " |\n")
     print(f"wrote {args.out}/gpu-decode.md", flush=True)
 
 

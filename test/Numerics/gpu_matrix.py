@@ -49,7 +49,7 @@ SHAPES = [
     # Split-KV decoding (where Nq * H / Hk <= 16: one CTA holds the query
     # rows of a KV head, the keys split over CTAs, then merged; the split
     # count follows the SMs and B * Hk, capped by Nk / 256 keys, on an H100:
-    # 20, 9, 12, 3, 79 and 1 for these).
+    # 20, 9, 13, 3, 79 and 1 for these; windows read few keys: 1).
     (2, 8, 2, 1, 5000, "bhnd", "decode GQA 8/2, Nk=5000: split-KV"),
     (1, 4, 1, 3, 2300, "bnhd", "decode Nq=3, MQA 4/1 (12 packed rows), [B,N,H,D]"),
     (1, 2, 2, 16, 3100, "bhnd", "decode Nq=16 (16 rows), split-KV"),

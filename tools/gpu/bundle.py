@@ -34,6 +34,19 @@ TARGETS = {"sm_80": ("sm_80", "ptx", []),
            "sm_90a_w4": ("sm_90a", "cubin", ["--warps=4"])}
 
 
+# Folders of causal bf16 kernels for bench_decode.py: the whole-row baseline
+# and decoding schedules other than the default.
+DECODE_VARIANTS = {
+    "sm_90a_nodecode": ["--decode-rows=0"],
+    "sm_90a_dec_bn16": ["--decode-block-n=16", "--decode-stages=4"],
+    "sm_90a_dec_bn32": ["--decode-block-n=32", "--decode-stages=4"],
+    "sm_90a_dec_bn64": ["--decode-block-n=64", "--decode-stages=3"],
+    "sm_90a_dec_bn64s2": ["--decode-block-n=64", "--decode-stages=2"],
+    "sm_90a_dec_split128": ["--split-min-keys=128"],
+    "sm_90a_dec_split1024": ["--split-min-keys=1024"],
+}
+
+
 def view(dtype, d):
     return f"memref<?x?x?x{d}x{dtype}, strided<[?, ?, ?, 1], offset: ?>>"
 
@@ -163,15 +176,17 @@ def main():
             extra = args.sm90a_flags.split() if folder == "sm_90a" else []
             jobs.append([attnc, src, f"--target={target}", f"--emit={kind}", "-o", dst]
                         + flags + extra)
-    # The decoding benchmark's baseline: attn's whole-row kernels, as before
-    # split-KV decoding (--decode-rows=0), of the causal bf16 kernels.
+    # The decoding benchmark's baseline, attn's whole-row kernels as before
+    # split-KV decoding (--decode-rows=0), and variants of the decoding
+    # schedule, of the causal bf16 kernels.
     if have_ptxas:
-        os.makedirs(os.path.join(args.out, "sm_90a_nodecode"), exist_ok=True)
-        for d in (64, 128):
-            name = f"causal_bf16_d{d}"
-            jobs.append([attnc, os.path.join(src_dir, name + ".mlir"), "--target=sm_90a",
-                         "--emit=cubin", "--decode-rows=0", "-o",
-                         os.path.join(args.out, "sm_90a_nodecode", name + ".cubin")])
+        for folder, flags in DECODE_VARIANTS.items():
+            os.makedirs(os.path.join(args.out, folder), exist_ok=True)
+            for d in (64, 128):
+                name = f"causal_bf16_d{d}"
+                jobs.append([attnc, os.path.join(src_dir, name + ".mlir"), "--target=sm_90a",
+                             "--emit=cubin", "-o",
+                             os.path.join(args.out, folder, name + ".cubin")] + flags)
     print(f"bundle: compiling {len(jobs)} kernels", flush=True)
     failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
