@@ -222,8 +222,8 @@ ConfigureGPU::decodeKernels(AttentionOp op, const GPUConfig &base,
   GPUConfig dc = base;
   dc.warps = decodeRows / 16;
   dc.blockM = decodeRows;
-  dc.blockN = decodeBlockN ? int64_t(decodeBlockN) : (base.d <= 64 ? 64 : 32);
-  dc.stages = decodeStages ? int64_t(decodeStages) : (base.d <= 64 ? 3 : 4);
+  dc.blockN = decodeBlockN ? int64_t(decodeBlockN) : 16;
+  dc.stages = decodeStages ? int64_t(decodeStages) : 4;
   // As many CTAs per SM as shared memory holds (at most 8).
   dc.ctasPerSM = std::clamp<int64_t>(
       (228 * 1024) / (dc.smemBytes() + 1024), 1, 8);

@@ -46,4 +46,15 @@ static inline int64_t attn_split_count(int64_t split_keys, int64_t ctas_per_sm,
   return want < 1 ? 1 : want;
 }
 
+/* Whether a split-KV launch gives way to the whole-row kernels after it:
+ * where the query heads are not grouped (H = Hk, so those read K and V once
+ * too, by TMA on sm_90a) and their grid of B * H CTAs is at least half the
+ * `sms` SMs (measured on an H100: 1.3-1.4x the split kernel from B * H =
+ * 128, 0.6x at 32). The launches after it then run whatever their rows
+ * bounds say; its merge does not. */
+static inline int attn_split_declines(int64_t group, int64_t batch_heads,
+                                      int64_t sms) {
+  return group == 1 && 2 * batch_heads >= sms;
+}
+
 #endif

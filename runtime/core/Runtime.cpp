@@ -954,6 +954,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   // The query rows of one KV head: what a packed CTA holds.
   int64_t rows = nq * (heads / kvHeads);
   int64_t splits = 0; // of the last split launch
+  bool wholeRows = false; // a split launch gave way
   for (size_t l = 0; l < kernel.launches.size(); ++l) {
     const attnmeta::Launch &launch = kernel.launches[l];
     int64_t tiles = launch.seg ? (nq + launch.seg - 1) / launch.seg : 1;
@@ -974,12 +975,21 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                               "65535, 65535)");
     unsigned grid[3] = {unsigned(gridX), unsigned(gridY), unsigned(batch)};
     int64_t ctas = gridX * gridY * batch;
+    // After a split launch that gave way, the launches run above their
+    // rows bounds.
     if (!attn_launch_applies(launch.cond, launch.keysLo, launch.keysHi,
-                             launch.ctasLo, launch.ctasHi, launch.rowsLo,
-                             launch.rowsHi, nq, nk, ctas, rows))
+                             launch.ctasLo, launch.ctasHi,
+                             wholeRows ? 0 : launch.rowsLo,
+                             wholeRows ? 0 : launch.rowsHi, nq, nk, ctas, rows))
       continue;
-    if (launch.merge && splits <= 1)
+    if (launch.merge && (wholeRows || splits <= 1))
       continue;
+    if (launch.splitKeys && attn_split_declines(heads / kvHeads,
+                                                batch * heads,
+                                                device.multiprocessors)) {
+      wholeRows = true;
+      continue;
+    }
     if (launch.splitKeys) {
       splits = gridX;
       int64_t dv = v ? v->shape[3] : 0;

@@ -774,14 +774,20 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     }
     // Split-KV launches run one split (they then write O and the LSE
     // themselves): a header allocates no workspace, so the descriptor it
-    // passes after the maps is empty and merges never run.
+    // passes after the maps is empty and merges never run. Where the split
+    // gives way (attn_split_declines, by the device's SMs), the launches
+    // after it run above their rows bounds, as in the runtime.
     bool split = llvm::any_of(k.launches, [](const attnmeta::Launch &l) {
       return l.splitKeys || l.merge;
     });
     if (split)
       os << "  int64_t ws[13] = {0, 0, 0, 1, batch, heads, nq, v_sizes[3] + 2, "
             "0, 0, 0, 0, 1};\n"
-         << "  for (int i = 0; i < 13; ++i) params[n++] = &ws[i];\n";
+         << "  for (int i = 0; i < 13; ++i) params[n++] = &ws[i];\n"
+         << "  int sms = 0, whole = 0;\n  {\n    CUdevice dev;\n"
+         << "    if (cuCtxGetDevice(&dev) == CUDA_SUCCESS)\n"
+         << "      cuDeviceGetAttribute(&sms, "
+            "CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev);\n  }\n";
     // Launches in order on the stream; grid x = ceil(Nq / seg) * perSeg
     // (seg 0: perSeg, whatever Nq); each runs when the runtime's rule
     // (attn_launch_applies, copied above) says it does.
@@ -796,14 +802,22 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
       std::string gridY = l.splitKeys ? "(unsigned)k_sizes[1]" : "(unsigned)heads";
       if (l.splitKeys)
         gridX = "1";
+      std::string rowsLo = std::to_string(l.rowsLo), rowsHi = std::to_string(l.rowsHi);
+      if (split && (l.rowsLo || l.rowsHi)) {
+        rowsLo = "whole ? 0 : " + rowsLo;
+        rowsHi = "whole ? 0 : " + rowsHi;
+      }
       os << "  if (r == CUDA_SUCCESS) {\n    unsigned gx = " << gridX
          << ", gy = " << gridY
          << ";\n    if (attn_launch_applies(" << l.cond << ", " << l.keysLo
          << ", " << l.keysHi << ", " << l.ctasLo << ", " << l.ctasHi << ", "
-         << l.rowsLo << ", " << l.rowsHi
+         << rowsLo << ", " << rowsHi
          << ", nq, k_sizes[2], (int64_t)gx * gy * batch, nq * (heads / "
-            "k_sizes[1])))\n"
-         << "      r = cuLaunchKernel(m->functions[" << i
+            "k_sizes[1])))\n";
+      if (l.splitKeys)
+        os << "      if (!(whole = attn_split_declines(heads / k_sizes[1], "
+              "batch * heads, sms)))\n  ";
+      os << "      r = cuLaunchKernel(m->functions[" << i
          << "], gx, gy, (unsigned)batch, " << l.threads
          << ", 1, 1, " << l.smem << ", stream, params, NULL);\n  }\n";
     }

@@ -10,7 +10,7 @@ kernel through the runtime core's C API (libattnrt, ctypes) on PyTorch device
 tensors, and compares with the float64 reference of reference.py (written
 from SPEC.md) on the inputs as the kernel sees them (rounded to f16/bf16).
 Prints one line per case and a summary; exits 1 on any failure.
-usage: gpu_matrix.py BUNDLE [--quick] [--sanitize]
+usage: gpu_matrix.py BUNDLE [--quick] [--sanitize] [--targets=sm_80,sm_90a,sm_90a_w4]
 """
 import math
 import os
@@ -28,6 +28,8 @@ from bundle_patterns import EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS, MATRIX_PATTERNS  
 
 SANITIZE = "--sanitize" in sys.argv
 QUICK = "--quick" in sys.argv
+TARGETS = next((a.split("=", 1)[1].split(",") for a in sys.argv
+                if a.startswith("--targets=")), ["sm_80", "sm_90a", "sm_90a_w4"])
 LIGHTNING = lightning_kernels(QUICK)
 
 TIES = "top-k: all landmarks tie"
@@ -189,6 +191,8 @@ def main():
                                           if p[0] in ("dilated3", "landmark16top3")]
         kernels = [(tag, pattern, dtypes, (64, 128)) for tag, pattern in patterns]
     for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_w4", "cubin")):
+        if target not in TARGETS:
+            continue
         for tag, pattern, kdtypes, dims in kernels:
             for dtype in kdtypes:
                 for d in dims:

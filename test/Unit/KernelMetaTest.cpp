@@ -4,6 +4,7 @@
 // one line per group and exits 1 on any failure.
 //===----------------------------------------------------------------------===//
 #include "runtime/core/KernelMeta.h"
+#include "runtime/core/LaunchRule.h"
 
 #include <cstdio>
 #include <string>
@@ -319,6 +320,9 @@ static void launchRule() {
          "split counts");
   split.splitSpan = 1024; // a window: 1024 + 4 keys at most
   expect(splitCount(split, 1 << 20, 4, 1, 132) == 5, "split under a window");
+  expect(!attn_split_declines(1, 32, 132) && attn_split_declines(1, 66, 132) &&
+             !attn_split_declines(4, 1024, 132),
+         "split-KV gives way to whole rows");
   std::printf("launch rule: 6 conditions, split counts\n");
 }
 
