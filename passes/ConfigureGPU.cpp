@@ -223,7 +223,7 @@ ConfigureGPU::decodeKernels(AttentionOp op, const GPUConfig &base,
   dc.warps = decodeRows / 16;
   dc.blockM = decodeRows;
   dc.blockN = decodeBlockN ? int64_t(decodeBlockN) : 16;
-  dc.stages = decodeStages ? int64_t(decodeStages) : 4;
+  dc.stages = decodeStages ? int64_t(decodeStages) : 2;
   // As many CTAs per SM as shared memory holds (at most 8).
   dc.ctasPerSM = std::clamp<int64_t>(
       (228 * 1024) / (dc.smemBytes() + 1024), 1, 8);

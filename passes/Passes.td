@@ -223,10 +223,9 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
     Option<"splitMinKeys", "split-min-keys", "int64_t", "256",
            "split-KV decoding: the fewest keys one split reads">,
     Option<"decodeBlockN", "decode-block-n", "int64_t", "0",
-           "split-KV decoding: keys per tile (0: 64 up to D = 64, else 32)">,
+           "split-KV decoding: keys per tile (0: 16)">,
     Option<"decodeStages", "decode-stages", "int64_t", "0",
-           "split-KV decoding: stages of the cp.async pipeline (0: 3 up to "
-           "D = 64, else 4)">,
+           "split-KV decoding: stages of the cp.async pipeline (0: 2)">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }

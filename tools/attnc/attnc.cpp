@@ -130,13 +130,11 @@ static cl::opt<int64_t> splitMinKeys(
     cl::init(0));
 static cl::opt<int64_t> decodeBlockN(
     "decode-block-n", cl::cat(attncCategory),
-    cl::desc("GPU split-KV decoding: keys per tile (default: 64 up to D = "
-             "64, else 32)"),
+    cl::desc("GPU split-KV decoding: keys per tile (default 16)"),
     cl::init(0));
 static cl::opt<int64_t> decodeStages(
     "decode-stages", cl::cat(attncCategory),
-    cl::desc("GPU split-KV decoding: cp.async pipeline stages (default: 3 up "
-             "to D = 64, else 4)"),
+    cl::desc("GPU split-KV decoding: cp.async pipeline stages (default 2)"),
     cl::init(0));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::cat(attncCategory), cl::desc("sm_90a with --warps=8 and TMA: O += P V "

@@ -38,7 +38,7 @@ TARGETS = {"sm_80": ("sm_80", "ptx", []),
 # and decoding schedules other than the default.
 DECODE_VARIANTS = {
     "sm_90a_nodecode": ["--decode-rows=0"],
-    "sm_90a_dec_bn16s2": ["--decode-block-n=16", "--decode-stages=2"],
+    "sm_90a_dec_bn16s4": ["--decode-block-n=16", "--decode-stages=4"],
     "sm_90a_dec_bn16s3": ["--decode-block-n=16", "--decode-stages=3"],
     "sm_90a_dec_bn32s4": ["--decode-block-n=32", "--decode-stages=4"],
     "sm_90a_dec_bn64s3": ["--decode-block-n=64", "--decode-stages=3"],
