@@ -107,9 +107,9 @@ LogicalResult ConfigureGPU::checkOptions(ModuleOp module) const {
   if (decodeBlockN != 0 &&
       (decodeBlockN % 16 != 0 || decodeBlockN < 16 || decodeBlockN > 256))
     return bad("decode-block-n must be a multiple of 16 in [16, 256] (0: "
-               "chosen by head dim)");
+               "16)");
   if (decodeStages != 0 && (decodeStages < 2 || decodeStages > 4))
-    return bad("decode-stages must be 2, 3 or 4 (0: chosen by head dim)");
+    return bad("decode-stages must be 2, 3 or 4 (0: 2)");
   if (pingpong && !warpSpecialize)
     return bad("pingpong needs warp-specialize (the turns are taken by the "
                "consumer warpgroups)");
@@ -233,6 +233,8 @@ ConfigureGPU::decodeKernels(AttentionOp op, const GPUConfig &base,
                             << dc.smemBytes()
                             << " bytes of shared memory (lower "
                                "decode-block-n or decode-stages)";
+  // The merge kernel: one warp per query row, 4 per CTA (its tile fields
+  // only satisfy the schedule's verifier; it stages nothing).
   GPUConfig mc = base;
   mc.warps = 4;
   mc.blockM = 64;

@@ -281,6 +281,10 @@ private:
   void copyTile(Value src, Value batch, Value head, Value row0, Value n,
                 Value base, Value stride, int64_t rows, int64_t cols,
                 Value dst, Value stage, Value col0 = Value());
+  /// The CTA's threads over the 16-byte chunks of a rows x cols tile:
+  /// `body(r, col)` per chunk (row r, first column col).
+  void forEachChunk(int64_t rows, int64_t cols,
+                    function_ref<void(Value, Value)> body);
   /// The query tile of a packed (split-KV) CTA: row t from head kvHead *
   /// group + t / nq, query t mod nq; rows past group * nq zero-filled.
   void copyPackedQ();

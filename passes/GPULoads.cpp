@@ -9,51 +9,56 @@ using namespace mlir::attn;
 
 namespace mlir::attn::gpucg {
 
+void KernelCodegen::forEachChunk(int64_t rows, int64_t cols,
+                                 function_ref<void(Value, Value)> body) {
+  int64_t chunksPerRow = cols / 8, chunks = rows * chunksPerRow;
+  Value tid = e.add(e.mul(warp, e.idx(32)), lane);
+  for (int64_t i = 0; i < chunks; i += c.threads()) {
+    Value id = e.add(tid, e.idx(i));
+    auto chunk = [&] {
+      body(e.div(id, e.idx(chunksPerRow)),
+           e.mul(e.rem(id, e.idx(chunksPerRow)), e.idx(8)));
+    };
+    if (i + c.threads() <= chunks)
+      chunk();
+    else
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, id, e.idx(chunks)), chunk);
+  }
+}
+
 void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
                              Value n, Value base, Value stride, int64_t rows,
                              int64_t cols, Value dst, Value stage,
                              Value col0) {
-  int64_t chunksPerRow = cols / 8, chunks = rows * chunksPerRow;
-  Value tid = e.add(e.mul(warp, e.idx(32)), lane);
+  int64_t chunksPerRow = cols / 8;
   Value lastRow = e.sub(n, e.idx(1));
-  SmallVector<Value> tokens;
-  for (int64_t i = 0; i < chunks; i += c.threads()) {
-    Value id = e.add(tid, e.idx(i));
-    auto body = [&] {
-      Value r = e.div(id, e.idx(chunksPerRow));
-      Value col = e.mul(e.rem(id, e.idx(chunksPerRow)), e.idx(8));
-      Value row = e.add(row0, r);
-      Value inside = e.cmp(arith::CmpIPredicate::slt, row, n);
-      Value srcElems = e.select(inside, e.idx(8), e.idx(0));
-      Value srcRow =
-          e.add(base, e.mul(stride, e.max(e.min(row, lastRow), e.idx(0))));
-      SmallVector<Value> dstIdx;
-      if (stage)
-        dstIdx.push_back(stage);
-      if (cast<MemRefType>(dst.getType()).getRank() == (stage ? 2 : 1)) {
-        // wgmma's core-matrix layout: 16-byte chunk (r, col / 8) of an
-        // 8-row group sits at ((r / 8) * (cols / 8) + col / 8) * 64 + (r % 8)
-        // * 8 elements: core matrices along K are 128 bytes apart (the
-        // descriptor's LBO), 8-row groups cols * 16 bytes (SBO).
-        Value core = e.add(e.mul(e.div(r, e.idx(8)), e.idx(chunksPerRow)),
-                           e.div(col, e.idx(8)));
-        dstIdx.push_back(e.add(e.mul(core, e.idx(64)),
-                               e.mul(e.rem(r, e.idx(8)), e.idx(8))));
-      } else {
-        dstIdx.append({r, col});
-      }
-      nvgpu::DeviceAsyncCopyOp::create(
-          e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), dst,
-          dstIdx, src,
-          ValueRange{batch, head, srcRow, col0 ? e.add(col0, col) : col},
-          e.b.getIndexAttr(8), srcElems, e.b.getUnitAttr());
-    };
-    if (i + c.threads() <= chunks) {
-      body();
+  forEachChunk(rows, cols, [&](Value r, Value col) {
+    Value row = e.add(row0, r);
+    Value inside = e.cmp(arith::CmpIPredicate::slt, row, n);
+    Value srcElems = e.select(inside, e.idx(8), e.idx(0));
+    Value srcRow =
+        e.add(base, e.mul(stride, e.max(e.min(row, lastRow), e.idx(0))));
+    SmallVector<Value> dstIdx;
+    if (stage)
+      dstIdx.push_back(stage);
+    if (cast<MemRefType>(dst.getType()).getRank() == (stage ? 2 : 1)) {
+      // wgmma's core-matrix layout: 16-byte chunk (r, col / 8) of an
+      // 8-row group sits at ((r / 8) * (cols / 8) + col / 8) * 64 + (r % 8)
+      // * 8 elements: core matrices along K are 128 bytes apart (the
+      // descriptor's LBO), 8-row groups cols * 16 bytes (SBO).
+      Value core = e.add(e.mul(e.div(r, e.idx(8)), e.idx(chunksPerRow)),
+                         e.div(col, e.idx(8)));
+      dstIdx.push_back(e.add(e.mul(core, e.idx(64)),
+                             e.mul(e.rem(r, e.idx(8)), e.idx(8))));
     } else {
-      e.ifThen(e.cmp(arith::CmpIPredicate::slt, id, e.idx(chunks)), body);
+      dstIdx.append({r, col});
     }
-  }
+    nvgpu::DeviceAsyncCopyOp::create(
+        e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), dst,
+        dstIdx, src,
+        ValueRange{batch, head, srcRow, col0 ? e.add(col0, col) : col},
+        e.b.getIndexAttr(8), srcElems, e.b.getUnitAttr());
+  });
 }
 
 std::pair<Value, Value> KernelCodegen::packedRow(Value t) {
@@ -65,26 +70,15 @@ std::pair<Value, Value> KernelCodegen::packedRow(Value t) {
 void KernelCodegen::copyPackedQ() {
   // As copyTile, one source row per tile row (the padded layout).
   const TileWork &w = cur.w;
-  int64_t chunksPerRow = c.d / 8, chunks = c.blockM * chunksPerRow;
-  Value tid = e.add(e.mul(warp, e.idx(32)), lane);
-  for (int64_t i = 0; i < chunks; i += c.threads()) {
-    Value id = e.add(tid, e.idx(i));
-    auto body = [&] {
-      Value r = e.div(id, e.idx(chunksPerRow));
-      Value col = e.mul(e.rem(id, e.idx(chunksPerRow)), e.idx(8));
-      Value inside = e.cmp(arith::CmpIPredicate::slt, r, cur.validRows);
-      auto [head, row] = packedRow(r);
-      nvgpu::DeviceAsyncCopyOp::create(
-          e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), sQ,
-          ValueRange{r, col}, cur.a.q, ValueRange{w.batch, head, row, col},
-          e.b.getIndexAttr(8), e.select(inside, e.idx(8), e.idx(0)),
-          e.b.getUnitAttr());
-    };
-    if (i + c.threads() <= chunks)
-      body();
-    else
-      e.ifThen(e.cmp(arith::CmpIPredicate::slt, id, e.idx(chunks)), body);
-  }
+  forEachChunk(c.blockM, c.d, [&](Value r, Value col) {
+    Value inside = e.cmp(arith::CmpIPredicate::slt, r, cur.validRows);
+    auto [head, row] = packedRow(r);
+    nvgpu::DeviceAsyncCopyOp::create(
+        e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), sQ,
+        ValueRange{r, col}, cur.a.q, ValueRange{w.batch, head, row, col},
+        e.b.getIndexAttr(8), e.select(inside, e.idx(8), e.idx(0)),
+        e.b.getUnitAttr());
+  });
 }
 
 SmallVector<Value> KernelCodegen::at(Value stage, int64_t rows, Value r,

@@ -458,10 +458,11 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
                                  kc.ctasPerSM);
       if (numMaps)
         kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
-      // The workspace's descriptor follows the maps: 3 + 2 * 5 arguments
-      // once memrefs are expanded.
+      // The workspace's descriptor follows the maps: 3 + 2 * rank
+      // arguments once memrefs are expanded.
       if (numMaps && workspace)
-        kernel->setAttr("attn.after_maps", b.getI64IntegerAttr(13));
+        kernel->setAttr("attn.after_maps",
+                        b.getI64IntegerAttr(3 + 2 * workspaceType.getRank()));
       Block &body = kernel.getBody().front();
       KernelArgs a = bindArgs(kf.operands, body);
       OpBuilder::InsertionGuard g(b);

@@ -2,8 +2,8 @@
 // The kernels of attn-lower-to-gpu that load tiles with TMA take their
 // CUtensorMaps as trailing `!llvm.ptr` arguments and say how many with
 // `attn.tensormaps` (followed by `attn.after_maps` more arguments: the
-// workspace descriptor of split-KV kernels). After convert-gpu-to-nvvm this pass makes those
-// arguments what CUDA's `__grid_constant__ const CUtensorMap` is: 128-byte
+// workspace descriptor of split-KV kernels). After convert-gpu-to-nvvm this
+// pass makes those arguments what CUDA's `__grid_constant__ const CUtensorMap` is: 128-byte
 // byval parameters, 64-byte aligned, marked nvvm.grid_constant.
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"

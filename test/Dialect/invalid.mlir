@@ -474,3 +474,57 @@ func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
   attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6, threads = -1>}
   return
 }
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel a kernel either splits the keys ('split_keys') or merges the splits ('merge'), not both}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 256, merge = true>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel split-KV decoding kernels run on cp.async and mma.sync: no 'tma', 'wgmma' or 'warp_specialize'}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, tma = true, rows_hi = 17, split_keys = 256>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel a split-KV kernel packs the query rows of one KV head into its CTA: 'rows_hi' must be set and at most 16 * warps + 1 = 17}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, split_keys = 256>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel split-KV kernels take whole sequences: no 'divides' or 'cols'}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, divides = 2, rows_hi = 17, split_keys = 256>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel 'rows_lo' must be below 'rows_hi'}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, rows_lo = 17, rows_hi = 17>]>}
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
+  // expected-error @+2 {{gpu_kernel 'split_keys' must not be negative, got -1}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = -1>]>}
+  return
+}

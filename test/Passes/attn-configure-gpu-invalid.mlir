@@ -8,6 +8,11 @@
 // RUN: not attn-opt %s --attn-configure-gpu="ctas-per-sm=33" -split-input-file 2>&1 | FileCheck %s --check-prefix=CTAS
 // RUN: not attn-opt %s --attn-configure-gpu="ws-min-keys=70000" -split-input-file 2>&1 | FileCheck %s --check-prefix=WSMIN
 // RUN: not attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a ctas-per-sm=2" 2>&1 | FileCheck %s --check-prefix=WSCTAS
+// RUN: not attn-opt %s --attn-configure-gpu="decode-rows=20" -split-input-file 2>&1 | FileCheck %s --check-prefix=DECROWS
+// RUN: not attn-opt %s --attn-configure-gpu="split-min-keys=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=SPLITKEYS
+// RUN: not attn-opt %s --attn-configure-gpu="decode-block-n=24" -split-input-file 2>&1 | FileCheck %s --check-prefix=DECBN
+// RUN: not attn-opt %s --attn-configure-gpu="decode-stages=5" -split-input-file 2>&1 | FileCheck %s --check-prefix=DECSTAGES
+// RUN: not attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-block-n=256 decode-stages=4" 2>&1 | FileCheck %s --check-prefix=DECSMEM
 
 // CHIP: attn-configure-gpu: unknown chip 'sm_70' (expected sm_80 or sm_90a)
 // STAGES: stages must be 2, 3 or 4
@@ -18,6 +23,11 @@
 // WSMIN: ws-min-keys must be in [0, 65536] (0: always warp-specialize)
 // WSCTAS: gpu_kernel a warp-specialized CTA takes the whole register file (setmaxnreg): 'ctas_per_sm' must be 1
 // BLOCKN: block-n must be a multiple of 16 in [16, 256] (0: chosen per target and head dim)
+// DECROWS: decode-rows must be a multiple of 16 in [0, 64] (0: no split-KV decoding kernels)
+// SPLITKEYS: split-min-keys must be positive
+// DECBN: decode-block-n must be a multiple of 16 in [16, 256] (0: 16)
+// DECSTAGES: decode-stages must be 2, 3 or 4 (0: 2)
+// DECSMEM: (target sm_80): the split-KV decoding tiles need 561408 bytes of shared memory (lower decode-block-n or decode-stages)
 
 func.func @f32(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
                %v: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {

@@ -199,3 +199,12 @@ func.func @lightning_maps(%q: !t, %k: !t, %v: !t, %o: !t) attributes {attn.tenso
   attn.lightning ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, cols = 64>]>}
   return
 }
+
+// -----
+
+!t = memref<?x?x?x64xf16>
+func.func @split_landmark(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error @below {{split-KV decoding takes one attention over whole sequences (no landmark blocks, #attn.rows or accumulate)}}
+  attn.attention #attn.landmark<block = 16> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 256>]>}
+  return
+}
