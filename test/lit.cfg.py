@@ -89,6 +89,8 @@ def python_has(*modules):
                           capture_output=True).returncode == 0
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-model")):
     config.available_features.add("attn-model")
+if os.path.exists(os.path.join(config.attn_tools_dir, "attn-model-gpu")):
+    config.available_features.add("attn-model-gpu")
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-tune-measure")):
     config.available_features.add("attn-tune-measure")
 if python_has("gguf", "safetensors"):
@@ -111,6 +113,8 @@ if "attn-model" in config.available_features:
     tools.append("attn-model")
 if "attn-tune-measure" in config.available_features:
     tools.append("attn-tune-measure")
+if "attn-model-gpu" in config.available_features:
+    tools.append("attn-model-gpu")
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.attn_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -9,7 +9,13 @@ texts, and 600 random ids, where decoding splits the keys; `tiny` (the
 seeded model of make_test_models.py: 4/2 heads of 16): 3 and 40 ids, and
 600 random ids.
 
+On a GPU (--target cuda: bf16 weights and attention, f32 elsewhere) the
+issue's bar is --tol 2e-2 and --min-same 2: the logits within 2e-2 at every
+position of every prompt, and the same greedy tokens on at least two of the
+three texts (bf16 rounding may flip a near-tie).
+
 usage: llama_parity.py ATTN_MODEL WEIGHTS.safetensors TMPDIR [--set tiny --gguf FILE]
+       [--target cuda --kernel-dir DIR --tol 2e-2 --min-same 2]
 """
 import os
 import subprocess
@@ -56,12 +62,20 @@ def main():
                    "window of W (--pattern) and the reference with the same mask")
     p.add_argument("--plain-decode", action="store_true",
                    help="pass --plain-decode to the runner")
+    p.add_argument("--target", default="cpu", help="the runner's --target")
+    p.add_argument("--kernel-dir", help="the runner's --kernel-dir")
+    p.add_argument("--tol", type=float, default=TOL,
+                   help=f"relative logit tolerance (default {TOL})")
+    p.add_argument("--min-same", type=int,
+                   help="pass when the greedy tokens are the same on at least "
+                   "this many of the text prompts (default: on every prompt)")
     a = p.parse_args()
     runner, weights, tmp = a.runner, a.weights, a.tmp
     os.makedirs(tmp, exist_ok=True)
     ref = Reference(a.gguf or smollm2_gguf())
     prompts = PROMPTS if a.set == "smollm2" else TINY
     failed = False
+    same_texts = texts = 0
     for text, ids in prompts.items():
         path = os.path.join(tmp, "logits.npy")
         out = subprocess.run(
@@ -71,6 +85,8 @@ def main():
             (["--pattern", f"#attn.sliding_window<window = {a.window}>"]
              if a.window is not None else []) +
             (["--plain-decode"] if a.plain_decode else []) +
+            ["--target", a.target] +
+            (["--kernel-dir", a.kernel_dir] if a.kernel_dir else []) +
             (["--prefill-chunk", str(CHUNKED[text])] if text in CHUNKED else []),
             capture_output=True, text=True)
         if out.returncode != 0:
@@ -81,8 +97,17 @@ def main():
         fed = ids + tokens[:-1]
         want = ref.logits(fed, a.window)
         chunked = f" (prefill in chunks of {CHUNKED[text]})" if text in CHUNKED else ""
-        if not compare(f"{text!r}{chunked}", ids, tokens, got, want, TOL):
+        need_same = a.min_same is None
+        if not compare(f"{text!r}{chunked}", ids, tokens, got, want, a.tol,
+                       need_same):
             failed = True
+        if "random ids" not in text:
+            texts += 1
+            same_texts += want[len(ids) - 1:].argmax(-1).tolist() == tokens
+    if a.min_same is not None:
+        print(f"greedy tokens equal on {same_texts} of {texts} text prompts "
+              f"(at least {a.min_same} required)")
+        failed = failed or same_texts < a.min_same
     if failed:
         sys.exit("FAIL")
     print("PASS")

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/attn-model/Model.h"
 
+#ifdef ATTN_MODEL_CPU
 #include <cblas.h>
 
 #include <algorithm>
@@ -47,6 +48,28 @@ public:
   }
   void download(float *dst, const float *src, size_t count) override {
     std::memcpy(dst, src, count * sizeof(float));
+  }
+
+  float *uploadMatrix(const float *src, int64_t rows, int64_t cols) override {
+    float *p = alloc(size_t(rows * cols));
+    upload(p, src, size_t(rows * cols));
+    return p;
+  }
+
+  void matmulAttention(const void *x, const float *w, float *y, int64_t n,
+                       int64_t in, int64_t out, bool accumulate) override {
+    matmul(static_cast<const float *>(x), w, y, n, in, out, accumulate);
+  }
+
+  // Attention takes f32 here: the conversions are copies.
+  void toAttention(void *dst, int64_t dstStride, const float *src,
+                   int64_t srcStride, int64_t rows, int64_t cols) override {
+    copyRows(static_cast<float *>(dst), dstStride, src, srcStride, rows, cols);
+  }
+  void fromAttention(float *dst, int64_t dstStride, const void *src,
+                     int64_t srcStride, int64_t rows, int64_t cols) override {
+    copyRows(dst, dstStride, static_cast<const float *>(src), srcStride, rows,
+             cols);
   }
 
   void matmul(const float *x, const float *w, float *y, int64_t n, int64_t in,
@@ -106,8 +129,10 @@ public:
         y[i * yStride + j] = a[i * aStride + j] * b[i * bStride + j];
   }
 
-  void mergePartials(const float *o, const float *lse, int64_t parts,
-                     int64_t rows, int64_t dim, float *out) override {
+  void mergePartials(const void *partials, const float *lse, int64_t parts,
+                     int64_t rows, int64_t dim, void *merged) override {
+    const float *o = static_cast<const float *>(partials);
+    float *out = static_cast<float *>(merged);
     for (int64_t r = 0; r < rows; ++r) {
       float m = -INFINITY;
       for (int64_t p = 0; p < parts; ++p)
@@ -147,3 +172,12 @@ public:
 std::unique_ptr<Ops> attnmodel::createCpuOps(int threads) {
   return std::make_unique<CpuOps>(threads);
 }
+
+#else // attn-model-gpu: no OpenBLAS
+
+std::unique_ptr<attnmodel::Ops> attnmodel::createCpuOps(int) {
+  throw attnmodel::Error("attn-model-gpu runs --target cuda only (it is built "
+                         "without OpenBLAS); attn-model runs the CPU");
+}
+
+#endif

@@ -53,12 +53,13 @@ namespace {
 constexpr int64_t kMaxSplits = 16, kSplitKeys = 256;
 
 /// A [B=1, heads, rows, dim] view of rows `rowStride` apart (heads
-/// `headStride` apart), e.g. of a cache laid out [heads, capacity, dim].
-attn_tensor view(const float *p, int64_t heads, int64_t rows, int64_t dim,
-                 int64_t headStride, int64_t rowStride) {
+/// `headStride` apart), e.g. of a cache laid out [heads, capacity, dim],
+/// of elements of type `type`.
+attn_tensor view(const void *p, attn_dtype type, int64_t heads, int64_t rows,
+                 int64_t dim, int64_t headStride, int64_t rowStride) {
   attn_tensor t{};
-  t.data = const_cast<float *>(p);
-  t.dtype = ATTN_F32;
+  t.data = const_cast<void *>(p);
+  t.dtype = type;
   t.rank = 4;
   int64_t shape[4] = {1, heads, rows, dim};
   int64_t strides[4] = {heads * headStride, headStride, rowStride, 1};
@@ -182,8 +183,12 @@ struct Stack {
   };
   std::vector<Layer> weights;
   float *ropeCos = nullptr, *ropeSin = nullptr;
-  // KV cache: per layer [kvHeads, capacity, headDim] for K, then V.
-  std::vector<float *> cacheK, cacheV;
+  // Attention's element type and its bytes (Ops::attentionType()).
+  attn_dtype type = ATTN_F32;
+  size_t esz = 4;
+  // KV cache: per layer [kvHeads, capacity, headDim] for K, then V, in
+  // `type`.
+  std::vector<char *> cacheK, cacheV;
   std::string pattern;
   attn_kernel *kernel = nullptr;
   // A full attention with its log-sum-exp, for the decode paths; null when
@@ -195,11 +200,20 @@ struct Stack {
   // A dilated kernel merges its patterns through the log-sum-exp, so it
   // takes one (the runner does not read it).
   bool withLse = false;
-  float *partO = nullptr, *partL = nullptr; // decode parts, then merged
-  // Scratch for up to `rows` rows.
+  char *partO = nullptr; // decode parts (`type`), then merged
+  float *partL = nullptr;
+  // Scratch for up to `rows` rows; att [rows, qd] and, where `type` is not
+  // f32, qa (the roped Q [rows, qd]) in `type`.
   int64_t rows = 0;
-  float *h = nullptr, *qkv = nullptr, *att = nullptr, *lse = nullptr,
-        *gu = nullptr, *act = nullptr;
+  float *h = nullptr, *qkv = nullptr, *lse = nullptr, *gu = nullptr,
+        *act = nullptr;
+  char *att = nullptr, *qa = nullptr;
+
+  /// Element `i` of a buffer of `type`.
+  char *at(char *p, int64_t i) const { return p + i * int64_t(esz); }
+  const char *at(const char *p, int64_t i) const {
+    return p + i * int64_t(esz);
+  }
 
   int64_t qd() const { return heads * headDim; }
   int64_t kvd() const { return kvHeads * headDim; }
@@ -235,11 +249,13 @@ protected:
   bool retrieving = false;
 
 private:
-  void attention(Stack &s, int64_t layer, const float *qkv, float *out,
-                 int64_t n, int64_t pos);
-  void packedDecode(Stack &s, int64_t layer, const float *qkv, float *out,
+  // Attention of n rows at pos: q [n, qd] (row stride qStride) and out
+  // [n, qd], both of s.type.
+  void attention(Stack &s, int64_t layer, const char *q, int64_t qStride,
+                 char *out, int64_t n, int64_t pos);
+  void packedDecode(Stack &s, int64_t layer, const char *q, char *out,
                     int64_t pos);
-  void dilatedRow(Stack &s, int64_t layer, const float *qkv, float *out,
+  void dilatedRow(Stack &s, int64_t layer, const char *q, char *out,
                   int64_t p);
 };
 
@@ -327,8 +343,8 @@ void Llama::loadStack(const SafeTensors &st, Stack &s,
     Stack::Layer L;
     L.attnNorm = upload(st, p + "attn_norm", {d});
     L.ffnNorm = upload(st, p + "ffn_norm", {d});
-    L.wo = upload(st, p + "wo", {d, qd});
-    L.wdown = upload(st, p + "w_down", {d, f});
+    L.wo = uploadMatrix(st, p + "wo", d, qd);
+    L.wdown = uploadMatrix(st, p + "w_down", d, f);
     L.wqkv =
         uploadStacked(st, {p + "wq", p + "wk", p + "wv"}, {qd, kvd, kvd}, d);
     L.wgu = uploadStacked(st, {p + "w_gate", p + "w_up"}, {f, f}, d);
@@ -349,38 +365,29 @@ void Llama::loadStack(const SafeTensors &st, Stack &s,
   s.ropeSin = allocOwned(sn.size());
   ops.upload(s.ropeCos, c.data(), c.size());
   ops.upload(s.ropeSin, sn.data(), sn.size());
+  s.type = ops.attentionType();
+  s.esz = attentionBytes();
   for (int64_t l = 0; l < s.layers; ++l) {
-    s.cacheK.push_back(allocOwned(size_t(kvd * s.capacity)));
-    s.cacheV.push_back(allocOwned(size_t(kvd * s.capacity)));
+    s.cacheK.push_back(allocAttention(size_t(kvd * s.capacity)));
+    s.cacheV.push_back(allocAttention(size_t(kvd * s.capacity)));
   }
 
   s.pattern = pattern;
   s.plan = planFor(pattern);
   s.withLse = s.plan.kind == DecodePlan::Dilated;
-  s.kernel =
-      getKernel("attention kernel '" + pattern + "'", [&](attn_kernel **k) {
-        return attn_get_kernel(ctx, pattern.c_str(), ATTN_F32, s.headDim,
-                               s.headDim, /*scale=default*/ 0.0f, s.withLse, k);
-      });
+  s.kernel = attentionKernel(pattern, s.headDim, s.withLse);
   if (!retrieval.empty())
-    s.retrieveKernel =
-        getKernel("attention kernel '" + retrieval + "'", [&](attn_kernel **k) {
-          return attn_get_kernel(ctx, retrieval.c_str(), ATTN_F32, s.headDim,
-                                 s.headDim, 0.0f, /*with_lse=*/0, k);
-        });
+    s.retrieveKernel = attentionKernel(retrieval, s.headDim, /*withLse=*/false);
   if (s.plan.kind == DecodePlan::Dilated && !s.plan.causal)
     throw Error("'" + pattern +
                 "' is not causal: a decoder's positions must "
                 "not see later ones");
-  bool packed = s.plan.kind == DecodePlan::Contiguous && !plainDecode;
+  bool packed = s.plan.kind == DecodePlan::Contiguous && !plainDecode &&
+                ops.runnerSplitsDecode();
   if (packed || s.plan.kind == DecodePlan::Dilated) {
-    s.decodeKernel =
-        getKernel("attention kernel '#attn.full'", [&](attn_kernel **k) {
-          return attn_get_kernel(ctx, "#attn.full", ATTN_F32, s.headDim,
-                                 s.headDim, 0.0f, /*with_lse=*/1, k);
-        });
+    s.decodeKernel = attentionKernel("#attn.full", s.headDim, /*withLse=*/true);
     int64_t parts = packed ? kMaxSplits + 1 : int64_t(s.plan.segments.size());
-    s.partO = allocOwned(size_t(parts * s.heads * s.headDim));
+    s.partO = allocAttention(size_t(parts * s.heads * s.headDim));
     s.partL = allocOwned(size_t(parts * s.heads));
   }
 }
@@ -390,7 +397,9 @@ void Llama::reserveStack(Stack &s, int64_t n) {
     return;
   grow(s.h, size_t(n * s.d));
   grow(s.qkv, size_t(n * s.width()));
-  grow(s.att, size_t(n * s.qd()));
+  growAttention(s.att, size_t(n * s.qd()));
+  if (s.type != ATTN_F32)
+    growAttention(s.qa, size_t(n * s.qd()));
   if (s.withLse)
     grow(s.lse, size_t(n * s.heads));
   grow(s.gu, size_t(n * 2 * s.ffn));
@@ -398,8 +407,8 @@ void Llama::reserveStack(Stack &s, int64_t n) {
   s.rows = n;
 }
 
-void Llama::packedDecode(Stack &s, int64_t layer, const float *qkvRows,
-                         float *out, int64_t pos) {
+void Llama::packedDecode(Stack &s, int64_t layer, const char *qRow, char *out,
+                         int64_t pos) {
   // One decode step: the query at the last position p = pos sees the keys
   // [first, p] with no mask: a full attention over that range of the cache.
   // Two things make it fast on kernels built for long query blocks:
@@ -414,8 +423,8 @@ void Llama::packedDecode(Stack &s, int64_t layer, const float *qkvRows,
   const int64_t D = s.headDim, cap = s.capacity;
   const int64_t first = s.plan.first(pos);
   const int64_t nk = pos + 1 - first;
-  const float *keys = s.cacheK[size_t(layer)] + first * D,
-              *values = s.cacheV[size_t(layer)] + first * D;
+  const char *keys = s.at(s.cacheK[size_t(layer)], first * D),
+             *values = s.at(s.cacheV[size_t(layer)], first * D);
   const int64_t G = s.heads / s.kvHeads;
   const int64_t S = std::max<int64_t>(1, std::min(kMaxSplits, nk / kSplitKeys));
   const int64_t c = nk / S, rest = nk - S * c;
@@ -432,31 +441,32 @@ void Llama::packedDecode(Stack &s, int64_t layer, const float *qkvRows,
     }
     return t;
   };
-  attn_tensor q = view(qkvRows, s.kvHeads, G, D, G * D, D);
+  const attn_dtype t = s.type;
+  attn_tensor q = view(qRow, t, s.kvHeads, G, D, G * D, D);
   q.shape[0] = S;
   q.strides[0] = 0;
-  attn_tensor ks = view(keys, s.kvHeads, c, D, cap * D, D),
-              vs = view(values, s.kvHeads, c, D, cap * D, D);
+  attn_tensor ks = view(keys, t, s.kvHeads, c, D, cap * D, D),
+              vs = view(values, t, s.kvHeads, c, D, cap * D, D);
   ks.shape[0] = vs.shape[0] = S;
   ks.strides[0] = vs.strides[0] = c * D;
-  attn_tensor o = view(s.partO, s.kvHeads, G, D, G * D, D);
+  attn_tensor o = view(s.partO, t, s.kvHeads, G, D, G * D, D);
   o.shape[0] = S;
   o.strides[0] = s.heads * D;
   attn_tensor args[5] = {q, ks, vs, o, lse(s.partL, S)};
   check(attn_launch(ctx, s.decodeKernel, args, 5), "attention launch");
   if (rest > 0) {
     attn_tensor tail[5] = {
-        view(qkvRows, s.kvHeads, G, D, G * D, D),
-        view(keys + S * c * D, s.kvHeads, rest, D, cap * D, D),
-        view(values + S * c * D, s.kvHeads, rest, D, cap * D, D),
-        view(s.partO + S * s.heads * D, s.kvHeads, G, D, G * D, D),
+        view(qRow, t, s.kvHeads, G, D, G * D, D),
+        view(s.at(keys, S * c * D), t, s.kvHeads, rest, D, cap * D, D),
+        view(s.at(values, S * c * D), t, s.kvHeads, rest, D, cap * D, D),
+        view(s.at(s.partO, S * s.heads * D), t, s.kvHeads, G, D, G * D, D),
         lse(s.partL + S * s.heads, 1)};
     check(attn_launch(ctx, s.decodeKernel, tail, 5), "attention launch");
   }
   ops.mergePartials(s.partO, s.partL, S + (rest > 0), s.heads, D, out);
 }
 
-void Llama::dilatedRow(Stack &s, int64_t layer, const float *qRow, float *out,
+void Llama::dilatedRow(Stack &s, int64_t layer, const char *qRow, char *out,
                        int64_t p) {
   // The query at position p, head h: pattern k selects it when its local
   // index in its segment is o_k(h) mod r_k; it then sees the keys at
@@ -475,38 +485,40 @@ void Llama::dilatedRow(Stack &s, int64_t layer, const float *qRow, float *out,
         continue;
       const int64_t count = (p - start - off) / r + 1;
       const int64_t at = (hd / G) * s.capacity + start + off;
-      float *o = s.partO + (hd * K + parts) * D;
+      const attn_dtype t = s.type;
+      char *o = s.at(s.partO, (hd * K + parts) * D);
       attn_tensor args[5] = {
-          view(qRow + hd * D, 1, 1, D, D, D),
-          view(s.cacheK[size_t(layer)] + at * D, 1, count, D, D, r * D),
-          view(s.cacheV[size_t(layer)] + at * D, 1, count, D, D, r * D),
-          view(o, 1, 1, D, D, D), scalarLse(s.partL + hd * K + parts)};
+          view(s.at(qRow, hd * D), t, 1, 1, D, D, D),
+          view(s.at(s.cacheK[size_t(layer)], at * D), t, 1, count, D, D, r * D),
+          view(s.at(s.cacheV[size_t(layer)], at * D), t, 1, count, D, D, r * D),
+          view(o, t, 1, 1, D, D, D), scalarLse(s.partL + hd * K + parts)};
       check(attn_launch(ctx, s.decodeKernel, args, 5), "attention launch");
       ++parts;
     }
-    ops.mergePartials(s.partO + hd * K * D, s.partL + hd * K, parts, 1, D,
-                      out + hd * D);
+    ops.mergePartials(s.at(s.partO, hd * K * D), s.partL + hd * K, parts, 1, D,
+                      s.at(out, hd * D));
   }
 }
 
-void Llama::attention(Stack &s, int64_t layer, const float *qkvRows, float *out,
-                      int64_t n, int64_t pos) {
-  const int64_t D = s.headDim, qd = s.qd(), width = s.width(), cap = s.capacity;
+void Llama::attention(Stack &s, int64_t layer, const char *q, int64_t qStride,
+                      char *out, int64_t n, int64_t pos) {
+  const int64_t D = s.headDim, qd = s.qd(), cap = s.capacity;
+  const attn_dtype t = s.type;
   if (n == 1 && s.decodeKernel && s.plan.kind == DecodePlan::Contiguous)
-    return packedDecode(s, layer, qkvRows, out, pos);
+    return packedDecode(s, layer, q, out, pos);
   if (pos > 0 && s.plan.kind == DecodePlan::Dilated) {
     // The dilated kernel runs whole sequences (Nq = Nk); rows after the
     // first prefill are decoded one by one.
     for (int64_t i = 0; i < n; ++i)
-      dilatedRow(s, layer, qkvRows + i * width, out + i * qd, pos + i);
+      dilatedRow(s, layer, s.at(q, i * qStride), s.at(out, i * qd), pos + i);
     return;
   }
   const int64_t nk = pos + n;
   attn_tensor args[5] = {
-      view(qkvRows, s.heads, n, D, D, width),
-      view(s.cacheK[size_t(layer)], s.kvHeads, nk, D, cap * D, D),
-      view(s.cacheV[size_t(layer)], s.kvHeads, nk, D, cap * D, D),
-      view(out, s.heads, n, D, D, qd), attn_tensor{}};
+      view(q, t, s.heads, n, D, D, qStride),
+      view(s.cacheK[size_t(layer)], t, s.kvHeads, nk, D, cap * D, D),
+      view(s.cacheV[size_t(layer)], t, s.kvHeads, nk, D, cap * D, D),
+      view(out, t, s.heads, n, D, D, qd), attn_tensor{}};
   if (s.withLse) {
     attn_tensor &l = args[4];
     l.data = s.lse;
@@ -534,15 +546,23 @@ void Llama::block(Stack &s, int64_t l, float *x, int64_t n, int64_t pos) {
   ops.rope(s.qkv, n, s.heads, D, width, pos, s.ropeCos, s.ropeSin);
   ops.rope(s.qkv + qd, n, s.kvHeads, D, width, pos, s.ropeCos, s.ropeSin);
   for (int64_t g = 0; g < s.kvHeads; ++g) {
-    ops.copyRows(s.cacheK[size_t(l)] + (g * cap + pos) * D, D,
-                 s.qkv + qd + g * D, width, n, D);
-    ops.copyRows(s.cacheV[size_t(l)] + (g * cap + pos) * D, D,
-                 s.qkv + qd + kvd + g * D, width, n, D);
+    ops.toAttention(s.at(s.cacheK[size_t(l)], (g * cap + pos) * D), D,
+                    s.qkv + qd + g * D, width, n, D);
+    ops.toAttention(s.at(s.cacheV[size_t(l)], (g * cap + pos) * D), D,
+                    s.qkv + qd + kvd + g * D, width, n, D);
+  }
+  // Q: the f32 rows themselves where attention takes f32, else a copy.
+  const char *q = reinterpret_cast<const char *>(s.qkv);
+  int64_t qStride = width;
+  if (s.type != ATTN_F32) {
+    ops.toAttention(s.qa, qd, s.qkv, width, n, qd);
+    q = s.qa;
+    qStride = qd;
   }
   lap(profile.other);
-  attention(s, l, s.qkv, s.att, n, pos);
+  attention(s, l, q, qStride, s.att, n, pos);
   lap(profile.attention);
-  ops.matmul(s.att, L.wo, x, n, qd, d, /*accumulate=*/true);
+  ops.matmulAttention(s.att, L.wo, x, n, qd, d, /*accumulate=*/true);
   lap(profile.matmul);
   gluBlock(x, d, s.ffn, L.ffnNorm, L.wgu, L.wdown, Glu::SwiGLU, n,
            {s.h, s.gu, s.act});
@@ -694,10 +714,10 @@ Hierarchical::Hierarchical(const SafeTensors &st, Ops &ops, attn_context *ctx,
     Stack &s = level.stack;
     loadStack(st, s, windowPattern(windows[h]), "", run.plainDecode);
     level.compress =
-        upload(st, s.prefix + "compress", {s.d, level.factor * d0});
+        uploadMatrix(st, s.prefix + "compress", s.d, level.factor * d0);
     for (int64_t l = 0; l < cfg.layers; ++l) {
       level.merge.push_back(
-          upload(st, s.prefix + "merge." + std::to_string(l), {d0, s.d}));
+          uploadMatrix(st, s.prefix + "merge." + std::to_string(l), d0, s.d));
       level.out.push_back(allocOwned(size_t(s.capacity * s.d)));
     }
     attentionText += ", " + std::to_string(level.factor) + ": " + s.pattern;

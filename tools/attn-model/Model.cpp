@@ -13,7 +13,7 @@
 using namespace attnmodel;
 
 Model::Model(Ops &ops, attn_context *ctx, const RunOptions &run)
-    : ops(ops), ctx(ctx), maxTokens(run.maxTokens) {
+    : ops(ops), ctx(ctx), maxTokens(run.maxTokens), kernelDir(run.kernelDir) {
   if (maxTokens <= 0)
     throw Error("the KV cache must hold at least one token");
 }
@@ -43,6 +43,46 @@ Model::getKernel(const std::string &what,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
   return k;
+}
+
+attn_kernel *Model::attentionKernel(const std::string &pattern, int64_t d,
+                                    bool withLse) {
+  return getKernel("attention kernel '" + pattern + "'", [&](attn_kernel **k) {
+    if (!kernelDir.empty())
+      return loadKernel(ctx, kernelDir,
+                        attentionKernelKey(pattern, ops.attentionType(), d,
+                                           withLse),
+                        k);
+#ifdef ATTN_MODEL_JIT
+    return attn_get_kernel(ctx, pattern.c_str(), ops.attentionType(), d, d,
+                           /*scale=default*/ 0.0f, withLse, k);
+#else
+    return noJit(k);
+#endif
+  });
+}
+
+attn_kernel *Model::lightningKernel(int64_t d, int flags) {
+  return getKernel("lightning kernel", [&](attn_kernel **k) {
+    if (!kernelDir.empty())
+      return loadKernel(ctx, kernelDir,
+                        lightningKernelKey(ops.attentionType(), d, flags), k);
+#ifdef ATTN_MODEL_JIT
+    return attn_get_lightning_kernel(ctx, ops.attentionType(), d, d,
+                                     /*scale=1*/ 0.0f, flags, k);
+#else
+    return noJit(k);
+#endif
+  });
+}
+
+float *Model::uploadMatrix(const SafeTensors &st, const std::string &name,
+                           int64_t rows, int64_t cols) {
+  std::vector<float> host(size_t(rows * cols));
+  st.copy(name, {rows, cols}, host.data());
+  float *p = ops.uploadMatrix(host.data(), rows, cols);
+  owned.push_back(p);
+  return p;
 }
 
 float *Model::allocOwned(size_t count) {
@@ -85,8 +125,8 @@ float *Model::uploadStacked(const SafeTensors &st,
     st.copy(names[i], {rows[i], cols}, host.data() + at * cols);
     at += rows[i];
   }
-  float *p = allocOwned(host.size());
-  ops.upload(p, host.data(), host.size());
+  float *p = ops.uploadMatrix(host.data(), total, cols);
+  owned.push_back(p);
   return p;
 }
 
@@ -118,12 +158,18 @@ void Model::loadCommon(const SafeTensors &st, bool outNormWeight) {
   embedTable = upload(st, "embed", {cfg.vocab, d});
   if (outNormWeight)
     outNorm = upload(st, "output_norm", {d});
-  output = cfg.tied ? embedTable : upload(st, "output", {cfg.vocab, d});
+  // A tied output matrix is the embedding's memory where matmul reads f32
+  // (the CPU); a bf16 copy where it does not (the GPU).
+  if (cfg.tied && ops.attentionType() == ATTN_F32)
+    output = embedTable;
+  else
+    output = uploadMatrix(st, cfg.tied ? "embed" : "output", cfg.vocab, d);
 }
 
 void Model::lap(double &bucket) {
   if (!profile.enabled)
     return;
+  ops.synchronize(); // a GPU's operations are asynchronous
   auto now = std::chrono::steady_clock::now();
   bucket += std::chrono::duration<double>(now - mark).count();
   mark = now;

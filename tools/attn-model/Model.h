@@ -3,9 +3,10 @@
 // written once over `Ops`, one device's implementation of the non-attention
 // operations; the attention of every layer goes through the runtime's C API
 // (attn_get_kernel / attn_get_lightning_kernel and attn_launch) on the same
-// device. CpuOps.cpp is the CPU's Ops (OpenBLAS and plain loops); a CUDA Ops
-// (cuBLAS and small kernels) plugs in the same way, with an attn_context on
-// the CUDA device.
+// device. CpuOps.cpp is the CPU's Ops (OpenBLAS and plain loops), CudaOps.cpp
+// the GPU's (cuBLAS and small CUDA kernels, with an attn_context on the same
+// device). On the GPU, attention's operands (Q, the KV cache, O) and the
+// weight matrices are bf16; the residual stream, norms and logits stay f32.
 //
 // The architectures (the weights' metadata 'architecture' picks one):
 //  - llama: RMSNorm, QKV, RoPE, softmax attention over a KV cache, SwiGLU
@@ -57,9 +58,35 @@ public:
   virtual void free(float *p) = 0;
   virtual void upload(float *dst, const float *src, size_t count) = 0;
   virtual void download(float *dst, const float *src, size_t count) = 0;
-  /// y[n, out] = x[n, in] W^T (+ y when accumulate).
+  /// Waits for the operations queued so far (a GPU's stream); for timing.
+  virtual void synchronize() {}
+  /// A weight matrix [rows, cols] (host, f32) in the format matmul reads:
+  /// f32 on the CPU, bf16 on the GPU. Freed with free().
+  virtual float *uploadMatrix(const float *src, int64_t rows,
+                              int64_t cols) = 0;
+  /// y[n, out] = x[n, in] W^T (+ y when accumulate); W from uploadMatrix.
   virtual void matmul(const float *x, const float *w, float *y, int64_t n,
                       int64_t in, int64_t out, bool accumulate) = 0;
+  /// matmul whose x is in attentionType() (an attention output).
+  virtual void matmulAttention(const void *x, const float *w, float *y,
+                               int64_t n, int64_t in, int64_t out,
+                               bool accumulate) = 0;
+
+  /// The element type of attention's operands (Q, K, V, O): f32 on the
+  /// CPU; bf16 on the GPU, whose tensor cores take 16-bit inputs.
+  virtual attn_dtype attentionType() const { return ATTN_F32; }
+  /// Whether the runner itself packs a decode step's query heads as rows
+  /// and splits its keys (Llama::packedDecode): the CPU kernels give each
+  /// query row one vector lane. The GPU kernels do both inside (their
+  /// __decode kernels), so there a decode step is one launch.
+  virtual bool runnerSplitsDecode() const { return true; }
+  /// dst rows (attentionType(), stride dstStride elements) = src rows (f32).
+  virtual void toAttention(void *dst, int64_t dstStride, const float *src,
+                           int64_t srcStride, int64_t rows, int64_t cols) = 0;
+  /// dst rows (f32) = src rows (attentionType()).
+  virtual void fromAttention(float *dst, int64_t dstStride, const void *src,
+                             int64_t srcStride, int64_t rows,
+                             int64_t cols) = 0;
   /// y[i] = x[i] / sqrt(mean(x[i]^2) + eps) * w, per row of d; without
   /// the weight when w is null (SRMSNorm). y may be x.
   virtual void rmsNorm(const float *x, const float *w, float *y, int64_t n,
@@ -83,9 +110,10 @@ public:
   /// Split-KV merge (SPEC's "merging partial results"): `parts` partial
   /// results over disjoint key sets, o [parts, rows, dim] and their
   /// log-sum-exps lse [parts, rows], combined into out [rows, dim]
-  /// (contiguous). A part with lse = -inf contributes nothing.
-  virtual void mergePartials(const float *o, const float *lse, int64_t parts,
-                             int64_t rows, int64_t dim, float *out) = 0;
+  /// (contiguous); o and out in attentionType(), lse f32. A part with
+  /// lse = -inf contributes nothing.
+  virtual void mergePartials(const void *o, const float *lse, int64_t parts,
+                             int64_t rows, int64_t dim, void *out) = 0;
   /// x[i] = table[ids[i]] for n rows of d; `ids` are host memory, checked
   /// by the caller.
   virtual void embed(const float *table, const int32_t *ids, int64_t n,
@@ -96,7 +124,12 @@ public:
 };
 
 /// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads, loops.
+/// Throws Error in a build without them (attn-model-gpu).
 std::unique_ptr<Ops> createCpuOps(int threads);
+/// The GPU's Ops on the CUDA context `ctx` (device 0): cuBLAS (loaded at
+/// run time) and the runner's CUDA kernels; it sets the context's stream.
+/// Throws Error without a GPU, cuBLAS or in a build without CUDA.
+std::unique_ptr<Ops> createCudaOps(attn_context *ctx);
 
 /// How the runner wants a model run (attn-model's options).
 struct RunOptions {
@@ -109,6 +142,9 @@ struct RunOptions {
   /// instead of the packed split-KV path (for checking one against the
   /// other).
   bool plainDecode = false;
+  /// A folder of precompiled kernels (manifest.tsv, see KernelDir.cpp)
+  /// instead of the JIT; required in a build without the JIT.
+  std::string kernelDir;
 };
 
 /// A language model: tokens in, logits out, with the state of the tokens
@@ -186,9 +222,32 @@ protected:
   float *uploadStacked(const SafeTensors &st,
                        const std::vector<std::string> &names,
                        const std::vector<int64_t> &rows, int64_t cols);
+  /// `uploadMatrix` of tensor `name` ([rows, cols]); owned by the model.
+  float *uploadMatrix(const SafeTensors &st, const std::string &name,
+                      int64_t rows, int64_t cols);
   float *allocOwned(size_t count);
   /// A scratch buffer of `count`, reallocated when it must grow.
   void grow(float *&buffer, size_t count);
+  /// Bytes of one element of attentionType().
+  size_t attentionBytes() const {
+    return ops.attentionType() == ATTN_F32 ? 4 : 2;
+  }
+  /// Owned memory for `count` elements of attentionType().
+  char *allocAttention(size_t count) {
+    return reinterpret_cast<char *>(
+        allocOwned((count * attentionBytes() + 3) / 4));
+  }
+  /// A scratch buffer of `count` elements of attentionType().
+  void growAttention(char *&buffer, size_t count) {
+    float *p = reinterpret_cast<float *>(buffer);
+    grow(p, (count * attentionBytes() + 3) / 4);
+    buffer = reinterpret_cast<char *>(p);
+  }
+  /// A kernel source: the JIT's (attn_get_kernel), or a folder of
+  /// precompiled kernels (RunOptions::kernelDir).
+  attn_kernel *attentionKernel(const std::string &pattern, int64_t d,
+                               bool withLse);
+  attn_kernel *lightningKernel(int64_t d, int flags);
   /// attn_get_kernel's status to Error.
   static void check(attn_status s, const std::string &what);
   /// A kernel the model releases; its compile time counts in kernelSeconds.
@@ -209,6 +268,7 @@ protected:
 private:
   void reserveScratch(int64_t n);
   double kernelTime = 0;
+  std::string kernelDir;
   std::vector<float *> owned;
   std::vector<attn_kernel *> kernels;
   int64_t scratchRows = 0, logitsRows = 0;
@@ -216,6 +276,22 @@ private:
   std::vector<float *> scratch; // every buffer grow() allocated
   std::chrono::steady_clock::time_point mark;
 };
+
+/// Precompiled kernels (KernelDir.cpp), for machines without the JIT: a
+/// folder whose manifest.tsv has lines `KEY<TAB>FILE<TAB>ENTRY`, FILE (a
+/// .so for the CPU, .cubin or .ptx for CUDA) relative to the folder; a key
+/// may have several lines, tried in order (e.g. an sm_90a cubin, then sm_80
+/// PTX). Keys: "attention|PATTERN|DTYPE|D|lse=0|1" and
+/// "lightning|DTYPE|D|flags=F" (DTYPE f32/f16/bf16, scale the default).
+std::string attentionKernelKey(const std::string &pattern, attn_dtype dtype,
+                               int64_t d, bool withLse);
+std::string lightningKernelKey(attn_dtype dtype, int64_t d, int flags);
+/// Loads the kernel of `key` from `dir` into *out and returns ATTN_OK;
+/// throws Error naming the key, the folder and each file's failure.
+attn_status loadKernel(attn_context *ctx, const std::string &dir,
+                       const std::string &key, attn_kernel **out);
+/// In a build without the JIT: throws Error saying --kernel-dir is needed.
+attn_status noJit(attn_kernel **out);
 
 /// Loads the model in `weightsPath` (its metadata's 'architecture' picks
 /// the class) onto the device of `ctx`, whose Ops are `ops`, and gets its

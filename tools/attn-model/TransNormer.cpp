@@ -46,11 +46,11 @@ std::vector<double> alibiSlopes(int64_t heads) {
   return s;
 }
 
-attn_tensor tensor(float *p, std::vector<int64_t> shape,
-                   std::vector<int64_t> strides) {
+attn_tensor tensor(void *p, std::vector<int64_t> shape,
+                   std::vector<int64_t> strides, attn_dtype type = ATTN_F32) {
   attn_tensor t{};
   t.data = p;
-  t.dtype = ATTN_F32;
+  t.dtype = type;
   t.rank = int32_t(shape.size());
   for (size_t i = 0; i < shape.size(); ++i) {
     t.shape[i] = shape[i];
@@ -80,6 +80,9 @@ private:
   std::vector<Layer> layerWeights;
   float *qkvu = nullptr, *att = nullptr; // [n, 4 qd], [n, qd]
   float *gu = nullptr, *act = nullptr;   // the GLU's [n, 2f], [n, f]
+  // Where attention's type is not f32: q, k, v [n, 3 qd] and o [n, qd] in
+  // it.
+  char *qkvA = nullptr, *attA = nullptr;
 };
 
 TransNormer::TransNormer(const SafeTensors &st, Ops &ops, attn_context *ctx,
@@ -105,9 +108,9 @@ TransNormer::TransNormer(const SafeTensors &st, Ops &ops, attn_context *ctx,
     Layer L;
     L.wqkvu = uploadStacked(st, {p + "wq", p + "wk", p + "wv", p + "wu"},
                             {qd, qd, qd, qd}, d);
-    L.wo = upload(st, p + "wo", {d, qd});
+    L.wo = uploadMatrix(st, p + "wo", d, qd);
     L.wgu = uploadStacked(st, {p + "w1", p + "w2"}, {f, f}, d);
-    L.wdown = upload(st, p + "w3", {d, f});
+    L.wdown = uploadMatrix(st, p + "w3", d, f);
     double decay = cfg.layers > 1
                        ? 1 - double(l) / double(cfg.layers - 1) + 1e-5
                        : 1 + 1e-5;
@@ -121,12 +124,7 @@ TransNormer::TransNormer(const SafeTensors &st, Ops &ops, attn_context *ctx,
     layerWeights.push_back(L);
   }
   attentionText = "lightning (decay per layer, recurrent decode)";
-  auto get = [&](int flags) {
-    return getKernel("lightning kernel", [&](attn_kernel **k) {
-      return attn_get_lightning_kernel(ctx, ATTN_F32, D, D, /*scale=1*/ 0.0f,
-                                       flags, k);
-    });
-  };
+  auto get = [&](int flags) { return lightningKernel(D, flags); };
   prefillKernel = get(ATTN_LIGHTNING_SLOPES | ATTN_LIGHTNING_STATE_OUT);
   continueKernel = get(ATTN_LIGHTNING_SLOPES | ATTN_LIGHTNING_STATE_IN |
                        ATTN_LIGHTNING_STATE_OUT);
@@ -136,33 +134,51 @@ void TransNormer::reserveLayerScratch(int64_t n) {
   const int64_t qd = cfg.heads * cfg.headDim;
   grow(qkvu, size_t(n * 4 * qd));
   grow(att, size_t(n * qd));
+  if (ops.attentionType() != ATTN_F32) {
+    growAttention(qkvA, size_t(n * 3 * qd));
+    growAttention(attA, size_t(n * qd));
+  }
   grow(gu, size_t(n * 2 * cfg.ffn));
   grow(act, size_t(n * cfg.ffn));
 }
 
 void TransNormer::lightning(Layer &L, int64_t n) {
   const int64_t H = cfg.heads, D = cfg.headDim, qd = H * D, width = 4 * qd;
-  // [1, H, n, D] views of the projections' rows (heads D apart).
-  auto rows = [&](float *p, int64_t stride) {
-    return tensor(p, {1, H, n, D}, {H * D, D, stride, 1});
+  // [1, H, n, D] views of the projections' rows (heads D apart): of qkvu
+  // itself where attention takes f32, else of its copy in qkvA.
+  const attn_dtype type = ops.attentionType();
+  const bool f32 = type == ATTN_F32;
+  char *qkv = reinterpret_cast<char *>(qkvu), *o = reinterpret_cast<char *>(att);
+  int64_t stride = width;
+  if (!f32) {
+    ops.toAttention(qkvA, 3 * qd, qkvu, width, n, 3 * qd);
+    qkv = qkvA;
+    o = attA;
+    stride = 3 * qd;
+  }
+  const int64_t esz = int64_t(attentionBytes());
+  auto rows = [&](char *p, int64_t rowStride) {
+    return tensor(p, {1, H, n, D}, {H * D, D, rowStride, 1}, type);
   };
   auto state = [&](float *p) {
     return tensor(p, {1, H, D, D}, {H * D * D, D * D, D, 1});
   };
   attn_tensor slopes = tensor(L.slopes, {H}, {1});
-  attn_tensor q = rows(qkvu, width), k = rows(qkvu + qd, width),
-              v = rows(qkvu + 2 * qd, width), o = rows(att, qd);
+  attn_tensor q = rows(qkv, stride), k = rows(qkv + qd * esz, stride),
+              v = rows(qkv + 2 * qd * esz, stride), out = rows(o, qd);
   if (pos == 0) {
     L.current = 0;
-    attn_tensor args[6] = {q, k, v, o, slopes, state(L.state[0])};
+    attn_tensor args[6] = {q, k, v, out, slopes, state(L.state[0])};
     check(attn_launch(ctx, prefillKernel, args, 6), "lightning launch");
-    return;
+  } else {
+    attn_tensor in = state(L.state[L.current]),
+                next = state(L.state[1 - L.current]);
+    attn_tensor args[7] = {q, k, v, out, slopes, in, next};
+    check(attn_launch(ctx, continueKernel, args, 7), "lightning launch");
+    L.current = 1 - L.current;
   }
-  attn_tensor in = state(L.state[L.current]),
-              out = state(L.state[1 - L.current]);
-  attn_tensor args[7] = {q, k, v, o, slopes, in, out};
-  check(attn_launch(ctx, continueKernel, args, 7), "lightning launch");
-  L.current = 1 - L.current;
+  if (!f32)
+    ops.fromAttention(att, qd, attA, qd, n, qd);
 }
 
 void TransNormer::layer(int64_t l, int64_t n) {

@@ -36,11 +36,12 @@ const char *kUsage = R"(usage:
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
              [--pattern P] [--max-tokens N] [--prefill-chunk N]
              [--logits out.npy] [--profile] [--plain-decode]
-             [--quiet]
+             [--kernel-dir DIR] [--warmup] [--quiet]
 
 Runs a language model with every layer's attention on the attn kernels
-(JIT-compiled on first use and cached in $ATTN_CACHE_DIR), matmuls on
-OpenBLAS. Token ids in, token ids out: tools/attn-model/generate.py is the
+(JIT-compiled on first use and cached in $ATTN_CACHE_DIR, or precompiled in
+--kernel-dir), matmuls on OpenBLAS (cpu) or cuBLAS (cuda: bf16 weights and
+attention, f32 residual stream and norms). Token ids in, token ids out: tools/attn-model/generate.py is the
 text front end. The weights' metadata names the architecture:
   llama        a Llama model from tools/attn-model/convert_gguf.py (SmolLM2)
   longnet      LongNet's decoder: dilated attention with torchscale's
@@ -66,7 +67,8 @@ synthetic weights (docs/model.md).
   --top-p P            ... among the smallest set of probability >= P (1: all)
   --seed S             the sampler's seed (default 0): same seed, same text
   --threads N          CPU threads for the kernels and OpenBLAS (default: all)
-  --target T           cpu (default); cuda is not there yet
+  --target T           cpu (default) or cuda (GPU 0; cuBLAS is loaded at
+                       run time: libcublas.so.13 on the library path)
   --pattern P          the attention pattern (default: the model's own,
                        '#attn.causal' for llama), e.g.
                        '#attn.sliding_window<window = 4096>'; not for
@@ -85,6 +87,12 @@ synthetic weights (docs/model.md).
                        patterns: the query heads of a KV head packed as rows
                        of one full attention over the visible keys, split
                        over the keys and merged); for checking and timing
+  --kernel-dir DIR     precompiled attention kernels (DIR/manifest.tsv,
+                       tools/attn-model/gpu_bundle.py) instead of the JIT;
+                       required by attn-model-gpu, the build without LLVM
+  --warmup             run the prompt and two decode steps once, untimed,
+                       before the timed run (loads cuBLAS's and the
+                       driver's lazily loaded kernels; for benchmarks)
   --quiet              no report on stderr
 Output: the generated ids on stdout as they come, one per line; the report
 ('prefill: N tokens in S s, R tokens/s' and the same for decode) on stderr.
@@ -92,13 +100,14 @@ Exit status: 0 ok, 2 bad input or a failure (one line on stderr).
 )";
 
 struct Options {
-  std::string model, prompt, promptFile, logits, target = "cpu";
+  std::string model, prompt, promptFile, logits, target = "cpu", kernelDir;
   std::string pattern; // empty: the model's own
   int64_t maxNew = 32, maxTokens = 0, topK = 0, prefillChunk = 0;
   double temperature = 0, topP = 1;
   uint64_t seed = 0;
   int threads = 0;
   bool ignoreEos = false, quiet = false, profile = false, plainDecode = false;
+  bool warmup = false;
   bool havePrompt = false;
 };
 
@@ -151,6 +160,10 @@ Options parseArgs(int argc, char **argv) {
       o.plainDecode = true;
       continue;
     }
+    if (a == "--warmup") {
+      o.warmup = true;
+      continue;
+    }
     if (i + 1 >= argc)
       throw Error(a.rfind("--", 0) == 0 ? a + " needs a value"
                                         : "unexpected argument '" + a + "'");
@@ -183,6 +196,8 @@ Options parseArgs(int argc, char **argv) {
       o.pattern = v;
     else if (a == "--logits")
       o.logits = v;
+    else if (a == "--kernel-dir")
+      o.kernelDir = v;
     else
       throw Error("unknown option '" + a + "' (--help lists them)");
   }
@@ -292,21 +307,18 @@ int run(int argc, char **argv) {
   }
   const int64_t P = int64_t(prompt.size());
 
+  // The device first: without a GPU, say so before loading anything.
   attn_context *ctx = nullptr;
-  if (o.target == "cuda") {
-    // The device first: without a GPU, say so before loading anything.
+  if (o.target == "cuda")
     check(attn_context_create(ATTN_DEVICE_CUDA, 0, &ctx), "--target cuda");
-    attn_context_destroy(ctx);
-    throw Error("--target cuda: the model's CUDA operations (cuBLAS, norms, "
-                "RoPE) are not written yet; the attention kernels are "
-                "(docs/model.md)");
-  }
-  check(attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx), "CPU context");
+  else
+    check(attn_context_create(ATTN_DEVICE_CPU, o.threads, &ctx), "CPU context");
   struct CtxGuard {
     attn_context *c;
     ~CtxGuard() { attn_context_destroy(c); }
   } guard{ctx};
-  std::unique_ptr<Ops> ops = createCpuOps(o.threads);
+  std::unique_ptr<Ops> ops =
+      o.target == "cuda" ? createCudaOps(ctx) : createCpuOps(o.threads);
 
   int64_t maxTokens = o.maxTokens ? o.maxTokens : P + std::max<int64_t>(o.maxNew, 1);
   if (P + o.maxNew > maxTokens + 1)
@@ -318,6 +330,7 @@ int run(int argc, char **argv) {
   run.pattern = o.pattern;
   run.maxTokens = maxTokens;
   run.plainDecode = o.plainDecode;
+  run.kernelDir = o.kernelDir;
   std::unique_ptr<Model> loaded = loadModel(o.model, *ops, ctx, run);
   Model &model = *loaded;
   const Config &cfg = model.config();
@@ -341,12 +354,12 @@ int run(int argc, char **argv) {
     std::fprintf(stderr,
                  "attn-model: %lld layers, %lld/%lld heads of %lld, vocab %lld; "
                  "weights in %.2f s; %s, attention %s (kernels in %.2f s); "
-                 "%s, %d threads\n",
+                 "%s, %s\n",
                  (long long)cfg.layers, (long long)cfg.heads,
                  (long long)cfg.kvHeads, (long long)cfg.headDim,
                  (long long)cfg.vocab, loadSeconds, cfg.architecture.c_str(),
                  model.attentionName().c_str(),
-                 model.kernelSeconds(), ops->name(), attn_context_threads(ctx));
+                 model.kernelSeconds(), ops->name(), attn_context_device(ctx));
 
   // Finite weights and inputs give finite logits; anything else (weights
   // holding NaN or huge values) would sample garbage, so it is an error.
@@ -357,6 +370,16 @@ int run(int argc, char **argv) {
                     " are not finite: the weights in '" + o.model +
                     "' hold NaN, infinities or values that overflow");
   };
+  if (o.warmup && P > 0) {
+    std::vector<float> scratch;
+    int64_t chunk = o.prefillChunk ? o.prefillChunk : P;
+    for (int64_t at = 0; at < P; at += chunk)
+      model.forward(prompt.data() + at, std::min(chunk, P - at), false,
+                    scratch);
+    for (int i = 0; i < 2 && model.position() < maxTokens; ++i)
+      model.forward(prompt.data(), 1, false, scratch);
+    model.reset();
+  }
   Sampler sampler(o.temperature, o.topK, o.topP, o.seed);
   bool allLogits = !o.logits.empty();
   std::vector<float> logits, allRows;
