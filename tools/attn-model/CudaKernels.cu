@@ -7,6 +7,7 @@
 // Sizes are 64-bit; grids are grid-stride loops.
 //===----------------------------------------------------------------------===//
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 typedef long long i64;
 
@@ -96,46 +97,49 @@ __global__ void attnm_copy_rows(float *dst, i64 dstStride, const float *src,
   }
 }
 
-// dst rows (bf16, round to nearest even) = src rows (f32).
-__global__ void attnm_to_bf16_rows(__nv_bfloat16 *dst, i64 dstStride,
-                                   const float *src, i64 srcStride, i64 rows,
-                                   i64 cols) {
-  GRID_STRIDE(t, rows * cols) {
-    i64 i = t / cols, j = t % cols;
-    dst[i * dstStride + j] = __float2bfloat16_rn(src[i * srcStride + j]);
+// The conversions and the merge for each 16-bit type T, named by suffix:
+// to_T_rows (round to nearest even), from_T_rows, merge_T.
+// dst rows (T) = src rows (f32).
+#define SIXTEEN_BIT_KERNELS(T, suffix, toT, fromT)                              \
+  __global__ void attnm_to_##suffix##_rows(T *dst, i64 dstStride,              \
+                                           const float *src, i64 srcStride,    \
+                                           i64 rows, i64 cols) {               \
+    GRID_STRIDE(t, rows * cols) {                                              \
+      i64 i = t / cols, j = t % cols;                                          \
+      dst[i * dstStride + j] = toT(src[i * srcStride + j]);                    \
+    }                                                                          \
+  }                                                                            \
+  /* dst rows (f32) = src rows (T). */                                         \
+  __global__ void attnm_from_##suffix##_rows(float *dst, i64 dstStride,        \
+                                             const T *src, i64 srcStride,      \
+                                             i64 rows, i64 cols) {             \
+    GRID_STRIDE(t, rows * cols) {                                              \
+      i64 i = t / cols, j = t % cols;                                          \
+      dst[i * dstStride + j] = fromT(src[i * srcStride + j]);                  \
+    }                                                                          \
+  }                                                                            \
+  /* SPEC's merge of partial results: o [parts, rows, dim] with their */       \
+  /* log-sum-exps lse [parts, rows] into out [rows, dim]; a row whose */       \
+  /* parts are all at -inf (no key) is zeros. */                               \
+  __global__ void attnm_merge_##suffix(const T *o, const float *lse,           \
+                                       i64 parts, i64 rows, i64 dim, T *out) { \
+    GRID_STRIDE(t, rows * dim) {                                               \
+      i64 r = t / dim, j = t % dim;                                            \
+      float m = -INFINITY;                                                     \
+      for (i64 p = 0; p < parts; ++p)                                          \
+        m = fmaxf(m, lse[p * rows + r]);                                       \
+      float acc = 0, total = 0;                                                \
+      if (m != -INFINITY)                                                      \
+        for (i64 p = 0; p < parts; ++p) {                                      \
+          float w = __expf(lse[p * rows + r] - m);                             \
+          total += w;                                                          \
+          acc += w * fromT(o[(p * rows + r) * dim + j]);                       \
+        }                                                                      \
+      out[t] = toT(total > 0 ? acc / total : 0.0f);                            \
+    }                                                                          \
   }
-}
 
-// dst rows (f32) = src rows (bf16).
-__global__ void attnm_from_bf16_rows(float *dst, i64 dstStride,
-                                     const __nv_bfloat16 *src, i64 srcStride,
-                                     i64 rows, i64 cols) {
-  GRID_STRIDE(t, rows * cols) {
-    i64 i = t / cols, j = t % cols;
-    dst[i * dstStride + j] = __bfloat162float(src[i * srcStride + j]);
-  }
-}
-
-// SPEC's merge of partial results: o [parts, rows, dim] (bf16) with their
-// log-sum-exps lse [parts, rows] into out [rows, dim] (bf16); a row whose
-// parts are all at -inf (no key) is zeros.
-__global__ void attnm_merge_bf16(const __nv_bfloat16 *o, const float *lse,
-                                 i64 parts, i64 rows, i64 dim,
-                                 __nv_bfloat16 *out) {
-  GRID_STRIDE(t, rows * dim) {
-    i64 r = t / dim, j = t % dim;
-    float m = -INFINITY;
-    for (i64 p = 0; p < parts; ++p)
-      m = fmaxf(m, lse[p * rows + r]);
-    float acc = 0, total = 0;
-    if (m != -INFINITY)
-      for (i64 p = 0; p < parts; ++p) {
-        float w = __expf(lse[p * rows + r] - m);
-        total += w;
-        acc += w * __bfloat162float(o[(p * rows + r) * dim + j]);
-      }
-    out[t] = __float2bfloat16_rn(total > 0 ? acc / total : 0.0f);
-  }
-}
+SIXTEEN_BIT_KERNELS(__nv_bfloat16, bf16, __float2bfloat16_rn, __bfloat162float)
+SIXTEEN_BIT_KERNELS(__half, f16, __float2half_rn, __half2float)
 
 } // extern "C"

@@ -1,6 +1,6 @@
 //===- CudaOps.cpp - the model's non-attention operations on a GPU --------===//
-// Matmuls are cuBLAS (cublasGemmEx: bf16 weights and inputs, f32 results
-// and accumulation, the tensor cores), loaded at run time with dlopen like
+// Matmuls are cuBLAS (cublasGemmEx: bf16 or f16 weights and inputs, f32
+// results and accumulation, the tensor cores), loaded at run time with dlopen like
 // the runtime loads the CUDA driver, so the runner links neither and one
 // binary runs on machines with and without a GPU. RMSNorm, RoPE, SwiGLU,
 // the embedding gather, the conversions to and from bf16 and the split-KV
@@ -21,6 +21,8 @@
 #include <cuda.h>
 #include <dlfcn.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -60,16 +62,15 @@ enum Kernel {
   Mul,
   Embed,
   CopyRows,
-  ToBf16Rows,
-  FromBf16Rows,
-  MergeBf16,
+  ToRows, // f32 to the 16-bit type
+  FromRows,
+  Merge,
   KernelCount
 };
 const char *const kKernelNames[KernelCount] = {
-    "attnm_rms_norm",     "attnm_rope",     "attnm_swiglu",
-    "attnm_silu",         "attnm_mul",      "attnm_embed",
-    "attnm_copy_rows",    "attnm_to_bf16_rows", "attnm_from_bf16_rows",
-    "attnm_merge_bf16"};
+    "attnm_rms_norm", "attnm_rope", "attnm_swiglu",   "attnm_silu",
+    "attnm_mul",      "attnm_embed", "attnm_copy_rows", "attnm_to_%s_rows",
+    "attnm_from_%s_rows", "attnm_merge_%s"};
 
 uint16_t toBf16(float f) { // round to nearest even, NaN kept a NaN
   uint32_t u;
@@ -79,9 +80,18 @@ uint16_t toBf16(float f) { // round to nearest even, NaN kept a NaN
   return uint16_t((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
 
+uint16_t toF16(float f) { // round to nearest even (the compiler's _Float16)
+  _Float16 h = static_cast<_Float16>(f);
+  uint16_t u;
+  std::memcpy(&u, &h, 2);
+  return u;
+}
+
 class CudaOps final : public Ops {
 public:
-  explicit CudaOps(attn_context *ctx) : ctx(ctx) {
+  CudaOps(attn_context *ctx, attn_dtype type) : ctx(ctx), type(type) {
+    if (type != ATTN_BF16 && type != ATTN_F16)
+      throw Error("--target cuda runs bf16 or f16");
     const char *libcuda = std::getenv("ATTN_LIBCUDA"); // as the runtime
     driver = openLibrary({libcuda ? libcuda : "libcuda.so.1"},
                          "the CUDA driver", "is there an NVIDIA driver?");
@@ -107,9 +117,12 @@ public:
     check(attn_context_set_stream(ctx, stream), "attn_context_set_stream");
     cu(cuModuleLoadData_(&module, kCudaKernelsPtx), "cuModuleLoadData (the "
                                                      "runner's kernels)");
-    for (int k = 0; k < KernelCount; ++k)
-      cu(cuModuleGetFunction_(&fn[k], module, kKernelNames[k]),
-         kKernelNames[k]);
+    for (int k = 0; k < KernelCount; ++k) {
+      char name[64];
+      std::snprintf(name, sizeof name, kKernelNames[k],
+                    type == ATTN_BF16 ? "bf16" : "f16");
+      cu(cuModuleGetFunction_(&fn[k], module, name), kKernelNames[k]);
+    }
 
     blasLib = openLibrary(
         {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}, "cuBLAS",
@@ -141,8 +154,10 @@ public:
     // The libraries stay loaded: cuBLAS may have registered exit handlers.
   }
 
-  const char *name() const override { return "cuda (cuBLAS, bf16)"; }
-  attn_dtype attentionType() const override { return ATTN_BF16; }
+  const char *name() const override {
+    return type == ATTN_BF16 ? "cuda (cuBLAS, bf16)" : "cuda (cuBLAS, f16)";
+  }
+  attn_dtype attentionType() const override { return type; }
   bool runnerSplitsDecode() const override { return false; }
   void synchronize() override {
     cu(cuStreamSynchronize_(stream), "cuStreamSynchronize");
@@ -167,8 +182,12 @@ public:
   float *uploadMatrix(const float *src, int64_t rows, int64_t cols) override {
     size_t count = size_t(rows * cols);
     std::vector<uint16_t> host(count);
-    for (size_t i = 0; i < count; ++i)
-      host[i] = toBf16(src[i]);
+    for (size_t i = 0; i < count; ++i) {
+      if (type == ATTN_F16 && !(std::fabs(src[i]) <= 65504.0f))
+        throw Error("--dtype f16: a weight (" + std::to_string(src[i]) +
+                    ") is outside f16's range; use bf16");
+      host[i] = type == ATTN_BF16 ? toBf16(src[i]) : toF16(src[i]);
+    }
     void *p = allocBytes(count * 2);
     check(attn_copy_to_device(ctx, p, host.data(), count * 2),
           "copy to the GPU");
@@ -187,21 +206,22 @@ public:
     // Row-major y[n, out] = x[n, in] W^T, W [out, in]: in column-major
     // terms y^T [out, n] = (W as [in, out])^T x^T [in, n].
     float one = 1, beta = accumulate ? 1.0f : 0.0f;
+    cudaDataType t = type == ATTN_BF16 ? CUDA_R_16BF : CUDA_R_16F;
     blasCheck(cublasGemmEx_(blas, CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(n),
-                            int(in), &one, w, CUDA_R_16BF, int(in), x,
-                            CUDA_R_16BF, int(in), &beta, y, CUDA_R_32F,
+                            int(in), &one, w, t, int(in), x, t, int(in),
+                            &beta, y, CUDA_R_32F,
                             int(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
               "cublasGemmEx");
   }
 
   void toAttention(void *dst, int64_t dstStride, const float *src,
                    int64_t srcStride, int64_t rows, int64_t cols) override {
-    launch(ToBf16Rows, rows * cols, dst, dstStride, src, srcStride, rows,
+    launch(ToRows, rows * cols, dst, dstStride, src, srcStride, rows,
            cols);
   }
   void fromAttention(float *dst, int64_t dstStride, const void *src,
                      int64_t srcStride, int64_t rows, int64_t cols) override {
-    launch(FromBf16Rows, rows * cols, dst, dstStride, src, srcStride, rows,
+    launch(FromRows, rows * cols, dst, dstStride, src, srcStride, rows,
            cols);
   }
 
@@ -227,7 +247,7 @@ public:
   }
   void mergePartials(const void *o, const float *lse, int64_t parts,
                      int64_t rows, int64_t dim, void *out) override {
-    launch(MergeBf16, rows * dim, o, lse, parts, rows, dim, out);
+    launch(Merge, rows * dim, o, lse, parts, rows, dim, out);
   }
   void embed(const float *table, const int32_t *hostIds, int64_t n, int64_t d,
              float *x) override {
@@ -301,6 +321,7 @@ private:
   }
 
   attn_context *ctx;
+  attn_dtype type; // of the weights, matmul inputs and attention
   void *driver = nullptr, *blasLib = nullptr;
   CUdevice device = 0;
   CUcontext context = nullptr;
@@ -337,13 +358,15 @@ private:
 
 } // namespace
 
-std::unique_ptr<Ops> attnmodel::createCudaOps(attn_context *ctx) {
-  return std::make_unique<CudaOps>(ctx);
+std::unique_ptr<Ops> attnmodel::createCudaOps(attn_context *ctx,
+                                             attn_dtype type) {
+  return std::make_unique<CudaOps>(ctx, type);
 }
 
 #else // built without the CUDA toolkit (nvcc, cuda.h, cublas_v2.h)
 
-std::unique_ptr<attnmodel::Ops> attnmodel::createCudaOps(attn_context *) {
+std::unique_ptr<attnmodel::Ops> attnmodel::createCudaOps(attn_context *,
+                                                        attn_dtype) {
   throw Error("--target cuda: this attn-model was built without the CUDA "
               "toolkit (nvcc and cuBLAS's headers; CUDA_HOME or "
               "/usr/local/cuda)");

@@ -371,6 +371,7 @@ void Llama::loadStack(const SafeTensors &st, Stack &s,
     s.cacheK.push_back(allocAttention(size_t(kvd * s.capacity)));
     s.cacheV.push_back(allocAttention(size_t(kvd * s.capacity)));
   }
+  cacheBytes += 2 * size_t(s.layers * kvd * s.capacity) * s.esz;
 
   s.pattern = pattern;
   s.plan = planFor(pattern);

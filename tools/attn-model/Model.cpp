@@ -9,11 +9,13 @@
 #include "tools/attn-model/Architectures.h"
 
 #include <algorithm>
+#include <cstdio>
 
 using namespace attnmodel;
 
 Model::Model(Ops &ops, attn_context *ctx, const RunOptions &run)
-    : ops(ops), ctx(ctx), maxTokens(run.maxTokens), kernelDir(run.kernelDir) {
+    : ops(ops), ctx(ctx), maxTokens(run.maxTokens), kernelDir(run.kernelDir),
+      recordKernels(run.recordKernels) {
   if (maxTokens <= 0)
     throw Error("the KV cache must hold at least one token");
 }
@@ -23,8 +25,8 @@ Model::~Model() {
     attn_kernel_release(k);
   for (float *p : owned)
     ops.free(p);
-  for (float *p : scratch)
-    ops.free(p);
+  for (auto &s : scratch)
+    ops.free(s.first);
 }
 
 void Model::check(attn_status s, const std::string &what) {
@@ -45,14 +47,22 @@ Model::getKernel(const std::string &what,
   return k;
 }
 
+void Model::record(const std::string &key) {
+  if (recordKernels.empty())
+    return;
+  FILE *f = std::fopen(recordKernels.c_str(), "a");
+  if (!f || std::fprintf(f, "%s\n", key.c_str()) < 0 || std::fclose(f) != 0)
+    throw Error("--record-kernels: cannot append to '" + recordKernels + "'");
+}
+
 attn_kernel *Model::attentionKernel(const std::string &pattern, int64_t d,
                                     bool withLse) {
+  const std::string key =
+      attentionKernelKey(pattern, ops.attentionType(), d, withLse);
+  record(key);
   return getKernel("attention kernel '" + pattern + "'", [&](attn_kernel **k) {
     if (!kernelDir.empty())
-      return loadKernel(ctx, kernelDir,
-                        attentionKernelKey(pattern, ops.attentionType(), d,
-                                           withLse),
-                        k);
+      return loadKernel(ctx, kernelDir, key, k);
 #ifdef ATTN_MODEL_JIT
     return attn_get_kernel(ctx, pattern.c_str(), ops.attentionType(), d, d,
                            /*scale=default*/ 0.0f, withLse, k);
@@ -63,10 +73,11 @@ attn_kernel *Model::attentionKernel(const std::string &pattern, int64_t d,
 }
 
 attn_kernel *Model::lightningKernel(int64_t d, int flags) {
+  const std::string key = lightningKernelKey(ops.attentionType(), d, flags);
+  record(key);
   return getKernel("lightning kernel", [&](attn_kernel **k) {
     if (!kernelDir.empty())
-      return loadKernel(ctx, kernelDir,
-                        lightningKernelKey(ops.attentionType(), d, flags), k);
+      return loadKernel(ctx, kernelDir, key, k);
 #ifdef ATTN_MODEL_JIT
     return attn_get_lightning_kernel(ctx, ops.attentionType(), d, d,
                                      /*scale=1*/ 0.0f, flags, k);
@@ -82,23 +93,26 @@ float *Model::uploadMatrix(const SafeTensors &st, const std::string &name,
   st.copy(name, {rows, cols}, host.data());
   float *p = ops.uploadMatrix(host.data(), rows, cols);
   owned.push_back(p);
+  ownedBytes += host.size() * attentionBytes();
   return p;
 }
 
 float *Model::allocOwned(size_t count) {
   float *p = ops.alloc(count);
   owned.push_back(p);
+  ownedBytes += count * sizeof(float);
   return p;
 }
 
 void Model::grow(float *&buffer, size_t count) {
   if (buffer) {
-    scratch.erase(std::find(scratch.begin(), scratch.end(), buffer));
+    scratch.erase(std::find_if(scratch.begin(), scratch.end(),
+                               [&](const auto &s) { return s.first == buffer; }));
     ops.free(buffer);
     buffer = nullptr;
   }
   buffer = ops.alloc(count);
-  scratch.push_back(buffer);
+  scratch.push_back({buffer, count * sizeof(float)});
 }
 
 float *Model::upload(const SafeTensors &st, const std::string &name,
@@ -127,6 +141,7 @@ float *Model::uploadStacked(const SafeTensors &st,
   }
   float *p = ops.uploadMatrix(host.data(), total, cols);
   owned.push_back(p);
+  ownedBytes += host.size() * attentionBytes();
   return p;
 }
 

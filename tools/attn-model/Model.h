@@ -73,7 +73,7 @@ public:
                                bool accumulate) = 0;
 
   /// The element type of attention's operands (Q, K, V, O): f32 on the
-  /// CPU; bf16 on the GPU, whose tensor cores take 16-bit inputs.
+  /// CPU; bf16 or f16 on the GPU, whose tensor cores take 16-bit inputs.
   virtual attn_dtype attentionType() const { return ATTN_F32; }
   /// Whether the runner itself packs a decode step's query heads as rows
   /// and splits its keys (Llama::packedDecode): the CPU kernels give each
@@ -127,9 +127,10 @@ public:
 /// Throws Error in a build without them (attn-model-gpu).
 std::unique_ptr<Ops> createCpuOps(int threads);
 /// The GPU's Ops on the CUDA context `ctx` (device 0): cuBLAS (loaded at
-/// run time) and the runner's CUDA kernels; it sets the context's stream.
-/// Throws Error without a GPU, cuBLAS or in a build without CUDA.
-std::unique_ptr<Ops> createCudaOps(attn_context *ctx);
+/// run time) and the runner's CUDA kernels, weights, matmul inputs and
+/// attention in `type` (ATTN_BF16 or ATTN_F16); it sets the context's
+/// stream. Throws Error without a GPU, cuBLAS or in a build without CUDA.
+std::unique_ptr<Ops> createCudaOps(attn_context *ctx, attn_dtype type);
 
 /// How the runner wants a model run (attn-model's options).
 struct RunOptions {
@@ -145,6 +146,9 @@ struct RunOptions {
   /// A folder of precompiled kernels (manifest.tsv, see KernelDir.cpp)
   /// instead of the JIT; required in a build without the JIT.
   std::string kernelDir;
+  /// A file to append the key of every kernel the model asks for to (what
+  /// a --kernel-dir for it must hold).
+  std::string recordKernels;
 };
 
 /// A language model: tokens in, logits out, with the state of the tokens
@@ -160,6 +164,18 @@ public:
   int64_t capacity() const { return maxTokens; }
   /// Seconds attn_get_kernel took (a compile, or a cache hit).
   double kernelSeconds() const { return kernelTime; }
+  /// Device memory the model holds, in bytes: everything it owns (weights,
+  /// tables, the KV cache or recurrent state), of which the cache or state,
+  /// and its scratch now (sized by the largest chunk of rows run).
+  struct Memory {
+    size_t owned = 0, cache = 0, scratch = 0;
+  };
+  Memory memory() const {
+    Memory m{ownedBytes, cacheBytes, 0};
+    for (const auto &s : scratch)
+      m.scratch += s.second;
+    return m;
+  }
   /// The attention, for the report: a pattern, or "lightning ...".
   const std::string &attentionName() const { return attentionText; }
   /// Whether positions past the trained context are meaningless (a causal
@@ -261,6 +277,9 @@ protected:
   attn_context *ctx;
   int64_t maxTokens = 0, pos = 0;
   std::string attentionText;
+  // Of the memory allocOwned()/allocAttention() gave, the bytes that are a
+  // KV cache or recurrent state (the architectures add them).
+  size_t cacheBytes = 0;
   float *embedTable = nullptr, *outNorm = nullptr, *output = nullptr;
   // The residual stream x and a normalised copy h, [n, d] each.
   float *x = nullptr, *h = nullptr;
@@ -268,12 +287,15 @@ protected:
 private:
   void reserveScratch(int64_t n);
   double kernelTime = 0;
-  std::string kernelDir;
+  std::string kernelDir, recordKernels;
+  void record(const std::string &key);
   std::vector<float *> owned;
   std::vector<attn_kernel *> kernels;
   int64_t scratchRows = 0, logitsRows = 0;
   float *logitsDev = nullptr;
-  std::vector<float *> scratch; // every buffer grow() allocated
+  size_t ownedBytes = 0;
+  // Every buffer grow() allocated, with its bytes.
+  std::vector<std::pair<float *, size_t>> scratch;
   std::chrono::steady_clock::time_point mark;
 };
 

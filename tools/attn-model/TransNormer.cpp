@@ -121,6 +121,7 @@ TransNormer::TransNormer(const SafeTensors &st, Ops &ops, attn_context *ctx,
     ops.upload(L.slopes, s.data(), s.size());
     for (float *&state : L.state)
       state = allocOwned(size_t(H * D * D));
+    cacheBytes += 2 * size_t(H * D * D) * sizeof(float);
     layerWeights.push_back(L);
   }
   attentionText = "lightning (decay per layer, recurrent decode)";

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sys/resource.h>
 #include <fstream>
 #include <iostream>
 #include <numeric>
@@ -36,7 +37,8 @@ const char *kUsage = R"(usage:
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
              [--pattern P] [--max-tokens N] [--prefill-chunk N]
              [--logits out.npy] [--profile] [--plain-decode]
-             [--kernel-dir DIR] [--warmup] [--quiet]
+             [--dtype bf16|f16] [--kernel-dir DIR] [--record-kernels FILE]
+             [--warmup] [--quiet]
 
 Runs a language model with every layer's attention on the attn kernels
 (JIT-compiled on first use and cached in $ATTN_CACHE_DIR, or precompiled in
@@ -87,9 +89,15 @@ synthetic weights (docs/model.md).
                        patterns: the query heads of a KV head packed as rows
                        of one full attention over the visible keys, split
                        over the keys and merged); for checking and timing
+  --dtype T            cuda: bf16 (default) or f16, the type of the weights,
+                       of the matmuls' inputs and of attention (f16 rounds
+                       8x finer; a weight past f16's range is an error);
+                       the residual stream, norms and logits stay f32
   --kernel-dir DIR     precompiled attention kernels (DIR/manifest.tsv,
                        tools/attn-model/gpu_bundle.py) instead of the JIT;
                        required by attn-model-gpu, the build without LLVM
+  --record-kernels F   append the key of every kernel the model asks for to
+                       F (gpu_bundle.py compiles such a list)
   --warmup             run the prompt and two decode steps once, untimed,
                        before the timed run (loads cuBLAS's and the
                        driver's lazily loaded kernels; for benchmarks)
@@ -101,6 +109,7 @@ Exit status: 0 ok, 2 bad input or a failure (one line on stderr).
 
 struct Options {
   std::string model, prompt, promptFile, logits, target = "cpu", kernelDir;
+  std::string dtype, recordKernels;
   std::string pattern; // empty: the model's own
   int64_t maxNew = 32, maxTokens = 0, topK = 0, prefillChunk = 0;
   double temperature = 0, topP = 1;
@@ -198,6 +207,10 @@ Options parseArgs(int argc, char **argv) {
       o.logits = v;
     else if (a == "--kernel-dir")
       o.kernelDir = v;
+    else if (a == "--dtype")
+      o.dtype = v;
+    else if (a == "--record-kernels")
+      o.recordKernels = v;
     else
       throw Error("unknown option '" + a + "' (--help lists them)");
   }
@@ -208,6 +221,11 @@ Options parseArgs(int argc, char **argv) {
                 "and --prompt-file");
   if (o.target != "cpu" && o.target != "cuda")
     throw Error("--target is cpu or cuda, got '" + o.target + "'");
+  if (o.target == "cpu" && !o.dtype.empty() && o.dtype != "f32")
+    throw Error("--dtype: the CPU runs f32, got '" + o.dtype + "'");
+  if (o.target == "cuda" && !o.dtype.empty() && o.dtype != "bf16" &&
+      o.dtype != "f16")
+    throw Error("--dtype: cuda runs bf16 or f16, got '" + o.dtype + "'");
   return o;
 }
 
@@ -318,7 +336,9 @@ int run(int argc, char **argv) {
     ~CtxGuard() { attn_context_destroy(c); }
   } guard{ctx};
   std::unique_ptr<Ops> ops =
-      o.target == "cuda" ? createCudaOps(ctx) : createCpuOps(o.threads);
+      o.target == "cuda"
+          ? createCudaOps(ctx, o.dtype == "f16" ? ATTN_F16 : ATTN_BF16)
+          : createCpuOps(o.threads);
 
   int64_t maxTokens = o.maxTokens ? o.maxTokens : P + std::max<int64_t>(o.maxNew, 1);
   if (P + o.maxNew > maxTokens + 1)
@@ -331,6 +351,7 @@ int run(int argc, char **argv) {
   run.maxTokens = maxTokens;
   run.plainDecode = o.plainDecode;
   run.kernelDir = o.kernelDir;
+  run.recordKernels = o.recordKernels;
   std::unique_ptr<Model> loaded = loadModel(o.model, *ops, ctx, run);
   Model &model = *loaded;
   const Config &cfg = model.config();
@@ -360,6 +381,27 @@ int run(int argc, char **argv) {
                  (long long)cfg.vocab, loadSeconds, cfg.architecture.c_str(),
                  model.attentionName().c_str(),
                  model.kernelSeconds(), ops->name(), attn_context_device(ctx));
+
+  auto mb = [](size_t bytes) { // "812 KB", "555 MB", "3.02 GB"
+    char text[32];
+    double v = double(bytes);
+    const char *unit = v >= 1e9 ? "GB" : v >= 1e6 ? "MB" : "KB";
+    v /= v >= 1e9 ? 1e9 : v >= 1e6 ? 1e6 : 1e3;
+    std::snprintf(text, sizeof text, v >= 100 ? "%.0f %s" : "%.3g %s", v,
+                  unit);
+    return std::string(text);
+  };
+  if (!o.quiet) {
+    Model::Memory m = model.memory();
+    std::fprintf(stderr,
+                 "attn-model: memory: %s of weights and tables, %s of %s "
+                 "for %lld positions (linear in them; attention keeps no "
+                 "N x N scores)\n",
+                 mb(m.owned - m.cache).c_str(), mb(m.cache).c_str(),
+                 cfg.architecture == "transnormer" ? "recurrent state"
+                                                   : "KV cache",
+                 (long long)model.capacity());
+  }
 
   // Finite weights and inputs give finite logits; anything else (weights
   // holding NaN or huge values) would sample garbage, so it is an error.
@@ -452,6 +494,16 @@ int run(int argc, char **argv) {
                    double(steps) / decodeSeconds);
       breakdown(model.profile, decodeSeconds);
     }
+  }
+  if (!o.quiet) {
+    Model::Memory m = model.memory();
+    std::string resident;
+    struct rusage usage {};
+    if (o.target == "cpu" && getrusage(RUSAGE_SELF, &usage) == 0)
+      resident = ", peak resident " +
+                 std::to_string(int64_t(usage.ru_maxrss / 1024)) + " MB";
+    std::fprintf(stderr, "attn-model: activations %s (chunks of %lld rows)%s\n",
+                 mb(m.scratch).c_str(), (long long)chunk, resident.c_str());
   }
   if (allLogits) {
     std::string error;

@@ -43,6 +43,7 @@ COMMON = {"vocab_size": 256, "d_model": 64, "n_heads": 4, "head_dim": 16,
 
 def transnormer(rng, args):
     cfg = dict(COMMON, architecture="transnormer", n_layers=3, context_length=8192)
+    cfg["head_dim"] = args.head_dim or cfg["head_dim"]
     d, f, qd = cfg["d_model"], cfg["ffn_dim"], cfg["n_heads"] * cfg["head_dim"]
     t = {}
     for l in range(cfg["n_layers"]):
@@ -138,6 +139,9 @@ def main():
                    help="landmark: block length with its landmark (default 51)")
     p.add_argument("--topk", type=int, default=2,
                    help="landmark: blocks retrieved per decode step (default 2)")
+    p.add_argument("--head-dim", type=int,
+                   help="transnormer: the heads' dimension (default 16; the "
+                   "GPU's lightning kernels take multiples of 64)")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     rng = np.random.default_rng(a.seed)
