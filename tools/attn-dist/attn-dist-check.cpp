@@ -167,8 +167,10 @@ int run(int argc, char **argv, int me, int P) {
   attn::dist::Ranges ranges = attn::dist::Ranges::fromCounts(counts);
   const int64_t begin = ranges.begin(me), n = counts[size_t(me)];
 
-  // The same seeded inputs on every rank.
-  std::mt19937_64 rng(uint64_t(o.seed));
+  // The same seeded inputs on every rank; a benchmark holds only its own
+  // rows (so that its memory is what one rank of a real run holds).
+  const int64_t rowsHeld = o.bench > 0 ? n : N, at = o.bench > 0 ? 0 : begin;
+  std::mt19937_64 rng(uint64_t(o.seed) + (o.bench > 0 ? uint64_t(me) : 0));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto fill = [&](size_t count) {
     std::vector<float> v(count);
@@ -176,9 +178,9 @@ int run(int argc, char **argv, int me, int P) {
       x = normal(rng);
     return v;
   };
-  std::vector<float> Q = fill(size_t(B * H * N * D)),
-                     K = fill(size_t(B * Hk * N * D)),
-                     V = fill(size_t(B * Hk * N * D));
+  std::vector<float> Q = fill(size_t(B * H * rowsHeld * D)),
+                     K = fill(size_t(B * Hk * rowsHeld * D)),
+                     V = fill(size_t(B * Hk * rowsHeld * D));
   if (o.kind == "lightning") // small keys keep the decayed sums moderate
     for (float &x : K)
       x *= 0.25f;
@@ -200,9 +202,9 @@ int run(int argc, char **argv, int me, int P) {
   // The distributed call on this rank's rows (views into the full arrays).
   std::vector<float> out(size_t(B * H * std::max<int64_t>(n, 1) * D),
                          std::nanf(""));
-  attn_tensor q = view(Q.data() + begin * D, B, H, n, D, N),
-              k = view(K.data() + begin * D, B, Hk, n, D, N),
-              v = view(V.data() + begin * D, B, Hk, n, D, N),
+  attn_tensor q = view(Q.data() + at * D, B, H, n, D, rowsHeld),
+              k = view(K.data() + at * D, B, Hk, n, D, rowsHeld),
+              v = view(V.data() + at * D, B, Hk, n, D, rowsHeld),
               od = view(out.data(), B, H, n, D, n);
   attn_dilated_params params{int(o.segments.size()), o.segments.data(),
                              o.rates.data(), o.grouped, o.causal, 0.0f};

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/dist/Plan.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -23,10 +24,12 @@ const char *kUsage =
     "usage: attn-dist-plan --n N --ranks P [--counts c0,c1,...] --segments "
     "w1,w2 --rates r1,r2\n"
     "                      [--heads H] [--grouped] [--noncausal] [--row-bytes B]\n"
+    "                      [--summary]\n"
     "       attn-dist-plan --verify [--configs K]\n"
     "Prints each rank's positions and, per pattern, the rows it sends to and\n"
     "receives from each other rank, and the bytes (K and V rows of\n"
-    "--row-bytes, default 512: D = Dv = 64 in f32); --verify checks K random\n"
+    "--row-bytes, default 512: D = Dv = 64 in f32), or with --summary only\n"
+    "the most any rank sends and receives; --verify checks K random\n"
     "configurations' plans against the definition (exit 1 on a mismatch).\n";
 
 std::vector<int64_t> list(const std::string &text) {
@@ -123,7 +126,7 @@ int main(int argc, char **argv) {
   int64_t n = 0, P = 0, rowBytes = 512;
   std::vector<int64_t> counts;
   Dilated d;
-  bool verifyMode = false;
+  bool verifyMode = false, summary = false;
   int configs = 2000;
   try {
     for (int i = 1; i < argc; ++i) {
@@ -156,6 +159,8 @@ int main(int argc, char **argv) {
         d.causal = false;
       else if (a == "--verify")
         verifyMode = true;
+      else if (a == "--summary")
+        summary = true;
       else if (a == "--configs")
         configs = int(std::stoll(value()));
       else
@@ -184,6 +189,19 @@ int main(int argc, char **argv) {
   if (!verify(ranges, d, why)) {
     std::printf("attn-dist-plan: %s\n", why.c_str());
     return 1;
+  }
+  if (summary) {
+    uint64_t sent = 0, received = 0;
+    for (int p = 0; p < ranges.ranks(); ++p) {
+      Traffic t = dilatedTraffic(ranges, d, p, 1, rowBytes);
+      sent = std::max(sent, t.sent);
+      received = std::max(received, t.received);
+    }
+    std::printf("%d ranks, N = %lld: at most %llu bytes sent and %llu received "
+                "by a rank\n",
+                ranges.ranks(), (long long)ranges.total(),
+                (unsigned long long)sent, (unsigned long long)received);
+    return 0;
   }
   for (int p = 0; p < ranges.ranks(); ++p) {
     Traffic t = dilatedTraffic(ranges, d, p, 1, rowBytes);
