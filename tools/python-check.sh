@@ -8,10 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=python3
 quiet() { grep -v -i -E 'warning|notice|root user' || true; }
-if ! $PY -c 'import torch, pytest, transformers, accelerate' >/dev/null 2>&1; then
-  # accelerate: transformers' GGUF loader needs it (test/Model's second path).
-  echo "python-check: installing torch, pytest, transformers, accelerate (the tests)"
-  $PY -m pip install -q torch pytest transformers accelerate 2>&1 | quiet
+if ! $PY -c 'import torch, pytest, transformers, accelerate, mpi4py' >/dev/null 2>&1; then
+  # accelerate: transformers' GGUF loader needs it (test/Model's second path);
+  # mpi4py: attn.dist's communicators (test/Dist; its wheel uses Open MPI).
+  echo "python-check: installing torch, pytest, transformers, accelerate, mpi4py (the tests)"
+  $PY -m pip install -q torch pytest transformers accelerate mpi4py 2>&1 | quiet
 fi
 echo "python-check: pip install . (the attn package)"
 CMAKE_BUILD_PARALLEL_LEVEL="${ATTN_JOBS:-$(nproc)}" \
@@ -32,6 +33,9 @@ assert err < 1e-5, err
 # installs it) must have come with the package and loaded.
 import attn._torch as at
 assert at.fast is not None, "attn._ext missing from the installed package"
+# libattndist came along where MPI is (setup.sh installs Open MPI).
+import attn.dist
+attn.dist._library()
 print(f"python-check: installed attn {attn.__version__} at "
       f"{os.path.dirname(attn.__file__)} works (causal error {err:.1e}, "
       f"fast path {os.path.basename(at.ext.__file__)})")
