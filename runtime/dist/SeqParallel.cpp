@@ -91,7 +91,27 @@ attn_tensor tensor4(void *data, attn_dtype dtype, int64_t s0, int64_t s1,
 /// What every rank tells the others before data moves.
 struct Header {
   int64_t valid, batch, heads, kvHeads, d, dv, n, dtype;
+  uint64_t params; // a digest of the call's parameters (dilated schedule)
 };
+
+/// FNV-1a over the dilated parameters, so that ranks called with different
+/// schedules fail instead of exchanging mismatched sizes.
+uint64_t digest(const Dilated &d) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](int64_t x) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= uint64_t(x >> (8 * i)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  };
+  for (size_t k = 0; k < d.segments.size(); ++k) {
+    mix(d.segments[k]);
+    mix(d.rates[k]);
+  }
+  mix(d.grouped);
+  mix(d.causal);
+  return h;
+}
 
 /// Checks the local arguments (an error text, empty when valid).
 std::string checkTensors(const attn_tensor *q, const attn_tensor *k,
@@ -130,12 +150,12 @@ std::string checkTensors(const attn_tensor *q, const attn_tensor *k,
 /// Shares the headers and fails every rank alike when one is invalid or
 /// the shapes disagree; `counts` gets every rank's n.
 attn_status agree(Transport &t, const std::string &error, const attn_tensor *q,
-                  const attn_tensor *k, const attn_tensor *v,
+                  const attn_tensor *k, const attn_tensor *v, uint64_t params,
                   std::vector<int64_t> &counts) {
-  Header mine{error.empty(), 0, 0, 0, 0, 0, 0, 0};
+  Header mine{error.empty(), 0, 0, 0, 0, 0, 0, 0, 0};
   if (error.empty())
     mine = {1,           q->shape[0], q->shape[1], k->shape[1],
-            q->shape[3], v->shape[3], q->shape[2], int64_t(q->dtype)};
+            q->shape[3], v->shape[3], q->shape[2], int64_t(q->dtype), params};
   std::vector<Header> all(size_t(t.size()));
   if (attn_status s = t.allGather(&mine, sizeof mine, all.data()))
     return s;
@@ -150,10 +170,10 @@ attn_status agree(Transport &t, const std::string &error, const attn_tensor *q,
   for (const Header &h : all) {
     if (h.batch != mine.batch || h.heads != mine.heads ||
         h.kvHeads != mine.kvHeads || h.d != mine.d || h.dv != mine.dv ||
-        h.dtype != mine.dtype)
+        h.dtype != mine.dtype || h.params != mine.params)
       return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                  "sequence parallel: the ranks' tensors disagree in batch, "
-                  "heads, head dims or dtype");
+                  "sequence parallel: the ranks' calls disagree in batch, "
+                  "heads, head dims, dtype or parameters");
     counts.push_back(h.n);
   }
   return ATTN_OK;
@@ -256,7 +276,8 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
       error = "dilated parameters: the scale is finite and >= 0";
   }
   std::vector<int64_t> counts;
-  if (attn_status s = agree(t, error, q, k, v, counts))
+  if (attn_status s = agree(t, error, q, k, v, error.empty() ? digest(d) : 0,
+                            counts))
     return s;
   const Ranges ranges = Ranges::fromCounts(counts);
   const int me = t.rank(), P = t.size();
@@ -463,7 +484,7 @@ attn_status attn_lightning_seqpar(attn_context *ctx, attn_comm *comm,
       if (!std::isfinite(slopes[h]) || slopes[h] < 0)
         error = "slopes are finite and >= 0";
   std::vector<int64_t> counts;
-  if (attn_status s = agree(t, error, q, k, v, counts))
+  if (attn_status s = agree(t, error, q, k, v, 0, counts))
     return s;
   const int me = t.rank(), P = t.size();
   const int64_t n = q->shape[2];

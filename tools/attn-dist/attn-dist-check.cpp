@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/attndist.h"
 #include "runtime/dist/Plan.h"
+#include "tools/attn-dist/Args.h"
 
 #include <mpi.h>
 #include <sys/resource.h>
@@ -42,15 +43,6 @@ const char *kUsage =
     "(p + 1) shares) against one process running the whole sequence.\n"
     "--nccl-probe: attn_comm_create_nccl's checks and library loading\n"
     "(ATTN_LIBNCCL), without a GPU.\n";
-
-std::vector<int64_t> list(const std::string &text) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    out.push_back(std::stoll(item));
-  return out;
-}
 
 std::string text(const std::vector<int64_t> &v) {
   std::string s = "[";
@@ -130,9 +122,9 @@ int run(int argc, char **argv, int me, int P) {
     else if (a == "--d")
       o.d = std::stoll(value());
     else if (a == "--segments")
-      o.segments = list(value());
+      o.segments = attn::dist::intList(a, value());
     else if (a == "--rates")
-      o.rates = list(value());
+      o.rates = attn::dist::intList(a, value());
     else if (a == "--grouped")
       o.grouped = true;
     else if (a == "--noncausal")

@@ -8,6 +8,7 @@
 // logic of the NCCL path is tested here, on any machine.
 //===----------------------------------------------------------------------===//
 #include "runtime/dist/Plan.h"
+#include "tools/attn-dist/Args.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -31,15 +32,6 @@ const char *kUsage =
     "--row-bytes, default 512: D = Dv = 64 in f32), or with --summary only\n"
     "the most any rank sends and receives; --verify checks K random\n"
     "configurations' plans against the definition (exit 1 on a mismatch).\n";
-
-std::vector<int64_t> list(const std::string &text) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    out.push_back(std::stoll(item));
-  return out;
-}
 
 /// The keys (seg, h) of rank dst by the definition: positions j of the
 /// segment with (j - S0) mod r = o, j < end(dst) when causal.
@@ -144,11 +136,11 @@ int main(int argc, char **argv) {
       else if (a == "--ranks")
         P = std::stoll(value());
       else if (a == "--counts")
-        counts = list(value());
+        counts = attn::dist::intList(a, value());
       else if (a == "--segments")
-        d.segments = list(value());
+        d.segments = attn::dist::intList(a, value());
       else if (a == "--rates")
-        d.rates = list(value());
+        d.rates = attn::dist::intList(a, value());
       else if (a == "--heads")
         d.heads = std::stoll(value());
       else if (a == "--row-bytes")
