@@ -299,10 +299,12 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
   } release{kernel};
 
   const size_t K = d.segments.size();
-  // Each pattern's output (this rank's rows, contiguous) and LSE, -inf
-  // where the pattern selects no key for a row.
-  std::vector<std::vector<char>> parts(K);
-  std::vector<std::vector<float>> lses(K);
+  // The current pattern's output (this rank's rows, contiguous) and LSE
+  // (-inf where it selects no key for a row), and the merge of the patterns
+  // so far (SPEC's merge, in f32): memory does not grow with the patterns.
+  std::vector<char> part;
+  std::vector<float> lse, merged(size_t(B * H * n * Dv), 0.0f),
+      mergedLse(size_t(B * H * n), -INFINITY);
   attn_dist_stats moved{0, 0};
   std::vector<char> keys, values;
   std::vector<float> lseRows;
@@ -318,8 +320,11 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
     for (int p = 0; p < P; ++p) {
       out[size_t(p)] = exchange(ranges, d, kk, me, p);
       in[size_t(p)] = exchange(ranges, d, kk, p, me);
-      sendBytes[size_t(p)] = uint64_t(rowsOf(out[size_t(p)]) * B * rowBytes);
-      recvBytes[size_t(p)] = uint64_t(rowsOf(in[size_t(p)]) * B * rowBytes);
+      // This rank's own rows are read in place, not sent to itself.
+      if (p != me) {
+        sendBytes[size_t(p)] = uint64_t(rowsOf(out[size_t(p)]) * B * rowBytes);
+        recvBytes[size_t(p)] = uint64_t(rowsOf(in[size_t(p)]) * B * rowBytes);
+      }
       sendOff[size_t(p)] = sendTotal;
       recvOff[size_t(p)] = recvTotal;
       sendTotal += sendBytes[size_t(p)];
@@ -331,6 +336,8 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
     }
     std::vector<char> send(sendTotal), recv(recvTotal);
     for (int p = 0; p < P; ++p) {
+      if (p == me)
+        continue;
       char *dst = send.data() + sendOff[size_t(p)];
       for (int64_t b = 0; b < B; ++b)
         for (const Piece &pc : out[size_t(p)]) {
@@ -348,16 +355,21 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
       return s;
 
     // Where each source's (batch, piece) block starts in recv.
+    // (Prefix sums of each source's pieces, so a lookup is O(1).)
+    std::vector<std::vector<uint64_t>> pieceOff(ranksCount);
+    std::vector<uint64_t> batchBytes(ranksCount);
+    for (int p = 0; p < P; ++p) {
+      uint64_t off = 0;
+      for (const Piece &pc : in[size_t(p)]) {
+        pieceOff[size_t(p)].push_back(off);
+        off += uint64_t(pc.rows.count * rowBytes);
+      }
+      batchBytes[size_t(p)] = off;
+    }
     auto blockOf = [&](int p, int64_t b, size_t piece) {
-      const std::vector<Piece> &ps = in[size_t(p)];
-      uint64_t off = recvOff[size_t(p)] +
-                     uint64_t(b * rowsOf(ps) * rowBytes);
-      for (size_t i = 0; i < piece; ++i)
-        off += uint64_t(ps[i].rows.count * rowBytes);
-      return recv.data() + off;
+      return recv.data() + recvOff[size_t(p)] +
+             uint64_t(b) * batchBytes[size_t(p)] + pieceOff[size_t(p)][piece];
     };
-    std::vector<char> &part = parts[kk];
-    std::vector<float> &lse = lses[kk];
     part.assign(size_t(B * H * n * Dv) * esz, 0);
     lse.assign(size_t(B * H * n), -INFINITY);
     std::vector<size_t> cursor(ranksCount);
@@ -385,7 +397,17 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
         for (int64_t b = 0; b < B; ++b) {
           char *kd = keys.data(), *vd = values.data();
           for (auto [p, pc] : sources) {
-            int64_t c = in[size_t(p)][pc].rows.count;
+            const Piece &piece = in[size_t(p)][pc];
+            const int64_t c = piece.rows.count;
+            if (p == me) { // own rows, from the tensors themselves
+              const int64_t kvh = h / G;
+              for (int64_t i = 0; i < c; ++i, kd += rowK, vd += rowV) {
+                const int64_t row = piece.rows.first + i * r - begin;
+                std::memcpy(kd, at(*k, b, kvh, row), size_t(rowK));
+                std::memcpy(vd, at(*v, b, kvh, row), size_t(rowV));
+              }
+              continue;
+            }
             const char *src = blockOf(p, b, pc);
             std::memcpy(kd, src, size_t(c * rowK));
             std::memcpy(vd, src + c * rowK, size_t(c * rowV));
@@ -421,34 +443,30 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
             lse[size_t((b * H + h) * n + i0 + i * r)] = lseRows[size_t(i)];
         }
       }
+    // SPEC's merge of this pattern into the others (one softmax over the
+    // multiset union): L = ln(e^La + e^Lb), O = e^(La-L) Oa + e^(Lb-L) Ob.
+    for (size_t row = 0; row < lse.size(); ++row) {
+      const float lb = lse[row], la = mergedLse[row];
+      if (lb == -INFINITY)
+        continue;
+      const float m = std::max(la, lb);
+      const float total = m + std::log(std::exp(la - m) + std::exp(lb - m));
+      const float wa = std::exp(la - total), wb = std::exp(lb - total);
+      float *acc = merged.data() + row * size_t(Dv);
+      const char *src = part.data() + row * size_t(Dv) * esz;
+      for (int64_t j = 0; j < Dv; ++j)
+        acc[j] = wa * acc[j] + wb * toFloat(src + size_t(j) * esz, dt);
+      mergedLse[row] = total;
+    }
   }
 
-  // SPEC's merge of the patterns: one softmax over the multiset union.
-  std::vector<float> acc(static_cast<size_t>(Dv));
+  // Rows no pattern selects stay zeros (SPEC).
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t i = 0; i < n; ++i) {
-        const size_t row = size_t((b * H + h) * n + i);
-        float m = -INFINITY;
-        for (size_t kk = 0; kk < K; ++kk)
-          m = std::max(m, lses[kk][row]);
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        if (m != -INFINITY) {
-          float total = 0;
-          for (size_t kk = 0; kk < K; ++kk) {
-            float wgt = std::exp(lses[kk][row] - m);
-            if (wgt == 0)
-              continue;
-            total += wgt;
-            const char *src = parts[kk].data() + row * size_t(Dv) * esz;
-            for (int64_t j = 0; j < Dv; ++j)
-              acc[size_t(j)] += wgt * toFloat(src + size_t(j) * esz, dt);
-          }
-          for (float &x : acc)
-            x /= total;
-        }
+        const float *acc = merged.data() + size_t((b * H + h) * n + i) * size_t(Dv);
         for (int64_t j = 0; j < Dv; ++j)
-          fromFloat(acc[size_t(j)], at(*o, b, h, i, j), dt);
+          fromFloat(acc[j], at(*o, b, h, i, j), dt);
       }
   if (stats)
     *stats = moved;

@@ -52,7 +52,7 @@ def main():
     p.add_argument("--ranks", default="1,2,4")
     p.add_argument("--tokens", type=int, default=4096, help="tokens per rank (weak)")
     p.add_argument("--n", type=int, default=16384, help="N (strong)")
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "dist-benchmarks"))
     a = p.parse_args()
     ranks = [int(x) for x in a.ranks.split(",")]
