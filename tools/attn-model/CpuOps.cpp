@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 using namespace attnmodel;
 
@@ -26,13 +27,44 @@ void cpuSiLU(float *x, int64_t rows, int64_t cols, int64_t stride);
 
 namespace {
 
+/// One value of a 16-bit type to f32 and back (round to nearest even).
+float fromHalf(uint16_t u, attn_dtype t) {
+  if (t == ATTN_BF16) {
+    uint32_t w = uint32_t(u) << 16;
+    float f;
+    std::memcpy(&f, &w, 4);
+    return f;
+  }
+  _Float16 h;
+  std::memcpy(&h, &u, 2);
+  return float(h);
+}
+uint16_t toHalf(float f, attn_dtype t) {
+  if (t == ATTN_BF16) {
+    uint32_t w;
+    std::memcpy(&w, &f, 4);
+    if ((w & 0x7fffffffu) > 0x7f800000u)
+      return uint16_t((w >> 16) | 0x40);
+    return uint16_t((w + 0x7fffu + ((w >> 16) & 1)) >> 16);
+  }
+  _Float16 h = static_cast<_Float16>(f);
+  uint16_t u;
+  std::memcpy(&u, &h, 2);
+  return u;
+}
+
 class CpuOps final : public Ops {
 public:
-  explicit CpuOps(int threads) {
+  CpuOps(int threads, attn_dtype type) : type(type) {
     if (threads > 0)
       openblas_set_num_threads(threads);
   }
-  const char *name() const override { return "cpu (OpenBLAS)"; }
+  const char *name() const override {
+    return type == ATTN_F32    ? "cpu (OpenBLAS)"
+           : type == ATTN_BF16 ? "cpu (OpenBLAS, bf16 attention and cache)"
+                               : "cpu (OpenBLAS, f16 attention and cache)";
+  }
+  attn_dtype attentionType() const override { return type; }
 
   float *alloc(size_t count) override {
     void *p = nullptr;
@@ -58,18 +90,34 @@ public:
 
   void matmulAttention(const void *x, const float *w, float *y, int64_t n,
                        int64_t in, int64_t out, bool accumulate) override {
-    matmul(static_cast<const float *>(x), w, y, n, in, out, accumulate);
+    if (type == ATTN_F32)
+      return matmul(static_cast<const float *>(x), w, y, n, in, out,
+                    accumulate);
+    scratch.resize(size_t(n * in));
+    fromAttention(scratch.data(), in, x, in, n, in);
+    matmul(scratch.data(), w, y, n, in, out, accumulate);
   }
 
-  // Attention takes f32 here: the conversions are copies.
+  // In f32 the conversions are copies; else rounded to nearest even.
   void toAttention(void *dst, int64_t dstStride, const float *src,
                    int64_t srcStride, int64_t rows, int64_t cols) override {
-    copyRows(static_cast<float *>(dst), dstStride, src, srcStride, rows, cols);
+    if (type == ATTN_F32)
+      return copyRows(static_cast<float *>(dst), dstStride, src, srcStride,
+                      rows, cols);
+    auto *d = static_cast<uint16_t *>(dst);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        d[i * dstStride + j] = toHalf(src[i * srcStride + j], type);
   }
   void fromAttention(float *dst, int64_t dstStride, const void *src,
                      int64_t srcStride, int64_t rows, int64_t cols) override {
-    copyRows(dst, dstStride, static_cast<const float *>(src), srcStride, rows,
-             cols);
+    if (type == ATTN_F32)
+      return copyRows(dst, dstStride, static_cast<const float *>(src),
+                      srcStride, rows, cols);
+    auto *s = static_cast<const uint16_t *>(src);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        dst[i * dstStride + j] = fromHalf(s[i * srcStride + j], type);
   }
 
   void matmul(const float *x, const float *w, float *y, int64_t n, int64_t in,
@@ -131,8 +179,18 @@ public:
 
   void mergePartials(const void *partials, const float *lse, int64_t parts,
                      int64_t rows, int64_t dim, void *merged) override {
-    const float *o = static_cast<const float *>(partials);
-    float *out = static_cast<float *>(merged);
+    if (type != ATTN_F32) { // through f32 copies
+      std::vector<float> o32(size_t(parts * rows * dim)), out32(size_t(rows * dim));
+      fromAttention(o32.data(), dim, partials, dim, parts * rows, dim);
+      mergeF32(o32.data(), lse, parts, rows, dim, out32.data());
+      toAttention(merged, dim, out32.data(), dim, rows, dim);
+      return;
+    }
+    mergeF32(static_cast<const float *>(partials), lse, parts, rows, dim,
+             static_cast<float *>(merged));
+  }
+  void mergeF32(const float *o, const float *lse, int64_t parts, int64_t rows,
+                int64_t dim, float *out) {
     for (int64_t r = 0; r < rows; ++r) {
       float m = -INFINITY;
       for (int64_t p = 0; p < parts; ++p)
@@ -165,17 +223,22 @@ public:
     for (int64_t i = 0; i < rows; ++i)
       std::memcpy(dst + i * dstStride, src + i * srcStride, size_t(cols) * 4);
   }
+
+private:
+  attn_dtype type;
+  std::vector<float> scratch; // matmulAttention's f32 copy of its input
 };
 
 } // namespace
 
-std::unique_ptr<Ops> attnmodel::createCpuOps(int threads) {
-  return std::make_unique<CpuOps>(threads);
+std::unique_ptr<Ops> attnmodel::createCpuOps(int threads,
+                                            attn_dtype attention) {
+  return std::make_unique<CpuOps>(threads, attention);
 }
 
 #else // attn-model-gpu: no OpenBLAS
 
-std::unique_ptr<attnmodel::Ops> attnmodel::createCpuOps(int) {
+std::unique_ptr<attnmodel::Ops> attnmodel::createCpuOps(int, attn_dtype) {
   throw attnmodel::Error("attn-model-gpu runs --target cuda only (it is built "
                          "without OpenBLAS); attn-model runs the CPU");
 }

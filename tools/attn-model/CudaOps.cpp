@@ -158,6 +158,7 @@ public:
     return type == ATTN_BF16 ? "cuda (cuBLAS, bf16)" : "cuda (cuBLAS, f16)";
   }
   attn_dtype attentionType() const override { return type; }
+  size_t matrixBytes() const override { return 2; }
   bool runnerSplitsDecode() const override { return false; }
   void synchronize() override {
     cu(cuStreamSynchronize_(stream), "cuStreamSynchronize");

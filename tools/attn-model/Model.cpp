@@ -93,7 +93,7 @@ float *Model::uploadMatrix(const SafeTensors &st, const std::string &name,
   st.copy(name, {rows, cols}, host.data());
   float *p = ops.uploadMatrix(host.data(), rows, cols);
   owned.push_back(p);
-  ownedBytes += host.size() * attentionBytes();
+  ownedBytes += host.size() * ops.matrixBytes();
   return p;
 }
 
@@ -141,7 +141,7 @@ float *Model::uploadStacked(const SafeTensors &st,
   }
   float *p = ops.uploadMatrix(host.data(), total, cols);
   owned.push_back(p);
-  ownedBytes += host.size() * attentionBytes();
+  ownedBytes += host.size() * ops.matrixBytes();
   return p;
 }
 
@@ -175,7 +175,7 @@ void Model::loadCommon(const SafeTensors &st, bool outNormWeight) {
     outNorm = upload(st, "output_norm", {d});
   // A tied output matrix is the embedding's memory where matmul reads f32
   // (the CPU); a bf16 copy where it does not (the GPU).
-  if (cfg.tied && ops.attentionType() == ATTN_F32)
+  if (cfg.tied && ops.matrixBytes() == sizeof(float))
     output = embedTable;
   else
     output = uploadMatrix(st, cfg.tied ? "embed" : "output", cfg.vocab, d);

@@ -61,9 +61,11 @@ public:
   /// Waits for the operations queued so far (a GPU's stream); for timing.
   virtual void synchronize() {}
   /// A weight matrix [rows, cols] (host, f32) in the format matmul reads:
-  /// f32 on the CPU, bf16 on the GPU. Freed with free().
+  /// f32 on the CPU, bf16 or f16 on the GPU. Freed with free().
   virtual float *uploadMatrix(const float *src, int64_t rows,
                               int64_t cols) = 0;
+  /// Bytes of one element of an uploaded matrix.
+  virtual size_t matrixBytes() const { return 4; }
   /// y[n, out] = x[n, in] W^T (+ y when accumulate); W from uploadMatrix.
   virtual void matmul(const float *x, const float *w, float *y, int64_t n,
                       int64_t in, int64_t out, bool accumulate) = 0;
@@ -72,8 +74,9 @@ public:
                                int64_t n, int64_t in, int64_t out,
                                bool accumulate) = 0;
 
-  /// The element type of attention's operands (Q, K, V, O): f32 on the
-  /// CPU; bf16 or f16 on the GPU, whose tensor cores take 16-bit inputs.
+  /// The element type of attention's operands (Q, K, V, O and the KV
+  /// cache): f32 (the CPU's default), bf16 or f16 (the GPU's tensor cores
+  /// take 16-bit inputs; on the CPU, --dtype bf16 halves the cache).
   virtual attn_dtype attentionType() const { return ATTN_F32; }
   /// Whether the runner itself packs a decode step's query heads as rows
   /// and splits its keys (Llama::packedDecode): the CPU kernels give each
@@ -123,9 +126,10 @@ public:
                         int64_t srcStride, int64_t rows, int64_t cols) = 0;
 };
 
-/// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads, loops.
-/// Throws Error in a build without them (attn-model-gpu).
-std::unique_ptr<Ops> createCpuOps(int threads);
+/// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads (f32
+/// weights), loops; attention and the KV cache in `attention` (f32, bf16
+/// or f16). Throws Error in a build without them (attn-model-gpu).
+std::unique_ptr<Ops> createCpuOps(int threads, attn_dtype attention);
 /// The GPU's Ops on the CUDA context `ctx` (device 0): cuBLAS (loaded at
 /// run time) and the runner's CUDA kernels, weights, matmul inputs and
 /// attention in `type` (ATTN_BF16 or ATTN_F16); it sets the context's

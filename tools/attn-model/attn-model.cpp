@@ -92,7 +92,9 @@ synthetic weights (docs/model.md).
   --dtype T            cuda: bf16 (default) or f16, the type of the weights,
                        of the matmuls' inputs and of attention (f16 rounds
                        8x finer; a weight past f16's range is an error);
-                       the residual stream, norms and logits stay f32
+                       the residual stream, norms and logits stay f32.
+                       cpu: f32 (default), bf16 or f16 for attention and
+                       the KV cache (half its bytes; weights stay f32)
   --kernel-dir DIR     precompiled attention kernels (DIR/manifest.tsv,
                        tools/attn-model/gpu_bundle.py) instead of the JIT;
                        required by attn-model-gpu, the build without LLVM
@@ -221,8 +223,10 @@ Options parseArgs(int argc, char **argv) {
                 "and --prompt-file");
   if (o.target != "cpu" && o.target != "cuda")
     throw Error("--target is cpu or cuda, got '" + o.target + "'");
-  if (o.target == "cpu" && !o.dtype.empty() && o.dtype != "f32")
-    throw Error("--dtype: the CPU runs f32, got '" + o.dtype + "'");
+  if (o.target == "cpu" && !o.dtype.empty() && o.dtype != "f32" &&
+      o.dtype != "bf16" && o.dtype != "f16")
+    throw Error("--dtype: the CPU runs f32, bf16 or f16, got '" + o.dtype +
+                "'");
   if (o.target == "cuda" && !o.dtype.empty() && o.dtype != "bf16" &&
       o.dtype != "f16")
     throw Error("--dtype: cuda runs bf16 or f16, got '" + o.dtype + "'");
@@ -338,7 +342,9 @@ int run(int argc, char **argv) {
   std::unique_ptr<Ops> ops =
       o.target == "cuda"
           ? createCudaOps(ctx, o.dtype == "f16" ? ATTN_F16 : ATTN_BF16)
-          : createCpuOps(o.threads);
+          : createCpuOps(o.threads, o.dtype == "bf16"  ? ATTN_BF16
+                                    : o.dtype == "f16" ? ATTN_F16
+                                                       : ATTN_F32);
 
   int64_t maxTokens = o.maxTokens ? o.maxTokens : P + std::max<int64_t>(o.maxNew, 1);
   if (P + o.maxNew > maxTokens + 1)
