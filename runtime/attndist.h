@@ -20,7 +20,8 @@
  *  - dilated attention (LongNet, SPEC.md's semantics, causal exact): per
  *    pattern (w, r), a rank's queries in a segment see the segment's
  *    selected keys; those rows are exchanged once per pattern with an
- *    all-to-all of exactly the rows each rank's queries see (segments
+ *    all-to-all of the rows each rank's queries see, per query head (a
+ *    GQA group's heads with one offset receive the same rows each; segments
  *    inside one rank move nothing), then each (segment, head) is one dense
  *    attention over the gathered rows, and the patterns merge by LSE;
  *  - lightning attention (LASP-2 style): each rank runs its rows from a

@@ -35,6 +35,7 @@ public:
   int rank() const override { return me; }
   int size() const override { return ranks; }
   bool onDevice() const override { return false; }
+  uint64_t maxBytes() const override { return uint64_t(INT_MAX); }
 
   attn_status allToAll(const char *send, const std::vector<uint64_t> &sendBytes,
                        const std::vector<uint64_t> &sendOffsets, char *recv,

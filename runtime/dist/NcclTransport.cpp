@@ -83,16 +83,22 @@ public:
     if (ncclResult_t r = nccl.groupStart())
       return failed(r, "ncclGroupStart");
     for (int p = 0; p < ranks; ++p) {
+      // A failure inside the group still closes it, so the caller's later
+      // NCCL calls do not join it.
       if (sendBytes[size_t(p)])
         if (ncclResult_t r = nccl.send(send + sendOffsets[size_t(p)],
                                        sendBytes[size_t(p)], ncclUint8, p, comm,
-                                       stream))
+                                       stream)) {
+          nccl.groupEnd();
           return failed(r, "ncclSend");
+        }
       if (recvBytes[size_t(p)])
         if (ncclResult_t r = nccl.recv(recv + recvOffsets[size_t(p)],
                                        recvBytes[size_t(p)], ncclUint8, p, comm,
-                                       stream))
+                                       stream)) {
+          nccl.groupEnd();
           return failed(r, "ncclRecv");
+        }
     }
     if (ncclResult_t r = nccl.groupEnd())
       return failed(r, "ncclGroupEnd");

@@ -80,8 +80,14 @@ std::vector<Piece> attn::dist::exchange(const Ranges &ranges, const Dilated &d,
     hi = std::min(hi, ranges.end(src));
     if (lo >= hi)
       continue;
+    const int64_t s0 = seg * w;
     for (int64_t h = 0; h < d.heads; ++h) {
-      Piece p{seg, h, selected(seg * w, r, d.offset(k, h), lo, hi)};
+      // Only heads with queries of dst's in this segment need keys.
+      if (!selected(s0, r, d.offset(k, h), std::max(s0, ranges.begin(dst)),
+                    std::min({s0 + w, ranges.total(), ranges.end(dst)}))
+               .count)
+        continue;
+      Piece p{seg, h, selected(s0, r, d.offset(k, h), lo, hi)};
       if (p.rows.count > 0)
         out.push_back(p);
     }

@@ -72,8 +72,10 @@ std::vector<int64_t> segmentsOf(const Ranges &ranges, const Dilated &d,
 void keyRange(const Ranges &ranges, const Dilated &d, size_t k, int dst,
               int64_t seg, int64_t &lo, int64_t &hi);
 /// What rank `src` sends rank `dst` for pattern k: for each segment of
-/// dst's (in order), each query head (in order), the rows src holds; pieces
-/// with no rows are left out. Both sides compute the same list.
+/// dst's (in order), each query head (in order) with queries of dst's in
+/// that segment, the key rows src holds; pieces with no rows are left out.
+/// Both sides compute the same list. (Per query head: the heads of a GQA
+/// group with the same offset receive the same K/V rows once each.)
 std::vector<Piece> exchange(const Ranges &ranges, const Dilated &d, size_t k,
                             int src, int dst);
 /// Rows of a list of pieces.

@@ -90,27 +90,34 @@ attn_tensor tensor4(void *data, attn_dtype dtype, int64_t s0, int64_t s1,
 
 /// What every rank tells the others before data moves.
 struct Header {
-  int64_t valid, batch, heads, kvHeads, d, dv, n, dtype;
-  uint64_t params; // a digest of the call's parameters (dilated schedule)
+  int64_t status, batch, heads, kvHeads, d, dv, n, dtype;
+  uint64_t params; // a digest of the call's parameters
 };
 
-/// FNV-1a over the dilated parameters, so that ranks called with different
-/// schedules fail instead of exchanging mismatched sizes.
-uint64_t digest(const Dilated &d) {
+/// FNV-1a, for the parameters' digests.
+struct Digest {
   uint64_t h = 1469598103934665603ull;
-  auto mix = [&](int64_t x) {
-    for (int i = 0; i < 8; ++i) {
-      h ^= uint64_t(x >> (8 * i)) & 0xff;
+  void add(const void *p, size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i) {
+      h ^= static_cast<const unsigned char *>(p)[i];
       h *= 1099511628211ull;
     }
-  };
-  for (size_t k = 0; k < d.segments.size(); ++k) {
-    mix(d.segments[k]);
-    mix(d.rates[k]);
   }
-  mix(d.grouped);
-  mix(d.causal);
-  return h;
+  template <typename T> void add(T x) { add(&x, sizeof x); }
+};
+
+/// The dilated parameters' digest, so that ranks called with different
+/// schedules or scales fail instead of exchanging mismatched sizes.
+uint64_t digest(const Dilated &d, float scale) {
+  Digest g;
+  for (size_t k = 0; k < d.segments.size(); ++k) {
+    g.add(d.segments[k]);
+    g.add(d.rates[k]);
+  }
+  g.add(d.grouped);
+  g.add(d.causal);
+  g.add(scale);
+  return g.h;
 }
 
 /// Checks the local arguments (an error text, empty when valid).
@@ -147,25 +154,39 @@ std::string checkTensors(const attn_tensor *q, const attn_tensor *k,
   return "";
 }
 
-/// Shares the headers and fails every rank alike when one is invalid or
-/// the shapes disagree; `counts` gets every rank's n.
-attn_status agree(Transport &t, const std::string &error, const attn_tensor *q,
+/// A rank's local verdict before the handshake: a status and its message.
+struct Local {
+  attn_status status = ATTN_OK;
+  std::string error;
+  void set(attn_status s, const std::string &message) {
+    if (status == ATTN_OK) {
+      status = s;
+      error = message;
+    }
+  }
+};
+
+/// Shares the headers and fails every rank alike when one failed its local
+/// checks (arguments, kernels) or the shapes or parameters disagree;
+/// `counts` gets every rank's n.
+attn_status agree(Transport &t, const Local &local, const attn_tensor *q,
                   const attn_tensor *k, const attn_tensor *v, uint64_t params,
                   std::vector<int64_t> &counts) {
-  Header mine{error.empty(), 0, 0, 0, 0, 0, 0, 0, 0};
-  if (error.empty())
-    mine = {1,           q->shape[0], q->shape[1], k->shape[1],
+  Header mine{int64_t(local.status), 0, 0, 0, 0, 0, 0, 0, 0};
+  if (local.status == ATTN_OK)
+    mine = {0,           q->shape[0], q->shape[1], k->shape[1],
             q->shape[3], v->shape[3], q->shape[2], int64_t(q->dtype), params};
   std::vector<Header> all(size_t(t.size()));
   if (attn_status s = t.allGather(&mine, sizeof mine, all.data()))
     return s;
   for (size_t p = 0; p < all.size(); ++p)
-    if (!all[p].valid)
-      return fail(ATTN_ERROR_INVALID_ARGUMENT,
+    if (all[p].status != ATTN_OK)
+      return fail(attn_status(all[p].status),
                   int(p) == t.rank()
-                      ? "sequence parallel: " + error
+                      ? "sequence parallel: " + local.error
                       : "sequence parallel: rank " + std::to_string(p) +
-                            " has invalid arguments");
+                            " failed: " +
+                            attn_status_name(attn_status(all[p].status)));
   counts.clear();
   for (const Header &h : all) {
     if (h.batch != mine.batch || h.heads != mine.heads ||
@@ -179,15 +200,46 @@ attn_status agree(Transport &t, const std::string &error, const attn_tensor *q,
   return ATTN_OK;
 }
 
-attn_status cpuOnly(attn_context *ctx, attn_comm *comm) {
-  if (!ctx || !comm || !comm->transport)
+const char *kNoGpu =
+    "sequence parallelism on CUDA contexts (NCCL) does not run yet: the "
+    "exchange plans and the NCCL transport are there, the device-side "
+    "gathers and merge are not (docs/distributed.md)";
+
+/// The communicator itself, before the handshake (every rank has the same
+/// kind of transport, so every rank returns alike).
+attn_status usable(attn_comm *comm) {
+  if (!comm || !comm->transport)
     return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                "sequence parallel: null context or communicator");
-  if (attnrt::isCuda(ctx) || comm->transport->onDevice())
+                "sequence parallel: null communicator");
+  if (comm->transport->onDevice())
+    return fail(ATTN_ERROR_UNSUPPORTED, kNoGpu);
+  return ATTN_OK;
+}
+
+/// The context, into the local verdict.
+void checkContext(attn_context *ctx, Local &local) {
+  if (!ctx)
+    local.set(ATTN_ERROR_INVALID_ARGUMENT, "null context");
+  else if (attnrt::isCuda(ctx))
+    local.set(ATTN_ERROR_UNSUPPORTED, kNoGpu);
+}
+
+/// Before an exchange, every rank learns the largest one any rank makes:
+/// beyond what the transport carries, every rank fails alike.
+attn_status checkSizes(Transport &t, uint64_t sendTotal, uint64_t recvTotal) {
+  uint64_t mine[2] = {sendTotal, recvTotal};
+  std::vector<uint64_t> all(2 * size_t(t.size()));
+  if (attn_status s = t.allGather(mine, sizeof mine, all.data()))
+    return s;
+  uint64_t most = *std::max_element(all.begin(), all.end());
+  if (most > t.maxBytes())
     return fail(ATTN_ERROR_UNSUPPORTED,
-                "sequence parallel on CUDA contexts (NCCL) does not run yet: "
-                "the exchange plans and the NCCL transport are there, the "
-                "device-side gathers and merge are not (docs/distributed.md)");
+                "sequence parallel: one rank's exchange is " +
+                    std::to_string(most) + " bytes, more than the transport "
+                    "carries in one call (" +
+                    std::to_string(t.maxBytes()) +
+                    "; MPI counts bytes in int): split the batch or the "
+                    "heads over several calls");
   return ATTN_OK;
 }
 
@@ -256,27 +308,52 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
                                 const attn_tensor *q, const attn_tensor *k,
                                 const attn_tensor *v, const attn_tensor *o,
                                 attn_dist_stats *stats) {
-  if (attn_status s = cpuOnly(ctx, comm))
+  if (attn_status s = usable(comm))
     return s;
   Transport &t = *comm->transport;
-  std::string error = checkTensors(q, k, v, o);
+  Local local;
+  checkContext(ctx, local);
+  std::string bad = checkTensors(q, k, v, o);
+  if (!bad.empty())
+    local.set(ATTN_ERROR_INVALID_ARGUMENT, bad);
   Dilated d;
-  if (error.empty() && (!params || params->num_patterns <= 0 ||
-                        !params->segments || !params->rates))
-    error = "dilated parameters: at least one segment length and rate";
-  if (error.empty()) {
+  if (local.status == ATTN_OK &&
+      (!params || params->num_patterns <= 0 || !params->segments ||
+       !params->rates))
+    local.set(ATTN_ERROR_INVALID_ARGUMENT,
+              "dilated parameters: at least one segment length and rate");
+  if (local.status == ATTN_OK) {
     d.segments.assign(params->segments, params->segments + params->num_patterns);
     d.rates.assign(params->rates, params->rates + params->num_patterns);
     d.grouped = params->grouped != 0;
     d.causal = params->causal != 0;
     d.heads = q->shape[1];
-    if (const char *bad = d.check())
-      error = std::string("dilated parameters: ") + bad;
+    if (const char *why = d.check())
+      local.set(ATTN_ERROR_INVALID_ARGUMENT,
+                std::string("dilated parameters: ") + why);
     else if (!std::isfinite(params->scale) || params->scale < 0)
-      error = "dilated parameters: the scale is finite and >= 0";
+      local.set(ATTN_ERROR_INVALID_ARGUMENT,
+                "dilated parameters: the scale is finite and >= 0");
   }
+  // The kernel before the handshake: a rank that cannot get it fails every
+  // rank instead of leaving them in the exchange.
+  attn_kernel *kernel = nullptr;
+  if (local.status == ATTN_OK)
+    if (attn_status s = attn_get_kernel(
+            ctx, d.causal ? "#attn.causal" : "#attn.full", q->dtype,
+            q->shape[3], v->shape[3], params->scale, 1, &kernel))
+      local.set(s, attn_last_error());
+  struct Release {
+    attn_kernel *k;
+    ~Release() {
+      if (k)
+        attn_kernel_release(k);
+    }
+  } release{kernel};
   std::vector<int64_t> counts;
-  if (attn_status s = agree(t, error, q, k, v, error.empty() ? digest(d) : 0,
+  if (attn_status s = agree(t, local, q, k, v,
+                            local.status == ATTN_OK ? digest(d, params->scale)
+                                                    : 0,
                             counts))
     return s;
   const Ranges ranges = Ranges::fromCounts(counts);
@@ -289,14 +366,6 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
   const int64_t rowK = D * int64_t(esz), rowV = Dv * int64_t(esz),
                 rowBytes = rowK + rowV;
 
-  attn_kernel *kernel = nullptr;
-  if (attn_status s = attn_get_kernel(ctx, d.causal ? "#attn.causal" : "#attn.full",
-                                      dt, D, Dv, params->scale, 1, &kernel))
-    return s;
-  struct Release {
-    attn_kernel *k;
-    ~Release() { attn_kernel_release(k); }
-  } release{kernel};
 
   const size_t K = d.segments.size();
   // The current pattern's output (this rank's rows, contiguous) and LSE
@@ -334,6 +403,8 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
         moved.bytes_received += recvBytes[size_t(p)];
       }
     }
+    if (attn_status s = checkSizes(t, sendTotal, recvTotal))
+      return s;
     std::vector<char> send(sendTotal), recv(recvTotal);
     for (int p = 0; p < P; ++p) {
       if (p == me)
@@ -479,40 +550,37 @@ attn_status attn_lightning_seqpar(attn_context *ctx, attn_comm *comm,
                                   const float *slopes,
                                   const attn_tensor *stateOut, float scale,
                                   attn_dist_stats *stats) {
-  if (attn_status s = cpuOnly(ctx, comm))
+  if (attn_status s = usable(comm))
     return s;
   Transport &t = *comm->transport;
-  std::string error = checkTensors(q, k, v, o);
-  if (error.empty() && k->shape[1] != q->shape[1])
-    error = "lightning attention has as many K/V heads as query heads";
-  if (error.empty() && (!std::isfinite(scale) || scale < 0))
-    error = "the scale is finite and >= 0";
-  const int64_t B = error.empty() ? q->shape[0] : 0,
-                H = error.empty() ? q->shape[1] : 0,
-                D = error.empty() ? q->shape[3] : 0,
-                Dv = error.empty() ? v->shape[3] : 0;
-  if (error.empty() && stateOut &&
+  Local local;
+  checkContext(ctx, local);
+  std::string bad = checkTensors(q, k, v, o);
+  if (!bad.empty())
+    local.set(ATTN_ERROR_INVALID_ARGUMENT, bad);
+  const bool ok = local.status == ATTN_OK;
+  if (ok && k->shape[1] != q->shape[1])
+    local.set(ATTN_ERROR_INVALID_ARGUMENT,
+              "lightning attention has as many K/V heads as query heads");
+  if (!std::isfinite(scale) || scale < 0)
+    local.set(ATTN_ERROR_INVALID_ARGUMENT, "the scale is finite and >= 0");
+  const int64_t B = ok ? q->shape[0] : 0, H = ok ? q->shape[1] : 0,
+                D = ok ? q->shape[3] : 0, Dv = ok ? v->shape[3] : 0;
+  if (stateOut &&
       (stateOut->rank != 4 || stateOut->dtype != ATTN_F32 ||
        stateOut->shape[0] != B || stateOut->shape[1] != H ||
        stateOut->shape[2] != D || stateOut->shape[3] != Dv ||
        stateOut->strides[3] != 1 || !stateOut->data))
-    error = "state_out is a float32 [B, H, D, Dv] tensor";
-  if (error.empty() && slopes)
+    local.set(ATTN_ERROR_INVALID_ARGUMENT,
+              "state_out is a float32 [B, H, D, Dv] tensor");
+  if (slopes)
     for (int64_t h = 0; h < H; ++h)
       if (!std::isfinite(slopes[h]) || slopes[h] < 0)
-        error = "slopes are finite and >= 0";
-  std::vector<int64_t> counts;
-  if (attn_status s = agree(t, error, q, k, v, 0, counts))
-    return s;
-  const int me = t.rank(), P = t.size();
-  const int64_t n = q->shape[2];
-  const attn_dtype dt = q->dtype;
+        local.set(ATTN_ERROR_INVALID_ARGUMENT, "slopes are finite and >= 0");
   std::vector<float> slope =
       slopes ? std::vector<float>(slopes, slopes + H) : alibiSlopes(H);
-
-  auto get = [&](int flags, attn_kernel **kernel) {
-    return attn_get_lightning_kernel(ctx, dt, D, Dv, scale, flags, kernel);
-  };
+  // The kernels before the handshake (a rank that cannot get them fails
+  // every rank), and a digest of the scale and slopes.
   attn_kernel *first = nullptr, *second = nullptr;
   struct Release {
     attn_kernel *&a, *&b;
@@ -523,13 +591,26 @@ attn_status attn_lightning_seqpar(attn_context *ctx, attn_comm *comm,
         attn_kernel_release(b);
     }
   } release{first, second};
-  if (attn_status s =
-          get(ATTN_LIGHTNING_SLOPES | ATTN_LIGHTNING_STATE_OUT, &first))
+  const int flags1 = ATTN_LIGHTNING_SLOPES | ATTN_LIGHTNING_STATE_OUT,
+            flags2 = flags1 | ATTN_LIGHTNING_STATE_IN;
+  if (local.status == ATTN_OK)
+    for (auto [flags, kernel] : {std::pair(flags1, &first),
+                                 std::pair(flags2, &second)})
+      if (attn_status s = attn_get_lightning_kernel(ctx, q->dtype, D, Dv, scale,
+                                                    flags, kernel)) {
+        local.set(s, attn_last_error());
+        break;
+      }
+  Digest g;
+  g.add(scale);
+  g.add(slopes != nullptr);
+  g.add(slope.data(), slope.size() * sizeof(float));
+  std::vector<int64_t> counts;
+  if (attn_status s = agree(t, local, q, k, v, g.h, counts))
     return s;
-  if (attn_status s = get(ATTN_LIGHTNING_SLOPES | ATTN_LIGHTNING_STATE_IN |
-                              ATTN_LIGHTNING_STATE_OUT,
-                          &second))
-    return s;
+  const int me = t.rank(), P = t.size();
+  const int64_t n = q->shape[2];
+  const attn_dtype dt = q->dtype;
 
   const int64_t plane = D * Dv, stateCount = B * H * plane;
   attn_tensor slopeT{};

@@ -22,6 +22,8 @@ public:
   virtual int size() const = 0;
   /// Whether the buffers are device memory (NCCL) rather than host memory.
   virtual bool onDevice() const = 0;
+  /// The most bytes one rank may send or receive in one allToAll.
+  virtual uint64_t maxBytes() const { return UINT64_MAX; }
   /// Rank p's bytes [sendOffsets[q], + sendBytes[q]) of `send` go to rank
   /// q's [recvOffsets[p], + recvBytes[p]) of `recv`.
   virtual attn_status allToAll(const char *send,

@@ -34,11 +34,18 @@ const char *kUsage =
     "configurations' plans against the definition (exit 1 on a mismatch).\n";
 
 /// The keys (seg, h) of rank dst by the definition: positions j of the
-/// segment with (j - S0) mod r = o, j < end(dst) when causal.
+/// segment with (j - S0) mod r = o, j < end(dst) when causal; none when
+/// dst has no query of head h in the segment.
 std::vector<int64_t> definition(const Ranges &ranges, const Dilated &d,
                                 size_t k, int dst, int64_t seg, int64_t h) {
   std::vector<int64_t> out;
   int64_t w = d.segments[k], s0 = seg * w;
+  bool queries = false;
+  for (int64_t j = std::max(s0, ranges.begin(dst));
+       j < std::min({s0 + w, ranges.total(), ranges.end(dst)}); ++j)
+    queries |= (j - s0) % d.rates[k] == d.offset(k, h);
+  if (!queries)
+    return out;
   for (int64_t j = s0; j < std::min(s0 + w, ranges.total()); ++j)
     if ((j - s0) % d.rates[k] == d.offset(k, h) &&
         (!d.causal || j < ranges.end(dst)))

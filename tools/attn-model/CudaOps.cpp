@@ -113,7 +113,11 @@ public:
     cu(cuDevicePrimaryCtxRetain_(&context, device), "cuDevicePrimaryCtxRetain");
     retained = true;
     cu(cuCtxSetCurrent_(context), "cuCtxSetCurrent");
-    cu(cuStreamCreate_(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    // A blocking stream: the runtime's host-to-device copies run on the
+    // legacy stream (synchronous from pageable memory, which may return
+    // before the data lands), and a blocking stream's later kernels wait
+    // for the legacy stream's work; a non-blocking one would not.
+    cu(cuStreamCreate_(&stream, CU_STREAM_DEFAULT), "cuStreamCreate");
     check(attn_context_set_stream(ctx, stream), "attn_context_set_stream");
     cu(cuModuleLoadData_(&module, kCudaKernelsPtx), "cuModuleLoadData (the "
                                                      "runner's kernels)");

@@ -416,7 +416,11 @@ int run(int argc, char **argv) {
       if (!std::isfinite(v))
         throw Error("the logits at position " + std::to_string(position) +
                     " are not finite: the weights in '" + o.model +
-                    "' hold NaN, infinities or values that overflow");
+                    "' hold NaN, infinities or values that overflow" +
+                    (o.dtype == "f16"
+                         ? ", or activations overflowed f16 (--dtype bf16 "
+                           "has f32's range)"
+                         : ""));
   };
   if (o.warmup && P > 0) {
     std::vector<float> scratch;
