@@ -13,6 +13,7 @@
 // The data path is host memory (CPU contexts).
 //===----------------------------------------------------------------------===//
 #include "runtime/attndist.h"
+#include "runtime/core/Half.h"
 #include "runtime/core/Internal.h"
 #include "runtime/dist/Plan.h"
 #include "runtime/dist/Transport.h"
@@ -37,15 +38,7 @@ float toFloat(const char *p, attn_dtype t) {
   }
   uint16_t u;
   std::memcpy(&u, p, 2);
-  if (t == ATTN_BF16) {
-    uint32_t w = uint32_t(u) << 16;
-    float f;
-    std::memcpy(&f, &w, 4);
-    return f;
-  }
-  _Float16 h;
-  std::memcpy(&h, &u, 2);
-  return float(h);
+  return attnrt::halfToFloat(u, t);
 }
 
 void fromFloat(float f, char *p, attn_dtype t) {
@@ -53,17 +46,7 @@ void fromFloat(float f, char *p, attn_dtype t) {
     std::memcpy(p, &f, 4);
     return;
   }
-  uint16_t u;
-  if (t == ATTN_BF16) {
-    uint32_t w;
-    std::memcpy(&w, &f, 4);
-    u = (w & 0x7fffffffu) > 0x7f800000u
-            ? uint16_t((w >> 16) | 0x40)
-            : uint16_t((w + 0x7fffu + ((w >> 16) & 1)) >> 16);
-  } else {
-    _Float16 h = static_cast<_Float16>(f);
-    std::memcpy(&u, &h, 2);
-  }
+  uint16_t u = attnrt::floatToHalf(f, t);
   std::memcpy(p, &u, 2);
 }
 

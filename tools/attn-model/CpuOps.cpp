@@ -8,6 +8,7 @@
 // vectorised loop, and none of BLAS's routines fuses them.
 //===----------------------------------------------------------------------===//
 #include "tools/attn-model/Model.h"
+#include "runtime/core/Half.h"
 
 #ifdef ATTN_MODEL_CPU
 #include <cblas.h>
@@ -27,31 +28,8 @@ void cpuSiLU(float *x, int64_t rows, int64_t cols, int64_t stride);
 
 namespace {
 
-/// One value of a 16-bit type to f32 and back (round to nearest even).
-float fromHalf(uint16_t u, attn_dtype t) {
-  if (t == ATTN_BF16) {
-    uint32_t w = uint32_t(u) << 16;
-    float f;
-    std::memcpy(&f, &w, 4);
-    return f;
-  }
-  _Float16 h;
-  std::memcpy(&h, &u, 2);
-  return float(h);
-}
-uint16_t toHalf(float f, attn_dtype t) {
-  if (t == ATTN_BF16) {
-    uint32_t w;
-    std::memcpy(&w, &f, 4);
-    if ((w & 0x7fffffffu) > 0x7f800000u)
-      return uint16_t((w >> 16) | 0x40);
-    return uint16_t((w + 0x7fffu + ((w >> 16) & 1)) >> 16);
-  }
-  _Float16 h = static_cast<_Float16>(f);
-  uint16_t u;
-  std::memcpy(&u, &h, 2);
-  return u;
-}
+using attnrt::floatToHalf;
+using attnrt::halfToFloat;
 
 class CpuOps final : public Ops {
 public:
@@ -107,7 +85,7 @@ public:
     auto *d = static_cast<uint16_t *>(dst);
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j)
-        d[i * dstStride + j] = toHalf(src[i * srcStride + j], type);
+        d[i * dstStride + j] = floatToHalf(src[i * srcStride + j], type);
   }
   void fromAttention(float *dst, int64_t dstStride, const void *src,
                      int64_t srcStride, int64_t rows, int64_t cols) override {
@@ -117,7 +95,7 @@ public:
     auto *s = static_cast<const uint16_t *>(src);
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j)
-        dst[i * dstStride + j] = fromHalf(s[i * srcStride + j], type);
+        dst[i * dstStride + j] = halfToFloat(s[i * srcStride + j], type);
   }
 
   void matmul(const float *x, const float *w, float *y, int64_t n, int64_t in,

@@ -15,6 +15,7 @@
 // attention, matmuls and the small kernels run in order on one stream.
 //===----------------------------------------------------------------------===//
 #include "tools/attn-model/Model.h"
+#include "runtime/core/Half.h"
 
 #ifdef ATTN_MODEL_CUDA
 #include <cublas_v2.h>
@@ -71,21 +72,6 @@ const char *const kKernelNames[KernelCount] = {
     "attnm_rms_norm", "attnm_rope", "attnm_swiglu",   "attnm_silu",
     "attnm_mul",      "attnm_embed", "attnm_copy_rows", "attnm_to_%s_rows",
     "attnm_from_%s_rows", "attnm_merge_%s"};
-
-uint16_t toBf16(float f) { // round to nearest even, NaN kept a NaN
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u)
-    return uint16_t((u >> 16) | 0x40);
-  return uint16_t((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-}
-
-uint16_t toF16(float f) { // round to nearest even (the compiler's _Float16)
-  _Float16 h = static_cast<_Float16>(f);
-  uint16_t u;
-  std::memcpy(&u, &h, 2);
-  return u;
-}
 
 class CudaOps final : public Ops {
 public:
@@ -191,7 +177,7 @@ public:
       if (type == ATTN_F16 && !(std::fabs(src[i]) <= 65504.0f))
         throw Error("--dtype f16: a weight (" + std::to_string(src[i]) +
                     ") is outside f16's range; use bf16");
-      host[i] = type == ATTN_BF16 ? toBf16(src[i]) : toF16(src[i]);
+      host[i] = attnrt::floatToHalf(src[i], type);
     }
     void *p = allocBytes(count * 2);
     check(attn_copy_to_device(ctx, p, host.data(), count * 2),
