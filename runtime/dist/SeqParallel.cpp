@@ -207,6 +207,21 @@ void checkContext(attn_context *ctx, Local &local) {
     local.set(ATTN_ERROR_UNSUPPORTED, kNoGpu);
 }
 
+/// What both entry points check first: the communicator (returned: every
+/// rank has the same kind), then the context and tensors (into `local`,
+/// shared at the handshake).
+attn_status start(attn_context *ctx, attn_comm *comm, const attn_tensor *q,
+                  const attn_tensor *k, const attn_tensor *v,
+                  const attn_tensor *o, Local &local) {
+  if (attn_status s = usable(comm))
+    return s;
+  checkContext(ctx, local);
+  std::string bad = checkTensors(q, k, v, o);
+  if (!bad.empty())
+    local.set(ATTN_ERROR_INVALID_ARGUMENT, bad);
+  return ATTN_OK;
+}
+
 /// Before an exchange, every rank learns the largest one any rank makes:
 /// beyond what the transport carries, every rank fails alike.
 attn_status checkSizes(Transport &t, uint64_t sendTotal, uint64_t recvTotal) {
@@ -291,14 +306,10 @@ attn_status attn_dilated_seqpar(attn_context *ctx, attn_comm *comm,
                                 const attn_tensor *q, const attn_tensor *k,
                                 const attn_tensor *v, const attn_tensor *o,
                                 attn_dist_stats *stats) {
-  if (attn_status s = usable(comm))
+  Local local;
+  if (attn_status s = start(ctx, comm, q, k, v, o, local))
     return s;
   Transport &t = *comm->transport;
-  Local local;
-  checkContext(ctx, local);
-  std::string bad = checkTensors(q, k, v, o);
-  if (!bad.empty())
-    local.set(ATTN_ERROR_INVALID_ARGUMENT, bad);
   Dilated d;
   if (local.status == ATTN_OK &&
       (!params || params->num_patterns <= 0 || !params->segments ||
@@ -533,14 +544,10 @@ attn_status attn_lightning_seqpar(attn_context *ctx, attn_comm *comm,
                                   const float *slopes,
                                   const attn_tensor *stateOut, float scale,
                                   attn_dist_stats *stats) {
-  if (attn_status s = usable(comm))
+  Local local;
+  if (attn_status s = start(ctx, comm, q, k, v, o, local))
     return s;
   Transport &t = *comm->transport;
-  Local local;
-  checkContext(ctx, local);
-  std::string bad = checkTensors(q, k, v, o);
-  if (!bad.empty())
-    local.set(ATTN_ERROR_INVALID_ARGUMENT, bad);
   const bool ok = local.status == ATTN_OK;
   if (ok && k->shape[1] != q->shape[1])
     local.set(ATTN_ERROR_INVALID_ARGUMENT,

@@ -84,6 +84,27 @@ for N, uneven in ((1000, False), (555, True)):
         print(f"lightning N = {N}{' uneven' if uneven else ''}, {P} ranks: {err:.2e} "
               f"against float64, final state {serr:.2e}")
 
+# Bad arguments fail every rank alike with the library's message (the
+# ranks agree on validity before any data moves).
+q, k, v = inputs(5, 1, 2, 2, 8, 32)
+bad_calls = [
+    ("negative slopes", lambda: attn.dist.lightning(q, k, v, comm=comm,
+                                                    slopes=np.array([0.1, -1], np.float32))),
+    ("fewer K/V heads", lambda: attn.dist.lightning(q, k[:, :1], v[:, :1], comm=comm)),
+    ("K rows differ", lambda: attn.dist.dilated(q, k[:, :, :4], v[:, :, :4], [4], [1], comm=comm)),
+    ("negative scale", lambda: attn.dist.dilated(q, k, v, [4], [1], comm=comm, scale=-1.0)),
+    ("rate not dividing", lambda: attn.dist.dilated(q, k, v, [6], [4], comm=comm)),
+]
+for what, call in bad_calls:
+    try:
+        call()
+        failed = True
+        if me == 0:
+            print(f"{what}: no error")
+    except attn.AttnError as ex:
+        if me == 0:
+            print(f"{what}: {type(ex).__name__}: {ex}")
+
 # A wrong communicator type is a clear error, not a crash.
 try:
     attn.dist.dilated(q, k, v, [16], [1], comm=object())
