@@ -48,9 +48,9 @@ struct ShapeChecker {
     return success();
   }
 
-  /// H % Hk == 0 when both are static.
-  LogicalResult gqa(Value q, Value k) {
-    int64_t h = type(q).getDimSize(1), hk = type(k).getDimSize(1);
+  /// H % Hk == 0 when both are static (Hk: dimension `kvDim` of k).
+  LogicalResult gqa(Value q, Value k, unsigned kvDim = 1) {
+    int64_t h = type(q).getDimSize(1), hk = type(k).getDimSize(kvDim);
     if (!ShapedType::isDynamic(h) && !ShapedType::isDynamic(hk) && h % hk != 0)
       return op->emitOpError() << "number of query heads H = " << h
                                << " must be a multiple of the number of kv "
@@ -82,6 +82,14 @@ struct ShapeChecker {
     return success();
   }
 
+  LogicalResult i32(Value v, StringRef name) {
+    if (!type(v).getElementType().isSignlessInteger(32))
+      return op->emitOpError() << "operand '" << name
+                               << "' element type must be i32, got "
+                               << type(v).getElementType();
+    return success();
+  }
+
   LogicalResult f32(Value v, StringRef name) {
     if (!type(v).getElementType().isF32())
       return op->emitOpError() << "operand '" << name
@@ -101,25 +109,49 @@ struct ShapeChecker {
 LogicalResult AttentionOp::verify() {
   ShapeChecker c{getOperation()};
   Value q = getQ(), k = getK(), v = getV(), o = getOut();
+  bool paged = isPaged();
+  unsigned hd = kvHeadDim();
   if (failed(c.rank(q, "q", 4, "[B, H, Nq, D]")) ||
-      failed(c.rank(k, "k", 4, "[B, Hk, Nk, D]")) ||
-      failed(c.rank(v, "v", 4, "[B, Hk, Nk, Dv]")) ||
+      failed(c.rank(k, "k", 4,
+                    paged ? "[pages, page size, Hk, D]" : "[B, Hk, Nk, D]")) ||
+      failed(c.rank(v, "v", 4,
+                    paged ? "[pages, page size, Hk, Dv]" : "[B, Hk, Nk, Dv]")) ||
       failed(c.rank(o, "out", 4, "[B, H, Nq, Dv]")))
     return failure();
   if (failed(c.inputTypes(q, k, v)) ||
       failed(c.outputType(o, "out", c.type(q).getElementType())))
     return failure();
-  if (failed(c.same(q, "q", 0, k, "k", 0, "batch size B")) ||
-      failed(c.same(q, "q", 0, v, "v", 0, "batch size B")) ||
-      failed(c.same(q, "q", 0, o, "out", 0, "batch size B")) ||
-      failed(c.same(k, "k", 1, v, "v", 1, "kv heads Hk")) ||
+  if (failed(c.same(q, "q", 0, o, "out", 0, "batch size B")) ||
+      failed(c.same(k, "k", hd, v, "v", hd, "kv heads Hk")) ||
       failed(c.same(q, "q", 1, o, "out", 1, "query heads H")) ||
-      failed(c.same(k, "k", 2, v, "v", 2, "key length Nk")) ||
       failed(c.same(q, "q", 2, o, "out", 2, "query length Nq")) ||
       failed(c.same(q, "q", 3, k, "k", 3, "head dim D")) ||
       failed(c.same(v, "v", 3, o, "out", 3, "value head dim Dv")) ||
-      failed(c.gqa(q, k)))
+      failed(c.gqa(q, k, hd)))
     return failure();
+  if (!paged &&
+      (failed(c.same(q, "q", 0, k, "k", 0, "batch size B")) ||
+       failed(c.same(q, "q", 0, v, "v", 0, "batch size B")) ||
+       failed(c.same(k, "k", 2, v, "v", 2, "key length Nk"))))
+    return failure();
+  if (paged) {
+    Value table = getBlockTable(), lens = getKvLens();
+    if (failed(c.same(k, "k", 0, v, "v", 0, "number of pages")) ||
+        failed(c.same(k, "k", 1, v, "v", 1, "page size")) ||
+        failed(c.rank(table, "block_table", 2, "[B, pages per sequence]")) ||
+        failed(c.rank(lens, "kv_lens", 1, "[B]")) ||
+        failed(c.i32(table, "block_table")) || failed(c.i32(lens, "kv_lens")) ||
+        failed(c.same(q, "q", 0, table, "block_table", 0, "batch size B")) ||
+        failed(c.same(q, "q", 0, lens, "kv_lens", 0, "batch size B")))
+      return failure();
+    int64_t lo, hi;
+    if (getRows() || getAccumulate() || !getPattern().rowBounds(0, 1, lo, hi))
+      return emitOpError()
+             << "a paged cache ('paged') needs an interval pattern (full, "
+                "causal, sliding_window or block_causal) without 'rows' or "
+                "'accumulate', got "
+             << getPattern();
+  }
   if (Value lse = getLse()) {
     if (failed(c.rank(lse, "lse", 3, "[B, H, Nq]")) ||
         failed(c.f32(lse, "lse")) ||

@@ -10,7 +10,7 @@ include "AttnAttrs.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/OpBase.td"
 
-def Attn_AttentionOp : Attn_Op<"attention"> {
+def Attn_AttentionOp : Attn_Op<"attention", [AttrSizedOperandSegments]> {
   let summary = "softmax attention with a pattern of allowed (query, key) pairs";
   let description = [{
     Computes `O = softmax_m(scale * Q K^T) V` for the pattern attribute's
@@ -25,6 +25,15 @@ def Attn_AttentionOp : Attn_Op<"attention"> {
     log-sum-exp (`LSE' = ln(e^LSE + e^lse)`, `O' = e^(LSE - LSE') O +
     e^(lse - LSE') o`) instead of storing it. `attn-decompose-dilated`
     writes both; they need an interval pattern, and `accumulate` an lse.
+
+    `paged(%table, %lens)` reads K and V from a paged cache (vLLM's layout):
+    K `[P, S, Hk, D]` and V `[P, S, Hk, Dv]` hold P pages of S key rows,
+    `table` (i32 `[B, M]`) lists the pages of each sequence in order and
+    `lens` (i32 `[B]`) its key count: key j of batch b is row `j mod S` of
+    page `table[b, j / S]`, and batch b attends as if K, V were those
+    `Nk_b = lens[b]` rows (query row i at position `Nk_b - Nq + i`). Lengths
+    are clamped to `[0, M S]` and page numbers to `[0, P)`. Interval
+    patterns only (full, causal, sliding_window, block_causal).
 
     ```mlir
     attn.attention #attn.causal
@@ -41,18 +50,26 @@ def Attn_AttentionOp : Attn_Op<"attention"> {
     Arg<AnyMemRef, "values", [MemRead]>:$v,
     Arg<AnyMemRef, "output", [MemWrite]>:$out,
     Arg<Optional<AnyMemRef>, "row log-sum-exp", [MemWrite]>:$lse,
+    Arg<Optional<AnyMemRef>, "paged cache: pages of each sequence", [MemRead]>:$block_table,
+    Arg<Optional<AnyMemRef>, "paged cache: keys of each sequence", [MemRead]>:$kv_lens,
     OptionalAttr<F32Attr>:$scale,
     OptionalAttr<Attn_RowsAttr>:$rows,
     UnitAttr:$accumulate);
   let assemblyFormat = [{
     $pattern `ins` `(` $q `,` $k `,` $v `:` type($q) `,` type($k) `,` type($v) `)`
     `outs` `(` $out `:` type($out) `)`
-    (`lse` `(` $lse^ `:` type($lse) `)`)? attr-dict
+    (`lse` `(` $lse^ `:` type($lse) `)`)?
+    (`paged` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,` type($kv_lens) `)`)?
+    attr-dict
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// The scale to apply: the attribute, or 1/sqrt(D) when D is static.
     std::optional<double> getEffectiveScale();
+    /// K and V are pages of a cache (`paged`): [P, S, Hk, D].
+    bool isPaged() { return getBlockTable() != nullptr; }
+    /// Dimension of K/V holding the kv heads: 1, or 2 when paged.
+    unsigned kvHeadDim() { return isPaged() ? 2 : 1; }
   }];
 }
 

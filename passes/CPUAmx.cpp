@@ -53,7 +53,7 @@ void TileCodegen::emitQueriesAMX(const Scratch &s, const RowView &q, Value row,
   e.forLoop(0, d / 2, 1, [&](Value c2) {
     Value pair = vector::LoadOp::create(
         e.b, e.loc, pairType, q.mem,
-        ValueRange{q.batch, q.head, q.row(e, row), e.mul(c2, e.idx(2))});
+        q.at(e, row, e.mul(c2, e.idx(2))));
     vector::StoreOp::create(e.b, e.loc, pair, s.qP, ValueRange{c2, col});
   });
 }
@@ -66,10 +66,10 @@ void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
   // The key rows, clamped to the last key (their scores are masked).
   Value lastKey = e.sub(nk, e.idx(1));
   e.forLoop(0, opt.blockN, 1, [&](Value n) {
-    Value key = k.row(e, e.min(e.add(n0, n), lastKey));
+    Value key = e.min(e.add(n0, n), lastKey);
     for (int64_t c = 0; c < d; c += kTileK) {
-      Value x = vector::LoadOp::create(
-          e.b, e.loc, row32, k.mem, ValueRange{k.batch, k.head, key, e.idx(c)});
+      Value x = vector::LoadOp::create(e.b, e.loc, row32, k.mem,
+                                       k.at(e, key, e.idx(c)));
       vector::StoreOp::create(e.b, e.loc, x, s.kP, ValueRange{n, e.idx(c)});
     }
   });
@@ -123,13 +123,13 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
   Value lastKey = e.sub(nk, e.idx(1));
   e.forLoop(0, opt.blockN / 2, 1, [&](Value n2) {
     Value n = e.add(n0, e.mul(n2, e.idx(2)));
-    Value r0 = v.row(e, e.min(n, lastKey));
-    Value r1 = v.row(e, e.min(e.add(n, e.idx(1)), lastKey));
+    Value r0 = e.min(n, lastKey);
+    Value r1 = e.min(e.add(n, e.idx(1)), lastKey);
     for (int64_t c = 0; c < dv; c += kTileRows) {
       Value a = vector::LoadOp::create(e.b, e.loc, row16, v.mem,
-                                       ValueRange{v.batch, v.head, r0, e.idx(c)});
+                                       v.at(e, r0, e.idx(c)));
       Value b = vector::LoadOp::create(e.b, e.loc, row16, v.mem,
-                                       ValueRange{v.batch, v.head, r1, e.idx(c)});
+                                       v.at(e, r1, e.idx(c)));
       Value ab = vector::ShuffleOp::create(e.b, e.loc, a, b, interleave);
       vector::StoreOp::create(e.b, e.loc, ab, s.vP,
                               ValueRange{n2, e.idx(2 * c)});

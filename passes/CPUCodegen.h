@@ -33,24 +33,37 @@
 
 namespace mlir::attn::cpucg {
 
-/// Rows of a 4-D [B, H, N, X] operand seen by one work item: physical row of
-/// local row t is base + stride * t (stride > 1 for dilated segments).
+/// Rows of a 4-D [B, H, N, X] operand seen by one work item: logical row
+/// of local row t is base + stride * t (stride > 1 for dilated segments).
+/// A paged K/V cache ([P, S, Hk, X], `table` set) keeps logical row r in
+/// row r mod S of page table[batch, r / S] (clamped to [0, lastPage]).
 struct RowView {
   Value mem, batch, head, base, stride;
+  Value table, pageSize, lastPage;
   Value row(Emitter &e, Value t) const {
     return e.add(base, e.mul(stride, t));
   }
-  /// Element (t, col) of a 4-D operand, or element t of 3-D LSE rows when
-  /// col is null.
+  /// The indices of element (t, col) of a 4-D operand, or of element t of
+  /// 3-D LSE rows when col is null.
+  SmallVector<Value, 4> at(Emitter &e, Value t, Value col) const {
+    Value r = row(e, t);
+    if (!table) {
+      SmallVector<Value, 4> idx = {batch, head, r};
+      if (col)
+        idx.push_back(col);
+      return idx;
+    }
+    Value entry = e.load(table, {batch, e.div(r, pageSize)});
+    Value page = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
+                                            entry);
+    page = e.min(e.max(page, e.idx(0)), lastPage);
+    return {page, e.rem(r, pageSize), head, col};
+  }
   Value load(Emitter &e, Value t, Value col) const {
-    if (!col)
-      return e.load(mem, {batch, head, row(e, t)});
-    return e.load(mem, {batch, head, row(e, t), col});
+    return e.load(mem, at(e, t, col));
   }
   void store(Emitter &e, Value v, Value t, Value col) const {
-    if (!col)
-      return e.store(v, mem, {batch, head, row(e, t)});
-    e.store(v, mem, {batch, head, row(e, t), col});
+    e.store(v, mem, at(e, t, col));
   }
 };
 

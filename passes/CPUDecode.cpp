@@ -33,7 +33,7 @@ void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
     Type elt = cast<MemRefType>(x.mem.getType()).getElementType();
     Value raw = vector::LoadOp::create(
         b, loc, VectorType::get({w}, elt), x.mem,
-        ValueRange{x.batch, x.head, x.row(e, t), e.idx(col)});
+        x.at(e, t, e.idx(col)));
     return elt.isF32() ? raw : arith::ExtFOp::create(b, loc, vec, raw);
   };
   auto toIndex = [&](Value i32) {

@@ -163,7 +163,7 @@ Value TileCodegen::loadPair(const RowView &x, Value t, Value col) {
   auto pairType = VectorType::get({2}, e.b.getBF16Type());
   Value pair = vector::LoadOp::create(
       e.b, e.loc, pairType, x.mem,
-      ValueRange{x.batch, x.head, x.row(e, t), col});
+      x.at(e, t, col));
   Value word = vector::BitCastOp::create(
       e.b, e.loc, VectorType::get({1}, e.b.getI32Type()), pair);
   return vector::ExtractOp::create(e.b, e.loc, word, ArrayRef<int64_t>{0});

@@ -399,7 +399,9 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
                 "#attn.rows)";
     PatternAttrInterface pattern = first.getPattern();
     GPUConfig c = base;
-    shapeCTA(c, /*unitRows=*/true, /*shortRows=*/false);
+    // A paged cache's rows follow its block table: cp.async, not TMA boxes.
+    bool tmaRows = !first.isPaged();
+    shapeCTA(c, /*unitRows=*/tmaRows, /*shortRows=*/false);
     // Warp specialisation pays off on long rows only. Patterns that bound
     // each query's keys take the two-CTA kernel; full and causal attention
     // get both, and the runtime launches the one for the sequence
@@ -410,7 +412,7 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
     int64_t longFrom = 0;
     if (c.ws && !c.landmark && wsMinKeys) {
       GPUConfig s = base;
-      shapeCTA(s, true, true);
+      shapeCTA(s, tmaRows, true);
       if (!s.ws) {
         longFrom = longRowThreshold(pattern, c.blockM, wsMinKeys);
         longCfg.kvBoxRows = s.blockN;

@@ -66,7 +66,8 @@ void DecomposeDilated::runOnOperation() {
     for (auto [w, r] : llvm::zip(dilated.getSegments(), dilated.getRates())) {
       auto piece = AttentionOp::create(
           b, loc, cast<PatternAttrInterface>(local), op.getQ(), op.getK(),
-          op.getV(), op.getOut(), op.getLse(), scale,
+          op.getV(), op.getOut(), op.getLse(), /*block_table=*/Value(),
+          /*kv_lens=*/Value(), scale,
           RowsAttr::get(ctx, w, r, dilated.getOffsets()),
           /*accumulate=*/b.getUnitAttr());
       // A schedule given by hand or a tuner stays with every piece.

@@ -121,6 +121,7 @@ struct Emitter {
 
 struct KernelArgs {
   Value q, k, v, o, lse, slopes, stateIn, stateOut;
+  Value blockTable, kvLens; // a paged K/V cache
 };
 
 /// log2 of SPEC's default lightning slope of `head` (ALiBi): -8 (h+1) / c
@@ -133,7 +134,8 @@ constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
     {"q", &KernelArgs::q},           {"k", &KernelArgs::k},
     {"v", &KernelArgs::v},           {"out", &KernelArgs::o},
     {"lse", &KernelArgs::lse},       {"slopes", &KernelArgs::slopes},
-    {"state_in", &KernelArgs::stateIn}, {"state_out", &KernelArgs::stateOut}};
+    {"state_in", &KernelArgs::stateIn}, {"state_out", &KernelArgs::stateOut},
+    {"block_table", &KernelArgs::blockTable}, {"kv_lens", &KernelArgs::kvLens}};
 
 
 /// The metadata text the runtime core reads (it parses no MLIR), printed by

@@ -187,9 +187,9 @@ void KernelCodegen::loadKVAt(Value stage, Value n0, Value due) {
   }
   e.ifThen(due, [&] {
     copyTile(a.k, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.d,
-             sK, stage);
+             sK, stage, Value(), &w.pages);
     copyTile(a.v, batch, kvHead, n0, nk, w.kBase, w.stride, c.blockN, c.dv,
-             sV, stage);
+             sV, stage, Value(), &w.pages);
   });
 }
 

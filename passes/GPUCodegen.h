@@ -154,8 +154,16 @@ struct GPUConfig {
 /// dense attention has base 0 and stride 1, a dilated segment is a strided
 /// sub-sequence. `merge`: combine with O and LSE already there (log-sum-exp)
 /// instead of overwriting them.
+/// A paged K/V cache ([P, S, Hk, X]): logical key row r of `batch` is row
+/// r mod S of page table[batch, r / S], the page clamped to [0, last].
+struct Pages {
+  Value table, size, last;
+};
+
 struct TileWork {
   Value batch, head, kvHead, qt, nq, nk;
+  /// Set for a paged K/V cache (nk is then the batch's kv_lens entry).
+  Pages pages;
   Value qBase, kBase, stride;
   bool merge = false;
   /// TMA: the CUtensorMaps of Q, K and V (grid-constant parameters).
@@ -277,10 +285,12 @@ private:
 
   /// cp.async of rows [row0, row0 + rows) x [0, cols) of a [B, H, N, X]
   /// operand into `dst[stage?, r, :]`; rows at or past `n` are zero-filled
-  /// (their source address is clamped to a valid row).
+  /// (their source address is clamped to a valid row). With `pages`
+  /// (table set), src is a paged cache and rows go through its table.
   void copyTile(Value src, Value batch, Value head, Value row0, Value n,
                 Value base, Value stride, int64_t rows, int64_t cols,
-                Value dst, Value stage, Value col0 = Value());
+                Value dst, Value stage, Value col0 = Value(),
+                const Pages *pages = nullptr);
   /// The CTA's threads over the 16-byte chunks of a rows x cols tile:
   /// `body(r, col)` per chunk (row r, first column col).
   void forEachChunk(int64_t rows, int64_t cols,

@@ -28,8 +28,8 @@ void KernelCodegen::forEachChunk(int64_t rows, int64_t cols,
 
 void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
                              Value n, Value base, Value stride, int64_t rows,
-                             int64_t cols, Value dst, Value stage,
-                             Value col0) {
+                             int64_t cols, Value dst, Value stage, Value col0,
+                             const Pages *pages) {
   int64_t chunksPerRow = cols / 8;
   Value lastRow = e.sub(n, e.idx(1));
   forEachChunk(rows, cols, [&](Value r, Value col) {
@@ -38,6 +38,18 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
     Value srcElems = e.select(inside, e.idx(8), e.idx(0));
     Value srcRow =
         e.add(base, e.mul(stride, e.max(e.min(row, lastRow), e.idx(0))));
+    // [batch, head, row, col], or a paged cache's [page, row in page, head,
+    // col] (an empty sequence reads slot 0's page, zero-filled).
+    SmallVector<Value, 4> srcIdx = {batch, head, srcRow};
+    if (pages && pages->table) {
+      Value entry =
+          e.load(pages->table, {batch, e.div(srcRow, pages->size)});
+      Value page = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
+                                              entry);
+      page = e.min(e.max(page, e.idx(0)), pages->last);
+      srcIdx = {page, e.rem(srcRow, pages->size), head};
+    }
+    srcIdx.push_back(col0 ? e.add(col0, col) : col);
     SmallVector<Value> dstIdx;
     if (stage)
       dstIdx.push_back(stage);
@@ -55,9 +67,8 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
     }
     nvgpu::DeviceAsyncCopyOp::create(
         e.b, e.loc, nvgpu::DeviceAsyncTokenType::get(e.b.getContext()), dst,
-        dstIdx, src,
-        ValueRange{batch, head, srcRow, col0 ? e.add(col0, col) : col},
-        e.b.getIndexAttr(8), srcElems, e.b.getUnitAttr());
+        dstIdx, src, srcIdx, e.b.getIndexAttr(8), srcElems,
+        e.b.getUnitAttr());
   });
 }
 

@@ -36,7 +36,16 @@ struct PhaseFns {
 
 
 RowView view(Value mem, Value batch, Value head, Value base, Value stride) {
-  return RowView{mem, batch, head, base, stride};
+  return RowView{mem, batch, head, base, stride, {}, {}, {}};
+}
+
+/// Keys of `batch` in a paged cache: kv_lens[batch] clamped to [0, pages
+/// per sequence x page size].
+Value pagedKeys(Emitter &e, const KernelArgs &a, Value batch) {
+  Value len = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
+                                         e.load(a.kvLens, {batch}));
+  Value cap = e.mul(e.dim(a.blockTable, 1), e.dim(a.k, 1));
+  return e.min(e.max(len, e.idx(0)), cap);
 }
 
 class LowerToCPU : public attn::impl::AttnLowerToCPUBase<LowerToCPU> {
@@ -169,16 +178,24 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   };
   // One item: tile `qt` of (batch, head) over `count` rows from `base`,
   // `stride` apart.
+  bool paged = op.isPaged();
+  unsigned kvHeadDim = op.kvHeadDim();
   auto tile = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
                   const KernelArgs &a, Value batch, Value head, Value base,
                   Value stride, Value qt, Value nq, Value nk) {
-    Value kvHead = e.div(head, e.div(e.dim(a.q, 1), e.dim(a.k, 1)));
+    Value kvHead = e.div(head, e.div(e.dim(a.q, 1), e.dim(a.k, kvHeadDim)));
     std::optional<RowView> lse;
     if (a.lse)
       lse = view(a.lse, batch, head, base, stride);
-    tc.emitTile(s, pattern, view(a.q, batch, head, base, stride),
-                view(a.k, batch, kvHead, base, stride),
-                view(a.v, batch, kvHead, base, stride),
+    RowView k = view(a.k, batch, kvHead, base, stride);
+    RowView v = view(a.v, batch, kvHead, base, stride);
+    if (paged)
+      for (RowView *x : {&k, &v}) {
+        x->table = a.blockTable;
+        x->pageSize = e.dim(a.k, 1);
+        x->lastPage = e.sub(e.dim(a.k, 0), e.idx(1));
+      }
+    tc.emitTile(s, pattern, view(a.q, batch, head, base, stride), k, v,
                 view(a.o, batch, head, base, stride), lse, qt, nq, nk,
                 epilogue);
   };
@@ -192,12 +209,14 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
     e.forLoop(begin, end, e.idx(1), [&](Value item) {
       Value h = e.dim(a.q, 1);
       if (!rows) {
-        Value nq = e.dim(a.q, 2), nk = e.dim(a.k, 2);
+        Value nq = e.dim(a.q, 2);
         Value tiles = e.ceilDiv(nq, e.idx(bm));
         Value bh = e.div(item, tiles);
         Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
-        tile(e, tc, s, a, e.div(bh, h), e.rem(bh, h), e.idx(0), e.idx(1), qt,
-             nq, nk);
+        Value batch = e.div(bh, h);
+        Value nk = paged ? pagedKeys(e, a, batch) : e.dim(a.k, 2);
+        tile(e, tc, s, a, batch, e.rem(bh, h), e.idx(0), e.idx(1), qt, nq,
+             nk);
         return;
       }
       Value n = e.dim(a.q, 2);
@@ -228,8 +247,14 @@ static LogicalResult checkKeyRanges(func::FuncOp func,
   SmallVector<std::pair<int64_t, int64_t>> ranges;
   for (AttentionOp a : attentions)
     if (CPUScheduleAttr s = getCPUSchedule(a))
-      if (s.getKeysLo() || s.getKeysHi())
+      if (s.getKeysLo() || s.getKeysHi()) {
+        if (a.isPaged())
+          return a.emitOpError()
+                 << "a paged cache has a key count per sequence: its "
+                    "cpu_schedule cannot be for a range of Nk (keys_lo / "
+                    "keys_hi)";
         ranges.push_back({s.getKeysLo(), s.getKeysHi()});
+      }
   if (ranges.empty())
     return success();
   if (ranges.size() != attentions.size())
@@ -296,6 +321,8 @@ LogicalResult LowerToCPU::lowerFunction(func::FuncOp func) {
     operands.o = attention.getOut();
     if (attention.getLse())
       operands.lse = attention.getLse();
+    operands.blockTable = attention.getBlockTable();
+    operands.kvLens = attention.getKvLens();
   }
   if (failed(checkKeyRanges(func, attentions)))
     return failure();

@@ -181,6 +181,9 @@ static FailureOr<GPUConfig> ctaOf(Operation *op, AttentionOp attention,
   }
   if (c.tma && (c.d % 64 != 0 || c.dv % 64 != 0 || c.topk))
     return fail("TMA tiles need D and Dv multiples of 64 and no top-k");
+  if (c.tma && attention.isPaged())
+    return fail("a paged cache's rows follow its block table: K/V load by "
+                "cp.async (no 'tma')");
   if (c.wgmma && (c.warps % 4 != 0 || c.blockN % 8 != 0 || c.topk))
     return fail("wgmma needs whole warpgroups (warps a multiple of 4), "
                 "block_n a multiple of 8 and no top-k");
@@ -198,12 +201,32 @@ static FailureOr<GPUConfig> ctaOf(Operation *op, AttentionOp attention,
   return c;
 }
 
+/// Hk: K's dimension 1, or 2 of a paged cache ([P, S, Hk, D]).
+static Value kvHeads(Emitter &e, const KernelArgs &a) {
+  return e.dim(a.k, a.blockTable ? 2 : 1);
+}
+
+/// The keys of w.batch: K's length, or for a paged cache the batch's
+/// kv_lens entry clamped to [0, pages per sequence x page size] (then also
+/// w.pages, the table's addressing).
+static void keysOf(Emitter &e, const KernelArgs &a, TileWork &w) {
+  if (!a.blockTable) {
+    w.nk = e.dim(a.k, 2);
+    return;
+  }
+  Value len = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
+                                         e.load(a.kvLens, {w.batch}));
+  Value size = e.dim(a.k, 1);
+  w.nk = e.min(e.max(len, e.idx(0)), e.mul(e.dim(a.blockTable, 1), size));
+  w.pages = Pages{a.blockTable, size, e.sub(e.dim(a.k, 0), e.idx(1))};
+}
+
 /// (batch, head) of the CTA: grid y and z.
 static void headsOf(Emitter &e, const KernelArgs &a, TileWork &w) {
   w.head = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
   w.batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
-  Value h = e.dim(a.q, 1), hk = e.dim(a.k, 1);
-  w.kvHead = e.div(w.head, e.div(h, hk));
+  Value h = e.dim(a.q, 1);
+  w.kvHead = e.div(w.head, e.div(h, kvHeads(e, a)));
 }
 
 /// attn.clear: CTA x clears block_m rows of O and LSE of (batch, head).
@@ -237,7 +260,7 @@ static void emitWholeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
                           TileWork &w, AttentionOp op) {
   headsOf(e, a, w);
   w.nq = e.dim(a.q, 2);
-  w.nk = e.dim(a.k, 2);
+  keysOf(e, a, w);
   Value tiles = e.ceilDiv(w.nq, e.idx(c.blockM));
   Value bx = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::x);
   w.qt = e.sub(e.sub(tiles, e.idx(1)), bx);
@@ -257,11 +280,11 @@ static void emitSplitRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
   w.splits = gpu::GridDimOp::create(e.b, e.loc, gpu::Dimension::x);
   w.kvHead = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
   w.batch = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::z);
-  w.group = e.div(e.dim(a.q, 1), e.dim(a.k, 1));
+  w.group = e.div(e.dim(a.q, 1), kvHeads(e, a));
   w.head = e.mul(w.kvHead, w.group);
   w.partials = partials;
   w.nq = e.dim(a.q, 2);
-  w.nk = e.dim(a.k, 2);
+  keysOf(e, a, w);
   w.qt = w.qBase = w.kBase = e.idx(0);
   w.stride = e.idx(1);
   KernelCodegen gen(e, c);
@@ -358,6 +381,8 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       if (!first)
         first = a;
       kf.operands = {a.getQ(), a.getK(), a.getV(), a.getOut(), a.getLse()};
+      kf.operands.blockTable = a.getBlockTable();
+      kf.operands.kvLens = a.getKvLens();
     }
   }
   for (Operation *op : kf.ops)

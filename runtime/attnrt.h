@@ -88,6 +88,7 @@ typedef enum attn_dtype {
   ATTN_F32 = 0,
   ATTN_F16 = 1,
   ATTN_BF16 = 2,
+  ATTN_I32 = 3, /* int32: a paged cache's block table and lengths only */
 } attn_dtype;
 
 typedef enum attn_device {
@@ -218,6 +219,26 @@ attn_status attn_benchmark(attn_context *ctx, const attn_kernel *kernel,
 attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
                             attn_dtype dtype, int64_t d, int64_t dv,
                             float scale, int with_lse, attn_kernel **out);
+
+/* JIT layer: attention over a paged K/V cache (vLLM's layout) for the
+ * same patterns, dtypes and head dims as attn_get_kernel, interval patterns
+ * only (full, causal, sliding window, block-causal). The kernel takes, in
+ * order: q [B, H, Nq, D]; k_cache [P, S, Hk, D] and v_cache [P, S, Hk, Dv]
+ * (P pages of S key rows; any strides with the last one 1, so [P, Hk, S, D]
+ * storage works as a view); block_table int32 [B, M], the pages of each
+ * sequence in order; kv_lens int32 [B], the keys of each sequence
+ * (Nk_b <= M S); out [B, H, Nq, Dv]; with_lse: lse float32 [B, H, Nq].
+ * Key j of sequence b is row j mod S of page block_table[b, j / S], and
+ * sequence b attends as attn_get_kernel's kernel over those Nk_b keys
+ * (query row i at position Nk_b - Nq + i; rows with no key get O = 0 and
+ * LSE = -inf). block_table and kv_lens are contiguous. On a CPU context the
+ * launch checks every length and every page number a sequence uses; on a
+ * CUDA context the kernel clamps lengths to [0, M S] and page numbers to
+ * [0, P). Not tuned per Nk (the lengths differ per sequence). */
+attn_status attn_get_paged_kernel(attn_context *ctx, const char *pattern,
+                                  attn_dtype dtype, int64_t d, int64_t dv,
+                                  float scale, int with_lse,
+                                  attn_kernel **out);
 
 /* Tuning (JIT layer; attn-tune is its front end, docs/tuning.md). The
  * JIT serves tuned schedules automatically: attn_get_kernel builds one

@@ -18,7 +18,13 @@ attn_status fail(attn_status status, const std::string &message);
 attn_status checkAttentionArgs(const std::string &pattern,
                                const attn_tensor *q, const attn_tensor *k,
                                const attn_tensor *v, const attn_tensor *o,
-                               const attn_tensor *lse);
+                               const attn_tensor *lse,
+                               const attn_tensor *table = nullptr,
+                               const attn_tensor *lens = nullptr);
+/// A paged launch on host memory: every kv_lens in [0, M S] and every page
+/// number a sequence uses in [0, P).
+attn_status checkPagedContents(const attn_tensor *k, const attn_tensor *table,
+                               const attn_tensor *lens);
 /// The same for attn.lightning (states [B, H, D, Dv], slopes [H]).
 attn_status checkLightningArgs(const attn_tensor *q, const attn_tensor *k,
                                const attn_tensor *v, const attn_tensor *o,

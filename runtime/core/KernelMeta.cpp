@@ -15,8 +15,10 @@ namespace attnmeta {
 namespace {
 
 const char *const kHeader = "attn-kernel v1";
-const char *const kRoles[] = {"q",      "k",        "v",        "out", "lse",
-                              "slopes", "state_in", "state_out"};
+const char *const kRoles[] = {"q",         "k",        "v",
+                              "out",       "lse",      "slopes",
+                              "state_in",  "state_out", "block_table",
+                              "kv_lens"};
 
 std::vector<std::string> split(const std::string &line) {
   std::vector<std::string> out;
@@ -146,8 +148,13 @@ struct Parser {
     a.dtype = f[2];
     if (!knownRole(a.role))
       return fail("unknown argument role '" + a.role + "'");
-    if (a.dtype != "f32" && a.dtype != "f16" && a.dtype != "bf16")
-      return fail("dtype must be f32, f16 or bf16, got '" + a.dtype + "'");
+    bool index = a.role == "block_table" || a.role == "kv_lens";
+    if (index ? a.dtype != "i32"
+              : a.dtype != "f32" && a.dtype != "f16" && a.dtype != "bf16")
+      return fail(index ? "dtype of '" + a.role + "' must be i32, got '" +
+                              a.dtype + "'"
+                        : "dtype must be f32, f16 or bf16, got '" + a.dtype +
+                              "'");
     int64_t rank;
     if (!field(f, 3, 1, 4, rank, "rank"))
       return false;
@@ -326,8 +333,8 @@ bool parse(const std::string &text, KernelMeta &out, std::string &error) {
       Arg a;
       if (!p.arg(f, a))
         return false;
-      if (out.args.size() >= 8)
-        return p.fail("more than 8 arguments");
+      if (out.args.size() >= 10)
+        return p.fail("more than 10 arguments");
       out.args.push_back(a);
     } else {
       return p.fail("unknown field '" + key + "'");

@@ -464,6 +464,8 @@ static bool parseDtype(const std::string &s, attn_dtype &out) {
     out = ATTN_F16;
   else if (s == "bf16")
     out = ATTN_BF16;
+  else if (s == "i32")
+    out = ATTN_I32;
   else
     return false;
   return true;
@@ -477,6 +479,8 @@ static const char *dtypeName(attn_dtype t) {
     return "f16";
   case ATTN_BF16:
     return "bf16";
+  case ATTN_I32:
+    return "i32";
   }
   return "?";
 }
@@ -502,7 +506,10 @@ static attn_status parseMeta(attn_kernel &k) {
   for (const attnmeta::Arg &a : meta.args) {
     ArgMeta m;
     m.role = a.role;
-    parseDtype(a.dtype, m.dtype);
+    if (!parseDtype(a.dtype, m.dtype))
+      return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                          "kernel '" + k.name + "' has an argument of dtype '" +
+                              a.dtype + "', which this runtime does not know");
     m.rank = int(a.dims.size());
     m.dims = a.dims;
     k.args.push_back(m);
@@ -742,29 +749,47 @@ void runFor(size_t n, void *fn, void **d, int64_t b, int64_t e) {
 }
 } // namespace
 
+static std::string dimsText(const attn_tensor *t) {
+  std::string s = "[";
+  for (int i = 0; i < t->rank; ++i)
+    s += (i ? ", " : "") + std::to_string(t->shape[i]);
+  return s + "]";
+}
+
 attn_status attnrt::checkAttentionArgs(const std::string &pattern,
                                        const attn_tensor *q,
                                        const attn_tensor *k,
                                        const attn_tensor *v,
                                        const attn_tensor *o,
-                                       const attn_tensor *lse) {
+                                       const attn_tensor *lse,
+                                       const attn_tensor *table,
+                                       const attn_tensor *lens) {
   auto bad = [](const std::string &m) {
     return fail(ATTN_ERROR_INVALID_ARGUMENT, m);
   };
   int64_t B = q->shape[0], H = q->shape[1], Nq = q->shape[2], D = q->shape[3];
-  int64_t Hk = k->shape[1], Nk = k->shape[2], Dv = v->shape[3];
-  auto dims = [](const attn_tensor *t) {
-    std::string s = "[";
-    for (int i = 0; i < t->rank; ++i)
-      s += (i ? ", " : "") + std::to_string(t->shape[i]);
-    return s + "]";
-  };
-  if (k->shape[0] != B || v->shape[0] != B || o->shape[0] != B)
+  bool paged = table != nullptr;
+  int64_t Hk = k->shape[paged ? 2 : 1], Nk = k->shape[2], Dv = v->shape[3];
+  auto dims = dimsText;
+  if (paged) {
+    if (!lens)
+      return bad("a paged kernel needs kv_lens beside block_table");
+    if (o->shape[0] != B || table->shape[0] != B || lens->shape[0] != B)
+      return bad("batch sizes differ: q " + dims(q) + ", block_table " +
+                 dims(table) + ", kv_lens " + dims(lens) + ", out " + dims(o));
+    if (v->shape[0] != k->shape[0] || v->shape[1] != k->shape[1] ||
+        v->shape[2] != Hk)
+      return bad("k_cache " + dims(k) + " and v_cache " + dims(v) +
+                 " must agree on pages, page size and kv heads ([P, S, Hk, "
+                 "D] and [P, S, Hk, Dv])");
+    Nk = table->shape[1] * k->shape[1];
+  } else if (k->shape[0] != B || v->shape[0] != B || o->shape[0] != B) {
     return bad("batch sizes differ: q " + dims(q) + ", k " + dims(k) +
                ", v " + dims(v) + ", out " + dims(o));
-  if (v->shape[1] != Hk || v->shape[2] != Nk)
+  } else if (v->shape[1] != Hk || v->shape[2] != Nk) {
     return bad("k " + dims(k) + " and v " + dims(v) +
                " must agree on kv heads and length");
+  }
   if (k->shape[3] != D)
     return bad("head dim D differs: q " + dims(q) + ", k " + dims(k));
   if (H % Hk != 0)
@@ -779,6 +804,34 @@ attn_status attnrt::checkAttentionArgs(const std::string &pattern,
   if (pattern.rfind("#attn.dilated", 0) == 0 && Nq != Nk)
     return bad("dilated attention needs Nq == Nk, got " + std::to_string(Nq) +
                " and " + std::to_string(Nk));
+  return ATTN_OK;
+}
+
+attn_status attnrt::checkPagedContents(const attn_tensor *k,
+                                       const attn_tensor *table,
+                                       const attn_tensor *lens) {
+  int64_t pages = k->shape[0], pageSize = k->shape[1];
+  int64_t perSeq = table->shape[1];
+  const int32_t *len = static_cast<const int32_t *>(lens->data);
+  const int32_t *tab = static_cast<const int32_t *>(table->data);
+  for (int64_t b = 0; b < table->shape[0]; ++b) {
+    int64_t n = len[b];
+    if (n < 0 || n > perSeq * pageSize)
+      return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                  "kv_lens[" + std::to_string(b) + "] = " + std::to_string(n) +
+                      " is outside [0, " + std::to_string(perSeq * pageSize) +
+                      "] (block_table " + dimsText(table) + " x page size " +
+                      std::to_string(pageSize) + ")");
+    for (int64_t j = 0; j < (n + pageSize - 1) / pageSize; ++j) {
+      int32_t page = tab[b * perSeq + j];
+      if (page < 0 || page >= pages)
+        return fail(ATTN_ERROR_INVALID_ARGUMENT,
+                    "block_table[" + std::to_string(b) + ", " +
+                        std::to_string(j) + "] = " + std::to_string(page) +
+                        " is not a page of the cache (it has " +
+                        std::to_string(pages) + ")");
+    }
+  }
   return ATTN_OK;
 }
 
@@ -807,7 +860,9 @@ static attn_status checkExtent(const std::string &what, const attn_tensor &t,
       return bad("spans more elements than fit in 64 bits (shape and "
                  "strides too large)");
   }
-  int64_t elt = enumValue(t.dtype) == ATTN_F32 ? 4 : 2, bytes;
+  int64_t elt =
+      enumValue(t.dtype) == ATTN_F32 || enumValue(t.dtype) == ATTN_I32 ? 4 : 2;
+  int64_t bytes;
   uintptr_t lo = reinterpret_cast<uintptr_t>(t.data), hi;
   if (__builtin_mul_overflow(last + 1, elt, &bytes) ||
       __builtin_add_overflow(lo, uintptr_t(bytes), &hi))
@@ -837,7 +892,8 @@ static attn_status checkExtent(const std::string &what, const attn_tensor &t,
 }
 
 static bool isDenseRole(const std::string &role) {
-  return role == "slopes" || role == "state_in" || role == "state_out";
+  return role == "slopes" || role == "state_in" || role == "state_out" ||
+         role == "block_table" || role == "kv_lens";
 }
 
 attn_status attnrt::checkLightningArgs(const attn_tensor *q,
@@ -902,12 +958,14 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
     for (int w = 0; w < 3 + 2 * m.rank; ++w)
       params.push_back(&descs[i].words[w]);
   }
-  const attn_tensor *q = nullptr, *k = nullptr;
+  const attn_tensor *q = nullptr, *k = nullptr, *table = nullptr;
   for (size_t i = 0; i < kernel.args.size(); ++i) {
     if (kernel.args[i].role == "q")
       q = &args[i];
     if (kernel.args[i].role == "k")
       k = &args[i];
+    if (kernel.args[i].role == "block_table")
+      table = &args[i];
   }
   // TMA kernels: one CUtensorMap per tensormap line, by value, last. A
   // strided map whose rate does not divide N is left zero: only launches
@@ -949,8 +1007,13 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   // The argument checks made every dimension positive, so no grid is
   // empty. Launches run in order on the context's stream.
   int64_t heads = q->shape[1], batch = q->shape[0];
-  int64_t kvHeads = k ? k->shape[1] : heads;
+  int64_t kvHeads = k ? k->shape[table ? 2 : 1] : heads;
   int64_t nq = q->shape[2], nk = k ? k->shape[2] : nq;
+  // A paged cache: the lengths are in device memory, so the grid is sized
+  // for the longest a sequence can be (pages per sequence x page size);
+  // the splits past a shorter sequence's keys are empty and merge as such.
+  if (table)
+    nk = table->shape[1] * k->shape[1];
   // The query rows of one KV head: what a packed CTA holds.
   int64_t rows = nq * (heads / kvHeads);
   int64_t splits = 0; // of the last split launch
@@ -1051,9 +1114,11 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
                         "kernel '" + kernel->name + "' takes " +
                             std::to_string(n) + " tensors, got " +
                             std::to_string(num_args));
-  const attn_tensor *byRole[8] = {};
-  const char *roles[8] = {"q",   "k",      "v",        "out",
-                          "lse", "slopes", "state_in", "state_out"};
+  const attn_tensor *byRole[10] = {};
+  const char *roles[10] = {"q",         "k",          "v",
+                           "out",       "lse",        "slopes",
+                           "state_in",  "state_out",  "block_table",
+                           "kv_lens"};
   std::vector<Descriptor> descs(n);
   std::vector<void *> ptrs(n);
   std::vector<std::pair<uintptr_t, uintptr_t>> extents(n); // bytes [lo, hi)
@@ -1064,7 +1129,7 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
     if (!t.data)
       return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, what + " has no data");
     int dtype = enumValue(t.dtype);
-    if (dtype < ATTN_F32 || dtype > ATTN_BF16)
+    if (dtype < ATTN_F32 || dtype > ATTN_I32)
       return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                           what + " has an unknown dtype " +
                               std::to_string(dtype));
@@ -1095,7 +1160,7 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
                               std::to_string(t.strides[m.rank - 1]));
     if (attn_status s = checkExtent(what, t, isOutputRole(m.role), extents[i]))
       return s;
-    for (int r = 0; r < 8; ++r)
+    for (int r = 0; r < 10; ++r)
       if (m.role == roles[r])
         byRole[r] = &t;
     // Slopes and states are plain contiguous arrays in the kernel ABI.
@@ -1144,18 +1209,30 @@ extern "C" attn_status attn_launch(attn_context *contextHandle,
                                        byRole[3], byRole[5], byRole[6],
                                        byRole[7])
           : attnrt::checkAttentionArgs(kernel->pattern, byRole[0], byRole[1],
-                                       byRole[2], byRole[3], byRole[4]);
+                                       byRole[2], byRole[3], byRole[4],
+                                       byRole[8], byRole[9]);
   if (checked != ATTN_OK)
     return checked;
+  bool paged = byRole[8] != nullptr;
+  // Host memory: every length and page number a sequence uses is checked
+  // (the kernels clamp them, which keeps memory safe but not the result).
+  if (paged && !ctx->cuda)
+    if (attn_status s = attnrt::checkPagedContents(byRole[1], byRole[8],
+                                                   byRole[9]))
+      return s;
   if (ctx->cuda)
     return launchCuda(*ctx->cuda, *kernel, args, descs);
   for (size_t p = 0; p < kernel->count.size(); ++p) {
     // Phases with a condition (schedules tuned per sequence length) run
     // where it holds.
+    // (A paged cache: Nk up to pages per sequence x page size.)
+    int64_t nk = paged ? byRole[8]->shape[1] * byRole[1]->shape[1]
+                       : byRole[1]->shape[2];
+    int64_t kvHeads = byRole[1]->shape[paged ? 2 : 1];
     if (!kernel->launches.empty() &&
         !attnmeta::launchApplies(
-            kernel->launches[p], byRole[0]->shape[2], byRole[1]->shape[2], 0,
-            byRole[0]->shape[2] * (byRole[0]->shape[1] / byRole[1]->shape[1])))
+            kernel->launches[p], byRole[0]->shape[2], nk, 0,
+            byRole[0]->shape[2] * (byRole[0]->shape[1] / kvHeads)))
       continue;
     int64_t items = countFor(n, kernel->count[p], ptrs.data());
     void *run = kernel->run[p];

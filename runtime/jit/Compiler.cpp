@@ -360,11 +360,17 @@ std::string attentionKernelSource(const std::string &name,
                                   const std::string &pattern,
                                   const std::string &dtype, int64_t d,
                                   int64_t dv, bool withLse, float scale,
-                                  const std::vector<std::string> &schedules) {
+                                  const std::vector<std::string> &schedules,
+                                  bool paged) {
   auto t = [&](int64_t hd) { return viewType(dtype, hd); };
   std::string lse = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>";
   std::string s = "func.func @" + name + "(%q: " + t(d) + ", %k: " + t(d) +
-                  ", %v: " + t(dv) + ", %o: " + t(dv);
+                  ", %v: " + t(dv);
+  // A paged cache: the block table and lengths follow K and V.
+  const char *tableType = "memref<?x?xi32>", *lensType = "memref<?xi32>";
+  if (paged)
+    s += std::string(", %table: ") + tableType + ", %lens: " + lensType;
+  s += ", %o: " + t(dv);
   if (withLse)
     s += ", %lse: " + lse;
   s += ") {\n";
@@ -376,6 +382,9 @@ std::string attentionKernelSource(const std::string &name,
          t(d) + ", " + t(dv) + ") outs(%o : " + t(dv) + ")";
     if (withLse)
       s += " lse(%lse : " + lse + ")";
+    if (paged)
+      s += std::string(" paged(%table, %lens : ") + tableType + ", " +
+           lensType + ")";
     s += attrSuffix(scale, schedule) + "\n";
   }
   return s + "  return\n}\n";
@@ -736,6 +745,15 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << "  for (int i = 0; i < " << rank << "; ++i) params[n++] = (void *)&"
          << role << "_strides[i];\n";
     }
+    // Hk and the keys the grid is sized for: K's dims, or for a paged
+    // cache ([P, S, Hk, D]) pages per sequence x page size (the lengths
+    // are in device memory; the kernels read them).
+    bool paged = llvm::any_of(k.args, [](const auto &arg) {
+      return arg.first == "block_table";
+    });
+    os << (paged ? "  int64_t hk = k_sizes[2], nk = block_table_sizes[1] * "
+                   "k_sizes[1];\n"
+                 : "  int64_t hk = k_sizes[1], nk = k_sizes[2];\n");
     os << "  int64_t nq = q_sizes[2], heads = q_sizes[1], batch = q_sizes[0];\n"
        << "  CUresult r = CUDA_SUCCESS;\n"
        << "  if (nq == 0 || heads == 0 || batch == 0) return r;\n";
@@ -799,7 +817,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
                                 l.seg - 1, l.seg, l.perSeg)
                       .str()
                 : std::to_string(l.perSeg);
-      std::string gridY = l.splitKeys ? "(unsigned)k_sizes[1]" : "(unsigned)heads";
+      std::string gridY = l.splitKeys ? "(unsigned)hk" : "(unsigned)heads";
       if (l.splitKeys)
         gridX = "1";
       std::string rowsLo = std::to_string(l.rowsLo), rowsHi = std::to_string(l.rowsHi);
@@ -812,10 +830,9 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << ";\n    if (attn_launch_applies(" << l.cond << ", " << l.keysLo
          << ", " << l.keysHi << ", " << l.ctasLo << ", " << l.ctasHi << ", "
          << rowsLo << ", " << rowsHi
-         << ", nq, k_sizes[2], (int64_t)gx * gy * batch, nq * (heads / "
-            "k_sizes[1])))\n";
+         << ", nq, nk, (int64_t)gx * gy * batch, nq * (heads / hk)))\n";
       if (l.splitKeys)
-        os << "      if (!(whole = attn_split_declines(heads / k_sizes[1], "
+        os << "      if (!(whole = attn_split_declines(heads / hk, "
               "batch * heads, sms)))\n  ";
       os << "      r = cuLaunchKernel(m->functions[" << i
          << "], gx, gy, (unsigned)batch, " << l.threads
@@ -958,7 +975,10 @@ static Operation *tunedOp(func::FuncOp func, const CompileOptions &options,
   Operation *op = ops.front();
   auto attention = dyn_cast<AttentionOp>(op);
   auto lightning = dyn_cast<LightningOp>(op);
-  if (attention && (attention.getRows() || attention.getAccumulate()))
+  // Tuned variants are per range of Nk; a paged cache has one Nk per
+  // sequence, so it keeps the configure pass's schedule.
+  if (attention &&
+      (attention.getRows() || attention.getAccumulate() || attention.isPaged()))
     return nullptr;
   Value q = op->getOperand(0), v = op->getOperand(2);
   int64_t d = cast<MemRefType>(q.getType()).getDimSize(3);

@@ -87,10 +87,13 @@ bool compile(const std::string &source, const std::string &sourceName,
 /// writes them (strided views, dynamic B/H/N, static head dims). With
 /// `schedules`, one op per schedule (attn.schedule attribute text, each for
 /// its range of Nk): the tuned variants the kernel dispatches between.
+/// `paged`: K and V are a paged cache, the block table and lengths follow
+/// them (attn_get_paged_kernel's argument order).
 std::string attentionKernelSource(
     const std::string &name, const std::string &pattern,
     const std::string &dtype, int64_t d, int64_t dv, bool withLse,
-    float scale = 0, const std::vector<std::string> &schedules = {});
+    float scale = 0, const std::vector<std::string> &schedules = {},
+    bool paged = false);
 
 /// MLIR source of one lightning kernel; flags as ATTN_LIGHTNING_* of the C
 /// API (1 slopes, 2 state in, 4 state out).

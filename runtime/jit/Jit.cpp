@@ -465,6 +465,27 @@ extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
   return attn::jitKernel(ctx, source, "pattern " + p, out, tuned);
 }
 
+extern "C" attn_status attn_get_paged_kernel(attn_context *ctx,
+                                             const char *pattern,
+                                             attn_dtype dtype, int64_t d,
+                                             int64_t dv, float scale,
+                                             int with_lse, attn_kernel **out) {
+  if (attn_status s = checkRequest(ctx, out, dtype, d, dv, scale))
+    return s;
+  if (!pattern)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null pattern");
+  std::string p = pattern;
+  if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
+    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
+                        "pattern must be one attribute, got '" + p + "'");
+  // The configure pass's schedule: tuned variants are per range of Nk, and
+  // the sequences of a paged cache each have their own.
+  std::string source = attn::attentionKernelSource(
+      "kernel", p, dtypeName(dtype), d, dv, with_lse != 0, scale, {},
+      /*paged=*/true);
+  return attn::jitKernel(ctx, source, "paged pattern " + p, out, {});
+}
+
 extern "C" attn_status attn_get_lightning_kernel(attn_context *ctx,
                                                  attn_dtype dtype, int64_t d,
                                                  int64_t dv, float scale,

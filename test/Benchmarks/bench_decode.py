@@ -41,6 +41,7 @@ import attnrt  # noqa: E402
 from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
 MAX_KV_BYTES = 12 << 30  # shapes whose K/V exceed this are skipped
+PAGE_SIZES = (16, 64)     # the paged-cache kernel's pages (keys per page)
 
 
 def bench(fn):
@@ -78,6 +79,9 @@ def main():
         name = f"causal_bf16_d{d}"
         kernels[d] = {"attn": load(rt, ctx, "sm_90a", name),
                       "attn whole-row": load(rt, ctx, "sm_90a_nodecode", name)}
+        # The same kernel over a paged cache (vLLM's [P, S, Hk, D] layout,
+        # pages shuffled), pages of 16 and 64 keys.
+        paged = load(rt, ctx, "sm_90a", f"paged_causal_bf16_d{d}")
         # Other decoding schedules (bundle.py's DECODE_VARIANTS), timed at
         # fewer shapes, to choose the defaults.
         for folder in sorted(os.listdir(BUNDLE)):
@@ -114,6 +118,25 @@ def main():
                             e = ((o.float() - want).abs().max() / want.abs().max()).item()
                             err = e if err is None else max(err, e)
                         res[label] = bench(lambda: rt.launch(ctx, kern, a))
+                    for page in PAGE_SIZES:
+                        label = f"attn paged {page}"
+                        pages = b * n // page
+                        perm = torch.randperm(pages, device="cuda", generator=g)
+                        table = perm.view(b, n // page).to(torch.int32)
+                        kc = torch.empty(pages, page, hk, d, device="cuda", dtype=torch.bfloat16)
+                        vc = torch.empty_like(kc)
+                        kc[perm] = k.transpose(1, 2).reshape(pages, page, hk, d)
+                        vc[perm] = v.transpose(1, 2).reshape(pages, page, hk, d)
+                        lens = torch.full((b,), n, dtype=torch.int32, device="cuda")
+                        a = rt.args([q, kc, vc, table, lens, o, lse])
+                        o.fill_(float("nan"))
+                        rt.launch(ctx, paged, a)
+                        torch.cuda.synchronize()
+                        if want is not None:
+                            e = ((o.float() - want).abs().max() / want.abs().max()).item()
+                            err = max(err or 0.0, e)
+                        res[label] = bench(lambda: rt.launch(ctx, paged, a))
+                        del kc, vc
                     for label, backend in (("cuDNN", SDPBackend.CUDNN_ATTENTION),
                                            ("FA2", SDPBackend.FLASH_ATTENTION)):
                         try:
@@ -139,12 +162,14 @@ def main():
     with open(os.path.join(args.out, "gpu-decode.json"), "w") as f:
         json.dump({"device": device, "date": stamp, "copy_tbs": copy_tbs, "rows": rows}, f,
                   indent=1)
-    labels = ["attn", "attn whole-row", "cuDNN", "FA2"]
+    labels = ["attn", "attn whole-row"] + [f"attn paged {p}" for p in PAGE_SIZES] + \
+        ["cuDNN", "FA2"]
     with open(os.path.join(args.out, "gpu-decode.md"), "w") as f:
         f.write(f"Decoding step, bf16, {device}, {stamp}; copy bandwidth "
                 f"{copy_tbs:.2f} TB/s. Time in us (K/V bandwidth in TB/s).\n\n")
-        f.write("| D | H/Hk | B | N | " + " | ".join(labels) + " | attn / cuDNN |\n")
-        f.write("|---" * (5 + len(labels)) + "|\n")
+        f.write("| D | H/Hk | B | N | " + " | ".join(labels)
+                + " | attn / cuDNN | paged 16 speed / attn |\n")
+        f.write("|---" * (6 + len(labels)) + "|\n")
         for r in rows:
             cells = []
             for lab in labels:
@@ -154,8 +179,10 @@ def main():
                     cells.append("-")
             ratio = (f"{r['ms']['cuDNN'] / r['ms']['attn']:.2f}x"
                      if "cuDNN" in r["ms"] else "-")
+            paged = (f"{r['ms']['attn'] / r['ms']['attn paged 16']:.2f}x"
+                     if "attn paged 16" in r["ms"] else "-")
             f.write(f"| {r['d']} | {r['h']}/{r['hk']} | {r['b']} | {r['n']} | "
-                    + " | ".join(cells) + f" | {ratio} |\n")
+                    + " | ".join(cells) + f" | {ratio} | {paged} |\n")
         variants = sorted({lab for r in rows for lab in r["ms"]} - set(labels))
         if variants:
             f.write("\nDecoding schedules other than the default (bundle.py's "

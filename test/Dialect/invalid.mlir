@@ -528,3 +528,52 @@ func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
   attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = -1>]>}
   return
 }
+
+// -----
+// A paged K/V cache: K, V [P, S, Hk, D], block table i32 [B, M], lengths i32 [B].
+
+func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10x16x2x32xf32>, %o: memref<2x8x1x32xf32>, %t: memref<2x4xi64>, %l: memref<2xi32>) {
+  // expected-error @+1 {{operand 'block_table' element type must be i32, got 'i64'}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x16x2x32xf32>) outs(%o : memref<2x8x1x32xf32>) paged(%t, %l : memref<2x4xi64>, memref<2xi32>)
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10x16x2x32xf32>, %o: memref<2x8x1x32xf32>, %t: memref<2x4xi32>, %l: memref<3xi32>) {
+  // expected-error @+1 {{batch size B mismatch: 'q' has 2 but 'kv_lens' has 3}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x16x2x32xf32>) outs(%o : memref<2x8x1x32xf32>) paged(%t, %l : memref<2x4xi32>, memref<3xi32>)
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10x8x2x32xf32>, %o: memref<2x8x1x32xf32>, %t: memref<2x4xi32>, %l: memref<2xi32>) {
+  // expected-error @+1 {{page size mismatch: 'k' has 16 but 'v' has 8}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x8x2x32xf32>) outs(%o : memref<2x8x1x32xf32>) paged(%t, %l : memref<2x4xi32>, memref<2xi32>)
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x3x32xf32>, %v: memref<10x16x3x32xf32>, %o: memref<2x8x1x32xf32>, %t: memref<2x4xi32>, %l: memref<2xi32>) {
+  // expected-error @+1 {{number of query heads H = 8 must be a multiple of the number of kv heads Hk = 3}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<2x8x1x32xf32>, memref<10x16x3x32xf32>, memref<10x16x3x32xf32>) outs(%o : memref<2x8x1x32xf32>) paged(%t, %l : memref<2x4xi32>, memref<2xi32>)
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10x16x2x32xf32>, %o: memref<2x8x1x32xf32>, %t: memref<2x4xi32>, %l: memref<2x1xi32>) {
+  // expected-error @+1 {{operand 'kv_lens' must have rank 1 ([B]), got rank 2}}
+  attn.attention #attn.causal ins(%q, %k, %v : memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x16x2x32xf32>) outs(%o : memref<2x8x1x32xf32>) paged(%t, %l : memref<2x4xi32>, memref<2x1xi32>)
+  return
+}
+
+// -----
+
+func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10x16x2x32xf32>, %o: memref<2x8x1x32xf32>, %t: memref<2x4xi32>, %l: memref<2xi32>) {
+  // expected-error @+1 {{a paged cache ('paged') needs an interval pattern (full, causal, sliding_window or block_causal) without 'rows' or 'accumulate', got #attn.landmark<block = 8>}}
+  attn.attention #attn.landmark<block = 8> ins(%q, %k, %v : memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x16x2x32xf32>) outs(%o : memref<2x8x1x32xf32>) paged(%t, %l : memref<2x4xi32>, memref<2xi32>)
+  return
+}

@@ -77,3 +77,11 @@ func.func @schedules(%q: memref<1x8x100x128xf16>, %o: memref<1x8x100x128xf16>)
   attn.attention #attn.causal ins(%q, %q, %q : memref<1x8x100x128xf16>, memref<1x8x100x128xf16>, memref<1x8x100x128xf16>) outs(%o : memref<1x8x100x128xf16>) {attn.schedule = #attn.cpu_schedule<block_m = 64, block_n = 96, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
+
+// A paged K/V cache.
+// CHECK-LABEL: func @paged
+func.func @paged(%q: memref<2x8x1x64xf16>, %k: memref<10x16x2x64xf16>, %v: memref<10x16x2x64xf16>, %t: memref<2x4xi32>, %l: memref<2xi32>, %o: memref<2x8x1x64xf16>, %lse: memref<2x8x1xf32>) {
+  // CHECK: attn.attention #attn.causal {{.*}} lse(%{{.*}} : memref<2x8x1xf32>) paged(%{{.*}}, %{{.*}} : memref<2x4xi32>, memref<2xi32>)
+  attn.attention #attn.causal ins(%q, %k, %v : memref<2x8x1x64xf16>, memref<10x16x2x64xf16>, memref<10x16x2x64xf16>) outs(%o : memref<2x8x1x64xf16>) lse(%lse : memref<2x8x1xf32>) paged(%t, %l : memref<2x4xi32>, memref<2xi32>)
+  return
+}

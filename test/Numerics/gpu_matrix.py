@@ -23,7 +23,7 @@ BUNDLE = os.path.abspath(sys.argv[1])
 sys.path.insert(0, BUNDLE)
 import attnrt  # noqa: E402
 import reference  # noqa: E402
-from bundle import lightning_kernels  # noqa: E402
+from bundle import lightning_kernels, paged_kernels  # noqa: E402
 from bundle_patterns import EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS, MATRIX_PATTERNS  # noqa: E402
 
 SANITIZE = "--sanitize" in sys.argv
@@ -152,6 +152,53 @@ def run_lightning(rt, ctx, kernel, dtype, d, with_state, shape, rng):
     return err_o, err_s
 
 
+# Paged K/V cache: (B, H, Hk, Nq, page size S, pages per sequence M,
+# lengths, K/V storage, what). The cache holds more pages than the
+# sequences use, shuffled; table entries past a sequence's pages hold -1.
+PAGED_SHAPES = [
+    (4, 8, 2, 1, 16, 40, [0, 1, 300, 640], "nhd", "decode GQA 8/2, lengths 0..640"),
+    (2, 4, 4, 1, 64, 80, [5000, 37], "nhd", "decode MHA, 5000 keys: split-KV"),
+    (2, 4, 1, 3, 32, 10, [200, 3], "hnd", "decode Nq=3 MQA, [P,Hk,S,D] cache"),
+    (2, 2, 2, 40, 16, 8, [100, 20], "nhd", "Nq=40: whole-row kernel"),
+    (1, 2, 1, 17, 256, 2, [400], "nhd", "Nq=17, pages of 256"),
+]
+if SANITIZE:
+    PAGED_SHAPES = [PAGED_SHAPES[0], PAGED_SHAPES[3]]
+
+
+def run_paged(rt, ctx, kernel, pattern, dtype, d, shape, rng):
+    b, h, hk, nq, s, m, lens, layout, _ = shape
+    pages = b * m + 3
+    if layout == "hnd":  # [P, Hk, S, D] storage, a [P, S, Hk, D] view
+        kc = torch.randn(pages, hk, s, d).to(TORCH[dtype]).cuda().transpose(1, 2)
+        vc = torch.randn(pages, hk, s, d).to(TORCH[dtype]).cuda().transpose(1, 2)
+    else:
+        kc = torch.randn(pages, s, hk, d).to(TORCH[dtype]).cuda()
+        vc = torch.randn(pages, s, hk, d).to(TORCH[dtype]).cuda()
+    q = torch.from_numpy(rng.standard_normal((b, h, nq, d)).astype(np.float32))
+    q = q.to(TORCH[dtype]).cuda()
+    perm = rng.permutation(pages)
+    table = np.full((b, m), -1, dtype=np.int32)
+    for i, n in enumerate(lens):
+        used = (n + s - 1) // s
+        table[i, :used] = perm[i * m:i * m + used]
+    o = torch.full((b, h, nq, d), float("nan"), dtype=TORCH[dtype], device="cuda")
+    lse = torch.full((b, h, nq), float("nan"), dtype=torch.float32, device="cuda")
+    rt.launch(ctx, kernel, rt.args([q, kc, vc, torch.from_numpy(table).cuda(),
+                                    torch.tensor(lens, dtype=torch.int32).cuda(), o, lse]))
+    torch.cuda.synchronize()
+    f64 = [t.float().cpu().numpy().astype(np.float64) for t in (q, kc, vc)]
+    want_o, want_lse = reference.paged_attention(*f64, table, lens,
+                                                 reference.pattern_from_text(pattern))
+    got_o, got_lse = o.float().cpu().numpy(), lse.cpu().numpy()
+    _, err_o = reference.rel_error(got_o, want_o)
+    finite = np.isfinite(want_lse)
+    if np.isnan(got_o).any() or np.isnan(got_lse).any() or \
+            (np.isinf(got_lse) != ~finite).any():
+        return math.inf, math.inf
+    return err_o, float(np.max(np.abs(got_lse[finite] - want_lse[finite]), initial=0.0))
+
+
 def check(case, target, name, what, second, tol):
     """Runs one case (a function returning O's error and the second
     output's), prints its line; True when both are within tolerance."""
@@ -208,6 +255,15 @@ def main():
                         failures += not check(
                             lambda: run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng),
                             target, name, shape[6], "LSE", TOL_LSE)
+        for name, pattern, dtype, d in paged_kernels(QUICK or SANITIZE):
+            if SANITIZE and not name.startswith("paged_causal"):
+                continue
+            kernel = rt.load(ctx, kernel_path(target, ext, name), name)
+            for shape in PAGED_SHAPES:
+                total += 1
+                failures += not check(
+                    lambda: run_paged(rt, ctx, kernel, pattern, dtype, d, shape, rng),
+                    target, name, shape[8], "LSE", TOL_LSE)
         for name, dtype, d, with_state in LIGHTNING:
             if SANITIZE and (with_state or dtype != "bf16"):
                 continue

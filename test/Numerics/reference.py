@@ -319,6 +319,31 @@ def attention(q, k, v, pattern, scale=None):
     return o, lse
 
 
+def paged_attention(q, k_cache, v_cache, block_table, kv_lens, pattern,
+                    scale=None):
+    """Attention over a paged cache: k_cache [P, S, Hk, D], v_cache
+    [P, S, Hk, Dv], block_table [B, M], kv_lens [B]. Sequence b's keys are
+    rows j % S of pages block_table[b, j // S] for j < kv_lens[b], and it
+    attends as attention() over them (no keys: o = 0, lse = -inf)."""
+    q = np.asarray(q, dtype=np.float64)
+    kc = np.asarray(k_cache, dtype=np.float64)
+    vc = np.asarray(v_cache, dtype=np.float64)
+    B, H, Nq, _ = q.shape
+    S, Dv = kc.shape[1], vc.shape[3]
+    o = np.zeros((B, H, Nq, Dv))
+    lse = np.full((B, H, Nq), -np.inf)
+    for b in range(B):
+        n = int(kv_lens[b])
+        if n == 0:
+            continue
+        j = np.arange(n)
+        pages = np.asarray(block_table[b])[j // S]
+        k = kc[pages, j % S].transpose(1, 0, 2)[None]   # [1, Hk, n, D]
+        v = vc[pages, j % S].transpose(1, 0, 2)[None]
+        o[b:b + 1], lse[b:b + 1] = attention(q[b:b + 1], k, v, pattern, scale)
+    return o, lse
+
+
 # --------------------------------------------------------------------------
 # Lightning attention (linear attention with decay)
 # --------------------------------------------------------------------------

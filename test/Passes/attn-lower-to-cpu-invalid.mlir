@@ -77,3 +77,18 @@ func.func @key_ranges_and_none(%q: !t, %k: !t, %v: !t, %o: !t) {
   attn.attention #attn.full ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.cpu_schedule<block_m = 16, block_n = 6, vector_width = 8, mr_keys = 6, mr_values = 6>}
   return
 }
+
+// -----
+
+!pt = memref<?x?x?x64xf32, strided<[?, ?, ?, 1], offset: ?>>
+func.func @paged_ranges(%q: !pt, %k: !pt, %v: !pt, %table: memref<?x?xi32>,
+                  %lens: memref<?xi32>, %o: !pt) {
+  // expected-error @+1 {{a paged cache has a key count per sequence: its cpu_schedule cannot be for a range of Nk (keys_lo / keys_hi)}}
+  attn.attention #attn.causal ins(%q, %k, %v : !pt, !pt, !pt) outs(%o : !pt)
+      paged(%table, %lens : memref<?x?xi32>, memref<?xi32>)
+      {attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 64, vector_width = 8, mr_keys = 4, mr_values = 4, cpu = "haswell", features = "avx2,fma", keys_lo = 0, keys_hi = 1024>}
+  attn.attention #attn.causal ins(%q, %k, %v : !pt, !pt, !pt) outs(%o : !pt)
+      paged(%table, %lens : memref<?x?xi32>, memref<?xi32>)
+      {attn.schedule = #attn.cpu_schedule<block_m = 32, block_n = 64, vector_width = 8, mr_keys = 4, mr_values = 4, cpu = "haswell", features = "avx2,fma", keys_lo = 1024>}
+  return
+}

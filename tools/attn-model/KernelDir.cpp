@@ -23,6 +23,8 @@ const char *dtypeName(attn_dtype t) {
     return "f16";
   case ATTN_BF16:
     return "bf16";
+  case ATTN_I32:
+    return "i32";
   }
   return "?";
 }

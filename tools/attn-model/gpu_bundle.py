@@ -253,10 +253,11 @@ if [ "$what" = seeds ] || [ "$what" = all ]; then
   (fail=0
    while IFS=$'\t' read -r name gen pattern; do
      [ "$gen" = - ] || python3 "$B/seed_models.py" $gen --out "$W/$name.safetensors" || fail=1
+     pat=(); [ "$pattern" = - ] || pat=("--pattern=$pattern")
      for dt in bf16 f16; do
        echo "== $name ${pattern#-} --dtype $dt"
        python3 "$B/seed_parity.py" "$RUN" "$W/$name.safetensors" /tmp/attn-model-seed \
-           $([ "$pattern" = - ] || echo "--pattern=$pattern") --tol 2e-2 --any-tokens \
+           "${pat[@]}" --tol 2e-2 --any-tokens \
            --runner-arg=--target --runner-arg=cuda --runner-arg=--kernel-dir \
            --runner-arg="$B/kernels" --runner-arg=--dtype --runner-arg=$dt || fail=1
      done

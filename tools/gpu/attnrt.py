@@ -4,7 +4,7 @@ tensors (device pointers, shapes and strides passed as they are)."""
 import ctypes
 import os
 
-F32, F16, BF16 = 0, 1, 2
+F32, F16, BF16, I32 = 0, 1, 2, 3
 
 
 class Tensor(ctypes.Structure):
@@ -74,7 +74,8 @@ class Runtime:
     def tensor(t):
         """attn_tensor of a torch tensor (no copy)."""
         import torch
-        dt = {torch.float32: F32, torch.float16: F16, torch.bfloat16: BF16}[t.dtype]
+        dt = {torch.float32: F32, torch.float16: F16, torch.bfloat16: BF16,
+              torch.int32: I32}[t.dtype]
         a = Tensor()
         a.data = t.data_ptr()
         a.dtype = dt

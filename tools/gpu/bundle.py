@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bundle_patterns import (BENCH_PATTERNS, EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS,  # noqa: E402
-                             MATRIX_PATTERNS)
+                             MATRIX_PATTERNS, PAGED_PATTERNS)
 
 # Bundle folder: (attnc target, binary kind, extra flags). sm_90a: the
 # default (8 warps, TMA, both products by wgmma where D is a multiple of 64);
@@ -56,6 +56,26 @@ def kernel_source(name, pattern, dtype, d):
     return (f"func.func @{name}(%q: {t}, %k: {t}, %v: {t}, %o: {t}, %lse: {lse}) {{\n"
             f"  attn.attention {pattern} ins(%q, %k, %v : {t}, {t}, {t})\n"
             f"      outs(%o : {t}) lse(%lse : {lse})\n  return\n}}\n")
+
+
+def paged_source(name, pattern, dtype, d):
+    """A kernel over a paged K/V cache ([P, S, Hk, D] views, an i32 block
+    table [B, M] and lengths [B])."""
+    t = view(dtype, d)
+    lse = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>"
+    return (f"func.func @{name}(%q: {t}, %k: {t}, %v: {t}, %table: memref<?x?xi32>, "
+            f"%lens: memref<?xi32>, %o: {t}, %lse: {lse}) {{\n"
+            f"  attn.attention {pattern} ins(%q, %k, %v : {t}, {t}, {t})\n"
+            f"      outs(%o : {t}) lse(%lse : {lse})\n"
+            f"      paged(%table, %lens : memref<?x?xi32>, memref<?xi32>)\n  return\n}}\n")
+
+
+def paged_kernels(quick):
+    """(name, pattern, dtype, d) of the paged-cache kernels."""
+    return [(f"paged_{tag}_{dtype}_d{d}", pattern, dtype, d)
+            for tag, pattern in PAGED_PATTERNS
+            for dtype in (["bf16"] if quick else ["f16", "bf16"])
+            for d in (64, 128)]
 
 
 def lightning_source(name, dtype, d, state_in):
@@ -163,6 +183,8 @@ def main():
                for name, pattern, dtype, d in kernels(args.quick)]
     sources += [(name, lightning_source(name, dtype, d, st))
                 for name, dtype, d, st in lightning_kernels(args.quick)]
+    sources += [(name, paged_source(name, pattern, dtype, d))
+                for name, pattern, dtype, d in paged_kernels(args.quick)]
     for name, text in sources:
         src = os.path.join(src_dir, name + ".mlir")
         with open(src, "w") as f:

@@ -41,3 +41,12 @@ BENCH_PATTERNS = [
     # Landmark retrieval for decoding (the top 4 blocks of 64).
     ("landmark64top4", "#attn.landmark<block = 64, topk = 4>"),
 ]
+
+# Paged K/V cache kernels (attn_get_paged_kernel's argument order: q, k_cache,
+# v_cache, block_table, kv_lens, out, lse), loaded as paged_TAG_DTYPE_dD.
+PAGED_PATTERNS = [
+    ("causal", "#attn.causal"),
+    ("full", "#attn.full"),
+    ("window100", "#attn.sliding_window<window = 100>"),
+    ("block16", "#attn.block_causal<block = 16>"),
+]

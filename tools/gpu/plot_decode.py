@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LABELS = ["attn", "attn whole-row", "cuDNN", "FA2"]
+LABELS = ["attn", "attn whole-row", "attn paged 16", "attn paged 64", "cuDNN", "FA2"]
 
 
 def main():

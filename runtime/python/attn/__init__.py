@@ -26,6 +26,7 @@ import numpy as np
 
 from . import patterns
 from . import _numpy
+from . import _paged
 from ._runtime import AttnError, AttnValueError
 
 from . import _runtime
@@ -39,7 +40,7 @@ except ImportError:  # numpy only
     _torch = None
 
 __version__ = "0.1.0"
-__all__ = ["attention", "lightning", "merge", "alibi_slopes", "patterns",
+__all__ = ["attention", "paged_attention", "lightning", "merge", "alibi_slopes", "patterns",
            "AttnError", "AttnValueError", "__version__"]
 
 if torch is not None:
@@ -184,6 +185,38 @@ def attention(q: Array, k: Array, v: Array, pattern: str = "causal",
     elif layout == "bnhd":
         o = _swap(o)
     return (o, lse) if return_lse else o
+
+
+def paged_attention(q: Array, k_cache: Array, v_cache: Array,
+                    block_table: Any, kv_lens: Any, pattern: str = "causal",
+                    scale: Optional[float] = None, return_lse: bool = False,
+                    out: Optional[Array] = None
+                    ) -> Union[Array, Tuple[Array, Array]]:
+    """Attention over a paged K/V cache (vLLM's layout): as attention(), with
+    the keys of each sequence gathered from pages.
+
+    Args:
+      q: [B, H, Nq, D] queries (torch.Tensor or numpy array; float32,
+         float16 or bfloat16).
+      k_cache: [P, S, Hk, D] keys: P pages of S rows (any strides with the
+         last one 1, so k.transpose(1, 2) of a [P, Hk, S, D] buffer works).
+      v_cache: [P, S, Hk, Dv] values, paged alike.
+      block_table: [B, M] integers, the pages of each sequence in order
+         (converted to int32).
+      kv_lens: [B] integers, the key count of each sequence (at most M S).
+      pattern: "full", "causal", "#attn.sliding_window<...>" or
+         "#attn.block_causal<...>". Query row i of sequence b sits at
+         position kv_lens[b] - Nq + i.
+      scale, return_lse, out: as in attention().
+
+    Key j of sequence b is row j % S of page block_table[b, j // S]. On the
+    CPU every length and page number used is checked (AttnValueError); on a
+    GPU the kernel clamps them. Eager only (no torch custom op yet).
+    """
+    text = patterns.normalize(pattern)
+    s = _scale_arg(scale, "attn.paged_attention")
+    return _paged.paged_attention(q, k_cache, v_cache, block_table, kv_lens,
+                                  text, s, return_lse, out)
 
 
 def lightning(q: Array, k: Array, v: Array,

@@ -18,7 +18,7 @@ __all__ = ["AttnError", "F32", "F16", "BF16", "CPU", "CUDA", "library",
            "attention_kernel", "lightning_kernel", "launch", "context",
            "set_stream", "synchronize", "kernel_info"]
 
-F32, F16, BF16 = 0, 1, 2
+F32, F16, BF16, I32 = 0, 1, 2, 3
 CPU, CUDA = 0, 1
 LIGHTNING_SLOPES, LIGHTNING_STATE_IN, LIGHTNING_STATE_OUT = 1, 2, 4
 
@@ -120,6 +120,9 @@ class _Library:
         jit.attn_get_kernel_for_shape.argtypes = [
             vp, ctypes.c_char_p, i32, i64, i64, ctypes.c_float, i32,
             ctypes.POINTER(_Shape), i32, pvp]
+        jit.attn_get_paged_kernel.restype = i32
+        jit.attn_get_paged_kernel.argtypes = [vp, ctypes.c_char_p, i32, i64,
+                                              i64, ctypes.c_float, i32, pvp]
         jit.attn_get_lightning_kernel.restype = i32
         jit.attn_get_lightning_kernel.argtypes = [vp, i32, i64, i64,
                                                   ctypes.c_float, i32, pvp]
@@ -229,6 +232,21 @@ def attention_kernel(ctx: int, pattern: str, dtype: int, d: int, dv: int,
         return lib.jit.attn_get_kernel(ctx, pattern.encode(), dtype, d, dv,
                                        scale, int(with_lse), ctypes.byref(h))
     return _get_kernel(key, what, jit, base)
+
+
+def paged_kernel(ctx: int, pattern: str, dtype: int, d: int, dv: int,
+                 scale: float, with_lse: bool) -> int:
+    """The kernel of attn_get_paged_kernel (a paged K/V cache)."""
+    key = (ctx, "paged_attention", pattern, dtype, d, dv, scale, with_lse)
+    k = kernels.get(key)
+    if k is not None:
+        return k
+
+    def jit(lib, h):
+        return lib.jit.attn_get_paged_kernel(ctx, pattern.encode(), dtype, d,
+                                             dv, scale, int(with_lse),
+                                             ctypes.byref(h))
+    return _get_kernel(key, f"attn.paged_attention({pattern})", jit)
 
 
 def lightning_kernel(ctx: int, dtype: int, d: int, dv: int, scale: float,
