@@ -36,10 +36,12 @@ namespace mlir::attn::cpucg {
 /// Rows of a 4-D [B, H, N, X] operand seen by one work item: logical row
 /// of local row t is base + stride * t (stride > 1 for dilated segments).
 /// A paged K/V cache ([P, S, Hk, X], `table` set) keeps logical row r in
-/// row r mod S of page table[batch, r / S] (clamped to [0, lastPage]).
+/// row r mod S of page table[batch, r / S] (clamped to [0, lastPage]; S
+/// divides by multiplication, rows below 2^32).
 struct RowView {
   Value mem, batch, head, base, stride;
-  Value table, pageSize, lastPage;
+  Value table, lastPage;
+  Divisor pageSize;
   Value row(Emitter &e, Value t) const {
     return e.add(base, e.mul(stride, t));
   }
@@ -53,11 +55,11 @@ struct RowView {
         idx.push_back(col);
       return idx;
     }
-    Value entry = e.load(table, {batch, e.div(r, pageSize)});
+    Value slot = e.divBy(pageSize, r);
     Value page = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
-                                            entry);
+                                            e.load(table, {batch, slot}));
     page = e.min(e.max(page, e.idx(0)), lastPage);
-    return {page, e.rem(r, pageSize), head, col};
+    return {page, e.remBy(pageSize, r, slot), head, col};
   }
   Value load(Emitter &e, Value t, Value col) const {
     return e.load(mem, at(e, t, col));

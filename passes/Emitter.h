@@ -21,6 +21,16 @@
 
 namespace mlir::attn {
 
+/// A run-time divisor d in [1, 2^32) prepared for division by
+/// multiplication (Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation", 2019): with c = floor((2^64 - 1) / d) + 1, every n in
+/// [0, 2^32) has n / d = high 64 bits of c * n. One division per divisor,
+/// then a 64 x 64 multiply per quotient (d = 1, where c wraps to 0, is a
+/// select).
+struct Divisor {
+  Value d, c, one; // index, i64, i1 (d == 1)
+};
+
 /// Small IR-building conveniences over index and f32 values.
 struct Emitter {
   OpBuilder &b;
@@ -35,6 +45,28 @@ struct Emitter {
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
   Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
   Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  /// d (index, in [1, 2^32)) prepared for divBy / remBy.
+  Divisor divisor(Value d) {
+    Type i64 = b.getI64Type();
+    Value d64 = arith::IndexCastUIOp::create(b, loc, i64, d);
+    Value ones = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(-1));
+    Value c = arith::AddIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, ones, d64),
+        arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(1)));
+    return {d, c, cmp(arith::CmpIPredicate::eq, d, idx(1))};
+  }
+  /// n / d for n (index) in [0, 2^32).
+  Value divBy(const Divisor &d, Value n) {
+    Type i64 = b.getI64Type();
+    Value n64 = arith::IndexCastUIOp::create(b, loc, i64, n);
+    Value q = arith::MulUIExtendedOp::create(b, loc, d.c, n64).getHigh();
+    return select(d.one, n,
+                  arith::IndexCastUIOp::create(b, loc, b.getIndexType(), q));
+  }
+  /// n mod d, from the quotient q = divBy(d, n).
+  Value remBy(const Divisor &d, Value n, Value q) {
+    return sub(n, mul(q, d.d));
+  }
   Value ceilDiv(Value x, Value y) {
     return arith::CeilDivUIOp::create(b, loc, x, y);
   }

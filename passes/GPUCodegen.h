@@ -157,7 +157,8 @@ struct GPUConfig {
 /// A paged K/V cache ([P, S, Hk, X]): logical key row r of `batch` is row
 /// r mod S of page table[batch, r / S], the page clamped to [0, last].
 struct Pages {
-  Value table, size, last;
+  Value table, last;
+  Divisor size;
 };
 
 struct TileWork {

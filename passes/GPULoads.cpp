@@ -42,12 +42,11 @@ void KernelCodegen::copyTile(Value src, Value batch, Value head, Value row0,
     // col] (an empty sequence reads slot 0's page, zero-filled).
     SmallVector<Value, 4> srcIdx = {batch, head, srcRow};
     if (pages && pages->table) {
-      Value entry =
-          e.load(pages->table, {batch, e.div(srcRow, pages->size)});
-      Value page = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
-                                              entry);
+      Value slot = e.divBy(pages->size, srcRow);
+      Value page = arith::IndexCastOp::create(
+          e.b, e.loc, e.b.getIndexType(), e.load(pages->table, {batch, slot}));
       page = e.min(e.max(page, e.idx(0)), pages->last);
-      srcIdx = {page, e.rem(srcRow, pages->size), head};
+      srcIdx = {page, e.remBy(pages->size, srcRow, slot), head};
     }
     srcIdx.push_back(col0 ? e.add(col0, col) : col);
     SmallVector<Value> dstIdx;

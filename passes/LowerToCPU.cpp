@@ -189,12 +189,15 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
       lse = view(a.lse, batch, head, base, stride);
     RowView k = view(a.k, batch, kvHead, base, stride);
     RowView v = view(a.v, batch, kvHead, base, stride);
-    if (paged)
+    if (paged) {
+      Divisor pageSize = e.divisor(e.dim(a.k, 1));
+      Value lastPage = e.sub(e.dim(a.k, 0), e.idx(1));
       for (RowView *x : {&k, &v}) {
         x->table = a.blockTable;
-        x->pageSize = e.dim(a.k, 1);
-        x->lastPage = e.sub(e.dim(a.k, 0), e.idx(1));
+        x->pageSize = pageSize;
+        x->lastPage = lastPage;
       }
+    }
     tc.emitTile(s, pattern, view(a.q, batch, head, base, stride), k, v,
                 view(a.o, batch, head, base, stride), lse, qt, nq, nk,
                 epilogue);

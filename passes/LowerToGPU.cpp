@@ -218,7 +218,8 @@ static void keysOf(Emitter &e, const KernelArgs &a, TileWork &w) {
                                          e.load(a.kvLens, {w.batch}));
   Value size = e.dim(a.k, 1);
   w.nk = e.min(e.max(len, e.idx(0)), e.mul(e.dim(a.blockTable, 1), size));
-  w.pages = Pages{a.blockTable, size, e.sub(e.dim(a.k, 0), e.idx(1))};
+  w.pages = Pages{a.blockTable, e.sub(e.dim(a.k, 0), e.idx(1)),
+                  e.divisor(size)};
 }
 
 /// (batch, head) of the CTA: grid y and z.

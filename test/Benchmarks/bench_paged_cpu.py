@@ -1,7 +1,7 @@
 """CPU decoding step over a paged K/V cache against the same kernel on the
 contiguous cache (not a test): attn.paged_attention with pages of 16 and 64
 keys (vLLM's [P, S, Hk, D] layout, pages shuffled) and attn.attention on
-[B, Hk, N, D], one query per head (GQA 32/8), causal, medians of 7 runs in
+[B, Hk, N, D] and on [B, N, Hk, D] storage, one query per head (GQA 32/8), causal, medians of 7 runs in
 one process; every paged output is checked against the contiguous one.
 Prints a table and writes it, with a plot, to docs/paged-cpu.{md,png}.
 
@@ -56,6 +56,12 @@ def main():
                 v = torch.randn(B, Hk, n, d, generator=g).to(dtype)
                 res = {"contiguous": median_ms(lambda: attn.attention(q, k, v))}
                 want = attn.attention(q, k, v).float()
+                # The same contiguous kernel on [B, N, Hk, D] storage (a view):
+                # a head's rows Hk * D apart, as in a [P, S, Hk, D] page.
+                kn = k.transpose(1, 2).contiguous().transpose(1, 2)
+                vn = v.transpose(1, 2).contiguous().transpose(1, 2)
+                res["contiguous BNHD"] = median_ms(lambda: attn.attention(q, kn, vn))
+                del kn, vn
                 for page in PAGES:
                     pages = B * n // page
                     perm = torch.randperm(pages, generator=g)
@@ -79,7 +85,7 @@ def main():
                     f"{lab} {ms:7.3f} ms ({gbs[lab]:5.1f} GB/s)" for lab, ms in res.items()),
                     flush=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    labels = ["contiguous"] + [f"paged {p}" for p in PAGES]
+    labels = ["contiguous", "contiguous BNHD"] + [f"paged {p}" for p in PAGES]
     out = os.path.join(ROOT, "docs", "paged-cpu")
     with open(out + ".md", "w") as f:
         f.write(f"# Paged K/V cache on the CPU\n\nWritten by `test/Benchmarks/bench_paged_cpu.py` "
