@@ -1047,7 +1047,9 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
       continue;
     if (launch.merge && (wholeRows || splits <= 1))
       continue;
-    if (launch.splitKeys && attn_split_declines(heads / kvHeads,
+    // (Not over a paged cache: the whole-row kernels that read faster are
+    // the TMA ones, and a paged cache's load by cp.async.)
+    if (launch.splitKeys && !table && attn_split_declines(heads / kvHeads,
                                                 batch * heads,
                                                 device.multiprocessors)) {
       wholeRows = true;

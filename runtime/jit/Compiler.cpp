@@ -831,7 +831,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << ", " << l.keysHi << ", " << l.ctasLo << ", " << l.ctasHi << ", "
          << rowsLo << ", " << rowsHi
          << ", nq, nk, (int64_t)gx * gy * batch, nq * (heads / hk)))\n";
-      if (l.splitKeys)
+      if (l.splitKeys && !paged)
         os << "      if (!(whole = attn_split_declines(heads / hk, "
               "batch * heads, sms)))\n  ";
       os << "      r = cuLaunchKernel(m->functions[" << i

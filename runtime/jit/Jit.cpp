@@ -440,18 +440,30 @@ std::vector<attn::tuning::Record> tunedRecords(const attn::tuning::Key &key,
 
 } // namespace
 
-extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
-                                       attn_dtype dtype, int64_t d,
-                                       int64_t dv, float scale, int with_lse,
-                                       attn_kernel **out) {
+/// The checks of an attention kernel request; `p` gets the pattern text.
+static attn_status checkAttentionRequest(attn_context *ctx, attn_kernel **out,
+                                         const char *pattern, attn_dtype dtype,
+                                         int64_t d, int64_t dv, float scale,
+                                         std::string &p) {
   if (attn_status s = checkRequest(ctx, out, dtype, d, dv, scale))
     return s;
   if (!pattern)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null pattern");
-  std::string p = pattern;
+  p = pattern;
   if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
     return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
                         "pattern must be one attribute, got '" + p + "'");
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_get_kernel(attn_context *ctx, const char *pattern,
+                                       attn_dtype dtype, int64_t d,
+                                       int64_t dv, float scale, int with_lse,
+                                       attn_kernel **out) {
+  std::string p;
+  if (attn_status s =
+          checkAttentionRequest(ctx, out, pattern, dtype, d, dv, scale, p))
+    return s;
   std::string source = attn::attentionKernelSource(
       "kernel", p, dtypeName(dtype), d, dv, with_lse != 0, scale);
   std::string what = "pattern " + p + " " + dtypeName(dtype) +
@@ -470,14 +482,10 @@ extern "C" attn_status attn_get_paged_kernel(attn_context *ctx,
                                              attn_dtype dtype, int64_t d,
                                              int64_t dv, float scale,
                                              int with_lse, attn_kernel **out) {
-  if (attn_status s = checkRequest(ctx, out, dtype, d, dv, scale))
+  std::string p;
+  if (attn_status s =
+          checkAttentionRequest(ctx, out, pattern, dtype, d, dv, scale, p))
     return s;
-  if (!pattern)
-    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT, "null pattern");
-  std::string p = pattern;
-  if (p.find('\n') != std::string::npos || p.find('@') != std::string::npos)
-    return attnrt::fail(ATTN_ERROR_INVALID_ARGUMENT,
-                        "pattern must be one attribute, got '" + p + "'");
   // The configure pass's schedule: tuned variants are per range of Nk, and
   // the sequences of a paged cache each have their own.
   std::string source = attn::attentionKernelSource(

@@ -11,6 +11,7 @@ tensors, and compares with the float64 reference of reference.py (written
 from SPEC.md) on the inputs as the kernel sees them (rounded to f16/bf16).
 Prints one line per case and a summary; exits 1 on any failure.
 usage: gpu_matrix.py BUNDLE [--quick] [--sanitize] [--targets=sm_80,sm_90a,sm_90a_w4]
+                    [--only=PREFIX]
 """
 import math
 import os
@@ -28,6 +29,8 @@ from bundle_patterns import EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS, MATRIX_PATTERNS  
 
 SANITIZE = "--sanitize" in sys.argv
 QUICK = "--quick" in sys.argv
+# --only=PREFIX: the kernels whose name starts with PREFIX (e.g. paged_).
+ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")
 TARGETS = next((a.split("=", 1)[1].split(",") for a in sys.argv
                 if a.startswith("--targets=")), ["sm_80", "sm_90a", "sm_90a_w4"])
 LIGHTNING = lightning_kernels(QUICK)
@@ -244,6 +247,8 @@ def main():
             for dtype in kdtypes:
                 for d in dims:
                     name = f"{tag}_{dtype}_d{d}"
+                    if not name.startswith(ONLY):
+                        continue
                     kernel = rt.load(ctx, kernel_path(target, ext, name), name)
                     for shape in SHAPES:
                         # SPEC: dilated attention is self-attention (Nq = Nk).
@@ -256,7 +261,8 @@ def main():
                             lambda: run_case(rt, ctx, kernel, pattern, dtype, d, shape, rng),
                             target, name, shape[6], "LSE", TOL_LSE)
         for name, pattern, dtype, d in paged_kernels(QUICK or SANITIZE):
-            if SANITIZE and not name.startswith("paged_causal"):
+            if (SANITIZE and not name.startswith("paged_causal")) or \
+                    not name.startswith(ONLY):
                 continue
             kernel = rt.load(ctx, kernel_path(target, ext, name), name)
             for shape in PAGED_SHAPES:
@@ -265,7 +271,8 @@ def main():
                     lambda: run_paged(rt, ctx, kernel, pattern, dtype, d, shape, rng),
                     target, name, shape[8], "LSE", TOL_LSE)
         for name, dtype, d, with_state in LIGHTNING:
-            if SANITIZE and (with_state or dtype != "bf16"):
+            if (SANITIZE and (with_state or dtype != "bf16")) or \
+                    not name.startswith(ONLY):
                 continue
             kernel = rt.load(ctx, kernel_path(target, ext, name), name)
             for shape in LIGHTNING_SHAPES:

@@ -13,11 +13,10 @@ import attn
 import reference as ref
 
 from conftest import DEVICE, PARAMS
+# The dtypes, head dim and tolerances of the attention tests (CPU or GPU).
+from test_attention import D, DTYPES, TOL, tdtype
 
 CUDA = PARAMS == "cuda"
-DTYPES = ["float16", "bfloat16"] if CUDA else ["float32", "float16", "bfloat16"]
-D = 64 if CUDA else 32
-TOL = {"float32": 1e-5, "float16": 1e-2, "bfloat16": 1e-2}
 PATTERNS = {
     "full": "full",
     "causal": "causal",
@@ -33,10 +32,6 @@ SHAPES = {
     "chunk": (3, 4, 2, 5, 4, 6, [3, 24, 13]),
     "mha_long_page": (2, 2, 2, 3, 64, 2, [100, 64]),
 }
-
-
-def tdtype(name):
-    return getattr(torch, name)
 
 
 def f64(t):
@@ -147,3 +142,22 @@ def test_paged_errors():
     with pytest.raises(attn.AttnError, match="interval pattern"):
         attn.paged_attention(q, k, v, table, lens,
                              pattern="#attn.dilated<segments = [4], rates = [2]>")
+
+
+def test_paged_custom_op_and_compile(seed):
+    """torch.ops.attn.paged_attention (what attn.paged_attention calls on
+    tensors) under torch.compile(fullgraph=True): the same numbers."""
+    dt = torch.float16 if CUDA else torch.float32
+    q, k, v, table, lens = small(dt)
+    want = attn.paged_attention(q, k, v, table, lens)
+
+    @torch.compile(fullgraph=True, backend="eager")
+    def step(q, k, v, table, lens):
+        return attn.paged_attention(q, k, v, table, lens, pattern="causal") * 2
+
+    got = step(q, k, v, table, lens)
+    torch.testing.assert_close(got, want * 2)
+    o, lse = torch.ops.attn.paged_attention(q, k, v, table, lens, "#attn.causal",
+                                            0.0, True)
+    torch.testing.assert_close(o, want)
+    assert lse.shape == (2, 4, 1) and torch.isfinite(lse).all()

@@ -211,10 +211,21 @@ def paged_attention(q: Array, k_cache: Array, v_cache: Array,
 
     Key j of sequence b is row j % S of page block_table[b, j // S]. On the
     CPU every length and page number used is checked (AttnValueError); on a
-    GPU the kernel clamps them. Eager only (no torch custom op yet).
+    GPU the kernel clamps them. On torch tensors (without out=) it is the
+    custom op torch.ops.attn.paged_attention, which torch.compile traces.
     """
     text = patterns.normalize(pattern)
     s = _scale_arg(scale, "attn.paged_attention")
+    if torch is not None and isinstance(q, torch.Tensor) and out is None:
+        # The custom op (torch.compile traces it): tables as int32 tensors
+        # on q's device first.
+        what = f"attn.paged_attention({text})"
+        table = _paged.index_tensor(block_table, "block_table", 2, what,
+                                    q.device)
+        lens = _paged.index_tensor(kv_lens, "kv_lens", 1, what, q.device)
+        o, lse = torch.ops.attn.paged_attention(q, k_cache, v_cache, table,
+                                                lens, text, s, return_lse)
+        return (o, lse) if return_lse else o
     return _paged.paged_attention(q, k_cache, v_cache, block_table, kv_lens,
                                   text, s, return_lse, out)
 

@@ -33,6 +33,11 @@ def _index_array(x, name: str, rank: int, what: str, like_torch: bool):
     return np.ascontiguousarray(x, dtype=np.int32)
 
 
+def index_tensor(x, name: str, rank: int, what: str, device):
+    """block_table / kv_lens as a contiguous int32 torch tensor on `device`."""
+    return _index_array(x, name, rank, what, True).to(device)
+
+
 def paged_attention(q, k_cache, v_cache, block_table, kv_lens, pattern: str,
                     scale: float, return_lse: bool, out):
     what = f"attn.paged_attention({pattern})"

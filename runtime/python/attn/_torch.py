@@ -1,5 +1,6 @@
-"""The torch custom ops (torch.library): attn::attention, attn::attention_out
-and attn::lightning, with fake implementations for torch.compile, and their
+"""The torch custom ops (torch.library): attn::attention, attn::attention_out,
+attn::paged_attention and attn::lightning, with fake implementations for
+torch.compile, and their
 CPU/CUDA implementations over the runtime binding (zero-copy: data pointers
 and strides)."""
 from __future__ import annotations
@@ -22,6 +23,9 @@ lib.define("attention(Tensor q, Tensor k, Tensor v, str pattern, float scale, "
            "bool return_lse) -> (Tensor, Tensor)")
 lib.define("attention_out(Tensor q, Tensor k, Tensor v, Tensor(a!) out, "
            "Tensor(b!)? lse, str pattern, float scale) -> ()")
+lib.define("paged_attention(Tensor q, Tensor k_cache, Tensor v_cache, "
+           "Tensor block_table, Tensor kv_lens, str pattern, float scale, "
+           "bool return_lse) -> (Tensor, Tensor)")
 lib.define("lightning(Tensor q, Tensor k, Tensor v, Tensor? slopes, "
            "Tensor? state, float scale, bool return_state) -> (Tensor, Tensor)")
 
@@ -275,6 +279,36 @@ def _attention_out_fake(q, k, v, out, lse, pattern, scale) -> None:
     return None
 
 
+# --- attn::paged_attention -------------------------------------------------
+
+def _paged_shapes(q, k_cache, v_cache, block_table, kv_lens, pattern, scale,
+                  return_lse):
+    check_inputs(f"attn.paged_attention({pattern})",
+                 (("q", q), ("k_cache", k_cache), ("v_cache", v_cache),
+                  ("block_table", block_table), ("kv_lens", kv_lens)),
+                 [(4, "[B, H, Nq, D]"), (4, "[P, S, Hk, D]"),
+                  (4, "[P, S, Hk, Dv]"), (2, "[B, M]"), (1, "[B]")])
+    B, H, Nq, _ = q.shape
+    o = q.new_empty((B, H, Nq, v_cache.shape[3]))
+    lse = q.new_empty((B, H, Nq) if return_lse else (0,), dtype=torch.float32)
+    return o, lse
+
+
+def paged_impl(q, k_cache, v_cache, block_table, kv_lens, pattern: str,
+               scale: float, return_lse: bool):
+    from . import _paged
+    o, lse = _paged_shapes(q, k_cache, v_cache, block_table, kv_lens, pattern,
+                           scale, return_lse)
+    r = _paged.paged_attention(q, k_cache, v_cache, block_table, kv_lens,
+                               pattern, scale, return_lse, o)
+    return (r[0], r[1]) if return_lse else (r, lse)
+
+
+lib.impl("paged_attention", paged_impl, "CPU")
+lib.impl("paged_attention", paged_impl, "CUDA")
+torch.library.register_fake("attn::paged_attention")(_paged_shapes)
+
+
 # --- attn::lightning -------------------------------------------------------
 
 def _lightning_shapes(q, k, v, slopes, state, scale, return_state):
@@ -332,6 +366,6 @@ def _setup_context(ctx, inputs, output):
     pass
 
 
-for _name in ("attention", "lightning"):
+for _name in ("attention", "paged_attention", "lightning"):
     torch.library.register_autograd(f"attn::{_name}", _no_backward(_name),
                                     setup_context=_setup_context)
