@@ -18,7 +18,7 @@ a backend that refuses a shape gets no number.
 
 Prints a table and writes it (markdown) to OUT/gpu-decode.md and the raw
 numbers to OUT/gpu-decode.json.
-usage: bench_decode.py BUNDLE [--out DIR] [--quick]
+usage: bench_decode.py BUNDLE [--out DIR] [--quick] [--batches=1,4] [--ns=4096,32768]
 """
 import argparse
 import datetime
@@ -33,6 +33,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("bundle")
 ap.add_argument("--out", default=".")
 ap.add_argument("--quick", action="store_true")
+ap.add_argument("--batches", help="comma-separated B (default 1,4,16,32)")
+ap.add_argument("--ns", help="comma-separated N (default 4096,16384,32768,131072)")
 args, _ = ap.parse_known_args()
 BUNDLE = os.path.abspath(args.bundle)
 sys.path.insert(0, BUNDLE)
@@ -75,6 +77,10 @@ def main():
     heads = [(32, 8), (32, 32)]
     batches = [1, 4, 16, 32] if not args.quick else [4]
     ns = [4096, 16384, 32768, 131072] if not args.quick else [32768]
+    if args.batches:
+        batches = [int(x) for x in args.batches.split(",")]
+    if args.ns:
+        ns = [int(x) for x in args.ns.split(",")]
     for d in (64, 128):
         name = f"causal_bf16_d{d}"
         kernels[d] = {"attn": load(rt, ctx, "sm_90a", name),
