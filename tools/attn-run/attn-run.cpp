@@ -757,6 +757,10 @@ static int run(int argc, char **argv) {
   std::vector<attn_tensor> args;
   for (const std::string &role : roles) {
     auto it = byRole.find(role);
+    if (it == byRole.end() && (role == "block_table" || role == "kv_lens"))
+      die("entry '" + o.entry + "' reads a paged K/V cache (" + role +
+          "): attn-run runs contiguous K/V only; use attn.paged_attention "
+          "(Python) or attn_get_paged_kernel (C API)");
     if (it == byRole.end())
       die("entry '" + o.entry + "' has an argument of unknown role '" + role +
           "'");
