@@ -109,6 +109,9 @@ struct ShapeChecker {
 LogicalResult AttentionOp::verify() {
   ShapeChecker c{getOperation()};
   Value q = getQ(), k = getK(), v = getV(), o = getOut();
+  if (bool(getBlockTable()) != bool(getKvLens()))
+    return emitOpError() << "a paged cache takes both 'block_table' and "
+                            "'kv_lens'";
   bool paged = isPaged();
   unsigned hd = kvHeadDim();
   if (failed(c.rank(q, "q", 4, "[B, H, Nq, D]")) ||

@@ -42,15 +42,23 @@ struct RowView {
   Value mem, batch, head, base, stride;
   Value table, lastPage;
   Divisor pageSize;
+  /// GQA-packed decode rows (set on Q, O and LSE): local row t is query
+  /// t mod packNq of head `head + t / packNq`.
+  Value packNq;
   Value row(Emitter &e, Value t) const {
+    if (packNq)
+      t = e.rem(t, packNq);
     return e.add(base, e.mul(stride, t));
+  }
+  Value headOf(Emitter &e, Value t) const {
+    return packNq ? e.add(head, e.div(t, packNq)) : head;
   }
   /// The indices of element (t, col) of a 4-D operand, or of element t of
   /// 3-D LSE rows when col is null.
   SmallVector<Value, 4> at(Emitter &e, Value t, Value col) const {
     Value r = row(e, t);
     if (!table) {
-      SmallVector<Value, 4> idx = {batch, head, r};
+      SmallVector<Value, 4> idx = {batch, headOf(e, t), r};
       if (col)
         idx.push_back(col);
       return idx;
@@ -77,6 +85,7 @@ struct Scratch {
   Value pP;    // [BN/2][BM] i32: bf16 pairs of the probabilities (idem);
                // AMX: [BM][BN] bf16, P row-major
   Value dS;    // decode rows: [4 w] f32, one row's scores of a key block
+  Value dQ, dO; // decode rows: [rows][D] scaled queries, [rows][Dv] O
   Value kP, vP; // AMX: [BN][D] bf16 key rows; [BN/2][2 Dv] bf16, V in the
                 // VNNI layout (pairs of keys interleaved)
   Value sT;    // [BN][BM] f32: scores, then probabilities, transposed
@@ -155,8 +164,11 @@ public:
       s.pP = alloc({opt.blockN / 2, opt.blockM}, e.b.getI32Type());
     }
     s.sT = alloc({opt.blockN, opt.blockM}, f32);
-    if (decodeRows)
+    if (decodeRows) {
       s.dS = alloc({4 * opt.vectorWidth}, f32);
+      s.dQ = alloc({decodeRows, d}, f32);
+      s.dO = alloc({decodeRows, dv}, f32);
+    }
     s.m = alloc({opt.blockM}, f32);
     s.l = alloc({opt.blockM}, f32);
     s.alpha = alloc({opt.blockM}, f32);

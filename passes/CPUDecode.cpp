@@ -27,13 +27,12 @@ void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
   OpBuilder &b = e.b;
   Location loc = e.loc;
   int64_t w = opt.vectorWidth, blk = 4 * w;
-  Type f32t = b.getF32Type(), i32t = b.getI32Type();
+  Type i32t = b.getI32Type();
   auto ivecT = VectorType::get({w}, i32t);
   auto load = [&](const RowView &x, Value t, int64_t col) -> Value {
     Type elt = cast<MemRefType>(x.mem.getType()).getElementType();
-    Value raw = vector::LoadOp::create(
-        b, loc, VectorType::get({w}, elt), x.mem,
-        x.at(e, t, e.idx(col)));
+    Value raw = vector::LoadOp::create(b, loc, VectorType::get({w}, elt),
+                                       x.mem, x.at(e, t, e.idx(col)));
     return elt.isF32() ? raw : arith::ExtFOp::create(b, loc, vec, raw);
   };
   auto toIndex = [&](Value i32) {
@@ -48,96 +47,124 @@ void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
   Value scaleV = e.splat(e.f32(scale * M_LOG2E), vec);
   int64_t dChunks = d / w, vChunks = dv / w;
 
-  e.forLoop(e.idx(0), valid, e.idx(1), [&](Value r) {
-    Value row = e.add(m0, r);
-    Value lo = toIndex(e.load(s.lo, {r}));
-    Value hiI32 = e.load(s.hi, {r});
-    Value hi = toIndex(hiI32);
-    // The query in log2 units, in registers for the whole row.
-    SmallVector<Value> qv;
-    for (int64_t c = 0; c < dChunks; ++c)
-      qv.push_back(arith::MulFOp::create(b, loc, load(q, row, c * w), scaleV));
-    SmallVector<Value> init = {ninfS, e.f32(0)};
-    init.append(vChunks, zero);
-    Value end = e.max(lo, e.add(hi, e.idx(1)));
-    SmallVector<Value> state = e.forLoop(
-        lo, end, e.idx(blk), init, [&](Value n0, ValueRange carried) {
-          Value m = carried[0], l = carried[1];
-          // Scores of the block, masked past hi, into s.dS; their max.
-          Value bmax = ninf;
-          for (int64_t kb = 0; kb < blk; kb += w) {
-            Value sv = zero;
-            for (int64_t j = 0; j < w; ++j) {
-              Value key = e.min(e.add(n0, e.idx(kb + j)), hi);
-              Value acc = arith::MulFOp::create(b, loc, qv[0], load(k, key, 0));
-              for (int64_t c = 1; c < dChunks; ++c)
-                acc = vector::FMAOp::create(b, loc, qv[c], load(k, key, c * w),
-                                            acc);
-              Value sj = vector::ReductionOp::create(
-                  b, loc, vector::CombiningKind::ADD, acc);
-              sv = vector::InsertOp::create(b, loc, sj, sv,
-                                            ArrayRef<int64_t>{j});
-            }
-            Value keys = arith::AddIOp::create(
-                b, loc, e.splat(e.toI32(e.add(n0, e.idx(kb))), ivecT), iota);
-            Value ok = e.cmp(arith::CmpIPredicate::sle, keys,
-                             e.splat(hiI32, ivecT));
-            sv = e.select(ok, sv, ninf);
-            e.vstore(sv, s.dS, {e.idx(kb)});
-            bmax = arith::MaximumFOp::create(b, loc, bmax, sv);
+  // Each row's query in log2 units, its running max and sum, and O = 0;
+  // the key range of all rows.
+  Value maxI = e.idx(std::numeric_limits<int32_t>::max());
+  SmallVector<Value> range = e.forLoop(
+      e.idx(0), valid, e.idx(1), {maxI, e.idx(-1)},
+      [&](Value r, ValueRange lohi) -> SmallVector<Value> {
+        for (int64_t c = 0; c < dChunks; ++c)
+          e.vstore(arith::MulFOp::create(b, loc, load(q, e.add(m0, r), c * w),
+                                         scaleV),
+                   s.dQ, {r, e.idx(c * w)});
+        for (int64_t c = 0; c < vChunks; ++c)
+          e.vstore(zero, s.dO, {r, e.idx(c * w)});
+        e.store(ninfS, s.m, {r});
+        e.store(e.f32(0), s.l, {r});
+        Value lo = toIndex(e.load(s.lo, {r})), hi = toIndex(e.load(s.hi, {r}));
+        Value has = e.cmp(arith::CmpIPredicate::sle, lo, hi);
+        return {e.select(has, e.min(lohi[0], lo), lohi[0]),
+                e.select(has, e.max(lohi[1], hi), lohi[1])};
+      });
+  Value first = range[0], end = e.max(range[0], e.add(range[1], e.idx(1)));
+
+  // Key blocks outermost, the rows inside: a block's K/V rows are read from
+  // memory once and from the cache by the other rows (the query heads of
+  // one KV head when the rows are GQA-packed).
+  e.forLoop(first, end, e.idx(blk), [&](Value n0) {
+    e.forLoop(e.idx(0), valid, e.idx(1), [&](Value r) {
+      Value loI32 = e.load(s.lo, {r}), hiI32 = e.load(s.hi, {r});
+      Value lo = toIndex(loI32), hi = toIndex(hiI32);
+      Value meets = arith::AndIOp::create(
+          b, loc,
+          arith::AndIOp::create(b, loc, e.cmp(arith::CmpIPredicate::sle, lo, hi),
+                                e.cmp(arith::CmpIPredicate::sle, n0, hi)),
+          e.cmp(arith::CmpIPredicate::sgt, e.add(n0, e.idx(blk)), lo));
+      e.ifThen(meets, [&] {
+        SmallVector<Value> qv;
+        for (int64_t c = 0; c < dChunks; ++c)
+          qv.push_back(e.vload(vec, s.dQ, {r, e.idx(c * w)}));
+        Value m = e.load(s.m, {r}), l = e.load(s.l, {r});
+        // Scores of the block, masked outside [lo, hi], into s.dS; their max.
+        Value bmax = ninf;
+        for (int64_t kb = 0; kb < blk; kb += w) {
+          Value sv = zero;
+          for (int64_t j = 0; j < w; ++j) {
+            Value key = e.min(e.max(e.add(n0, e.idx(kb + j)), lo), hi);
+            Value acc = arith::MulFOp::create(b, loc, qv[0], load(k, key, 0));
+            for (int64_t c = 1; c < dChunks; ++c)
+              acc = vector::FMAOp::create(b, loc, qv[c], load(k, key, c * w),
+                                          acc);
+            Value sj = vector::ReductionOp::create(
+                b, loc, vector::CombiningKind::ADD, acc);
+            sv = vector::InsertOp::create(b, loc, sj, sv, ArrayRef<int64_t>{j});
           }
-          Value mb = vector::ReductionOp::create(
-              b, loc, vector::CombiningKind::MAXIMUMF, bmax);
-          Value mNew = arith::MaximumFOp::create(b, loc, m, mb);
-          Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninfS);
-          Value mUse = e.select(empty, e.f32(0), mNew);
-          Value mUseV = e.splat(mUse, vec);
-          Value alpha = vector::ExtractOp::create(
+          Value keys = arith::AddIOp::create(
+              b, loc, e.splat(e.toI32(e.add(n0, e.idx(kb))), ivecT), iota);
+          Value ok = arith::AndIOp::create(
               b, loc,
-              exp2(arith::SubFOp::create(b, loc, e.splat(m, vec), mUseV)),
-              ArrayRef<int64_t>{0});
-          // Probabilities in place, their sum.
-          Value psum = zero;
-          for (int64_t kb = 0; kb < blk; kb += w) {
-            Value p = exp2(arith::SubFOp::create(
-                b, loc, e.vload(vec, s.dS, {e.idx(kb)}), mUseV));
-            e.vstore(p, s.dS, {e.idx(kb)});
-            psum = arith::AddFOp::create(b, loc, psum, p);
-          }
-          Value lNew = arith::AddFOp::create(
-              b, loc, arith::MulFOp::create(b, loc, l, alpha),
-              vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                          psum));
-          // O = alpha O + sum_j p_j V[j] over the block's real keys.
-          SmallVector<Value> o;
-          Value alphaV = e.splat(alpha, vec);
-          for (int64_t c = 0; c < vChunks; ++c)
-            o.push_back(arith::MulFOp::create(b, loc, carried[2 + c], alphaV));
-          Value nKeys = e.min(e.idx(blk), e.sub(e.add(hi, e.idx(1)), n0));
-          o = e.forLoop(e.idx(0), nKeys, e.idx(1), o,
-                        [&](Value j, ValueRange oc) -> SmallVector<Value> {
-                          Value key = e.add(n0, j);
-                          Value pj = e.splat(e.load(s.dS, {j}), vec);
-                          SmallVector<Value> next;
-                          for (int64_t c = 0; c < vChunks; ++c)
-                            next.push_back(vector::FMAOp::create(
-                                b, loc, pj, load(v, key, c * w), oc[c]));
-                          return next;
-                        });
-          SmallVector<Value> next = {mNew, lNew};
-          next.append(o.begin(), o.end());
-          return next;
-        });
-    // The row's state where the epilogue reads it.
-    e.store(state[0], s.m, {r});
-    e.store(state[1], s.l, {r});
-    for (int64_t c = 0; c < vChunks; ++c)
+              e.cmp(arith::CmpIPredicate::sle, keys, e.splat(hiI32, ivecT)),
+              e.cmp(arith::CmpIPredicate::sge, keys, e.splat(loI32, ivecT)));
+          sv = e.select(ok, sv, ninf);
+          e.vstore(sv, s.dS, {e.idx(kb)});
+          bmax = arith::MaximumFOp::create(b, loc, bmax, sv);
+        }
+        Value mb = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::MAXIMUMF, bmax);
+        Value mNew = arith::MaximumFOp::create(b, loc, m, mb);
+        Value empty = e.cmpf(arith::CmpFPredicate::OEQ, mNew, ninfS);
+        Value mUse = e.select(empty, e.f32(0), mNew);
+        Value mUseV = e.splat(mUse, vec);
+        Value alpha = vector::ExtractOp::create(
+            b, loc, exp2(arith::SubFOp::create(b, loc, e.splat(m, vec), mUseV)),
+            ArrayRef<int64_t>{0});
+        // Probabilities in place, their sum.
+        Value psum = zero;
+        for (int64_t kb = 0; kb < blk; kb += w) {
+          Value p = exp2(arith::SubFOp::create(
+              b, loc, e.vload(vec, s.dS, {e.idx(kb)}), mUseV));
+          e.vstore(p, s.dS, {e.idx(kb)});
+          psum = arith::AddFOp::create(b, loc, psum, p);
+        }
+        Value lNew = arith::AddFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, l, alpha),
+            vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                        psum));
+        // O = alpha O + sum_j p_j V[j] over the block's keys in [lo, hi].
+        SmallVector<Value> o;
+        Value alphaV = e.splat(alpha, vec);
+        for (int64_t c = 0; c < vChunks; ++c)
+          o.push_back(arith::MulFOp::create(
+              b, loc, e.vload(vec, s.dO, {r, e.idx(c * w)}), alphaV));
+        Value jLo = e.max(e.sub(lo, n0), e.idx(0));
+        Value nKeys = e.min(e.idx(blk), e.sub(e.add(hi, e.idx(1)), n0));
+        o = e.forLoop(jLo, nKeys, e.idx(1), o,
+                      [&](Value j, ValueRange oc) -> SmallVector<Value> {
+                        Value key = e.add(n0, j);
+                        Value pj = e.splat(e.load(s.dS, {j}), vec);
+                        SmallVector<Value> next;
+                        for (int64_t c = 0; c < vChunks; ++c)
+                          next.push_back(vector::FMAOp::create(
+                              b, loc, pj, load(v, key, c * w), oc[c]));
+                        return next;
+                      });
+        for (int64_t c = 0; c < vChunks; ++c)
+          e.vstore(o[c], s.dO, {r, e.idx(c * w)});
+        e.store(mNew, s.m, {r});
+        e.store(lNew, s.l, {r});
+      });
+    });
+  });
+  // The rows' O where the epilogue reads it.
+  e.forLoop(e.idx(0), valid, e.idx(1), [&](Value r) {
+    for (int64_t c = 0; c < vChunks; ++c) {
+      Value oc = e.vload(vec, s.dO, {r, e.idx(c * w)});
       for (int64_t t = 0; t < w; ++t)
-        e.store(vector::ExtractOp::create(b, loc, state[2 + c],
-                                          ArrayRef<int64_t>{t}),
+        e.store(vector::ExtractOp::create(b, loc, oc, ArrayRef<int64_t>{t}),
                 s.oT,
                 amx ? ValueRange{r, e.idx(c * w + t)}
                     : ValueRange{e.idx(c * w + t), r});
+    }
   });
 }
 

@@ -49,7 +49,9 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   int64_t bm = opt.blockM, bn = opt.blockN, w = opt.vectorWidth;
   Value m0 = e.mul(qt, e.idx(bm));
   Value valid = e.min(e.idx(bm), e.sub(nq, m0));
-  Value shift = e.sub(nk, nq); // query row i sits at position nk - nq + i
+  // Query row i sits at position nk - nq + i (GQA-packed rows: row i is
+  // query i mod nq of its head, nq = q.packNq; the tile has nq x group).
+  Value shift = e.sub(nk, q.packNq ? q.packNq : nq);
   Value lastRow = e.sub(nq, e.idx(1));
 
   // Pack the query tile transposed and scaled; rows past nq repeat the last
@@ -58,7 +60,7 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   Value scaleV = e.f32(scale * M_LOG2E);
   e.forLoop(0, bm, 1, [&](Value i) {
     Value row = e.min(e.add(m0, i), lastRow);
-    Value pos = e.add(shift, row);
+    Value pos = e.add(shift, q.packNq ? e.rem(row, q.packNq) : row);
     if (landmarkBlock) {
       // Landmark rows keep their position and the start of their block.
       Value own = e.mul(arith::FloorDivSIOp::create(e.b, e.loc, pos,

@@ -168,25 +168,62 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   bool bf16Dot = sched.getBf16Dot();
   // Or on AMX tiles (the same check made it possible).
   bool amx = sched.getAmx();
+  // GQA-packed decoding: where the query rows of one KV head (Nq x H / Hk,
+  // more than one head) fit the decode rows and a head's key rows are not
+  // one dense range (a paged cache, or [B, N, Hk, D] storage), a work item
+  // is one (batch, KV head) and its rows are those of all its query heads,
+  // so that the decode rows read each key block once for all of them
+  // (CPUDecode.cpp). Measured on a Zen 4 (docs/paged-cpu.md): 2x on
+  // strided or paged K/V; on dense [B, Hk, N, D] the rows are bound by
+  // their reductions, not memory, and keep one item per query head.
+  int64_t decodeRows = sched.getDecodeRows();
+  bool mayPack = decodeRows && !rows && !landmarkBlock;
+  unsigned kvDim = op.kvHeadDim();
+  bool pagedOp = op.isPaged();
+  auto packs = [=](Emitter &e, const KernelArgs &a) -> Value {
+    Value group = e.div(e.dim(a.q, 1), e.dim(a.k, kvDim));
+    Value fits = arith::AndIOp::create(
+        e.b, e.loc, e.cmp(arith::CmpIPredicate::sgt, group, e.idx(1)),
+        e.cmp(arith::CmpIPredicate::sle, e.mul(group, e.dim(a.q, 2)),
+              e.idx(decodeRows)));
+    if (pagedOp)
+      return fits;
+    auto meta = memref::ExtractStridedMetadataOp::create(e.b, e.loc, a.k);
+    Value rowStride = meta.getStrides()[2];
+    return arith::AndIOp::create(
+        e.b, e.loc, fits,
+        e.cmp(arith::CmpIPredicate::ne, rowStride, e.dim(a.k, 3)));
+  };
   PhaseFns f;
   f.count = [=](Emitter &e, const KernelArgs &a) {
     Value bh = e.mul(e.dim(a.q, 0), e.dim(a.q, 1));
-    if (!rows)
-      return e.mul(bh, e.ceilDiv(e.dim(a.q, 2), e.idx(bm)));
+    if (!rows) {
+      Value items = e.mul(bh, e.ceilDiv(e.dim(a.q, 2), e.idx(bm)));
+      if (!mayPack)
+        return items;
+      return e.select(packs(e, a),
+                      e.mul(e.dim(a.q, 0), e.dim(a.k, kvDim)), items);
+    }
     Value segs = rows.buildNumSegments(e.b, e.loc, e.dim(a.q, 2));
     return e.mul(e.mul(bh, segs), e.idx(tilesPerSeg));
   };
   // One item: tile `qt` of (batch, head) over `count` rows from `base`,
   // `stride` apart.
   bool paged = op.isPaged();
-  unsigned kvHeadDim = op.kvHeadDim();
+  // (packNq: the rows are GQA-packed, `head` the KV head's first.)
   auto tile = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
                   const KernelArgs &a, Value batch, Value head, Value base,
-                  Value stride, Value qt, Value nq, Value nk) {
-    Value kvHead = e.div(head, e.div(e.dim(a.q, 1), e.dim(a.k, kvHeadDim)));
+                  Value stride, Value qt, Value nq, Value nk,
+                  Value packNq = Value()) {
+    Value kvHead = e.div(head, e.div(e.dim(a.q, 1), e.dim(a.k, kvDim)));
     std::optional<RowView> lse;
-    if (a.lse)
+    if (a.lse) {
       lse = view(a.lse, batch, head, base, stride);
+      lse->packNq = packNq;
+    }
+    RowView qv = view(a.q, batch, head, base, stride);
+    RowView ov = view(a.o, batch, head, base, stride);
+    qv.packNq = ov.packNq = packNq;
     RowView k = view(a.k, batch, kvHead, base, stride);
     RowView v = view(a.v, batch, kvHead, base, stride);
     if (paged) {
@@ -198,9 +235,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
         x->lastPage = lastPage;
       }
     }
-    tc.emitTile(s, pattern, view(a.q, batch, head, base, stride), k, v,
-                view(a.o, batch, head, base, stride), lse, qt, nq, nk,
-                epilogue);
+    tc.emitTile(s, pattern, qv, k, v, ov, lse, qt, nq, nk, epilogue);
   };
   f.run = [=](Emitter &e, const KernelArgs &a, Value begin, Value end) {
     TileCodegen tc(e.b, e.loc, opt, d, dv, outElt, scale);
@@ -213,13 +248,30 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
       Value h = e.dim(a.q, 1);
       if (!rows) {
         Value nq = e.dim(a.q, 2);
-        Value tiles = e.ceilDiv(nq, e.idx(bm));
-        Value bh = e.div(item, tiles);
-        Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
-        Value batch = e.div(bh, h);
-        Value nk = paged ? pagedKeys(e, a, batch) : e.dim(a.k, 2);
-        tile(e, tc, s, a, batch, e.rem(bh, h), e.idx(0), e.idx(1), qt, nq,
-             nk);
+        auto unpacked = [&] {
+          Value tiles = e.ceilDiv(nq, e.idx(bm));
+          Value bh = e.div(item, tiles);
+          Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
+          Value batch = e.div(bh, h);
+          Value nk = paged ? pagedKeys(e, a, batch) : e.dim(a.k, 2);
+          tile(e, tc, s, a, batch, e.rem(bh, h), e.idx(0), e.idx(1), qt, nq,
+               nk);
+        };
+        if (!mayPack)
+          return unpacked();
+        Value packed = packs(e, a);
+        e.ifThen(packed, [&] {
+          Value hk = e.dim(a.k, kvDim), group = e.div(h, hk);
+          Value batch = e.div(item, hk), kvHead = e.rem(item, hk);
+          Value nk = paged ? pagedKeys(e, a, batch) : e.dim(a.k, 2);
+          tile(e, tc, s, a, batch, e.mul(kvHead, group), e.idx(0), e.idx(1),
+               e.idx(0), e.mul(group, nq), nk, nq);
+        });
+        e.ifThen(arith::XOrIOp::create(
+                     e.b, e.loc, packed,
+                     arith::ConstantOp::create(e.b, e.loc,
+                                               e.b.getBoolAttr(true))),
+                 unpacked);
         return;
       }
       Value n = e.dim(a.q, 2);

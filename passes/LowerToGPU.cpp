@@ -184,6 +184,9 @@ static FailureOr<GPUConfig> ctaOf(Operation *op, AttentionOp attention,
   if (c.tma && attention.isPaged())
     return fail("a paged cache's rows follow its block table: K/V load by "
                 "cp.async (no 'tma')");
+  if (attention.isPaged() && (k.getKeysLo() || k.getKeysHi()))
+    return fail("a paged cache has a key count per sequence: no kernel for "
+                "a range of Nk (keys_lo / keys_hi)");
   if (c.wgmma && (c.warps % 4 != 0 || c.blockN % 8 != 0 || c.topk))
     return fail("wgmma needs whole warpgroups (warps a multiple of 4), "
                 "block_n a multiple of 8 and no top-k");

@@ -769,6 +769,8 @@ attn_status attnrt::checkAttentionArgs(const std::string &pattern,
   };
   int64_t B = q->shape[0], H = q->shape[1], Nq = q->shape[2], D = q->shape[3];
   bool paged = table != nullptr;
+  if (lens && !paged)
+    return bad("kv_lens without block_table (a paged kernel takes both)");
   int64_t Hk = k->shape[paged ? 2 : 1], Nk = k->shape[2], Dv = v->shape[3];
   auto dims = dimsText;
   if (paged) {

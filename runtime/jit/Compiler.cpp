@@ -753,6 +753,8 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     });
     os << (paged ? "  int64_t hk = k_sizes[2], nk = block_table_sizes[1] * "
                    "k_sizes[1];\n"
+                   "  if (nk <= 0 || k_sizes[0] <= 0) return "
+                   "CUDA_ERROR_INVALID_VALUE; /* no page to read */\n"
                  : "  int64_t hk = k_sizes[1], nk = k_sizes[2];\n");
     os << "  int64_t nq = q_sizes[2], heads = q_sizes[1], batch = q_sizes[0];\n"
        << "  CUresult r = CUDA_SUCCESS;\n"

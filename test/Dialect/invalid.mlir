@@ -577,3 +577,11 @@ func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10
   attn.attention #attn.landmark<block = 8> ins(%q, %k, %v : memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x16x2x32xf32>) outs(%o : memref<2x8x1x32xf32>) paged(%t, %l : memref<2x4xi32>, memref<2xi32>)
   return
 }
+
+// -----
+
+func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10x16x2x32xf32>, %o: memref<2x8x1x32xf32>, %l: memref<2xi32>) {
+  // expected-error @+1 {{a paged cache takes both 'block_table' and 'kv_lens'}}
+  "attn.attention"(%q, %k, %v, %o, %l) <{pattern = #attn.causal, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 1>}> : (memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x16x2x32xf32>, memref<2x8x1x32xf32>, memref<2xi32>) -> ()
+  return
+}

@@ -139,6 +139,12 @@ def test_paged_errors():
         attn.paged_attention(q, k, v, table.float(), lens)
     with pytest.raises(ValueError, match="kv_lens must be 1-D"):
         attn.paged_attention(q, k, v, table, lens[None])
+    with pytest.raises(ValueError, match="kv_lens holds 4294967301, outside int32"):
+        attn.paged_attention(q, k, v, table, torch.tensor([5, 2**32 + 5]))
+    with pytest.raises(TypeError, match="out must be a torch.Tensor"):
+        attn.paged_attention(q, k, v, table, lens, out=[0.0])
+    with pytest.raises(ValueError, match="out must be 4-D"):
+        attn.paged_attention(q, k, v, table, lens, out=torch.empty(2, 4, D))
     with pytest.raises(attn.AttnError, match="interval pattern"):
         attn.paged_attention(q, k, v, table, lens,
                              pattern="#attn.dilated<segments = [4], rates = [2]>")
@@ -161,3 +167,28 @@ def test_paged_custom_op_and_compile(seed):
                                             0.0, True)
     torch.testing.assert_close(o, want)
     assert lse.shape == (2, 4, 1) and torch.isfinite(lse).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(3, 8, 2, 1, 70), (2, 4, 2, 2, 33), (1, 4, 1, 1, 130)])
+def test_gqa_packed_decode_bnhd(shape, dtype, seed):
+    """Decoding on [B, N, Hk, D] storage (a head's keys strided): the CPU
+    packs the query heads of a KV head as the rows of one work item (as for
+    a paged cache); causal and a window, against the float64 reference."""
+    B, H, Hk, Nq, Nk = shape
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn((B, H, Nq, D), generator=gen).to(tdtype(dtype)).to(DEVICE)
+    k = torch.randn((B, Nk, Hk, D), generator=gen).to(tdtype(dtype)).to(DEVICE)
+    v = torch.randn((B, Nk, Hk, D), generator=gen).to(tdtype(dtype)).to(DEVICE)
+    k, v = k.transpose(1, 2), v.transpose(1, 2)
+    for pattern in ("causal", "#attn.sliding_window<window = 9>"):
+        text = pattern if pattern.startswith("#") else "#attn." + pattern
+        want_o, want_lse = ref.attention(f64(q), f64(k), f64(v),
+                                         ref.pattern_from_text(text))
+        out = torch.full((B, H, Nq, D), math.nan, dtype=tdtype(dtype), device=DEVICE)
+        o, lse = attn.attention(q, k, v, pattern=pattern, return_lse=True, out=out)
+        _, rel = ref.rel_error(f64(o), want_o)
+        assert rel <= TOL[dtype], f"{shape} {pattern} {dtype}: error {rel:.3g}"
+        fin = np.isfinite(want_lse)
+        assert np.abs(f64(lse)[fin] - want_lse[fin]).max() <= 1e-3 * max(
+            1.0, np.abs(want_lse[fin]).max())

@@ -45,17 +45,25 @@ def scale_suffix(scale):
 
 def kernel_source(key):
     """The kernel file of a request, as the JIT writes it."""
-    if key[0] == "attention":
+    if key[0] in ("attention", "paged_attention"):
+        # (paged: the block table and lengths after K and V, as
+        # attn_get_paged_kernel's source has them)
+        paged = key[0] == "paged_attention"
         _, pattern, dt, d, dv, scale, lse = key
         t = lambda hd: view(DTYPES[dt], hd)  # noqa: E731
         ls = "memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>"
-        s = f"func.func @kernel(%q: {t(d)}, %k: {t(d)}, %v: {t(dv)}, %o: {t(dv)}"
+        s = f"func.func @kernel(%q: {t(d)}, %k: {t(d)}, %v: {t(dv)}"
+        if paged:
+            s += ", %table: memref<?x?xi32>, %lens: memref<?xi32>"
+        s += f", %o: {t(dv)}"
         if lse:
             s += f", %lse: {ls}"
         s += (f") {{\n  attn.attention {pattern} ins(%q, %k, %v : {t(d)}, {t(d)}, "
               f"{t(dv)}) outs(%o : {t(dv)})")
         if lse:
             s += f" lse(%lse : {ls})"
+        if paged:
+            s += " paged(%table, %lens : memref<?x?xi32>, memref<?xi32>)"
         return s + scale_suffix(scale) + "\n  return\n}\n"
     _, dt, d, dv, scale, flags = key
     t = lambda hd: view(DTYPES[dt], hd)  # noqa: E731

@@ -28,6 +28,17 @@ def _index_array(x, name: str, rank: int, what: str, like_torch: bool):
     if x.ndim != rank:
         raise ValueError(f"{what}: {name} must be {rank}-D, got shape "
                          f"{tuple(x.shape)}")
+    # Values past int32 would wrap into plausible lengths or pages (a wider
+    # dtype is checked eagerly; under torch.compile the values are not known).
+    narrow = x.dtype in ((torch.int32, torch.int16, torch.int8, torch.uint8)
+                         if like_torch else
+                         (np.int32, np.int16, np.int8, np.uint8, np.uint16))
+    tracing = like_torch and torch.compiler.is_compiling()
+    if not narrow and not tracing and (x.numel() if like_torch else x.size):
+        lo, hi = (int(x.min()), int(x.max()))
+        if lo < -2**31 or hi >= 2**31:
+            raise ValueError(f"{what}: {name} holds {lo if lo < -2**31 else hi}, "
+                             "outside int32")
     if like_torch:
         return x.to(torch.int32).contiguous()
     return np.ascontiguousarray(x, dtype=np.int32)
@@ -61,6 +72,9 @@ def paged_attention(q, k_cache, v_cache, block_table, kv_lens, pattern: str,
         table, lens = table.to(q.device), lens.to(q.device)
         if out is None:
             out = q.new_empty((B, H, Nq, Dv))
+        else:  # a device pointer must never reach a CPU context
+            _torch.check_inputs(what, (("q", q), ("out", out)),
+                                ((4, ""), (4, "[B, H, Nq, Dv]")))
         lse = (torch.empty((B, H, Nq), dtype=torch.float32, device=q.device)
                if return_lse else None)
         ctx = _torch._context(q.device)
@@ -73,6 +87,10 @@ def paged_attention(q, k_cache, v_cache, block_table, kv_lens, pattern: str,
     else:
         if out is None:
             out = np.empty((B, H, Nq, Dv), dtype=q.dtype)
+        else:
+            _numpy.check_rank(out, "out", 4, what, "[B, H, Nq, Dv]")
+            if not out.flags.writeable:
+                raise ValueError(f"{what}: out is read-only")
         lse = np.empty((B, H, Nq), dtype=np.float32) if return_lse else None
         ctx = rt.context(rt.CPU)[0]
 
