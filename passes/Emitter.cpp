@@ -101,6 +101,15 @@ LogicalResult mlir::attn::collectKernelOps(func::FuncOp func, StringRef target,
   return success();
 }
 
+Value mlir::attn::keyCount(Emitter &e, const KernelArgs &a, Value batch) {
+  if (!a.blockTable)
+    return e.dim(a.k, 2);
+  Value len = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
+                                         e.load(a.kvLens, {batch}));
+  Value cap = e.mul(e.dim(a.blockTable, 1), e.dim(a.k, 1));
+  return e.min(e.max(len, e.idx(0)), cap);
+}
+
 KernelArgs mlir::attn::bindArgs(const KernelArgs &operands, Block &block) {
   KernelArgs a;
   for (auto [name, member] : kRoles)

@@ -161,6 +161,10 @@ struct KernelArgs {
 /// the 2c sequence.
 Value alibiSlopeLog2(Emitter &e, Value head, Value numHeads);
 
+/// The keys of `batch`: K's length (dim 2), or for a paged cache its
+/// kv_lens entry clamped to [0, pages per sequence x page size].
+Value keyCount(Emitter &e, const KernelArgs &a, Value batch);
+
 /// Role names of the kernel metadata (the runtime reads them).
 constexpr std::pair<const char *, Value KernelArgs::*> kRoles[] = {
     {"q", &KernelArgs::q},           {"k", &KernelArgs::k},

@@ -39,14 +39,6 @@ RowView view(Value mem, Value batch, Value head, Value base, Value stride) {
   return RowView{mem, batch, head, base, stride, {}, {}, {}};
 }
 
-/// Keys of `batch` in a paged cache: kv_lens[batch] clamped to [0, pages
-/// per sequence x page size].
-Value pagedKeys(Emitter &e, const KernelArgs &a, Value batch) {
-  Value len = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
-                                         e.load(a.kvLens, {batch}));
-  Value cap = e.mul(e.dim(a.blockTable, 1), e.dim(a.k, 1));
-  return e.min(e.max(len, e.idx(0)), cap);
-}
 
 class LowerToCPU : public attn::impl::AttnLowerToCPUBase<LowerToCPU> {
 public:
@@ -179,14 +171,14 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   int64_t decodeRows = sched.getDecodeRows();
   bool mayPack = decodeRows && !rows && !landmarkBlock;
   unsigned kvDim = op.kvHeadDim();
-  bool pagedOp = op.isPaged();
+  bool paged = op.isPaged();
   auto packs = [=](Emitter &e, const KernelArgs &a) -> Value {
     Value group = e.div(e.dim(a.q, 1), e.dim(a.k, kvDim));
     Value fits = arith::AndIOp::create(
         e.b, e.loc, e.cmp(arith::CmpIPredicate::sgt, group, e.idx(1)),
         e.cmp(arith::CmpIPredicate::sle, e.mul(group, e.dim(a.q, 2)),
               e.idx(decodeRows)));
-    if (pagedOp)
+    if (paged)
       return fits;
     auto meta = memref::ExtractStridedMetadataOp::create(e.b, e.loc, a.k);
     Value rowStride = meta.getStrides()[2];
@@ -209,7 +201,6 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
   };
   // One item: tile `qt` of (batch, head) over `count` rows from `base`,
   // `stride` apart.
-  bool paged = op.isPaged();
   // (packNq: the rows are GQA-packed, `head` the KV head's first.)
   auto tile = [=](Emitter &e, TileCodegen &tc, const Scratch &s,
                   const KernelArgs &a, Value batch, Value head, Value base,
@@ -253,9 +244,8 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
           Value bh = e.div(item, tiles);
           Value qt = e.sub(e.sub(tiles, e.idx(1)), e.rem(item, tiles));
           Value batch = e.div(bh, h);
-          Value nk = paged ? pagedKeys(e, a, batch) : e.dim(a.k, 2);
           tile(e, tc, s, a, batch, e.rem(bh, h), e.idx(0), e.idx(1), qt, nq,
-               nk);
+               keyCount(e, a, batch));
         };
         if (!mayPack)
           return unpacked();
@@ -263,9 +253,8 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
         e.ifThen(packed, [&] {
           Value hk = e.dim(a.k, kvDim), group = e.div(h, hk);
           Value batch = e.div(item, hk), kvHead = e.rem(item, hk);
-          Value nk = paged ? pagedKeys(e, a, batch) : e.dim(a.k, 2);
           tile(e, tc, s, a, batch, e.mul(kvHead, group), e.idx(0), e.idx(1),
-               e.idx(0), e.mul(group, nq), nk, nq);
+               e.idx(0), e.mul(group, nq), keyCount(e, a, batch), nq);
         });
         e.ifThen(arith::XOrIOp::create(
                      e.b, e.loc, packed,

@@ -213,16 +213,10 @@ static Value kvHeads(Emitter &e, const KernelArgs &a) {
 /// kv_lens entry clamped to [0, pages per sequence x page size] (then also
 /// w.pages, the table's addressing).
 static void keysOf(Emitter &e, const KernelArgs &a, TileWork &w) {
-  if (!a.blockTable) {
-    w.nk = e.dim(a.k, 2);
-    return;
-  }
-  Value len = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
-                                         e.load(a.kvLens, {w.batch}));
-  Value size = e.dim(a.k, 1);
-  w.nk = e.min(e.max(len, e.idx(0)), e.mul(e.dim(a.blockTable, 1), size));
-  w.pages = Pages{a.blockTable, e.sub(e.dim(a.k, 0), e.idx(1)),
-                  e.divisor(size)};
+  w.nk = keyCount(e, a, w.batch);
+  if (a.blockTable)
+    w.pages = Pages{a.blockTable, e.sub(e.dim(a.k, 0), e.idx(1)),
+                    e.divisor(e.dim(a.k, 1))};
 }
 
 /// (batch, head) of the CTA: grid y and z.

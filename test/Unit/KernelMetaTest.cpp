@@ -245,6 +245,11 @@ static void badValues() {
       {"arg lse f32 3 -1 -1 -1", "arg lse f32 5 -1 -1 -1 -1 -1", "rank must be an integer in [1, 4]"},
       {"arg lse f32 3 -1 -1 -1", "arg lse f32 3 -1 0 -1", "dims are -1 (dynamic) or positive"},
       {"arg lse f32 3 -1 -1 -1", "arg bias f32 3 -1 -1 -1", "unknown argument role 'bias'"},
+      // A paged cache's block table and lengths are i32, and only they.
+      {"arg lse f32 3 -1 -1 -1", "arg block_table f32 2 -1 -1",
+       "dtype of 'block_table' must be i32, got 'f32'"},
+      {"arg lse f32 3 -1 -1 -1", "arg lse i32 3 -1 -1 -1",
+       "dtype must be f32, f16 or bf16, got 'i32'"},
       {"op attention", "op attention\nop attention", "'op' given twice"},
       {"stages 2", "stages 2\nsurprise 1", "unknown field 'surprise'"},
       {"stages 2", "stages 2\n", "empty line"},
