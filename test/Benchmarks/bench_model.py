@@ -48,13 +48,14 @@ def prompt(n):
     return np.random.default_rng(n).integers(3, 49152, n).tolist()
 
 
-def run_attn(ids, work):
+def run_attn(ids, work, extra=()):
     path = os.path.join(work, "prompt.txt")
     with open(path, "w") as f:
         f.write(" ".join(map(str, ids)))
     out = subprocess.run(
         [RUNNER, "--model", WEIGHTS, "--prompt-file", path, "--max-new-tokens",
-         str(NEW + 1), "--ignore-eos", "--profile", "--threads", str(THREADS)],
+         str(NEW + 1), "--ignore-eos", "--profile", "--threads", str(THREADS)]
+        + list(extra),
         capture_output=True, text=True, check=True,
         env=dict(os.environ, ATTN_CACHE_DIR=os.path.join(work, "cache")))
     err = out.stderr
@@ -151,6 +152,9 @@ def main():
     for n in lengths:
         reps = a.repeat if n <= 1024 else 1
         ours = [run_attn(prompt(n), work) for _ in range(reps)]
+        # The weight matrices in bf16 (--weights bf16): half the bytes a
+        # decode step reads.
+        half = [run_attn(prompt(n), work, ["--weights", "bf16"]) for _ in range(reps)]
         theirs = [run_torch(m, prompt(n)) for _ in range(reps)]
         cpp = [run_llama(llm, prompt(n)) for _ in range(reps)] if llm else []
         r = {"n": n, "reps": reps,
@@ -158,12 +162,15 @@ def main():
              "llama_decode": statistics.median(c[1] for c in cpp) if cpp else None,
              "attn_prefill": statistics.median(o[0] for o in ours),
              "attn_decode": statistics.median(o[1] for o in ours),
+             "bf16_prefill": statistics.median(o[0] for o in half),
+             "bf16_decode": statistics.median(o[1] for o in half),
              "torch_prefill": statistics.median(t[0] for t in theirs),
              "torch_decode": statistics.median(t[1] for t in theirs),
              "breakdown": ours[len(ours) // 2][2]}
         rows.append(r)
         say(f"  N={n}: attn-model prefill {r['attn_prefill']:.1f} tok/s, decode "
-            f"{r['attn_decode']:.1f} tok/s; transformers+SDPA prefill "
+            f"{r['attn_decode']:.1f} tok/s (bf16 weights {r['bf16_prefill']:.1f} / "
+            f"{r['bf16_decode']:.1f}); transformers+SDPA prefill "
             f"{r['torch_prefill']:.1f}, decode {r['torch_decode']:.1f}; llama.cpp "
             f"{r['llama_prefill'] or 0:.1f} / {r['llama_decode'] or 0:.1f}; "
             f"breakdown {r['breakdown']}")
@@ -183,24 +190,32 @@ def main():
          "itself (Q4_1 weights: a quarter of the bytes attn-model's f32 weights "
          "read per token), its own CPU kernels." if llm else
          "llama.cpp: not installed (`pip install llama-cpp-python`), not measured."), "",
+        "attn-model bf16 w.: `--weights bf16`, the weight matrices rounded to bf16 "
+        "(half the bytes of f32; decode steps by the runner's bf16 x f32 "
+        "matrix-vector loop, prompts by sgemm on widened rows).", "",
         f"Decode: {NEW} greedy tokens after the prompt, tokens/s of the steps.", "",
-        "| prompt tokens | attn-model prefill tok/s | transformers prefill tok/s | "
-        "llama.cpp prefill tok/s | attn-model decode tok/s | transformers decode tok/s "
+        "| prompt tokens | attn-model prefill tok/s | attn-model bf16 w. prefill | "
+        "transformers prefill tok/s | "
+        "llama.cpp prefill tok/s | attn-model decode tok/s | attn-model bf16 w. decode | "
+        "transformers decode tok/s "
         "| llama.cpp decode tok/s | attn / transformers (prefill, decode) "
-        "| attn / llama.cpp (prefill, decode) |",
-        "|---|---|---|---|---|---|---|---|---|"]
+        "| attn / llama.cpp (prefill, decode) | attn bf16 w. / llama.cpp (decode) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def f(x):
         return f"{x:.1f}" if x else "-"
     for r in rows:
         lp, ld = r["llama_prefill"], r["llama_decode"]
         lines.append(
-            f"| {r['n']} | {r['attn_prefill']:.1f} | {r['torch_prefill']:.1f} | {f(lp)} | "
-            f"{r['attn_decode']:.1f} | {r['torch_decode']:.1f} | {f(ld)} | "
+            f"| {r['n']} | {r['attn_prefill']:.1f} | {r['bf16_prefill']:.1f} | "
+            f"{r['torch_prefill']:.1f} | {f(lp)} | "
+            f"{r['attn_decode']:.1f} | {r['bf16_decode']:.1f} | {r['torch_decode']:.1f} | "
+            f"{f(ld)} | "
             f"{r['attn_prefill'] / r['torch_prefill']:.2f}x, "
             f"{r['attn_decode'] / r['torch_decode']:.2f}x | "
-            + (f"{r['attn_prefill'] / lp:.2f}x, {r['attn_decode'] / ld:.2f}x |"
-               if lp else "- |"))
+            + (f"{r['attn_prefill'] / lp:.2f}x, {r['attn_decode'] / ld:.2f}x | "
+               f"{r['bf16_decode'] / ld:.2f}x |"
+               if lp else "- | - |"))
     lines += ["", "Where attn-model's time goes (`attn-model --profile`, share of the "
               "phase's wall time):", "",
               "| prompt tokens | phase | matmuls | attention | logits | norms, RoPE, SwiGLU, cache |",
@@ -222,10 +237,12 @@ def main():
     xs = np.arange(len(rows))
     for ax, key, title in ((axes[0], "prefill", "prefill tokens/s"),
                            (axes[1], "decode", f"decode tokens/s ({NEW} new)")):
-        ax.bar(xs - 0.27, [r[f"attn_{key}"] for r in rows], 0.27, label="attn-model (f32)")
-        ax.bar(xs, [r[f"torch_{key}"] for r in rows], 0.27,
+        ax.bar(xs - 0.3, [r[f"attn_{key}"] for r in rows], 0.2, label="attn-model (f32)")
+        ax.bar(xs - 0.1, [r[f"bf16_{key}"] for r in rows], 0.2,
+               label="attn-model (bf16 weights)")
+        ax.bar(xs + 0.1, [r[f"torch_{key}"] for r in rows], 0.2,
                label="transformers + SDPA (f32)")
-        ax.bar(xs + 0.27, [r[f"llama_{key}"] or 0 for r in rows], 0.27,
+        ax.bar(xs + 0.3, [r[f"llama_{key}"] or 0 for r in rows], 0.2,
                label="llama.cpp (Q4_1)")
         ax.set_xticks(xs, [f"{r['n']} tokens" for r in rows])
         ax.set_title(title)

@@ -16,6 +16,7 @@ three texts (bf16 rounding may flip a near-tie).
 
 usage: llama_parity.py ATTN_MODEL WEIGHTS.safetensors TMPDIR [--set tiny --gguf FILE]
        [--target cuda --kernel-dir DIR --dtype bf16|f16 --tol 2e-2 --min-same 2]
+       [--weights bf16 --tol 2e-2]
 """
 import os
 import subprocess
@@ -65,6 +66,8 @@ def main():
     p.add_argument("--target", default="cpu", help="the runner's --target")
     p.add_argument("--kernel-dir", help="the runner's --kernel-dir")
     p.add_argument("--dtype", help="the runner's --dtype (cuda: bf16, f16)")
+    p.add_argument("--weights", dest="weight_type",
+                   help="the runner's --weights (cpu: bf16)")
     p.add_argument("--tol", type=float, default=TOL,
                    help=f"relative logit tolerance (default {TOL})")
     p.add_argument("--min-same", type=int,
@@ -89,6 +92,7 @@ def main():
             ["--target", a.target] +
             (["--kernel-dir", a.kernel_dir] if a.kernel_dir else []) +
             (["--dtype", a.dtype] if a.dtype else []) +
+            (["--weights", a.weight_type] if a.weight_type else []) +
             (["--prefill-chunk", str(CHUNKED[text])] if text in CHUNKED else []),
             capture_output=True, text=True)
         if out.returncode != 0:

@@ -14,10 +14,17 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <new>
+#include <string>
+#include <thread>
 #include <vector>
 
 using namespace attnmodel;
@@ -25,23 +32,103 @@ using namespace attnmodel;
 // CpuSwiGLU.cpp: built with -ffast-math, where glibc's vector expf applies.
 void cpuSwiGLU(const float *gu, float *out, int64_t n, int64_t f);
 void cpuSiLU(float *x, int64_t rows, int64_t cols, int64_t stride);
+// CpuBf16.cpp: bf16 weight matrices (--weights bf16).
+void cpuGemvBf16(const uint16_t *w, const float *x, float *y, int64_t in,
+                 int64_t r0, int64_t r1, bool accumulate);
+void cpuWidenBf16(const uint16_t *src, float *dst, int64_t n);
 
 namespace {
 
 using attnrt::floatToHalf;
 using attnrt::halfToFloat;
 
+/// The bf16 matrix-vector products' threads: fn(i) for i in [0, n) on the
+/// caller and n - 1 workers, one job at a time (OpenBLAS keeps its own
+/// threads for the f32 products; the two never run at once). A decode step
+/// hands out ~120 short jobs, so a worker spins for a while (kSpin) before
+/// it sleeps: a futex wake-up per job cost more than the product saved.
+class Workers {
+public:
+  explicit Workers(int n) {
+    for (int i = 1; i < n; ++i)
+      threads.emplace_back([this, i] { loop(i); });
+  }
+  ~Workers() {
+    {
+      std::lock_guard<std::mutex> g(mutex);
+      stopping.store(true);
+    }
+    wake.notify_all();
+    for (std::thread &t : threads)
+      t.join();
+  }
+  int size() const { return int(threads.size()) + 1; }
+  void run(const std::function<void(int)> &fn) {
+    if (threads.empty())
+      return fn(0);
+    job = &fn;
+    pending.store(int(threads.size()), std::memory_order_relaxed);
+    {
+      // Under the mutex: a worker about to sleep sees the new generation.
+      std::lock_guard<std::mutex> g(mutex);
+      generation.fetch_add(1, std::memory_order_release);
+    }
+    wake.notify_all();
+    fn(0);
+    for (int spins = 0; pending.load(std::memory_order_acquire) != 0; ++spins)
+      if (spins > 1000)
+        std::this_thread::yield();
+  }
+
+private:
+  static constexpr auto kSpin = std::chrono::microseconds(50);
+  void loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      auto start = std::chrono::steady_clock::now();
+      uint64_t g;
+      while ((g = generation.load(std::memory_order_acquire)) == seen &&
+             !stopping.load(std::memory_order_relaxed)) {
+        if (std::chrono::steady_clock::now() - start < kSpin)
+          continue;
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] {
+          return generation.load(std::memory_order_acquire) != seen ||
+                 stopping.load();
+        });
+      }
+      if (stopping.load())
+        return;
+      seen = g;
+      (*job)(index);
+      pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::condition_variable wake;
+  const std::function<void(int)> *job = nullptr;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> pending{0};
+  std::atomic<bool> stopping{false};
+};
+
 class CpuOps final : public Ops {
 public:
-  CpuOps(int threads, attn_dtype type) : type(type) {
+  CpuOps(int threads, attn_dtype type, attn_dtype weights)
+      : type(type), weights(weights),
+        workers(threads > 0 ? threads
+                            : int(std::max(1u, std::thread::hardware_concurrency()))) {
     if (threads > 0)
       openblas_set_num_threads(threads);
+    label = std::string("cpu (OpenBLAS") +
+            (weights == ATTN_BF16 ? ", bf16 weights" : "") +
+            (type == ATTN_BF16   ? ", bf16 attention and cache"
+             : type == ATTN_F16 ? ", f16 attention and cache"
+                                : "") +
+            ")";
   }
-  const char *name() const override {
-    return type == ATTN_F32    ? "cpu (OpenBLAS)"
-           : type == ATTN_BF16 ? "cpu (OpenBLAS, bf16 attention and cache)"
-                               : "cpu (OpenBLAS, f16 attention and cache)";
-  }
+  const char *name() const override { return label.c_str(); }
   attn_dtype attentionType() const override { return type; }
 
   float *alloc(size_t count) override {
@@ -61,9 +148,21 @@ public:
   }
 
   float *uploadMatrix(const float *src, int64_t rows, int64_t cols) override {
-    float *p = alloc(size_t(rows * cols));
-    upload(p, src, size_t(rows * cols));
+    size_t n = size_t(rows * cols);
+    if (weights == ATTN_BF16) {
+      // Rounded to nearest even; two bf16 values per float slot.
+      float *p = alloc((n + 1) / 2);
+      auto *h = reinterpret_cast<uint16_t *>(p);
+      for (size_t i = 0; i < n; ++i)
+        h[i] = floatToHalf(src[i], ATTN_BF16);
+      return p;
+    }
+    float *p = alloc(n);
+    upload(p, src, n);
     return p;
+  }
+  size_t matrixBytes() const override {
+    return weights == ATTN_BF16 ? 2 : 4;
   }
 
   void matmulAttention(const void *x, const float *w, float *y, int64_t n,
@@ -100,6 +199,9 @@ public:
 
   void matmul(const float *x, const float *w, float *y, int64_t n, int64_t in,
               int64_t out, bool accumulate) override {
+    if (weights == ATTN_BF16)
+      return matmulBf16(x, reinterpret_cast<const uint16_t *>(w), y, n, in,
+                        out, accumulate);
     float beta = accumulate ? 1.0f : 0.0f;
     if (n == 1)
       cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(out), blasint(in), 1.0f,
@@ -203,20 +305,56 @@ public:
   }
 
 private:
-  attn_dtype type;
+  /// bf16 weights: one token (a decode step) by the threads' share of W's
+  /// rows, each a bf16 x f32 dot product (the step reads W once, at half
+  /// the bytes); several tokens by sgemm on W widened to f32 in `widened`
+  /// (a copy per call, O(in out) against the product's O(n in out)).
+  void matmulBf16(const float *x, const uint16_t *w, float *y, int64_t n,
+                  int64_t in, int64_t out, bool accumulate) {
+    int parts = workers.size();
+    auto share = [&](int i, int64_t multiple) {
+      int64_t per = (out + parts - 1) / parts;
+      per = (per + multiple - 1) / multiple * multiple;
+      return std::pair<int64_t, int64_t>{std::min(out, i * per),
+                                         std::min(out, (i + 1) * per)};
+    };
+    if (n == 1) {
+      workers.run([&](int i) {
+        auto [r0, r1] = share(i, 4);
+        cpuGemvBf16(w, x, y, in, r0, r1, accumulate);
+      });
+      return;
+    }
+    widened.resize(size_t(in * out));
+    workers.run([&](int i) {
+      auto [r0, r1] = share(i, 1);
+      cpuWidenBf16(w + r0 * in, widened.data() + r0 * in, (r1 - r0) * in);
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n),
+                blasint(out), blasint(in), 1.0f, x, blasint(in),
+                widened.data(), blasint(in), accumulate ? 1.0f : 0.0f, y,
+                blasint(out));
+  }
+
+  attn_dtype type, weights;
+  std::string label;
+  Workers workers;
   std::vector<float> scratch; // matmulAttention's f32 copy of its input
+  std::vector<float> widened; // bf16 weights widened for sgemm
 };
 
 } // namespace
 
 std::unique_ptr<Ops> attnmodel::createCpuOps(int threads,
-                                            attn_dtype attention) {
-  return std::make_unique<CpuOps>(threads, attention);
+                                            attn_dtype attention,
+                                            attn_dtype weights) {
+  return std::make_unique<CpuOps>(threads, attention, weights);
 }
 
 #else // attn-model-gpu: no OpenBLAS
 
-std::unique_ptr<attnmodel::Ops> attnmodel::createCpuOps(int, attn_dtype) {
+std::unique_ptr<attnmodel::Ops> attnmodel::createCpuOps(int, attn_dtype,
+                                                        attn_dtype) {
   throw attnmodel::Error("attn-model-gpu runs --target cuda only (it is built "
                          "without OpenBLAS); attn-model runs the CPU");
 }

@@ -126,10 +126,13 @@ public:
                         int64_t srcStride, int64_t rows, int64_t cols) = 0;
 };
 
-/// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads (f32
-/// weights), loops; attention and the KV cache in `attention` (f32, bf16
-/// or f16). Throws Error in a build without them (attn-model-gpu).
-std::unique_ptr<Ops> createCpuOps(int threads, attn_dtype attention);
+/// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads, loops;
+/// weight matrices in `weights` (f32, or bf16: a decode step's products
+/// by CpuBf16.cpp's bf16 x f32 loop, several tokens by sgemm on widened
+/// rows); attention and the KV cache in `attention` (f32, bf16 or f16).
+/// Throws Error in a build without them (attn-model-gpu).
+std::unique_ptr<Ops> createCpuOps(int threads, attn_dtype attention,
+                                  attn_dtype weights = ATTN_F32);
 /// The GPU's Ops on the CUDA context `ctx` (device 0): cuBLAS (loaded at
 /// run time) and the runner's CUDA kernels, weights, matmul inputs and
 /// attention in `type` (ATTN_BF16 or ATTN_F16); it sets the context's

@@ -37,7 +37,8 @@ const char *kUsage = R"(usage:
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
              [--pattern P] [--max-tokens N] [--prefill-chunk N]
              [--logits out.npy] [--profile] [--plain-decode]
-             [--dtype bf16|f16] [--kernel-dir DIR] [--record-kernels FILE]
+             [--dtype bf16|f16] [--weights f32|bf16] [--kernel-dir DIR]
+             [--record-kernels FILE]
              [--warmup] [--quiet]
 
 Runs a language model with every layer's attention on the attn kernels
@@ -95,6 +96,10 @@ synthetic weights (docs/model.md).
                        the residual stream, norms and logits stay f32.
                        cpu: f32 (default), bf16 or f16 for attention and
                        the KV cache (half its bytes; weights stay f32)
+  --weights W          cpu: f32 (default) or bf16, the weight matrices
+                       (rounded to nearest even when loaded): half the bytes
+                       a decode step reads; products still in f32 (cuda:
+                       the weights follow --dtype)
   --kernel-dir DIR     precompiled attention kernels (DIR/manifest.tsv,
                        tools/attn-model/gpu_bundle.py) instead of the JIT;
                        required by attn-model-gpu, the build without LLVM
@@ -111,7 +116,7 @@ Exit status: 0 ok, 2 bad input or a failure (one line on stderr).
 
 struct Options {
   std::string model, prompt, promptFile, logits, target = "cpu", kernelDir;
-  std::string dtype, recordKernels;
+  std::string dtype, weights, recordKernels;
   std::string pattern; // empty: the model's own
   int64_t maxNew = 32, maxTokens = 0, topK = 0, prefillChunk = 0;
   double temperature = 0, topP = 1;
@@ -211,6 +216,8 @@ Options parseArgs(int argc, char **argv) {
       o.kernelDir = v;
     else if (a == "--dtype")
       o.dtype = v;
+    else if (a == "--weights")
+      o.weights = v;
     else if (a == "--record-kernels")
       o.recordKernels = v;
     else
@@ -230,6 +237,11 @@ Options parseArgs(int argc, char **argv) {
   if (o.target == "cuda" && !o.dtype.empty() && o.dtype != "bf16" &&
       o.dtype != "f16")
     throw Error("--dtype: cuda runs bf16 or f16, got '" + o.dtype + "'");
+  if (!o.weights.empty() && o.weights != "f32" && o.weights != "bf16")
+    throw Error("--weights is f32 or bf16, got '" + o.weights + "'");
+  if (o.target == "cuda" && !o.weights.empty())
+    throw Error("--weights is a CPU option (on cuda the weights are in "
+                "--dtype's type)");
   return o;
 }
 
@@ -342,9 +354,11 @@ int run(int argc, char **argv) {
   std::unique_ptr<Ops> ops =
       o.target == "cuda"
           ? createCudaOps(ctx, o.dtype == "f16" ? ATTN_F16 : ATTN_BF16)
-          : createCpuOps(o.threads, o.dtype == "bf16"  ? ATTN_BF16
-                                    : o.dtype == "f16" ? ATTN_F16
-                                                       : ATTN_F32);
+          : createCpuOps(o.threads,
+                         o.dtype == "bf16"  ? ATTN_BF16
+                         : o.dtype == "f16" ? ATTN_F16
+                                            : ATTN_F32,
+                         o.weights == "bf16" ? ATTN_BF16 : ATTN_F32);
 
   int64_t maxTokens = o.maxTokens ? o.maxTokens : P + std::max<int64_t>(o.maxNew, 1);
   if (P + o.maxNew > maxTokens + 1)
