@@ -194,6 +194,13 @@ def Attn_GPUKernelAttr : AttrDef<Attn_Dialect, "GPUKernel"> {
     the grid's CTAs `< ctas_hi` (a bound of 0: none), and `divides`: `r > 0`
     only when `r` divides N, `-r` only when it does not, 0 always. `suffix`
     is appended to the kernel function's name.
+
+    Split-KV decoding (`rows_lo <=` the packed query rows of one KV head `<
+    rows_hi`): `split_keys` splits the keys over CTAs (at least that many
+    each), each writing its partial O and LSE to the runtime's workspace;
+    `merge` alone is the kernel that combines them; `split_keys` with
+    `merge` merges in the split kernel itself, by the last CTA of each
+    (batch, KV head) to finish (a counter per pair), with no second launch.
   }];
   let parameters = (ins
       StringRefParameter<"entry name suffix", "\"\"">:$suffix,

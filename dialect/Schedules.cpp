@@ -148,9 +148,6 @@ LogicalResult GPUKernelAttr::verify(
     return bad() << "'ctas_lo' must be below 'ctas_hi'";
   if (rowsHi && rowsLo >= rowsHi)
     return bad() << "'rows_lo' must be below 'rows_hi'";
-  if (splitKeys && merge)
-    return bad() << "a kernel either splits the keys ('split_keys') or "
-                    "merges the splits ('merge'), not both";
   if (splitKeys || merge) {
     if (tma || wgmma || warpSpecialize)
       return bad() << "split-KV decoding kernels run on cp.async and "

@@ -110,6 +110,9 @@ LogicalResult ConfigureGPU::checkOptions(ModuleOp module) const {
                "16)");
   if (decodeStages != 0 && (decodeStages < 2 || decodeStages > 4))
     return bad("decode-stages must be 2, 3 or 4 (0: 2)");
+  if (decodeMerge != "kernel" && decodeMerge != "fused")
+    return bad("decode-merge must be 'kernel' or 'fused', got '" +
+               decodeMerge + "'");
   if (pingpong && !warpSpecialize)
     return bad("pingpong needs warp-specialize (the turns are taken by the "
                "consumer warpgroups)");
@@ -241,10 +244,13 @@ ConfigureGPU::decodeKernels(AttentionOp op, const GPUConfig &base,
   mc.blockN = 16;
   mc.stages = 2;
   mc.ctasPerSM = 4;
+  // Merged in the split kernel (its last CTA per KV head) or by a second.
+  bool fused = decodeMerge == "fused";
   out.push_back(kernel(op, dc, "__decode", false, 0, 0, 0, 0, decodeRows + 1,
-                       splitMinKeys));
-  out.push_back(
-      kernel(op, mc, "__merge", false, 0, 0, 0, 0, decodeRows + 1, 0, true));
+                       splitMinKeys, fused));
+  if (!fused)
+    out.push_back(
+        kernel(op, mc, "__merge", false, 0, 0, 0, 0, decodeRows + 1, 0, true));
   return success(!llvm::is_contained(out, GPUKernelAttr()));
 }
 

@@ -841,54 +841,161 @@ void KernelCodegen::epilogue(ArrayRef<Value> state) {
         });
       });
     }
+    if (w.counters)
+      mergeInLastSplit();
   });
+}
+
+void KernelCodegen::mergeInLastSplit() {
+  // The last CTA of (batch, kvHead) to finish merges the splits: every
+  // thread fences its partials (GPU scope) and meets the others at a CTA
+  // barrier; thread 0 then adds one to the pair's counter and fences again
+  // (so the other CTAs' partials are visible to it), and a barrier's OR
+  // tells the CTA whether it was the last; that CTA's threads fence,
+  // merge its packed rows (a warp per row) and thread 0 sets the counter
+  // back to zero for the next launch.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  const TileWork &w = cur.w;
+  const KernelArgs &a = cur.a;
+  auto fence = [&] {
+    LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "device");
+  };
+  fence();
+  gpu::BarrierOp::create(b, loc);
+  Value kvHeads = gpu::GridDimOp::create(b, loc, gpu::Dimension::y);
+  Value slot = e.add(e.mul(w.batch, kvHeads), w.kvHead);
+  Value first = e.cmp(arith::CmpIPredicate::eq, e.add(e.mul(warp, e.idx(32)), lane),
+                      e.idx(0));
+  auto count = scf::IfOp::create(b, loc, TypeRange{b.getI32Type()}, first,
+                                 /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&count.getThenRegion().front());
+    Value old = memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                            i32(1), w.counters, ValueRange{slot});
+    fence();
+    Value lastCount = arith::IndexCastOp::create(
+        b, loc, b.getI32Type(), e.sub(w.splits, e.idx(1)));
+    Value isLast = arith::ExtUIOp::create(
+        b, loc, b.getI32Type(),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, old, lastCount));
+    scf::YieldOp::create(b, loc, isLast);
+    b.setInsertionPointToStart(&count.getElseRegion().front());
+    scf::YieldOp::create(b, loc, ValueRange{i32(0)});
+  }
+  Value anyLast = NVVM::BarrierOp::create(
+                      b, loc, b.getI32Type(), Value(), Value(),
+                      NVVM::BarrierReductionAttr::get(
+                          b.getContext(), NVVM::BarrierReduction::OR),
+                      count.getResult(0))
+                      .getResult(0);
+  e.ifThen(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, anyLast,
+                                 i32(0)),
+           [&] {
+             fence();
+             e.forLoop(warp, cur.validRows, e.idx(c.warps), [&](Value t) {
+               auto [head, row] = packedRow(t);
+               mergeRow(a, w.partials, w.batch, head, row);
+             });
+             e.ifThen(first, [&] { e.store(i32(0), w.counters, {slot}); });
+           });
 }
 
 void KernelCodegen::emitMerge(const KernelArgs &a, Value partials,
                               Value batch, Value head, Value row0) {
+  Value row = e.add(row0, warp);
+  e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, e.dim(a.q, 2)),
+           [&] { mergeRow(a, partials, batch, head, row); });
+}
+
+void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
+                             Value head, Value row) {
   // LSE = m + ln sum_s e^(lse_s - m) over the splits (m their max), O =
   // sum_s e^(lse_s - LSE) O_s; a row no split reached (all -inf): 0, -inf.
+  // One warp per row. The LSEs: lanes over the splits, then shuffles. O:
+  // lanes over the columns (32 consecutive floats per load: coalesced),
+  // the splits kUnroll at a time with every load of a step independent of
+  // the others, so that a row costs S / kUnroll memory latencies, not S.
+  constexpr int64_t kUnroll = 8;
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
-  Value row = e.add(row0, warp);
   Value splits = e.dim(partials, 0);
   Value dvIdx = e.idx(c.dv);
-  e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, e.dim(a.q, 2)), [&] {
+  auto warpReduce = [&](Value x, bool isMax) {
+    for (int64_t off = 16; off >= 1; off /= 2) {
+      Value y = shuffleXor(x, off);
+      x = isMax ? maxf(x, y) : addf(x, y);
+    }
+    return x;
+  };
+  {
     auto lseOf = [&](Value s) {
       return e.load(partials, {s, batch, head, row, dvIdx});
     };
-    Value mx = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{negInf()},
-                         [&](Value s, ValueRange m) {
-                           return SmallVector<Value>{maxf(m[0], lseOf(s))};
-                         })[0];
+    Value mx = warpReduce(
+        e.forLoop(lane, splits, e.idx(32), ValueRange{negInf()},
+                  [&](Value s, ValueRange m) {
+                    return SmallVector<Value>{maxf(m[0], lseOf(s))};
+                  })[0],
+        /*isMax=*/true);
     Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
     Value safe = e.select(none, e.f32(0), mx);
     auto weight = [&](Value s) {
       return exp2(mulf(subf(lseOf(s), safe), log2e));
     };
-    Value total = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
-                            [&](Value s, ValueRange t) {
-                              return SmallVector<Value>{addf(t[0], weight(s))};
-                            })[0];
+    Value total = warpReduce(
+        e.forLoop(lane, splits, e.idx(32), ValueRange{e.f32(0)},
+                  [&](Value s, ValueRange t) {
+                    return SmallVector<Value>{addf(t[0], weight(s))};
+                  })[0],
+        /*isMax=*/false);
     Value inv = e.select(none, e.f32(0),
                          arith::DivFOp::create(b, loc, e.f32(1), total));
-    e.forLoop(lane, dvIdx, e.idx(32), [&](Value col) {
-      Value acc = e.forLoop(
-          e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
-          [&](Value s, ValueRange t) {
-            return SmallVector<Value>{fma(
-                weight(s), e.load(partials, {s, batch, head, row, col}), t[0])};
-          })[0];
-      e.store(e.fromF32(mulf(acc, inv), c.outElt), a.o,
-              {batch, head, row, col});
-    });
+    // Column lane + 32 j of O in acc[j]; columns past Dv read column Dv - 1
+    // and are not stored.
+    int64_t perLane = (c.dv + 31) / 32;
+    SmallVector<Value> cols, init;
+    for (int64_t j = 0; j < perLane; ++j) {
+      cols.push_back(e.add(lane, e.idx(32 * j)));
+      init.push_back(e.f32(0));
+    }
+    Value lastSplit = e.sub(splits, e.idx(1)), lastCol = e.idx(c.dv - 1);
+    SmallVector<Value> acc = e.forLoop(
+        e.idx(0), splits, e.idx(kUnroll), init,
+        [&](Value s0, ValueRange carried) {
+          SmallVector<Value> w, parts;
+          for (int64_t u = 0; u < kUnroll; ++u) {
+            Value s = e.add(s0, e.idx(u));
+            Value valid = e.cmp(arith::CmpIPredicate::slt, s, splits);
+            Value sc = e.min(s, lastSplit);
+            w.push_back(e.select(valid, weight(sc), e.f32(0)));
+            // (Past the last split: weight 0 and value 0, not 0 * inf.)
+            for (int64_t j = 0; j < perLane; ++j)
+              parts.push_back(e.select(
+                  valid,
+                  e.load(partials,
+                         {sc, batch, head, row, e.min(cols[j], lastCol)}),
+                  e.f32(0)));
+          }
+          SmallVector<Value> next(carried);
+          for (int64_t u = 0; u < kUnroll; ++u)
+            for (int64_t j = 0; j < perLane; ++j)
+              next[j] = fma(w[u], parts[u * perLane + j], next[j]);
+          return next;
+        });
+    for (int64_t j = 0; j < perLane; ++j)
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, cols[j], dvIdx), [&] {
+        e.store(e.fromF32(mulf(acc[j], inv), c.outElt), a.o,
+                {batch, head, row, cols[j]});
+      });
     if (a.lse)
       e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
         Value lse = addf(safe, mulf(log2(total), ln2));
         e.store(e.select(none, negInf(), lse), a.lse, {batch, head, row});
       });
-  });
+  }
 }
 
 } // namespace mlir::attn::gpucg

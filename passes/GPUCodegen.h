@@ -179,8 +179,11 @@ struct TileWork {
   /// sequences). The CTA takes split `split` of `splits` of its key tiles;
   /// with splits > 1 it writes O / l and the LSE of each row to `partials`
   /// (f32 [splits, B, H, Nq, Dv + 2], the LSE at column Dv), else to O and
-  /// LSE.
-  Value group, split, splits, partials;
+  /// LSE. With `counters` (i32 [B * Hk], zero between launches) the CTA
+  /// then counts itself done for (batch, kvHead), and the last of the
+  /// splits to finish merges them all into O and LSE and sets the count
+  /// back to zero.
+  Value group, split, splits, partials, counters;
 };
 
 /// Builds the body of one attention kernel.
@@ -197,6 +200,9 @@ public:
   /// into O and LSE by their log-sum-exp weights.
   void emitMerge(const KernelArgs &a, Value partials, Value batch, Value head,
                  Value row0);
+  /// One warp merges query row `row` of (batch, head) from `partials`.
+  void mergeRow(const KernelArgs &a, Value partials, Value batch, Value head,
+                Value row);
   /// Lightning attention, columns [e0, e0 + ev) of V, O and the state, for
   /// one (batch, head); `log2l` = log2 of the decay.
   void emitLightning(const KernelArgs &a, Value smemBase, const TileWork &w,
@@ -512,6 +518,9 @@ private:
                               function_ref<void()> between);
   /// O / l and LSE (stored, or merged into O and LSE).
   void epilogue(ArrayRef<Value> state);
+  /// Split-KV with counters: after the CTA's partials, the last split of
+  /// (batch, kvHead) to finish merges them (TileWork::counters).
+  void mergeInLastSplit();
 };
 
 } // namespace mlir::attn::gpucg

@@ -401,13 +401,18 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
   bool summarised = false, summarisedDecoding = false;
   // Split-KV kernels write partials to the runtime's workspace, a memref
   // parameter after the tensor maps that every launch then takes.
-  bool workspace = false;
+  // A split kernel that merges in its last CTAs (split_keys and merge) also
+  // takes the runtime's counters, i32 [B * Hk], after the workspace.
+  bool workspace = false, counters = false;
   for (Operation *op : kf.ops)
-    for (GPUKernelAttr k : scheduleOf(op).getKernels())
+    for (GPUKernelAttr k : scheduleOf(op).getKernels()) {
       workspace = workspace || k.getSplitKeys() || k.getMerge();
+      counters = counters || (k.getSplitKeys() && k.getMerge());
+    }
   int64_t dynamic = ShapedType::kDynamic;
   auto workspaceType = MemRefType::get(
       {dynamic, dynamic, dynamic, dynamic, dynamic}, b.getF32Type());
+  auto countersType = MemRefType::get({dynamic}, b.getI32Type());
 
   for (auto [opIndex, op] : llvm::enumerate(kf.ops)) {
     auto attention = dyn_cast<AttentionOp>(op);
@@ -477,6 +482,8 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       types.append(numMaps, LLVM::LLVMPointerType::get(ctx));
       if (workspace)
         types.push_back(workspaceType);
+      if (counters)
+        types.push_back(countersType);
       auto kernel = createKernel(b, loc, entryName, types, kc.threads(),
                                  kc.ctasPerSM);
       if (numMaps)
@@ -484,8 +491,11 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       // The workspace's descriptor follows the maps: 3 + 2 * rank
       // arguments once memrefs are expanded.
       if (numMaps && workspace)
-        kernel->setAttr("attn.after_maps",
-                        b.getI64IntegerAttr(3 + 2 * workspaceType.getRank()));
+        kernel->setAttr(
+            "attn.after_maps",
+            b.getI64IntegerAttr(3 + 2 * workspaceType.getRank() +
+                                (counters ? 3 + 2 * countersType.getRank()
+                                          : 0)));
       Block &body = kernel.getBody().front();
       KernelArgs a = bindArgs(kf.operands, body);
       OpBuilder::InsertionGuard g(b);
@@ -504,13 +514,16 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       // The launch: grid x = ceil(N / seg) * perSeg CTAs (split-KV: the
       // runtime's split count).
       int64_t seg = kc.blockM, perSeg = 1;
-      Value partials = workspace ? body.getArguments().back() : Value();
+      Value partials =
+          workspace ? body.getArgument(types.size() - 1 - counters) : Value();
+      if (counters && k.getSplitKeys() && k.getMerge())
+        w.counters = body.getArguments().back();
       if (!attention) {
         emitClear(e, a, kc);
       } else if (k.getSplitKeys()) {
         seg = 0;
         emitSplitRows(e, a, kc, w, attention, partials);
-      } else if (k.getMerge()) {
+      } else if (k.getMerge()) { // (split kernels merge in their last CTAs)
         seg = kc.warps;
         emitMergeRows(e, a, kc, partials);
       } else if (!rows) {
@@ -542,7 +555,7 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
           l.splitSpan = hi - lo + 1;
       }
       l.merge = k.getMerge();
-      if (k.getMerge())
+      if (k.getMerge() && !k.getSplitKeys())
         l.smem = 0;
       meta.launches.push_back(l);
       ++numLaunches;

@@ -226,6 +226,10 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
            "split-KV decoding: keys per tile (0: 16)">,
     Option<"decodeStages", "decode-stages", "int64_t", "0",
            "split-KV decoding: stages of the cp.async pipeline (0: 2)">,
+    Option<"decodeMerge", "decode-merge", "std::string", "\"kernel\"",
+           "split-KV decoding: where the splits merge: 'kernel' (a second "
+           "kernel) or 'fused' (the last CTA of each KV head's splits to "
+           "finish, counted by an atomic; one launch)">,
   ];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }

@@ -245,8 +245,12 @@ CUdeviceptr devicePtr(const void *p) {
 Device::~Device() {
   if (context && !scratch.empty()) {
     ScopedContext scope(context);
-    for (const Scratch &sc : scratch)
-      driver.cuMemFree(devicePtr(sc.data));
+    for (const Scratch &sc : scratch) {
+      if (sc.data)
+        driver.cuMemFree(devicePtr(sc.data));
+      if (sc.counters)
+        driver.cuMemFree(devicePtr(sc.counters));
+    }
   }
   if (context)
     driver.cuDevicePrimaryCtxRelease(device);
@@ -535,7 +539,7 @@ attn_status cuda::workspace(const Device &device, size_t bytes, void **out) {
   // key per step does not change the size; more rows or heads do)
   // reallocate rarely.
   size_t want = bytes;
-  if (mine) {
+  if (mine && mine->data) {
     want = std::max(bytes, mine->bytes + mine->bytes / 2);
     if (attn_status s = synchronize(device))
       return s;
@@ -553,6 +557,49 @@ attn_status cuda::workspace(const Device &device, size_t bytes, void **out) {
   }
   mine->data = p;
   mine->bytes = want;
+  *out = p;
+  return ATTN_OK;
+}
+
+attn_status cuda::counters(const Device &device, size_t words, void **out) {
+  std::lock_guard<std::mutex> lock(device.scratchMutex);
+  CUstream stream = device.stream.load();
+  Device::Scratch *mine = nullptr;
+  for (Device::Scratch &sc : device.scratch)
+    if (sc.stream == stream)
+      mine = &sc;
+  if (mine && mine->counterWords >= words) {
+    *out = mine->counters;
+    return ATTN_OK;
+  }
+  size_t want = words;
+  if (mine && mine->counters) {
+    want = std::max(words, mine->counterWords * 2);
+    if (attn_status s = synchronize(device))
+      return s;
+    if (attn_status s = release(device, mine->counters))
+      return s;
+    mine->counters = nullptr;
+    mine->counterWords = 0;
+  }
+  void *p = nullptr;
+  if (attn_status s = allocate(device, want * 4, &p))
+    return s;
+  {
+    ScopedContext scope(device.context);
+    if (attn_status s = scope.status())
+      return s;
+    if (attn_status s = check(
+            driver.cuMemsetD8Async(devicePtr(p), 0, want * 4, stream),
+            "cuMemsetD8Async", "zeroing the split-KV counters"))
+      return s;
+  }
+  if (!mine) {
+    device.scratch.push_back({stream, nullptr, 0});
+    mine = &device.scratch.back();
+  }
+  mine->counters = p;
+  mine->counterWords = want;
   *out = p;
   return ATTN_OK;
 }

@@ -47,6 +47,9 @@ struct Device {
     CUstream stream;
     void *data;
     size_t bytes;
+    /// The split-KV kernels' counters (uint32, zero between launches).
+    void *counters = nullptr;
+    size_t counterWords = 0;
   };
   mutable std::mutex scratchMutex;
   mutable std::vector<Scratch> scratch;
@@ -128,6 +131,11 @@ attn_status allocate(const Device &device, size_t bytes, void **out);
 /// buffers live until the device is closed. (Not under CUDA graph capture:
 /// growing allocates.)
 attn_status workspace(const Device &device, size_t bytes, void **out);
+/// At least `words` uint32 counters for the launches queued on the current
+/// stream, all zero when those launches start: a split-KV kernel that
+/// merges in its last CTA counts its finished CTAs there and sets the count
+/// back to zero. Zeroed (on the stream) when allocated.
+attn_status counters(const Device &device, size_t words, void **out);
 attn_status release(const Device &device, void *p);
 /// Synchronous copies; they first wait for the device's stream, so that they
 /// are ordered after the launches queued on it.

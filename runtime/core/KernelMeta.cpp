@@ -122,8 +122,6 @@ struct Parser {
                     "' (if, unless, keys, ctas, rows, split, merge)");
       }
     }
-    if (l.splitKeys && l.merge)
-      return fail("a launch either splits or merges, not both");
     if ((l.splitKeys || l.merge) && !l.rowsHi)
       return fail("split and merge launches need a rows bound (the packed "
                   "query rows of one KV head)");

@@ -57,8 +57,12 @@ struct Launch {
   /// the pattern lets one query read at most that many keys (a window).
   int64_t splitKeys = 0, splitCtas = 0, splitSpan = 0;
   /// Combines the workspace's splits into O and LSE; runs only when the
-  /// split launch before it had S > 1.
+  /// split launch before it had S > 1. On a split launch (splitKeys > 0):
+  /// the split kernel merges in its last CTA of each (batch, KV head), the
+  /// one that counts the others done (the launch then takes the stream's
+  /// counters after the workspace, see fusedMerge()).
   bool merge = false;
+  bool fusedMerge() const { return splitKeys && merge; }
 };
 
 struct TensorMap {

@@ -1000,12 +1000,21 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   for (size_t i = 0; i < kernel.args.size(); ++i)
     if (kernel.args[i].role == "v")
       v = &args[i];
-  for (const attnmeta::Launch &launch : kernel.launches)
+  // A split launch that merges in its last CTAs also takes the stream's
+  // counters, u32 [B * Hk], after the workspace.
+  bool takesCounters = false;
+  for (const attnmeta::Launch &launch : kernel.launches) {
     takesWorkspace = takesWorkspace || launch.splitKeys || launch.merge;
+    takesCounters = takesCounters || launch.fusedMerge();
+  }
   int64_t wsWords[3 + 2 * 5] = {};
+  int64_t counterWords[3 + 2 * 1] = {};
   if (takesWorkspace)
     for (int w = 0; w < 3 + 2 * 5; ++w)
       params.push_back(&wsWords[w]);
+  if (takesCounters)
+    for (int w = 0; w < 3 + 2 * 1; ++w)
+      params.push_back(&counterWords[w]);
   // The argument checks made every dimension positive, so no grid is
   // empty. Launches run in order on the context's stream.
   int64_t heads = q->shape[1], batch = q->shape[0];
@@ -1047,7 +1056,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                              wholeRows ? 0 : launch.rowsLo,
                              wholeRows ? 0 : launch.rowsHi, nq, nk, ctas, rows))
       continue;
-    if (launch.merge && (wholeRows || splits <= 1))
+    if (launch.merge && !launch.splitKeys && (wholeRows || splits <= 1))
       continue;
     // (Not over a paged cache: the whole-row kernels that read faster are
     // the TMA ones, and a paged cache's load by cp.async.)
@@ -1070,6 +1079,17 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
           return s;
       wsWords[0] = wsWords[1] = int64_t(reinterpret_cast<uintptr_t>(data));
       wsWords[2] = 0;
+      if (launch.fusedMerge() && splits > 1) {
+        void *count = nullptr;
+        if (attn_status s = attnrt::cuda::counters(
+                device, size_t(batch * kvHeads), &count))
+          return s;
+        counterWords[0] = counterWords[1] =
+            int64_t(reinterpret_cast<uintptr_t>(count));
+        counterWords[2] = 0;
+        counterWords[3] = batch * kvHeads;
+        counterWords[4] = 1;
+      }
       int64_t stride = 1;
       for (int d = 4; d >= 0; --d) {
         wsWords[3 + d] = shape[d];

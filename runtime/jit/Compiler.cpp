@@ -732,7 +732,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
          << "_sizes[" << rank << "], const int64_t " << role << "_strides["
          << rank << "]";
     os << ") {\n";
-    int64_t slots = k.tensorMaps.size() + 13;
+    int64_t slots = k.tensorMaps.size() + 13 + 5;
     for (auto &[role, rank] : k.args)
       slots += 3 + 2 * rank;
     os << "  int64_t zero = 0;\n  void *params[" << slots << "];\n"
@@ -803,7 +803,15 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     if (split)
       os << "  int64_t ws[13] = {0, 0, 0, 1, batch, heads, nq, v_sizes[3] + 2, "
             "0, 0, 0, 0, 1};\n"
-         << "  for (int i = 0; i < 13; ++i) params[n++] = &ws[i];\n"
+         << "  for (int i = 0; i < 13; ++i) params[n++] = &ws[i];\n";
+    // A split kernel that merges in its last CTAs takes counters too; with
+    // one split it never reads them.
+    if (llvm::any_of(k.launches,
+                     [](const attnmeta::Launch &l) { return l.fusedMerge(); }))
+      os << "  int64_t counters[5] = {0, 0, 0, 1, 1};\n"
+         << "  for (int i = 0; i < 5; ++i) params[n++] = &counters[i];\n";
+    if (split)
+      os
          << "  int sms = 0, whole = 0;\n  {\n    CUdevice dev;\n"
          << "    if (cuCtxGetDevice(&dev) == CUDA_SUCCESS)\n"
          << "      cuDeviceGetAttribute(&sms, "
@@ -812,7 +820,7 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
     // (seg 0: perSeg, whatever Nq); each runs when the runtime's rule
     // (attn_launch_applies, copied above) says it does.
     for (auto [i, l] : llvm::enumerate(k.launches)) {
-      if (l.merge)
+      if (l.merge && !l.splitKeys)
         continue;
       std::string gridX =
           l.seg ? llvm::formatv("(unsigned)((nq + {0}) / {1} * {2})",

@@ -478,9 +478,9 @@ func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
 // -----
 
 func.func @f(%q: memref<1x8x100x64xf16>, %o: memref<1x8x100x64xf16>) {
-  // expected-error @+2 {{gpu_kernel a kernel either splits the keys ('split_keys') or merges the splits ('merge'), not both}}
+  // expected-error @+2 {{gpu_kernel a split-KV kernel packs the query rows of one KV head into its CTA: 'rows_hi' must be set and at most 16 * warps + 1 = 17}}
   // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
-  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 256, merge = true>]>}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x64xf16>, memref<1x8x100x64xf16>, memref<1x8x100x64xf16>) outs(%o : memref<1x8x100x64xf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, split_keys = 256, merge = true>]>}
   return
 }
 

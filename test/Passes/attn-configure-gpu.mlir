@@ -24,6 +24,8 @@
 
 // RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu | FileCheck %s --check-prefix=DEC
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a decode-rows=32 split-min-keys=512 decode-block-n=64 decode-stages=2" | FileCheck %s --check-prefix=DEC128
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a decode-merge=fused" | FileCheck %s --check-prefix=DECFUSED
+// RUN: not attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-merge=last" 2>&1 | FileCheck %s --check-prefix=DECBAD
 // RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-configure-gpu="chip=sm_90a" | FileCheck %s --check-prefix=DECLM
 // RUN: attn-opt %S/Inputs/dilated-gpu.mlir --attn-decompose-dilated --attn-configure-gpu | FileCheck %s --check-prefix=DECDIL
 
@@ -35,6 +37,12 @@
 // least, tiles of 64 keys, 2 stages; D = 128 leaves room for 2 CTAs per SM.
 // DEC128: <suffix = "__decode", warps = 2, block_n = 64, stages = 2, ctas_per_sm = 2, rows_hi = 33, split_keys = 512>
 // DEC128-SAME: rows_lo = 33
+// decode-merge=fused: the split kernel merges in its last CTA per KV head
+// (split_keys and merge on one kernel), no __merge kernel.
+// DECFUSED: kernels = {{\[}}<suffix = "__decode", warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 256, merge = true>, <warps =
+// DECFUSED-NOT: __merge
+// DECBAD: decode-merge must be 'kernel' or 'fused', got 'last'
+
 // Not for landmark attention (its top-k retrieval decodes) or dilated
 // pieces (DECLM, DECDIL).
 // DECLM-NOT: __decode

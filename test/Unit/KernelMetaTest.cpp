@@ -67,6 +67,24 @@ static const char *kGPULong =
     "arg k f16 4 -1 -1 -1 128\n"
     "arg v f16 4 -1 -1 -1 128\n"
     "arg out f16 4 -1 -1 -1 128\n";
+// Split-KV decoding that merges in the split kernel's last CTAs.
+static const char *kGPUFused =
+    "attn-kernel v1\n"
+    "op attention\n"
+    "pattern #attn.causal\n"
+    "phases 2\n"
+    "target sm_90a\n"
+    "threads 256\n"
+    "smem 81920\n"
+    "tile_m 128\n"
+    "tile_n 64\n"
+    "stages 2\n"
+    "launch c__decode 0 1 32 40000 rows 0 17 split 256 8 0 merge\n"
+    "launch c 128 1 256 81920 rows 17 0\n"
+    "arg q bf16 4 -1 -1 -1 128\n"
+    "arg k bf16 4 -1 -1 -1 128\n"
+    "arg v bf16 4 -1 -1 -1 128\n"
+    "arg out bf16 4 -1 -1 -1 128\n";
 static const char *kLightning =
     "attn-kernel v1\n"
     "op lightning\n"
@@ -117,7 +135,7 @@ static std::string join(const std::vector<std::string> &ls, size_t skip) {
 
 static void roundTrips() {
   int n = 0;
-  for (const char *text : {kGPU, kGPULong, kLightning, kCPU}) {
+  for (const char *text : {kGPU, kGPULong, kGPUFused, kLightning, kCPU}) {
     KernelMeta m;
     std::string err;
     bool ok = parse(text, m, err);
@@ -138,6 +156,12 @@ static void roundTrips() {
              m.launches[1].merge && !m.launches[2].merge &&
              m.launches[2].rowsLo == 17,
          "fields of the decode launches");
+  parse(kGPUFused, m, err);
+  expect(m.launches.size() == 2 && m.launches[0].fusedMerge() &&
+             m.launches[0].splitCtas == 8 && !m.launches[1].fusedMerge() &&
+             !m.launches[1].merge,
+         "fields of the fused split-KV launch");
+  expect(!m.launches[1].fusedMerge(), "a merge launch alone is not fused");
   parse(kCPU, m, err);
   expect(m.cpu == "znver4" && m.features.size() == 5 &&
              m.features[4] == "avx512f" && !m.isGPU(),
@@ -158,7 +182,7 @@ static void roundTrips() {
 /// a message; never a crash.
 static void missingLines() {
   int dropped = 0, refused = 0;
-  for (const char *text : {kGPU, kGPULong, kLightning, kCPU}) {
+  for (const char *text : {kGPU, kGPULong, kGPUFused, kLightning, kCPU}) {
     std::vector<std::string> ls = lines(text);
     for (size_t i = 0; i < ls.size(); ++i) {
       KernelMeta m;
@@ -187,7 +211,7 @@ static void missingLines() {
 /// Every prefix of every text: parses or fails with a message.
 static void truncations() {
   int cut = 0;
-  for (const char *text : {kGPU, kGPULong, kLightning, kCPU}) {
+  for (const char *text : {kGPU, kGPULong, kGPUFused, kLightning, kCPU}) {
     std::string t = text;
     for (size_t n = 0; n < t.size(); ++n) {
       KernelMeta m;
@@ -233,8 +257,7 @@ static void badValues() {
        "launch k__phase1 2048 16 256 98304 rows 0 17 split 0 4 0",
        "the split's keys must be"},
       {"launch k__phase1 2048 16 256 98304",
-       "launch k__phase1 2048 16 256 98304 rows 0 17 split 64 4 0 merge",
-       "either splits or merges"},
+       "launch k__phase1 2048 16 256 98304 merge", "need a rows bound"},
       {"launch k__phase1 2048 16 256 98304", "launch k__phase1",
        "a launch needs ENTRY SEG PERSEG"},
       {"tensormap q 64 128\n", "tensormap o 64 128\n", "tensor maps are of q, k or v"},

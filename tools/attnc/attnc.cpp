@@ -136,6 +136,12 @@ static cl::opt<int64_t> decodeStages(
     "decode-stages", cl::cat(attncCategory),
     cl::desc("GPU split-KV decoding: cp.async pipeline stages (default 2)"),
     cl::init(0));
+static cl::opt<std::string> decodeMerge(
+    "decode-merge", cl::cat(attncCategory),
+    cl::desc("GPU split-KV decoding: where the splits merge, 'kernel' (a "
+             "second kernel, the default) or 'fused' (the last CTA of each "
+             "KV head's splits; one launch)"),
+    cl::init(""));
 static cl::opt<bool> wgmmaPv("wgmma-pv",
                              cl::cat(attncCategory), cl::desc("sm_90a with --warps=8 and TMA: O += P V "
                                       "by register-A wgmma (default true; "
@@ -270,11 +276,13 @@ int main(int argc, char **argv) {
                wsOverlap.getNumOccurrences() ||
                stridedTma.getNumOccurrences() || ctasPerSm > 0 ||
                wsMinKeys >= 0 || decodeRows >= 0 || splitMinKeys > 0 ||
-               decodeBlockN > 0 || decodeStages > 0))
+               decodeBlockN > 0 || decodeStages > 0 ||
+               decodeMerge.getNumOccurrences()))
     return fail("--warps, --stages, --tma, --wgmma-pv, --async-qk, "
                 "--warp-specialize, --pingpong, --ws-overlap, "
                 "--strided-tma, --ctas-per-sm, --ws-min-keys, --decode-rows, "
-                "--split-min-keys, --decode-block-n and --decode-stages are "
+                "--split-min-keys, --decode-block-n, --decode-stages and "
+                "--decode-merge are "
                 "GPU options");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
@@ -317,6 +325,8 @@ int main(int argc, char **argv) {
       options.gpu.decodeBlockN = decodeBlockN;
     if (decodeStages > 0)
       options.gpu.decodeStages = decodeStages;
+    if (decodeMerge.getNumOccurrences())
+      options.gpu.decodeMerge = decodeMerge;
   }
   if (gpu && (!mcpu.empty() || !mattr.empty()))
     return fail("--mcpu and --mattr are CPU options");

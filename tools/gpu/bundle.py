@@ -43,6 +43,8 @@ DECODE_VARIANTS = {
     "sm_90a_dec_bn32s4": ["--decode-block-n=32", "--decode-stages=4"],
     "sm_90a_dec_bn64s3": ["--decode-block-n=64", "--decode-stages=3"],
     "sm_90a_dec_split512": ["--split-min-keys=512"],
+    "sm_90a_dec_fused": ["--decode-merge=fused"],
+    "sm_90a_dec_kernel": ["--decode-merge=kernel"],
 }
 
 
@@ -227,7 +229,8 @@ def main():
               "test/Benchmarks/bench_gpu.py", "test/Benchmarks/bench_decode.py",
               "tools/gpu/attnrt.py",
               "tools/gpu/bundle_patterns.py", "tools/gpu/bundle.py",
-              "tools/gpu/device.sh", "tools/gpu/profile_gpu.py"):
+              "tools/gpu/device.sh", "tools/gpu/profile_gpu.py",
+              "tools/gpu/profile_decode.py"):
         shutil.copy(os.path.join(ROOT, f), args.out)
     size = sum(os.path.getsize(os.path.join(dp, f))
                for dp, _, fs in os.walk(args.out) for f in fs)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs on the GPU machine from a bundle made by tools/gpu/bundle.py:
-#   bash gpu-bundle/device.sh [matrix|bench|decode|sanitize|ncu|all] [extra args]
+#   bash gpu-bundle/device.sh [matrix|bench|decode|decode-profile|sanitize|ncu|all] [extra args]
 # Logs go to $OUT (the device tool's folder) when set, else to ./gpu-logs.
 set -o pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +32,23 @@ if [ "$what" = ncu ]; then
       --section WarpStateStats --section Occupancy \
       --metrics sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active \
       python3 "$HERE/profile_gpu.py" "$HERE" $1 $2 $3 2>&1 | tee "$LOG/ncu-$1-$4.txt" | tail -n 60 || rc=1
+  done
+fi
+if [ "$what" = decode-profile ]; then
+  # A decoding step's kernels: per-kernel times (attn's split and merge,
+  # cuDNN's), then ncu on attn's kernels at two B = 1 shapes.
+  python3 "$HERE/profile_decode.py" "$HERE" "$@" 2>&1 | tee "$LOG/decode-profile.log" || rc=1
+  for run in sm_90a_dec_kernel:128:32:8:1:32768 sm_90a_dec_fused:128:32:8:1:32768 \
+             sm_90a_dec_kernel:64:32:8:1:4096 sm_90a_dec_fused:128:32:8:16:32768; do
+    folder=${run%%:*}; shape=${run#*:}
+    [ -d "$HERE/$folder" ] || continue
+    ncu --clock-control none -k "regex:__(decode|merge)" --launch-skip 0 --launch-count 4 \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+      --section Occupancy --section LaunchStats --section SchedulerStats \
+      python3 "$HERE/profile_decode.py" "$HERE" --folder=$folder --ncu-shape=$shape 2>&1 \
+      > "$LOG/ncu-decode-$folder-${shape//:/_}.txt" || rc=1
+    grep -E "causal|Duration|DRAM Throughput|Memory Throughput|Registers Per|Achieved Occupancy|Grid Size|Block Size" \
+      "$LOG/ncu-decode-$folder-${shape//:/_}.txt" | head -n 40
   done
 fi
 if [ "$what" = decode ] || [ "$what" = all ]; then
