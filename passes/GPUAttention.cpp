@@ -904,9 +904,52 @@ void KernelCodegen::mergeInLastSplit() {
 
 void KernelCodegen::emitMerge(const KernelArgs &a, Value partials,
                               Value batch, Value head, Value row0) {
+  // LSE = m + ln sum_s e^(lse_s - m) over the splits (m their max), O =
+  // sum_s e^(lse_s - LSE) O_s; a row no split reached (all -inf): 0, -inf.
+  // Each lane walks the splits in turn: the merge run on the H100 and H200
+  // matrices. mergeRow below (the fused merge's, opt-in) is its parallel
+  // form; it replaces this one once it has run on a GPU.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
   Value row = e.add(row0, warp);
-  e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, e.dim(a.q, 2)),
-           [&] { mergeRow(a, partials, batch, head, row); });
+  Value splits = e.dim(partials, 0);
+  Value dvIdx = e.idx(c.dv);
+  e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, e.dim(a.q, 2)), [&] {
+    auto lseOf = [&](Value s) {
+      return e.load(partials, {s, batch, head, row, dvIdx});
+    };
+    Value mx = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{negInf()},
+                         [&](Value s, ValueRange m) {
+                           return SmallVector<Value>{maxf(m[0], lseOf(s))};
+                         })[0];
+    Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
+    Value safe = e.select(none, e.f32(0), mx);
+    auto weight = [&](Value s) {
+      return exp2(mulf(subf(lseOf(s), safe), log2e));
+    };
+    Value total = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
+                            [&](Value s, ValueRange t) {
+                              return SmallVector<Value>{addf(t[0], weight(s))};
+                            })[0];
+    Value inv = e.select(none, e.f32(0),
+                         arith::DivFOp::create(b, loc, e.f32(1), total));
+    e.forLoop(lane, dvIdx, e.idx(32), [&](Value col) {
+      Value acc = e.forLoop(
+          e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
+          [&](Value s, ValueRange t) {
+            return SmallVector<Value>{fma(
+                weight(s), e.load(partials, {s, batch, head, row, col}), t[0])};
+          })[0];
+      e.store(e.fromF32(mulf(acc, inv), c.outElt), a.o,
+              {batch, head, row, col});
+    });
+    if (a.lse)
+      e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
+        Value lse = addf(safe, mulf(log2(total), ln2));
+        e.store(e.select(none, negInf(), lse), a.lse, {batch, head, row});
+      });
+  });
 }
 
 void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,

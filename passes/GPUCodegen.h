@@ -200,7 +200,10 @@ public:
   /// into O and LSE by their log-sum-exp weights.
   void emitMerge(const KernelArgs &a, Value partials, Value batch, Value head,
                  Value row0);
-  /// One warp merges query row `row` of (batch, head) from `partials`.
+  /// One warp merges query row `row` of (batch, head) from `partials`:
+  /// the LSEs with the lanes over the splits, O with the lanes over the
+  /// columns and the splits 8 at a time (the fused merge's; emitMerge's
+  /// lanes walk the splits in turn).
   void mergeRow(const KernelArgs &a, Value partials, Value batch, Value head,
                 Value row);
   /// Lightning attention, columns [e0, e0 + ev) of V, O and the state, for
