@@ -245,12 +245,10 @@ CUdeviceptr devicePtr(const void *p) {
 Device::~Device() {
   if (context && !scratch.empty()) {
     ScopedContext scope(context);
-    for (const Scratch &sc : scratch) {
-      if (sc.data)
-        driver.cuMemFree(devicePtr(sc.data));
-      if (sc.counters)
-        driver.cuMemFree(devicePtr(sc.counters));
-    }
+    for (const Scratch &sc : scratch)
+      for (const Buffer *b : {&sc.partials, &sc.counters})
+        if (b->data)
+          driver.cuMemFree(devicePtr(b->data));
   }
   if (context)
     driver.cuDevicePrimaryCtxRelease(device);
@@ -524,84 +522,70 @@ attn_status cuda::allocate(const Device &device, size_t bytes, void **out) {
   return ATTN_OK;
 }
 
-attn_status cuda::workspace(const Device &device, size_t bytes, void **out) {
+/// The current stream's `which` buffer, at least `bytes` long: kept while
+/// it is long enough, else freed once the stream's earlier work is done and
+/// replaced by one of max(bytes, grown(old size)) bytes (zeroed on the
+/// stream if `zero`).
+static attn_status streamBuffer(const Device &device,
+                                Device::Buffer Device::Scratch::*which,
+                                size_t bytes, size_t (*grown)(size_t),
+                                bool zero, void **out) {
   std::lock_guard<std::mutex> lock(device.scratchMutex);
   CUstream stream = device.stream.load();
   Device::Scratch *mine = nullptr;
   for (Device::Scratch &sc : device.scratch)
     if (sc.stream == stream)
       mine = &sc;
-  if (mine && mine->bytes >= bytes) {
-    *out = mine->data;
+  if (!mine) {
+    device.scratch.push_back({stream, {}, {}});
+    mine = &device.scratch.back();
+  }
+  Device::Buffer &buf = mine->*which;
+  if (buf.data && buf.bytes >= bytes) {
+    *out = buf.data;
     return ATTN_OK;
   }
-  // Grow by half again at least, so that slowly growing decodes (one more
-  // key per step does not change the size; more rows or heads do)
-  // reallocate rarely.
   size_t want = bytes;
-  if (mine && mine->data) {
-    want = std::max(bytes, mine->bytes + mine->bytes / 2);
+  if (buf.data) {
+    want = std::max(bytes, grown(buf.bytes));
     if (attn_status s = synchronize(device))
       return s;
-    if (attn_status s = release(device, mine->data))
+    if (attn_status s = release(device, buf.data))
       return s;
-    mine->data = nullptr;
-    mine->bytes = 0;
+    buf = {};
   }
   void *p = nullptr;
   if (attn_status s = allocate(device, want, &p))
     return s;
-  if (!mine) {
-    device.scratch.push_back({stream, nullptr, 0});
-    mine = &device.scratch.back();
+  if (zero) {
+    ScopedContext scope(device.context);
+    if (attn_status s = scope.status())
+      return s;
+    if (attn_status s =
+            check(driver.cuMemsetD8Async(devicePtr(p), 0, want, stream),
+                  "cuMemsetD8Async", "zeroing the split-KV counters")) {
+      release(device, p);
+      return s;
+    }
   }
-  mine->data = p;
-  mine->bytes = want;
+  buf = {p, want};
   *out = p;
   return ATTN_OK;
 }
 
+attn_status cuda::workspace(const Device &device, size_t bytes, void **out) {
+  // Grown by half again at least, so that slowly growing decodes (one more
+  // key per step does not change the size; more rows or heads do)
+  // reallocate rarely.
+  return streamBuffer(
+      device, &Device::Scratch::partials, bytes,
+      [](size_t old) { return old + old / 2; }, /*zero=*/false, out);
+}
+
 attn_status cuda::counters(const Device &device, size_t words, void **out) {
-  std::lock_guard<std::mutex> lock(device.scratchMutex);
-  CUstream stream = device.stream.load();
-  Device::Scratch *mine = nullptr;
-  for (Device::Scratch &sc : device.scratch)
-    if (sc.stream == stream)
-      mine = &sc;
-  if (mine && mine->counterWords >= words) {
-    *out = mine->counters;
-    return ATTN_OK;
-  }
-  size_t want = words;
-  if (mine && mine->counters) {
-    want = std::max(words, mine->counterWords * 2);
-    if (attn_status s = synchronize(device))
-      return s;
-    if (attn_status s = release(device, mine->counters))
-      return s;
-    mine->counters = nullptr;
-    mine->counterWords = 0;
-  }
-  void *p = nullptr;
-  if (attn_status s = allocate(device, want * 4, &p))
-    return s;
-  {
-    ScopedContext scope(device.context);
-    if (attn_status s = scope.status())
-      return s;
-    if (attn_status s = check(
-            driver.cuMemsetD8Async(devicePtr(p), 0, want * 4, stream),
-            "cuMemsetD8Async", "zeroing the split-KV counters"))
-      return s;
-  }
-  if (!mine) {
-    device.scratch.push_back({stream, nullptr, 0});
-    mine = &device.scratch.back();
-  }
-  mine->counters = p;
-  mine->counterWords = want;
-  *out = p;
-  return ATTN_OK;
+  return streamBuffer(
+      device, &Device::Scratch::counters, words * 4,
+      [](size_t old) { return 2 * old; }, /*zero=*/true, out);
 }
 
 attn_status cuda::release(const Device &device, void *p) {

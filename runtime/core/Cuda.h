@@ -41,15 +41,16 @@ struct Device {
   std::string name;                      // "NVIDIA H100 80GB HBM3"
   int multiprocessors = 0;
   std::atomic<CUstream> stream{nullptr}; // null: the legacy default stream
-  /// Scratch memory of launches (split-KV partials), one buffer per stream
-  /// so that launches on different streams never share one (workspace()).
+  /// Scratch memory of launches, per stream so that launches on different
+  /// streams never share it (workspace(), counters()): the split-KV
+  /// partials, and the fused merge's counters (zero between launches).
+  struct Buffer {
+    void *data = nullptr;
+    size_t bytes = 0;
+  };
   struct Scratch {
     CUstream stream;
-    void *data;
-    size_t bytes;
-    /// The split-KV kernels' counters (uint32, zero between launches).
-    void *counters = nullptr;
-    size_t counterWords = 0;
+    Buffer partials, counters;
   };
   mutable std::mutex scratchMutex;
   mutable std::vector<Scratch> scratch;
