@@ -973,72 +973,70 @@ void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
     }
     return x;
   };
-  {
-    auto lseOf = [&](Value s) {
-      return e.load(partials, {s, batch, head, row, dvIdx});
-    };
-    Value mx = warpReduce(
-        e.forLoop(lane, splits, e.idx(32), ValueRange{negInf()},
-                  [&](Value s, ValueRange m) {
-                    return SmallVector<Value>{maxf(m[0], lseOf(s))};
-                  })[0],
-        /*isMax=*/true);
-    Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
-    Value safe = e.select(none, e.f32(0), mx);
-    auto weight = [&](Value s) {
-      return exp2(mulf(subf(lseOf(s), safe), log2e));
-    };
-    Value total = warpReduce(
-        e.forLoop(lane, splits, e.idx(32), ValueRange{e.f32(0)},
-                  [&](Value s, ValueRange t) {
-                    return SmallVector<Value>{addf(t[0], weight(s))};
-                  })[0],
-        /*isMax=*/false);
-    Value inv = e.select(none, e.f32(0),
-                         arith::DivFOp::create(b, loc, e.f32(1), total));
-    // Column lane + 32 j of O in acc[j]; columns past Dv read column Dv - 1
-    // and are not stored.
-    int64_t perLane = (c.dv + 31) / 32;
-    SmallVector<Value> cols, init;
-    for (int64_t j = 0; j < perLane; ++j) {
-      cols.push_back(e.add(lane, e.idx(32 * j)));
-      init.push_back(e.f32(0));
-    }
-    Value lastSplit = e.sub(splits, e.idx(1)), lastCol = e.idx(c.dv - 1);
-    SmallVector<Value> acc = e.forLoop(
-        e.idx(0), splits, e.idx(kUnroll), init,
-        [&](Value s0, ValueRange carried) {
-          SmallVector<Value> w, parts;
-          for (int64_t u = 0; u < kUnroll; ++u) {
-            Value s = e.add(s0, e.idx(u));
-            Value valid = e.cmp(arith::CmpIPredicate::slt, s, splits);
-            Value sc = e.min(s, lastSplit);
-            w.push_back(e.select(valid, weight(sc), e.f32(0)));
-            // (Past the last split: weight 0 and value 0, not 0 * inf.)
-            for (int64_t j = 0; j < perLane; ++j)
-              parts.push_back(e.select(
-                  valid,
-                  e.load(partials,
-                         {sc, batch, head, row, e.min(cols[j], lastCol)}),
-                  e.f32(0)));
-          }
-          SmallVector<Value> next(carried);
-          for (int64_t u = 0; u < kUnroll; ++u)
-            for (int64_t j = 0; j < perLane; ++j)
-              next[j] = fma(w[u], parts[u * perLane + j], next[j]);
-          return next;
-        });
-    for (int64_t j = 0; j < perLane; ++j)
-      e.ifThen(e.cmp(arith::CmpIPredicate::slt, cols[j], dvIdx), [&] {
-        e.store(e.fromF32(mulf(acc[j], inv), c.outElt), a.o,
-                {batch, head, row, cols[j]});
-      });
-    if (a.lse)
-      e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
-        Value lse = addf(safe, mulf(log2(total), ln2));
-        e.store(e.select(none, negInf(), lse), a.lse, {batch, head, row});
-      });
+  auto lseOf = [&](Value s) {
+    return e.load(partials, {s, batch, head, row, dvIdx});
+  };
+  Value mx =
+      warpReduce(e.forLoop(lane, splits, e.idx(32), ValueRange{negInf()},
+                           [&](Value s, ValueRange m) {
+                             return SmallVector<Value>{maxf(m[0], lseOf(s))};
+                           })[0],
+                 /*isMax=*/true);
+  Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
+  Value safe = e.select(none, e.f32(0), mx);
+  auto weight = [&](Value s) {
+    return exp2(mulf(subf(lseOf(s), safe), log2e));
+  };
+  Value total =
+      warpReduce(e.forLoop(lane, splits, e.idx(32), ValueRange{e.f32(0)},
+                           [&](Value s, ValueRange t) {
+                             return SmallVector<Value>{addf(t[0], weight(s))};
+                           })[0],
+                 /*isMax=*/false);
+  Value inv =
+      e.select(none, e.f32(0), arith::DivFOp::create(b, loc, e.f32(1), total));
+  // Column lane + 32 j of O in acc[j]; columns past Dv read column Dv - 1
+  // and are not stored.
+  int64_t perLane = (c.dv + 31) / 32;
+  SmallVector<Value> cols, init;
+  for (int64_t j = 0; j < perLane; ++j) {
+    cols.push_back(e.add(lane, e.idx(32 * j)));
+    init.push_back(e.f32(0));
   }
+  Value lastSplit = e.sub(splits, e.idx(1)), lastCol = e.idx(c.dv - 1);
+  SmallVector<Value> acc =
+      e.forLoop(e.idx(0), splits, e.idx(kUnroll), init,
+                [&](Value s0, ValueRange carried) {
+                  SmallVector<Value> w, parts;
+                  for (int64_t u = 0; u < kUnroll; ++u) {
+                    Value s = e.add(s0, e.idx(u));
+                    Value valid = e.cmp(arith::CmpIPredicate::slt, s, splits);
+                    Value sc = e.min(s, lastSplit);
+                    w.push_back(e.select(valid, weight(sc), e.f32(0)));
+                    // (Past the last split: weight 0 and value 0, not 0 * inf.)
+                    for (int64_t j = 0; j < perLane; ++j)
+                      parts.push_back(
+                          e.select(valid,
+                                   e.load(partials, {sc, batch, head, row,
+                                                     e.min(cols[j], lastCol)}),
+                                   e.f32(0)));
+                  }
+                  SmallVector<Value> next(carried);
+                  for (int64_t u = 0; u < kUnroll; ++u)
+                    for (int64_t j = 0; j < perLane; ++j)
+                      next[j] = fma(w[u], parts[u * perLane + j], next[j]);
+                  return next;
+                });
+  for (int64_t j = 0; j < perLane; ++j)
+    e.ifThen(e.cmp(arith::CmpIPredicate::slt, cols[j], dvIdx), [&] {
+      e.store(e.fromF32(mulf(acc[j], inv), c.outElt), a.o,
+              {batch, head, row, cols[j]});
+    });
+  if (a.lse)
+    e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
+      Value lse = addf(safe, mulf(log2(total), ln2));
+      e.store(e.select(none, negInf(), lse), a.lse, {batch, head, row});
+    });
 }
 
 } // namespace mlir::attn::gpucg

@@ -117,8 +117,11 @@ class CpuOps final : public Ops {
 public:
   CpuOps(int threads, attn_dtype type, attn_dtype weights)
       : type(type), weights(weights),
-        workers(threads > 0 ? threads
-                            : int(std::max(1u, std::thread::hardware_concurrency()))) {
+        // Only bf16 weights use the pool: f32 weights start no thread.
+        workers(weights != ATTN_BF16 ? 1
+                : threads > 0
+                    ? threads
+                    : int(std::max(1u, std::thread::hardware_concurrency()))) {
     if (threads > 0)
       openblas_set_num_threads(threads);
     label = std::string("cpu (OpenBLAS") +
