@@ -5,8 +5,8 @@
 // element. Here (cpu_schedule decode_rows) each row runs alone with the keys
 // across the lanes instead:
 //
-//   per block of 4 w keys: scores by D-long FMA chains per key, reduced
-//   across the lanes (16 independent chains per w keys, unrolled); the
+//   per block of 4 w keys: scores by D-long FMA chains per key, the w
+//   chains of w keys summed across the lanes by one shuffle tree; the
 //   row's online softmax on the block (a max and a sum reduction); then
 //   O += p_j V[j] with p_j broadcast and V's rows read contiguously.
 //
@@ -31,8 +31,8 @@ void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
   auto ivecT = VectorType::get({w}, i32t);
   auto load = [&](const RowView &x, Value t, int64_t col) -> Value {
     Type elt = cast<MemRefType>(x.mem.getType()).getElementType();
-    Value raw = vector::LoadOp::create(b, loc, VectorType::get({w}, elt),
-                                       x.mem, x.at(e, t, e.idx(col)));
+    Value raw = vector::LoadOp::create(b, loc, VectorType::get({w}, elt), x.mem,
+                                       x.at(e, t, e.idx(col)));
     return elt.isF32() ? raw : arith::ExtFOp::create(b, loc, vec, raw);
   };
   auto toIndex = [&](Value i32) {
@@ -43,9 +43,47 @@ void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
     lanes.push_back(int32_t(i));
   Value iota = arith::ConstantOp::create(
       b, loc, ivecT, DenseElementsAttr::get(ivecT, ArrayRef<int32_t>(lanes)));
-  Value ninfS = negInf(), ninf = e.splat(ninfS, vec), zero = e.splat(e.f32(0), vec);
+  Value ninfS = negInf(), ninf = e.splat(ninfS, vec),
+        zero = e.splat(e.f32(0), vec);
   Value scaleV = e.splat(e.f32(scale * M_LOG2E), vec);
   int64_t dChunks = d / w, vChunks = dv / w;
+
+  // The w scores of w keys from their w partial-sum vectors, by a
+  // transpose-and-add tree (log2 w levels of two shuffles and an add per
+  // pair) instead of one reduction per key: level h = w/2, w/4, ..., 1
+  // adds, for each pair (x, y), the lanes [i, i + h) of every 2h-lane chunk
+  // to the lanes [i + h, i + 2h), x's sums to the chunk's first half and
+  // y's to its second. Which vector ends in which lane is a bit reversal:
+  // order[s] is the key that goes in as vector s.
+  auto sumTree = [&](SmallVector<Value> cur) {
+    for (int64_t h = w / 2; h >= 1; h /= 2) {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t base = 0; base < w; base += 2 * h)
+        for (int64_t half = 0; half < 2; ++half)
+          for (int64_t i = 0; i < h; ++i) {
+            int64_t from = half * w + base;
+            lo.push_back(from + i);
+            hi.push_back(from + h + i);
+          }
+      SmallVector<Value> next;
+      for (size_t i = 0; i < cur.size(); i += 2) {
+        Value x = cur[i], y = cur[i + 1];
+        next.push_back(arith::AddFOp::create(
+            b, loc, vector::ShuffleOp::create(b, loc, x, y, lo),
+            vector::ShuffleOp::create(b, loc, x, y, hi)));
+      }
+      cur = std::move(next);
+    }
+    return cur.front();
+  };
+  SmallVector<int64_t> order;
+  for (int64_t s = 0; s < w; ++s) {
+    int64_t r = 0;
+    for (int64_t bit = 1, rb = w / 2; bit < w; bit *= 2, rb /= 2)
+      if (s & bit)
+        r |= rb;
+    order.push_back(r);
+  }
 
   // Each row's query in log2 units, its running max and sum, and O = 0;
   // the key range of all rows.
@@ -77,7 +115,8 @@ void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
       Value lo = toIndex(loI32), hi = toIndex(hiI32);
       Value meets = arith::AndIOp::create(
           b, loc,
-          arith::AndIOp::create(b, loc, e.cmp(arith::CmpIPredicate::sle, lo, hi),
+          arith::AndIOp::create(b, loc,
+                                e.cmp(arith::CmpIPredicate::sle, lo, hi),
                                 e.cmp(arith::CmpIPredicate::sle, n0, hi)),
           e.cmp(arith::CmpIPredicate::sgt, e.add(n0, e.idx(blk)), lo));
       e.ifThen(meets, [&] {
@@ -88,17 +127,24 @@ void TileCodegen::emitDecodeRows(const Scratch &s, const RowView &q,
         // Scores of the block, masked outside [lo, hi], into s.dS; their max.
         Value bmax = ninf;
         for (int64_t kb = 0; kb < blk; kb += w) {
-          Value sv = zero;
-          for (int64_t j = 0; j < w; ++j) {
-            Value key = e.min(e.max(e.add(n0, e.idx(kb + j)), lo), hi);
-            Value acc = arith::MulFOp::create(b, loc, qv[0], load(k, key, 0));
-            for (int64_t c = 1; c < dChunks; ++c)
-              acc = vector::FMAOp::create(b, loc, qv[c], load(k, key, c * w),
-                                          acc);
-            Value sj = vector::ReductionOp::create(
-                b, loc, vector::CombiningKind::ADD, acc);
-            sv = vector::InsertOp::create(b, loc, sj, sv, ArrayRef<int64_t>{j});
-          }
+          // The w keys' dot products chunk by chunk (w independent FMA
+          // chains in program order, not one dependent chain per key after
+          // another); slot s of the tree holds key order[s], so that lane j
+          // of the sums is key j.
+          SmallVector<Value> rowOf, acc;
+          for (int64_t slot = 0; slot < w; ++slot)
+            rowOf.push_back(e.min(
+                e.max(e.add(n0, e.idx(kb + order[size_t(slot)])), lo), hi));
+          auto kAt = [&](int64_t slot, int64_t col) {
+            return load(k, rowOf[size_t(slot)], col);
+          };
+          for (int64_t slot = 0; slot < w; ++slot)
+            acc.push_back(arith::MulFOp::create(b, loc, qv[0], kAt(slot, 0)));
+          for (int64_t c = 1; c < dChunks; ++c)
+            for (int64_t slot = 0; slot < w; ++slot)
+              acc[size_t(slot)] = vector::FMAOp::create(
+                  b, loc, qv[c], kAt(slot, c * w), acc[size_t(slot)]);
+          Value sv = sumTree(acc);
           Value keys = arith::AddIOp::create(
               b, loc, e.splat(e.toI32(e.add(n0, e.idx(kb))), ivecT), iota);
           Value ok = arith::AndIOp::create(
