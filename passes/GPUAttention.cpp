@@ -903,64 +903,28 @@ void KernelCodegen::mergeInLastSplit() {
 }
 
 void KernelCodegen::emitMerge(const KernelArgs &a, Value partials,
-                              Value batch, Value head, Value row0) {
-  // LSE = m + ln sum_s e^(lse_s - m) over the splits (m their max), O =
-  // sum_s e^(lse_s - LSE) O_s; a row no split reached (all -inf): 0, -inf.
-  // Each lane walks the splits in turn: the merge run on the H100 and H200
-  // matrices. mergeRow below (the fused merge's, opt-in) is its parallel
-  // form; it replaces this one once it has run on a GPU.
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
-  Value row = e.add(row0, warp);
-  Value splits = e.dim(partials, 0);
-  Value dvIdx = e.idx(c.dv);
+                              Value batch, Value head, Value row) {
+  // One CTA per query row: its warps take the splits in turn, 8 at a time,
+  // and add their sums up through shared memory ([warps][Dv] f32).
+  Value red = tileView(dynamicSmem(e.b, e.loc), {c.warps, c.dv}, 0,
+                       e.b.getF32Type());
   e.ifThen(e.cmp(arith::CmpIPredicate::slt, row, e.dim(a.q, 2)), [&] {
-    auto lseOf = [&](Value s) {
-      return e.load(partials, {s, batch, head, row, dvIdx});
-    };
-    Value mx = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{negInf()},
-                         [&](Value s, ValueRange m) {
-                           return SmallVector<Value>{maxf(m[0], lseOf(s))};
-                         })[0];
-    Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
-    Value safe = e.select(none, e.f32(0), mx);
-    auto weight = [&](Value s) {
-      return exp2(mulf(subf(lseOf(s), safe), log2e));
-    };
-    Value total = e.forLoop(e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
-                            [&](Value s, ValueRange t) {
-                              return SmallVector<Value>{addf(t[0], weight(s))};
-                            })[0];
-    Value inv = e.select(none, e.f32(0),
-                         arith::DivFOp::create(b, loc, e.f32(1), total));
-    e.forLoop(lane, dvIdx, e.idx(32), [&](Value col) {
-      Value acc = e.forLoop(
-          e.idx(0), splits, e.idx(1), ValueRange{e.f32(0)},
-          [&](Value s, ValueRange t) {
-            return SmallVector<Value>{fma(
-                weight(s), e.load(partials, {s, batch, head, row, col}), t[0])};
-          })[0];
-      e.store(e.fromF32(mulf(acc, inv), c.outElt), a.o,
-              {batch, head, row, col});
-    });
-    if (a.lse)
-      e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
-        Value lse = addf(safe, mulf(log2(total), ln2));
-        e.store(e.select(none, negInf(), lse), a.lse, {batch, head, row});
-      });
+    mergeRow(a, partials, batch, head, row, warp, c.warps, red);
   });
 }
 
 void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
-                             Value head, Value row) {
+                             Value head, Value row, Value part, int64_t parts,
+                             Value red) {
   // LSE = m + ln sum_s e^(lse_s - m) over the splits (m their max), O =
   // sum_s e^(lse_s - LSE) O_s; a row no split reached (all -inf): 0, -inf.
-  // One warp per row. The LSEs: lanes over the splits, then shuffles. O:
-  // lanes over the columns (32 consecutive floats per load: coalesced),
-  // the splits kUnroll at a time with every load of a step independent of
-  // the others, so that a row costs S / kUnroll memory latencies, not S.
-  constexpr int64_t kUnroll = 8;
+  // The LSEs: each warp's lanes over the splits, kLse loads in flight,
+  // then shuffles. O: lanes over the columns (32 consecutive floats per
+  // load: coalesced), the splits kUnroll at a time with every load of a
+  // step independent of the others; warp `part` of `parts` takes the steps
+  // part, part + parts, ..., so that a row costs S / (kUnroll parts)
+  // memory latencies, not S; then the parts' sums meet in `red`.
+  constexpr int64_t kUnroll = 8, kLse = 4;
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value ln2 = e.f32(M_LN2), log2e = e.f32(M_LOG2E);
@@ -976,23 +940,41 @@ void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
   auto lseOf = [&](Value s) {
     return e.load(partials, {s, batch, head, row, dvIdx});
   };
-  Value mx =
-      warpReduce(e.forLoop(lane, splits, e.idx(32), ValueRange{negInf()},
-                           [&](Value s, ValueRange m) {
-                             return SmallVector<Value>{maxf(m[0], lseOf(s))};
-                           })[0],
-                 /*isMax=*/true);
+  Value lastSplit = e.sub(splits, e.idx(1));
+  // f over the lane's splits lane, lane + 32, ..., kLse loads a step
+  // (splits past the last: `none`).
+  auto overSplits = [&](Value none, function_ref<Value(Value)> term,
+                        function_ref<Value(Value, Value)> combine) {
+    return e.forLoop(lane, splits, e.idx(32 * kLse), ValueRange{none},
+                     [&](Value s0, ValueRange carried) {
+                       SmallVector<Value> terms;
+                       for (int64_t u = 0; u < kLse; ++u) {
+                         Value s = e.add(s0, e.idx(32 * u));
+                         terms.push_back(e.select(
+                             e.cmp(arith::CmpIPredicate::slt, s, splits),
+                             term(e.min(s, lastSplit)), none));
+                       }
+                       Value x = carried[0];
+                       for (Value t : terms)
+                         x = combine(x, t);
+                       return SmallVector<Value>{x};
+                     })[0];
+  };
+  Value mx = warpReduce(
+      overSplits(
+          negInf(), [&](Value s) { return lseOf(s); },
+          [&](Value x, Value y) { return maxf(x, y); }),
+      /*isMax=*/true);
   Value none = e.cmpf(arith::CmpFPredicate::OEQ, mx, negInf());
   Value safe = e.select(none, e.f32(0), mx);
   auto weight = [&](Value s) {
     return exp2(mulf(subf(lseOf(s), safe), log2e));
   };
-  Value total =
-      warpReduce(e.forLoop(lane, splits, e.idx(32), ValueRange{e.f32(0)},
-                           [&](Value s, ValueRange t) {
-                             return SmallVector<Value>{addf(t[0], weight(s))};
-                           })[0],
-                 /*isMax=*/false);
+  Value total = warpReduce(
+      overSplits(
+          e.f32(0), [&](Value s) { return weight(s); },
+          [&](Value x, Value y) { return addf(x, y); }),
+      /*isMax=*/false);
   Value inv =
       e.select(none, e.f32(0), arith::DivFOp::create(b, loc, e.f32(1), total));
   // Column lane + 32 j of O in acc[j]; columns past Dv read column Dv - 1
@@ -1003,9 +985,10 @@ void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
     cols.push_back(e.add(lane, e.idx(32 * j)));
     init.push_back(e.f32(0));
   }
-  Value lastSplit = e.sub(splits, e.idx(1)), lastCol = e.idx(c.dv - 1);
+  Value lastCol = e.idx(c.dv - 1);
+  Value first = part ? e.mul(part, e.idx(kUnroll)) : e.idx(0);
   SmallVector<Value> acc =
-      e.forLoop(e.idx(0), splits, e.idx(kUnroll), init,
+      e.forLoop(first, splits, e.idx(kUnroll * parts), init,
                 [&](Value s0, ValueRange carried) {
                   SmallVector<Value> w, parts;
                   for (int64_t u = 0; u < kUnroll; ++u) {
@@ -1027,13 +1010,28 @@ void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
                       next[j] = fma(w[u], parts[u * perLane + j], next[j]);
                   return next;
                 });
-  for (int64_t j = 0; j < perLane; ++j)
-    e.ifThen(e.cmp(arith::CmpIPredicate::slt, cols[j], dvIdx), [&] {
-      e.store(e.fromF32(mulf(acc[j], inv), c.outElt), a.o,
-              {batch, head, row, cols[j]});
+  Value tid = e.add(e.mul(part ? part : e.idx(0), e.idx(32)), lane);
+  if (parts == 1) {
+    for (int64_t j = 0; j < perLane; ++j)
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, cols[j], dvIdx), [&] {
+        e.store(e.fromF32(mulf(acc[j], inv), c.outElt), a.o,
+                {batch, head, row, cols[j]});
+      });
+  } else {
+    for (int64_t j = 0; j < perLane; ++j)
+      e.ifThen(e.cmp(arith::CmpIPredicate::slt, cols[j], dvIdx),
+               [&] { e.store(acc[j], red, {part, cols[j]}); });
+    gpu::BarrierOp::create(b, loc);
+    e.forLoop(tid, dvIdx, e.idx(32 * parts), [&](Value col) {
+      Value sum = e.load(red, {e.idx(0), col});
+      for (int64_t p = 1; p < parts; ++p)
+        sum = addf(sum, e.load(red, {e.idx(p), col}));
+      e.store(e.fromF32(mulf(sum, inv), c.outElt), a.o,
+              {batch, head, row, col});
     });
+  }
   if (a.lse)
-    e.ifThen(e.cmp(arith::CmpIPredicate::eq, lane, e.idx(0)), [&] {
+    e.ifThen(e.cmp(arith::CmpIPredicate::eq, tid, e.idx(0)), [&] {
       Value lse = addf(safe, mulf(log2(total), ln2));
       e.store(e.select(none, negInf(), lse), a.lse, {batch, head, row});
     });

@@ -195,17 +195,24 @@ public:
   void setup();
   void emit(PatternAttrInterface pattern, const KernelArgs &a, Value smemBase,
             const TileWork &w);
-  /// The merge of split-KV partials (`partials`, see TileWork): this CTA's
-  /// warps each combine one query row of (batch, head), rows from `row0`,
-  /// into O and LSE by their log-sum-exp weights.
+  /// The merge of split-KV partials (`partials`, see TileWork): this CTA
+  /// combines query row `row` of (batch, head) into O and LSE by their
+  /// log-sum-exp weights, its warps sharing the splits (mergeRow; shared
+  /// memory: mergeSmemBytes).
   void emitMerge(const KernelArgs &a, Value partials, Value batch, Value head,
-                 Value row0);
-  /// One warp merges query row `row` of (batch, head) from `partials`:
-  /// the LSEs with the lanes over the splits, O with the lanes over the
-  /// columns and the splits 8 at a time (the fused merge's; emitMerge's
-  /// lanes walk the splits in turn).
+                 Value row);
+  static int64_t mergeSmemBytes(const GPUConfig &c) {
+    return c.warps * c.dv * 4;
+  }
+  /// Merges query row `row` of (batch, head) from `partials`: the LSEs
+  /// with the lanes over the splits, O with the lanes over the columns and
+  /// the splits 8 at a time. One warp alone (parts = 1), or warp `part` of
+  /// `parts` taking every parts-th step, the sums added through `red`
+  /// ([parts][Dv] f32 shared memory; all the CTA's threads reach its
+  /// barrier).
   void mergeRow(const KernelArgs &a, Value partials, Value batch, Value head,
-                Value row);
+                Value row, Value part = Value(), int64_t parts = 1,
+                Value red = Value());
   /// Lightning attention, columns [e0, e0 + ev) of V, O and the state, for
   /// one (batch, head); `log2l` = log2 of the decay.
   void emitLightning(const KernelArgs &a, Value smemBase, const TileWork &w,

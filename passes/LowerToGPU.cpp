@@ -290,8 +290,8 @@ static void emitSplitRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
   gen.emit(op.getPattern(), a, dynamicSmem(e.b, e.loc), w);
 }
 
-/// The merge of split-KV partials: CTA x combines rows [x * warps, ...) of
-/// (batch, head), one per warp.
+/// The merge of split-KV partials: CTA x combines row x of (batch, head),
+/// all its warps together.
 static void emitMergeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
                           Value partials) {
   Value head = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::y);
@@ -299,7 +299,7 @@ static void emitMergeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
   Value bx = gpu::BlockIdOp::create(e.b, e.loc, gpu::Dimension::x);
   KernelCodegen gen(e, c);
   gen.setup();
-  gen.emitMerge(a, partials, batch, head, e.mul(bx, e.idx(c.warps)));
+  gen.emitMerge(a, partials, batch, head, bx);
 }
 
 /// Attention over strided rows (#attn.rows): CTA x computes query tile
@@ -524,7 +524,7 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
         seg = 0;
         emitSplitRows(e, a, kc, w, attention, partials);
       } else if (k.getMerge()) { // (split kernels merge in their last CTAs)
-        seg = kc.warps;
+        seg = 1;
         emitMergeRows(e, a, kc, partials);
       } else if (!rows) {
         emitWholeRows(e, a, kc, w, attention);
@@ -556,7 +556,7 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       }
       l.merge = k.getMerge();
       if (k.getMerge() && !k.getSplitKeys())
-        l.smem = 0;
+        l.smem = KernelCodegen::mergeSmemBytes(kc);
       meta.launches.push_back(l);
       ++numLaunches;
       // The metadata summarises the first kernel's CTA (not a split-KV one,
