@@ -43,6 +43,8 @@ DECODE_VARIANTS = {
     "sm_90a_dec_bn32s4": ["--decode-block-n=32", "--decode-stages=4"],
     "sm_90a_dec_bn64s3": ["--decode-block-n=64", "--decode-stages=3"],
     "sm_90a_dec_split512": ["--split-min-keys=512"],
+    "sm_90a_dec_split128": ["--split-min-keys=128"],
+    "sm_90a_dec_split64": ["--split-min-keys=64"],
     "sm_90a_dec_fused": ["--decode-merge=fused"],
     "sm_90a_dec_kernel": ["--decode-merge=kernel"],
 }
