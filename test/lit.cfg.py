@@ -121,7 +121,7 @@ tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
 tools = ["attn-opt", "attn-pattern-test", "attn-meta-test", "attn-run", "attnc", "attn-tune", "attn-capi-test",
          "attn-cuda-test"]
 if "attn-model" in config.available_features:
-    tools.append("attn-model")
+    tools += ["attn-model", "attn-quant-test"]
 if "attn-tune-measure" in config.available_features:
     tools.append("attn-tune-measure")
 if "attn-model-gpu" in config.available_features:

@@ -9,6 +9,7 @@
 // from the build machine), else plain C++.
 //===----------------------------------------------------------------------===//
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -96,8 +97,10 @@ __attribute__((target("avx2,fma"))) void widenAvx2(const uint16_t *src,
 }
 
 bool hostHasAvx2() {
-  static const bool yes =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // ATTN_MODEL_PLAIN_CPP=1: the plain C++ loops (for tests on AVX2 hosts).
+  static const bool yes = __builtin_cpu_supports("avx2") &&
+                          __builtin_cpu_supports("fma") &&
+                          !std::getenv("ATTN_MODEL_PLAIN_CPP");
   return yes;
 }
 #endif

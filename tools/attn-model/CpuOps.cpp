@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 #include <functional>
 #include <mutex>
 #include <new>
@@ -36,13 +37,23 @@ void cpuSiLU(float *x, int64_t rows, int64_t cols, int64_t stride);
 void cpuGemvBf16(const uint16_t *w, const float *x, float *y, int64_t in,
                  int64_t r0, int64_t r1, bool accumulate);
 void cpuWidenBf16(const uint16_t *src, float *dst, int64_t n);
+// CpuQuant.cpp: 4- and 8-bit weight matrices (--weights q4).
+size_t cpuQuantBytes(int bits, int64_t rows, int64_t in);
+void cpuQuantize(int bits, const float *src, int64_t rows, int64_t in,
+                 void *dst);
+void cpuQuantBlockSums(const float *x, int64_t in, float *xsum);
+void cpuGemvQuant(int bits, const void *w, int64_t rows, int64_t in,
+                  const float *x, const float *xsum, float *y, int64_t r0,
+                  int64_t r1, bool accumulate);
+void cpuDequantize(int bits, const void *w, int64_t rows, int64_t in,
+                   int64_t r0, int64_t r1, float *dst);
 
 namespace {
 
 using attnrt::floatToHalf;
 using attnrt::halfToFloat;
 
-/// The bf16 matrix-vector products' threads: fn(i) for i in [0, n) on the
+/// The bf16 and 4-bit matrix-vector products' threads: fn(i) for i in [0, n) on the
 /// caller and n - 1 workers, one job at a time (OpenBLAS keeps its own
 /// threads for the f32 products; the two never run at once). A decode step
 /// hands out ~120 short jobs, so a worker spins for a while (kSpin) before
@@ -115,17 +126,20 @@ private:
 
 class CpuOps final : public Ops {
 public:
-  CpuOps(int threads, attn_dtype type, attn_dtype weights)
+  CpuOps(int threads, attn_dtype type, CpuWeights weights)
       : type(type), weights(weights),
-        // Only bf16 weights use the pool: f32 weights start no thread.
-        workers(weights != ATTN_BF16 ? 1
+        // Only bf16 and 4-bit weights use the pool: f32 weights start no
+        // thread.
+        workers(weights == CpuWeights::F32 ? 1
                 : threads > 0
                     ? threads
                     : int(std::max(1u, std::thread::hardware_concurrency()))) {
     if (threads > 0)
       openblas_set_num_threads(threads);
     label = std::string("cpu (OpenBLAS") +
-            (weights == ATTN_BF16 ? ", bf16 weights" : "") +
+            (weights == CpuWeights::BF16 ? ", bf16 weights"
+             : weights == CpuWeights::Q4 ? ", 4-bit weights"
+                                         : "") +
             (type == ATTN_BF16   ? ", bf16 attention and cache"
              : type == ATTN_F16 ? ", f16 attention and cache"
                                 : "") +
@@ -142,7 +156,10 @@ public:
                   std::to_string(count * sizeof(float)) + " bytes");
     return static_cast<float *>(p);
   }
-  void free(float *p) override { std::free(p); }
+  void free(float *p) override {
+    quantBits.erase(p);
+    std::free(p);
+  }
   void upload(float *dst, const float *src, size_t count) override {
     std::memcpy(dst, src, count * sizeof(float));
   }
@@ -150,9 +167,17 @@ public:
     std::memcpy(dst, src, count * sizeof(float));
   }
 
-  float *uploadMatrix(const float *src, int64_t rows, int64_t cols) override {
+  float *uploadMatrix(const float *src, int64_t rows, int64_t cols,
+                      bool logits) override {
     size_t n = size_t(rows * cols);
-    if (weights == ATTN_BF16) {
+    if (weights == CpuWeights::Q4) {
+      int bits = logits ? 8 : 4;
+      float *p = alloc((cpuQuantBytes(bits, rows, cols) + 3) / 4);
+      cpuQuantize(bits, src, rows, cols, p);
+      quantBits[p] = bits;
+      return p;
+    }
+    if (weights == CpuWeights::BF16) {
       // Rounded to nearest even; two bf16 values per float slot.
       float *p = alloc((n + 1) / 2);
       auto *h = reinterpret_cast<uint16_t *>(p);
@@ -164,9 +189,12 @@ public:
     upload(p, src, n);
     return p;
   }
-  size_t matrixBytes() const override {
-    return weights == ATTN_BF16 ? 2 : 4;
+  size_t matrixBytes(int64_t rows, int64_t cols, bool logits) const override {
+    if (weights == CpuWeights::Q4)
+      return cpuQuantBytes(logits ? 8 : 4, rows, cols);
+    return size_t(rows * cols) * (weights == CpuWeights::BF16 ? 2 : 4);
   }
+  bool f32Matrices() const override { return weights == CpuWeights::F32; }
 
   void matmulAttention(const void *x, const float *w, float *y, int64_t n,
                        int64_t in, int64_t out, bool accumulate) override {
@@ -202,7 +230,9 @@ public:
 
   void matmul(const float *x, const float *w, float *y, int64_t n, int64_t in,
               int64_t out, bool accumulate) override {
-    if (weights == ATTN_BF16)
+    if (weights == CpuWeights::Q4)
+      return matmulQ4(x, w, y, n, in, out, accumulate);
+    if (weights == CpuWeights::BF16)
       return matmulBf16(x, reinterpret_cast<const uint16_t *>(w), y, n, in,
                         out, accumulate);
     float beta = accumulate ? 1.0f : 0.0f;
@@ -314,13 +344,7 @@ private:
   /// (a copy per call, O(in out) against the product's O(n in out)).
   void matmulBf16(const float *x, const uint16_t *w, float *y, int64_t n,
                   int64_t in, int64_t out, bool accumulate) {
-    int parts = workers.size();
-    auto share = [&](int i, int64_t multiple) {
-      int64_t per = (out + parts - 1) / parts;
-      per = (per + multiple - 1) / multiple * multiple;
-      return std::pair<int64_t, int64_t>{std::min(out, i * per),
-                                         std::min(out, (i + 1) * per)};
-    };
+    auto share = [&](int i, int64_t multiple) { return rowShare(i, out, multiple); };
     if (n == 1) {
       workers.run([&](int i) {
         auto [r0, r1] = share(i, 4);
@@ -333,31 +357,74 @@ private:
       auto [r0, r1] = share(i, 1);
       cpuWidenBf16(w + r0 * in, widened.data() + r0 * in, (r1 - r0) * in);
     });
+    sgemmWidened(x, y, n, in, out, accumulate);
+  }
+
+  /// Worker i's rows of an `out`-row matrix, a multiple of `multiple`.
+  std::pair<int64_t, int64_t> rowShare(int i, int64_t out, int64_t multiple) {
+    int parts = workers.size();
+    int64_t per = (out + parts - 1) / parts;
+    per = (per + multiple - 1) / multiple * multiple;
+    return {std::min(out, i * per), std::min(out, (i + 1) * per)};
+  }
+
+  /// y (+)= x widened^T, widened holding W [out, in] in f32.
+  void sgemmWidened(const float *x, float *y, int64_t n, int64_t in,
+                    int64_t out, bool accumulate) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(n),
                 blasint(out), blasint(in), 1.0f, x, blasint(in),
                 widened.data(), blasint(in), accumulate ? 1.0f : 0.0f, y,
                 blasint(out));
   }
 
-  attn_dtype type, weights;
+  /// 4-bit weights (8-bit for the logits): one token by the threads'
+  /// share of W's rows (the x block sums first, shared by every row);
+  /// several tokens by sgemm on W dequantized to f32 in `widened`.
+  void matmulQ4(const float *x, const float *w, float *y, int64_t n,
+                int64_t in, int64_t out, bool accumulate) {
+    auto it = quantBits.find(w);
+    if (it == quantBits.end())
+      throw Error("internal: a matrix not from uploadMatrix");
+    int bits = it->second;
+    if (n == 1) {
+      xsum.resize(size_t((in + 31) / 32));
+      cpuQuantBlockSums(x, in, xsum.data());
+      workers.run([&](int i) {
+        auto [r0, r1] = rowShare(i, out, 4);
+        cpuGemvQuant(bits, w, out, in, x, xsum.data(), y, r0, r1, accumulate);
+      });
+      return;
+    }
+    widened.resize(size_t(in * out));
+    workers.run([&](int i) {
+      auto [r0, r1] = rowShare(i, out, 1);
+      cpuDequantize(bits, w, out, in, r0, r1, widened.data() + r0 * in);
+    });
+    sgemmWidened(x, y, n, in, out, accumulate);
+  }
+
+  attn_dtype type;
+  CpuWeights weights;
   std::string label;
   Workers workers;
   std::vector<float> scratch; // matmulAttention's f32 copy of its input
-  std::vector<float> widened; // bf16 weights widened for sgemm
+  std::vector<float> widened; // bf16 or 4-bit weights widened for sgemm
+  std::vector<float> xsum;    // matmulQ4's block sums of x
+  std::unordered_map<const float *, int> quantBits; // q4: 4 or 8 a matrix
 };
 
 } // namespace
 
 std::unique_ptr<Ops> attnmodel::createCpuOps(int threads,
                                             attn_dtype attention,
-                                            attn_dtype weights) {
+                                            CpuWeights weights) {
   return std::make_unique<CpuOps>(threads, attention, weights);
 }
 
 #else // attn-model-gpu: no OpenBLAS
 
 std::unique_ptr<attnmodel::Ops> attnmodel::createCpuOps(int, attn_dtype,
-                                                        attn_dtype) {
+                                                        CpuWeights) {
   throw attnmodel::Error("attn-model-gpu runs --target cuda only (it is built "
                          "without OpenBLAS); attn-model runs the CPU");
 }

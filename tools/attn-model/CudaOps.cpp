@@ -148,7 +148,10 @@ public:
     return type == ATTN_BF16 ? "cuda (cuBLAS, bf16)" : "cuda (cuBLAS, f16)";
   }
   attn_dtype attentionType() const override { return type; }
-  size_t matrixBytes() const override { return 2; }
+  size_t matrixBytes(int64_t rows, int64_t cols, bool) const override {
+    return size_t(rows * cols) * 2;
+  }
+  bool f32Matrices() const override { return false; }
   bool runnerSplitsDecode() const override { return false; }
   void synchronize() override {
     cu(cuStreamSynchronize_(stream), "cuStreamSynchronize");
@@ -170,7 +173,8 @@ public:
           "copy from the GPU");
   }
 
-  float *uploadMatrix(const float *src, int64_t rows, int64_t cols) override {
+  float *uploadMatrix(const float *src, int64_t rows, int64_t cols,
+                      bool) override {
     size_t count = size_t(rows * cols);
     std::vector<uint16_t> host(count);
     for (size_t i = 0; i < count; ++i) {

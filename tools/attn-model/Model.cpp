@@ -88,12 +88,12 @@ attn_kernel *Model::lightningKernel(int64_t d, int flags) {
 }
 
 float *Model::uploadMatrix(const SafeTensors &st, const std::string &name,
-                           int64_t rows, int64_t cols) {
+                           int64_t rows, int64_t cols, bool logits) {
   std::vector<float> host(size_t(rows * cols));
   st.copy(name, {rows, cols}, host.data());
-  float *p = ops.uploadMatrix(host.data(), rows, cols);
+  float *p = ops.uploadMatrix(host.data(), rows, cols, logits);
   owned.push_back(p);
-  ownedBytes += host.size() * ops.matrixBytes();
+  ownedBytes += ops.matrixBytes(rows, cols, logits);
   return p;
 }
 
@@ -141,7 +141,7 @@ float *Model::uploadStacked(const SafeTensors &st,
   }
   float *p = ops.uploadMatrix(host.data(), total, cols);
   owned.push_back(p);
-  ownedBytes += host.size() * ops.matrixBytes();
+  ownedBytes += ops.matrixBytes(total, cols);
   return p;
 }
 
@@ -175,10 +175,11 @@ void Model::loadCommon(const SafeTensors &st, bool outNormWeight) {
     outNorm = upload(st, "output_norm", {d});
   // A tied output matrix is the embedding's memory where matmul reads f32
   // (the CPU); a bf16 copy where it does not (the GPU).
-  if (cfg.tied && ops.matrixBytes() == sizeof(float))
+  if (cfg.tied && ops.f32Matrices())
     output = embedTable;
   else
-    output = uploadMatrix(st, cfg.tied ? "embed" : "output", cfg.vocab, d);
+    output = uploadMatrix(st, cfg.tied ? "embed" : "output", cfg.vocab, d,
+                          /*logits=*/true);
 }
 
 void Model::lap(double &bucket) {

@@ -61,11 +61,19 @@ public:
   /// Waits for the operations queued so far (a GPU's stream); for timing.
   virtual void synchronize() {}
   /// A weight matrix [rows, cols] (host, f32) in the format matmul reads:
-  /// f32 on the CPU, bf16 or f16 on the GPU. Freed with free().
-  virtual float *uploadMatrix(const float *src, int64_t rows,
-                              int64_t cols) = 0;
-  /// Bytes of one element of an uploaded matrix.
-  virtual size_t matrixBytes() const { return 4; }
+  /// f32 on the CPU (or --weights'), bf16 or f16 on the GPU; `logits`: the
+  /// output matrix (the CPU's 4-bit weights keep it in 8 bits). Freed with
+  /// free().
+  virtual float *uploadMatrix(const float *src, int64_t rows, int64_t cols,
+                              bool logits = false) = 0;
+  /// Bytes uploadMatrix keeps for such a matrix.
+  virtual size_t matrixBytes(int64_t rows, int64_t cols,
+                             bool logits = false) const {
+    return size_t(rows * cols) * 4;
+  }
+  /// Whether uploadMatrix keeps f32 rows (the embedding table can then
+  /// serve as a tied output matrix).
+  virtual bool f32Matrices() const { return true; }
   /// y[n, out] = x[n, in] W^T (+ y when accumulate); W from uploadMatrix.
   virtual void matmul(const float *x, const float *w, float *y, int64_t n,
                       int64_t in, int64_t out, bool accumulate) = 0;
@@ -126,13 +134,18 @@ public:
                         int64_t srcStride, int64_t rows, int64_t cols) = 0;
 };
 
+/// How the CPU keeps weight matrices: f32; bf16 (a decode step's products
+/// by CpuBf16.cpp's bf16 x f32 loop); 4-bit blocks of 32 with f16 scale and
+/// minimum, GGUF Q4_1's layout (CpuQ4.cpp). Several tokens at once: sgemm
+/// on rows widened to f32.
+enum class CpuWeights { F32, BF16, Q4 };
+
 /// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads, loops;
-/// weight matrices in `weights` (f32, or bf16: a decode step's products
-/// by CpuBf16.cpp's bf16 x f32 loop, several tokens by sgemm on widened
-/// rows); attention and the KV cache in `attention` (f32, bf16 or f16).
-/// Throws Error in a build without them (attn-model-gpu).
+/// weight matrices in `weights`; attention and the KV cache in `attention`
+/// (f32, bf16 or f16). Throws Error in a build without them
+/// (attn-model-gpu).
 std::unique_ptr<Ops> createCpuOps(int threads, attn_dtype attention,
-                                  attn_dtype weights = ATTN_F32);
+                                  CpuWeights weights = CpuWeights::F32);
 /// The GPU's Ops on the CUDA context `ctx` (device 0): cuBLAS (loaded at
 /// run time) and the runner's CUDA kernels, weights, matmul inputs and
 /// attention in `type` (ATTN_BF16 or ATTN_F16); it sets the context's
@@ -247,7 +260,7 @@ protected:
                        const std::vector<int64_t> &rows, int64_t cols);
   /// `uploadMatrix` of tensor `name` ([rows, cols]); owned by the model.
   float *uploadMatrix(const SafeTensors &st, const std::string &name,
-                      int64_t rows, int64_t cols);
+                      int64_t rows, int64_t cols, bool logits = false);
   float *allocOwned(size_t count);
   /// A scratch buffer of `count`, reallocated when it must grow.
   void grow(float *&buffer, size_t count);

@@ -37,7 +37,7 @@ const char *kUsage = R"(usage:
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
              [--pattern P] [--max-tokens N] [--prefill-chunk N]
              [--logits out.npy] [--profile] [--plain-decode]
-             [--dtype bf16|f16] [--weights f32|bf16] [--kernel-dir DIR]
+             [--dtype bf16|f16] [--weights f32|bf16|q4] [--kernel-dir DIR]
              [--record-kernels FILE]
              [--warmup] [--quiet]
 
@@ -96,10 +96,14 @@ synthetic weights (docs/model.md).
                        the residual stream, norms and logits stay f32.
                        cpu: f32 (default), bf16 or f16 for attention and
                        the KV cache (half its bytes; weights stay f32)
-  --weights W          cpu: f32 (default) or bf16, the weight matrices
-                       (rounded to nearest even when loaded): half the bytes
-                       a decode step reads; products still in f32 (cuda:
-                       the weights follow --dtype)
+  --weights W          cpu: f32 (default), bf16 or q4, the weight matrices:
+                       bf16 rounded to nearest even when loaded (half the
+                       bytes a decode step reads); q4 in blocks of 32 of
+                       4-bit steps from the block's minimum, scale and
+                       minimum in f16 (GGUF Q4_1's form: exact for weights
+                       from a Q4_1 file such as SmolLM2's; 0.19 of the
+                       bytes); products still in f32 (cuda: the weights
+                       follow --dtype)
   --kernel-dir DIR     precompiled attention kernels (DIR/manifest.tsv,
                        tools/attn-model/gpu_bundle.py) instead of the JIT;
                        required by attn-model-gpu, the build without LLVM
@@ -237,8 +241,9 @@ Options parseArgs(int argc, char **argv) {
   if (o.target == "cuda" && !o.dtype.empty() && o.dtype != "bf16" &&
       o.dtype != "f16")
     throw Error("--dtype: cuda runs bf16 or f16, got '" + o.dtype + "'");
-  if (!o.weights.empty() && o.weights != "f32" && o.weights != "bf16")
-    throw Error("--weights is f32 or bf16, got '" + o.weights + "'");
+  if (!o.weights.empty() && o.weights != "f32" && o.weights != "bf16" &&
+      o.weights != "q4")
+    throw Error("--weights is f32, bf16 or q4, got '" + o.weights + "'");
   if (o.target == "cuda" && !o.weights.empty())
     throw Error("--weights is a CPU option (on cuda the weights are in "
                 "--dtype's type)");
@@ -358,7 +363,9 @@ int run(int argc, char **argv) {
                          o.dtype == "bf16"  ? ATTN_BF16
                          : o.dtype == "f16" ? ATTN_F16
                                             : ATTN_F32,
-                         o.weights == "bf16" ? ATTN_BF16 : ATTN_F32);
+                         o.weights == "bf16"  ? CpuWeights::BF16
+                         : o.weights == "q4" ? CpuWeights::Q4
+                                             : CpuWeights::F32);
 
   int64_t maxTokens = o.maxTokens ? o.maxTokens : P + std::max<int64_t>(o.maxNew, 1);
   if (P + o.maxNew > maxTokens + 1)
