@@ -174,6 +174,8 @@ def main():
         # The weight matrices in bf16 (--weights bf16): half the bytes a
         # decode step reads.
         half = [run_attn(prompt(n), work, ["--weights", "bf16"]) for _ in range(reps)]
+        # 4-bit layers and 8-bit logits (--weights q4): the GGUF's own values.
+        quarter = [run_attn(prompt(n), work, ["--weights", "q4"]) for _ in range(reps)]
         theirs = [run_torch(m, prompt(n)) for _ in range(reps)]
         cpp = [run_llama(llm, prompt(n)) for _ in range(reps)] if llm else []
         r = {"n": n, "reps": reps,
@@ -183,13 +185,16 @@ def main():
              "attn_decode": statistics.median(o[1] for o in ours),
              "bf16_prefill": statistics.median(o[0] for o in half),
              "bf16_decode": statistics.median(o[1] for o in half),
+             "q4_prefill": statistics.median(o[0] for o in quarter),
+             "q4_decode": statistics.median(o[1] for o in quarter),
              "torch_prefill": statistics.median(t[0] for t in theirs),
              "torch_decode": statistics.median(t[1] for t in theirs),
              "breakdown": ours[len(ours) // 2][2]}
         rows.append(r)
         say(f"  N={n}: attn-model prefill {r['attn_prefill']:.1f} tok/s, decode "
             f"{r['attn_decode']:.1f} tok/s (bf16 weights {r['bf16_prefill']:.1f} / "
-            f"{r['bf16_decode']:.1f}); transformers+SDPA prefill "
+            f"{r['bf16_decode']:.1f}; q4 {r['q4_prefill']:.1f} / "
+            f"{r['q4_decode']:.1f}); transformers+SDPA prefill "
             f"{r['torch_prefill']:.1f}, decode {r['torch_decode']:.1f}; llama.cpp "
             f"{r['llama_prefill'] or 0:.1f} / {r['llama_decode'] or 0:.1f}; "
             f"breakdown {r['breakdown']}")
@@ -211,15 +216,19 @@ def main():
          "llama.cpp: not installed (`pip install llama-cpp-python`), not measured."), "",
         "attn-model bf16 w.: `--weights bf16`, the weight matrices rounded to bf16 "
         "(half the bytes of f32; decode steps by the runner's bf16 x f32 "
-        "matrix-vector loop, prompts by sgemm on widened rows).", "",
+        "matrix-vector loop, prompts by sgemm on widened rows). attn-model q4: "
+        "`--weights q4`, the layers' matrices in 4-bit blocks of 32 and the "
+        "logits matrix in 8 bits, GGUF Q4_1's and Q8_0's forms (the file's own "
+        "values, exactly; decode steps by the runner's 4-bit x f32 loop).", "",
         f"Decode: {NEW} greedy tokens after the prompt, tokens/s of the steps.", "",
         "| prompt tokens | attn-model prefill tok/s | attn-model bf16 w. prefill | "
-        "transformers prefill tok/s | "
+        "attn-model q4 prefill | transformers prefill tok/s | "
         "llama.cpp prefill tok/s | attn-model decode tok/s | attn-model bf16 w. decode | "
-        "transformers decode tok/s "
+        "attn-model q4 decode | transformers decode tok/s "
         "| llama.cpp decode tok/s | attn / transformers (prefill, decode) "
-        "| attn / llama.cpp (prefill, decode) | attn bf16 w. / llama.cpp (decode) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "| attn / llama.cpp (prefill, decode) | attn bf16 w. / llama.cpp (decode) "
+        "| attn q4 / llama.cpp (prefill, decode) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def f(x):
         return f"{x:.1f}" if x else "-"
@@ -227,14 +236,16 @@ def main():
         lp, ld = r["llama_prefill"], r["llama_decode"]
         lines.append(
             f"| {r['n']} | {r['attn_prefill']:.1f} | {r['bf16_prefill']:.1f} | "
-            f"{r['torch_prefill']:.1f} | {f(lp)} | "
-            f"{r['attn_decode']:.1f} | {r['bf16_decode']:.1f} | {r['torch_decode']:.1f} | "
+            f"{r['q4_prefill']:.1f} | {r['torch_prefill']:.1f} | {f(lp)} | "
+            f"{r['attn_decode']:.1f} | {r['bf16_decode']:.1f} | {r['q4_decode']:.1f} | "
+            f"{r['torch_decode']:.1f} | "
             f"{f(ld)} | "
             f"{r['attn_prefill'] / r['torch_prefill']:.2f}x, "
             f"{r['attn_decode'] / r['torch_decode']:.2f}x | "
             + (f"{r['attn_prefill'] / lp:.2f}x, {r['attn_decode'] / ld:.2f}x | "
-               f"{r['bf16_decode'] / ld:.2f}x |"
-               if lp else "- | - |"))
+               f"{r['bf16_decode'] / ld:.2f}x | "
+               f"{r['q4_prefill'] / lp:.2f}x, {r['q4_decode'] / ld:.2f}x |"
+               if lp else "- | - | - |"))
     lines += ["", "Where attn-model's time goes (`attn-model --profile`, share of the "
               "phase's wall time):", "",
               "| prompt tokens | phase | matmuls | attention | logits | norms, RoPE, SwiGLU, cache |",
@@ -264,12 +275,14 @@ def plot(rows, cpu):
     xs = np.arange(len(rows))
     for ax, key, title in ((axes[0], "prefill", "prefill tokens/s"),
                            (axes[1], "decode", f"decode tokens/s ({NEW} new)")):
-        ax.bar(xs - 0.3, [r[f"attn_{key}"] for r in rows], 0.2, label="attn-model (f32)")
-        ax.bar(xs - 0.1, [r[f"bf16_{key}"] for r in rows], 0.2,
+        ax.bar(xs - 0.32, [r[f"attn_{key}"] for r in rows], 0.16, label="attn-model (f32)")
+        ax.bar(xs - 0.16, [r[f"bf16_{key}"] for r in rows], 0.16,
                label="attn-model (bf16 weights)")
-        ax.bar(xs + 0.1, [r[f"torch_{key}"] for r in rows], 0.2,
+        ax.bar(xs, [r.get(f"q4_{key}") or 0 for r in rows], 0.16,
+               label="attn-model (q4 weights)")
+        ax.bar(xs + 0.16, [r[f"torch_{key}"] for r in rows], 0.16,
                label="transformers + SDPA (f32)")
-        ax.bar(xs + 0.3, [r[f"llama_{key}"] or 0 for r in rows], 0.2,
+        ax.bar(xs + 0.32, [r[f"llama_{key}"] or 0 for r in rows], 0.16,
                label="llama.cpp (Q4_1)")
         ax.set_xticks(xs, [f"{r['n']} tokens" for r in rows])
         ax.set_title(title)
