@@ -10,25 +10,13 @@
 // Prints one line per check and PASS, or FAIL and exits 1.
 //===----------------------------------------------------------------------===//
 #include "runtime/core/Half.h"
+#include "tools/attn-model/CpuMatrix.h"
 
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
-
-size_t cpuQuantBytes(int bits, int64_t rows, int64_t in);
-void cpuQuantize(int bits, const float *src, int64_t rows, int64_t in,
-                 void *dst);
-void cpuQuantBlockSums(const float *x, int64_t in, float *xsum);
-void cpuGemvQuant(int bits, const void *w, int64_t rows, int64_t in,
-                  const float *x, const float *xsum, float *y, int64_t r0,
-                  int64_t r1, bool accumulate);
-void cpuDequantize(int bits, const void *w, int64_t rows, int64_t in,
-                   int64_t r0, int64_t r1, float *dst);
-void cpuGemvBf16(const uint16_t *w, const float *x, float *y, int64_t in,
-                 int64_t r0, int64_t r1, bool accumulate);
-void cpuWidenBf16(const uint16_t *src, float *dst, int64_t n);
 
 namespace {
 

@@ -8,16 +8,16 @@
 // AVX2 + FMA where the host has them (chosen at run time, never assumed
 // from the build machine), else plain C++.
 //===----------------------------------------------------------------------===//
+#include "tools/attn-model/CpuMatrix.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define ATTN_BF16_X86 1
-#endif
 
 namespace {
+
+using namespace attnmodel::cpu;
 
 inline float widen(uint16_t h) {
   uint32_t bits = uint32_t(h) << 16;
@@ -37,18 +37,12 @@ void gemvScalar(const uint16_t *w, const float *x, float *y, int64_t in,
   }
 }
 
-#ifdef ATTN_BF16_X86
+#ifdef ATTN_CPU_MATRIX_X86
 __attribute__((target("avx2,fma"))) inline __m256 load8(const uint16_t *p) {
   __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx2,fma"))) inline float sum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Four rows at a time (x loaded once for four), two accumulators per row
 // (the FMA latency), sixteen columns a step; the tail in scalar code.
@@ -96,13 +90,6 @@ __attribute__((target("avx2,fma"))) void widenAvx2(const uint16_t *src,
     dst[i] = widen(src[i]);
 }
 
-bool hostHasAvx2() {
-  // ATTN_MODEL_PLAIN_CPP=1: the plain C++ loops (for tests on AVX2 hosts).
-  static const bool yes = __builtin_cpu_supports("avx2") &&
-                          __builtin_cpu_supports("fma") &&
-                          !std::getenv("ATTN_MODEL_PLAIN_CPP");
-  return yes;
-}
 #endif
 
 } // namespace
@@ -111,7 +98,7 @@ bool hostHasAvx2() {
 /// [rows, in] (row-major).
 void cpuGemvBf16(const uint16_t *w, const float *x, float *y, int64_t in,
                  int64_t r0, int64_t r1, bool accumulate) {
-#ifdef ATTN_BF16_X86
+#ifdef ATTN_CPU_MATRIX_X86
   if (hostHasAvx2())
     return gemvAvx2(w, x, y, in, r0, r1, accumulate);
 #endif
@@ -120,7 +107,7 @@ void cpuGemvBf16(const uint16_t *w, const float *x, float *y, int64_t in,
 
 /// dst[i] = src[i] widened to f32 (exact).
 void cpuWidenBf16(const uint16_t *src, float *dst, int64_t n) {
-#ifdef ATTN_BF16_X86
+#ifdef ATTN_CPU_MATRIX_X86
   if (hostHasAvx2())
     return widenAvx2(src, dst, n);
 #endif

@@ -8,6 +8,7 @@
 // vectorised loop, and none of BLAS's routines fuses them.
 //===----------------------------------------------------------------------===//
 #include "tools/attn-model/Model.h"
+#include "tools/attn-model/CpuMatrix.h"
 #include "runtime/core/Half.h"
 
 #ifdef ATTN_MODEL_CPU
@@ -33,20 +34,6 @@ using namespace attnmodel;
 // CpuSwiGLU.cpp: built with -ffast-math, where glibc's vector expf applies.
 void cpuSwiGLU(const float *gu, float *out, int64_t n, int64_t f);
 void cpuSiLU(float *x, int64_t rows, int64_t cols, int64_t stride);
-// CpuBf16.cpp: bf16 weight matrices (--weights bf16).
-void cpuGemvBf16(const uint16_t *w, const float *x, float *y, int64_t in,
-                 int64_t r0, int64_t r1, bool accumulate);
-void cpuWidenBf16(const uint16_t *src, float *dst, int64_t n);
-// CpuQuant.cpp: 4- and 8-bit weight matrices (--weights q4).
-size_t cpuQuantBytes(int bits, int64_t rows, int64_t in);
-void cpuQuantize(int bits, const float *src, int64_t rows, int64_t in,
-                 void *dst);
-void cpuQuantBlockSums(const float *x, int64_t in, float *xsum);
-void cpuGemvQuant(int bits, const void *w, int64_t rows, int64_t in,
-                  const float *x, const float *xsum, float *y, int64_t r0,
-                  int64_t r1, bool accumulate);
-void cpuDequantize(int bits, const void *w, int64_t rows, int64_t in,
-                   int64_t r0, int64_t r1, float *dst);
 
 namespace {
 

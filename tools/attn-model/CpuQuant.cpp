@@ -17,6 +17,7 @@
 // element j + 16 high) or 32 bytes (8 bits, signed), then d [rows][nb] and,
 // for 4 bits, m [rows][nb], as f32.
 //===----------------------------------------------------------------------===//
+#include "tools/attn-model/CpuMatrix.h"
 #include "runtime/core/Half.h"
 
 #include <algorithm>
@@ -25,12 +26,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define ATTN_QUANT_X86 1
-#endif
 
 namespace {
+
+using namespace attnmodel::cpu;
 
 constexpr int64_t kBlock = 32;
 
@@ -74,13 +73,7 @@ float dotScalar(const QView &v, int64_t r, const float *x, int64_t in,
   return s;
 }
 
-#ifdef ATTN_QUANT_X86
-__attribute__((target("avx2,fma"))) inline float sum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+#ifdef ATTN_CPU_MATRIX_X86
 
 /// The low 8 bytes as 8 floats.
 __attribute__((target("avx2,fma"))) inline __m256 f(__m128i bytes) {
@@ -159,13 +152,6 @@ gemvAvx2(const QView &v, const float *x, const float *xsum, float *y,
   }
 }
 
-bool hostHasAvx2() {
-  // ATTN_MODEL_PLAIN_CPP=1: the plain C++ loops (for tests on AVX2 hosts).
-  static const bool yes = __builtin_cpu_supports("avx2") &&
-                          __builtin_cpu_supports("fma") &&
-                          !std::getenv("ATTN_MODEL_PLAIN_CPP");
-  return yes;
-}
 #endif
 
 } // namespace
@@ -231,7 +217,7 @@ void cpuGemvQuant(int bits, const void *w, int64_t rows, int64_t in,
                   const float *x, const float *xsum, float *y, int64_t r0,
                   int64_t r1, bool accumulate) {
   QView v(bits, w, rows, in);
-#ifdef ATTN_QUANT_X86
+#ifdef ATTN_CPU_MATRIX_X86
   if (hostHasAvx2())
     return bits == 4 ? gemvAvx2<4>(v, x, xsum, y, in, r0, r1, accumulate)
                      : gemvAvx2<8>(v, x, xsum, y, in, r0, r1, accumulate);
