@@ -990,7 +990,7 @@ void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
   SmallVector<Value> acc =
       e.forLoop(first, splits, e.idx(kUnroll * parts), init,
                 [&](Value s0, ValueRange carried) {
-                  SmallVector<Value> w, parts;
+                  SmallVector<Value> w, vals;
                   for (int64_t u = 0; u < kUnroll; ++u) {
                     Value s = e.add(s0, e.idx(u));
                     Value valid = e.cmp(arith::CmpIPredicate::slt, s, splits);
@@ -998,7 +998,7 @@ void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
                     w.push_back(e.select(valid, weight(sc), e.f32(0)));
                     // (Past the last split: weight 0 and value 0, not 0 * inf.)
                     for (int64_t j = 0; j < perLane; ++j)
-                      parts.push_back(
+                      vals.push_back(
                           e.select(valid,
                                    e.load(partials, {sc, batch, head, row,
                                                      e.min(cols[j], lastCol)}),
@@ -1007,10 +1007,10 @@ void KernelCodegen::mergeRow(const KernelArgs &a, Value partials, Value batch,
                   SmallVector<Value> next(carried);
                   for (int64_t u = 0; u < kUnroll; ++u)
                     for (int64_t j = 0; j < perLane; ++j)
-                      next[j] = fma(w[u], parts[u * perLane + j], next[j]);
+                      next[j] = fma(w[u], vals[u * perLane + j], next[j]);
                   return next;
                 });
-  Value tid = e.add(e.mul(part ? part : e.idx(0), e.idx(32)), lane);
+  Value tid = part ? e.add(e.mul(part, e.idx(32)), lane) : lane;
   if (parts == 1) {
     for (int64_t j = 0; j < perLane; ++j)
       e.ifThen(e.cmp(arith::CmpIPredicate::slt, cols[j], dvIdx), [&] {

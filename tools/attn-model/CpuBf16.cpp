@@ -11,9 +11,7 @@
 #include "tools/attn-model/CpuMatrix.h"
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-
 
 namespace {
 
@@ -42,7 +40,6 @@ __attribute__((target("avx2,fma"))) inline __m256 load8(const uint16_t *p) {
   __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
-
 
 // Four rows at a time (x loaded once for four), two accumulators per row
 // (the FMA latency), sixteen columns a step; the tail in scalar code.
@@ -89,7 +86,6 @@ __attribute__((target("avx2,fma"))) void widenAvx2(const uint16_t *src,
   for (; i < n; ++i)
     dst[i] = widen(src[i]);
 }
-
 #endif
 
 } // namespace

@@ -21,12 +21,12 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <unordered_map>
 #include <functional>
 #include <mutex>
 #include <new>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 using namespace attnmodel;
@@ -40,9 +40,9 @@ namespace {
 using attnrt::floatToHalf;
 using attnrt::halfToFloat;
 
-/// The bf16 and 4-bit matrix-vector products' threads: fn(i) for i in [0, n) on the
-/// caller and n - 1 workers, one job at a time (OpenBLAS keeps its own
-/// threads for the f32 products; the two never run at once). A decode step
+/// The bf16 and 4-bit matrix-vector products' threads: fn(i) for i in
+/// [0, n) on the caller and n - 1 workers, one job at a time (OpenBLAS
+/// keeps its own threads for the f32 products; the two never run at once). A decode step
 /// hands out ~120 short jobs, so a worker spins for a while (kSpin) before
 /// it sleeps: a futex wake-up per job cost more than the product saved.
 class Workers {
@@ -331,17 +331,16 @@ private:
   /// (a copy per call, O(in out) against the product's O(n in out)).
   void matmulBf16(const float *x, const uint16_t *w, float *y, int64_t n,
                   int64_t in, int64_t out, bool accumulate) {
-    auto share = [&](int i, int64_t multiple) { return rowShare(i, out, multiple); };
     if (n == 1) {
       workers.run([&](int i) {
-        auto [r0, r1] = share(i, 4);
+        auto [r0, r1] = rowShare(i, out, 4);
         cpuGemvBf16(w, x, y, in, r0, r1, accumulate);
       });
       return;
     }
     widened.resize(size_t(in * out));
     workers.run([&](int i) {
-      auto [r0, r1] = share(i, 1);
+      auto [r0, r1] = rowShare(i, out, 1);
       cpuWidenBf16(w + r0 * in, widened.data() + r0 * in, (r1 - r0) * in);
     });
     sgemmWidened(x, y, n, in, out, accumulate);

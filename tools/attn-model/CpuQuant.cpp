@@ -23,9 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-
 
 namespace {
 
@@ -74,9 +72,8 @@ float dotScalar(const QView &v, int64_t r, const float *x, int64_t in,
 }
 
 #ifdef ATTN_CPU_MATRIX_X86
-
 /// The low 8 bytes as 8 floats.
-__attribute__((target("avx2,fma"))) inline __m256 f(__m128i bytes) {
+__attribute__((target("avx2,fma"))) inline __m256 unsigned8(__m128i bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
 }
 
@@ -87,15 +84,15 @@ blockDot4(const uint8_t *blk, const __m256 *x) {
   __m128i mask = _mm_set1_epi8(15);
   __m128i lo = _mm_and_si128(raw, mask);
   __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
-  __m256 a = _mm256_mul_ps(f(lo), x[0]);
-  a = _mm256_fmadd_ps(f(_mm_srli_si128(lo, 8)), x[1], a);
-  __m256 b = _mm256_mul_ps(f(hi), x[2]);
-  b = _mm256_fmadd_ps(f(_mm_srli_si128(hi, 8)), x[3], b);
+  __m256 a = _mm256_mul_ps(unsigned8(lo), x[0]);
+  a = _mm256_fmadd_ps(unsigned8(_mm_srli_si128(lo, 8)), x[1], a);
+  __m256 b = _mm256_mul_ps(unsigned8(hi), x[2]);
+  b = _mm256_fmadd_ps(unsigned8(_mm_srli_si128(hi, 8)), x[3], b);
   return _mm256_add_ps(a, b);
 }
 
 /// The low 8 bytes, signed, as 8 floats.
-__attribute__((target("avx2,fma"))) inline __m256 fs(__m128i bytes) {
+__attribute__((target("avx2,fma"))) inline __m256 signed8(__m128i bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
 }
 
@@ -104,10 +101,10 @@ __attribute__((target("avx2,fma"))) inline __m256
 blockDot8(const uint8_t *blk, const __m256 *x) {
   __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk));
   __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16));
-  __m256 a = _mm256_mul_ps(fs(lo), x[0]);
-  a = _mm256_fmadd_ps(fs(_mm_srli_si128(lo, 8)), x[1], a);
-  __m256 b = _mm256_mul_ps(fs(hi), x[2]);
-  b = _mm256_fmadd_ps(fs(_mm_srli_si128(hi, 8)), x[3], b);
+  __m256 a = _mm256_mul_ps(signed8(lo), x[0]);
+  a = _mm256_fmadd_ps(signed8(_mm_srli_si128(lo, 8)), x[1], a);
+  __m256 b = _mm256_mul_ps(signed8(hi), x[2]);
+  b = _mm256_fmadd_ps(signed8(_mm_srli_si128(hi, 8)), x[3], b);
   return _mm256_add_ps(a, b);
 }
 

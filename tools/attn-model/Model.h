@@ -135,9 +135,10 @@ public:
 };
 
 /// How the CPU keeps weight matrices: f32; bf16 (a decode step's products
-/// by CpuBf16.cpp's bf16 x f32 loop); 4-bit blocks of 32 with f16 scale and
-/// minimum, GGUF Q4_1's layout (CpuQ4.cpp). Several tokens at once: sgemm
-/// on rows widened to f32.
+/// by CpuBf16.cpp's bf16 x f32 loop); Q4: the layers' in 4-bit blocks of 32
+/// with f16 scale and minimum (GGUF Q4_1's form), the logits matrix in 8
+/// bits (Q8_0's) (CpuQuant.cpp). Several tokens at once: sgemm on rows
+/// widened to f32.
 enum class CpuWeights { F32, BF16, Q4 };
 
 /// The CPU's Ops: OpenBLAS sgemm/sgemv on `threads` threads, loops;

@@ -100,10 +100,11 @@ synthetic weights (docs/model.md).
                        bf16 rounded to nearest even when loaded (half the
                        bytes a decode step reads); q4 in blocks of 32 of
                        4-bit steps from the block's minimum, scale and
-                       minimum in f16 (GGUF Q4_1's form: exact for weights
-                       from a Q4_1 file such as SmolLM2's; 0.19 of the
-                       bytes); products still in f32 (cuda: the weights
-                       follow --dtype)
+                       minimum in f16 (GGUF Q4_1's form), the logits
+                       matrix in 8 bits (Q8_0's): exact for weights from
+                       such a file, as SmolLM2's; 0.19 of f32's bytes);
+                       products still in f32 (cuda: the weights follow
+                       --dtype)
   --kernel-dir DIR     precompiled attention kernels (DIR/manifest.tsv,
                        tools/attn-model/gpu_bundle.py) instead of the JIT;
                        required by attn-model-gpu, the build without LLVM
