@@ -26,20 +26,47 @@ namespace {
 constexpr int64_t kTileRows = 16; // rows of every tile
 constexpr int64_t kTileK = 32;    // bf16 elements of a 64-byte tile row
 
-/// acc += A_i B_i for i < count: A tile i at a[aRow, aCol + 32 i], B tile i
-/// (VNNI) at b[bRow + 16 i, bCol]; both 16 x 32 bf16.
-Value tileProducts(Emitter &e, Value acc, Value a, Value aRow, Value aCol,
-                   Value b, Value bRow, Value bCol, int64_t count) {
+/// Up to 2 x 2 output tiles at once: C[r][c] += sum_i A_r,i B_c,i over
+/// i < count, A_r,i at a[aRows[r], 32 i] and B_c,i (VNNI) at
+/// b[16 i, bCols[c]], all 16 x 32 bf16. One C tile at a time made every
+/// product wait for the one before (tdpbf16ps: ~50 cycles of latency, one
+/// issue per 16, and the 8 tile registers are not renamed); four
+/// accumulators with two A and two B tiles use all 8 and keep the unit
+/// busy. `acc` holds the C tiles row-major (aRows.size() x bCols.size()).
+SmallVector<Value> tileProducts(Emitter &e, SmallVector<Value> acc, Value a,
+                                ArrayRef<Value> aRows, Value b,
+                                ArrayRef<Value> bCols, int64_t count) {
   auto type = amx::TileType::get({kTileRows, kTileK}, e.b.getBF16Type());
+  size_t cols = bCols.size();
   for (int64_t i = 0; i < count; ++i) {
-    Value x = amx::TileLoadOp::create(
-        e.b, e.loc, type, a, ValueRange{aRow, e.add(aCol, e.idx(i * kTileK))});
-    Value y = amx::TileLoadOp::create(
-        e.b, e.loc, type, b,
-        ValueRange{e.add(bRow, e.idx(i * kTileK / 2)), bCol});
-    acc = amx::TileMulFOp::create(e.b, e.loc, acc.getType(), x, y, acc);
+    SmallVector<Value> x, y;
+    for (Value row : aRows)
+      x.push_back(amx::TileLoadOp::create(
+          e.b, e.loc, type, a, ValueRange{row, e.idx(i * kTileK)}));
+    for (Value col : bCols)
+      y.push_back(amx::TileLoadOp::create(
+          e.b, e.loc, type, b, ValueRange{e.idx(i * kTileK / 2), col}));
+    for (size_t r = 0; r < x.size(); ++r)
+      for (size_t c = 0; c < cols; ++c)
+        acc[r * cols + c] = amx::TileMulFOp::create(
+            e.b, e.loc, acc[r * cols + c].getType(), x[r], y[c],
+            acc[r * cols + c]);
   }
   return acc;
+}
+
+/// The tiles of one block: 1 or 2 (32 rows or columns when `extent`
+/// allows), from `first`, `scale` elements per row or column.
+SmallVector<Value> blockTiles(Emitter &e, Value first, int64_t extent,
+                              int64_t scale = 1) {
+  SmallVector<Value> at{e.mul(first, e.idx(scale))};
+  if (extent % (2 * kTileRows) == 0)
+    at.push_back(e.mul(e.add(first, e.idx(kTileRows)), e.idx(scale)));
+  return at;
+}
+
+int64_t blockStep(int64_t extent) {
+  return extent % (2 * kTileRows) == 0 ? 2 * kTileRows : kTileRows;
 }
 } // namespace
 
@@ -73,12 +100,21 @@ void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
       vector::StoreOp::create(e.b, e.loc, x, s.kP, ValueRange{n, e.idx(c)});
     }
   });
-  e.forLoop(0, opt.blockN, kTileRows, [&](Value kb) {
-    e.forLoop(0, opt.blockM, kTileRows, [&](Value qb) {
-      Value acc = tileProducts(e, amx::TileZeroOp::create(e.b, e.loc, cType),
-                               s.kP, kb, e.idx(0), s.qP, e.idx(0),
-                               e.mul(qb, e.idx(2)), d / kTileK);
-      amx::TileStoreOp::create(e.b, e.loc, s.sT, ValueRange{kb, qb}, acc);
+  e.forLoop(0, opt.blockN, blockStep(opt.blockN), [&](Value kb) {
+    e.forLoop(0, opt.blockM, blockStep(opt.blockM), [&](Value qb) {
+      SmallVector<Value> keys = blockTiles(e, kb, opt.blockN);
+      SmallVector<Value> queries = blockTiles(e, qb, opt.blockM);
+      // One tile_zero per accumulator (tiles have no register moves).
+      SmallVector<Value> acc;
+      for (size_t t = 0; t < keys.size() * queries.size(); ++t)
+        acc.push_back(amx::TileZeroOp::create(e.b, e.loc, cType));
+      SmallVector<Value> cols = blockTiles(e, qb, opt.blockM, 2);
+      acc = tileProducts(e, acc, s.kP, keys, s.qP, cols, d / kTileK);
+      for (size_t r = 0; r < keys.size(); ++r)
+        for (size_t c = 0; c < queries.size(); ++c)
+          amx::TileStoreOp::create(e.b, e.loc, s.sT,
+                                   ValueRange{keys[r], queries[c]},
+                                   acc[r * queries.size() + c]);
     });
   });
   // The scores stay unscaled: emitSoftmax applies the scale (log2 units)
@@ -89,7 +125,6 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
                                 Value nk) {
   Type bf16 = e.b.getBF16Type(), f32t = e.b.getF32Type();
   auto row16 = VectorType::get({kTileRows}, bf16);
-  auto bf16v = VectorType::get({opt.vectorWidth}, bf16);
   auto square = VectorType::get({kTileRows, kTileRows}, f32t);
   auto cType = amx::TileType::get({kTileRows, kTileRows}, f32t);
 
@@ -107,7 +142,7 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
       for (int64_t r = 0; r < kTileRows; ++r) {
         Value x = vector::ExtractOp::create(e.b, e.loc, t,
                                             ArrayRef<int64_t>{r});
-        e.vstore(arith::TruncFOp::create(e.b, e.loc, bf16v, x), s.pP,
+        e.vstore(toBF16(x), s.pP,
                  {e.add(ib, e.idx(r)), nb});
       }
     });
@@ -145,14 +180,22 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
                s.oT, {i, e.idx(c)});
   });
 
-  // O += P V, tile by tile.
-  e.forLoop(0, opt.blockM, kTileRows, [&](Value ib) {
-    e.forLoop(0, dv, kTileRows, [&](Value cb) {
-      Value acc = tileProducts(
-          e, amx::TileLoadOp::create(e.b, e.loc, cType, s.oT, ValueRange{ib, cb}),
-          s.pP, ib, e.idx(0), s.vP, e.idx(0), e.mul(cb, e.idx(2)),
-          opt.blockN / kTileK);
-      amx::TileStoreOp::create(e.b, e.loc, s.oT, ValueRange{ib, cb}, acc);
+  // O += P V, 2 x 2 tiles at a time where the shapes allow.
+  e.forLoop(0, opt.blockM, blockStep(opt.blockM), [&](Value ib) {
+    e.forLoop(0, dv, blockStep(dv), [&](Value cb) {
+      SmallVector<Value> rows = blockTiles(e, ib, opt.blockM);
+      SmallVector<Value> cols = blockTiles(e, cb, dv);
+      SmallVector<Value> acc;
+      for (Value r : rows)
+        for (Value c : cols)
+          acc.push_back(amx::TileLoadOp::create(e.b, e.loc, cType, s.oT,
+                                                ValueRange{r, c}));
+      acc = tileProducts(e, acc, s.pP, rows, s.vP,
+                         blockTiles(e, cb, dv, 2), opt.blockN / kTileK);
+      for (size_t r = 0; r < rows.size(); ++r)
+        for (size_t c = 0; c < cols.size(); ++c)
+          amx::TileStoreOp::create(e.b, e.loc, s.oT, ValueRange{rows[r], cols[c]},
+                                   acc[r * cols.size() + c]);
     });
   });
 }

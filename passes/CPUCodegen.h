@@ -131,6 +131,11 @@ public:
   /// the shapes: amxFits).
   void setAMX(bool on) { amx = on; }
 
+  /// A CPU with AVX512-BF16: P's roundings to bf16 (the AMX and bf16-pair
+  /// paths) by vcvtneps2bf16, one instruction a vector, instead of the
+  /// integer code arith-expand writes for any CPU (nine).
+  void setNativeBF16(bool on) { nativeBF16 = on; }
+
   /// Query tiles of at most `rows` rows run row by row with the keys across
   /// the lanes (CPUDecode.cpp); 0: never.
   void setDecodeRows(int64_t rows) { decodeRows = rows; }
@@ -202,7 +207,11 @@ private:
   int64_t landmarkBlock = 0, landmarkTopk = 0;
   bool bf16Dot = false;
   bool amx = false;
+  bool nativeBF16 = false;
   int64_t decodeRows = 0;
+
+  /// An f32 vector rounded to bf16 (to nearest even), as setNativeBF16 says.
+  Value toBF16(Value x);
 
   /// The bf16 pair (col, col + 1) of row t as one i32 (col in the low half).
   Value loadPair(const RowView &x, Value t, Value col);

@@ -286,16 +286,44 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
   // their maximum and goes into the exponent's FMA instead of a pass of
   // its own.
   Value scaleV = amx ? e.splat(e.f32(scale * M_LOG2E), vec) : Value();
+  // The key loops carry kChains independent accumulators (maxima, then
+  // sums), combined after the loop: one loop-carried chain of vmaxps or
+  // vaddps (4 cycles each) over all blockN keys was the softmax's
+  // critical path. Keys past a multiple of kChains go to chain 0.
+  constexpr int64_t kChains = 4;
+  int64_t main = opt.blockN / kChains * kChains;
+  auto chains = [&](Value init,
+                    function_ref<Value(Value n, Value acc)> step,
+                    function_ref<Value(Value, Value)> combine) {
+    SmallVector<Value> acc(kChains, init);
+    if (main > 0)
+      acc = e.forLoop(e.idx(0), e.idx(main), e.idx(kChains), acc,
+                      [&](Value n0, ValueRange a) -> SmallVector<Value> {
+                        SmallVector<Value> next;
+                        for (int64_t c = 0; c < kChains; ++c)
+                          next.push_back(step(e.add(n0, e.idx(c)), a[c]));
+                        return next;
+                      });
+    if (main < opt.blockN)
+      acc[0] = e.forLoop(e.idx(main), e.idx(opt.blockN), e.idx(1), {acc[0]},
+                         [&](Value n, ValueRange a) -> SmallVector<Value> {
+                           return {step(n, a[0])};
+                         })[0];
+    Value r = combine(combine(acc[0], acc[1]), combine(acc[2], acc[3]));
+    return r;
+  };
+  auto maxOf = [&](Value a, Value b) {
+    return e.select(e.cmpf(arith::CmpFPredicate::OGT, a, b), a, b);
+  };
+  auto addOf = [&](Value a, Value b) -> Value {
+    return arith::AddFOp::create(e.b, e.loc, a, b);
+  };
   e.forLoop(0, opt.blockM, w, [&](Value i) {
     Value mOld = e.vload(vec, s.m, {i});
-    Value mNew = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1),
-                           {amx ? ninf : mOld},
-                           [&](Value n, ValueRange mx) -> SmallVector<Value> {
-                             Value sc = e.vload(vec, s.sT, {n, i});
-                             Value gt = e.cmpf(arith::CmpFPredicate::OGT, sc,
-                                               mx[0]);
-                             return {e.select(gt, sc, mx[0])};
-                           })[0];
+    Value mNew = chains(
+        amx ? ninf : mOld,
+        [&](Value n, Value mx) { return maxOf(e.vload(vec, s.sT, {n, i}), mx); },
+        maxOf);
     if (amx)
       mNew = arith::MaximumFOp::create(
           e.b, e.loc, mOld, arith::MulFOp::create(e.b, e.loc, mNew, scaleV));
@@ -303,20 +331,19 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
     Value mUse = e.select(empty, zero, mNew);
     Value alpha = exp2(arith::SubFOp::create(e.b, e.loc, mOld, mUse));
     Value negM = amx ? arith::NegFOp::create(e.b, e.loc, mUse) : Value();
-    Value sum = e.forLoop(e.idx(0), e.idx(opt.blockN), e.idx(1), {zero},
-                          [&](Value n, ValueRange acc) -> SmallVector<Value> {
-                            Value sc = e.vload(vec, s.sT, {n, i});
-                            Value x =
-                                amx ? vector::FMAOp::create(e.b, e.loc, sc,
-                                                            scaleV, negM)
-                                    : arith::SubFOp::create(e.b, e.loc, sc,
-                                                            mUse)
-                                          .getResult();
-                            Value p = exp2(x);
-                            e.vstore(p, s.sT, {n, i});
-                            return {arith::AddFOp::create(e.b, e.loc, acc[0],
-                                                          p)};
-                          })[0];
+    Value sum = chains(
+        zero,
+        [&](Value n, Value acc) -> Value {
+          Value sc = e.vload(vec, s.sT, {n, i});
+          Value x = amx ? vector::FMAOp::create(e.b, e.loc, sc, scaleV, negM)
+                              .getResult()
+                        : arith::SubFOp::create(e.b, e.loc, sc, mUse)
+                              .getResult();
+          Value p = exp2(x);
+          e.vstore(p, s.sT, {n, i});
+          return addOf(acc, p);
+        },
+        addOf);
     Value l = e.vload(vec, s.l, {i});
     l = vector::FMAOp::create(e.b, e.loc, l, alpha, sum);
     e.vstore(mNew, s.m, {i});
@@ -325,11 +352,19 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
   });
 }
 
+Value TileCodegen::toBF16(Value x) {
+  auto t = cast<VectorType>(x.getType());
+  auto to = VectorType::get(t.getShape(), e.b.getBF16Type());
+  if (nativeBF16 && t.getRank() == 1 &&
+      (t.getNumElements() == 8 || t.getNumElements() == 16))
+    return x86vector::CvtPackedF32ToBF16Op::create(e.b, e.loc, to, x);
+  return arith::TruncFOp::create(e.b, e.loc, to, x);
+}
+
 /// O^T = alpha * O^T + V^T P^T in blocks of mrValues output columns (and
 /// one block of the remainder).
 void TileCodegen::emitPackProbabilities(const Scratch &s) {
   int64_t w = opt.vectorWidth;
-  auto bf16v = VectorType::get({w}, e.b.getBF16Type());
   SmallVector<int64_t> interleave;
   for (int64_t i = 0; i < w; ++i) {
     interleave.push_back(i);
@@ -339,10 +374,8 @@ void TileCodegen::emitPackProbabilities(const Scratch &s) {
     Value n = e.mul(n2, e.idx(2));
     Value n1 = e.add(n, e.idx(1));
     e.forLoop(0, opt.blockM, w, [&](Value i) {
-      Value a = arith::TruncFOp::create(e.b, e.loc, bf16v,
-                                        e.vload(vec, s.sT, {n, i}));
-      Value b = arith::TruncFOp::create(e.b, e.loc, bf16v,
-                                        e.vload(vec, s.sT, {n1, i}));
+      Value a = toBF16(e.vload(vec, s.sT, {n, i}));
+      Value b = toBF16(e.vload(vec, s.sT, {n1, i}));
       Value ab = vector::ShuffleOp::create(e.b, e.loc, a, b, interleave);
       e.vstore(vector::BitCastOp::create(e.b, e.loc, ivec, ab), s.pP,
                {n2, i});

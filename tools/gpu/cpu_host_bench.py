@@ -15,7 +15,12 @@ before each run, fresh random inputs; a nonzero exit when one is off.
 `report LOG MD PNG` turns a run's log (what `run` printed) into the
 markdown table and the plot of docs/cpu-bf16.md's AMX section.
 
-usage (here):   python3 tools/gpu/cpu_host_bench.py build DIR
+`build DIR --before ATTNC` also compiles the default AMX schedule with
+another attnc (e.g. one built from an earlier commit): `run` times it as
+"attn bf16 AMX 64x128 before", an A/B of a code-generation change in the
+same run. CPU_HOST_THREADS (default "2,all") picks the thread counts.
+
+usage (here):   python3 tools/gpu/cpu_host_bench.py build DIR [--before ATTNC]
 usage (there):  python3 DIR/cpu_host_bench.py check DIR
                 python3 DIR/cpu_host_bench.py run DIR [--out OUT]
 usage (here):   python3 tools/gpu/cpu_host_bench.py report LOG MD PNG
@@ -52,6 +57,7 @@ SPARSE_NS = tuple(int(x) for x in os.environ.get("CPU_HOST_SPARSE_NS", "8192").s
 VARIANTS = [("attn bf16 AMX 64x64", "amx", "bf16"),
             ("attn bf16 AMX 128x64", "amxm128", "bf16"),
             ("attn bf16 AMX 64x128", "amxn128", "bf16"),
+            ("attn bf16 AMX 64x128 before", "amxbefore", "bf16"),
             ("attn bf16 AVX512-BF16 dots", "bf16dot", "bf16"),
             ("attn bf16 widened", "widened", "bf16"),
             ("attn f32", "bf16dot", "f32")]
@@ -67,12 +73,15 @@ def source(pattern, dtype, d, name, lse=False):
             + "\n  return\n}\n")
 
 
-def build(out):
+def build(out, before=None):
     if os.path.exists(out):
         shutil.rmtree(out)
     os.makedirs(out)
     attnc = os.path.join(ROOT, "build", "bin", "attnc")
-    for b, flags in BUILDS.items():
+    builds = dict(BUILDS)
+    if before:
+        builds["amxbefore_spr"] = BUILDS["amxn128_spr"]
+    for b, flags in builds.items():
         for dtype in ("bf16", "f32"):
             if dtype == "f32" and not b.startswith("bf16dot"):
                 continue
@@ -83,7 +92,8 @@ def build(out):
             src = os.path.join(out, f"{b}_{dtype}.mlir")
             with open(src, "w") as f:
                 f.write(text)
-            subprocess.run([attnc, src, "--emit=so", "-o",
+            compiler = before if b == "amxbefore_spr" else attnc
+            subprocess.run([compiler, src, "--emit=so", "-o",
                             os.path.join(out, f"{b}_{dtype}.so")] + flags, check=True)
     # The correctness check's kernels: every pattern family, D = 64 and 128.
     for b in ("amx_spr", "bf16dot_spr"):
@@ -198,7 +208,8 @@ def run(d_, out):
         return sorted(ts)[len(ts) // 2]
 
     rows = []
-    for threads in (2, os.cpu_count()):
+    counts = os.environ.get("CPU_HOST_THREADS", "2,all").split(",")
+    for threads in (os.cpu_count() if t == "all" else int(t) for t in counts):
         torch.set_num_threads(threads)
         ctx = rt.cpu_context(threads)
         for name, p, d in SHAPES + SPARSE:
@@ -328,7 +339,8 @@ def report(log, md, png):
 
 if __name__ == "__main__":
     if sys.argv[1] == "build":
-        build(sys.argv[2])
+        build(sys.argv[2], sys.argv[sys.argv.index("--before") + 1]
+              if "--before" in sys.argv else None)
     elif sys.argv[1] == "report":
         report(*sys.argv[2:5])
     elif sys.argv[1] == "check":
