@@ -220,7 +220,7 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
            "most this, a kernel packing those rows into one CTA splits the "
            "keys over CTAs and a second merges the splits (a multiple of 16, "
            "at most 64; 0: no decoding kernels)">,
-    Option<"splitMinKeys", "split-min-keys", "int64_t", "256",
+    Option<"splitMinKeys", "split-min-keys", "int64_t", "128",
            "split-KV decoding: the fewest keys one split reads">,
     Option<"decodeBlockN", "decode-block-n", "int64_t", "0",
            "split-KV decoding: keys per tile (0: 16)">,

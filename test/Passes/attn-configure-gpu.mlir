@@ -32,14 +32,14 @@
 // Split-KV decoding by default (DEC): a one-warp CTA holding the query rows
 // of one KV head (up to 16: rows_hi = 17) splits the keys, a 4-warp merge
 // combines the splits, and the other kernels run above 16 rows.
-// DEC: kernels = {{\[}}<suffix = "__decode", warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 256>, <suffix = "__merge", warps = 4, block_n = 16, stages = 2, ctas_per_sm = 4, rows_hi = 17, merge = true>, <warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, rows_lo = 17>]>
+// DEC: kernels = {{\[}}<suffix = "__decode", warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 128>, <suffix = "__merge", warps = 4, block_n = 16, stages = 2, ctas_per_sm = 4, rows_hi = 17, merge = true>, <warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, rows_lo = 17>]>
 // The decoding options (DEC128): 32 rows (two warps), 512 keys per split at
 // least, tiles of 64 keys, 2 stages; D = 128 leaves room for 2 CTAs per SM.
 // DEC128: <suffix = "__decode", warps = 2, block_n = 64, stages = 2, ctas_per_sm = 2, rows_hi = 33, split_keys = 512>
 // DEC128-SAME: rows_lo = 33
 // decode-merge=fused: the split kernel merges in its last CTA per KV head
 // (split_keys and merge on one kernel), no __merge kernel.
-// DECFUSED: kernels = {{\[}}<suffix = "__decode", warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 256, merge = true>, <warps =
+// DECFUSED: kernels = {{\[}}<suffix = "__decode", warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 128, merge = true>, <warps =
 // DECFUSED-NOT: __merge
 // DECBAD: decode-merge must be 'kernel' or 'fused', got 'last'
 

@@ -126,7 +126,7 @@ static cl::opt<int64_t> decodeRows(
 static cl::opt<int64_t> splitMinKeys(
     "split-min-keys", cl::cat(attncCategory),
     cl::desc("GPU split-KV decoding: the fewest keys one split reads "
-             "(default 256)"),
+             "(default 128)"),
     cl::init(0));
 static cl::opt<int64_t> decodeBlockN(
     "decode-block-n", cl::cat(attncCategory),
