@@ -11,7 +11,8 @@
 //     the lane-wise online softmax (one lane per query) reads; unscaled (the
 //     softmax scales them in its exponent).
 //   O [queries x Dv] += P [queries x keys] * V: A = P rounded to bf16 and
-//     transposed back to rows (s.pP, 16 x 16 blocks by vector.transpose),
+//     transposed back to rows (s.pP; pairs of keys as words, 16 x 16 word
+//     transposes by shuffles),
 //     B = V in the VNNI layout (s.vP: two key rows interleaved). The
 //     accumulator lives in s.oT, row-major, rescaled by alpha per key tile.
 //===----------------------------------------------------------------------===//
@@ -67,6 +68,63 @@ SmallVector<Value> blockTiles(Emitter &e, Value first, int64_t extent,
 
 int64_t blockStep(int64_t extent) {
   return extent % (2 * kTileRows) == 0 ? 2 * kTileRows : kTileRows;
+}
+
+/// The transpose of 16 rows of 16 words: 64 two-source shuffles in four
+/// stages (32-bit unpacks, 64-bit unpacks, then 128-bit lanes twice), each
+/// one AVX-512 instruction (vunpck*, vshufi32x4) that leaves its sources
+/// intact. (vector.transpose's 16 x 16 lowering took 3.5x the instructions,
+/// most of them register copies for vpermt2ps.) Result c is column c.
+SmallVector<Value> transpose16(Emitter &e, ArrayRef<Value> rows) {
+  auto perLane = [](auto fn) {
+    SmallVector<int64_t> mask;
+    for (int64_t l = 0; l < 4; ++l)
+      for (int64_t i : fn(4 * l))
+        mask.push_back(i);
+    return mask;
+  };
+  using Four = std::array<int64_t, 4>;
+  SmallVector<int64_t> lo32 = perLane([](int64_t b) { return Four{b, 16 + b, b + 1, 17 + b}; });
+  SmallVector<int64_t> hi32 = perLane([](int64_t b) { return Four{b + 2, 18 + b, b + 3, 19 + b}; });
+  SmallVector<int64_t> lo64 = perLane([](int64_t b) { return Four{b, b + 1, 16 + b, 17 + b}; });
+  SmallVector<int64_t> hi64 = perLane([](int64_t b) { return Four{b + 2, b + 3, 18 + b, 19 + b}; });
+  // 128-bit lanes 0, 2 of a then b; 1, 3 of a then b.
+  auto lanes = [](int64_t first) {
+    SmallVector<int64_t> mask;
+    for (int64_t src : {0, 16})
+      for (int64_t lane : {first, first + 2})
+        for (int64_t j = 0; j < 4; ++j)
+          mask.push_back(src + 4 * lane + j);
+    return mask;
+  };
+  SmallVector<int64_t> even = lanes(0), odd = lanes(1);
+  auto shuffle = [&](Value a, Value b, ArrayRef<int64_t> mask) -> Value {
+    return vector::ShuffleOp::create(e.b, e.loc, a, b, mask);
+  };
+  SmallVector<Value> t(16), u(16), v(16), w(16), out(16);
+  for (int64_t k = 0; k < 8; ++k) {
+    t[2 * k] = shuffle(rows[2 * k], rows[2 * k + 1], lo32);
+    t[2 * k + 1] = shuffle(rows[2 * k], rows[2 * k + 1], hi32);
+  }
+  for (int64_t k = 0; k < 4; ++k) {
+    u[4 * k] = shuffle(t[4 * k], t[4 * k + 2], lo64);
+    u[4 * k + 1] = shuffle(t[4 * k], t[4 * k + 2], hi64);
+    u[4 * k + 2] = shuffle(t[4 * k + 1], t[4 * k + 3], lo64);
+    u[4 * k + 3] = shuffle(t[4 * k + 1], t[4 * k + 3], hi64);
+  }
+  for (int64_t k = 0; k < 8; ++k) {
+    int64_t i = k / 4 * 8 + k % 4;
+    v[2 * k] = shuffle(u[i], u[i + 4], even);
+    v[2 * k + 1] = shuffle(u[i], u[i + 4], odd);
+  }
+  for (int64_t k = 0; k < 8; ++k) {
+    w[2 * k] = shuffle(v[k], v[k + 8], even);
+    w[2 * k + 1] = shuffle(v[k], v[k + 8], odd);
+  }
+  // Where the network leaves column c.
+  for (int64_t c = 0; c < 16; ++c)
+    out[c] = w[4 * (c % 4) + 2 * (c / 4 % 2) + c / 8];
+  return out;
 }
 } // namespace
 
@@ -125,26 +183,36 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
                                 Value nk) {
   Type bf16 = e.b.getBF16Type(), f32t = e.b.getF32Type();
   auto row16 = VectorType::get({kTileRows}, bf16);
-  auto square = VectorType::get({kTileRows, kTileRows}, f32t);
   auto cType = amx::TileType::get({kTileRows, kTileRows}, f32t);
 
-  // P rows: s.pP[i][n] = bf16(s.sT[n][i]), by 16 x 16 transposes.
-  e.forLoop(0, opt.blockN, kTileRows, [&](Value nb) {
+  // P rows: s.pP[i][n] = bf16(s.sT[n][i]). The bf16 values of keys 2j
+  // and 2j + 1 of a query are paired into one word first (key 2j in the
+  // low half, as the tile reads them), so 32 keys x 16 queries are one
+  // 16 x 16 transpose of words: half the elements a transpose of the f32
+  // scores moves.
+  auto words = VectorType::get({kTileRows}, e.b.getI32Type());
+  auto row32 = VectorType::get({kTileK}, bf16);
+  SmallVector<int64_t> pairs;
+  for (int64_t i = 0; i < kTileRows; ++i) {
+    pairs.push_back(i);
+    pairs.push_back(kTileRows + i);
+  }
+  e.forLoop(0, opt.blockN, kTileK, [&](Value nb) {
     e.forLoop(0, opt.blockM, kTileRows, [&](Value ib) {
-      Value m = arith::ConstantOp::create(
-          e.b, e.loc, square, DenseElementsAttr::get(square, 0.0f));
-      for (int64_t r = 0; r < kTileRows; ++r)
-        m = vector::InsertOp::create(
-            e.b, e.loc, e.vload(vec, s.sT, {e.add(nb, e.idx(r)), ib}), m,
-            ArrayRef<int64_t>{r});
-      Value t = vector::TransposeOp::create(e.b, e.loc, m,
-                                            ArrayRef<int64_t>{1, 0});
+      SmallVector<Value> rows;
       for (int64_t r = 0; r < kTileRows; ++r) {
-        Value x = vector::ExtractOp::create(e.b, e.loc, t,
-                                            ArrayRef<int64_t>{r});
-        e.vstore(toBF16(x), s.pP,
-                 {e.add(ib, e.idx(r)), nb});
+        Value a = toBF16(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r)), ib}));
+        Value b =
+            toBF16(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r + 1)), ib}));
+        rows.push_back(vector::BitCastOp::create(
+            e.b, e.loc, words,
+            vector::ShuffleOp::create(e.b, e.loc, a, b, pairs)));
       }
+      SmallVector<Value> cols = transpose16(e, rows);
+      for (int64_t q = 0; q < kTileRows; ++q)
+        vector::StoreOp::create(
+            e.b, e.loc, vector::BitCastOp::create(e.b, e.loc, row32, cols[q]),
+            s.pP, ValueRange{e.add(ib, e.idx(q)), nb});
     });
   });
 

@@ -38,14 +38,12 @@ void mlir::attn::buildCPUToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  // x86vector: the bf16 dot products (vdpbf16ps) of AVX512-BF16 targets;
-  // amx: the tile products of AMX targets, whose P tiles are transposed
-  // 16 x 16 at a time (shuffles, not element by element).
+  // x86vector: the bf16 dot products (vdpbf16ps) and conversions
+  // (vcvtneps2bf16) of AVX512-BF16 targets; amx: the tile products of AMX
+  // targets.
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   vectorToLLVM.x86Vector = true;
   vectorToLLVM.amx = true;
-  vectorToLLVM.vectorTransposeLowering =
-      vector::VectorTransposeLowering::Shuffle16x16;
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
