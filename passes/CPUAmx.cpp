@@ -29,11 +29,12 @@ constexpr int64_t kTileK = 32;    // bf16 elements of a 64-byte tile row
 
 /// Up to 2 x 2 output tiles at once: C[r][c] += sum_i A_r,i B_c,i over
 /// i < count, A_r,i at a[aRows[r], 32 i] and B_c,i (VNNI) at
-/// b[16 i, bCols[c]], all 16 x 32 bf16. One C tile at a time made every
-/// product wait for the one before (tdpbf16ps: ~50 cycles of latency, one
-/// issue per 16, and the 8 tile registers are not renamed); four
-/// accumulators with two A and two B tiles use all 8 and keep the unit
-/// busy. `acc` holds the C tiles row-major (aRows.size() x bCols.size()).
+/// b[16 i, bCols[c]], all 16 x 32 bf16. With one C tile at a time every
+/// product waits for the one before; four accumulators with two A and two
+/// B tiles (all 8 tile registers) are independent. (No whole-kernel gain
+/// measured on Sapphire Rapids: the tile's vector work bounds it,
+/// docs/cpu-bf16.md.) `acc` holds the C tiles row-major (aRows.size() x
+/// bCols.size()).
 SmallVector<Value> tileProducts(Emitter &e, SmallVector<Value> acc, Value a,
                                 ArrayRef<Value> aRows, Value b,
                                 ArrayRef<Value> bCols, int64_t count) {
@@ -42,16 +43,16 @@ SmallVector<Value> tileProducts(Emitter &e, SmallVector<Value> acc, Value a,
   for (int64_t i = 0; i < count; ++i) {
     SmallVector<Value> x, y;
     for (Value row : aRows)
-      x.push_back(amx::TileLoadOp::create(
-          e.b, e.loc, type, a, ValueRange{row, e.idx(i * kTileK)}));
+      x.push_back(amx::TileLoadOp::create(e.b, e.loc, type, a,
+                                          ValueRange{row, e.idx(i * kTileK)}));
     for (Value col : bCols)
       y.push_back(amx::TileLoadOp::create(
           e.b, e.loc, type, b, ValueRange{e.idx(i * kTileK / 2), col}));
     for (size_t r = 0; r < x.size(); ++r)
       for (size_t c = 0; c < cols; ++c)
-        acc[r * cols + c] = amx::TileMulFOp::create(
-            e.b, e.loc, acc[r * cols + c].getType(), x[r], y[c],
-            acc[r * cols + c]);
+        acc[r * cols + c] =
+            amx::TileMulFOp::create(e.b, e.loc, acc[r * cols + c].getType(),
+                                    x[r], y[c], acc[r * cols + c]);
   }
   return acc;
 }
@@ -84,10 +85,18 @@ SmallVector<Value> transpose16(Emitter &e, ArrayRef<Value> rows) {
     return mask;
   };
   using Four = std::array<int64_t, 4>;
-  SmallVector<int64_t> lo32 = perLane([](int64_t b) { return Four{b, 16 + b, b + 1, 17 + b}; });
-  SmallVector<int64_t> hi32 = perLane([](int64_t b) { return Four{b + 2, 18 + b, b + 3, 19 + b}; });
-  SmallVector<int64_t> lo64 = perLane([](int64_t b) { return Four{b, b + 1, 16 + b, 17 + b}; });
-  SmallVector<int64_t> hi64 = perLane([](int64_t b) { return Four{b + 2, b + 3, 18 + b, 19 + b}; });
+  SmallVector<int64_t> lo32 = perLane([](int64_t b) {
+    return Four{b, 16 + b, b + 1, 17 + b};
+  });
+  SmallVector<int64_t> hi32 = perLane([](int64_t b) {
+    return Four{b + 2, 18 + b, b + 3, 19 + b};
+  });
+  SmallVector<int64_t> lo64 = perLane([](int64_t b) {
+    return Four{b, b + 1, 16 + b, 17 + b};
+  });
+  SmallVector<int64_t> hi64 = perLane([](int64_t b) {
+    return Four{b + 2, b + 3, 18 + b, 19 + b};
+  });
   // 128-bit lanes 0, 2 of a then b; 1, 3 of a then b.
   auto lanes = [](int64_t first) {
     SmallVector<int64_t> mask;
@@ -136,9 +145,8 @@ void TileCodegen::emitQueriesAMX(const Scratch &s, const RowView &q, Value row,
   auto pairType = VectorType::get({2}, e.b.getBF16Type());
   Value col = e.mul(i, e.idx(2));
   e.forLoop(0, d / 2, 1, [&](Value c2) {
-    Value pair = vector::LoadOp::create(
-        e.b, e.loc, pairType, q.mem,
-        q.at(e, row, e.mul(c2, e.idx(2))));
+    Value pair = vector::LoadOp::create(e.b, e.loc, pairType, q.mem,
+                                        q.at(e, row, e.mul(c2, e.idx(2))));
     vector::StoreOp::create(e.b, e.loc, pair, s.qP, ValueRange{c2, col});
   });
 }
@@ -202,8 +210,7 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
       SmallVector<Value> rows;
       for (int64_t r = 0; r < kTileRows; ++r) {
         Value a = toBF16(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r)), ib}));
-        Value b =
-            toBF16(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r + 1)), ib}));
+        Value b = toBF16(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r + 1)), ib}));
         rows.push_back(vector::BitCastOp::create(
             e.b, e.loc, words,
             vector::ShuffleOp::create(e.b, e.loc, a, b, pairs)));
@@ -258,11 +265,12 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
         for (Value c : cols)
           acc.push_back(amx::TileLoadOp::create(e.b, e.loc, cType, s.oT,
                                                 ValueRange{r, c}));
-      acc = tileProducts(e, acc, s.pP, rows, s.vP,
-                         blockTiles(e, cb, dv, 2), opt.blockN / kTileK);
+      acc = tileProducts(e, acc, s.pP, rows, s.vP, blockTiles(e, cb, dv, 2),
+                         opt.blockN / kTileK);
       for (size_t r = 0; r < rows.size(); ++r)
         for (size_t c = 0; c < cols.size(); ++c)
-          amx::TileStoreOp::create(e.b, e.loc, s.oT, ValueRange{rows[r], cols[c]},
+          amx::TileStoreOp::create(e.b, e.loc, s.oT,
+                                   ValueRange{rows[r], cols[c]},
                                    acc[r * cols.size() + c]);
     });
   });
