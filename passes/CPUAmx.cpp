@@ -198,23 +198,14 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
   // low half, as the tile reads them), so 32 keys x 16 queries are one
   // 16 x 16 transpose of words: half the elements a transpose of the f32
   // scores moves.
-  auto words = VectorType::get({kTileRows}, e.b.getI32Type());
   auto row32 = VectorType::get({kTileK}, bf16);
-  SmallVector<int64_t> pairs;
-  for (int64_t i = 0; i < kTileRows; ++i) {
-    pairs.push_back(i);
-    pairs.push_back(kTileRows + i);
-  }
   e.forLoop(0, opt.blockN, kTileK, [&](Value nb) {
     e.forLoop(0, opt.blockM, kTileRows, [&](Value ib) {
       SmallVector<Value> rows;
-      for (int64_t r = 0; r < kTileRows; ++r) {
-        Value a = toBF16(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r)), ib}));
-        Value b = toBF16(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r + 1)), ib}));
-        rows.push_back(vector::BitCastOp::create(
-            e.b, e.loc, words,
-            vector::ShuffleOp::create(e.b, e.loc, a, b, pairs)));
-      }
+      for (int64_t r = 0; r < kTileRows; ++r)
+        rows.push_back(
+            bf16Pairs(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r)), ib}),
+                      e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r + 1)), ib})));
       SmallVector<Value> cols = transpose16(e, rows);
       for (int64_t q = 0; q < kTileRows; ++q)
         vector::StoreOp::create(

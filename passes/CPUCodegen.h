@@ -212,6 +212,10 @@ private:
 
   /// An f32 vector rounded to bf16 (to nearest even), as setNativeBF16 says.
   Value toBF16(Value x);
+  /// f32 vectors of keys 2j (`even`) and 2j + 1 (`odd`), one lane per
+  /// query, rounded to bf16 and paired into one i32 word per lane (the
+  /// even key in the low half).
+  Value bf16Pairs(Value even, Value odd);
 
   /// The bf16 pair (col, col + 1) of row t as one i32 (col in the low half).
   Value loadPair(const RowView &x, Value t, Value col);

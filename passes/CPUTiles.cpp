@@ -287,9 +287,10 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
   // its own.
   Value scaleV = amx ? e.splat(e.f32(scale * M_LOG2E), vec) : Value();
   // The key loops carry kChains independent accumulators (maxima, then
-  // sums), combined after the loop: one loop-carried chain of vmaxps or
-  // vaddps (4 cycles each) over all blockN keys was the softmax's
-  // critical path. Keys past a multiple of kChains go to chain 0.
+  // sums), combined after the loop, instead of one loop-carried chain of
+  // vmaxps or vaddps (4 cycles each) over all blockN keys. Keys past a
+  // multiple of kChains go to chain 0. (No whole-kernel change measured on
+  // Zen 3 f32 or Sapphire Rapids AMX: docs/cpu-bf16.md.)
   constexpr int64_t kChains = 4;
   int64_t main = opt.blockN / kChains * kChains;
   auto chains = [&](Value init,
@@ -309,8 +310,10 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
                          [&](Value n, ValueRange a) -> SmallVector<Value> {
                            return {step(n, a[0])};
                          })[0];
-    Value r = combine(combine(acc[0], acc[1]), combine(acc[2], acc[3]));
-    return r;
+    for (int64_t width = kChains / 2; width > 0; width /= 2)
+      for (int64_t c = 0; c < width; ++c)
+        acc[c] = combine(acc[c], acc[c + width]);
+    return acc[0];
   };
   auto maxOf = [&](Value a, Value b) {
     return e.select(e.cmpf(arith::CmpFPredicate::OGT, a, b), a, b);
@@ -361,24 +364,30 @@ Value TileCodegen::toBF16(Value x) {
   return arith::TruncFOp::create(e.b, e.loc, to, x);
 }
 
-/// O^T = alpha * O^T + V^T P^T in blocks of mrValues output columns (and
-/// one block of the remainder).
-void TileCodegen::emitPackProbabilities(const Scratch &s) {
-  int64_t w = opt.vectorWidth;
+Value TileCodegen::bf16Pairs(Value even, Value odd) {
+  int64_t w = cast<VectorType>(even.getType()).getNumElements();
   SmallVector<int64_t> interleave;
   for (int64_t i = 0; i < w; ++i) {
     interleave.push_back(i);
     interleave.push_back(w + i);
   }
+  Value ab = vector::ShuffleOp::create(e.b, e.loc, toBF16(even), toBF16(odd),
+                                       interleave);
+  return vector::BitCastOp::create(
+      e.b, e.loc, VectorType::get({w}, e.b.getI32Type()), ab);
+}
+
+/// O^T = alpha * O^T + V^T P^T in blocks of mrValues output columns (and
+/// one block of the remainder).
+void TileCodegen::emitPackProbabilities(const Scratch &s) {
+  int64_t w = opt.vectorWidth;
   e.forLoop(0, opt.blockN / 2, 1, [&](Value n2) {
     Value n = e.mul(n2, e.idx(2));
     Value n1 = e.add(n, e.idx(1));
     e.forLoop(0, opt.blockM, w, [&](Value i) {
-      Value a = toBF16(e.vload(vec, s.sT, {n, i}));
-      Value b = toBF16(e.vload(vec, s.sT, {n1, i}));
-      Value ab = vector::ShuffleOp::create(e.b, e.loc, a, b, interleave);
-      e.vstore(vector::BitCastOp::create(e.b, e.loc, ivec, ab), s.pP,
-               {n2, i});
+      e.vstore(bf16Pairs(e.vload(vec, s.sT, {n, i}),
+                         e.vload(vec, s.sT, {n1, i})),
+               s.pP, {n2, i});
     });
   });
 }

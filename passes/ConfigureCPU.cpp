@@ -36,19 +36,22 @@ static bool bf16Attention(Operation *op, int64_t vectorWidth,
              0;
 }
 
+bool mlir::attn::hasCPUFeature(StringRef features, StringRef feature) {
+  return llvm::is_contained(llvm::split(features, ','), feature);
+}
+
 bool mlir::attn::bf16DotFits(Operation *op, int64_t vectorWidth,
                              int64_t blockN, StringRef features) {
   return bf16Attention(op, vectorWidth, 2, 1) && blockN % 2 == 0 &&
-         llvm::is_contained(llvm::split(features, ','), "avx512bf16");
+         hasCPUFeature(features, "avx512bf16");
 }
 
 bool mlir::attn::amxFits(Operation *op, int64_t vectorWidth, int64_t blockM,
                          int64_t blockN, StringRef features) {
   if (!bf16Attention(op, vectorWidth, 32, 16) || blockM % 16 || blockN % 32)
     return false;
-  auto list = llvm::split(features, ',');
-  return llvm::is_contained(list, "amx-bf16") &&
-         llvm::is_contained(list, "amx-tile");
+  return hasCPUFeature(features, "amx-bf16") &&
+         hasCPUFeature(features, "amx-tile");
 }
 
 int64_t mlir::attn::decodeRowsFor(Operation *op, int64_t vectorWidth) {
@@ -78,7 +81,7 @@ bool mlir::attn::bf16DotPays(StringRef features) {
   // Measured (docs/cpu-bf16.md): 1.7-2.2x the widened path on an AMD Zen 4;
   // 0.62-0.80x on an Intel Sapphire Rapids (AMX-BF16), whose vdpbf16ps is
   // slow (gpu-logs/cpu-host-bench-spr.log): hosts with AMX widen instead.
-  return !llvm::is_contained(llvm::split(features, ','), "amx-bf16");
+  return !hasCPUFeature(features, "amx-bf16");
 }
 
 LogicalResult mlir::attn::checkCPUSchedule(Operation *op,

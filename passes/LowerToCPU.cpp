@@ -233,8 +233,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
     tc.setLandmarkBlock(landmarkBlock, landmarkTopk);
     tc.setBF16Dot(bf16Dot);
     tc.setAMX(amx);
-    tc.setNativeBF16(llvm::is_contained(llvm::split(sched.getFeatures(), ','),
-                                        "avx512bf16"));
+    tc.setNativeBF16(hasCPUFeature(sched.getFeatures(), "avx512bf16"));
     tc.setDecodeRows(sched.getDecodeRows());
     Scratch s = tc.allocScratch();
     e.forLoop(begin, end, e.idx(1), [&](Value item) {

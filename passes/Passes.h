@@ -44,6 +44,9 @@ CPUScheduleAttr getCPUSchedule(Operation *op);
 /// Checks of a CPU schedule that depend on the op (tile multiples); emits an
 /// error on the op.
 LogicalResult checkCPUSchedule(Operation *op, CPUScheduleAttr schedule);
+/// Whether the comma-separated LLVM feature list (a cpu_schedule's
+/// `features`) names `feature`.
+bool hasCPUFeature(StringRef features, StringRef feature);
 /// Whether `op` can multiply bf16 pairs (cpu_schedule bf16_dot): attention
 /// (not landmark) on bf16 Q, K, V with an even D, 16 lanes, an even
 /// block_n, and avx512bf16 among `features`.
