@@ -3,7 +3,8 @@
 // amx): amx.tile_mulf (tdpbf16ps) multiplies a 16 x 32 bf16 tile by a
 // 16 x 32 bf16 tile in the VNNI layout (row r holds the pairs of rows 2r and
 // 2r + 1 of the 32 x 16 operand) into a 16 x 16 f32 tile. LLVM configures
-// the tiles from their static shapes (ldtilecfg at function entry).
+// the tiles from their static shapes (ldtilecfg at function entry). f16
+// inputs are rounded to bf16 where they are packed (loadBF16).
 //
 //   S^T [keys x queries] = K [keys x D] * Q^T: A = the key rows (copied to
 //     s.kP, rows past Nk clamped), B = Q^T in the VNNI layout (s.qP, filled
@@ -11,8 +12,8 @@
 //     the lane-wise online softmax (one lane per query) reads; unscaled (the
 //     softmax scales them in its exponent).
 //   O [queries x Dv] += P [queries x keys] * V: A = P rounded to bf16 and
-//     transposed back to rows (s.pP; pairs of keys as words, 16 x 16 word
-//     transposes by shuffles),
+//     transposed back to rows (s.pP; the softmax writes pairs of keys as
+//     words, s.pW, then 16 x 16 word transposes by shuffles),
 //     B = V in the VNNI layout (s.vP: two key rows interleaved). The
 //     accumulator lives in s.oT, row-major, rescaled by alpha per key tile.
 //===----------------------------------------------------------------------===//
@@ -137,32 +138,56 @@ SmallVector<Value> transpose16(Emitter &e, ArrayRef<Value> rows) {
 }
 } // namespace
 
+/// `lanes` elements of x from (t, col) as bf16: bf16 inputs as they are;
+/// f16 ones widened to f32 and rounded to bf16 (vcvtph2ps, then
+/// vcvtneps2bf16 on AVX512-BF16 targets), 16 lanes at a time.
+Value TileCodegen::loadBF16(const RowView &x, Value t, Value col,
+                            int64_t lanes) {
+  Type elt = cast<MemRefType>(x.mem.getType()).getElementType();
+  Value raw = vector::LoadOp::create(e.b, e.loc, VectorType::get({lanes}, elt),
+                                     x.mem, x.at(e, t, col));
+  if (elt.isBF16())
+    return raw;
+  SmallVector<Value> parts;
+  for (int64_t o = 0; o < lanes; o += kTileRows) {
+    int64_t n = std::min(kTileRows, lanes - o);
+    Value part = n == lanes ? raw
+                            : vector::ExtractStridedSliceOp::create(
+                                  e.b, e.loc, raw, ArrayRef<int64_t>{o},
+                                  ArrayRef<int64_t>{n}, ArrayRef<int64_t>{1});
+    parts.push_back(toBF16(arith::ExtFOp::create(
+        e.b, e.loc, VectorType::get({n}, e.b.getF32Type()), part)));
+  }
+  if (parts.size() == 1)
+    return parts[0];
+  assert(parts.size() == 2 && "loadBF16: at most 32 lanes");
+  SmallVector<int64_t> all;
+  for (int64_t i = 0; i < lanes; ++i)
+    all.push_back(i);
+  return vector::ShuffleOp::create(e.b, e.loc, parts[0], parts[1], all);
+}
+
 /// Query row `row` of the tile, in lane i: its bf16 pairs into Q^T's VNNI
 /// layout, s.qP[c / 2][2 i + c % 2] = Q[row][c], unscaled (the scale
 /// multiplies the f32 scores).
 void TileCodegen::emitQueriesAMX(const Scratch &s, const RowView &q, Value row,
                                  Value i) {
-  auto pairType = VectorType::get({2}, e.b.getBF16Type());
   Value col = e.mul(i, e.idx(2));
   e.forLoop(0, d / 2, 1, [&](Value c2) {
-    Value pair = vector::LoadOp::create(e.b, e.loc, pairType, q.mem,
-                                        q.at(e, row, e.mul(c2, e.idx(2))));
+    Value pair = loadBF16(q, row, e.mul(c2, e.idx(2)), 2);
     vector::StoreOp::create(e.b, e.loc, pair, s.qP, ValueRange{c2, col});
   });
 }
 
 void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
                                 Value nk) {
-  Type bf16 = e.b.getBF16Type();
-  auto row32 = VectorType::get({kTileK}, bf16);
   auto cType = amx::TileType::get({kTileRows, kTileRows}, e.b.getF32Type());
   // The key rows, clamped to the last key (their scores are masked).
   Value lastKey = e.sub(nk, e.idx(1));
   e.forLoop(0, opt.blockN, 1, [&](Value n) {
     Value key = e.min(e.add(n0, n), lastKey);
     for (int64_t c = 0; c < d; c += kTileK) {
-      Value x = vector::LoadOp::create(e.b, e.loc, row32, k.mem,
-                                       k.at(e, key, e.idx(c)));
+      Value x = loadBF16(k, key, e.idx(c), kTileK);
       vector::StoreOp::create(e.b, e.loc, x, s.kP, ValueRange{n, e.idx(c)});
     }
   });
@@ -190,22 +215,21 @@ void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
 void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
                                 Value nk) {
   Type bf16 = e.b.getBF16Type(), f32t = e.b.getF32Type();
-  auto row16 = VectorType::get({kTileRows}, bf16);
   auto cType = amx::TileType::get({kTileRows, kTileRows}, f32t);
 
-  // P rows: s.pP[i][n] = bf16(s.sT[n][i]). The bf16 values of keys 2j
-  // and 2j + 1 of a query are paired into one word first (key 2j in the
-  // low half, as the tile reads them), so 32 keys x 16 queries are one
+  // P rows: s.pP[i][n] = bf16(P[i][n]). The softmax left the bf16 values
+  // of keys 2j and 2j + 1 of a query paired in one word (s.pW, key 2j in
+  // the low half, as the tile reads them), so 32 keys x 16 queries are one
   // 16 x 16 transpose of words: half the elements a transpose of the f32
-  // scores moves.
+  // probabilities moves.
   auto row32 = VectorType::get({kTileK}, bf16);
+  auto words = VectorType::get({kTileRows}, e.b.getI32Type());
   e.forLoop(0, opt.blockN, kTileK, [&](Value nb) {
+    Value n2 = e.div(nb, e.idx(2));
     e.forLoop(0, opt.blockM, kTileRows, [&](Value ib) {
       SmallVector<Value> rows;
       for (int64_t r = 0; r < kTileRows; ++r)
-        rows.push_back(
-            bf16Pairs(e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r)), ib}),
-                      e.vload(vec, s.sT, {e.add(nb, e.idx(2 * r + 1)), ib})));
+        rows.push_back(e.vload(words, s.pW, {e.add(n2, e.idx(r)), ib}));
       SmallVector<Value> cols = transpose16(e, rows);
       for (int64_t q = 0; q < kTileRows; ++q)
         vector::StoreOp::create(
@@ -227,10 +251,8 @@ void TileCodegen::emitValuesAMX(const Scratch &s, const RowView &v, Value n0,
     Value r0 = e.min(n, lastKey);
     Value r1 = e.min(e.add(n, e.idx(1)), lastKey);
     for (int64_t c = 0; c < dv; c += kTileRows) {
-      Value a = vector::LoadOp::create(e.b, e.loc, row16, v.mem,
-                                       v.at(e, r0, e.idx(c)));
-      Value b = vector::LoadOp::create(e.b, e.loc, row16, v.mem,
-                                       v.at(e, r1, e.idx(c)));
+      Value a = loadBF16(v, r0, e.idx(c), kTileRows);
+      Value b = loadBF16(v, r1, e.idx(c), kTileRows);
       Value ab = vector::ShuffleOp::create(e.b, e.loc, a, b, interleave);
       vector::StoreOp::create(e.b, e.loc, ab, s.vP,
                               ValueRange{n2, e.idx(2 * c)});

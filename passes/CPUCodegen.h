@@ -84,6 +84,8 @@ struct Scratch {
                // AMX: [D/2][2 BM] bf16, Q^T in the VNNI layout
   Value pP;    // [BN/2][BM] i32: bf16 pairs of the probabilities (idem);
                // AMX: [BM][BN] bf16, P row-major
+  Value pW;    // AMX: [BN/2][BM] i32, the same pairs as the softmax writes
+               // them (keys 2j, 2j + 1 of a query in one word)
   Value dS;    // decode rows: [4 w] f32, one row's scores of a key block
   Value dQ, dO; // decode rows: [rows][D] scaled queries, [rows][Dv] O
   Value kP, vP; // AMX: [BN][D] bf16 key rows; [BN/2][2 Dv] bf16, V in the
@@ -159,6 +161,7 @@ public:
       s.kP = alloc({opt.blockN, d}, bf16);
       s.pP = alloc({opt.blockM, opt.blockN}, bf16);
       s.vP = alloc({opt.blockN / 2, 2 * dv}, bf16);
+      s.pW = alloc({opt.blockN / 2, opt.blockM}, e.b.getI32Type());
       s.oT = alloc({opt.blockM, dv}, f32);
     } else {
       s.qT = alloc({d, opt.blockM}, f32);
@@ -222,6 +225,9 @@ private:
   void emitScoresBF16(const Scratch &s, const RowView &k, Value n0, Value nk);
   /// P as bf16 pairs of consecutive keys (s.pP), for the P V dot products.
   void emitPackProbabilities(const Scratch &s);
+  /// `lanes` (2, 16 or 32) elements of x from (t, col) as bf16, f16
+  /// inputs rounded (CPUAmx.cpp).
+  Value loadBF16(const RowView &x, Value t, Value col, int64_t lanes);
   /// The AMX forms of Q K^T and P V (CPUAmx.cpp).
   void emitScoresAMX(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitValuesAMX(const Scratch &s, const RowView &v, Value n0, Value nk);
@@ -234,7 +240,8 @@ private:
   Value valuePair(const RowView &v, Value key, Value col);
 
   Value negInf() { return e.f32(-std::numeric_limits<double>::infinity()); }
-  Value exp2(Value x);
+  /// 2^x for x <= 127, by a polynomial of `degree` 3 or 5 (CPUTiles.cpp).
+  Value exp2(Value x, int degree = 5);
   void emitScores(const Scratch &s, const RowView &k, Value n0, Value nk);
   void emitMask(const Scratch &s, Value n0);
   void emitLandmarkScores(const Scratch &s, Value n0);

@@ -10,33 +10,45 @@ using namespace mlir::attn;
 
 namespace mlir::attn::cpucg {
 
-/// 2^x on a vector: 2^floor(x) from the exponent bits times a degree-5
-/// polynomial of the fraction (relative error 1.2e-7, exact at integers). x is clamped to
-/// [-127, 127]; at -127 the exponent bits are 0, so 2^-inf is exactly 0,
-/// which the masked softmax relies on.
-Value TileCodegen::exp2(Value x) {
+/// 2^x on a vector, x <= 127 (the softmax passes x <= 0): 2^n for the
+/// nearest integer n built in the exponent bits, times a polynomial of the
+/// remainder f = x - n in [-0.5, 0.5]. Adding 1.5 * 2^23 + 127 rounds x to
+/// n (to nearest even) and leaves n + 127 in the sum's low mantissa bits,
+/// which a shift moves into the exponent field; subtracting the constant
+/// again gives n as a float. Four instructions where floor, a conversion to
+/// integers, an add and a clamp above took six. x is clamped below at
+/// -127: the exponent bits are then 0, so 2^-inf is exactly 0, which the
+/// masked softmax relies on. `degree` 5: relative error 1.6e-7 (f32
+/// evaluation); 3: 1.0e-4, for probabilities rounded to bf16 (a half ulp
+/// is 3.9e-3) right after. Exact at integers.
+Value TileCodegen::exp2(Value x, int degree) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   auto splatF = [&](double c) { return e.splat(e.f32(c), vec); };
   x = arith::MaximumFOp::create(b, loc, x, splatF(-127.0));
-  x = arith::MinimumFOp::create(b, loc, x, splatF(127.0));
-  Value fl = math::FloorOp::create(b, loc, x);
-  Value f = arith::SubFOp::create(b, loc, x, fl);
-  // 1 + f (a1 + ... + a5 f^4), least squares at Chebyshev nodes, highest
-  // first. The constant is exactly 1 so that 2^0 == 1: the online softmax
-  // rescales by 2^0 at every key tile, and a factor 1 - 1e-7 compounds into
-  // a visible bias of the LSE after thousands of tiles.
-  const double coeffs[] = {0.001885403786492268, 0.008972899303729368,
-                           0.05583659802186705,  0.24015244462069452,
-                           0.6931525352660035,   1.0};
+  Value magic = splatF(12582912.0 + 127.0);
+  Value t = arith::AddFOp::create(b, loc, x, magic);
+  Value n = arith::SubFOp::create(b, loc, t, magic);
+  Value f = arith::SubFOp::create(b, loc, x, n);
+  // 1 + f (a1 + a2 f + ...), minimax relative error on [-0.5, 0.5] (Lawson
+  // iterations), highest first. The constant is exactly 1 so that
+  // 2^0 == 1: the online softmax rescales by 2^0 at every key tile, and a
+  // factor 1 - 1e-7 compounds into a visible bias of the LSE after
+  // thousands of tiles.
+  static const double deg5[] = {0.001326472955031889, 0.009671513454096458,
+                                0.05550733745098266,  0.2402224207296518,
+                                0.6931469775930926,   1.0};
+  static const double deg3[] = {0.055008961248226906, 0.2422110348756412,
+                                0.6932829321617625, 1.0};
+  assert((degree == 3 || degree == 5) && "exp2: degree 3 or 5");
+  ArrayRef<double> coeffs = degree == 3 ? ArrayRef<double>(deg3)
+                                        : ArrayRef<double>(deg5);
   Value poly = splatF(coeffs[0]);
-  for (double c : ArrayRef<double>(coeffs).drop_front())
+  for (double c : coeffs.drop_front())
     poly = vector::FMAOp::create(b, loc, poly, f, splatF(c));
-  Value i = arith::FPToSIOp::create(b, loc, ivec, fl);
-  Value biased = arith::AddIOp::create(
-      b, loc, i, e.splat(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(127)), ivec));
   Value bits = arith::ShLIOp::create(
-      b, loc, biased, e.splat(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(23)), ivec));
+      b, loc, arith::BitcastOp::create(b, loc, ivec, t),
+      e.splat(arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(23)), ivec));
   Value pow2 = arith::BitcastOp::create(b, loc, vec, bits);
   return arith::MulFOp::create(b, loc, poly, pow2);
 }
@@ -293,22 +305,31 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
   // Zen 3 f32 or Sapphire Rapids AMX: docs/cpu-bf16.md.)
   constexpr int64_t kChains = 4;
   int64_t main = opt.blockN / kChains * kChains;
-  auto chains = [&](Value init,
-                    function_ref<Value(Value n, Value acc)> step,
-                    function_ref<Value(Value, Value)> combine) {
+  // `value(n)` of every key, each combined into its chain; `each` gets
+  // the values of an iteration's keys (kChains from n0, or one).
+  auto chains = [&](Value init, function_ref<Value(Value n)> value,
+                    function_ref<Value(Value, Value)> combine,
+                    function_ref<void(Value n0, ArrayRef<Value>)> each) {
     SmallVector<Value> acc(kChains, init);
     if (main > 0)
       acc = e.forLoop(e.idx(0), e.idx(main), e.idx(kChains), acc,
                       [&](Value n0, ValueRange a) -> SmallVector<Value> {
-                        SmallVector<Value> next;
-                        for (int64_t c = 0; c < kChains; ++c)
-                          next.push_back(step(e.add(n0, e.idx(c)), a[c]));
+                        SmallVector<Value> vals, next;
+                        for (int64_t c = 0; c < kChains; ++c) {
+                          vals.push_back(value(e.add(n0, e.idx(c))));
+                          next.push_back(combine(a[c], vals.back()));
+                        }
+                        if (each)
+                          each(n0, vals);
                         return next;
                       });
     if (main < opt.blockN)
       acc[0] = e.forLoop(e.idx(main), e.idx(opt.blockN), e.idx(1), {acc[0]},
                          [&](Value n, ValueRange a) -> SmallVector<Value> {
-                           return {step(n, a[0])};
+                           Value x = value(n);
+                           if (each)
+                             each(n, {x});
+                           return {combine(a[0], x)};
                          })[0];
     for (int64_t width = kChains / 2; width > 0; width /= 2)
       for (int64_t c = 0; c < width; ++c)
@@ -321,12 +342,15 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
   auto addOf = [&](Value a, Value b) -> Value {
     return arith::AddFOp::create(e.b, e.loc, a, b);
   };
+  // AMX: the key tile is a multiple of 32 keys, so every iteration has
+  // kChains keys (configure checked: amxFits).
+  assert((!amx || main == opt.blockN) && "AMX key tiles of whole chains");
   e.forLoop(0, opt.blockM, w, [&](Value i) {
     Value mOld = e.vload(vec, s.m, {i});
     Value mNew = chains(
         amx ? ninf : mOld,
-        [&](Value n, Value mx) { return maxOf(e.vload(vec, s.sT, {n, i}), mx); },
-        maxOf);
+        [&](Value n) { return e.vload(vec, s.sT, {n, i}); },
+        [&](Value mx, Value x) { return maxOf(x, mx); }, nullptr);
     if (amx)
       mNew = arith::MaximumFOp::create(
           e.b, e.loc, mOld, arith::MulFOp::create(e.b, e.loc, mNew, scaleV));
@@ -336,17 +360,30 @@ void TileCodegen::emitSoftmax(const Scratch &s) {
     Value negM = amx ? arith::NegFOp::create(e.b, e.loc, mUse) : Value();
     Value sum = chains(
         zero,
-        [&](Value n, Value acc) -> Value {
+        [&](Value n) -> Value {
           Value sc = e.vload(vec, s.sT, {n, i});
           Value x = amx ? vector::FMAOp::create(e.b, e.loc, sc, scaleV, negM)
                               .getResult()
                         : arith::SubFOp::create(e.b, e.loc, sc, mUse)
                               .getResult();
-          Value p = exp2(x);
-          e.vstore(p, s.sT, {n, i});
-          return addOf(acc, p);
+          // P rounded to bf16 next (AMX, bf16 pairs): the cheaper
+          // polynomial's error is 40x under that rounding's.
+          return exp2(x, amx || bf16Dot ? 3 : 5);
         },
-        addOf);
+        addOf,
+        [&](Value n0, ArrayRef<Value> p) {
+          if (!amx) {
+            for (auto [c, pc] : llvm::enumerate(p))
+              e.vstore(pc, s.sT, {e.add(n0, e.idx(int64_t(c))), i});
+            return;
+          }
+          // AMX: the probabilities leave as bf16 pairs of keys, the words
+          // P's transposes read (no f32 store and reload).
+          Value n2 = e.div(n0, e.idx(2));
+          for (size_t c = 0; c < p.size(); c += 2)
+            e.vstore(bf16Pairs(p[c], p[c + 1]), s.pW,
+                     {e.add(n2, e.idx(int64_t(c / 2))), i});
+        });
     Value l = e.vload(vec, s.l, {i});
     l = vector::FMAOp::create(e.b, e.loc, l, alpha, sum);
     e.vstore(mNew, s.m, {i});

@@ -17,16 +17,20 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-/// An attention op (not landmark) on bf16 Q, K and V with 16 lanes, whose
-/// head dims D and Dv are multiples of dMultiple and dvMultiple: what both
-/// bf16 product paths need.
+/// An attention op (not landmark) on bf16 Q, K and V (or f16, where
+/// `orF16`) with 16 lanes, whose head dims D and Dv are multiples of
+/// dMultiple and dvMultiple: what both bf16 product paths need.
 static bool bf16Attention(Operation *op, int64_t vectorWidth,
-                          int64_t dMultiple, int64_t dvMultiple) {
+                          int64_t dMultiple, int64_t dvMultiple,
+                          bool orF16 = false) {
   auto attention = dyn_cast<AttentionOp>(op);
   if (!attention || attention.getPattern().getKeyBlock() || vectorWidth != 16)
     return false;
-  for (Value v : {attention.getQ(), attention.getK(), attention.getV()})
-    if (!cast<MemRefType>(v.getType()).getElementType().isBF16())
+  Type elt = cast<MemRefType>(attention.getQ().getType()).getElementType();
+  if (!elt.isBF16() && !(orF16 && elt.isF16()))
+    return false;
+  for (Value v : {attention.getK(), attention.getV()})
+    if (cast<MemRefType>(v.getType()).getElementType() != elt)
       return false;
   return cast<MemRefType>(attention.getQ().getType()).getDimSize(3) %
                  dMultiple ==
@@ -48,7 +52,10 @@ bool mlir::attn::bf16DotFits(Operation *op, int64_t vectorWidth,
 
 bool mlir::attn::amxFits(Operation *op, int64_t vectorWidth, int64_t blockM,
                          int64_t blockN, StringRef features) {
-  if (!bf16Attention(op, vectorWidth, 32, 16) || blockM % 16 || blockN % 32)
+  // f16 inputs too: the tiles round them to bf16 as they pack them (SPEC's
+  // 1e-2 for 16-bit inputs holds: docs/cpu-bf16.md).
+  if (!bf16Attention(op, vectorWidth, 32, 16, /*orF16=*/true) || blockM % 16 ||
+      blockN % 32)
     return false;
   return hasCPUFeature(features, "amx-bf16") &&
          hasCPUFeature(features, "amx-tile");

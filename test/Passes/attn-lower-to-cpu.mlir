@@ -27,8 +27,11 @@
 // CHECK: scf.if
 // CHECK: arith.cmpi sge, {{.*}} : vector<8xi32>
 // CHECK: arith.select {{.*}} : vector<8xi1>, vector<8xf32>
-// Online softmax in exp2 form, lane-wise.
-// CHECK: math.floor {{.*}} : vector<8xf32>
+// Online softmax in exp2 form, lane-wise: 2^round(x) from the bits of
+// x + 1.5 * 2^23 + 127 (0x4B40007F), shifted into the exponent field.
+// CHECK: arith.constant 0x4B40007F : f32
+// CHECK: arith.addf
+// CHECK: arith.shli {{.*}} : vector<8xi32>
 // PV micro-kernel: 6 value columns x 2 vectors.
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
 // CHECK: math.log

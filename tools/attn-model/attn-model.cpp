@@ -35,7 +35,8 @@ const char *kUsage = R"(usage:
   attn-model --model W.safetensors (--prompt IDS | --prompt-file FILE)
              [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
              [--seed S] [--ignore-eos] [--threads N] [--target cpu|cuda]
-             [--pattern P] [--max-tokens N] [--prefill-chunk N]
+             [--pattern P] [--max-tokens N] [--beyond-context]
+             [--prefill-chunk N]
              [--logits out.npy] [--profile] [--plain-decode]
              [--dtype bf16|f16] [--weights f32|bf16|q4] [--kernel-dir DIR]
              [--record-kernels FILE]
@@ -79,6 +80,10 @@ synthetic weights (docs/model.md).
   --max-tokens N       KV cache size (default: prompt + new tokens); at most
                        the model's context length unless the pattern is not
                        causal
+  --beyond-context     let a dense or causal pattern run past the model's
+                       context length (RoPE keeps counting; the text
+                       degrades past the trained length): for timing long
+                       prompts against engines that allow it
   --prefill-chunk N    run the prompt N tokens at a time (default: at once);
                        bounds the activations' memory for long prompts
   --logits FILE        write the logits of every position run (prompt, then
@@ -128,6 +133,7 @@ struct Options {
   uint64_t seed = 0;
   int threads = 0;
   bool ignoreEos = false, quiet = false, profile = false, plainDecode = false;
+  bool beyondContext = false;
   bool warmup = false;
   bool havePrompt = false;
 };
@@ -179,6 +185,10 @@ Options parseArgs(int argc, char **argv) {
     }
     if (a == "--plain-decode") {
       o.plainDecode = true;
+      continue;
+    }
+    if (a == "--beyond-context") {
+      o.beyondContext = true;
       continue;
     }
     if (a == "--warmup") {
@@ -388,11 +398,17 @@ int run(int argc, char **argv) {
           .count();
   // Positions past the trained context are only meaningful with a pattern
   // that bounds how far back a query looks.
-  if (maxTokens > cfg.context && model.boundedByContext())
+  if (maxTokens > cfg.context && model.boundedByContext() && !o.beyondContext)
     throw Error(std::to_string(maxTokens) + " tokens exceed the model's context of " +
                 std::to_string(cfg.context) +
                 " (a local pattern, e.g. --pattern '#attn.sliding_window<window "
-                "= 4096>', may go further)");
+                "= 4096>', may go further; --beyond-context runs past it "
+                "anyway, for timing)");
+  if (maxTokens > cfg.context && model.boundedByContext() && !o.quiet)
+    std::fprintf(stderr,
+                 "attn-model: warning: %lld positions past the trained context "
+                 "of %lld (--beyond-context): the text degrades there\n",
+                 (long long)maxTokens, (long long)cfg.context);
   for (int64_t i = 0; i < P; ++i)
     if (prompt[size_t(i)] >= cfg.vocab)
       throw Error("prompt token " + std::to_string(i) + " = " +

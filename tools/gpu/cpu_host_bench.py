@@ -18,7 +18,7 @@ markdown table and the plot of docs/cpu-bf16.md's AMX section.
 `build DIR --before ATTNC` also compiles the default AMX schedule with
 another attnc (e.g. one built from an earlier commit): `run` times it as
 "attn bf16 AMX 64x128 before", an A/B of a code-generation change in the
-same run. CPU_HOST_THREADS (default "2,all") picks the thread counts.
+same run (and the f32 kernels: "attn f32 before"). CPU_HOST_THREADS (default "2,all") picks the thread counts.
 
 usage (here):   python3 tools/gpu/cpu_host_bench.py build DIR [--before ATTNC]
 usage (there):  python3 DIR/cpu_host_bench.py check DIR
@@ -60,7 +60,10 @@ VARIANTS = [("attn bf16 AMX 64x64", "amx", "bf16"),
             ("attn bf16 AMX 64x128 before", "amxbefore", "bf16"),
             ("attn bf16 AVX512-BF16 dots", "bf16dot", "bf16"),
             ("attn bf16 widened", "widened", "bf16"),
-            ("attn f32", "bf16dot", "f32")]
+            ("attn f16 AMX 64x128", "amxn128", "f16"),
+            ("attn f16 widened", "widened", "f16"),
+            ("attn f32", "bf16dot", "f32"),
+            ("attn f32 before", "f32before", "f32")]
 
 
 def source(pattern, dtype, d, name, lse=False):
@@ -81,35 +84,43 @@ def build(out, before=None):
     builds = dict(BUILDS)
     if before:
         builds["amxbefore_spr"] = BUILDS["amxn128_spr"]
+        builds["f32before_spr"] = BUILDS["bf16dot_spr"]
     for b, flags in builds.items():
-        for dtype in ("bf16", "f32"):
-            if dtype == "f32" and not b.startswith("bf16dot"):
+        for dtype in ("bf16", "f16", "f32"):
+            if dtype == "f32" and not b.startswith(("bf16dot", "f32before")):
                 continue
-            if b.startswith("amx") and dtype != "bf16":
+            if b.startswith("amx") and dtype == "f32":
+                continue
+            if dtype == "f16" and b not in ("amxn128_spr", "widened_spr"):
+                continue
+            if b.startswith("f32before") and dtype != "f32":
                 continue
             text = "".join(source(p, dtype, d, f"{name}_{dtype}_d{d}")
                            for name, p, d in SHAPES + SPARSE)
             src = os.path.join(out, f"{b}_{dtype}.mlir")
             with open(src, "w") as f:
                 f.write(text)
-            compiler = before if b == "amxbefore_spr" else attnc
+            compiler = before if b in ("amxbefore_spr", "f32before_spr") else attnc
             subprocess.run([compiler, src, "--emit=so", "-o",
                             os.path.join(out, f"{b}_{dtype}.so")] + flags, check=True)
-    # The correctness check's kernels: every pattern family, D = 64 and 128.
-    for b in ("amx_spr", "bf16dot_spr"):
-        text = "".join(source(p, "bf16", d, f"{name}_d{d}", lse=name == "dilated")
+    # The correctness check's kernels: every pattern family, D = 64 and 128;
+    # f16 inputs on AMX too (rounded to bf16 as the tiles pack them).
+    for b, dtype in CHECK_BUILDS:
+        text = "".join(source(p, dtype, d, f"{name}_d{d}", lse=name == "dilated")
                        for name, p in CHECK_PATTERNS for d in (64, 128))
-        src = os.path.join(out, f"check_{b}.mlir")
+        src = os.path.join(out, f"check_{b}_{dtype}.mlir")
         with open(src, "w") as f:
             f.write(text)
         subprocess.run([attnc, src, "--emit=so", "-o",
-                        os.path.join(out, f"check_{b}.so")] + BUILDS[b], check=True)
+                        os.path.join(out, f"check_{b}_{dtype}.so")] + BUILDS[b], check=True)
     for f in ("build/lib/libattnrt.so", "tools/gpu/attnrt.py", "tools/gpu/cpu_host_bench.py",
               "test/Numerics/reference.py"):
         shutil.copy(os.path.join(ROOT, f), out)
     print(f"cpu_host_bench: {out} ready")
 
 
+# (build, input type) of the check.
+CHECK_BUILDS = [("amx_spr", "bf16"), ("amx_spr", "f16"), ("bf16dot_spr", "bf16")]
 # (name, pattern as the dialect spells it after #attn.)
 CHECK_PATTERNS = [("full", "full"), ("causal", "causal"),
                   ("window", "sliding_window<window = 100>"),
@@ -138,11 +149,13 @@ def check(d_):
     ctx = rt.cpu_context(0)
     rng = np.random.default_rng(int.from_bytes(os.urandom(4), "little"))
     bad = 0
-    for b in ("amx_spr", "bf16dot_spr"):
+    for b, dtype in CHECK_BUILDS:
+        tt = torch.float16 if dtype == "f16" else torch.bfloat16
         for name, p in CHECK_PATTERNS:
             for d in (64, 128):
                 try:
-                    kern = rt.load(ctx, os.path.join(d_, f"check_{b}.so"), f"{name}_d{d}")
+                    kern = rt.load(ctx, os.path.join(d_, f"check_{b}_{dtype}.so"),
+                                   f"{name}_d{d}")
                 except Exception as exc:  # noqa: BLE001
                     print(f"  {b} {name} D={d}: not run: {str(exc)[:200]}", flush=True)
                     bad += 1
@@ -152,11 +165,11 @@ def check(d_):
                     if name == "dilated" and nq != nk:
                         continue
                     # Strided views: K and V inside [B, Nk, Hk, D] buffers.
-                    q = torch.from_numpy(rng.standard_normal((B, H, nq, d))).to(torch.bfloat16)
-                    kb = torch.from_numpy(rng.standard_normal((B, nk, Hk, d))).to(torch.bfloat16)
-                    vb = torch.from_numpy(rng.standard_normal((B, nk, Hk, d))).to(torch.bfloat16)
+                    q = torch.from_numpy(rng.standard_normal((B, H, nq, d))).to(tt)
+                    kb = torch.from_numpy(rng.standard_normal((B, nk, Hk, d))).to(tt)
+                    vb = torch.from_numpy(rng.standard_normal((B, nk, Hk, d))).to(tt)
                     k, v = kb.transpose(1, 2), vb.transpose(1, 2)
-                    o = torch.full((B, H, nq, d), float("nan"), dtype=torch.bfloat16)
+                    o = torch.full((B, H, nq, d), float("nan"), dtype=tt)
                     args = [q, k, v, o]
                     if name == "dilated":  # its phases merge through the LSE
                         args.append(torch.empty(B, H, nq, dtype=torch.float32))
@@ -168,7 +181,7 @@ def check(d_):
                     worst = max(worst, err)
                 ok = worst <= 1e-2
                 bad += not ok
-                print(f"  {b:12} {name:8} D={d:3}: max relative error {worst:.2e} "
+                print(f"  {b:12} {dtype:4} {name:8} D={d:3}: max relative error {worst:.2e} "
                       + ("ok" if ok else "FAIL"), flush=True)
     print(f"check: {'all ok' if not bad else f'{bad} failed'}", flush=True)
     sys.exit(1 if bad else 0)
@@ -212,6 +225,13 @@ def run(d_, out):
     for threads in (os.cpu_count() if t == "all" else int(t) for t in counts):
         torch.set_num_threads(threads)
         ctx = rt.cpu_context(threads)
+        # The host's sgemm at these threads (torch.mm, f32, 4096^3): the
+        # issue's yardstick for attn f32.
+        a_ = torch.randn(4096, 4096)
+        b_ = torch.randn(4096, 4096)
+        sec = median(lambda: torch.mm(a_, b_))
+        print(f"T={threads:2} sgemm f32 4096 (torch.mm): {2 * 4096 ** 3 / sec / 1e9:.1f} GFLOP/s",
+              flush=True)
         for name, p, d in SHAPES + SPARSE:
             sparse = (name, p, d) in SPARSE
             for n in (SPARSE_NS if sparse else NS):
@@ -229,7 +249,7 @@ def run(d_, out):
                 fl = ref.useful_flops(pat, 1, 2, n, n, d)
                 res = {}
                 for label, b, dtype in VARIANTS:
-                    dt = torch.bfloat16 if dtype == "bf16" else torch.float32
+                    dt = {"bf16": torch.bfloat16, "f16": torch.float16}.get(dtype, torch.float32)
                     qc, kc, vc = q.to(dt), k.to(dt), v.to(dt)
                     o = torch.full_like(qc, float("nan"))
                     kern = None

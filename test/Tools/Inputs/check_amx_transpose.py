@@ -1,6 +1,7 @@
 """Checks the AMX path's transposes of P (passes/CPUAmx.cpp) in a kernel's
-vector code (attnc --emit=mlir): every run of 16 word rows (bf16 pairs
-bitcast to vector<16xi32>) through vector.shuffle ops must come out, as
+vector code (attnc --emit=mlir): every run of 16 word rows (bf16 pairs as
+vector<16xi32>, loaded from the 2-D i32 buffer the softmax writes them to)
+through vector.shuffle ops must come out, as
 the 16 words vectors bitcast back to bf16 for the stores, as the columns
 of those rows in order. The shuffles are followed symbolically (each lane
 an (row, column) pair), so this checks the network the compiler wrote, on
@@ -9,7 +10,7 @@ on none."""
 import re
 import sys
 
-ROW = re.compile(r"(%\w+) = vector.bitcast (%\w+) : vector<32xbf16> to vector<16xi32>")
+ROW = re.compile(r"(%\w+) = vector.load %\w+\[[^\]]*\] : memref<\d+x\d+xi32>, vector<16xi32>")
 SHUFFLE = re.compile(r"(%\w+) = vector.shuffle (%\w+), (%\w+) \[([\d, ]+)\] : "
                      r"vector<16xi32>, vector<16xi32>")
 OUT = re.compile(r"(%\w+) = vector.bitcast (%\w+) : vector<16xi32> to vector<32xbf16>")
