@@ -45,7 +45,11 @@ BUILDS = {"amx_spr": ["--mcpu=sapphirerapids"],
           "bf16dot_spr": ["--mcpu=sapphirerapids", "--mattr=-amx-bf16"],
           "widened_spr": ["--mcpu=sapphirerapids", "--mattr=-avx512bf16,-amx-bf16"],
           "bf16dot_v4": ["--mcpu=x86-64-v4", "--mattr=+avx512bf16"],
-          "widened_v4": ["--mcpu=x86-64-v4"]}
+          "widened_v4": ["--mcpu=x86-64-v4"],
+         # f32 tile shapes beside the default (32 x 48 on this CPU).
+         "f32m64_spr": ["--mcpu=sapphirerapids", "--block-m=64"],
+         "f32n96_spr": ["--mcpu=sapphirerapids", "--block-n=96"],
+         "f32m64n96_spr": ["--mcpu=sapphirerapids", "--block-m=64", "--block-n=96"]}
 # (name, pattern after #attn., D): the dense family against torch SDPA, the
 # sparse one against FlexAttention (compiled).
 SHAPES = [(p, p, d) for p in ("causal", "full") for d in (64, 128)]
@@ -63,7 +67,10 @@ VARIANTS = [("attn bf16 AMX 64x64", "amx", "bf16"),
             ("attn f16 AMX 64x128", "amxn128", "f16"),
             ("attn f16 widened", "widened", "f16"),
             ("attn f32", "bf16dot", "f32"),
-            ("attn f32 before", "f32before", "f32")]
+            ("attn f32 before", "f32before", "f32"),
+            ("attn f32 64x48", "f32m64", "f32"),
+            ("attn f32 32x96", "f32n96", "f32"),
+            ("attn f32 64x96", "f32m64n96", "f32")]
 
 
 def source(pattern, dtype, d, name, lse=False):
@@ -87,13 +94,13 @@ def build(out, before=None):
         builds["f32before_spr"] = BUILDS["bf16dot_spr"]
     for b, flags in builds.items():
         for dtype in ("bf16", "f16", "f32"):
-            if dtype == "f32" and not b.startswith(("bf16dot", "f32before")):
+            if dtype == "f32" and not b.startswith(("bf16dot", "f32")):
                 continue
             if b.startswith("amx") and dtype == "f32":
                 continue
             if dtype == "f16" and b not in ("amxn128_spr", "widened_spr"):
                 continue
-            if b.startswith("f32before") and dtype != "f32":
+            if b.startswith("f32") and dtype != "f32":
                 continue
             text = "".join(source(p, dtype, d, f"{name}_{dtype}_d{d}")
                            for name, p, d in SHAPES + SPARSE)
