@@ -18,7 +18,8 @@ markdown table and the plot of docs/cpu-bf16.md's AMX section.
 `build DIR --before ATTNC` also compiles the default AMX schedule with
 another attnc (e.g. one built from an earlier commit): `run` times it as
 "attn bf16 AMX 64x128 before", an A/B of a code-generation change in the
-same run (and the f32 kernels: "attn f32 before"). CPU_HOST_THREADS (default "2,all") picks the thread counts.
+same run (and the f32 kernels: "attn f32 before"). CPU_HOST_VARIANTS picks
+some of the attn variants by label. CPU_HOST_THREADS (default "2,all") picks the thread counts.
 
 usage (here):   python3 tools/gpu/cpu_host_bench.py build DIR [--before ATTNC]
 usage (there):  python3 DIR/cpu_host_bench.py check DIR
@@ -71,6 +72,11 @@ VARIANTS = [("attn bf16 AMX 64x64", "amx", "bf16"),
             ("attn f32 64x48", "f32m64", "f32"),
             ("attn f32 32x96", "f32n96", "f32"),
             ("attn f32 64x96", "f32m64n96", "f32")]
+# CPU_HOST_VARIANTS: a comma-separated subset of the labels above (default
+# all), for long runs.
+if os.environ.get("CPU_HOST_VARIANTS"):
+    _keep = os.environ["CPU_HOST_VARIANTS"].split(",")
+    VARIANTS = [v for v in VARIANTS if v[0] in _keep]
 
 
 def source(pattern, dtype, d, name, lse=False):
@@ -232,13 +238,21 @@ def run(d_, out):
     for threads in (os.cpu_count() if t == "all" else int(t) for t in counts):
         torch.set_num_threads(threads)
         ctx = rt.cpu_context(threads)
-        # The host's sgemm at these threads (torch.mm, f32, 4096^3): the
-        # issue's yardstick for attn f32.
-        a_ = torch.randn(4096, 4096)
-        b_ = torch.randn(4096, 4096)
-        sec = median(lambda: torch.mm(a_, b_))
-        print(f"T={threads:2} sgemm f32 4096 (torch.mm): {2 * 4096 ** 3 / sec / 1e9:.1f} GFLOP/s",
-              flush=True)
+        # The host's sgemm at these threads (OpenBLAS through numpy, f32,
+        # 4096^3), the yardstick for attn f32, in a process of its own (in
+        # this one, torch.mm read half of what it reads alone).
+        code = ("import time, numpy as np\n"
+                "a = np.random.rand(4096, 4096).astype(np.float32); b = a.copy()\n"
+                "a @ b; ts = []\n"
+                "for _ in range(7):\n"
+                "    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n"
+                "print(f'{2 * 4096 ** 3 / sorted(ts)[3] / 1e9:.1f}')\n")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads),
+                   OMP_NUM_THREADS=str(threads))
+        got = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                             text=True, env=env)
+        print(f"T={threads:2} sgemm f32 4096 (numpy, OpenBLAS): "
+              f"{got.stdout.strip() or got.stderr.strip()[-200:]} GFLOP/s", flush=True)
         for name, p, d in SHAPES + SPARSE:
             sparse = (name, p, d) in SPARSE
             for n in (SPARSE_NS if sparse else NS):
