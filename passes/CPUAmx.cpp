@@ -6,8 +6,9 @@
 // the tiles from their static shapes (ldtilecfg at function entry). f16
 // inputs are rounded to bf16 where they are packed (loadBF16).
 //
-//   S^T [keys x queries] = K [keys x D] * Q^T: A = the key rows (copied to
-//     s.kP, rows past Nk clamped), B = Q^T in the VNNI layout (s.qP, filled
+//   S^T [keys x queries] = K [keys x D] * Q^T: A = the key rows (bf16 rows
+//     of a whole key tile where they are; else copied to s.kP, rows past Nk
+//     clamped), B = Q^T in the VNNI layout (s.qP, filled
 //     once per query tile by emitQueriesAMX). The transposed scores are what
 //     the lane-wise online softmax (one lane per query) reads; unscaled (the
 //     softmax scales them in its exponent).
@@ -182,29 +183,75 @@ void TileCodegen::emitQueriesAMX(const Scratch &s, const RowView &q, Value row,
 void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
                                 Value nk) {
   auto cType = amx::TileType::get({kTileRows, kTileRows}, e.b.getF32Type());
-  // The key rows, clamped to the last key (their scores are masked).
+  // The key rows, clamped to the last key (their scores are masked), copied
+  // to s.kP.
   Value lastKey = e.sub(nk, e.idx(1));
-  e.forLoop(0, opt.blockN, 1, [&](Value n) {
-    Value key = e.min(e.add(n0, n), lastKey);
-    for (int64_t c = 0; c < d; c += kTileK) {
-      Value x = loadBF16(k, key, e.idx(c), kTileK);
-      vector::StoreOp::create(e.b, e.loc, x, s.kP, ValueRange{n, e.idx(c)});
+  auto copyKeys = [&] {
+    e.forLoop(0, opt.blockN, 1, [&](Value n) {
+      Value key = e.min(e.add(n0, n), lastKey);
+      for (int64_t c = 0; c < d; c += kTileK) {
+        Value x = loadBF16(k, key, e.idx(c), kTileK);
+        vector::StoreOp::create(e.b, e.loc, x, s.kP, ValueRange{n, e.idx(c)});
+      }
+    });
+  };
+  // bf16 keys in one contiguous run of rows (not paged, not GQA-packed)
+  // need no copy where the tile is whole: the tile loads read them where
+  // they are, a row stride apart (the view's stride; a dilated segment's
+  // rows are `stride` rows apart).
+  Value keys = s.kP;
+  auto kType = cast<MemRefType>(k.mem.getType());
+  if (kType.getElementType().isBF16() && !k.table && !k.packNq &&
+      kType.getRank() == 4) {
+    auto viewType = MemRefType::get(
+        {opt.blockN, d}, kType.getElementType(),
+        StridedLayoutAttr::get(e.b.getContext(), ShapedType::kDynamic,
+                               {ShapedType::kDynamic, 1}));
+    Value whole = e.cmp(arith::CmpIPredicate::sle,
+                        e.add(n0, e.idx(opt.blockN)), nk);
+    auto choice = scf::IfOp::create(e.b, e.loc, TypeRange{viewType}, whole,
+                                    /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard g(e.b);
+      e.b.setInsertionPointToStart(&choice.getThenRegion().front());
+      SmallVector<OpFoldResult> offsets = {k.batch, k.head, k.row(e, n0),
+                                           e.b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {
+          e.b.getIndexAttr(1), e.b.getIndexAttr(1),
+          e.b.getIndexAttr(opt.blockN), e.b.getIndexAttr(d)};
+      SmallVector<OpFoldResult> strides = {e.b.getIndexAttr(1),
+                                           e.b.getIndexAttr(1), k.stride,
+                                           e.b.getIndexAttr(1)};
+      auto exact = memref::SubViewOp::inferRankReducedResultType(
+          {opt.blockN, d}, kType, offsets, sizes, strides);
+      Value view = memref::SubViewOp::create(e.b, e.loc, exact, k.mem,
+                                             offsets, sizes, strides);
+      scf::YieldOp::create(
+          e.b, e.loc, ValueRange{memref::CastOp::create(e.b, e.loc, viewType, view)});
+      e.b.setInsertionPointToStart(&choice.getElseRegion().front());
+      copyKeys();
+      scf::YieldOp::create(
+          e.b, e.loc,
+          ValueRange{memref::CastOp::create(e.b, e.loc, viewType, s.kP)});
     }
-  });
+    keys = choice.getResult(0);
+  } else {
+    copyKeys();
+  }
   e.forLoop(0, opt.blockN, blockStep(opt.blockN), [&](Value kb) {
     e.forLoop(0, opt.blockM, blockStep(opt.blockM), [&](Value qb) {
-      SmallVector<Value> keys = blockTiles(e, kb, opt.blockN);
+      SmallVector<Value> rows = blockTiles(e, kb, opt.blockN);
       SmallVector<Value> queries = blockTiles(e, qb, opt.blockM);
       // One tile_zero per accumulator (tiles have no register moves).
       SmallVector<Value> acc;
-      for (size_t t = 0; t < keys.size() * queries.size(); ++t)
+      for (size_t t = 0; t < rows.size() * queries.size(); ++t)
         acc.push_back(amx::TileZeroOp::create(e.b, e.loc, cType));
       SmallVector<Value> cols = blockTiles(e, qb, opt.blockM, 2);
-      acc = tileProducts(e, acc, s.kP, keys, s.qP, cols, d / kTileK);
-      for (size_t r = 0; r < keys.size(); ++r)
+      acc = tileProducts(e, acc, keys, rows, s.qP, cols, d / kTileK);
+      for (size_t r = 0; r < rows.size(); ++r)
         for (size_t c = 0; c < queries.size(); ++c)
           amx::TileStoreOp::create(e.b, e.loc, s.sT,
-                                   ValueRange{keys[r], queries[c]},
+                                   ValueRange{rows[r], queries[c]},
                                    acc[r * queries.size() + c]);
     });
   });
