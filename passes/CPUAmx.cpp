@@ -195,14 +195,12 @@ void TileCodegen::emitScoresAMX(const Scratch &s, const RowView &k, Value n0,
       }
     });
   };
-  // bf16 keys in one contiguous run of rows (not paged, not GQA-packed)
-  // need no copy where the tile is whole: the tile loads read them where
-  // they are, a row stride apart (the view's stride; a dilated segment's
-  // rows are `stride` rows apart).
+  // bf16 keys in one run of rows (not paged) need no copy where the tile
+  // is whole: the tile loads read them where they are, a row stride apart
+  // (the view's stride; a dilated segment's rows are `stride` rows apart).
   Value keys = s.kP;
   auto kType = cast<MemRefType>(k.mem.getType());
-  if (kType.getElementType().isBF16() && !k.table && !k.packNq &&
-      kType.getRank() == 4) {
+  if (kType.getElementType().isBF16() && !k.table && kType.getRank() == 4) {
     auto viewType = MemRefType::get(
         {opt.blockN, d}, kType.getElementType(),
         StridedLayoutAttr::get(e.b.getContext(), ShapedType::kDynamic,

@@ -398,13 +398,14 @@ int run(int argc, char **argv) {
           .count();
   // Positions past the trained context are only meaningful with a pattern
   // that bounds how far back a query looks.
-  if (maxTokens > cfg.context && model.boundedByContext() && !o.beyondContext)
+  bool pastContext = maxTokens > cfg.context && model.boundedByContext();
+  if (pastContext && !o.beyondContext)
     throw Error(std::to_string(maxTokens) + " tokens exceed the model's context of " +
                 std::to_string(cfg.context) +
                 " (a local pattern, e.g. --pattern '#attn.sliding_window<window "
                 "= 4096>', may go further; --beyond-context runs past it "
                 "anyway, for timing)");
-  if (maxTokens > cfg.context && model.boundedByContext() && !o.quiet)
+  if (pastContext && !o.quiet)
     std::fprintf(stderr,
                  "attn-model: warning: %lld positions past the trained context "
                  "of %lld (--beyond-context): the text degrades there\n",
