@@ -201,6 +201,11 @@ def Attn_GPUKernelAttr : AttrDef<Attn_Dialect, "GPUKernel"> {
     `merge` alone is the kernel that combines them; `split_keys` with
     `merge` merges in the split kernel itself, by the last CTA of each
     (batch, KV head) to finish (a counter per pair), with no second launch.
+
+    `persistent` (warp-specialized kernels over whole sequences): a grid of
+    `ctas_per_sm` CTAs per SM (at most one per tile), each looping over the
+    (query tile, head, batch) work items; its producer loads the next
+    item's Q and key tiles while the consumers finish the last one.
   }];
   let parameters = (ins
       StringRefParameter<"entry name suffix", "\"\"">:$suffix,
@@ -223,7 +228,8 @@ def Attn_GPUKernelAttr : AttrDef<Attn_Dialect, "GPUKernel"> {
       DefaultValuedParameter<"int64_t", "0">:$rows_lo,
       DefaultValuedParameter<"int64_t", "0">:$rows_hi,
       DefaultValuedParameter<"int64_t", "0">:$split_keys,
-      DefaultValuedParameter<"bool", "false">:$merge);
+      DefaultValuedParameter<"bool", "false">:$merge,
+      DefaultValuedParameter<"bool", "false">:$persistent);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -110,7 +110,7 @@ LogicalResult GPUKernelAttr::verify(
     bool pingpong, bool wsOverlap, int64_t kvBoxRows, int64_t cols,
     int64_t keysLo, int64_t keysHi, int64_t ctasLo, int64_t ctasHi,
     int64_t divides, int64_t rowsLo, int64_t rowsHi, int64_t splitKeys,
-    bool merge) {
+    bool merge, bool persistent) {
   auto bad = [&]() -> InFlightDiagnostic {
     return std::move(emitError() << "gpu_kernel ");
   };
@@ -161,6 +161,10 @@ LogicalResult GPUKernelAttr::verify(
       return bad() << "split-KV kernels take whole sequences: no 'divides' "
                       "or 'cols'";
   }
+  if (persistent && (!warpSpecialize || splitKeys || merge || divides))
+    return bad() << "'persistent' kernels are warp-specialized kernels over "
+                    "whole sequences: they need 'warp_specialize' and take no "
+                    "'split_keys', 'merge' or 'divides'";
   for (char ch : suffix)
     if (!llvm::isAlnum(ch) && ch != '_')
       return bad() << "'suffix' must be letters, digits and '_', got '"

@@ -116,6 +116,9 @@ LogicalResult ConfigureGPU::checkOptions(ModuleOp module) const {
   if (pingpong && !warpSpecialize)
     return bad("pingpong needs warp-specialize (the turns are taken by the "
                "consumer warpgroups)");
+  if (persistent && pingpong)
+    return bad("persistent kernels take no pingpong (its turns do not carry "
+               "over from one work item to the next)");
   if (wsOverlap && !warpSpecialize)
     return bad("ws-overlap needs warp-specialize (it reorders the consumer "
                "warpgroups' loop)");
@@ -208,7 +211,7 @@ GPUKernelAttr ConfigureGPU::kernel(Operation *op, const GPUConfig &c,
       c.ctasPerSM, useTma, c.wgmma, c.wgmmaPV, c.asyncQK, c.ws, c.pingpong,
       c.wsOverlap, c.kvBoxRows, /*cols=*/none, keysLo, keysHi,
       /*ctasLo=*/none, /*ctasHi=*/none, divides, rowsLo, rowsHi, splitKeys,
-      merge);
+      merge, c.persistent && !splitKeys && !merge && !divides);
 }
 
 // Decoding (a few query rows per KV head) reads K and V once per step:
@@ -293,7 +296,8 @@ LogicalResult ConfigureGPU::configureLightning(LightningOp op) {
         /*ctasPerSm=*/int64_t(2), false, false, false, false, false, false,
         false, /*kvBoxRows=*/none, /*cols=*/ev, /*keysLo=*/none,
         /*keysHi=*/none, lo, hi, /*divides=*/none, /*rowsLo=*/none,
-        /*rowsHi=*/none, /*splitKeys=*/none, /*merge=*/false);
+        /*rowsHi=*/none, /*splitKeys=*/none, /*merge=*/false,
+        /*persistent=*/false);
     if (!k)
       return failure();
     kernels.push_back(k);
@@ -408,6 +412,10 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
     // A paged cache's rows follow its block table: cp.async, not TMA boxes.
     bool tmaRows = !first.isPaged();
     shapeCTA(c, /*unitRows=*/tmaRows, /*shortRows=*/false);
+    // Persistent: one warp-specialized kernel at every length (its
+    // prologue and epilogue overlap the next item's loads).
+    c.persistent = persistent && c.ws && !c.landmark &&
+                   !first.getAccumulate() && !first.isPaged();
     // Warp specialisation pays off on long rows only. Patterns that bound
     // each query's keys take the two-CTA kernel; full and causal attention
     // get both, and the runtime launches the one for the sequence
@@ -416,7 +424,7 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
     // per atom.
     GPUConfig longCfg = c;
     int64_t longFrom = 0;
-    if (c.ws && !c.landmark && wsMinKeys) {
+    if (c.ws && !c.landmark && wsMinKeys && !c.persistent) {
       GPUConfig s = base;
       shapeCTA(s, tmaRows, true);
       if (!s.ws) {

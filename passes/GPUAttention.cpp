@@ -48,18 +48,7 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
     prologueCpAsync();
   if (!c.wgmma && !c.topk)
     cur.qa = loadQFragments();
-
-  // Loop state: running max (raw score units) and partial sums of the two
-  // rows, and the O accumulators (Dv / 8 fragments of m16n8).
-  Type f32 = e.b.getF32Type();
-  cur.accT = vec({2, 2}, f32);
-  cur.init = {negInf(), negInf(), e.f32(0), e.f32(0)};
-  for (int64_t j = 0; j < c.dv / 8; ++j)
-    cur.init.push_back(zeros(cur.accT));
-  cur.scaleLog2 = e.f32(c.scale * M_LOG2E);
-  // Async Q K^T: the next tile's S rides in the loop's state, last.
-  if (c.asyncQK)
-    cur.init.push_back(issueTile(e.idx(0)));
+  initState();
 
   SmallVector<Value> state;
   if (c.ws)
@@ -71,6 +60,116 @@ void KernelCodegen::emit(PatternAttrInterface pattern, const KernelArgs &a,
   epilogue(state);
   if (cur.roles)
     e.b.setInsertionPointAfter(cur.roles);
+}
+
+void KernelCodegen::initState() {
+  // Loop state: running max (raw score units) and partial sums of the two
+  // rows, and the O accumulators (Dv / 8 fragments of m16n8).
+  Type f32 = e.b.getF32Type();
+  cur.accT = vec({2, 2}, f32);
+  cur.init = {negInf(), negInf(), e.f32(0), e.f32(0)};
+  for (int64_t j = 0; j < c.dv / 8; ++j)
+    cur.init.push_back(zeros(cur.accT));
+  cur.scaleLog2 = e.f32(c.scale * M_LOG2E);
+  // Async Q K^T: the next tile's S rides in the loop's state, last.
+  if (c.asyncQK)
+    cur.init.push_back(issueTile(e.idx(0)));
+}
+
+void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
+                                   const KernelArgs &a, Value smemBase,
+                                   const TileWork &w, Value heads,
+                                   Value batches, Value kvGroup) {
+  // Both roles walk the same items: CTA x takes x, x + grid, ... The
+  // producer's leader loads each item's Q once the consumers are done with
+  // the last one's (Q's empty barrier, one phase per item), then its key
+  // tiles into the ring, whose stages and phases run on across items; the
+  // consumers wait for Q (phase j % 2 of Q's barrier for their j-th item),
+  // run the key tiles, release Q after their last Q K^T and store O while
+  // the producer is already loading the next item.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  cur = AttentionTile();
+  cur.pattern = pattern;
+  cur.a = a;
+  cur.w = w;
+  cur.smemBase = smemBase;
+  cur.shift = e.sub(w.nk, w.nq);
+  layoutTiles();
+  initBarriers();
+  Value total = e.mul(e.mul(e.ceilDiv(w.nq, e.idx(c.blockM)), heads),
+                      batches);
+  Value first = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value step = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  cur.roles = scf::IfOp::create(
+      b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
+  b.setInsertionPointToStart(&cur.roles.getThenRegion().front());
+  NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
+                                 NVVM::SetMaxRegisterAction::decrease);
+  e.ifThen(leader, [&] {
+    e.forLoop(first, total, step, ValueRange{e.idx(0), e.idx(0)},
+              [&](Value i, ValueRange carried) {
+                Value j = carried[1];
+                cur.tileBase = carried[0];
+                itemOf(i, heads, batches, kvGroup);
+                e.ifThen(e.cmp(arith::CmpIPredicate::sgt, j, e.idx(0)), [&] {
+                  waitBarrier(qEmptyBarrier(),
+                              e.rem(e.add(j, e.idx(1)), e.idx(2)));
+                });
+                Value barQ = barrier(e.idx(c.stages));
+                expectBytes(barQ, c.blockM * c.d * cur.eb);
+                tmaTile(cur.w.mapQ, cur.w.tmaRate, barQ, e.idx(0), c.blockM,
+                        c.d, e.add(cur.w.qBase, e.mul(cur.w.stride, cur.m0)),
+                        cur.w.head, cur.w.batch);
+                produceKeyTiles();
+                return SmallVector<Value>{
+                    e.add(carried[0], cur.numTiles), e.add(j, e.idx(1))};
+              });
+  });
+  b.setInsertionPoint(cur.roles.getElseRegion().front().getTerminator());
+  NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
+                                 NVVM::SetMaxRegisterAction::increase);
+  e.forLoop(first, total, step, ValueRange{e.idx(0), e.idx(0)},
+            [&](Value i, ValueRange carried) {
+              Value j = carried[1];
+              cur.tileBase = carried[0];
+              itemOf(i, heads, batches, kvGroup);
+              initState();
+              waitBarrier(barrier(e.idx(c.stages)), e.rem(j, e.idx(2)));
+              SmallVector<Value> state = loopWarpSpecialized();
+              // Every Q K^T of the item has completed (the loop's last
+              // wait): the producer may overwrite Q.
+              NVVM::MBarrierArriveOp::create(b, loc, Type(), qEmptyBarrier(),
+                                             Value(), NVVM::MemScopeKind::CTA,
+                                             false);
+              epilogue(state);
+              return SmallVector<Value>{e.add(carried[0], cur.numTiles),
+                                        e.add(j, e.idx(1))};
+            });
+  b.setInsertionPointAfter(cur.roles);
+}
+
+void KernelCodegen::itemOf(Value i, Value heads, Value batches,
+                           Value kvGroup) {
+  // Groups of g = max(1, grid / tiles) (batch, head) pairs, the last one
+  // maybe smaller; item r of a group of n pairs: query tile
+  // tiles - 1 - r / n of pair r mod n.
+  Value tiles = e.ceilDiv(cur.w.nq, e.idx(c.blockM));
+  Value pairs = e.mul(heads, batches);
+  Value grid = gpu::GridDimOp::create(e.b, e.loc, gpu::Dimension::x);
+  Value g = e.max(e.div(grid, tiles), e.idx(1));
+  Value perGroup = e.mul(g, tiles);
+  Value group = e.div(i, perGroup);
+  Value r = e.rem(i, perGroup);
+  Value pair0 = e.mul(group, g);
+  Value n = e.min(g, e.sub(pairs, pair0));
+  Value pair = e.add(pair0, e.rem(r, n));
+  cur.w.qt = e.sub(e.sub(tiles, e.idx(1)), e.div(r, n));
+  cur.w.head = e.rem(pair, heads);
+  cur.w.batch = e.div(pair, heads);
+  cur.w.kvHead = e.div(cur.w.head, kvGroup);
+  cur.m0 = e.mul(cur.w.qt, e.idx(c.blockM));
+  boundKeyTiles();
 }
 
 void KernelCodegen::layoutTiles() {
@@ -206,17 +305,7 @@ void KernelCodegen::prologueTma() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   const TileWork &w = cur.w;
-  e.ifThen(leader, [&] {
-    for (int64_t s = 0; s <= c.stages; ++s)
-      NVVM::MBarrierInitOp::create(b, loc, barrier(e.idx(s)), i32(1),
-                                   Value());
-    // Empty barriers: every consumer thread arrives once per use.
-    for (int64_t s = 0; c.ws && s < c.stages; ++s)
-      NVVM::MBarrierInitOp::create(b, loc, emptyBarrier(e.idx(s)),
-                                   i32(32 * c.warps), Value());
-    NVVM::FenceMbarrierInitOp::create(b, loc);
-  });
-  gpu::BarrierOp::create(b, loc);
+  initBarriers();
   Value barQ = barrier(e.idx(c.stages));
   e.ifThen(leader, [&] {
     expectBytes(barQ, c.blockM * c.d * cur.eb);
@@ -237,18 +326,7 @@ void KernelCodegen::prologueTma() {
     b.setInsertionPointToStart(&cur.roles.getThenRegion().front());
     NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
                                    NVVM::SetMaxRegisterAction::decrease);
-    e.ifThen(leader, [&] {
-      e.forLoop(e.idx(0), cur.numTiles, e.idx(1), [&](Value t) {
-        Value stage = e.rem(t, e.idx(c.stages));
-        Value u = e.div(t, e.idx(c.stages));
-        e.ifThen(e.cmp(arith::CmpIPredicate::sge, t, e.idx(c.stages)), [&] {
-          waitBarrier(emptyBarrier(stage),
-                      e.rem(e.add(u, e.idx(1)), e.idx(2)));
-        });
-        loadKVAt(stage, e.add(cur.kt.first, e.mul(t, e.idx(c.blockN))),
-                 arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-      });
-    });
+    e.ifThen(leader, [&] { produceKeyTiles(); });
     b.setInsertionPoint(cur.roles.getElseRegion().front().getTerminator());
     NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
                                    NVVM::SetMaxRegisterAction::increase);
@@ -257,6 +335,39 @@ void KernelCodegen::prologueTma() {
       loadKV(e.idx(s));
   }
   waitBarrier(barQ, e.idx(0));
+}
+
+void KernelCodegen::initBarriers() {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  e.ifThen(leader, [&] {
+    for (int64_t s = 0; s <= c.stages; ++s)
+      NVVM::MBarrierInitOp::create(b, loc, barrier(e.idx(s)), i32(1),
+                                   Value());
+    // Empty barriers (Q's too): every consumer thread arrives once per use.
+    for (int64_t s = 0; c.ws && s < c.stages + (c.persistent ? 1 : 0); ++s)
+      NVVM::MBarrierInitOp::create(b, loc, emptyBarrier(e.idx(s)),
+                                   i32(32 * c.warps), Value());
+    NVVM::FenceMbarrierInitOp::create(b, loc);
+  });
+  gpu::BarrierOp::create(b, loc);
+}
+
+void KernelCodegen::produceKeyTiles() {
+  // Use u = ring(t) / stages of a stage waits for phase u - 1 of its empty
+  // barrier.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  e.forLoop(e.idx(0), cur.numTiles, e.idx(1), [&](Value t) {
+    Value r = ring(t);
+    Value stage = e.rem(r, e.idx(c.stages));
+    Value u = e.div(r, e.idx(c.stages));
+    e.ifThen(e.cmp(arith::CmpIPredicate::sge, r, e.idx(c.stages)), [&] {
+      waitBarrier(emptyBarrier(stage), e.rem(e.add(u, e.idx(1)), e.idx(2)));
+    });
+    loadKVAt(stage, e.add(cur.kt.first, e.mul(t, e.idx(c.blockN))),
+             arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  });
 }
 
 void KernelCodegen::prologueTopk() {
@@ -337,7 +448,7 @@ Value KernelCodegen::issueTile(Value t) {
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(&ifOp.getThenRegion().front());
   waitTile(t);
-  scf::YieldOp::create(b, loc, issueScores(e.rem(t, e.idx(c.stages))));
+  scf::YieldOp::create(b, loc, issueScores(stageOf(t)));
   b.setInsertionPointToStart(&ifOp.getElseRegion().front());
   // Warp specialisation counts wgmma groups: commit an empty one.
   if (c.ws)
@@ -542,7 +653,7 @@ SmallVector<Value> KernelCodegen::loopWarpSpecialized() {
   SmallVector<Value> state = e.forLoop(
       e.idx(0), cur.numTiles, e.idx(1), init,
       [&](Value tile, ValueRange carried) {
-        Value stage = e.rem(tile, e.idx(c.stages));
+        Value stage = stageOf(tile);
         NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
         SmallVector<Value> s = fragments(carried.back(), c.blockN / 8);
         SmallVector<Value> next = onlineSoftmax(
@@ -581,7 +692,7 @@ SmallVector<Value> KernelCodegen::softmaxOf(Value sAcc, Value t,
 SmallVector<Value> KernelCodegen::finishPV(Value tile, ValueRange carried,
                                            function_ref<void()> between) {
   int64_t nStats = 4, nO = c.dv / 8;
-  Value stage = e.rem(tile, e.idx(c.stages));
+  Value stage = stageOf(tile);
   SmallVector<Value> pa(carried.drop_front(nStats + nO));
   SmallVector<Value> acc(carried.slice(nStats, nO));
   SmallVector<Value> o = pvWgmmaPacked(pa, stage, acc, false);
@@ -635,7 +746,7 @@ SmallVector<Value> KernelCodegen::loopWsOverlap(Value s0) {
         Value tNext = e.add(tile, e.idx(1));
         waitTurn();
         waitTile(tNext);
-        Value nextS = issueScores(e.rem(tNext, e.idx(c.stages)));
+        Value nextS = issueScores(stageOf(tNext));
         SmallVector<Value> next, nextPacked;
         Value a;
         SmallVector<Value> o = finishPV(tile, carried, [&] {

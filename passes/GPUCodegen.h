@@ -117,6 +117,10 @@ struct GPUConfig {
   /// blockN (the maps are shared with a kernel of shorter key tiles); 0:
   /// blockN.
   int64_t kvBoxRows = 0;
+  /// With `ws`, over whole sequences: a persistent grid (ctasPerSM CTAs per
+  /// SM) whose CTAs loop over (query tile, head, batch) work items; one
+  /// more mbarrier tells the producer that the consumers are done with Q.
+  bool persistent = false;
   int64_t threads() const { return warps * 32 + (ws ? 128 : 0); }
   /// Warp specialisation: the producer's registers per thread, and the
   /// consumers' (what the CTA's pool then holds: ptxas gives 384 threads at
@@ -141,7 +145,7 @@ struct GPUConfig {
   /// one i32 per warp.
   int64_t smemBytes() const {
     return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (ws ? 8 * stages : 0) +
-           (topk ? 8 * warps : 0);
+           (persistent ? 8 : 0) + (topk ? 8 * warps : 0);
   }
   /// Two such CTAs fit in an SM's 228 KB of shared memory (1 KB of each
   /// reserved by the system).
@@ -195,6 +199,13 @@ public:
   void setup();
   void emit(PatternAttrInterface pattern, const KernelArgs &a, Value smemBase,
             const TileWork &w);
+  /// The persistent warp-specialized kernel (GPUConfig::persistent): `w`
+  /// holds what every work item shares (nq, nk, bases, stride, maps); CTA
+  /// x of the grid takes items x, x + grid, ... of the `heads` x `batches`
+  /// x ceil(nq / block_m) (query tile, head, batch) items (see itemOf).
+  void emitPersistent(PatternAttrInterface pattern, const KernelArgs &a,
+                      Value smemBase, const TileWork &w, Value heads,
+                      Value batches, Value kvGroup);
   /// The merge of split-KV partials (`partials`, see TileWork): this CTA
   /// combines query row `row` of (batch, head) into O and LSE by their
   /// log-sum-exp weights, its warps sharing the splits (mergeRow; shared
@@ -387,11 +398,20 @@ private:
   Value emptyBarrier(Value stage) {
     return barrier(e.add(stage, e.idx(c.stages + 1)));
   }
-  /// TMA: wait until key tile `tile` has arrived in its stage (use u = tile
-  /// / stages of the stage's barrier: phase parity u % 2).
+  /// Persistent kernels: Q's empty barrier (the consumers have issued
+  /// their last Q K^T of the item), after the stages' empty barriers.
+  Value qEmptyBarrier() { return barrier(e.idx(2 * c.stages + 1)); }
+  /// The position of the item's key tile `t` in the CTA's sequence of
+  /// loads (persistent kernels: after the earlier items' tiles), which
+  /// picks its stage and barrier phase.
+  Value ring(Value t) { return cur.tileBase ? e.add(cur.tileBase, t) : t; }
+  Value stageOf(Value t) { return e.rem(ring(t), e.idx(c.stages)); }
+  /// TMA: wait until key tile `tile` has arrived in its stage (use u =
+  /// ring(tile) / stages of the stage's barrier: phase parity u % 2).
   void waitTile(Value tile) {
-    waitBarrier(barrier(e.rem(tile, e.idx(c.stages))),
-                e.rem(e.div(tile, e.idx(c.stages)), e.idx(2)));
+    Value r = ring(tile);
+    waitBarrier(barrier(e.rem(r, e.idx(c.stages))),
+                e.rem(e.div(r, e.idx(c.stages)), e.idx(2)));
   }
   /// Warp specialisation: this consumer thread is done with `stage`.
   void releaseStage(Value stage) {
@@ -485,7 +505,17 @@ private:
     /// the threads of a turn barrier.
     int64_t groups = 0;
     Value wg, turnThreads;
+    /// Persistent kernels: key tiles the CTA loaded for earlier items.
+    Value tileBase;
   } cur;
+  /// Persistent kernels: work item `i` as the query tile, head and batch
+  /// of cur.w (and cur.m0): items come in groups of whole heads, about
+  /// one grid's worth each (the K and V of a group's heads stay in L2),
+  /// and within a group the longest query tiles first (causal), heads
+  /// inner. Then the item's key tiles (boundKeyTiles).
+  void itemOf(Value i, Value heads, Value batches, Value kvGroup);
+  /// The loop state before an item's first key tile.
+  void initState();
   /// Shared-memory views of Q, K and V (and the top-k exchange).
   void layoutTiles();
   /// The key tiles of the query tile, and the bounds of the thread's rows.
@@ -497,6 +527,11 @@ private:
   void loadKV(Value tile);
   /// The prologues: Q and the first key tiles in flight.
   void prologueTma();
+  /// TMA barriers' setup (the leader), then a CTA barrier.
+  void initBarriers();
+  /// The producer's loads of the item's key tiles, each once its stage's
+  /// previous use is released.
+  void produceKeyTiles();
   void prologueTopk();
   void prologueCpAsync();
   /// Async Q K^T: S of key tile t, issued once its TMA barrier completes

@@ -172,6 +172,7 @@ static FailureOr<GPUConfig> ctaOf(Operation *op, AttentionOp attention,
   c.pingpong = k.getPingpong();
   c.wsOverlap = k.getWsOverlap();
   c.kvBoxRows = k.getKvBoxRows();
+  c.persistent = k.getPersistent();
   if (int64_t block = attention.getPattern().getKeyBlock()) {
     c.landmark = block;
     c.topk = attention.getPattern().getRetrievedBlocks();
@@ -197,6 +198,12 @@ static FailureOr<GPUConfig> ctaOf(Operation *op, AttentionOp attention,
        !isa<AttentionOp>(op)))
     return fail("split-KV decoding takes one attention over whole sequences "
                 "(no landmark blocks, #attn.rows or accumulate)");
+  if (c.persistent && (!c.ws || !c.tma || attention.getRows() ||
+                       attention.getAccumulate() || attention.isPaged() ||
+                       c.landmark || c.pingpong || !isa<AttentionOp>(op)))
+    return fail("a persistent kernel is warp-specialized, loads by TMA and "
+                "takes one attention over whole sequences (no #attn.rows, "
+                "accumulate, paged cache, landmark blocks or pingpong)");
   if (c.smemBytes() > 227 * 1024)
     return fail("the tiles need " + std::to_string(c.smemBytes()) +
                 " bytes of shared memory, more than a CTA can have "
@@ -268,6 +275,24 @@ static void emitWholeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
   KernelCodegen gen(e, c);
   gen.setup();
   gen.emit(op.getPattern(), a, dynamicSmem(e.b, e.loc), w);
+}
+
+/// The persistent kernel over whole sequences: grid x CTAs (the runtime's
+/// ctas_per_sm per SM, at most one per item) loop over the (query tile,
+/// head, batch) items.
+static void emitPersistentRows(Emitter &e, const KernelArgs &a,
+                               const GPUConfig &c, TileWork &w,
+                               AttentionOp op) {
+  w.nq = e.dim(a.q, 2);
+  w.batch = e.idx(0); // (keysOf reads it for paged caches only)
+  keysOf(e, a, w);
+  w.qBase = w.kBase = e.idx(0);
+  w.stride = e.idx(1);
+  Value heads = e.dim(a.q, 1);
+  KernelCodegen gen(e, c);
+  gen.setup();
+  gen.emitPersistent(op.getPattern(), a, dynamicSmem(e.b, e.loc), w, heads,
+                     e.dim(a.q, 0), e.div(heads, kvHeads(e, a)));
 }
 
 /// Split-KV decoding: CTA (x, y, z) takes split x of the key tiles of KV
@@ -526,6 +551,8 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
       } else if (k.getMerge()) { // (split kernels merge in their last CTAs)
         seg = 1;
         emitMergeRows(e, a, kc, partials);
+      } else if (!rows && kc.persistent) {
+        emitPersistentRows(e, a, kc, w, attention);
       } else if (!rows) {
         emitWholeRows(e, a, kc, w, attention);
       } else {
@@ -555,6 +582,7 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
           l.splitSpan = hi - lo + 1;
       }
       l.merge = k.getMerge();
+      l.persistent = kc.persistent ? kc.ctasPerSM : 0;
       if (k.getMerge() && !k.getSplitKeys())
         l.smem = KernelCodegen::mergeSmemBytes(kc);
       meta.launches.push_back(l);

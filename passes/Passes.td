@@ -195,6 +195,14 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
            "with warp-specialize: the consumer warpgroups take turns "
            "issuing their wgmma (named barriers; no effect where warp "
            "specialisation does not apply)">,
+    Option<"persistent", "persistent", "bool", "false",
+           "sm_90a, warp-specialized kernels over whole sequences (no "
+           "paged cache, accumulate or landmark blocks): a persistent grid "
+           "of one CTA per SM looping over the (query tile, head, batch) "
+           "items, the producer loading the next item's Q and key tiles "
+           "while the consumers finish the last; warp-specialize then "
+           "applies at every length (ws-min-keys is ignored) and pingpong "
+           "does not">,
     Option<"wsOverlap", "ws-overlap", "bool", "false",
            "with warp-specialize: the softmax of the next key tile runs "
            "while this tile's P V is in flight (no effect where warp "

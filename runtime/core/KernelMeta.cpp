@@ -81,7 +81,7 @@ struct Parser {
     size_t i = 4;
     if (i < f.size() && f[i] != "if" && f[i] != "unless" && f[i] != "keys" &&
         f[i] != "ctas" && f[i] != "rows" && f[i] != "split" &&
-        f[i] != "merge") {
+        f[i] != "merge" && f[i] != "persistent") {
       if (!field(f, i, 1, 1024, l.threads, "threads") ||
           !field(f, i + 1, 0, INT32_MAX, l.smem, "smem"))
         return false;
@@ -107,6 +107,10 @@ struct Parser {
       } else if (w == "merge") {
         l.merge = true;
         i += 1;
+      } else if (w == "persistent") {
+        if (!field(f, i + 1, 1, 64, l.persistent, "the persistent CTAs per SM"))
+          return false;
+        i += 2;
       } else if (w == "keys" || w == "ctas" || w == "rows") {
         int64_t &lo = w == "keys" ? l.keysLo : w == "ctas" ? l.ctasLo : l.rowsLo;
         int64_t &hi = w == "keys" ? l.keysHi : w == "ctas" ? l.ctasHi : l.rowsHi;
@@ -119,12 +123,16 @@ struct Parser {
         i += 3;
       } else {
         return fail("unknown launch condition '" + w +
-                    "' (if, unless, keys, ctas, rows, split, merge)");
+                    "' (if, unless, keys, ctas, rows, split, merge, "
+                    "persistent)");
       }
     }
     if ((l.splitKeys || l.merge) && !l.rowsHi)
       return fail("split and merge launches need a rows bound (the packed "
                   "query rows of one KV head)");
+    if (l.persistent && (l.splitKeys || l.merge || l.cond))
+      return fail("a persistent launch takes whole sequences (no split, "
+                  "merge, if or unless)");
     return true;
   }
 
@@ -231,6 +239,8 @@ std::string print(const KernelMeta &m) {
          << l.splitSpan;
     if (l.merge)
       os << " merge";
+    if (l.persistent)
+      os << " persistent " << l.persistent;
     os << "\n";
   }
   for (const TensorMap &t : m.tensorMaps) {

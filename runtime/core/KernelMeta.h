@@ -63,6 +63,10 @@ struct Launch {
   /// counters after the workspace, see fusedMerge()).
   bool merge = false;
   bool fusedMerge() const { return splitKeys && merge; }
+  /// > 0: a persistent kernel, `persistent` CTAs per SM along x (at most
+  /// the ceil(Nq / seg) * perSeg * H * B work items), y and z 1; each CTA
+  /// loops over the items.
+  int64_t persistent = 0;
 };
 
 struct TensorMap {

@@ -4,7 +4,7 @@
  * cond > 0: runs when cond divides Nq; cond < 0: when -cond does not;
  * keys: lo <= Nk < hi; ctas: lo <= grid CTAs < hi; rows: lo <= Nq * H / Hk
  * < hi (hi 0: unbounded). attn_split_count: the key splits of a split-KV
- * launch. */
+ * launch; attn_persistent_ctas: the grid of a persistent one. */
 #ifndef ATTN_LAUNCH_RULE_H
 #define ATTN_LAUNCH_RULE_H
 #include <stdint.h>
@@ -55,6 +55,16 @@ static inline int64_t attn_split_count(int64_t split_keys, int64_t ctas_per_sm,
 static inline int attn_split_declines(int64_t group, int64_t batch_heads,
                                       int64_t sms) {
   return group == 1 && 2 * batch_heads >= sms;
+}
+
+/* The grid of a persistent launch: ctas_per_sm CTAs on each of the `sms`
+ * SMs, at most one per work item (at least one). */
+static inline int64_t attn_persistent_ctas(int64_t items, int64_t ctas_per_sm,
+                                           int64_t sms) {
+  int64_t ctas = ctas_per_sm * sms;
+  if (ctas > items)
+    ctas = items;
+  return ctas < 1 ? 1 : ctas;
 }
 
 #endif

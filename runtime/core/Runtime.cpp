@@ -1032,7 +1032,7 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   for (size_t l = 0; l < kernel.launches.size(); ++l) {
     const attnmeta::Launch &launch = kernel.launches[l];
     int64_t tiles = launch.seg ? (nq + launch.seg - 1) / launch.seg : 1;
-    int64_t gridX = tiles * launch.perSeg, gridY = heads;
+    int64_t gridX = tiles * launch.perSeg, gridY = heads, gridZ = batch;
     if (launch.splitKeys) {
       gridX = attnmeta::splitCount(launch, nk, rows, batch * kvHeads,
                                    device.multiprocessors);
@@ -1047,8 +1047,15 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                               std::to_string(batch) +
                               ") blocks; CUDA allows at most (2^31 - 1, "
                               "65535, 65535)");
-    unsigned grid[3] = {unsigned(gridX), unsigned(gridY), unsigned(batch)};
-    int64_t ctas = gridX * gridY * batch;
+    if (launch.persistent) {
+      // At most one CTA per item (tiles * perSeg < 2^31, H and B < 2^16:
+      // the product fits in 64 bits).
+      gridX = attn_persistent_ctas(tiles * launch.perSeg * heads * batch,
+                                   launch.persistent, device.multiprocessors);
+      gridY = gridZ = 1;
+    }
+    unsigned grid[3] = {unsigned(gridX), unsigned(gridY), unsigned(gridZ)};
+    int64_t ctas = gridX * gridY * gridZ;
     // After a split launch that gave way, the launches run above their
     // rows bounds.
     if (!attn_launch_applies(launch.cond, launch.keysLo, launch.keysHi,

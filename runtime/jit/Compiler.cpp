@@ -810,7 +810,9 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
                      [](const attnmeta::Launch &l) { return l.fusedMerge(); }))
       os << "  int64_t counters[5] = {0, 0, 0, 1, 1};\n"
          << "  for (int i = 0; i < 5; ++i) params[n++] = &counters[i];\n";
-    if (split)
+    bool persistent = llvm::any_of(
+        k.launches, [](const attnmeta::Launch &l) { return l.persistent; });
+    if (split || persistent)
       os
          << "  int sms = 0, whole = 0;\n  {\n    CUdevice dev;\n"
          << "    if (cuCtxGetDevice(&dev) == CUDA_SUCCESS)\n"
@@ -828,24 +830,33 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
                       .str()
                 : std::to_string(l.perSeg);
       std::string gridY = l.splitKeys ? "(unsigned)hk" : "(unsigned)heads";
+      std::string gridZ = "(unsigned)batch";
       if (l.splitKeys)
         gridX = "1";
+      if (l.persistent) {
+        // At most one CTA per work item.
+        gridX = llvm::formatv("(unsigned)attn_persistent_ctas((int64_t){0} * "
+                              "heads * batch, {1}, sms)",
+                              gridX, l.persistent)
+                    .str();
+        gridY = gridZ = "1";
+      }
       std::string rowsLo = std::to_string(l.rowsLo), rowsHi = std::to_string(l.rowsHi);
       if (split && (l.rowsLo || l.rowsHi)) {
         rowsLo = "whole ? 0 : " + rowsLo;
         rowsHi = "whole ? 0 : " + rowsHi;
       }
       os << "  if (r == CUDA_SUCCESS) {\n    unsigned gx = " << gridX
-         << ", gy = " << gridY
+         << ", gy = " << gridY << ", gz = " << gridZ
          << ";\n    if (attn_launch_applies(" << l.cond << ", " << l.keysLo
          << ", " << l.keysHi << ", " << l.ctasLo << ", " << l.ctasHi << ", "
          << rowsLo << ", " << rowsHi
-         << ", nq, nk, (int64_t)gx * gy * batch, nq * (heads / hk)))\n";
+         << ", nq, nk, (int64_t)gx * gy * gz, nq * (heads / hk)))\n";
       if (l.splitKeys && !paged)
         os << "      if (!(whole = attn_split_declines(heads / hk, "
               "batch * heads, sms)))\n  ";
       os << "      r = cuLaunchKernel(m->functions[" << i
-         << "], gx, gy, (unsigned)batch, " << l.threads
+         << "], gx, gy, gz, " << l.threads
          << ", 1, 1, " << l.smem << ", stream, params, NULL);\n  }\n";
     }
     os << "  return r;\n}\n";
@@ -1202,7 +1213,7 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
             k.getWsOverlap(), k.getKvBoxRows(), k.getCols(), kLo,
             kHi == kInf ? 0 : kHi, k.getCtasLo(), k.getCtasHi(),
             k.getDivides(), k.getRowsLo(), k.getRowsHi(), k.getSplitKeys(),
-            k.getMerge()));
+            k.getMerge(), k.getPersistent()));
       }
     }
     op->setAttr(kScheduleAttrName,

@@ -24,7 +24,7 @@ BUNDLE = os.path.abspath(sys.argv[1])
 sys.path.insert(0, BUNDLE)
 import attnrt  # noqa: E402
 import reference  # noqa: E402
-from bundle import lightning_kernels, paged_kernels  # noqa: E402
+from bundle import in_folder, lightning_kernels, paged_kernels  # noqa: E402
 from bundle_patterns import EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS, MATRIX_PATTERNS  # noqa: E402
 
 SANITIZE = "--sanitize" in sys.argv
@@ -32,7 +32,8 @@ QUICK = "--quick" in sys.argv
 # --only=PREFIX: the kernels whose name starts with PREFIX (e.g. paged_).
 ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")
 TARGETS = next((a.split("=", 1)[1].split(",") for a in sys.argv
-                if a.startswith("--targets=")), ["sm_80", "sm_90a", "sm_90a_w4"])
+                if a.startswith("--targets=")),
+               ["sm_80", "sm_90a", "sm_90a_w4", "sm_90a_persist"])
 LIGHTNING = lightning_kernels(QUICK)
 
 TIES = "top-k: all landmarks tie"
@@ -62,12 +63,17 @@ SHAPES = [
     (1, 16, 1, 1, 20000, "bhnd", "decode MQA 16/1 (16 rows), Nk=20000"),
     (1, 1, 1, 12, 5, "bhnd", "decode Nq=12 > Nk=5: rows without keys"),
     (1, 2, 2, 17, 900, "bhnd", "Nq=17: past the decoding rows"),
+    # More (query tile, head, batch) items than a persistent grid has CTAs
+    # (132 SMs): each CTA runs two or more, its load ring and barrier
+    # phases carried from one to the next.
+    (3, 8, 2, 1100, 1100, "bhnd", "216 work items (persistent: 2 per CTA)"),
 ]
 if SANITIZE:
     SHAPES = [(1, 2, 1, 77, 150, "bhnd", "sanitizer"),
               (1, 2, 1, 150, 150, "bhnd", "sanitizer, self-attention"),
               (1, 1, 1, 16, 4100, "bhnd", "sanitizer, long rows"),
-              (2, 8, 2, 1, 3000, "bhnd", "sanitizer, split-KV decoding")]
+              (2, 8, 2, 1, 3000, "bhnd", "sanitizer, split-KV decoding"),
+              (1, 64, 8, 300, 300, "bhnd", "sanitizer, 192 work items")]
 TORCH = {"f16": torch.float16, "bf16": torch.bfloat16}
 TOL_O = 1e-2      # O relative to max |O|: P is rounded to f16/bf16 for P V
                   # (dilated: O is also rounded between merged patterns)
@@ -240,14 +246,15 @@ def main():
         patterns = MATRIX_PATTERNS[:2] + [p for p in MATRIX_PATTERNS
                                           if p[0] in ("dilated3", "landmark16top3")]
         kernels = [(tag, pattern, dtypes, (64, 128)) for tag, pattern in patterns]
-    for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_w4", "cubin")):
+    for target, ext in (("sm_80", "ptx"), ("sm_90a", "cubin"), ("sm_90a_w4", "cubin"),
+                        ("sm_90a_persist", "cubin")):
         if target not in TARGETS:
             continue
         for tag, pattern, kdtypes, dims in kernels:
             for dtype in kdtypes:
                 for d in dims:
                     name = f"{tag}_{dtype}_d{d}"
-                    if not name.startswith(ONLY):
+                    if not name.startswith(ONLY) or not in_folder(target, name):
                         continue
                     kernel = rt.load(ctx, kernel_path(target, ext, name), name)
                     for shape in SHAPES:
@@ -262,7 +269,7 @@ def main():
                             target, name, shape[6], "LSE", TOL_LSE)
         for name, pattern, dtype, d in paged_kernels(QUICK or SANITIZE):
             if (SANITIZE and not name.startswith("paged_causal")) or \
-                    not name.startswith(ONLY):
+                    not name.startswith(ONLY) or not in_folder(target, name):
                 continue
             kernel = rt.load(ctx, kernel_path(target, ext, name), name)
             for shape in PAGED_SHAPES:
@@ -272,7 +279,7 @@ def main():
                     target, name, shape[8], "LSE", TOL_LSE)
         for name, dtype, d, with_state in LIGHTNING:
             if (SANITIZE and (with_state or dtype != "bf16")) or \
-                    not name.startswith(ONLY):
+                    not name.startswith(ONLY) or not in_folder(target, name):
                 continue
             kernel = rt.load(ctx, kernel_path(target, ext, name), name)
             for shape in LIGHTNING_SHAPES:

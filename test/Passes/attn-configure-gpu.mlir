@@ -21,6 +21,8 @@
 // RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=DIL128
 // RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=DIL128S
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=WSONLY
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSIST
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSIST64
 
 // RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu | FileCheck %s --check-prefix=DEC
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a decode-rows=32 split-min-keys=512 decode-block-n=64 decode-stages=2" | FileCheck %s --check-prefix=DEC128
@@ -157,3 +159,11 @@
 // WSONLY-LABEL: func.func @causal128(
 // WSONLY-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 128, rate = 1>]
 // WSONLY: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true>]>
+
+// Persistent (PERSIST): one warp-specialized kernel at every length (no
+// short-row kernel); at D = 64, where nothing warp-specializes, the option
+// changes nothing (PERSIST64).
+// PERSIST-LABEL: func.func @causal128(
+// PERSIST: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, persistent = true>]>
+// PERSIST64-LABEL: func.func @causal(
+// PERSIST64-NOT: persistent

@@ -14,6 +14,7 @@
 // RUN: attn-opt %S/Inputs/scheduled/sm80-lightning.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=LIGHT
 // RUN: attn-opt %S/Inputs/scheduled/sm90a-landmark-topk.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=TOPK
 // RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=WS
+// RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-persistent.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=PERSIST
 // RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-pingpong.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=PP
 // RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-no-ws.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=NOWS
 // RUN: attn-opt %S/Inputs/scheduled/sm90a-causal128-ws-overlap.mlir --attn-lower-to-gpu | FileCheck %s --check-prefix=OVERLAP
@@ -334,3 +335,30 @@
 // ASYNC: nvvm.wgmma.mma_async
 // ASYNC: nvvm.wgmma.commit.group.sync.aligned
 // ASYNC: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
+
+// Persistent: the stages' empty barriers and Q's (256 consumer arrivals
+// each); both roles loop over the items from block x in steps of the grid;
+// the producer waits for Q's empty barrier before loading an item's Q, the
+// consumers arrive on it after their last Q K^T, before the epilogue. The
+// launch takes ctas_per_sm CTAs per SM.
+// PERSIST-LABEL: gpu.func @causal128(
+// PERSIST-SAME: known_block_size = array<i32: 384, 1, 1>
+// PERSIST-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c256_i32{{.*}} : !llvm.ptr<3>, i32
+// PERSIST: %[[BX:.*]] = gpu.block_id  x
+// PERSIST: %[[GX:.*]] = gpu.grid_dim  x
+// PERSIST: nvvm.setmaxregister decrease 24
+// PERSIST: scf.for %{{.*}} = %[[BX]] to %{{.*}} step %[[GX]] iter_args
+// PERSIST: nvvm.mbarrier.try_wait.parity
+// PERSIST: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
+// PERSIST: scf.for
+// PERSIST: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c65536_i32
+// PERSIST: nvvm.setmaxregister increase 240
+// PERSIST: scf.for %{{.*}} = %[[BX]] to %{{.*}} step %[[GX]] iter_args
+// PERSIST: nvvm.mbarrier.try_wait.parity
+// PERSIST: scf.for
+// PERSIST: nvvm.wgmma.wait.group.sync.aligned 1
+// PERSIST: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// PERSIST: scf.yield
+// PERSIST: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
+// PERSIST-NOT: gpu.barrier
+// PERSIST: launch causal128 128 1 384 163888 persistent 1\0A

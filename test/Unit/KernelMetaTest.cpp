@@ -85,6 +85,27 @@ static const char *kGPUFused =
     "arg k bf16 4 -1 -1 -1 128\n"
     "arg v bf16 4 -1 -1 -1 128\n"
     "arg out bf16 4 -1 -1 -1 128\n";
+// A persistent warp-specialized kernel above the decoding rows.
+static const char *kGPUPersistent =
+    "attn-kernel v1\n"
+    "op attention\n"
+    "pattern #attn.causal\n"
+    "phases 2\n"
+    "target sm_90a\n"
+    "threads 384\n"
+    "smem 163888\n"
+    "tile_m 128\n"
+    "tile_n 128\n"
+    "stages 2\n"
+    "launch c__decode 0 1 32 40000 rows 0 17 split 256 8 0 merge\n"
+    "launch c 128 1 384 163888 rows 17 0 persistent 1\n"
+    "tensormap q 64 128\n"
+    "tensormap k 64 128\n"
+    "tensormap v 64 128\n"
+    "arg q bf16 4 -1 -1 -1 128\n"
+    "arg k bf16 4 -1 -1 -1 128\n"
+    "arg v bf16 4 -1 -1 -1 128\n"
+    "arg out bf16 4 -1 -1 -1 128\n";
 static const char *kLightning =
     "attn-kernel v1\n"
     "op lightning\n"
@@ -135,7 +156,8 @@ static std::string join(const std::vector<std::string> &ls, size_t skip) {
 
 static void roundTrips() {
   int n = 0;
-  for (const char *text : {kGPU, kGPULong, kGPUFused, kLightning, kCPU}) {
+  for (const char *text :
+       {kGPU, kGPULong, kGPUFused, kGPUPersistent, kLightning, kCPU}) {
     KernelMeta m;
     std::string err;
     bool ok = parse(text, m, err);
@@ -162,6 +184,10 @@ static void roundTrips() {
              !m.launches[1].merge,
          "fields of the fused split-KV launch");
   expect(!m.launches[1].fusedMerge(), "a merge launch alone is not fused");
+  parse(kGPUPersistent, m, err);
+  expect(m.launches.size() == 2 && !m.launches[0].persistent &&
+             m.launches[1].persistent == 1 && m.launches[1].rowsLo == 17,
+         "fields of the persistent launch");
   parse(kCPU, m, err);
   expect(m.cpu == "znver4" && m.features.size() == 5 &&
              m.features[4] == "avx512f" && !m.isGPU(),
@@ -182,7 +208,8 @@ static void roundTrips() {
 /// a message; never a crash.
 static void missingLines() {
   int dropped = 0, refused = 0;
-  for (const char *text : {kGPU, kGPULong, kGPUFused, kLightning, kCPU}) {
+  for (const char *text :
+       {kGPU, kGPULong, kGPUFused, kGPUPersistent, kLightning, kCPU}) {
     std::vector<std::string> ls = lines(text);
     for (size_t i = 0; i < ls.size(); ++i) {
       KernelMeta m;
@@ -211,7 +238,8 @@ static void missingLines() {
 /// Every prefix of every text: parses or fails with a message.
 static void truncations() {
   int cut = 0;
-  for (const char *text : {kGPU, kGPULong, kGPUFused, kLightning, kCPU}) {
+  for (const char *text :
+       {kGPU, kGPULong, kGPUFused, kGPUPersistent, kLightning, kCPU}) {
     std::string t = text;
     for (size_t n = 0; n < t.size(); ++n) {
       KernelMeta m;
@@ -260,6 +288,12 @@ static void badValues() {
        "launch k__phase1 2048 16 256 98304 merge", "need a rows bound"},
       {"launch k__phase1 2048 16 256 98304", "launch k__phase1",
        "a launch needs ENTRY SEG PERSEG"},
+      {"launch k__phase1 2048 16 256 98304",
+       "launch k__phase1 2048 16 256 98304 persistent 0",
+       "the persistent CTAs per SM must be an integer in [1, 64]"},
+      {"launch k__phase1 2048 16 256 98304",
+       "launch k__phase1 2048 16 256 98304 if 2 persistent 1",
+       "a persistent launch takes whole sequences"},
       {"tensormap q 64 128\n", "tensormap o 64 128\n", "tensor maps are of q, k or v"},
       {"tensormap q 64 128\n", "tensormap q 64 512\n", "box rows must be an integer in [1, 256]"},
       {"tensormap q 64 128\n", "tensormap q 64\n", "a tensormap is ROLE COLS ROWS"},
@@ -351,7 +385,13 @@ static void launchRule() {
   expect(!attn_split_declines(1, 32, 132) && attn_split_declines(1, 66, 132) &&
              !attn_split_declines(4, 1024, 132),
          "split-KV gives way to whole rows");
-  std::printf("launch rule: 6 conditions, split counts\n");
+  // A persistent grid: one CTA per SM, no more CTAs than items.
+  expect(attn_persistent_ctas(2048, 1, 132) == 132 &&
+             attn_persistent_ctas(2048, 2, 132) == 264 &&
+             attn_persistent_ctas(100, 1, 132) == 100 &&
+             attn_persistent_ctas(0, 1, 132) == 1,
+         "persistent grids");
+  std::printf("launch rule: 6 conditions, split counts, persistent grids\n");
 }
 
 int main() {

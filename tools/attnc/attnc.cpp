@@ -96,6 +96,14 @@ static cl::opt<bool> wsOverlap(
     cl::cat(attncCategory), cl::desc("with --warp-specialize: the softmax of the next key tile runs "
              "while this tile's P V is in flight (default false)"),
     cl::init(kGPUDefaults.wsOverlap));
+static cl::opt<bool> persistent(
+    "persistent",
+    cl::cat(attncCategory),
+    cl::desc("sm_90a, warp-specialized kernels over whole sequences: a "
+             "persistent grid (one CTA per SM) looping over the query tiles, "
+             "the next tile's loads under the last one's epilogue; "
+             "warp-specialize then applies at every length (default false)"),
+    cl::init(kGPUDefaults.persistent));
 static cl::opt<bool> stridedTma(
     "strided-tma",
     cl::cat(attncCategory), cl::desc("sm_90a with TMA: dilated phases of rate r > 1 read their rows r "
@@ -274,12 +282,13 @@ int main(int argc, char **argv) {
                warpSpecialize.getNumOccurrences() ||
                pingpong.getNumOccurrences() ||
                wsOverlap.getNumOccurrences() ||
+               persistent.getNumOccurrences() ||
                stridedTma.getNumOccurrences() || ctasPerSm > 0 ||
                wsMinKeys >= 0 || decodeRows >= 0 || splitMinKeys > 0 ||
                decodeBlockN > 0 || decodeStages > 0 ||
                decodeMerge.getNumOccurrences()))
     return fail("--warps, --stages, --tma, --wgmma-pv, --async-qk, "
-                "--warp-specialize, --pingpong, --ws-overlap, "
+                "--warp-specialize, --pingpong, --ws-overlap, --persistent, "
                 "--strided-tma, --ctas-per-sm, --ws-min-keys, --decode-rows, "
                 "--split-min-keys, --decode-block-n, --decode-stages and "
                 "--decode-merge are "
@@ -312,6 +321,7 @@ int main(int argc, char **argv) {
     options.gpu.warpSpecialize = warpSpecialize;
     options.gpu.pingpong = pingpong;
     options.gpu.wsOverlap = wsOverlap;
+    options.gpu.persistent = persistent;
     options.gpu.stridedTma = stridedTma;
     if (ctasPerSm > 0)
       options.gpu.ctasPerSm = ctasPerSm;

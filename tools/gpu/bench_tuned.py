@@ -41,6 +41,10 @@ torch._dynamo.config.recompile_limit = 256
 torch._dynamo.config.cache_size_limit = 256
 flex = torch.compile(flex_attention, dynamic=False)
 CFG = json.load(open(os.path.join(HERE, "kernels.json")))
+# The column of the "tuned" folder (a schedule option's variant: its name)
+# and the table's file name.
+LABEL = CFG.get("label", "tuned")
+TABLE = CFG.get("table", "tuning-gpu-bench")
 TOL = 2e-2  # SPEC.md, 16-bit inputs: relative to max |O|
 
 
@@ -102,7 +106,7 @@ def main():
                 ok = err_ref <= TOL and err_def <= TOL
                 bad += not ok
                 res = {"default": bench(lambda: rt.launch(ctx, kd, ad)),
-                       "tuned": bench(lambda: rt.launch(ctx, kt, at))}
+                       LABEL: bench(lambda: rt.launch(ctx, kt, at))}
                 try:
                     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
                         if tag in ("causal", "full"):
@@ -128,25 +132,25 @@ def main():
                       + ("" if ok else "  FAIL"), flush=True)
                 write(rows, props)
     if bad:
-        sys.exit(f"bench_tuned.py: {bad} tuned kernels over the tolerance")
+        sys.exit(f"bench_tuned.py: {bad} {LABEL} kernels over the tolerance")
 
 
 def write(rows, props):
     """The table so far (written after every row: a run cut short keeps
     what it measured)."""
-    cols = ["tuned", "default", "cuDNN", "FlexAttention"]
+    cols = [LABEL, "default", "cuDNN", "FlexAttention"]
     date = datetime.date.today().isoformat()
-    lines = [f"# GPU tuning: tuned vs default vs cuDNN vs FlexAttention ({props.name}, {date})",
+    lines = [f"# GPU: {LABEL} vs default vs cuDNN vs FlexAttention ({props.name}, {date})",
              "",
              f"torch {torch.__version__} (cuDNN {torch.backends.cudnn.version()}), triton "
              f"{triton.__version__}, CUDA {torch.version.cuda}; bf16, useful TFLOP/s (SPEC), "
              "median of triton.testing.do_bench with L2 flush, all columns in one process; "
              "B*N = 16K, H*D = 2048. Sliding window and block-causal: cuDNN with a boolean "
-             "attn_mask (SPEC's mask) where it takes one. Errors: tuned O against the float64 "
-             "reference (last 512 rows of batch 0, head 0) and against the default's O, "
-             "relative to max |O|.", "",
+             f"attn_mask (SPEC's mask) where it takes one. Errors: {LABEL} O against the "
+             "float64 reference (last 512 rows of batch 0, head 0) and against the default's "
+             "O, relative to max |O|.", "",
              "| pattern | D | N | " + " | ".join(cols) +
-             " | tuned / default | tuned / cuDNN | tuned / Flex | err ref | err default |",
+             f" | {LABEL} / default | {LABEL} / cuDNN | {LABEL} / Flex | err ref | err default |",
              "|---|---|---|" + "---:|" * (len(cols) + 5)]
 
     def ratio(tf, a, b):
@@ -155,13 +159,13 @@ def write(rows, props):
         tf = r["tflops"]
         cells = [f"{tf[c]:.1f}" if c in tf else "–" for c in cols]
         lines.append(f"| {r['tag']} | {r['d']} | {r['n']} | " + " | ".join(cells) +
-                     f" | {ratio(tf, 'tuned', 'default')} | {ratio(tf, 'tuned', 'cuDNN')} | "
-                     f"{ratio(tf, 'tuned', 'FlexAttention')} | {r['err_ref']:.1e} | "
+                     f" | {ratio(tf, LABEL, 'default')} | {ratio(tf, LABEL, 'cuDNN')} | "
+                     f"{ratio(tf, LABEL, 'FlexAttention')} | {r['err_ref']:.1e} | "
                      f"{r['err_default']:.1e} |")
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(args.out, "tuning-gpu-bench.md"), "w") as f:
+    with open(os.path.join(args.out, TABLE + ".md"), "w") as f:
         f.write(text)
-    with open(os.path.join(args.out, "tuning-gpu-bench.json"), "w") as f:
+    with open(os.path.join(args.out, TABLE + ".json"), "w") as f:
         json.dump({"device": props.name, "date": date, "rows": rows}, f, indent=1)
 
 

@@ -31,7 +31,16 @@ from bundle_patterns import (BENCH_PATTERNS, EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS, 
 # sm_90a_w4: 4 warps, TMA, mma.sync.
 TARGETS = {"sm_80": ("sm_80", "ptx", []),
            "sm_90a": ("sm_90a", "cubin", []),
-           "sm_90a_w4": ("sm_90a", "cubin", ["--warps=4"])}
+           "sm_90a_w4": ("sm_90a", "cubin", ["--warps=4"]),
+           "sm_90a_persist": ("sm_90a", "cubin", ["--persistent"])}
+
+
+def in_folder(folder, name):
+    """sm_90a_persist holds the kernels --persistent changes: attention
+    (not paged, not lightning) at D = 128, where kernels warp-specialize."""
+    if folder != "sm_90a_persist":
+        return True
+    return name.endswith("_d128") and not name.startswith(("paged", "lightning"))
 
 
 # Folders of causal bf16 kernels for bench_decode.py: the whole-row baseline
@@ -163,6 +172,10 @@ def main():
                     help="extra attnc flags of the sm_90a folder, e.g. "
                          "'--async-qk --stages=3' (to check a code-generation "
                          "option with the whole matrix)")
+    ap.add_argument("--folders", default="",
+                    help="comma-separated folders to compile (default: every "
+                         "one, and the decoding variants), e.g. sm_90a_persist "
+                         "to check one option with gpu_matrix.py --targets")
     ap.add_argument("--peers", action="store_true",
                     help="also fetch the seed kernels published as packages (pip "
                          "download: Lightning Attention-2's Triton kernel, "
@@ -183,6 +196,10 @@ def main():
     src_dir = os.path.join(args.out, "src")
     os.makedirs(src_dir)
     jobs = []
+    only = [f for f in args.folders.split(",") if f]
+    for f in only:
+        if f not in TARGETS:
+            sys.exit(f"bundle.py: error: unknown folder '{f}' ({', '.join(TARGETS)})")
     sources = [(name, kernel_source(name, pattern, dtype, d))
                for name, pattern, dtype, d in kernels(args.quick)]
     sources += [(name, lightning_source(name, dtype, d, st))
@@ -194,6 +211,8 @@ def main():
         with open(src, "w") as f:
             f.write(text)
         for folder, (target, kind, flags) in TARGETS.items():
+            if not in_folder(folder, name) or (only and folder not in only):
+                continue
             if kind == "cubin" and not have_ptxas:
                 kind = "ptx"
             os.makedirs(os.path.join(args.out, folder), exist_ok=True)
@@ -204,7 +223,7 @@ def main():
     # The decoding benchmark's baseline, attn's whole-row kernels as before
     # split-KV decoding (--decode-rows=0), and variants of the decoding
     # schedule, of the causal bf16 kernels.
-    if have_ptxas:
+    if have_ptxas and not only:
         for folder, flags in DECODE_VARIANTS.items():
             os.makedirs(os.path.join(args.out, folder), exist_ok=True)
             for d in (64, 128):

@@ -21,6 +21,12 @@ there by attn-tune-measure (libattnrt only), and the records made here.
   (device)  bash gpu-tune/tune_device.sh bench     -> $OUT/tuning-gpu-bench.md
       tuned vs default vs cuDNN SDPA vs FlexAttention (bench_tuned.py), and
       the tuned kernels against a float64 reference.
+  tune_gpu.py variant --flags "--persistent" --label persistent [--out F]
+      [--head-dims 128] [--name gpu-persistent]
+      a schedule option instead of tuned tables: the kernels compiled with
+      those attnc flags in the "tuned" column (labelled LABEL), the defaults
+      beside them; tune_device.sh bench then compares both with cuDNN and
+      FlexAttention (table NAME.md).
 """
 import argparse
 import concurrent.futures
@@ -70,16 +76,17 @@ def run(cmd, **kw):
     return r
 
 
-def compile_kernels(out, folder, table_dir):
+def compile_kernels(out, folder, table_dir, flags=(), head_dims=HEAD_DIMS):
     """attnc: every kernel of the sweep into OUT/FOLDER/TAG_dD.cubin, with
-    the tables of TABLE_DIR (None: the configure pass's defaults)."""
+    the tables of TABLE_DIR (None: the configure pass's defaults) and the
+    attnc FLAGS."""
     attnc = os.path.join(BUILD, "bin", "attnc")
     src = os.path.join(out, "src")
     os.makedirs(src, exist_ok=True)
     os.makedirs(os.path.join(out, folder), exist_ok=True)
     jobs = []
     for tag, pattern in KERNELS:
-        for d in HEAD_DIMS:
+        for d in head_dims:
             name = f"{tag}_d{d}"
             path = os.path.join(src, name + ".mlir")
             with open(path, "w") as f:
@@ -92,7 +99,7 @@ def compile_kernels(out, folder, table_dir):
                 if not os.path.exists(table):
                     sys.exit(f"tune_gpu.py: error: no table {table}: import the results first")
                 cmd += ["--tuning", table]
-            jobs.append(cmd)
+            jobs.append(cmd + list(flags))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         for r in pool.map(run, jobs):
             for line in r.stderr.splitlines():
@@ -100,7 +107,7 @@ def compile_kernels(out, folder, table_dir):
                     print(line)
 
 
-def copy_tools(out):
+def copy_tools(out, head_dims=HEAD_DIMS, label="tuned", name="tuning-gpu-bench"):
     for f in (os.path.join(BUILD, "bin", "attn-tune-measure"),
               os.path.join(BUILD, "lib", "libattnrt.so")):
         if not os.path.exists(f):
@@ -110,8 +117,9 @@ def copy_tools(out):
               "tools/gpu/attnrt.py", "test/Numerics/reference.py"):
         shutil.copy(os.path.join(ROOT, f), out)
     with open(os.path.join(out, "kernels.json"), "w") as f:
-        json.dump({"kernels": KERNELS, "head_dims": HEAD_DIMS, "ns": NS,
-                   "tokens": TOKENS, "width": WIDTH}, f)
+        json.dump({"kernels": KERNELS, "head_dims": list(head_dims), "ns": NS,
+                   "tokens": TOKENS, "width": WIDTH, "label": label,
+                   "table": name}, f)
 
 
 def plan(args):
@@ -157,6 +165,20 @@ def tuned(args):
     copy_tools(out)
 
 
+def variant(args):
+    out = os.path.abspath(args.out)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    dims = tuple(int(x) for x in args.head_dims.split(","))
+    compile_kernels(out, "default", None, head_dims=dims)
+    compile_kernels(out, "tuned", None, flags=args.flags.split(), head_dims=dims)
+    copy_tools(out, dims, args.label, args.name)
+    size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
+    print(f"tune_gpu.py: {out}: {size / 2**20:.1f} MiB; on the GPU machine: "
+          f"bash {os.path.relpath(out, ROOT)}/tune_device.sh bench")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -174,10 +196,18 @@ def main():
     t = sub.add_parser("tuned")
     t.add_argument("--out", default=os.path.join(ROOT, "gpu-tune"))
     t.add_argument("--store", default=os.path.join(ROOT, "docs", "tuning"))
+    v = sub.add_parser("variant")
+    v.add_argument("--out", default=os.path.join(ROOT, "gpu-tune"))
+    v.add_argument("--flags", required=True, help="attnc flags of the variant")
+    v.add_argument("--label", required=True, help="the variant's column")
+    v.add_argument("--head-dims", default="64,128")
+    v.add_argument("--name", default="gpu-variant",
+                   help="file name (no extension) of the table and its JSON")
     args = ap.parse_args()
     if not os.environ.get("CUDA_HOME") and os.path.exists("/usr/local/cuda/bin/ptxas"):
         os.environ["CUDA_HOME"] = "/usr/local/cuda"
-    {"plan": plan, "import": import_results, "tuned": tuned}[args.cmd](args)
+    {"plan": plan, "import": import_results, "tuned": tuned,
+     "variant": variant}[args.cmd](args)
 
 
 if __name__ == "__main__":
