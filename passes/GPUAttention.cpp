@@ -86,7 +86,8 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   // tiles into the ring, whose stages and phases run on across items; the
   // consumers wait for Q (phase j % 2 of Q's barrier for their j-th item),
   // run the key tiles, release Q after their last Q K^T and store O while
-  // the producer is already loading the next item.
+  // the producer is already loading the next item. The item loop and its
+  // counters are 32-bit (64-bit ones cost registers the consumers lack).
   OpBuilder &b = e.b;
   Location loc = e.loc;
   cur = AttentionTile();
@@ -97,24 +98,28 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   cur.shift = e.sub(w.nk, w.nq);
   layoutTiles();
   initBarriers();
-  Value total = e.mul(e.mul(e.ceilDiv(w.nq, e.idx(c.blockM)), heads),
-                      batches);
-  Value first = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-  Value step = gpu::GridDimOp::create(b, loc, gpu::Dimension::x);
+  Value tiles = e.toI32(e.ceilDiv(w.nq, e.idx(c.blockM)));
+  Value heads32 = e.toI32(heads), batches32 = e.toI32(batches);
+  Value total = e.mul(e.mul(tiles, heads32), batches32);
+  Value first = e.toI32(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x));
+  Value step = e.toI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
+  auto item = [&](Value i) {
+    itemOf(i, tiles, heads32, batches32, step, kvGroup);
+  };
   cur.roles = scf::IfOp::create(
       b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
   b.setInsertionPointToStart(&cur.roles.getThenRegion().front());
   NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
                                  NVVM::SetMaxRegisterAction::decrease);
   e.ifThen(leader, [&] {
-    e.forLoop(first, total, step, ValueRange{e.idx(0), e.idx(0)},
+    e.forLoop(first, total, step, ValueRange{i32(0), i32(0)},
               [&](Value i, ValueRange carried) {
                 Value j = carried[1];
                 cur.tileBase = carried[0];
-                itemOf(i, heads, batches, kvGroup);
-                e.ifThen(e.cmp(arith::CmpIPredicate::sgt, j, e.idx(0)), [&] {
+                item(i);
+                e.ifThen(e.cmp(arith::CmpIPredicate::sgt, j, i32(0)), [&] {
                   waitBarrier(qEmptyBarrier(),
-                              e.rem(e.add(j, e.idx(1)), e.idx(2)));
+                              e.rem(e.add(j, i32(1)), i32(2)));
                 });
                 Value barQ = barrier(e.idx(c.stages));
                 expectBytes(barQ, c.blockM * c.d * cur.eb);
@@ -123,19 +128,20 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
                         cur.w.head, cur.w.batch);
                 produceKeyTiles();
                 return SmallVector<Value>{
-                    e.add(carried[0], cur.numTiles), e.add(j, e.idx(1))};
+                    e.add(carried[0], e.toI32(cur.numTiles)),
+                    e.add(j, i32(1))};
               });
   });
   b.setInsertionPoint(cur.roles.getElseRegion().front().getTerminator());
   NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
                                  NVVM::SetMaxRegisterAction::increase);
-  e.forLoop(first, total, step, ValueRange{e.idx(0), e.idx(0)},
+  e.forLoop(first, total, step, ValueRange{i32(0), i32(0)},
             [&](Value i, ValueRange carried) {
               Value j = carried[1];
               cur.tileBase = carried[0];
-              itemOf(i, heads, batches, kvGroup);
+              item(i);
               initState();
-              waitBarrier(barrier(e.idx(c.stages)), e.rem(j, e.idx(2)));
+              waitBarrier(barrier(e.idx(c.stages)), e.rem(j, i32(2)));
               SmallVector<Value> state = loopWarpSpecialized();
               // Every Q K^T of the item has completed (the loop's last
               // wait): the producer may overwrite Q.
@@ -143,30 +149,41 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
                                              Value(), NVVM::MemScopeKind::CTA,
                                              false);
               epilogue(state);
-              return SmallVector<Value>{e.add(carried[0], cur.numTiles),
-                                        e.add(j, e.idx(1))};
+              return SmallVector<Value>{
+                  e.add(carried[0], e.toI32(cur.numTiles)), e.add(j, i32(1))};
             });
   b.setInsertionPointAfter(cur.roles);
 }
 
-void KernelCodegen::itemOf(Value i, Value heads, Value batches,
-                           Value kvGroup) {
+void KernelCodegen::itemOf(Value i, Value tiles, Value heads, Value batches,
+                           Value grid, Value kvGroup) {
   // Groups of g = max(1, grid / tiles) (batch, head) pairs, the last one
   // maybe smaller; item r of a group of n pairs: query tile
-  // tiles - 1 - r / n of pair r mod n.
-  Value tiles = e.ceilDiv(cur.w.nq, e.idx(c.blockM));
+  // tiles - 1 - r / n of pair r mod n. (i32 throughout.)
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto divu = [&](Value x, Value y) {
+    return arith::DivUIOp::create(b, loc, x, y).getResult();
+  };
+  auto remu = [&](Value x, Value y) {
+    return arith::RemUIOp::create(b, loc, x, y).getResult();
+  };
+  auto index = [&](Value x) {
+    return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), x)
+        .getResult();
+  };
   Value pairs = e.mul(heads, batches);
-  Value grid = gpu::GridDimOp::create(e.b, e.loc, gpu::Dimension::x);
-  Value g = e.max(e.div(grid, tiles), e.idx(1));
+  Value g = arith::MaxUIOp::create(b, loc, divu(grid, tiles), i32(1));
   Value perGroup = e.mul(g, tiles);
-  Value group = e.div(i, perGroup);
-  Value r = e.rem(i, perGroup);
+  Value group = divu(i, perGroup);
+  Value r = remu(i, perGroup);
   Value pair0 = e.mul(group, g);
-  Value n = e.min(g, e.sub(pairs, pair0));
-  Value pair = e.add(pair0, e.rem(r, n));
-  cur.w.qt = e.sub(e.sub(tiles, e.idx(1)), e.div(r, n));
-  cur.w.head = e.rem(pair, heads);
-  cur.w.batch = e.div(pair, heads);
+  Value n = arith::MinUIOp::create(b, loc, g, e.sub(pairs, pair0));
+  Value pair = e.add(pair0, remu(r, n));
+  cur.w.qt = index(e.sub(e.sub(tiles, i32(1)), divu(r, n)));
+  Value head = remu(pair, heads);
+  cur.w.head = index(head);
+  cur.w.batch = index(divu(pair, heads));
   cur.w.kvHead = e.div(cur.w.head, kvGroup);
   cur.m0 = e.mul(cur.w.qt, e.idx(c.blockM));
   boundKeyTiles();

@@ -404,7 +404,13 @@ private:
   /// The position of the item's key tile `t` in the CTA's sequence of
   /// loads (persistent kernels: after the earlier items' tiles), which
   /// picks its stage and barrier phase.
-  Value ring(Value t) { return cur.tileBase ? e.add(cur.tileBase, t) : t; }
+  Value ring(Value t) {
+    if (!cur.tileBase)
+      return t;
+    return e.add(arith::IndexCastUIOp::create(e.b, e.loc, e.b.getIndexType(),
+                                              cur.tileBase),
+                 t);
+  }
   Value stageOf(Value t) { return e.rem(ring(t), e.idx(c.stages)); }
   /// TMA: wait until key tile `tile` has arrived in its stage (use u =
   /// ring(tile) / stages of the stage's barrier: phase parity u % 2).
@@ -435,7 +441,9 @@ private:
   }
   /// Every thread: wait until phase `parity` of `bar` completes.
   void waitBarrier(Value bar, Value parity) {
-    NVVM::MBarrierTryWaitParityOp::create(e.b, e.loc, bar, e.toI32(parity),
+    if (parity.getType().isIndex())
+      parity = e.toI32(parity);
+    NVVM::MBarrierTryWaitParityOp::create(e.b, e.loc, bar, parity,
                                           i32(10000000));
   }
   /// `lo` and `hi`: the rows' inclusive key bounds, i32.
@@ -505,7 +513,8 @@ private:
     /// the threads of a turn barrier.
     int64_t groups = 0;
     Value wg, turnThreads;
-    /// Persistent kernels: key tiles the CTA loaded for earlier items.
+    /// Persistent kernels: key tiles the CTA loaded for earlier items
+    /// (i32).
     Value tileBase;
   } cur;
   /// Persistent kernels: work item `i` as the query tile, head and batch
@@ -513,7 +522,9 @@ private:
   /// one grid's worth each (the K and V of a group's heads stay in L2),
   /// and within a group the longest query tiles first (causal), heads
   /// inner. Then the item's key tiles (boundKeyTiles).
-  void itemOf(Value i, Value heads, Value batches, Value kvGroup);
+  /// (i, tiles, heads, batches, grid: i32.)
+  void itemOf(Value i, Value tiles, Value heads, Value batches, Value grid,
+              Value kvGroup);
   /// The loop state before an item's first key tile.
   void initState();
   /// Shared-memory views of Q, K and V (and the top-k exchange).

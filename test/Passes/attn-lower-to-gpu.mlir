@@ -345,15 +345,17 @@
 // PERSIST-SAME: known_block_size = array<i32: 384, 1, 1>
 // PERSIST-COUNT-3: nvvm.mbarrier.init %{{.*}}, %c256_i32{{.*}} : !llvm.ptr<3>, i32
 // PERSIST: %[[BX:.*]] = gpu.block_id  x
+// PERSIST: %[[FIRST:.*]] = arith.index_cast %[[BX]] : index to i32
 // PERSIST: %[[GX:.*]] = gpu.grid_dim  x
+// PERSIST: %[[STEP:.*]] = arith.index_cast %[[GX]] : index to i32
 // PERSIST: nvvm.setmaxregister decrease 24
-// PERSIST: scf.for %{{.*}} = %[[BX]] to %{{.*}} step %[[GX]] iter_args
+// PERSIST: scf.for %{{.*}} = %[[FIRST]] to %{{.*}} step %[[STEP]] iter_args({{.*}}) -> (i32, i32) : i32
 // PERSIST: nvvm.mbarrier.try_wait.parity
 // PERSIST: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
 // PERSIST: scf.for
 // PERSIST: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c65536_i32
 // PERSIST: nvvm.setmaxregister increase 240
-// PERSIST: scf.for %{{.*}} = %[[BX]] to %{{.*}} step %[[GX]] iter_args
+// PERSIST: scf.for %{{.*}} = %[[FIRST]] to %{{.*}} step %[[STEP]] iter_args({{.*}}) -> (i32, i32) : i32
 // PERSIST: nvvm.mbarrier.try_wait.parity
 // PERSIST: scf.for
 // PERSIST: nvvm.wgmma.wait.group.sync.aligned 1
