@@ -912,6 +912,10 @@ void KernelCodegen::epilogue(ArrayRef<Value> state) {
   Value colBase = e.mul(quadCol, e.idx(2));
   VectorType pairT = vec({2}, f32);
   Value lead = e.cmp(arith::CmpIPredicate::eq, quadCol, e.idx(0));
+  // A pair of O's columns (2 quadCol + 8 j: even) is aligned to its size:
+  // the runtime takes 4-D operands 16-byte aligned with 16-byte row
+  // strides. Said so, the pair is one 32-bit (or 64-bit) store, not two.
+  llvm::MaybeAlign pairAlign(2 * c.outElt.getIntOrFloatBitWidth() / 8);
   auto store = [&] {
     for (int64_t hf = 0; hf < 2; ++hf) {
       e.ifThen(inside[hf], [&] {
@@ -924,7 +928,7 @@ void KernelCodegen::epilogue(ArrayRef<Value> state) {
               b, loc, extract(state[4 + j], {hf}), scaleV);
           if (w.merge) {
             Value old = vector::LoadOp::create(b, loc, vec({2}, c.outElt),
-                                               a.o, idx);
+                                               a.o, idx, false, pairAlign);
             if (!c.outElt.isF32())
               old = arith::ExtFOp::create(b, loc, pairT, old);
             Value oldScale =
@@ -935,7 +939,8 @@ void KernelCodegen::epilogue(ArrayRef<Value> state) {
           if (!c.outElt.isF32())
             outPair =
                 arith::TruncFOp::create(b, loc, vec({2}, c.outElt), pair);
-          vector::StoreOp::create(b, loc, outPair, a.o, idx);
+          vector::StoreOp::create(b, loc, outPair, a.o, idx, false,
+                                  pairAlign);
         }
         if (a.lse)
           e.ifThen(lead, [&] {
