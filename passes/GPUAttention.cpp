@@ -79,15 +79,23 @@ void KernelCodegen::initState() {
 void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
                                    const KernelArgs &a, Value smemBase,
                                    const TileWork &w, Value heads,
-                                   Value batches, Value kvGroup) {
-  // Both roles walk the same items: CTA x takes x, x + grid, ... The
-  // producer's leader loads each item's Q once the consumers are done with
-  // the last one's (Q's empty barrier, one phase per item), then its key
-  // tiles into the ring, whose stages and phases run on across items; the
-  // consumers wait for Q (phase j % 2 of Q's barrier for their j-th item),
-  // run the key tiles, release Q after their last Q K^T and store O while
-  // the producer is already loading the next item. The item loop and its
-  // counters are 32-bit (64-bit ones cost registers the consumers lack).
+                                   Value batches, Value kvGroup,
+                                   Value counters) {
+  // The producer's leader picks the items: CTA x's first is x, each next
+  // one grid + counters[0]++ (or, without counters, the item a grid
+  // further). Per item it waits until the consumers are done with the last
+  // one's Q (Q's empty barrier, one phase per item), writes the item to
+  // the slot, loads Q (the slot's write is released by that arrival) and
+  // the item's key tiles into the ring, whose stages and phases run on
+  // across items. Past the last item it writes `total` to the slot and
+  // arrives on Q's barrier without a load. The consumers wait for Q (phase
+  // j % 2 of its barrier for their j-th item), read the slot, run the key
+  // tiles, release Q after their last Q K^T and store O while the producer
+  // is already loading the next item. The item loops and counters are
+  // 32-bit (64-bit ones cost registers the consumers lack).
+  // The counter goes back to 0 for the next launch: every CTA's fetches
+  // end with one past the items, so the one that draws total - 1 draws
+  // last and resets it.
   OpBuilder &b = e.b;
   Location loc = e.loc;
   cur = AttentionTile();
@@ -98,67 +106,133 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   cur.shift = e.sub(w.nk, w.nq);
   layoutTiles();
   initBarriers();
+  Type i32T = b.getI32Type();
   Value tiles = e.toI32(e.ceilDiv(w.nq, e.idx(c.blockM)));
   Value heads32 = e.toI32(heads), batches32 = e.toI32(batches);
   Value total = e.mul(e.mul(tiles, heads32), batches32);
   Value first = e.toI32(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x));
-  Value step = e.toI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
+  Value grid = e.toI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
   auto item = [&](Value i) {
-    itemOf(i, tiles, heads32, batches32, step, kvGroup);
+    itemOf(i, tiles, heads32, batches32, grid, kvGroup);
   };
+  auto slotRef = [&] {
+    return LLVM::LoadOp::create(b, loc, i32T, itemSlot()).getResult();
+  };
+  auto setSlot = [&](Value v) { LLVM::StoreOp::create(b, loc, v, itemSlot()); };
+  auto waitQEmpty = [&](Value j) {
+    e.ifThen(e.cmp(arith::CmpIPredicate::sgt, j, i32(0)), [&] {
+      waitBarrier(qEmptyBarrier(), e.rem(e.add(j, i32(1)), i32(2)));
+    });
+  };
+  Value dynamic = e.cmp(
+      arith::CmpIPredicate::ne,
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, counters),
+      e.idx(0));
+  Value barQ = barrier(e.idx(c.stages));
+
   cur.roles = scf::IfOp::create(
       b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
   b.setInsertionPointToStart(&cur.roles.getThenRegion().front());
   NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
                                  NVVM::SetMaxRegisterAction::decrease);
   e.ifThen(leader, [&] {
-    e.forLoop(first, total, step, ValueRange{i32(0), i32(0)},
-              [&](Value i, ValueRange carried) {
-                Value j = carried[1];
-                cur.tileBase = carried[0];
-                item(i);
-                e.ifThen(e.cmp(arith::CmpIPredicate::sgt, j, i32(0)), [&] {
-                  waitBarrier(qEmptyBarrier(),
-                              e.rem(e.add(j, i32(1)), i32(2)));
-                });
-                Value barQ = barrier(e.idx(c.stages));
-                expectBytes(barQ, c.blockM * c.d * cur.eb);
-                tmaTile(cur.w.mapQ, cur.w.tmaRate, barQ, e.idx(0), c.blockM,
-                        c.d, e.add(cur.w.qBase, e.mul(cur.w.stride, cur.m0)),
-                        cur.w.head, cur.w.batch);
-                produceKeyTiles();
-                return SmallVector<Value>{
-                    e.add(carried[0], e.toI32(cur.numTiles)),
-                    e.add(j, i32(1))};
-              });
+    SmallVector<Value> init = {first, i32(0), i32(0)};
+    auto loop = scf::WhileOp::create(
+        b, loc, ValueRange(init).getTypes(), init,
+        [&](OpBuilder &nb, Location, ValueRange carried) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          scf::ConditionOp::create(
+              b, loc, e.cmp(arith::CmpIPredicate::ult, carried[0], total),
+              carried);
+        },
+        [&](OpBuilder &nb, Location, ValueRange carried) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value i = carried[0], j = carried[2];
+          cur.tileBase = carried[1];
+          item(i);
+          waitQEmpty(j);
+          setSlot(i);
+          expectBytes(barQ, c.blockM * c.d * cur.eb);
+          tmaTile(cur.w.mapQ, cur.w.tmaRate, barQ, e.idx(0), c.blockM, c.d,
+                  e.add(cur.w.qBase, e.mul(cur.w.stride, cur.m0)),
+                  cur.w.head, cur.w.batch);
+          produceKeyTiles();
+          auto next = scf::IfOp::create(b, loc, TypeRange{i32T}, dynamic,
+                                        /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard g2(b);
+            b.setInsertionPointToStart(&next.getThenRegion().front());
+            Value drawn = memref::AtomicRMWOp::create(
+                b, loc, arith::AtomicRMWKind::addi, i32(1), counters,
+                ValueRange{e.idx(0)});
+            scf::YieldOp::create(b, loc, ValueRange{e.add(grid, drawn)});
+            b.setInsertionPointToStart(&next.getElseRegion().front());
+            scf::YieldOp::create(b, loc, ValueRange{e.add(i, grid)});
+          }
+          scf::YieldOp::create(
+              b, loc,
+              ValueRange{next.getResult(0),
+                         e.add(carried[1], e.toI32(cur.numTiles)),
+                         e.add(j, i32(1))});
+        });
+    Value iEnd = loop.getResult(0), jEnd = loop.getResult(2);
+    waitQEmpty(jEnd);
+    setSlot(total);
+    NVVM::MBarrierArriveOp::create(b, loc, Type(), barQ, Value(),
+                                   NVVM::MemScopeKind::CTA, false);
+    Value last = arith::AndIOp::create(
+        b, loc, dynamic,
+        e.cmp(arith::CmpIPredicate::eq, e.sub(iEnd, grid),
+              e.sub(total, i32(1))));
+    e.ifThen(last, [&] {
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::assign,
+                                  i32(0), counters, ValueRange{e.idx(0)});
+    });
   });
   b.setInsertionPoint(cur.roles.getElseRegion().front().getTerminator());
   NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
                                  NVVM::SetMaxRegisterAction::increase);
-  e.forLoop(first, total, step, ValueRange{i32(0), i32(0)},
-            [&](Value i, ValueRange carried) {
-              Value j = carried[1];
-              cur.tileBase = carried[0];
-              item(i);
-              initState();
-              waitBarrier(barrier(e.idx(c.stages)), e.rem(j, i32(2)));
-              SmallVector<Value> state = loopWarpSpecialized();
-              // Every Q K^T of the item has completed (the loop's last
-              // wait): the producer may overwrite Q.
-              NVVM::MBarrierArriveOp::create(b, loc, Type(), qEmptyBarrier(),
-                                             Value(), NVVM::MemScopeKind::CTA,
-                                             false);
-              epilogue(state);
-              return SmallVector<Value>{
-                  e.add(carried[0], e.toI32(cur.numTiles)), e.add(j, i32(1))};
-            });
+  SmallVector<Value> init = {i32(0), i32(0)};
+  SmallVector<Type> types = {i32T, i32T, i32T};
+  scf::WhileOp::create(
+      b, loc, types, init,
+      [&](OpBuilder &nb, Location, ValueRange carried) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        waitBarrier(barQ, e.rem(carried[1], i32(2)));
+        Value i = slotRef();
+        scf::ConditionOp::create(
+            b, loc, e.cmp(arith::CmpIPredicate::ult, i, total),
+            ValueRange{i, carried[0], carried[1]});
+      },
+      [&](OpBuilder &nb, Location, ValueRange carried) {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value j = carried[2];
+        cur.tileBase = carried[1];
+        item(carried[0]);
+        initState();
+        SmallVector<Value> state = loopWarpSpecialized();
+        // Every Q K^T of the item has completed (the loop's last wait):
+        // the producer may overwrite Q and the slot.
+        NVVM::MBarrierArriveOp::create(b, loc, Type(), qEmptyBarrier(),
+                                       Value(), NVVM::MemScopeKind::CTA,
+                                       false);
+        epilogue(state);
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{e.add(carried[1], e.toI32(cur.numTiles)),
+                       e.add(j, i32(1))});
+      });
   b.setInsertionPointAfter(cur.roles);
 }
 
 void KernelCodegen::itemOf(Value i, Value tiles, Value heads, Value batches,
                            Value grid, Value kvGroup) {
-  // Groups of g = max(1, grid / tiles) (batch, head) pairs, the last one
-  // maybe smaller; item r of a group of n pairs: query tile
+  // Groups of g = max(1, 4 grid / tiles) (batch, head) pairs, the last
+  // one maybe smaller; item r of a group of n pairs: query tile
   // tiles - 1 - r / n of pair r mod n. (i32 throughout.)
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -173,7 +247,8 @@ void KernelCodegen::itemOf(Value i, Value tiles, Value heads, Value batches,
         .getResult();
   };
   Value pairs = e.mul(heads, batches);
-  Value g = arith::MaxUIOp::create(b, loc, divu(grid, tiles), i32(1));
+  Value g = arith::MaxUIOp::create(b, loc, divu(e.mul(grid, i32(4)), tiles),
+                                   i32(1));
   Value perGroup = e.mul(g, tiles);
   Value group = divu(i, perGroup);
   Value r = remu(i, perGroup);

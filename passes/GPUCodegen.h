@@ -145,7 +145,7 @@ struct GPUConfig {
   /// one i32 per warp.
   int64_t smemBytes() const {
     return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (ws ? 8 * stages : 0) +
-           (persistent ? 8 : 0) + (topk ? 8 * warps : 0);
+           (persistent ? 16 : 0) + (topk ? 8 * warps : 0);
   }
   /// Two such CTAs fit in an SM's 228 KB of shared memory (1 KB of each
   /// reserved by the system).
@@ -201,11 +201,14 @@ public:
             const TileWork &w);
   /// The persistent warp-specialized kernel (GPUConfig::persistent): `w`
   /// holds what every work item shares (nq, nk, bases, stride, maps); CTA
-  /// x of the grid takes items x, x + grid, ... of the `heads` x `batches`
-  /// x ceil(nq / block_m) (query tile, head, batch) items (see itemOf).
+  /// x of the grid starts with item x of the `heads` x `batches` x
+  /// ceil(nq / block_m) (query tile, head, batch) items (see itemOf), then
+  /// takes grid + counters[0]++ (a dynamic schedule: the longest items
+  /// first, each CTA's next when it is free), or with a null `counters`
+  /// x + grid, x + 2 grid, ...
   void emitPersistent(PatternAttrInterface pattern, const KernelArgs &a,
                       Value smemBase, const TileWork &w, Value heads,
-                      Value batches, Value kvGroup);
+                      Value batches, Value kvGroup, Value counters);
   /// The merge of split-KV partials (`partials`, see TileWork): this CTA
   /// combines query row `row` of (batch, head) into O and LSE by their
   /// log-sum-exp weights, its warps sharing the splits (mergeRow; shared
@@ -401,6 +404,9 @@ private:
   /// Persistent kernels: Q's empty barrier (the consumers have issued
   /// their last Q K^T of the item), after the stages' empty barriers.
   Value qEmptyBarrier() { return barrier(e.idx(2 * c.stages + 1)); }
+  /// Persistent kernels: the item the producer loaded Q for (i32, after
+  /// Q's empty barrier; written before Q's full barrier's arrival).
+  Value itemSlot() { return barrier(e.idx(2 * c.stages + 2)); }
   /// The position of the item's key tile `t` in the CTA's sequence of
   /// loads (persistent kernels: after the earlier items' tiles), which
   /// picks its stage and barrier phase.
@@ -518,10 +524,10 @@ private:
     Value tileBase;
   } cur;
   /// Persistent kernels: work item `i` as the query tile, head and batch
-  /// of cur.w (and cur.m0): items come in groups of whole heads, about
-  /// one grid's worth each (the K and V of a group's heads stay in L2),
-  /// and within a group the longest query tiles first (causal), heads
-  /// inner. Then the item's key tiles (boundKeyTiles).
+  /// of cur.w (and cur.m0): items come in groups of whole heads, four
+  /// grids' worth each (the K and V of a group's heads stay in L2), and
+  /// within a group the longest query tiles first (causal), heads inner.
+  /// Then the item's key tiles (boundKeyTiles).
   /// (i, tiles, heads, batches, grid: i32.)
   void itemOf(Value i, Value tiles, Value heads, Value batches, Value grid,
               Value kvGroup);

@@ -279,10 +279,11 @@ static void emitWholeRows(Emitter &e, const KernelArgs &a, const GPUConfig &c,
 
 /// The persistent kernel over whole sequences: grid x CTAs (the runtime's
 /// ctas_per_sm per SM, at most one per item) loop over the (query tile,
-/// head, batch) items.
+/// head, batch) items, the next one from `counters` (the runtime's, i32;
+/// a null pointer: every grid-th item).
 static void emitPersistentRows(Emitter &e, const KernelArgs &a,
                                const GPUConfig &c, TileWork &w,
-                               AttentionOp op) {
+                               AttentionOp op, Value counters) {
   w.nq = e.dim(a.q, 2);
   w.batch = e.idx(0); // (keysOf reads it for paged caches only)
   keysOf(e, a, w);
@@ -292,7 +293,7 @@ static void emitPersistentRows(Emitter &e, const KernelArgs &a,
   KernelCodegen gen(e, c);
   gen.setup();
   gen.emitPersistent(op.getPattern(), a, dynamicSmem(e.b, e.loc), w, heads,
-                     e.dim(a.q, 0), e.div(heads, kvHeads(e, a)));
+                     e.dim(a.q, 0), e.div(heads, kvHeads(e, a)), counters);
 }
 
 /// Split-KV decoding: CTA (x, y, z) takes split x of the key tiles of KV
@@ -427,12 +428,14 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
   // Split-KV kernels write partials to the runtime's workspace, a memref
   // parameter after the tensor maps that every launch then takes.
   // A split kernel that merges in its last CTAs (split_keys and merge) also
-  // takes the runtime's counters, i32 [B * Hk], after the workspace.
+  // takes the runtime's counters, i32 [B * Hk], after the workspace; so
+  // does a persistent kernel (its next work item: counter 0).
   bool workspace = false, counters = false;
   for (Operation *op : kf.ops)
     for (GPUKernelAttr k : scheduleOf(op).getKernels()) {
       workspace = workspace || k.getSplitKeys() || k.getMerge();
-      counters = counters || (k.getSplitKeys() && k.getMerge());
+      counters = counters || (k.getSplitKeys() && k.getMerge()) ||
+                 k.getPersistent();
     }
   int64_t dynamic = ShapedType::kDynamic;
   auto workspaceType = MemRefType::get(
@@ -513,14 +516,13 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
                                  kc.ctasPerSM);
       if (numMaps)
         kernel->setAttr("attn.tensormaps", b.getI64IntegerAttr(numMaps));
-      // The workspace's descriptor follows the maps: 3 + 2 * rank
-      // arguments once memrefs are expanded.
-      if (numMaps && workspace)
-        kernel->setAttr(
-            "attn.after_maps",
-            b.getI64IntegerAttr(3 + 2 * workspaceType.getRank() +
-                                (counters ? 3 + 2 * countersType.getRank()
-                                          : 0)));
+      // The workspace's and counters' descriptors follow the maps: 3 + 2 *
+      // rank arguments each once memrefs are expanded.
+      int64_t afterMaps =
+          (workspace ? 3 + 2 * workspaceType.getRank() : 0) +
+          (counters ? 3 + 2 * countersType.getRank() : 0);
+      if (numMaps && afterMaps)
+        kernel->setAttr("attn.after_maps", b.getI64IntegerAttr(afterMaps));
       Block &body = kernel.getBody().front();
       KernelArgs a = bindArgs(kf.operands, body);
       OpBuilder::InsertionGuard g(b);
@@ -552,7 +554,7 @@ LogicalResult LowerToGPU::lowerAttention(KernelFunction &kf,
         seg = 1;
         emitMergeRows(e, a, kc, partials);
       } else if (!rows && kc.persistent) {
-        emitPersistentRows(e, a, kc, w, attention);
+        emitPersistentRows(e, a, kc, w, attention, body.getArguments().back());
       } else if (!rows) {
         emitWholeRows(e, a, kc, w, attention);
       } else {

@@ -1005,7 +1005,8 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
   bool takesCounters = false;
   for (const attnmeta::Launch &launch : kernel.launches) {
     takesWorkspace = takesWorkspace || launch.splitKeys || launch.merge;
-    takesCounters = takesCounters || launch.fusedMerge();
+    takesCounters =
+        takesCounters || launch.fusedMerge() || launch.persistent;
   }
   int64_t wsWords[3 + 2 * 5] = {};
   int64_t counterWords[3 + 2 * 1] = {};
@@ -1049,9 +1050,15 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                               "65535, 65535)");
     if (launch.persistent) {
       // At most one CTA per item (tiles * perSeg < 2^31, H and B < 2^16:
-      // the product fits in 64 bits).
-      gridX = attn_persistent_ctas(tiles * launch.perSeg * heads * batch,
-                                   launch.persistent, device.multiprocessors);
+      // the product fits in 64 bits; the kernel counts items in 32 bits).
+      int64_t items = tiles * launch.perSeg * heads * batch;
+      if (items > INT32_MAX)
+        return attnrt::fail(ATTN_ERROR_UNSUPPORTED,
+                            "kernel '" + kernel.name + "' is persistent and "
+                            "counts its " + std::to_string(items) +
+                            " (query tile, head, batch) items in 32 bits");
+      gridX = attn_persistent_ctas(items, launch.persistent,
+                                   device.multiprocessors);
       gridY = gridZ = 1;
     }
     unsigned grid[3] = {unsigned(gridX), unsigned(gridY), unsigned(gridZ)};
@@ -1072,6 +1079,18 @@ static attn_status launchCuda(const attnrt::cuda::Device &device,
                                                 device.multiprocessors)) {
       wholeRows = true;
       continue;
+    }
+    if (launch.persistent) {
+      // Its next work item: counter 0 of the stream's counters (zero
+      // between launches: the kernel's last draw resets it).
+      void *count = nullptr;
+      if (attn_status s = attnrt::cuda::counters(device, 1, &count))
+        return s;
+      counterWords[0] = counterWords[1] =
+          int64_t(reinterpret_cast<uintptr_t>(count));
+      counterWords[2] = 0;
+      counterWords[3] = 1;
+      counterWords[4] = 1;
     }
     if (launch.splitKeys) {
       splits = gridX;

@@ -805,9 +805,12 @@ std::string emitGPUHeader(const std::vector<GPUKernel> &kernels,
             "0, 0, 0, 0, 1};\n"
          << "  for (int i = 0; i < 13; ++i) params[n++] = &ws[i];\n";
     // A split kernel that merges in its last CTAs takes counters too; with
-    // one split it never reads them.
+    // one split it never reads them. A persistent kernel given a null
+    // counter takes every grid-th item (a static schedule).
     if (llvm::any_of(k.launches,
-                     [](const attnmeta::Launch &l) { return l.fusedMerge(); }))
+                     [](const attnmeta::Launch &l) {
+                       return l.fusedMerge() || l.persistent;
+                     }))
       os << "  int64_t counters[5] = {0, 0, 0, 1, 1};\n"
          << "  for (int i = 0; i < 5; ++i) params[n++] = &counters[i];\n";
     bool persistent = llvm::any_of(
