@@ -166,7 +166,8 @@ def write(rows, props):
     with open(os.path.join(args.out, TABLE + ".md"), "w") as f:
         f.write(text)
     with open(os.path.join(args.out, TABLE + ".json"), "w") as f:
-        json.dump({"device": props.name, "date": date, "rows": rows}, f, indent=1)
+        json.dump({"device": props.name, "date": date, "label": LABEL, "rows": rows}, f,
+                  indent=1)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Draws bench_tuned.py's results (tuning-gpu-bench.json): useful TFLOP/s of
-the tuned and default attn kernels, cuDNN SDPA and FlexAttention against N,
+"""Draws bench_tuned.py's results (tuning-gpu-bench.json, or a variant's):
+useful TFLOP/s of the tuned (or variant) and default attn kernels, cuDNN SDPA and FlexAttention against N,
 one panel per pattern and head dim.
 usage: plot_tuned.py tuning-gpu-bench.json OUT.png"""
 import json
@@ -21,7 +21,8 @@ def main():
     fig, axes = plt.subplots((len(panels) + cols - 1) // cols, cols,
                              figsize=(4 * cols, 3.2 * ((len(panels) + cols - 1) // cols)),
                              squeeze=False)
-    styles = {"tuned": ("C0", "o-"), "default": ("C0", "x--"), "cuDNN": ("C3", "s-"),
+    label = doc.get("label", "tuned")
+    styles = {label: ("C0", "o-"), "default": ("C0", "x--"), "cuDNN": ("C3", "s-"),
               "FlexAttention": ("C2", "^-")}
     for ax, (tag, d) in zip(axes.flat, panels):
         sel = [r for r in rows if r["tag"] == tag and r["d"] == d]
@@ -40,7 +41,7 @@ def main():
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"attn tuned vs default vs cuDNN vs FlexAttention, bf16 "
+    fig.suptitle(f"attn {label} vs default vs cuDNN vs FlexAttention, bf16 "
                  f"({doc['device']}, {doc['date']})", fontsize=11)
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=110)

@@ -21,7 +21,7 @@ there by attn-tune-measure (libattnrt only), and the records made here.
   (device)  bash gpu-tune/tune_device.sh bench     -> $OUT/tuning-gpu-bench.md
       tuned vs default vs cuDNN SDPA vs FlexAttention (bench_tuned.py), and
       the tuned kernels against a float64 reference.
-  tune_gpu.py variant --flags "--persistent" --label persistent [--out F]
+  tune_gpu.py variant --flags=--persistent --label persistent [--out F]
       [--head-dims 128] [--name gpu-persistent]
       a schedule option instead of tuned tables: the kernels compiled with
       those attnc flags in the "tuned" column (labelled LABEL), the defaults
