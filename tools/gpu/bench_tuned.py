@@ -29,6 +29,10 @@ ap = argparse.ArgumentParser()
 ap.add_argument("folder")
 ap.add_argument("--out", default=".")
 ap.add_argument("--quick", action="store_true")
+ap.add_argument("--only", default="",
+                help="comma-separated pattern tags (default: every one of kernels.json)")
+ap.add_argument("--no-flex", action="store_true",
+                help="skip FlexAttention (its compiles take most of a short run)")
 args = ap.parse_args()
 HERE = os.path.abspath(args.folder)
 sys.path.insert(0, HERE)
@@ -74,7 +78,10 @@ def main():
     props = torch.cuda.get_device_properties(0)
     ns = [1024, 4096, 16384] if args.quick else CFG["ns"]
     rows, bad = [], 0
+    only = [t for t in args.only.split(",") if t]
     for tag, pattern in CFG["kernels"]:
+        if only and tag not in only:
+            continue
         pat = reference.pattern_from_text(pattern)
         mm = mask_mod(pattern)
         for d in CFG["head_dims"]:
@@ -120,8 +127,9 @@ def main():
                         res["cuDNN"] = bench(fn)
                 except Exception as exc:  # noqa: BLE001
                     print(f"  cuDNN SDPA: {tag} N={n}: {str(exc).splitlines()[0][:120]}")
-                bm = create_block_mask(mm, None, None, n, n) if mm else None
-                res["FlexAttention"] = bench(lambda: flex(q, k, v, block_mask=bm))
+                if not args.no_flex:
+                    bm = create_block_mask(mm, None, None, n, n) if mm else None
+                    res["FlexAttention"] = bench(lambda: flex(q, k, v, block_mask=bm))
                 flops = reference.useful_flops(pat, b, h, n, n, d)
                 tf = {key: flops / (ms * 1e-3) / 1e12 for key, ms in res.items()}
                 rows.append({"tag": tag, "d": d, "n": n, "b": b, "h": h, "tflops": tf,
