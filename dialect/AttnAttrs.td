@@ -203,7 +203,7 @@ def Attn_GPUKernelAttr : AttrDef<Attn_Dialect, "GPUKernel"> {
     (batch, KV head) to finish (a counter per pair), with no second launch.
 
     `persistent` (warp-specialized kernels over whole sequences): a grid of
-    `ctas_per_sm` CTAs per SM (at most one per tile), each looping over the
+    `ctas_per_sm` CTAs per SM (at most one per work item), each looping over the
     (query tile, head, batch) work items; its producer loads the next
     item's Q and key tiles while the consumers finish the last one.
   }];

@@ -211,7 +211,7 @@ GPUKernelAttr ConfigureGPU::kernel(Operation *op, const GPUConfig &c,
       c.ctasPerSM, useTma, c.wgmma, c.wgmmaPV, c.asyncQK, c.ws, c.pingpong,
       c.wsOverlap, c.kvBoxRows, /*cols=*/none, keysLo, keysHi,
       /*ctasLo=*/none, /*ctasHi=*/none, divides, rowsLo, rowsHi, splitKeys,
-      merge, c.persistent && !splitKeys && !merge && !divides);
+      merge, c.persistent);
 }
 
 // Decoding (a few query rows per KV head) reads K and V once per step:

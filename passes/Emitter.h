@@ -143,6 +143,29 @@ struct Emitter {
         });
     return SmallVector<Value>(loop.getResults());
   }
+  /// A while loop: `before(carried)` gives the condition and the values
+  /// passed on (of `argTypes`: the loop's results once the condition is
+  /// false), `after(args)` the next carried values (of init's types).
+  SmallVector<Value>
+  whileLoop(TypeRange argTypes, ValueRange init,
+            function_ref<std::pair<Value, SmallVector<Value>>(ValueRange)>
+                before,
+            function_ref<SmallVector<Value>(ValueRange)> after) {
+    auto loop = scf::WhileOp::create(
+        b, loc, argTypes, init,
+        [&](OpBuilder &nb, Location, ValueRange carried) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          auto [cond, args] = before(carried);
+          scf::ConditionOp::create(b, loc, cond, args);
+        },
+        [&](OpBuilder &nb, Location, ValueRange args) {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          scf::YieldOp::create(b, loc, after(args));
+        });
+    return SmallVector<Value>(loop.getResults());
+  }
   void ifThen(Value cond, function_ref<void()> body) {
     auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard g(b);

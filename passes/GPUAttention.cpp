@@ -137,18 +137,14 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
                                  NVVM::SetMaxRegisterAction::decrease);
   e.ifThen(leader, [&] {
     SmallVector<Value> init = {first, i32(0), i32(0)};
-    auto loop = scf::WhileOp::create(
-        b, loc, ValueRange(init).getTypes(), init,
-        [&](OpBuilder &nb, Location, ValueRange carried) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          scf::ConditionOp::create(
-              b, loc, e.cmp(arith::CmpIPredicate::ult, carried[0], total),
-              carried);
+    SmallVector<Value> end = e.whileLoop(
+        ValueRange(init).getTypes(), init,
+        [&](ValueRange carried) {
+          return std::make_pair(
+              e.cmp(arith::CmpIPredicate::ult, carried[0], total),
+              SmallVector<Value>(carried));
         },
-        [&](OpBuilder &nb, Location, ValueRange carried) {
-          OpBuilder::InsertionGuard g(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        [&](ValueRange carried) {
           Value i = carried[0], j = carried[2];
           cur.tileBase = carried[1];
           item(i);
@@ -162,7 +158,7 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
           auto next = scf::IfOp::create(b, loc, TypeRange{i32T}, dynamic,
                                         /*withElseRegion=*/true);
           {
-            OpBuilder::InsertionGuard g2(b);
+            OpBuilder::InsertionGuard g(b);
             b.setInsertionPointToStart(&next.getThenRegion().front());
             Value drawn = memref::AtomicRMWOp::create(
                 b, loc, arith::AtomicRMWKind::addi, i32(1), counters,
@@ -171,13 +167,11 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
             b.setInsertionPointToStart(&next.getElseRegion().front());
             scf::YieldOp::create(b, loc, ValueRange{e.add(i, grid)});
           }
-          scf::YieldOp::create(
-              b, loc,
-              ValueRange{next.getResult(0),
-                         e.add(carried[1], e.toI32(cur.numTiles)),
-                         e.add(j, i32(1))});
+          return SmallVector<Value>{next.getResult(0),
+                                    e.add(carried[1], e.toI32(cur.numTiles)),
+                                    e.add(j, i32(1))};
         });
-    Value iEnd = loop.getResult(0), jEnd = loop.getResult(2);
+    Value iEnd = end[0], jEnd = end[2];
     waitQEmpty(jEnd);
     setSlot(total);
     NVVM::MBarrierArriveOp::create(b, loc, Type(), barQ, Value(),
@@ -195,22 +189,15 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   NVVM::SetMaxRegisterOp::create(b, loc, c.consumerRegs(),
                                  NVVM::SetMaxRegisterAction::increase);
   SmallVector<Value> init = {i32(0), i32(0)};
-  SmallVector<Type> types = {i32T, i32T, i32T};
-  scf::WhileOp::create(
-      b, loc, types, init,
-      [&](OpBuilder &nb, Location, ValueRange carried) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+  e.whileLoop(
+      TypeRange{i32T, i32T, i32T}, init,
+      [&](ValueRange carried) {
         waitBarrier(barQ, e.rem(carried[1], i32(2)));
         Value i = slotRef();
-        scf::ConditionOp::create(
-            b, loc, e.cmp(arith::CmpIPredicate::ult, i, total),
-            ValueRange{i, carried[0], carried[1]});
+        return std::make_pair(e.cmp(arith::CmpIPredicate::ult, i, total),
+                              SmallVector<Value>{i, carried[0], carried[1]});
       },
-      [&](OpBuilder &nb, Location, ValueRange carried) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        Value j = carried[2];
+      [&](ValueRange carried) {
         cur.tileBase = carried[1];
         item(carried[0]);
         initState();
@@ -221,10 +208,8 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
                                        Value(), NVVM::MemScopeKind::CTA,
                                        false);
         epilogue(state);
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{e.add(carried[1], e.toI32(cur.numTiles)),
-                       e.add(j, i32(1))});
+        return SmallVector<Value>{e.add(carried[1], e.toI32(cur.numTiles)),
+                                  e.add(carried[2], i32(1))};
       });
   b.setInsertionPointAfter(cur.roles);
 }
@@ -892,18 +877,14 @@ SmallVector<Value> KernelCodegen::loopTopk() {
   inits.append(cur.queue.begin(), cur.queue.end());
   inits.append(cur.init.begin(), cur.init.end());
   int64_t nq0 = 1 + int64_t(cur.queue.size());
-  auto loop = scf::WhileOp::create(
-      b, loc, ValueRange(inits).getTypes(), inits,
-      [&](OpBuilder &nb, Location, ValueRange carried) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        scf::ConditionOp::create(
-            b, loc, e.cmp(arith::CmpIPredicate::ne, carried[1], i32(kNoBlock)),
-            carried);
+  SmallVector<Value> end = e.whileLoop(
+      ValueRange(inits).getTypes(), inits,
+      [&](ValueRange carried) {
+        return std::make_pair(
+            e.cmp(arith::CmpIPredicate::ne, carried[1], i32(kNoBlock)),
+            SmallVector<Value>(carried));
       },
-      [&](OpBuilder &nb, Location, ValueRange carried) {
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      [&](ValueRange carried) {
         Value tile = carried[0];
         Value ahead = e.add(tile, e.idx(c.stages - 1));
         Value fresh = minOfWarps(e.rem(ahead, e.idx(2)));
@@ -922,10 +903,9 @@ SmallVector<Value> KernelCodegen::loopTopk() {
         next.push_back(fresh);
         SmallVector<Value> st = step(tile, n0, carried.drop_front(nq0));
         next.append(st.begin(), st.end());
-        scf::YieldOp::create(b, loc, next);
+        return next;
       });
-  return SmallVector<Value>(loop.getResults().begin() + nq0,
-                            loop.getResults().end());
+  return SmallVector<Value>(end.begin() + nq0, end.end());
 }
 
 void KernelCodegen::epilogue(ArrayRef<Value> state) {

@@ -119,7 +119,8 @@ struct GPUConfig {
   int64_t kvBoxRows = 0;
   /// With `ws`, over whole sequences: a persistent grid (ctasPerSM CTAs per
   /// SM) whose CTAs loop over (query tile, head, batch) work items; one
-  /// more mbarrier tells the producer that the consumers are done with Q.
+  /// more mbarrier tells the producer that the consumers are done with Q,
+  /// and an i32 slot hands the consumers the item.
   bool persistent = false;
   int64_t threads() const { return warps * 32 + (ws ? 128 : 0); }
   /// Warp specialisation: the producer's registers per thread, and the
@@ -141,8 +142,8 @@ struct GPUConfig {
                  stages * blockN * (dv + vPad()));
   }
   /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q,
-  /// (ws) the stages' empty barriers, or (top-k) the schedule's two rows of
-  /// one i32 per warp.
+  /// (ws) the stages' empty barriers, (persistent) Q's empty barrier and
+  /// the item slot, or (top-k) the schedule's two rows of one i32 per warp.
   int64_t smemBytes() const {
     return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (ws ? 8 * stages : 0) +
            (persistent ? 16 : 0) + (topk ? 8 * warps : 0);

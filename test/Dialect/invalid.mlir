@@ -585,3 +585,12 @@ func.func @f(%q: memref<2x8x1x32xf32>, %k: memref<10x16x2x32xf32>, %v: memref<10
   "attn.attention"(%q, %k, %v, %o, %l) <{pattern = #attn.causal, operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 1>}> : (memref<2x8x1x32xf32>, memref<10x16x2x32xf32>, memref<10x16x2x32xf32>, memref<2x8x1x32xf32>, memref<2xi32>) -> ()
   return
 }
+
+// -----
+
+func.func @f(%q: memref<1x8x100x128xbf16>, %o: memref<1x8x100x128xbf16>) {
+  // expected-error @+2 {{gpu_kernel 'persistent' kernels are warp-specialized kernels over whole sequences: they need 'warp_specialize' and take no 'split_keys', 'merge' or 'divides'}}
+  // expected-error @+1 {{failed to parse Attn_GPUScheduleAttr parameter 'kernels'}}
+  attn.attention #attn.full ins(%q, %q, %q : memref<1x8x100x128xbf16>, memref<1x8x100x128xbf16>, memref<1x8x100x128xbf16>) outs(%o : memref<1x8x100x128xbf16>) {attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, persistent = true>]>}
+  return
+}

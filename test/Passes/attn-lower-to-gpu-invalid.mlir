@@ -208,3 +208,13 @@ func.func @split_landmark(%q: !t, %k: !t, %v: !t, %o: !t) {
   attn.attention #attn.landmark<block = 16> ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) {attn.schedule = #attn.gpu_schedule<chip = "sm_80", kernels = [<warps = 1, block_n = 16, stages = 2, ctas_per_sm = 8, rows_hi = 17, split_keys = 256>]>}
   return
 }
+
+// -----
+
+!t = memref<?x?x?x128xbf16>
+!l = memref<?x?x?xf32>
+func.func @persistent_accumulate(%q: !t, %k: !t, %v: !t, %o: !t, %lse: !l) attributes {attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 128, rate = 1>]} {
+  // expected-error @below {{a persistent kernel is warp-specialized, loads by TMA and takes one attention over whole sequences (no #attn.rows, accumulate, paged cache, landmark blocks or pingpong)}}
+  attn.attention #attn.causal ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) lse(%lse : !l) {accumulate, attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = [<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, persistent = true>]>}
+  return
+}
