@@ -412,8 +412,8 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
     // A paged cache's rows follow its block table: cp.async, not TMA boxes.
     bool tmaRows = !first.isPaged();
     shapeCTA(c, /*unitRows=*/tmaRows, /*shortRows=*/false);
-    // Persistent: one warp-specialized kernel at every length (its
-    // prologue and epilogue overlap the next item's loads).
+    // Persistent: the warp-specialized kernel loops over its items (their
+    // prologues and epilogues overlap the next item's loads).
     c.persistent = persistent && c.ws && !c.landmark &&
                    !first.getAccumulate() && !first.isPaged();
     // Warp specialisation pays off on long rows only. Patterns that bound
@@ -424,13 +424,21 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
     // per atom.
     GPUConfig longCfg = c;
     int64_t longFrom = 0;
-    if (c.ws && !c.landmark && wsMinKeys && !c.persistent) {
+    if (c.ws && !c.landmark && wsMinKeys) {
       GPUConfig s = base;
       shapeCTA(s, tmaRows, true);
       if (!s.ws) {
         longFrom = longRowThreshold(pattern, c.blockM, wsMinKeys);
-        longCfg.kvBoxRows = s.blockN;
-        c = s;
+        if (c.persistent && longFrom) {
+          // A pattern with long rows takes the persistent kernel at every
+          // length: at N = 1K it measured level with the two-CTA one or
+          // ahead (gpu-performance-notes.md). Patterns whose rows stay
+          // short keep the two-CTA kernel.
+          longFrom = 0;
+        } else {
+          longCfg.kvBoxRows = s.blockN;
+          c = s;
+        }
       }
     }
     SmallVector<GPUKernelAttr> kernels;

@@ -21,8 +21,8 @@ void KernelCodegen::setup() {
     // paths (wgmma in a divergent path is serialized).
     auto op = gpu::ShuffleOp::create(e.b, e.loc, e.toI32(warp), i32(0), i32(32),
                                      gpu::ShuffleMode::IDX);
-    warp = arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(),
-                                      op.getShuffleResult());
+    warp = arith::IndexCastUIOp::create(e.b, e.loc, e.b.getIndexType(),
+                                        op.getShuffleResult());
   }
   groupRow = e.div(lane, e.idx(4));
   quadCol = e.rem(lane, e.idx(4));
@@ -112,13 +112,11 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   Value total = e.mul(e.mul(tiles, heads32), batches32);
   Value first = e.toI32(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x));
   Value grid = e.toI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
-  auto item = [&](Value i) {
-    itemOf(i, tiles, heads32, batches32, grid, kvGroup);
+  Value kvGroup32 = e.toI32(kvGroup);
+  auto setSlot = [&](ArrayRef<Value> words) {
+    for (auto [k, v] : llvm::enumerate(words))
+      LLVM::StoreOp::create(b, loc, v, itemSlot(k));
   };
-  auto slotRef = [&] {
-    return LLVM::LoadOp::create(b, loc, i32T, itemSlot()).getResult();
-  };
-  auto setSlot = [&](Value v) { LLVM::StoreOp::create(b, loc, v, itemSlot()); };
   auto waitQEmpty = [&](Value j) {
     e.ifThen(e.cmp(arith::CmpIPredicate::sgt, j, i32(0)), [&] {
       waitBarrier(qEmptyBarrier(), e.rem(e.add(j, i32(1)), i32(2)));
@@ -133,7 +131,7 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   cur.roles = scf::IfOp::create(
       b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
   b.setInsertionPointToStart(&cur.roles.getThenRegion().front());
-  NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
+  NVVM::SetMaxRegisterOp::create(b, loc, c.producerRegs(),
                                  NVVM::SetMaxRegisterAction::decrease);
   e.ifThen(leader, [&] {
     SmallVector<Value> init = {first, i32(0), i32(0)};
@@ -147,9 +145,11 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
         [&](ValueRange carried) {
           Value i = carried[0], j = carried[2];
           cur.tileBase = carried[1];
-          item(i);
+          SmallVector<Value, 4> words =
+              itemOf(i, tiles, heads32, batches32, grid, kvGroup32);
+          takeItem(words);
           waitQEmpty(j);
-          setSlot(i);
+          setSlot(words);
           expectBytes(barQ, c.blockM * c.d * cur.eb);
           tmaTile(cur.w.mapQ, cur.w.tmaRate, barQ, e.idx(0), c.blockM, c.d,
                   e.add(cur.w.qBase, e.mul(cur.w.stride, cur.m0)),
@@ -173,7 +173,7 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
         });
     Value iEnd = end[0], jEnd = end[2];
     waitQEmpty(jEnd);
-    setSlot(total);
+    setSlot({i32(-1)});
     NVVM::MBarrierArriveOp::create(b, loc, Type(), barQ, Value(),
                                    NVVM::MemScopeKind::CTA, false);
     Value last = arith::AndIOp::create(
@@ -193,13 +193,19 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
       TypeRange{i32T, i32T, i32T}, init,
       [&](ValueRange carried) {
         waitBarrier(barQ, e.rem(carried[1], i32(2)));
-        Value i = slotRef();
-        return std::make_pair(e.cmp(arith::CmpIPredicate::ult, i, total),
-                              SmallVector<Value>{i, carried[0], carried[1]});
+        Value qt = LLVM::LoadOp::create(b, loc, i32T, itemSlot(0));
+        return std::make_pair(e.cmp(arith::CmpIPredicate::sge, qt, i32(0)),
+                              SmallVector<Value>{qt, carried[0], carried[1]});
       },
       [&](ValueRange carried) {
+        // The consumers take the item as the producer decoded it (the
+        // decoding's grid and sizes would stay live across the role split,
+        // which made ptxas spill).
         cur.tileBase = carried[1];
-        item(carried[0]);
+        SmallVector<Value, 4> words = {carried[0]};
+        for (int64_t k = 1; k < 4; ++k)
+          words.push_back(LLVM::LoadOp::create(b, loc, i32T, itemSlot(k)));
+        takeItem(words);
         initState();
         SmallVector<Value> state = loopWarpSpecialized();
         // Every Q K^T of the item has completed (the loop's last wait):
@@ -214,11 +220,15 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   b.setInsertionPointAfter(cur.roles);
 }
 
-void KernelCodegen::itemOf(Value i, Value tiles, Value heads, Value batches,
-                           Value grid, Value kvGroup) {
-  // Groups of g = max(1, 4 grid / tiles) (batch, head) pairs, the last
-  // one maybe smaller; item r of a group of n pairs: query tile
-  // tiles - 1 - r / n of pair r mod n. (i32 throughout.)
+SmallVector<Value, 4> KernelCodegen::itemOf(Value i, Value tiles,
+                                            Value heads, Value batches,
+                                            Value grid, Value kvGroup) {
+  // Groups of g = max(1, grid / tiles) (batch, head) pairs, the last one
+  // maybe smaller; item r of a group of n pairs: query tile
+  // tiles - 1 - r / n of pair r mod n. With about one grid's worth per
+  // group, the CTAs in flight read the K and V of two groups' heads at
+  // most (four grids' worth re-read K and V from DRAM: 2.1x the bytes of
+  // cuDNN's kernel at N = 1K, H100).
   OpBuilder &b = e.b;
   Location loc = e.loc;
   auto divu = [&](Value x, Value y) {
@@ -227,24 +237,28 @@ void KernelCodegen::itemOf(Value i, Value tiles, Value heads, Value batches,
   auto remu = [&](Value x, Value y) {
     return arith::RemUIOp::create(b, loc, x, y).getResult();
   };
-  auto index = [&](Value x) {
-    return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), x)
-        .getResult();
-  };
   Value pairs = e.mul(heads, batches);
-  Value g = arith::MaxUIOp::create(b, loc, divu(e.mul(grid, i32(4)), tiles),
-                                   i32(1));
+  Value g = arith::MaxUIOp::create(b, loc, divu(grid, tiles), i32(1));
   Value perGroup = e.mul(g, tiles);
   Value group = divu(i, perGroup);
   Value r = remu(i, perGroup);
   Value pair0 = e.mul(group, g);
   Value n = arith::MinUIOp::create(b, loc, g, e.sub(pairs, pair0));
   Value pair = e.add(pair0, remu(r, n));
-  cur.w.qt = index(e.sub(e.sub(tiles, i32(1)), divu(r, n)));
   Value head = remu(pair, heads);
-  cur.w.head = index(head);
-  cur.w.batch = index(divu(pair, heads));
-  cur.w.kvHead = e.div(cur.w.head, kvGroup);
+  return {e.sub(e.sub(tiles, i32(1)), divu(r, n)), head,
+          divu(pair, heads), divu(head, kvGroup)};
+}
+
+void KernelCodegen::takeItem(ArrayRef<Value> words) {
+  auto index = [&](Value x) {
+    return arith::IndexCastUIOp::create(e.b, e.loc, e.b.getIndexType(), x)
+        .getResult();
+  };
+  cur.w.qt = index(words[0]);
+  cur.w.head = index(words[1]);
+  cur.w.batch = index(words[2]);
+  cur.w.kvHead = index(words[3]);
   cur.m0 = e.mul(cur.w.qt, e.idx(c.blockM));
   boundKeyTiles();
 }
@@ -401,7 +415,7 @@ void KernelCodegen::prologueTma() {
     cur.roles = scf::IfOp::create(
         b, loc, e.cmp(arith::CmpIPredicate::sge, warp, e.idx(c.warps)), true);
     b.setInsertionPointToStart(&cur.roles.getThenRegion().front());
-    NVVM::SetMaxRegisterOp::create(b, loc, c.kProducerRegs,
+    NVVM::SetMaxRegisterOp::create(b, loc, c.producerRegs(),
                                    NVVM::SetMaxRegisterAction::decrease);
     e.ifThen(leader, [&] { produceKeyTiles(); });
     b.setInsertionPoint(cur.roles.getElseRegion().front().getTerminator());

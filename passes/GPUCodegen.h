@@ -126,12 +126,14 @@ struct GPUConfig {
   /// Warp specialisation: the producer's registers per thread, and the
   /// consumers' (what the CTA's pool then holds: ptxas gives 384 threads at
   /// most 168 each, 128 x 24 + 256 x 240 = 384 x 168).
-  static constexpr int64_t kProducerRegs = 24;
+  /// The persistent producer keeps its item loop's state besides the
+  /// tiles' (40 registers: at 24 ptxas spilled it), its consumers 232.
+  int64_t producerRegs() const { return persistent ? 40 : 24; }
   int64_t consumerRegs() const {
     int64_t perThread = 65536 / threads() / 8 * 8;
     return std::min<int64_t>(
-        240, (perThread * threads() - 128 * kProducerRegs) / (32 * warps) / 8 *
-                 8);
+        240, (perThread * threads() - 128 * producerRegs()) / (32 * warps) /
+                 8 * 8);
   }
   /// Row padding of the Q and K tiles: none in the wgmma and TMA layouts.
   int64_t qkPad() const { return wgmma || tma ? 0 : kPad; }
@@ -143,10 +145,10 @@ struct GPUConfig {
   }
   /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q,
   /// (ws) the stages' empty barriers, (persistent) Q's empty barrier and
-  /// the item slot, or (top-k) the schedule's two rows of one i32 per warp.
+  /// the item's four words, or (top-k) the schedule's two rows of one i32 per warp.
   int64_t smemBytes() const {
     return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (ws ? 8 * stages : 0) +
-           (persistent ? 16 : 0) + (topk ? 8 * warps : 0);
+           (persistent ? 24 : 0) + (topk ? 8 * warps : 0);
   }
   /// Two such CTAs fit in an SM's 228 KB of shared memory (1 KB of each
   /// reserved by the system).
@@ -405,9 +407,12 @@ private:
   /// Persistent kernels: Q's empty barrier (the consumers have issued
   /// their last Q K^T of the item), after the stages' empty barriers.
   Value qEmptyBarrier() { return barrier(e.idx(2 * c.stages + 1)); }
-  /// Persistent kernels: the item the producer loaded Q for (i32, after
-  /// Q's empty barrier; written before Q's full barrier's arrival).
-  Value itemSlot() { return barrier(e.idx(2 * c.stages + 2)); }
+  /// Persistent kernels: word `k` of the item the producer loaded Q for
+  /// (four i32, itemOf's; after Q's empty barrier; written before Q's full
+  /// barrier's arrival; query tile -1: no more items).
+  Value itemSlot(int64_t k) {
+    return sharedPtr(e.idx(barOffset + 8 * (2 * c.stages + 2) + 4 * k));
+  }
   /// The position of the item's key tile `t` in the CTA's sequence of
   /// loads (persistent kernels: after the earlier items' tiles), which
   /// picks its stage and barrier phase.
@@ -524,14 +529,16 @@ private:
     /// (i32).
     Value tileBase;
   } cur;
-  /// Persistent kernels: work item `i` as the query tile, head and batch
-  /// of cur.w (and cur.m0): items come in groups of whole heads, four
-  /// grids' worth each (the K and V of a group's heads stay in L2), and
-  /// within a group the longest query tiles first (causal), heads inner.
-  /// Then the item's key tiles (boundKeyTiles).
-  /// (i, tiles, heads, batches, grid: i32.)
-  void itemOf(Value i, Value tiles, Value heads, Value batches, Value grid,
-              Value kvGroup);
+  /// Persistent kernels: work item `i` as its query tile, head, batch and
+  /// KV head (i32, in that order): items come in groups of whole heads,
+  /// about one grid's worth each (the K and V of the heads in flight stay
+  /// in L2), and within a group the longest query tiles first (causal),
+  /// heads inner. (i, tiles, heads, batches, grid, kvGroup: i32.)
+  SmallVector<Value, 4> itemOf(Value i, Value tiles, Value heads,
+                               Value batches, Value grid, Value kvGroup);
+  /// The item `words` (itemOf's) as cur.w's query tile, head, batch and
+  /// KV head and cur.m0, then its key tiles (boundKeyTiles).
+  void takeItem(ArrayRef<Value> words);
   /// The loop state before an item's first key tile.
   void initState();
   /// Shared-memory views of Q, K and V (and the top-k exchange).

@@ -200,9 +200,10 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
            "paged cache, accumulate or landmark blocks): a persistent grid "
            "of one CTA per SM looping over the (query tile, head, batch) "
            "items, the producer loading the next item's Q and key tiles "
-           "while the consumers finish the last; warp-specialize then "
-           "applies at every length (ws-min-keys is ignored) and pingpong "
-           "does not">,
+           "while the consumers finish the last, at every length where "
+           "rows can be long (full, causal); patterns whose rows stay "
+           "shorter than ws-min-keys keep the two-CTA kernel; pingpong "
+           "does not apply">,
     Option<"wsOverlap", "ws-overlap", "bool", "false",
            "with warp-specialize: the softmax of the next key tile runs "
            "while this tile's P V is in flight (no effect where warp "

@@ -214,6 +214,8 @@ std::string gpuSummary(const std::string &text) {
     s += " pingpong";
   if (field("ws_overlap") == "true")
     s += " overlap";
+  if (field("persistent") == "true")
+    s += " persistent";
   if (!field("cols").empty())
     s = "cols" + field("cols") + " c" + field("ctas_per_sm") +
         (schedule.find("ctas_lo") != std::string::npos ||
@@ -352,7 +354,7 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
     for (int64_t bn : {64, 128, 192})
       for (int64_t stages : {2, 3})
         for (int64_t ctas : {1, 2})
-          for (int variant = 0; variant < (hopper ? 5 : 1); ++variant) {
+          for (int variant = 0; variant < (hopper ? 6 : 1); ++variant) {
             if (light)
               continue;
             mlir::attn::GPUOptions g;
@@ -363,7 +365,11 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
             // One kernel for every Nk: the tuner picks per bucket what the
             // long-row threshold (ws-min-keys) picks by rule.
             g.wsMinKeys = 0;
-            g.warpSpecialize = variant >= 1 && variant <= 3;
+            g.warpSpecialize = (variant >= 1 && variant <= 3) || variant == 5;
+            // The persistent warp-specialized kernel (D = 128 whole
+            // sequences; elsewhere it configures as variant 1 and is
+            // deduplicated).
+            g.persistent = variant == 5;
             g.pingpong = variant == 2;
             g.wsOverlap = variant == 3;
             g.asyncQk = variant == 4;

@@ -23,6 +23,8 @@
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=WSONLY
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSIST
 // RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSIST64
+// RUN: attn-opt %S/Inputs/window128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSISTWIN
+// RUN: attn-opt %S/Inputs/window128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1 ws-min-keys=0" | FileCheck %s --check-prefix=PERSISTWIN0
 
 // RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu | FileCheck %s --check-prefix=DEC
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a decode-rows=32 split-min-keys=512 decode-block-n=64 decode-stages=2" | FileCheck %s --check-prefix=DEC128
@@ -162,8 +164,13 @@
 
 // Persistent (PERSIST): one warp-specialized kernel at every length (no
 // short-row kernel); at D = 64, where nothing warp-specializes, the option
-// changes nothing (PERSIST64).
+// changes nothing (PERSIST64); a sliding window's rows stay short, so it
+// keeps the two-CTA kernel (PERSISTWIN) unless ws-min-keys=0 (PERSISTWIN0).
 // PERSIST-LABEL: func.func @causal128(
 // PERSIST: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, persistent = true>]>
 // PERSIST64-LABEL: func.func @causal(
 // PERSIST64-NOT: persistent
+// PERSISTWIN-LABEL: func.func @window128(
+// PERSISTWIN: attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true>]>
+// PERSISTWIN0-LABEL: func.func @window128(
+// PERSISTWIN0: attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, persistent = true>]>

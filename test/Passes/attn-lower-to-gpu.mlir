@@ -339,11 +339,11 @@
 // Persistent: the kernel takes the runtime's counters after the maps; the
 // stages' empty barriers and Q's (256 consumer arrivals each). The
 // producer's leader walks the items from block x: per item it waits for
-// Q's empty barrier, writes the item to the slot, loads Q and the key
-// tiles, and draws the next item from counter 0 (grid + counter); past the
-// last it writes the end to the slot, arrives on Q's barrier, and the CTA
-// that drew last resets the counter. The consumers wait for Q, read the
-// slot, run the key tiles and arrive on Q's empty barrier after their last
+// Q's empty barrier, writes the item's four words (query tile, head,
+// batch, KV head) to the slot, loads Q and the key tiles, and draws the
+// next item from counter 0 (grid + counter); past the last it writes query
+// tile -1, arrives on Q's barrier, and the CTA that drew last resets the
+// counter. The consumers wait for Q, read the slot, run the key tiles and arrive on Q's empty barrier after their last
 // Q K^T, before the epilogue. The launch takes ctas_per_sm CTAs per SM.
 // PERSIST-LABEL: gpu.func @causal128(
 // PERSIST-SAME: %arg8: memref<?xi32>) kernel attributes {attn.after_maps = 5 : i64, attn.tensormaps = 3 : i64, known_block_size = array<i32: 384, 1, 1>
@@ -351,26 +351,27 @@
 // PERSIST: %[[BX:.*]] = gpu.block_id  x
 // PERSIST: %[[FIRST:.*]] = arith.index_cast %[[BX]] : index to i32
 // PERSIST: memref.extract_aligned_pointer_as_index %arg8
-// PERSIST: nvvm.setmaxregister decrease 24
+// PERSIST: nvvm.setmaxregister decrease 40
 // PERSIST: scf.while (%{{.*}} = %[[FIRST]], {{.*}}) : (i32, i32, i32) -> (i32, i32, i32)
 // PERSIST: nvvm.mbarrier.try_wait.parity
-// PERSIST: llvm.store %{{.*}} : i32, !llvm.ptr<3>
+// PERSIST-COUNT-4: llvm.store %{{.*}} : i32, !llvm.ptr<3>
 // PERSIST: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c32768_i32
 // PERSIST: scf.for
 // PERSIST: nvvm.mbarrier.arrive.expect_tx %{{.*}}, %c65536_i32
 // PERSIST: memref.atomic_rmw addi %{{.*}}, %arg8[%{{.*}}] : (i32, memref<?xi32>) -> i32
-// PERSIST: llvm.store %{{.*}} : i32, !llvm.ptr<3>
+// PERSIST: llvm.store %c-1_i32, %{{.*}} : i32, !llvm.ptr<3>
 // PERSIST: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
 // PERSIST: memref.atomic_rmw assign %{{.*}}, %arg8[%{{.*}}] : (i32, memref<?xi32>) -> i32
-// PERSIST: nvvm.setmaxregister increase 240
+// PERSIST: nvvm.setmaxregister increase 232
 // PERSIST: scf.while
 // PERSIST: nvvm.mbarrier.try_wait.parity
 // PERSIST: llvm.load %{{.*}} : !llvm.ptr<3> -> i32
 // PERSIST: scf.condition
+// PERSIST-COUNT-3: llvm.load %{{.*}} : !llvm.ptr<3> -> i32
 // PERSIST: scf.for
 // PERSIST: nvvm.wgmma.wait.group.sync.aligned 1
 // PERSIST: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
 // PERSIST: scf.yield
 // PERSIST: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
 // PERSIST-NOT: gpu.barrier
-// PERSIST: launch causal128 128 1 384 163896 persistent 1\0A
+// PERSIST: launch causal128 128 1 384 163904 persistent 1\0A

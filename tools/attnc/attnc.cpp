@@ -101,8 +101,10 @@ static cl::opt<bool> persistent(
     cl::cat(attncCategory),
     cl::desc("sm_90a, warp-specialized kernels over whole sequences: a "
              "persistent grid (one CTA per SM) looping over the query tiles, "
-             "the next tile's loads under the last one's epilogue; "
-             "warp-specialize then applies at every length (default false)"),
+             "the next tile's loads under the last one's epilogue, at every "
+             "length for full and causal attention; patterns whose rows stay "
+             "short keep the two-CTA kernel unless --ws-min-keys=0 "
+             "(default false)"),
     cl::init(kGPUDefaults.persistent));
 static cl::opt<bool> stridedTma(
     "strided-tma",

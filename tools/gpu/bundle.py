@@ -32,7 +32,10 @@ from bundle_patterns import (BENCH_PATTERNS, EXTRA_D_PATTERNS, EXTRA_HEAD_DIMS, 
 TARGETS = {"sm_80": ("sm_80", "ptx", []),
            "sm_90a": ("sm_90a", "cubin", []),
            "sm_90a_w4": ("sm_90a", "cubin", ["--warps=4"]),
-           "sm_90a_persist": ("sm_90a", "cubin", ["--persistent"])}
+           # The persistent kernel for every pattern it applies to (by
+           # default only where rows can be long).
+           "sm_90a_persist": ("sm_90a", "cubin",
+                              ["--persistent", "--ws-min-keys=0"])}
 
 
 def in_folder(folder, name):

@@ -1,7 +1,9 @@
 """Launches one kernel of a bundle once (after a warm-up launch), for
 Nsight Compute: device.sh ncu runs it under ncu for the configurations where
 a benchmark bar is missed. Random bf16 inputs, B*N = 16K tokens, H*D = 2048
-(LongNet: B = 1, H*D = 1024), as in bench_gpu.py.
+(LongNet: B = 1, H*D = 1024), as in bench_gpu.py. TARGET cudnn launches
+torch's cuDNN attention instead (KERNEL full_* or causal_*), the peer to
+profile beside ours.
 usage: profile_gpu.py BUNDLE TARGET KERNEL N"""
 import os
 import sys
@@ -19,6 +21,8 @@ def main():
     b, h = max(1, 16384 // n), 2048 // d
     if name.startswith("longnet"):
         b, h = 1, 1024 // d
+    if target == "cudnn":
+        return run_cudnn(name, n, b, h, d)
     rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
     ctx = rt.cuda_context(0)
     rt.set_stream(ctx, torch.cuda.current_stream().cuda_stream)
@@ -33,6 +37,20 @@ def main():
         rt.launch(ctx, kern, a)
     torch.cuda.synchronize()
     print(f"{target} {name} N={n} B={b} H={h}: launched", flush=True)
+
+
+def run_cudnn(name, n, b, h, d):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+    if not name.startswith(("full", "causal")):
+        sys.exit(f"profile_gpu.py: cuDNN runs full and causal only, not {name}")
+    q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
+               for _ in range(3))
+    with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+        for _ in range(2):
+            F.scaled_dot_product_attention(q, k, v, is_causal=name.startswith("causal"))
+    torch.cuda.synchronize()
+    print(f"cudnn {name} N={n} B={b} H={h}: launched", flush=True)
 
 
 if __name__ == "__main__":
