@@ -351,7 +351,7 @@
 // PERSIST: %[[BX:.*]] = gpu.block_id  x
 // PERSIST: %[[FIRST:.*]] = arith.index_cast %[[BX]] : index to i32
 // PERSIST: memref.extract_aligned_pointer_as_index %arg8
-// PERSIST: nvvm.setmaxregister decrease 40
+// PERSIST: nvvm.setmaxregister decrease 56
 // PERSIST: scf.while (%{{.*}} = %[[FIRST]], {{.*}}) : (i32, i32, i32) -> (i32, i32, i32)
 // PERSIST: nvvm.mbarrier.try_wait.parity
 // PERSIST-COUNT-4: llvm.store %{{.*}} : i32, !llvm.ptr<3>
@@ -362,7 +362,7 @@
 // PERSIST: llvm.store %c-1_i32, %{{.*}} : i32, !llvm.ptr<3>
 // PERSIST: nvvm.mbarrier.arrive %{{.*}} : !llvm.ptr<3>
 // PERSIST: memref.atomic_rmw assign %{{.*}}, %arg8[%{{.*}}] : (i32, memref<?xi32>) -> i32
-// PERSIST: nvvm.setmaxregister increase 232
+// PERSIST: nvvm.setmaxregister increase 224
 // PERSIST: scf.while
 // PERSIST: nvvm.mbarrier.try_wait.parity
 // PERSIST: llvm.load %{{.*}} : !llvm.ptr<3> -> i32
