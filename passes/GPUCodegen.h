@@ -120,7 +120,7 @@ struct GPUConfig {
   /// With `ws`, over whole sequences: a persistent grid (ctasPerSM CTAs per
   /// SM) whose CTAs loop over (query tile, head, batch) work items; one
   /// more mbarrier tells the producer that the consumers are done with Q,
-  /// and an i32 slot hands the consumers the item.
+  /// and four i32 words in shared memory hand the consumers the item.
   bool persistent = false;
   int64_t threads() const { return warps * 32 + (ws ? 128 : 0); }
   /// Warp specialisation: the producer's registers per thread, and the
@@ -146,7 +146,8 @@ struct GPUConfig {
   }
   /// The tiles, then (TMA) one 8-byte mbarrier per stage and one for Q,
   /// (ws) the stages' empty barriers, (persistent) Q's empty barrier and
-  /// the item's four words, or (top-k) the schedule's two rows of one i32 per warp.
+  /// the item's four words, or (top-k) the schedule's two rows of one i32
+  /// per warp.
   int64_t smemBytes() const {
     return tileBytes() + (tma ? 8 * (stages + 1) : 0) + (ws ? 8 * stages : 0) +
            (persistent ? 24 : 0) + (topk ? 8 * warps : 0);

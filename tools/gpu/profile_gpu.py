@@ -21,15 +21,15 @@ def main():
     b, h = max(1, 16384 // n), 2048 // d
     if name.startswith("longnet"):
         b, h = 1, 1024 // d
+    q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
+               for _ in range(3))
     if target == "cudnn":
-        return run_cudnn(name, n, b, h, d)
+        return run_cudnn(name, q, k, v)
     rt = attnrt.Runtime(os.path.join(BUNDLE, "libattnrt.so"))
     ctx = rt.cuda_context(0)
     rt.set_stream(ctx, torch.cuda.current_stream().cuda_stream)
     ext = "ptx" if target == "sm_80" else "cubin"  # sm_90a, sm_90a_w4
     kern = rt.load(ctx, os.path.join(BUNDLE, target, f"{name}.{ext}"), name)
-    q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
-               for _ in range(3))
     o = torch.empty_like(q)
     lse = torch.empty(b, h, n, device="cuda", dtype=torch.float32)
     a = rt.args([q, k, v, o, lse])
@@ -39,13 +39,12 @@ def main():
     print(f"{target} {name} N={n} B={b} H={h}: launched", flush=True)
 
 
-def run_cudnn(name, n, b, h, d):
+def run_cudnn(name, q, k, v):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     import torch.nn.functional as F
     if not name.startswith(("full", "causal")):
         sys.exit(f"profile_gpu.py: cuDNN runs full and causal only, not {name}")
-    q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
-               for _ in range(3))
+    b, h, n, _ = q.shape
     with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
         for _ in range(2):
             F.scaled_dot_product_attention(q, k, v, is_causal=name.startswith("causal"))
