@@ -116,9 +116,6 @@ LogicalResult ConfigureGPU::checkOptions(ModuleOp module) const {
   if (pingpong && !warpSpecialize)
     return bad("pingpong needs warp-specialize (the turns are taken by the "
                "consumer warpgroups)");
-  if (persistent && pingpong)
-    return bad("persistent kernels take no pingpong (its turns do not carry "
-               "over from one work item to the next)");
   if (wsOverlap && !warpSpecialize)
     return bad("ws-overlap needs warp-specialize (it reorders the consumer "
                "warpgroups' loop)");
@@ -414,7 +411,7 @@ LogicalResult ConfigureGPU::configure(func::FuncOp func,
     shapeCTA(c, /*unitRows=*/tmaRows, /*shortRows=*/false);
     // Persistent: the warp-specialized kernel loops over its items (their
     // prologues and epilogues overlap the next item's loads).
-    c.persistent = persistent && c.ws && !c.landmark &&
+    c.persistent = persistent && !pingpong && c.ws && !c.landmark &&
                    !first.getAccumulate() && !first.isPaged();
     // Warp specialisation pays off on long rows only. Patterns that bound
     // each query's keys take the two-CTA kernel; full and causal attention

@@ -13,7 +13,7 @@ namespace mlir::attn::gpucg {
 
 void KernelCodegen::setup() {
   Value tid = gpu::ThreadIdOp::create(e.b, e.loc, gpu::Dimension::x);
-  warp = e.div(tid, e.idx(32));
+  warp = warpVec = e.div(tid, e.idx(32));
   lane = e.rem(tid, e.idx(32));
   if (c.ws) {
     // The warp index through a shuffle from lane 0: ptxas then knows it is
@@ -23,6 +23,9 @@ void KernelCodegen::setup() {
                                      gpu::ShuffleMode::IDX);
     warp = arith::IndexCastUIOp::create(e.b, e.loc, e.b.getIndexType(),
                                         op.getShuffleResult());
+    // The rows of a thread take the plain tid / 32 (warpVec): a per-thread
+    // value anyway, and kept out of the uniform registers, whose pressure
+    // made ptxas spill the persistent causal kernel (12 bytes, gone).
   }
   groupRow = e.div(lane, e.idx(4));
   quadCol = e.rem(lane, e.idx(4));
@@ -333,7 +336,7 @@ void KernelCodegen::boundKeyTiles() {
 
   // Bounds of this thread's two rows (rows past nq repeat the last one).
   for (int64_t half = 0; half < 2; ++half) {
-    cur.rows[half] = e.add(e.mul(warp, e.idx(16)),
+    cur.rows[half] = e.add(e.mul(warpVec, e.idx(16)),
                            e.add(groupRow, e.idx(8 * half)));
     Value row = packed ? packedRow(cur.rows[half]).second
                        : e.min(e.add(m0, cur.rows[half]), e.sub(nq, e.idx(1)));

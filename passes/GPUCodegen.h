@@ -247,7 +247,8 @@ private:
   Emitter &e;
   const GPUConfig &c;
   // Per thread.
-  Value lane, warp, groupRow, quadCol; // g = lane / 4, t = lane % 4
+  // warp: warp-uniform (a shuffle, with ws); warpVec: tid / 32.
+  Value lane, warp, warpVec, groupRow, quadCol; // g = lane / 4, t = lane % 4
   // Shared-memory tiles.
   Value sQ, sK, sV;
 

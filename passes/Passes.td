@@ -195,7 +195,7 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
            "with warp-specialize: the consumer warpgroups take turns "
            "issuing their wgmma (named barriers; no effect where warp "
            "specialisation does not apply)">,
-    Option<"persistent", "persistent", "bool", "false",
+    Option<"persistent", "persistent", "bool", "true",
            "sm_90a, warp-specialized kernels over whole sequences (no "
            "paged cache, accumulate or landmark blocks): a persistent grid "
            "of one CTA per SM looping over the (query tile, head, batch) "
@@ -203,7 +203,8 @@ def AttnConfigureGPU : Pass<"attn-configure-gpu", "ModuleOp"> {
            "while the consumers finish the last, at every length where "
            "rows can be long (full, causal); patterns whose rows stay "
            "shorter than ws-min-keys keep the two-CTA kernel; pingpong "
-           "does not apply">,
+           "kernels are not persistent (its turns do not carry over from "
+           "one item to the next)">,
     Option<"wsOverlap", "ws-overlap", "bool", "false",
            "with warp-specialize: the softmax of the next key tile runs "
            "while this tile's P V is in flight (no effect where warp "

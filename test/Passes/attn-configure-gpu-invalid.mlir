@@ -5,7 +5,6 @@
 // RUN: not attn-opt %s --attn-configure-gpu="chip=sm_90a pingpong=1 warp-specialize=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=PINGPONG
 // RUN: not attn-opt %s --attn-configure-gpu="block-n=24" -split-input-file 2>&1 | FileCheck %s --check-prefix=BLOCKN
 // RUN: not attn-opt %s --attn-configure-gpu="chip=sm_90a ws-overlap=1 warp-specialize=0" -split-input-file 2>&1 | FileCheck %s --check-prefix=OVERLAP
-// RUN: not attn-opt %s --attn-configure-gpu="chip=sm_90a persistent=1 pingpong=1" -split-input-file 2>&1 | FileCheck %s --check-prefix=PERSISTPP
 // RUN: not attn-opt %s --attn-configure-gpu="ctas-per-sm=33" -split-input-file 2>&1 | FileCheck %s --check-prefix=CTAS
 // RUN: not attn-opt %s --attn-configure-gpu="ws-min-keys=70000" -split-input-file 2>&1 | FileCheck %s --check-prefix=WSMIN
 // RUN: not attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a ctas-per-sm=2" 2>&1 | FileCheck %s --check-prefix=WSCTAS
@@ -20,7 +19,6 @@
 // ASYNC: async-qk needs stages >= 3
 // PINGPONG: pingpong needs warp-specialize
 // OVERLAP: ws-overlap needs warp-specialize
-// PERSISTPP: persistent kernels take no pingpong
 // CTAS: ctas-per-sm must be in [1, 32] (0: chosen per CTA size)
 // WSMIN: ws-min-keys must be in [0, 65536] (0: always warp-specialize)
 // WSCTAS: gpu_kernel a warp-specialized CTA takes the whole register file (setmaxnreg): 'ctas_per_sm' must be 1

@@ -13,18 +13,18 @@
 // RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a stages=3 async-qk=1" | FileCheck %s --check-prefix=ASYNC
 // RUN: attn-opt %S/Inputs/lightning-gpu.mlir --attn-configure-gpu="decode-rows=0" | FileCheck %s --check-prefix=LIGHT
 // RUN: attn-opt %S/Inputs/landmark-topk-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=TOPK
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=WS
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=0" | FileCheck %s --check-prefix=WS
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a pingpong=1" | FileCheck %s --check-prefix=PP
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a warp-specialize=0" | FileCheck %s --check-prefix=NOWS
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-overlap=1" | FileCheck %s --check-prefix=OVERLAP
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a stages=4" | FileCheck %s --check-prefix=WS4
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-overlap=1 persistent=0" | FileCheck %s --check-prefix=OVERLAP
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a stages=4 persistent=0" | FileCheck %s --check-prefix=WS4
 // RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=DIL128
 // RUN: attn-opt %S/Inputs/dilated128-gpu.mlir --attn-decompose-dilated --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=DIL128S
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=WSONLY
-// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSIST
-// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSIST64
-// RUN: attn-opt %S/Inputs/window128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1" | FileCheck %s --check-prefix=PERSISTWIN
-// RUN: attn-opt %S/Inputs/window128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a persistent=1 ws-min-keys=0" | FileCheck %s --check-prefix=PERSISTWIN0
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0 persistent=0" | FileCheck %s --check-prefix=WSONLY
+// RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=PERSIST
+// RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=PERSIST64
+// RUN: attn-opt %S/Inputs/window128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a" | FileCheck %s --check-prefix=PERSISTWIN
+// RUN: attn-opt %S/Inputs/window128-gpu.mlir --attn-configure-gpu="decode-rows=0 chip=sm_90a ws-min-keys=0" | FileCheck %s --check-prefix=PERSISTWIN0
 
 // RUN: attn-opt %S/Inputs/causal64-gpu.mlir --attn-configure-gpu | FileCheck %s --check-prefix=DEC
 // RUN: attn-opt %S/Inputs/causal128-gpu.mlir --attn-configure-gpu="chip=sm_90a decode-rows=32 split-min-keys=512 decode-block-n=64 decode-stages=2" | FileCheck %s --check-prefix=DEC128
@@ -116,12 +116,14 @@
 // TOPK-NOT: attn.tensor_maps
 // TOPK: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 4, block_n = 32, stages = 2, ctas_per_sm = 2>]>
 
-// Short rows on two plain CTAs per SM, long rows (keys >= 3968) warp-specialized (WS).
+// Not persistent (persistent=0): short rows on two plain CTAs per SM, long
+// rows (keys >= 3968) warp-specialized (WS).
 // WS-LABEL: func.func @causal128(
 // WS-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 64, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 64, rate = 1>]
 // WS: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true, keys_hi = 3968>, <suffix = "__long", warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, kv_box_rows = 64, keys_lo = 3968>]>
 
-// Warp-specialized with ping-pong (PP).
+// Warp-specialized with ping-pong (PP): not persistent, whatever the
+// persistent option says.
 // PP-LABEL: func.func @causal128(
 // PP-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 128, rate = 1>]
 // PP: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, pingpong = true>]>
@@ -131,12 +133,12 @@
 // NOWS-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 64, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 64, rate = 1>]
 // NOWS: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true>]>
 
-// Warp-specialized with the softmax under P V (OVERLAP).
+// Warp-specialized with the softmax under P V, not persistent (OVERLAP).
 // OVERLAP-LABEL: func.func @causal128(
 // OVERLAP-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 128, rate = 1>]
 // OVERLAP: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, ws_overlap = true>]>
 
-// Four stages: 64-key tiles (WS4).
+// Four stages, not persistent: 64-key tiles (WS4).
 // WS4-LABEL: func.func @causal128(
 // WS4-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 64, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 64, rate = 1>]
 // WS4: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 64, stages = 4, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, keys_hi = 3968>, <suffix = "__long", warps = 8, block_n = 64, stages = 4, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, kv_box_rows = 64, keys_lo = 3968>]>
@@ -157,14 +159,14 @@
 // DIL128S: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true, divides = 2>, <suffix = "_rows", warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, divides = -2>]>
 // DIL128S: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 64, stages = 2, ctas_per_sm = 2, tma = true, wgmma = true, wgmma_pv = true, divides = 4>, <suffix = "_rows", warps = 4, block_n = 64, stages = 2, ctas_per_sm = 2, divides = -4>]>
 
-// One warp-specialized kernel whatever the rows (WSONLY).
+// One warp-specialized kernel whatever the rows, not persistent (WSONLY).
 // WSONLY-LABEL: func.func @causal128(
 // WSONLY-SAME: attn.tensor_maps = [#attn.tensor_map<role = "q", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "k", box_cols = 64, box_rows = 128, rate = 1>, #attn.tensor_map<role = "v", box_cols = 64, box_rows = 128, rate = 1>]
 // WSONLY: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true>]>
 
-// Persistent (PERSIST): one warp-specialized kernel at every length (no
-// short-row kernel); at D = 64, where nothing warp-specializes, the option
-// changes nothing (PERSIST64); a sliding window's rows stay short, so it
+// Persistent, the sm_90a default (PERSIST): one warp-specialized kernel at
+// every length (no short-row kernel); at D = 64, where nothing
+// warp-specializes, nothing is persistent (PERSIST64); a sliding window's rows stay short, so it
 // keeps the two-CTA kernel (PERSISTWIN) unless ws-min-keys=0 (PERSISTWIN0).
 // PERSIST-LABEL: func.func @causal128(
 // PERSIST: attn.attention {{.*}}attn.schedule = #attn.gpu_schedule<chip = "sm_90a", kernels = {{\[}}<warps = 8, block_n = 128, stages = 2, ctas_per_sm = 1, tma = true, wgmma = true, wgmma_pv = true, warp_specialize = true, persistent = true>]>

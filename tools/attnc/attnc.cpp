@@ -103,8 +103,11 @@ static cl::opt<bool> persistent(
              "persistent grid (one CTA per SM) looping over the query tiles, "
              "the next tile's loads under the last one's epilogue, at every "
              "length for full and causal attention; patterns whose rows stay "
-             "short keep the two-CTA kernel unless --ws-min-keys=0 "
-             "(default false)"),
+             "short keep the two-CTA kernel unless --ws-min-keys=0; "
+             "pingpong kernels are not persistent (default true; "
+             "--persistent=false: full and causal attention get the two-CTA "
+             "kernel below --ws-min-keys keys and a grid of one CTA per "
+             "query tile above)"),
     cl::init(kGPUDefaults.persistent));
 static cl::opt<bool> stridedTma(
     "strided-tma",
@@ -295,6 +298,10 @@ int main(int argc, char **argv) {
                 "--split-min-keys, --decode-block-n, --decode-stages and "
                 "--decode-merge are "
                 "GPU options");
+  if (persistent.getNumOccurrences() && persistent && pingpong)
+    return fail("--persistent and --pingpong exclude each other (the "
+                "pingpong turns do not carry over from one work item to the "
+                "next); --pingpong alone gives non-persistent kernels");
   if (gpu && vectorWidth > 0)
     return fail("--vector-width is a CPU option");
   // A missing input is the first thing to fix, whatever the options.

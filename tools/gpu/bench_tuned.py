@@ -48,6 +48,9 @@ CFG = json.load(open(os.path.join(HERE, "kernels.json")))
 # The column of the "tuned" folder (a schedule option's variant: its name)
 # and the table's file name.
 LABEL = CFG.get("label", "tuned")
+# The column of the "default" folder (a variant's baseline may be compiled
+# with flags of its own: its name).
+BASE = CFG.get("baseline", "default")
 TABLE = CFG.get("table", "tuning-gpu-bench")
 TOL = 2e-2  # SPEC.md, 16-bit inputs: relative to max |O|
 
@@ -112,7 +115,7 @@ def main():
                            / od.float().abs().max()).item()
                 ok = err_ref <= TOL and err_def <= TOL
                 bad += not ok
-                res = {"default": bench(lambda: rt.launch(ctx, kd, ad)),
+                res = {BASE: bench(lambda: rt.launch(ctx, kd, ad)),
                        LABEL: bench(lambda: rt.launch(ctx, kt, at))}
                 try:
                     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
@@ -146,19 +149,19 @@ def main():
 def write(rows, props):
     """The table so far (written after every row: a run cut short keeps
     what it measured)."""
-    cols = [LABEL, "default", "cuDNN", "FlexAttention"]
+    cols = [LABEL, BASE, "cuDNN", "FlexAttention"]
     date = datetime.date.today().isoformat()
-    lines = [f"# GPU: {LABEL} vs default vs cuDNN vs FlexAttention ({props.name}, {date})",
+    lines = [f"# GPU: {LABEL} vs {BASE} vs cuDNN vs FlexAttention ({props.name}, {date})",
              "",
              f"torch {torch.__version__} (cuDNN {torch.backends.cudnn.version()}), triton "
              f"{triton.__version__}, CUDA {torch.version.cuda}; bf16, useful TFLOP/s (SPEC), "
              "median of triton.testing.do_bench with L2 flush, all columns in one process; "
              "B*N = 16K, H*D = 2048. Sliding window and block-causal: cuDNN with a boolean "
              f"attn_mask (SPEC's mask) where it takes one. Errors: {LABEL} O against the "
-             "float64 reference (last 512 rows of batch 0, head 0) and against the default's "
-             "O, relative to max |O|.", "",
+             "float64 reference (last 512 rows of batch 0, head 0) and against the "
+             f"{BASE} column's O, relative to max |O|.", "",
              "| pattern | D | N | " + " | ".join(cols) +
-             f" | {LABEL} / default | {LABEL} / cuDNN | {LABEL} / Flex | err ref | err default |",
+             f" | {LABEL} / {BASE} | {LABEL} / cuDNN | {LABEL} / Flex | err ref | err {BASE} |",
              "|---|---|---|" + "---:|" * (len(cols) + 5)]
 
     def ratio(tf, a, b):
@@ -167,7 +170,7 @@ def write(rows, props):
         tf = r["tflops"]
         cells = [f"{tf[c]:.1f}" if c in tf else "–" for c in cols]
         lines.append(f"| {r['tag']} | {r['d']} | {r['n']} | " + " | ".join(cells) +
-                     f" | {ratio(tf, LABEL, 'default')} | {ratio(tf, LABEL, 'cuDNN')} | "
+                     f" | {ratio(tf, LABEL, BASE)} | {ratio(tf, LABEL, 'cuDNN')} | "
                      f"{ratio(tf, LABEL, 'FlexAttention')} | {r['err_ref']:.1e} | "
                      f"{r['err_default']:.1e} |")
     text = "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@
 machine with the GPU has no compiler, so candidates are compiled here, timed
 there by attn-tune-measure (libattnrt only), and the records made here.
 
-  tune_gpu.py plan  [--out gpu-tune] [--quick]
+  tune_gpu.py plan  [--out gpu-tune] [--quick] [--only TAGS] [--head-dims 128]
       attn-tune --target sm_90a --plan for every kernel of the sweep (causal,
       full, sliding window 1024, block-causal 256, landmark 64, lightning;
       bf16; D = 64 and 128; N = 1K..16K with B*N = 16K (lightning 32K) and
@@ -21,12 +21,13 @@ there by attn-tune-measure (libattnrt only), and the records made here.
   (device)  bash gpu-tune/tune_device.sh bench     -> $OUT/tuning-gpu-bench.md
       tuned vs default vs cuDNN SDPA vs FlexAttention (bench_tuned.py), and
       the tuned kernels against a float64 reference.
-  tune_gpu.py variant --flags=--persistent --label persistent [--out F]
-      [--head-dims 128] [--name gpu-persistent]
+  tune_gpu.py variant --flags=--ws-overlap --label overlap [--out F]
+      [--head-dims 128] [--name gpu-overlap]
+      [--baseline-flags=--persistent=false --baseline-label 'not persistent']
       a schedule option instead of tuned tables: the kernels compiled with
       those attnc flags in the "tuned" column (labelled LABEL), the defaults
-      beside them; tune_device.sh bench then compares both with cuDNN and
-      FlexAttention (table NAME.md).
+      (or the kernels of the baseline flags) beside them; tune_device.sh
+      bench then compares both with cuDNN and FlexAttention (table NAME.md).
 """
 import argparse
 import concurrent.futures
@@ -107,7 +108,8 @@ def compile_kernels(out, folder, table_dir, flags=(), head_dims=HEAD_DIMS):
                     print(line)
 
 
-def copy_tools(out, head_dims=HEAD_DIMS, label="tuned", name="tuning-gpu-bench"):
+def copy_tools(out, head_dims=HEAD_DIMS, label="tuned", name="tuning-gpu-bench",
+               baseline="default"):
     for f in (os.path.join(BUILD, "bin", "attn-tune-measure"),
               os.path.join(BUILD, "lib", "libattnrt.so")):
         if not os.path.exists(f):
@@ -119,7 +121,7 @@ def copy_tools(out, head_dims=HEAD_DIMS, label="tuned", name="tuning-gpu-bench")
     with open(os.path.join(out, "kernels.json"), "w") as f:
         json.dump({"kernels": KERNELS, "head_dims": list(head_dims), "ns": NS,
                    "tokens": TOKENS, "width": WIDTH, "label": label,
-                   "table": name}, f)
+                   "table": name, "baseline": baseline}, f)
 
 
 def plan(args):
@@ -130,7 +132,8 @@ def plan(args):
     tune = os.path.join(BUILD, "bin", "attn-tune")
     ns = (1024, 4096, 16384) if args.quick else NS
     only = [t for t in args.only.split(",") if t]
-    specs = [(tag, pattern, d) for tag, pattern in KERNELS + EXTRA for d in HEAD_DIMS
+    dims = tuple(int(x) for x in args.head_dims.split(","))
+    specs = [(tag, pattern, d) for tag, pattern in KERNELS + EXTRA for d in dims
              if not only or tag in only]
     for i, (tag, pattern, d) in enumerate(specs):
         print(f"tune_gpu.py: [{i + 1}/{len(specs)}] planning {tag} D={d}", flush=True)
@@ -140,8 +143,8 @@ def plan(args):
                  "--dtype", "bf16", "--d", str(d), "--heads", str(WIDTH // d),
                  "--n", ",".join(map(str, ns)), "--budget", str(args.budget), "--quiet"] + what)
         print(r.stdout.splitlines()[0])
-    compile_kernels(out, "default", None)
-    copy_tools(out)
+    compile_kernels(out, "default", None, head_dims=dims)
+    copy_tools(out, dims)
     size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"tune_gpu.py: {out}: {size / 2**20:.1f} MiB; on the GPU machine: "
           f"bash {os.path.relpath(out, ROOT)}/tune_device.sh measure")
@@ -171,9 +174,10 @@ def variant(args):
         shutil.rmtree(out)
     os.makedirs(out)
     dims = tuple(int(x) for x in args.head_dims.split(","))
-    compile_kernels(out, "default", None, head_dims=dims)
+    compile_kernels(out, "default", None, flags=args.baseline_flags.split(),
+                    head_dims=dims)
     compile_kernels(out, "tuned", None, flags=args.flags.split(), head_dims=dims)
-    copy_tools(out, dims, args.label, args.name)
+    copy_tools(out, dims, args.label, args.name, args.baseline_label)
     size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"tune_gpu.py: {out}: {size / 2**20:.1f} MiB; on the GPU machine: "
           f"bash {os.path.relpath(out, ROOT)}/tune_device.sh bench")
@@ -185,6 +189,7 @@ def main():
     p = sub.add_parser("plan")
     p.add_argument("--out", default=os.path.join(ROOT, "gpu-tune"))
     p.add_argument("--quick", action="store_true", help="N = 1K, 4K, 16K only")
+    p.add_argument("--head-dims", default="64,128")
     p.add_argument("--budget", type=float, default=8,
                    help="seconds per shape on the GPU, inputs not counted (default 8)")
     p.add_argument("--only", default="",
@@ -201,6 +206,11 @@ def main():
     v.add_argument("--flags", required=True, help="attnc flags of the variant")
     v.add_argument("--label", required=True, help="the variant's column")
     v.add_argument("--head-dims", default="64,128")
+    v.add_argument("--baseline-flags", default="",
+                   help="attnc flags of the baseline column (default: none, the "
+                        "default schedule)")
+    v.add_argument("--baseline-label", default="default",
+                   help="the baseline column's name")
     v.add_argument("--name", default="gpu-variant",
                    help="file name (no extension) of the table and its JSON")
     args = ap.parse_args()
