@@ -243,6 +243,7 @@ bool attn::jitTarget(attn_context *ctx, JitTarget &jt, std::string &error) {
     options.gpu.stages = envInt("ATTN_GPU_STAGES", options.gpu.stages);
     options.gpu.tma = envInt("ATTN_GPU_TMA", 1) != 0;
     options.gpu.warpSpecialize = envInt("ATTN_GPU_WS", 1) != 0;
+    options.gpu.persistent = envInt("ATTN_GPU_PERSISTENT", 1) != 0;
     bool cubin = !attn::findPtxas().empty();
     jt.emit = cubin ? attn::Emit::Cubin : attn::Emit::PTX;
     jt.ext = cubin ? ".cubin" : ".ptx";
