@@ -97,6 +97,10 @@ struct Emitter {
   Value toI32(Value index) {
     return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
   }
+  /// An i32 known to be non-negative as an index (zero-extended).
+  Value fromU32(Value x) {
+    return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), x);
+  }
   Value splat(Value scalar, VectorType t) {
     return vector::BroadcastOp::create(b, loc, t, scalar);
   }

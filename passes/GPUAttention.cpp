@@ -21,8 +21,7 @@ void KernelCodegen::setup() {
     // paths (wgmma in a divergent path is serialized).
     auto op = gpu::ShuffleOp::create(e.b, e.loc, e.toI32(warp), i32(0), i32(32),
                                      gpu::ShuffleMode::IDX);
-    warp = arith::IndexCastUIOp::create(e.b, e.loc, e.b.getIndexType(),
-                                        op.getShuffleResult());
+    warp = e.fromU32(op.getShuffleResult());
     // The rows of a thread take the plain tid / 32 (warpVec): a per-thread
     // value anyway, and kept out of the uniform registers, whose pressure
     // made ptxas spill the persistent causal kernel (12 bytes, gone).
@@ -115,7 +114,6 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
   Value total = e.mul(e.mul(tiles, heads32), batches32);
   Value first = e.toI32(gpu::BlockIdOp::create(b, loc, gpu::Dimension::x));
   Value grid = e.toI32(gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
-  Value kvGroup32 = e.toI32(kvGroup);
   auto setSlot = [&](ArrayRef<Value> words) {
     for (auto [k, v] : llvm::enumerate(words))
       LLVM::StoreOp::create(b, loc, v, itemSlot(k));
@@ -149,7 +147,7 @@ void KernelCodegen::emitPersistent(PatternAttrInterface pattern,
           Value i = carried[0], j = carried[2];
           cur.tileBase = carried[1];
           SmallVector<Value, 4> words =
-              itemOf(i, tiles, heads32, batches32, grid, kvGroup32);
+              itemOf(i, tiles, heads32, batches32, grid, kvGroup);
           takeItem(words);
           waitQEmpty(j);
           setSlot(words);
@@ -232,36 +230,25 @@ SmallVector<Value, 4> KernelCodegen::itemOf(Value i, Value tiles,
   // group, the CTAs in flight read the K and V of two groups' heads at
   // most (four grids' worth re-read K and V from DRAM: 2.1x the bytes of
   // cuDNN's kernel at N = 1K, H100).
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  auto divu = [&](Value x, Value y) {
-    return arith::DivUIOp::create(b, loc, x, y).getResult();
-  };
-  auto remu = [&](Value x, Value y) {
-    return arith::RemUIOp::create(b, loc, x, y).getResult();
-  };
+  // (e.div / e.rem are unsigned.)
   Value pairs = e.mul(heads, batches);
-  Value g = arith::MaxUIOp::create(b, loc, divu(grid, tiles), i32(1));
+  Value g = arith::MaxUIOp::create(e.b, e.loc, e.div(grid, tiles), i32(1));
   Value perGroup = e.mul(g, tiles);
-  Value group = divu(i, perGroup);
-  Value r = remu(i, perGroup);
+  Value group = e.div(i, perGroup);
+  Value r = e.rem(i, perGroup);
   Value pair0 = e.mul(group, g);
-  Value n = arith::MinUIOp::create(b, loc, g, e.sub(pairs, pair0));
-  Value pair = e.add(pair0, remu(r, n));
-  Value head = remu(pair, heads);
-  return {e.sub(e.sub(tiles, i32(1)), divu(r, n)), head,
-          divu(pair, heads), divu(head, kvGroup)};
+  Value n = arith::MinUIOp::create(e.b, e.loc, g, e.sub(pairs, pair0));
+  Value pair = e.add(pair0, e.rem(r, n));
+  Value head = e.rem(pair, heads);
+  return {e.sub(e.sub(tiles, i32(1)), e.div(r, n)), head, e.div(pair, heads),
+          e.div(head, kvGroup)};
 }
 
 void KernelCodegen::takeItem(ArrayRef<Value> words) {
-  auto index = [&](Value x) {
-    return arith::IndexCastUIOp::create(e.b, e.loc, e.b.getIndexType(), x)
-        .getResult();
-  };
-  cur.w.qt = index(words[0]);
-  cur.w.head = index(words[1]);
-  cur.w.batch = index(words[2]);
-  cur.w.kvHead = index(words[3]);
+  cur.w.qt = e.fromU32(words[0]);
+  cur.w.head = e.fromU32(words[1]);
+  cur.w.batch = e.fromU32(words[2]);
+  cur.w.kvHead = e.fromU32(words[3]);
   cur.m0 = e.mul(cur.w.qt, e.idx(c.blockM));
   boundKeyTiles();
 }

@@ -210,7 +210,7 @@ public:
   /// ceil(nq / block_m) (query tile, head, batch) items (see itemOf), then
   /// takes grid + counters[0]++ (a dynamic schedule: the longest items
   /// first, each CTA's next when it is free), or with a null `counters`
-  /// x + grid, x + 2 grid, ...
+  /// x + grid, x + 2 grid, ... `kvGroup` (H / Hk) is an i32.
   void emitPersistent(PatternAttrInterface pattern, const KernelArgs &a,
                       Value smemBase, const TileWork &w, Value heads,
                       Value batches, Value kvGroup, Value counters);
@@ -422,9 +422,7 @@ private:
   Value ring(Value t) {
     if (!cur.tileBase)
       return t;
-    return e.add(arith::IndexCastUIOp::create(e.b, e.loc, e.b.getIndexType(),
-                                              cur.tileBase),
-                 t);
+    return e.add(e.fromU32(cur.tileBase), t);
   }
   Value stageOf(Value t) { return e.rem(ring(t), e.idx(c.stages)); }
   /// TMA: wait until key tile `tile` has arrived in its stage (use u =

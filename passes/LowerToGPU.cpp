@@ -294,10 +294,7 @@ static void emitPersistentRows(Emitter &e, const KernelArgs &a,
   gen.setup();
   // H / Hk in 32 bits: a 64-bit division is a call whose clobbers made
   // ptxas spill.
-  Value kvGroup = arith::IndexCastUIOp::create(
-      e.b, e.loc, e.b.getIndexType(),
-      arith::DivUIOp::create(e.b, e.loc, e.toI32(heads),
-                             e.toI32(kvHeads(e, a))));
+  Value kvGroup = e.div(e.toI32(heads), e.toI32(kvHeads(e, a)));
   gen.emitPersistent(op.getPattern(), a, dynamicSmem(e.b, e.loc), w, heads,
                      e.dim(a.q, 0), kvGroup, counters);
 }
