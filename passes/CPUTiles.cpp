@@ -70,7 +70,23 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   // row (their results are never stored). Bounds per row, clamped to keys.
   // Scores in log2 units: exp2 is cheaper than exp, the epilogue converts.
   Value scaleV = e.f32(scale * M_LOG2E);
-  e.forLoop(0, bm, 1, [&](Value i) {
+  // A tile of a few rows (a decode step, with decode rows on) runs them row
+  // by row (emitDecodeRows), which needs only their bounds: the transposed
+  // queries of the whole tile, its m, l and O^T are for the key-tile path.
+  Value trueV = arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true));
+  Value few = decodeRows ? e.cmp(arith::CmpIPredicate::sle, valid,
+                                 e.idx(decodeRows))
+                         : arith::ConstantOp::create(e.b, e.loc,
+                                                     e.b.getBoolAttr(false));
+  Value tiled = arith::XOrIOp::create(e.b, e.loc, few, trueV);
+  auto forTiles = [&](function_ref<void()> body) {
+    if (decodeRows)
+      e.ifThen(tiled, body);
+    else
+      body();
+  };
+  Value packRows = decodeRows ? e.select(few, valid, e.idx(bm)) : e.idx(bm);
+  e.forLoop(e.idx(0), packRows, e.idx(1), [&](Value i) {
     Value row = e.min(e.add(m0, i), lastRow);
     Value pos = e.add(shift, q.packNq ? e.rem(row, q.packNq) : row);
     if (landmarkBlock) {
@@ -85,35 +101,39 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
       e.store(e.toI32(lo), s.lo, {i});
       e.store(e.toI32(hi), s.hi, {i});
     }
-    if (amx) // Q^T in the VNNI layout, bf16 as it is
-      return emitQueriesAMX(s, q, row, i);
-    e.forLoop(0, d, 1, [&](Value c) {
-      Value x = e.toF32(q.load(e, row, c));
-      e.store(arith::MulFOp::create(e.b, e.loc, x, scaleV), s.qT, {c, i});
+    forTiles([&] {
+      if (amx) // Q^T in the VNNI layout, bf16 as it is
+        return emitQueriesAMX(s, q, row, i);
+      e.forLoop(0, d, 1, [&](Value c) {
+        Value x = e.toF32(q.load(e, row, c));
+        e.store(arith::MulFOp::create(e.b, e.loc, x, scaleV), s.qT, {c, i});
+      });
+      // bf16 dot: the unscaled bf16 pairs (rounding Q after scaling would
+      // add an error; the scale multiplies the f32 sums instead).
+      if (bf16Dot)
+        e.forLoop(0, d / 2, 1, [&](Value c2) {
+          e.store(loadPair(q, row, e.mul(c2, e.idx(2))), s.qP, {c2, i});
+        });
     });
-    // bf16 dot: the unscaled bf16 pairs (rounding Q after scaling would
-    // add an error; the scale multiplies the f32 sums instead).
-    if (bf16Dot)
-      e.forLoop(0, d / 2, 1, [&](Value c2) {
-        e.store(loadPair(q, row, e.mul(c2, e.idx(2))), s.qP, {c2, i});
+  });
+  forTiles([&] {
+    e.forLoop(0, bm, w, [&](Value i) {
+      e.vstore(e.splat(negInf(), vec), s.m, {i});
+      e.vstore(e.splat(e.f32(0), vec), s.l, {i});
+    });
+    if (amx) // row-major O
+      e.forLoop(0, bm, 1, [&](Value i) {
+        e.forLoop(0, dv, w, [&](Value c) {
+          e.vstore(e.splat(e.f32(0), vec), s.oT, {i, c});
+        });
+      });
+    else
+      e.forLoop(0, dv, 1, [&](Value c) {
+        e.forLoop(0, bm, w, [&](Value i) {
+          e.vstore(e.splat(e.f32(0), vec), s.oT, {c, i});
+        });
       });
   });
-  e.forLoop(0, bm, w, [&](Value i) {
-    e.vstore(e.splat(negInf(), vec), s.m, {i});
-    e.vstore(e.splat(e.f32(0), vec), s.l, {i});
-  });
-  if (amx) // row-major O
-    e.forLoop(0, bm, 1, [&](Value i) {
-      e.forLoop(0, dv, w, [&](Value c) {
-        e.vstore(e.splat(e.f32(0), vec), s.oT, {i, c});
-      });
-    });
-  else
-    e.forLoop(0, dv, 1, [&](Value c) {
-      e.forLoop(0, bm, w, [&](Value i) {
-        e.vstore(e.splat(e.f32(0), vec), s.oT, {c, i});
-      });
-    });
 
   Value pFirst = e.add(shift, m0);
   Value pLast0 = e.add(shift, e.add(m0, e.sub(valid, e.idx(1))));
@@ -160,12 +180,8 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   } else {
     // A tile of a few rows (a decode step): row by row, keys across the
     // lanes, instead of lanes that would mostly hold no query.
-    Value few = e.cmp(arith::CmpIPredicate::sle, valid, e.idx(decodeRows));
     e.ifThen(few, [&] { emitDecodeRows(s, q, k, v, m0, valid); });
-    e.ifThen(arith::XOrIOp::create(
-                 e.b, e.loc, few,
-                 arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true))),
-             keyTiles);
+    e.ifThen(tiled, keyTiles);
   }
 
   emitEpilogue(s, o, lse, m0, valid, epilogue);
