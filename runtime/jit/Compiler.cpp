@@ -1173,7 +1173,38 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
       ok = false;
       return;
     }
-    std::vector<tuning::Variant> plan = tuning::dispatchPlan(mine, false);
+    auto isDecoding = [](GPUKernelAttr k) {
+      return k.getSuffix() == "__decode" || k.getSuffix() == "__merge";
+    };
+    // `k` under another entry suffix, key range and lowest row count.
+    auto rebuild = [&](GPUKernelAttr k, const std::string &suffix,
+                       int64_t keysLo, int64_t keysHi, int64_t rowsLo) {
+      return GPUKernelAttr::get(
+          ctx, suffix, k.getWarps(), k.getBlockN(), k.getStages(),
+          k.getCtasPerSm(), k.getTma(), k.getWgmma(), k.getWgmmaPv(),
+          k.getAsyncQk(), k.getWarpSpecialize(), k.getPingpong(),
+          k.getWsOverlap(), k.getKvBoxRows(), k.getCols(), keysLo, keysHi,
+          k.getCtasLo(), k.getCtasHi(), k.getDivides(), rowsLo,
+          k.getRowsHi(), k.getSplitKeys(), k.getMerge(), k.getPersistent());
+    };
+    // Records of decoding shapes (by the default decode-rows: where they
+    // were tuned) give only decoding kernels, which --decode-rows=0 turns
+    // off.
+    std::vector<tuning::Variant> plan =
+        tuning::dispatchPlan(mine, false, GPUOptions().decodeRows);
+    if (!gpu.decodeRows) {
+      // (and ranges left with neither record are the default's, as one)
+      std::vector<tuning::Variant> merged;
+      for (tuning::Variant var : plan) {
+        var.decode = nullptr;
+        if (!merged.empty() && !var.record && !merged.back().record &&
+            merged.back().keysHi == var.keysLo)
+          merged.back().keysHi = var.keysHi;
+        else
+          merged.push_back(var);
+      }
+      plan = std::move(merged);
+    }
     constexpr int64_t kInf = std::numeric_limits<int64_t>::max();
     SmallVector<GPUKernelAttr> kernels;
     // Adjacent variants of one schedule merge: (schedule, lo, hi).
@@ -1190,6 +1221,38 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
           ok = false;
           return;
         }
+      }
+      // The decoding kernels (split-KV, rows below the decoding rows) come
+      // from the decode record of the range, else from the configure
+      // pass: a record tuned on prefill shapes says nothing of them (and
+      // records made before the decoding kernels have none). The other
+      // kernels run above the decoding rows, or at every row where there
+      // are no decoding kernels.
+      GPUScheduleAttr decodeFrom = def;
+      if (var.decode) {
+        decodeFrom = llvm::dyn_cast_or_null<GPUScheduleAttr>(
+            parseAttribute(var.decode->schedule, ctx));
+        if (!decodeFrom || decodeFrom.getChip() != options.target) {
+          error = "tuning record for @" + func.getName().str() +
+                  " has no " + options.target + " GPU schedule: '" +
+                  var.decode->schedule + "'";
+          ok = false;
+          return;
+        }
+      }
+      if (s != def || var.decode) {
+        SmallVector<GPUKernelAttr> spliced;
+        int64_t rowsLo = 0;
+        for (GPUKernelAttr k : decodeFrom.getKernels())
+          if (isDecoding(k)) {
+            spliced.push_back(k);
+            rowsLo = std::max(rowsLo, k.getRowsHi());
+          }
+        for (GPUKernelAttr k : s.getKernels())
+          if (!isDecoding(k))
+            spliced.push_back(rebuild(k, k.getSuffix().str(), k.getKeysLo(),
+                                      k.getKeysHi(), rowsLo));
+        s = GPUScheduleAttr::get(ctx, options.target, spliced);
       }
       int64_t hi = var.keysHi ? var.keysHi : kInf;
       if (!ranges.empty() && std::get<0>(ranges.back()) == s &&
@@ -1209,14 +1272,8 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
         std::string suffix = k.getSuffix().str();
         if (index > 0)
           suffix += "__v" + std::to_string(index);
-        kernels.push_back(GPUKernelAttr::get(
-            ctx, suffix, k.getWarps(), k.getBlockN(), k.getStages(),
-            k.getCtasPerSm(), k.getTma(), k.getWgmma(), k.getWgmmaPv(),
-            k.getAsyncQk(), k.getWarpSpecialize(), k.getPingpong(),
-            k.getWsOverlap(), k.getKvBoxRows(), k.getCols(), kLo,
-            kHi == kInf ? 0 : kHi, k.getCtasLo(), k.getCtasHi(),
-            k.getDivides(), k.getRowsLo(), k.getRowsHi(), k.getSplitKeys(),
-            k.getMerge(), k.getPersistent()));
+        kernels.push_back(
+            rebuild(k, suffix, kLo, kHi == kInf ? 0 : kHi, k.getRowsLo()));
       }
     }
     op->setAttr(kScheduleAttrName,

@@ -432,7 +432,9 @@ std::vector<attn::tuning::Record> tunedRecords(const attn::tuning::Key &key,
           stderr, "attn-jit: %s: tuned schedules by Nk: %s (tuning: %s)\n",
           what.c_str(),
           attn::tuning::describe(
-              attn::tuning::dispatchPlan(records, key.op == "lightning"))
+              attn::tuning::dispatchPlan(
+                  records, key.op == "lightning",
+                  key.target == "cpu" ? 0 : mlir::attn::GPUOptions().decodeRows))
               .c_str(),
           why.c_str());
   }

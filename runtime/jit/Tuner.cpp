@@ -225,6 +225,24 @@ std::string gpuSummary(const std::string &text) {
   return s;
 }
 
+/// "decode bn16 s2 split128 merge:kernel" from the split-KV decoding
+/// kernels of a schedule's text ("" when it has none).
+std::string decodeSummary(const std::string &text) {
+  llvm::SmallVector<llvm::StringRef> m;
+  static const llvm::Regex kernelRe("<suffix = \"__decode\"([^>]*)>");
+  if (!kernelRe.match(text, &m))
+    return "";
+  std::string fields = m[1].str();
+  auto field = [&](const char *name) -> std::string {
+    llvm::SmallVector<llvm::StringRef> f;
+    llvm::Regex re(std::string("[<, ]") + name + " = ([a-z0-9]+)");
+    return re.match(fields, &f) ? f[1].str() : "";
+  };
+  bool fused = field("merge") == "true";
+  return "decode bn" + field("block_n") + " s" + field("stages") + " split" +
+         field("split_keys") + (fused ? " merge:fused" : " merge:kernel");
+}
+
 /// ptxas -v on `ptx`: the cubin, the registers and spilled bytes of its
 /// kernels (the most of any). "" or why not.
 std::string assemble(const std::string &ptx, const std::string &chip,
@@ -334,6 +352,35 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
   std::vector<std::string> pruned = {""};
   std::set<std::string> seen = {def};
   bool hopper = chip == "sm_90a";
+  // A decoding shape (the query rows of one KV head fit the split-KV
+  // kernel's CTA, which the default schedule has for this pattern): the
+  // search is over that kernel's schedule (keys per tile, stages, the
+  // fewest keys a split reads, where the splits merge); the prefill
+  // kernels, which do not run at this shape, stay the default's.
+  int64_t group = r.kvHeads > 0 ? std::max<int64_t>(1, r.heads / r.kvHeads) : 1;
+  bool decode = !light && !decodeSummary(def).empty() &&
+                r.nq * group <= mlir::attn::GPUOptions().decodeRows;
+  if (decode)
+    for (int64_t bn : {16, 32}) // (64 spills at D = 128)
+      for (int64_t stages : {2, 4})
+        for (int64_t split : {64, 128, 256, 512, 1024})
+          for (const char *merge : {"kernel", "fused"}) {
+            mlir::attn::GPUOptions g;
+            g.decodeBlockN = bn;
+            g.decodeStages = stages;
+            g.splitMinKeys = split;
+            g.decodeMerge = merge;
+            std::string sched, why;
+            if (!configured(g, sched, why)) {
+              // (e.g. the tiles' shared memory: the compile step of each
+              // candidate below says so for those that configure)
+              continue;
+            }
+            if (seen.insert(sched).second) {
+              schedules.push_back(sched);
+              pruned.push_back("");
+            }
+          }
   // Lightning: the value columns per CTA (the configure pass picks them by
   // the grid's CTAs) and the CTAs per SM, each one kernel for every grid.
   if (light)
@@ -355,7 +402,7 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
       for (int64_t stages : {2, 3})
         for (int64_t ctas : {1, 2})
           for (int variant = 0; variant < (hopper ? 6 : 1); ++variant) {
-            if (light)
+            if (light || decode)
               continue;
             mlir::attn::GPUOptions g;
             g.warps = warps;
@@ -388,8 +435,9 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
   for (int i = 0; i < total; ++i) {
     GPUCandidate c;
     c.schedule = schedules[size_t(i)];
-    c.config = gpuSummary(c.schedule);
-    if (i == 0 && !light && c.schedule.find("__long") != std::string::npos)
+    c.config = decode ? decodeSummary(c.schedule) : gpuSummary(c.schedule);
+    if (i == 0 && !light && !decode &&
+        c.schedule.find("__long") != std::string::npos)
       c.config = "default (" + c.config + ", by Nk)";
     else if (i == 0)
       c.config = "default (" + c.config + ")";

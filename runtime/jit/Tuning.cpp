@@ -300,31 +300,49 @@ bool save(const std::string &dir, const Record &r, std::string &error) {
   return ok;
 }
 
+bool isDecodeKey(const Key &k, int64_t decodeRows) {
+  int64_t nq = int64_t(1) << std::max<int64_t>(0, k.nqBucket);
+  return decodeRows > 0 &&
+         nq * std::max<int64_t>(1, k.gqa) <= decodeRows;
+}
+
 std::vector<Variant> dispatchPlan(const std::vector<Record> &records,
-                                  bool single) {
-  std::map<int, const Record *> byBucket;
+                                  bool single, int64_t decodeRows) {
+  // Per Nk bucket: the record that serves it, and (decodeRows > 0) the
+  // decoding shape's record whose decoding kernels it takes.
+  std::map<int, std::pair<const Record *, const Record *>> byBucket;
   auto rank = [](const Record &r) {
     return std::make_tuple(r.key.nqBucket != r.key.nkBucket, r.key.gqa);
   };
+  auto better = [&](const Record &r, const Record *than) {
+    return !than || rank(r) < rank(*than) ||
+           (rank(r) == rank(*than) && r.date > than->date);
+  };
   for (const Record &r : records) {
-    auto it = byBucket.find(r.key.nkBucket);
-    if (it == byBucket.end() || rank(r) < rank(*it->second) ||
-        (rank(r) == rank(*it->second) && r.date > it->second->date))
-      byBucket[r.key.nkBucket] = &r;
+    auto &[main, decode] = byBucket[r.key.nkBucket];
+    if (isDecodeKey(r.key, decodeRows)) {
+      // The smallest GQA ratio, then the newest.
+      if (!decode || r.key.gqa < decode->key.gqa ||
+          (r.key.gqa == decode->key.gqa && r.date > decode->date))
+        decode = &r;
+    } else if (better(r, main)) {
+      main = &r;
+    }
   }
   std::vector<Variant> plan;
   if (byBucket.empty())
     return plan;
   if (single) {
-    plan.push_back({0, 0, byBucket.rbegin()->second});
+    auto [main, decode] = byBucket.rbegin()->second;
+    plan.push_back({0, 0, main, decode});
     return plan;
   }
   int64_t covered = 0;
-  for (auto [bucket, r] : byBucket) {
+  for (const auto &[bucket, chosen] : byBucket) {
     int64_t lo = bucket ? int64_t(1) << bucket : 0, hi = int64_t(2) << bucket;
     if (lo > covered)
       plan.push_back({covered, lo, nullptr});
-    plan.push_back({lo, hi, r});
+    plan.push_back({lo, hi, chosen.first, chosen.second});
     covered = hi;
   }
   plan.push_back({covered, 0, nullptr});
@@ -342,6 +360,8 @@ std::string describe(const std::vector<Variant> &plan) {
     else
       s += "every Nk: ";
     s += v.record ? v.record->config : std::string("default");
+    if (v.decode)
+      s += " + " + v.decode->config;
   }
   return s;
 }

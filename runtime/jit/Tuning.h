@@ -100,15 +100,26 @@ bool save(const std::string &dir, const Record &r, std::string &error);
 struct Variant {
   int64_t keysLo = 0, keysHi = 0;
   const Record *record = nullptr;
+  /// A GPU record tuned on a decoding shape of this range: its split-KV
+  /// decoding kernels replace those of the variant's schedule.
+  const Record *decode = nullptr;
 };
+
+/// Whether `k` was tuned on a decoding shape: the query rows of one KV head
+/// (Nq's bucket times the GQA ratio) fit the split-KV kernels' `decodeRows`.
+bool isDecodeKey(const Key &k, int64_t decodeRows);
 
 /// The variants a kernel dispatches between, given the records of its
 /// kernel (every bucket): per Nk bucket the record tuned on Nq in the same
 /// bucket (prefill shapes) before others, then the smallest GQA ratio, then
 /// the newest; the gaps and the ends go to the default. With `single` (a
 /// lightning kernel holds one op), one variant: the longest sequences'.
+/// With `decodeRows` > 0 (GPU targets: the configure pass's decode-rows),
+/// records of decoding shapes (isDecodeKey) serve only the decoding
+/// kernels of their range (Variant::decode), beside whatever serves its
+/// prefill.
 std::vector<Variant> dispatchPlan(const std::vector<Record> &records,
-                                  bool single);
+                                  bool single, int64_t decodeRows = 0);
 /// "[0, 1024) default; [1024, 2048) bm=64 ...; [2048, inf) default".
 std::string describe(const std::vector<Variant> &plan);
 

@@ -46,7 +46,7 @@ namespace {
 const char *kUsage = R"(usage:
   attn-tune --pattern PATTERN [--dtype f32|f16|bf16] [--d D] [--dv DV] [--lse]
             [--scale S] [--batch B] [--heads H] [--kv-heads HK]
-            (--n N1,N2,... | --nq NQ --nk NK)
+            (--n N1,N2,... | --nq NQ --nk NK1,NK2,...)
             [--budget SECONDS] [--threads T] [--no-save]
             [--report FILE.md] [--json FILE.json] [--plot FILE.png]
             [--export TABLE.json] [--quiet]
@@ -74,7 +74,8 @@ each shape is saved under $ATTN_CACHE_DIR/tuning (default
   --lightning      tune lightning attention instead (--flags: 1 slopes,
                    2 state in, 4 state out; default 0)
   --n LIST         sequence lengths to tune, Nq = Nk (e.g. 1024,4096,32768)
-  --nq/--nk        one shape with Nq != Nk
+  --nq/--nk        shapes with Nq != Nk: one Nq, a list of Nk (e.g. a
+                   decoding step, --nq 1 --nk 4096,32768)
   --batch/--heads/--kv-heads   B, H, Hk of the shapes (default 1, 4, H)
   --tokens T       instead of --batch: B = max(1, T / Nq) per shape (fills a
                    GPU at every N, as the benchmarks do: B*N = 16K)
@@ -138,9 +139,25 @@ int64_t toInt(const std::string &flag, const std::string &v, int64_t lo,
   return x;
 }
 
+/// A comma-separated list of lengths.
+std::vector<int64_t> lengths(const std::string &flag, const std::string &list) {
+  std::vector<int64_t> out;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    out.push_back(toInt(flag, list.substr(pos, comma - pos), 1,
+                        int64_t(1) << 26));
+    if (comma == std::string::npos)
+      break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
 Options parse(int argc, char **argv) {
   Options o;
-  int64_t nq = 0, nk = 0;
+  int64_t nq = 0;
+  std::vector<int64_t> nks;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -187,21 +204,12 @@ Options parse(int argc, char **argv) {
     } else if (a == "--kv-heads") {
       o.kvHeads = toInt(a, value(), 1, 1 << 16);
     } else if (a == "--n") {
-      std::string list = value();
-      size_t pos = 0;
-      while (pos <= list.size()) {
-        size_t comma = list.find(',', pos);
-        std::string item = list.substr(pos, comma - pos);
-        int64_t n = toInt("--n", item, 1, int64_t(1) << 26);
+      for (int64_t n : lengths(a, value()))
         o.shapes.push_back({n, n});
-        if (comma == std::string::npos)
-          break;
-        pos = comma + 1;
-      }
     } else if (a == "--nq") {
       nq = toInt(a, value(), 1, int64_t(1) << 26);
     } else if (a == "--nk") {
-      nk = toInt(a, value(), 1, int64_t(1) << 26);
+      nks = lengths(a, value());
     } else if (a == "--budget") {
       std::string v = value();
       char *end = nullptr;
@@ -245,7 +253,7 @@ Options parse(int argc, char **argv) {
   }
   if (!o.importPath.empty()) {
     if (!o.planDir.empty() || !o.pattern.empty() || o.lightning ||
-        !o.file.empty() || !o.shapes.empty() || nq || nk)
+        !o.file.empty() || !o.shapes.empty() || nq || !nks.empty())
       die("--import takes the results alone (the kernel and shapes are in "
           "them)");
     if (!o.plot.empty() && o.json.empty())
@@ -268,13 +276,14 @@ Options parse(int argc, char **argv) {
     die("give one of --pattern P, --lightning or FILE.mlir --entry F (see "
         "--help)");
   }
-  if (nq || nk) {
-    if (!nq || !nk)
+  if (nq || !nks.empty()) {
+    if (!nq || nks.empty())
       die("--nq and --nk go together");
-    o.shapes.push_back({nq, nk});
+    for (int64_t nk : nks)
+      o.shapes.push_back({nq, nk});
   }
   if (o.shapes.empty())
-    die("no shape: give --n N1,N2,... or --nq NQ --nk NK");
+    die("no shape: give --n N1,N2,... or --nq NQ --nk NK1,NK2,...");
   if (!o.dv)
     o.dv = o.d;
   if (!o.kvHeads)
@@ -648,8 +657,23 @@ int writePlan(const Options &o, attn_dtype dtype, const std::string &what) {
   std::error_code ec = llvm::sys::fs::create_directories(o.planDir);
   if (ec)
     die("cannot create '" + o.planDir + "': " + ec.message());
-  // The candidates do not depend on the shape.
-  attn::TuneRequest r = requestOf(o, dtype, 1, 1);
+  // The candidates depend on the shape only through whether it is a
+  // decoding one (the query rows of a KV head within the split-KV kernels'
+  // rows: their schedule is searched) or not (the prefill kernels'): one
+  // kind per plan.
+  auto decoding = [&](int64_t nq) {
+    int64_t group = o.kvHeads > 0 ? std::max<int64_t>(1, o.heads / o.kvHeads)
+                                  : 1;
+    return nq * group <= mlir::attn::GPUOptions().decodeRows;
+  };
+  for (auto [nq, nk] : o.shapes)
+    if (decoding(nq) != decoding(o.shapes.front().first))
+      die("decoding shapes (Nq x H / Hk <= " +
+          std::to_string(mlir::attn::GPUOptions().decodeRows) +
+          ") and longer ones search different kernels: give them in "
+          "separate plans");
+  attn::TuneRequest r = requestOf(o, dtype, o.shapes.front().first,
+                                  o.shapes.front().second);
   std::vector<attn::GPUCandidate> cands;
   std::string error;
   bool tty = !o.quiet && isatty(2);

@@ -11,7 +11,11 @@ there by attn-tune-measure (libattnrt only), and the records made here.
       default kernels (attnc, no table) for the comparison, attn-tune-measure
       with libattnrt.so, and this script's device half.
   (device)  bash gpu-tune/tune_device.sh measure   -> $OUT/gpu-tune-results.json
-  tune_gpu.py import RESULTS.json [--store docs/tuning]
+  tune_gpu.py plan --decode [--only causal,full] [--head-dims 128]
+      the same for decoding steps (Nq = 1, GQA 32/8, B = 1, Nk = 4K..128K):
+      the split-KV kernels' schedule (keys per tile, stages, the fewest
+      keys a split reads, the merge), the prefill kernels the default's.
+  tune_gpu.py import RESULTS.json [--store docs/tuning] [--name tuning-gpu]
       attn-tune --import per kernel: the records (shipped tables under
       docs/tuning by default), docs/tuning-gpu.md (every candidate's verdict
       and median) and its plot.
@@ -54,6 +58,7 @@ EXTRA = [
     ("lightning", None),
 ]
 HEAD_DIMS = (64, 128)
+DECODE_NS = (4096, 16384, 32768, 131072)  # plan --decode: Nk of the steps
 NS = (1024, 2048, 4096, 8192, 16384)
 TOKENS, WIDTH = 16384, 2048  # B*N and H*D
 
@@ -135,15 +140,31 @@ def plan(args):
     dims = tuple(int(x) for x in args.head_dims.split(","))
     specs = [(tag, pattern, d) for tag, pattern in KERNELS + EXTRA for d in dims
              if not only or tag in only]
+    if args.decode:
+        # Decoding steps: the split-KV kernels' schedule, at the issue's
+        # GQA 32/8, B = 1 (where the split count matters most; the launch
+        # scales the splits with B * Hk), Nq = 1.
+        specs = [(tag, pattern, d) for tag, pattern in KERNELS for d in dims
+                 if not only or tag in only]
     for i, (tag, pattern, d) in enumerate(specs):
-        print(f"tune_gpu.py: [{i + 1}/{len(specs)}] planning {tag} D={d}", flush=True)
+        print(f"tune_gpu.py: [{i + 1}/{len(specs)}] planning {tag} D={d}"
+              f"{' decoding' if args.decode else ''}", flush=True)
+        if args.decode:
+            r = run([tune, "--target", "sm_90a", "--plan",
+                     os.path.join(out, "plans", f"{tag}_d{d}_decode"),
+                     "--dtype", "bf16", "--d", str(d), "--heads", "32", "--kv-heads", "8",
+                     "--batch", "1", "--nq", "1", "--nk", ",".join(map(str, DECODE_NS)),
+                     "--budget", str(args.budget), "--quiet", "--pattern", pattern])
+            print(r.stdout.splitlines()[0])
+            continue
         what = (["--lightning", "--flags", "4", "--tokens", str(2 * TOKENS)] if pattern is None
                 else ["--pattern", pattern, "--tokens", str(TOKENS)])
         r = run([tune, "--target", "sm_90a", "--plan", os.path.join(out, "plans", f"{tag}_d{d}"),
                  "--dtype", "bf16", "--d", str(d), "--heads", str(WIDTH // d),
                  "--n", ",".join(map(str, ns)), "--budget", str(args.budget), "--quiet"] + what)
         print(r.stdout.splitlines()[0])
-    compile_kernels(out, "default", None, head_dims=dims)
+    if not args.decode:  # (the decoding plans' comparison is the report's)
+        compile_kernels(out, "default", None, head_dims=dims)
     copy_tools(out, dims)
     size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"tune_gpu.py: {out}: {size / 2**20:.1f} MiB; on the GPU machine: "
@@ -154,9 +175,9 @@ def import_results(args):
     tune = os.path.join(BUILD, "bin", "attn-tune")
     docs = os.path.join(ROOT, "docs")
     cmd = [tune, "--import", args.results, "--store", args.store,
-           "--report", os.path.join(docs, "tuning-gpu.md"),
-           "--json", os.path.join(docs, "tuning-gpu.json"),
-           "--plot", os.path.join(docs, "tuning-gpu.png"), "--quiet"]
+           "--report", os.path.join(docs, args.name + ".md"),
+           "--json", os.path.join(docs, args.name + ".json"),
+           "--plot", os.path.join(docs, args.name + ".png"), "--quiet"]
     r = subprocess.run(cmd, text=True)
     if r.returncode != 0:
         sys.exit("tune_gpu.py: error: the import failed")
@@ -195,8 +216,13 @@ def main():
     p.add_argument("--only", default="",
                    help="comma-separated tags (causal, full, window1024, block256, "
                         "landmark64, lightning; default: all)")
+    p.add_argument("--decode", action="store_true",
+                   help="decoding steps instead (Nq = 1, GQA 32/8, B = 1, Nk = "
+                        + ", ".join(map(str, DECODE_NS)) + "): the split-KV kernels")
     i = sub.add_parser("import")
     i.add_argument("results")
+    i.add_argument("--name", default="tuning-gpu",
+                   help="docs/NAME.md, .json and .png: the report (default tuning-gpu)")
     i.add_argument("--store", default=os.path.join(ROOT, "docs", "tuning"))
     t = sub.add_parser("tuned")
     t.add_argument("--out", default=os.path.join(ROOT, "gpu-tune"))
