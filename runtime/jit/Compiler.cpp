@@ -1209,36 +1209,30 @@ static bool applyGPUTuning(ModuleOp module, const CompileOptions &options,
     SmallVector<GPUKernelAttr> kernels;
     // Adjacent variants of one schedule merge: (schedule, lo, hi).
     SmallVector<std::tuple<GPUScheduleAttr, int64_t, int64_t>> ranges;
+    // A record's schedule (null: the default's), or null with `error` set.
+    auto scheduleOf = [&](const tuning::Record *r) -> GPUScheduleAttr {
+      if (!r)
+        return def;
+      auto s = llvm::dyn_cast_or_null<GPUScheduleAttr>(
+          parseAttribute(r->schedule, ctx));
+      if (s && s.getChip() == options.target)
+        return s;
+      error = "tuning record for @" + func.getName().str() + " has no " +
+              options.target + " GPU schedule: '" + r->schedule + "'";
+      return nullptr;
+    };
     for (const tuning::Variant &var : plan) {
-      GPUScheduleAttr s = def;
-      if (var.record) {
-        s = llvm::dyn_cast_or_null<GPUScheduleAttr>(
-            parseAttribute(var.record->schedule, ctx));
-        if (!s || s.getChip() != options.target) {
-          error = "tuning record for @" + func.getName().str() +
-                  " has no " + options.target + " GPU schedule: '" +
-                  var.record->schedule + "'";
-          ok = false;
-          return;
-        }
-      }
       // The decoding kernels (split-KV, rows below the decoding rows) come
       // from the decode record of the range, else from the configure
       // pass: a record tuned on prefill shapes says nothing of them (and
       // records made before the decoding kernels have none). The other
       // kernels run above the decoding rows, or at every row where there
       // are no decoding kernels.
-      GPUScheduleAttr decodeFrom = def;
-      if (var.decode) {
-        decodeFrom = llvm::dyn_cast_or_null<GPUScheduleAttr>(
-            parseAttribute(var.decode->schedule, ctx));
-        if (!decodeFrom || decodeFrom.getChip() != options.target) {
-          error = "tuning record for @" + func.getName().str() +
-                  " has no " + options.target + " GPU schedule: '" +
-                  var.decode->schedule + "'";
-          ok = false;
-          return;
-        }
+      GPUScheduleAttr s = scheduleOf(var.record),
+                      decodeFrom = scheduleOf(var.decode);
+      if (!s || !decodeFrom) {
+        ok = false;
+        return;
       }
       if (s != def || var.decode) {
         SmallVector<GPUKernelAttr> spliced;
