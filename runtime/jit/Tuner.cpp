@@ -352,14 +352,15 @@ bool gpuCandidates(const TuneRequest &r, const std::string &chip,
   std::vector<std::string> pruned = {""};
   std::set<std::string> seen = {def};
   bool hopper = chip == "sm_90a";
-  // A decoding shape (the query rows of one KV head fit the split-KV
-  // kernel's CTA, which the default schedule has for this pattern): the
-  // search is over that kernel's schedule (keys per tile, stages, the
-  // fewest keys a split reads, where the splits merge); the prefill
-  // kernels, which do not run at this shape, stay the default's.
+  // A decoding step (Nq = 1, the query heads of a KV head within the
+  // split-KV kernel's CTA, which the default schedule has for this
+  // pattern): the search is over that kernel's schedule (keys per tile,
+  // stages, the fewest keys a split reads, where the splits merge); the
+  // prefill kernels, which do not run at this shape, stay the default's.
   int64_t group = r.kvHeads > 0 ? std::max<int64_t>(1, r.heads / r.kvHeads) : 1;
   bool decode = !light && !decodeSummary(def).empty() &&
-                r.nq * group <= mlir::attn::GPUOptions().decodeRows;
+                tuning::isDecodeShape(r.nq, group,
+                                      mlir::attn::GPUOptions().decodeRows);
   if (decode)
     for (int64_t bn : {16, 32}) // (64 spills at D = 128)
       for (int64_t stages : {2, 4})

@@ -300,10 +300,12 @@ bool save(const std::string &dir, const Record &r, std::string &error) {
   return ok;
 }
 
+bool isDecodeShape(int64_t nq, int64_t gqa, int64_t decodeRows) {
+  return nq == 1 && std::max<int64_t>(1, gqa) <= decodeRows;
+}
+
 bool isDecodeKey(const Key &k, int64_t decodeRows) {
-  int64_t nq = int64_t(1) << std::max<int64_t>(0, k.nqBucket);
-  return decodeRows > 0 &&
-         nq * std::max<int64_t>(1, k.gqa) <= decodeRows;
+  return k.nqBucket == 0 && isDecodeShape(1, k.gqa, decodeRows);
 }
 
 std::vector<Variant> dispatchPlan(const std::vector<Record> &records,

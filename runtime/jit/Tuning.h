@@ -105,8 +105,11 @@ struct Variant {
   const Record *decode = nullptr;
 };
 
-/// Whether `k` was tuned on a decoding shape: the query rows of one KV head
-/// (Nq's bucket times the GQA ratio) fit the split-KV kernels' `decodeRows`.
+/// Whether a shape is a decoding step that the GPU tuner tunes as one (its
+/// split-KV kernels, not the prefill ones): Nq = 1, and the query heads of a
+/// KV head (the GQA ratio) fit those kernels' `decodeRows`.
+bool isDecodeShape(int64_t nq, int64_t gqa, int64_t decodeRows);
+/// Whether `k` was tuned on such a shape.
 bool isDecodeKey(const Key &k, int64_t decodeRows);
 
 /// The variants a kernel dispatches between, given the records of its

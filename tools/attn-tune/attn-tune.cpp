@@ -662,16 +662,13 @@ int writePlan(const Options &o, attn_dtype dtype, const std::string &what) {
   // rows: their schedule is searched) or not (the prefill kernels'): one
   // kind per plan.
   auto decoding = [&](int64_t nq) {
-    int64_t group = o.kvHeads > 0 ? std::max<int64_t>(1, o.heads / o.kvHeads)
-                                  : 1;
-    return nq * group <= mlir::attn::GPUOptions().decodeRows;
+    return attn::tuning::isDecodeShape(nq, o.heads / o.kvHeads,
+                                       mlir::attn::GPUOptions().decodeRows);
   };
   for (auto [nq, nk] : o.shapes)
     if (decoding(nq) != decoding(o.shapes.front().first))
-      die("decoding shapes (Nq x H / Hk <= " +
-          std::to_string(mlir::attn::GPUOptions().decodeRows) +
-          ") and longer ones search different kernels: give them in "
-          "separate plans");
+      die("decoding steps (Nq = 1) and longer shapes search different "
+          "kernels: give them in separate plans");
   attn::TuneRequest r = requestOf(o, dtype, o.shapes.front().first,
                                   o.shapes.front().second);
   std::vector<attn::GPUCandidate> cands;
