@@ -73,12 +73,11 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
   // A tile of a few rows (a decode step, with decode rows on) runs them row
   // by row (emitDecodeRows), which needs only their bounds: the transposed
   // queries of the whole tile, its m, l and O^T are for the key-tile path.
-  Value trueV = arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true));
-  Value few = decodeRows ? e.cmp(arith::CmpIPredicate::sle, valid,
-                                 e.idx(decodeRows))
-                         : arith::ConstantOp::create(e.b, e.loc,
-                                                     e.b.getBoolAttr(false));
-  Value tiled = arith::XOrIOp::create(e.b, e.loc, few, trueV);
+  Value few, tiled; // (decodeRows only)
+  if (decodeRows) {
+    few = e.cmp(arith::CmpIPredicate::sle, valid, e.idx(decodeRows));
+    tiled = e.cmp(arith::CmpIPredicate::sgt, valid, e.idx(decodeRows));
+  }
   auto forTiles = [&](function_ref<void()> body) {
     if (decodeRows)
       e.ifThen(tiled, body);

@@ -322,7 +322,10 @@ std::vector<Variant> dispatchPlan(const std::vector<Record> &records,
   };
   for (const Record &r : records) {
     auto &[main, decode] = byBucket[r.key.nkBucket];
-    if (isDecodeKey(r.key, decodeRows)) {
+    // (A pattern without decoding kernels, landmark attention, was tuned
+    // on its prefill kernels even at Nq = 1: its record serves as one.)
+    if (isDecodeKey(r.key, decodeRows) &&
+        r.schedule.find("suffix = \"__decode\"") != std::string::npos) {
       // The smallest GQA ratio, then the newest.
       if (!decode || r.key.gqa < decode->key.gqa ||
           (r.key.gqa == decode->key.gqa && r.date > decode->date))

@@ -118,9 +118,9 @@ bool isDecodeKey(const Key &k, int64_t decodeRows);
 /// the newest; the gaps and the ends go to the default. With `single` (a
 /// lightning kernel holds one op), one variant: the longest sequences'.
 /// With `decodeRows` > 0 (GPU targets: the configure pass's decode-rows),
-/// records of decoding shapes (isDecodeKey) serve only the decoding
-/// kernels of their range (Variant::decode), beside whatever serves its
-/// prefill.
+/// records of decoding shapes (isDecodeKey, with decoding kernels in their
+/// schedule) serve only the decoding kernels of their range
+/// (Variant::decode), beside whatever serves its prefill.
 std::vector<Variant> dispatchPlan(const std::vector<Record> &records,
                                   bool single, int64_t decodeRows = 0);
 /// "[0, 1024) default; [1024, 2048) bm=64 ...; [2048, inf) default".
