@@ -166,9 +166,8 @@ void TileCodegen::emitTile(const Scratch &s, PatternAttrInterface pattern,
         pattern.buildKeyTiles(e.b, e.loc, pFirst, pLast, nk);
     e.forLoop(tiles.first, tiles.last, e.idx(bn), [&](Value n0) {
       emitScores(s, k, n0, nk);
-      Value partial = arith::XOrIOp::create(
-          e.b, e.loc, pattern.buildTileIsFull(e.b, e.loc, tiles, n0, bn),
-          arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true)));
+      Value partial =
+          e.logicalNot(pattern.buildTileIsFull(e.b, e.loc, tiles, n0, bn));
       e.ifThen(partial, [&] { emitMask(s, n0); });
       emitSoftmax(s);
       emitValues(s, v, n0, nk);

@@ -81,6 +81,11 @@ struct Emitter {
   Value select(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
+  /// The negation of an i1 condition (xor with true).
+  Value logicalNot(Value c) {
+    return arith::XOrIOp::create(
+        b, loc, c, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+  }
   Value dim(Value memref, int64_t d) {
     return memref::DimOp::create(b, loc, memref, d);
   }

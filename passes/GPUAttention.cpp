@@ -548,9 +548,8 @@ SmallVector<Value> KernelCodegen::onlineSoftmax(SmallVector<Value> &s,
   if (c.landmark) {
     s = landmarkScores(s, n0, cur.pos);
   } else {
-    Value partial = arith::XOrIOp::create(
-        b, loc, cur.pattern.buildTileIsFull(b, loc, cur.kt, n0, c.blockN),
-        arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+    Value partial = e.logicalNot(
+        cur.pattern.buildTileIsFull(b, loc, cur.kt, n0, c.blockN));
     SmallVector<Type> sTypes(s.size(), accT);
     auto ifOp = scf::IfOp::create(b, loc, sTypes, partial, true);
     {
@@ -1014,9 +1013,7 @@ void KernelCodegen::epilogue(ArrayRef<Value> state) {
   }
   Value one = e.cmp(arith::CmpIPredicate::eq, w.splits, e.idx(1));
   e.ifThen(one, store);
-  e.ifThen(arith::XOrIOp::create(
-               b, loc, one, arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
-           [&] {
+  e.ifThen(e.logicalNot(one), [&] {
     for (int64_t hf = 0; hf < 2; ++hf) {
       e.ifThen(inside[hf], [&] {
         Value scaleV = vector::BroadcastOp::create(b, loc, pairT, inv[hf]);

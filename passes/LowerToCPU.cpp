@@ -257,11 +257,7 @@ LogicalResult LowerToCPU::attentionPhases(AttentionOp op,
           tile(e, tc, s, a, batch, e.mul(kvHead, group), e.idx(0), e.idx(1),
                e.idx(0), e.mul(group, nq), keyCount(e, a, batch), nq);
         });
-        e.ifThen(arith::XOrIOp::create(
-                     e.b, e.loc, packed,
-                     arith::ConstantOp::create(e.b, e.loc,
-                                               e.b.getBoolAttr(true))),
-                 unpacked);
+        e.ifThen(e.logicalNot(packed), unpacked);
         return;
       }
       Value n = e.dim(a.q, 2);
