@@ -19,8 +19,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/resource.h>
+#include <filesystem>
 #include <fstream>
+#include <sys/resource.h>
 #include <iostream>
 #include <numeric>
 #include <sstream>
@@ -337,8 +338,23 @@ void check(attn_status s, const std::string &what) {
     throw Error(what + ": " + attn_last_error());
 }
 
+/// An output file's folder must exist before the model runs, so that a
+/// long run does not end in "cannot write".
+void checkOutputFolder(const std::string &path, const std::string &option) {
+  if (path.empty())
+    return;
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(option + " '" + path + "' is a folder, not a file");
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw Error(option + " '" + path + "': no folder '" + dir.string() + "'");
+}
+
 int run(int argc, char **argv) {
   Options o = parseArgs(argc, argv);
+  checkOutputFolder(o.logits, "--logits");
+  checkOutputFolder(o.recordKernels, "--record-kernels");
   std::vector<int32_t> prompt;
   if (o.havePrompt) {
     prompt = parseIds(o.prompt, "--prompt");
@@ -347,6 +363,9 @@ int run(int argc, char **argv) {
     if (o.promptFile == "-") {
       text << std::cin.rdbuf();
     } else {
+      std::error_code ec;
+      if (std::filesystem::is_directory(o.promptFile, ec))
+        throw Error("--prompt-file '" + o.promptFile + "' is a folder");
       std::ifstream f(o.promptFile);
       if (!f)
         throw Error("cannot read --prompt-file '" + o.promptFile +
