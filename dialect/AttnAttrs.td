@@ -32,10 +32,14 @@ class Attn_IntervalPatternAttr<string name, string attrMnemonic>
 
 def Attn_FullAttr : Attn_IntervalPatternAttr<"Full", "full"> {
   let summary = "dense attention: every query sees every key";
+  // No parameters: a trailing `<...>` is an error, not ignored.
+  let hasCustomAssemblyFormat = 1;
 }
 
 def Attn_CausalAttr : Attn_IntervalPatternAttr<"Causal", "causal"> {
   let summary = "causal attention: m(p, j) = [j <= p]";
+  // No parameters: a trailing `<...>` is an error, not ignored.
+  let hasCustomAssemblyFormat = 1;
 }
 
 def Attn_SlidingWindowAttr : Attn_IntervalPatternAttr<"SlidingWindow", "sliding_window"> {

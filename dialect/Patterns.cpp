@@ -330,6 +330,26 @@ BlockCausalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // dilated
 //===----------------------------------------------------------------------===//
 
+/// The parameterless patterns: `#attn.full`, `#attn.causal`; anything after
+/// the name (`#attn.causal<window = 4>`) is refused rather than dropped.
+template <typename A>
+static Attribute parseBare(AsmParser &parser, StringRef name) {
+  if (succeeded(parser.parseOptionalLess())) {
+    parser.emitError(parser.getCurrentLocation(),
+                     "#attn." + name + " takes no parameters");
+    return {};
+  }
+  return A::get(parser.getContext());
+}
+Attribute FullAttr::parse(AsmParser &parser, Type) {
+  return parseBare<FullAttr>(parser, "full");
+}
+Attribute CausalAttr::parse(AsmParser &parser, Type) {
+  return parseBare<CausalAttr>(parser, "causal");
+}
+void FullAttr::print(AsmPrinter &) const {}
+void CausalAttr::print(AsmPrinter &) const {}
+
 Attribute DilatedAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   SmallVector<int64_t> segments, rates;

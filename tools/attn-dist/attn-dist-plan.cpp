@@ -13,8 +13,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
+#include <numeric>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 using namespace attn::dist;
@@ -121,7 +124,7 @@ int randomConfigs(int configs) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
   int64_t n = 0, P = 0, rowBytes = 512;
   std::vector<int64_t> counts;
   Dilated d;
@@ -135,13 +138,29 @@ int main(int argc, char **argv) {
           throw std::runtime_error(a + " needs a value");
         return argv[++i];
       };
+      // A whole integer in [lo, hi], or an error naming the option.
+      auto intIn = [&](int64_t lo, int64_t hi) -> int64_t {
+        std::string v = value();
+        size_t used = 0;
+        long long x = 0;
+        try {
+          x = std::stoll(v, &used);
+        } catch (const std::exception &) {
+          used = 0;
+        }
+        if (used == 0 || used != v.size() || x < lo || x > hi)
+          throw std::runtime_error(a + " wants an integer in [" +
+                                   std::to_string(lo) + ", " +
+                                   std::to_string(hi) + "], got '" + v + "'");
+        return x;
+      };
       if (a == "--help") {
         std::fputs(kUsage, stdout);
         return 0;
       } else if (a == "--n")
-        n = std::stoll(value());
+        n = intIn(1, int64_t(1) << 40);
       else if (a == "--ranks")
-        P = std::stoll(value());
+        P = intIn(1, 1 << 20);
       else if (a == "--counts")
         counts = attn::dist::intList(a, value());
       else if (a == "--segments")
@@ -149,9 +168,9 @@ int main(int argc, char **argv) {
       else if (a == "--rates")
         d.rates = attn::dist::intList(a, value());
       else if (a == "--heads")
-        d.heads = std::stoll(value());
+        d.heads = intIn(1, 1 << 20);
       else if (a == "--row-bytes")
-        rowBytes = std::stoll(value());
+        rowBytes = intIn(1, int64_t(1) << 30);
       else if (a == "--grouped")
         d.grouped = true;
       else if (a == "--noncausal")
@@ -161,7 +180,7 @@ int main(int argc, char **argv) {
       else if (a == "--summary")
         summary = true;
       else if (a == "--configs")
-        configs = int(std::stoll(value()));
+        configs = int(intIn(1, 10000000));
       else
         throw std::runtime_error("unknown option '" + a + "'");
     }
@@ -171,6 +190,24 @@ int main(int argc, char **argv) {
   }
   if (verifyMode)
     return randomConfigs(configs);
+  for (int64_t c : counts)
+    if (c < 0) {
+      std::fprintf(stderr, "attn-dist-plan: --counts holds a negative count (%lld)\n",
+                   (long long)c);
+      return 2;
+    }
+  if (!counts.empty() && P > 0 && int64_t(counts.size()) != P) {
+    std::fprintf(stderr, "attn-dist-plan: --counts lists %zu ranks, --ranks says %lld\n",
+                 counts.size(), (long long)P);
+    return 2;
+  }
+  if (!counts.empty() && n > 0 &&
+      std::accumulate(counts.begin(), counts.end(), int64_t(0)) != n) {
+    std::fprintf(stderr, "attn-dist-plan: --counts add up to %lld positions, --n says %lld\n",
+                 (long long)std::accumulate(counts.begin(), counts.end(), int64_t(0)),
+                 (long long)n);
+    return 2;
+  }
   if (counts.empty()) {
     if (P <= 0 || n < 0) {
       std::fprintf(stderr, "attn-dist-plan: give --n and --ranks, or --counts\n");
@@ -220,4 +257,17 @@ int main(int argc, char **argv) {
       }
   }
   return 0;
+}
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "attn-dist-plan: out of memory: the plan is too large "
+                         "for this machine (lower --n or --ranks)\n");
+    return 2;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "attn-dist-plan: %s\n", e.what());
+    return 2;
+  }
 }
