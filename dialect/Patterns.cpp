@@ -326,10 +326,6 @@ BlockCausalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return checkSize(emitError, "block_causal 'block'", block);
 }
 
-//===----------------------------------------------------------------------===//
-// dilated
-//===----------------------------------------------------------------------===//
-
 /// The parameterless patterns: `#attn.full`, `#attn.causal`; anything after
 /// the name (`#attn.causal<window = 4>`) is refused rather than dropped.
 template <typename A>
@@ -349,6 +345,10 @@ Attribute CausalAttr::parse(AsmParser &parser, Type) {
 }
 void FullAttr::print(AsmPrinter &) const {}
 void CausalAttr::print(AsmPrinter &) const {}
+
+//===----------------------------------------------------------------------===//
+// dilated
+//===----------------------------------------------------------------------===//
 
 Attribute DilatedAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();

@@ -201,15 +201,14 @@ static int run(int argc, char **argv) {
                  counts.size(), (long long)P);
     return 2;
   }
-  if (!counts.empty() && n > 0 &&
-      std::accumulate(counts.begin(), counts.end(), int64_t(0)) != n) {
+  int64_t sum = std::accumulate(counts.begin(), counts.end(), int64_t(0));
+  if (!counts.empty() && n > 0 && sum != n) {
     std::fprintf(stderr, "attn-dist-plan: --counts add up to %lld positions, --n says %lld\n",
-                 (long long)std::accumulate(counts.begin(), counts.end(), int64_t(0)),
-                 (long long)n);
+                 (long long)sum, (long long)n);
     return 2;
   }
   if (counts.empty()) {
-    if (P <= 0 || n < 0) {
+    if (P == 0 || n == 0) {
       std::fprintf(stderr, "attn-dist-plan: give --n and --ranks, or --counts\n");
       return 2;
     }
